@@ -1,0 +1,79 @@
+import GatehouseModel
+import GatehouseStore
+import HTTPTypes
+import Hummingbird
+
+extension HTTPField.Name {
+    static let configHash = HTTPField.Name("Gatehouse-Config-Hash")!
+}
+
+/// The whole config and its history: `/config`, `/versions`, diffs and rollbacks.
+extension AdminAPI {
+    func addVersionRoutes(to router: Router<BasicRequestContext>) {
+        router.get("/config") { request, _ in
+            let snapshot = store.current.snapshot
+            if let match = request.headers[.ifNoneMatch], match == "\"\(snapshot.version)\"" {
+                var headers: HTTPFields = [.eTag: "\"\(snapshot.version)\""]
+                headers[.configVersion] = String(snapshot.version)
+                return Response(status: .notModified, headers: headers)
+            }
+            return Self.document(snapshot)
+        }
+
+        router.get("/versions") { request, _ in
+            let limit = try request.intQuery("limit", in: 1...1000) ?? 100
+            let before = try request.intQuery("before", in: 1...Int.max)
+            let versions = try store.versions(limit: limit, before: before)
+            let data: [JSONValue] = versions.map { info in
+                [
+                    "version": .int(info.version), "hash": .string(info.hash), "created_at": .int(info.createdAt),
+                    "summary": .string(info.summary), "changes": info.changes,
+                ]
+            }
+            let current = store.current.snapshot.version
+            var body: [String: JSONValue] = ["data": .array(data), "current": .int(current)]
+            body["next"] = versions.count == limit ? .string("/versions?limit=\(limit)&before=\(versions.last!.version)") : .null
+            return AdminResponse.json(.object(body), version: current)
+        }
+
+        router.get("/versions/:n") { _, context in
+            Self.document(try snapshot(context, "n"))
+        }
+
+        router.get("/versions/:n/diff/:b") { _, context in
+            let a = try snapshot(context, "n")
+            let b = try snapshot(context, "b")
+            let diff = ConfigDiff(from: a.document, to: b.document)
+            return AdminResponse.json(
+                ["from": .int(a.version), "to": .int(b.version), "from_hash": .string(a.hash), "to_hash": .string(b.hash), "changes": diff.json()],
+                version: store.current.snapshot.version
+            )
+        }
+
+        router.post("/versions/:n/rollback") { request, context in
+            let target = try snapshot(context, "n")
+            let (_, snapshot) = try await commit(request, summary: "rollback to version \(target.version)") { document throws(ConfigError) in
+                document = target.document
+            }
+            return AdminResponse.json(
+                ["version": .int(snapshot.version), "hash": .string(snapshot.hash), "rolled_back_to": .int(target.version)],
+                status: .created, version: snapshot.version
+            )
+        }
+    }
+
+    private func snapshot(_ context: BasicRequestContext, _ parameter: String) throws -> Snapshot {
+        let text = try context.parameters.require(parameter)
+        guard let version = Int(text), version >= 0 else { throw ConfigError.invalid("'\(text)' is not a version number", field: parameter) }
+        guard let snapshot = try store.snapshot(version: version) else {
+            throw ConfigError(code: .notFound, message: "no version \(version); the current version is \(store.current.snapshot.version)")
+        }
+        return snapshot
+    }
+
+    private static func document(_ snapshot: Snapshot) -> Response {
+        var response = AdminResponse.json(snapshot.document.json(), version: snapshot.version, etag: snapshot.version)
+        response.headers[.configHash] = snapshot.hash
+        return response
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import GatehouseModel
+import GatehouseStore
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// The admin REST API over a `ConfigStore`. Every successful write is one committed version,
+/// reported in `Gatehouse-Config-Version`; with an embedded data plane, the response is sent
+/// once that data plane has applied (or refused) the version.
+public struct AdminAPI: Sendable {
+    public struct Options: Sendable {
+        /// Entity request bodies over this size get 413.
+        public var entityBodyLimit = 1 << 20
+        /// Policy types the data planes enforce; enabled policies of other types are refused.
+        public var enforcedPolicyTypes: Set<PolicyType> = []
+
+        public init() {}
+    }
+
+    let store: ConfigStore
+    let options: Options
+    let waitForApply: @Sendable (Int) async -> Void
+    let newID: @Sendable () -> String
+    let logger: Logger
+
+    public init(
+        store: ConfigStore,
+        options: Options = Options(),
+        waitForApply: @escaping @Sendable (Int) async -> Void = { _ in },
+        newID: @escaping @Sendable () -> String = { UUID().uuidString.lowercased() },
+        logger: Logger
+    ) {
+        self.store = store
+        self.options = options
+        self.waitForApply = waitForApply
+        self.newID = newID
+        self.logger = logger
+    }
+
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.middlewares.add(AdminErrorMiddleware(logger: logger))
+        router.get("/") { _, _ in
+            let snapshot = store.current.snapshot
+            return AdminResponse.json(
+                ["name": "gatehouse", "version": .string(GatehouseVersion.current), "config_version": .int(snapshot.version), "config_hash": .string(snapshot.hash)],
+                version: snapshot.version
+            )
+        }
+        addEntityRoutes(Upstream.self, to: router)
+        addEntityRoutes(Route.self, to: router)
+        addEntityRoutes(Consumer.self, to: router)
+        addEntityRoutes(Policy.self, to: router)
+        addCredentialRoutes(to: router)
+        addVersionRoutes(to: router)
+        return router
+    }
+
+    /// Commits a change, then waits until the embedded data plane (if any) settled on it.
+    func commit<Result>(
+        _ request: Request, summary: String? = nil, _ mutate: (inout ConfigDocument) throws(ConfigError) -> Result
+    ) async throws -> (Result, Snapshot) {
+        let (result, snapshot) = try store.write(ifMatch: try request.ifMatchVersion(), summary: summary, mutate)
+        await waitForApply(snapshot.version)
+        return (result, snapshot)
+    }
+
+    /// An entity's API form with its timestamps.
+    func render(_ json: JSONValue, id: String) -> JSONValue {
+        var fields = json.objectValue ?? [:]
+        let times = store.current.times[id]
+        fields["created_at"] = .int(times?.createdAt ?? 0)
+        fields["updated_at"] = .int(times?.updatedAt ?? 0)
+        return .object(fields)
+    }
+}

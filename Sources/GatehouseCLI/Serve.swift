@@ -1,0 +1,93 @@
+import ArgumentParser
+import GatehouseAdmin
+import GatehouseCluster
+import GatehouseModel
+import GatehouseProxy
+import GatehouseStore
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import UnixSignals
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the control plane and one embedded data plane in one process.",
+        discussion: """
+            Every flag can also be set by the environment variable named in its help. Port 0 picks \
+            a free port; the chosen ports are logged. SIGTERM or SIGINT stops the process.
+            """
+    )
+
+    @Option(help: "SQLite database file (GATEHOUSE_DB).")
+    var db = EnvironmentDefault.value("GATEHOUSE_DB", "./gatehouse.db")
+
+    @Option(help: "Proxy listen address (GATEHOUSE_PROXY_LISTEN).")
+    var proxyListen = ListenAddress(EnvironmentDefault.value("GATEHOUSE_PROXY_LISTEN", "0.0.0.0:8000"))!
+
+    @Option(help: "Admin API listen address; keep it on loopback unless it is protected (GATEHOUSE_ADMIN_LISTEN).")
+    var adminListen = ListenAddress(EnvironmentDefault.value("GATEHOUSE_ADMIN_LISTEN", "127.0.0.1:8001"))!
+
+    @Option(help: "Status and metrics listen address (GATEHOUSE_STATUS_LISTEN).")
+    var statusListen = ListenAddress(EnvironmentDefault.value("GATEHOUSE_STATUS_LISTEN", "127.0.0.1:8100"))!
+
+    @Option(help: "Proxy event loops, one per core by default (GATEHOUSE_WORKERS).")
+    var workers = Int(EnvironmentDefault.value("GATEHOUSE_WORKERS", "")) ?? System.coreCount
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical (GATEHOUSE_LOG_LEVEL).")
+    var logLevel = Logger.Level(rawValue: EnvironmentDefault.value("GATEHOUSE_LOG_LEVEL", "info")) ?? .info
+
+    func validate() throws {
+        guard (1...256).contains(workers) else { throw ValidationError("--workers must be from 1 to 256") }
+    }
+
+    func run() async throws {
+        let logger = LogSetup.logger(level: logLevel)
+        let publisher = SnapshotPublisher()
+        let store: ConfigStore
+        do {
+            store = try ConfigStore(path: db, onCommit: { publisher.publish($0) })
+        } catch {
+            logger.critical("cannot open the database", metadata: ["db": "\(db)", "error": "\(error)"])
+            throw ExitCode(3)
+        }
+        publisher.publish(store.current.snapshot)
+        logger.info("database open", metadata: ["db": "\(db)", "config_version": "\(store.current.snapshot.version)"])
+
+        let active = ActiveConfig()
+        let state = DataPlaneState()
+        let applier = SnapshotApplier(active: active, state: state, logger: logger)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: workers)
+        let proxy = try await ProxyServer.bind(proxyListen, group: group, active: active, logger: logger)
+        let status = try await StatusServer.bind(statusListen, group: group, state: state, logger: logger)
+
+        var options = AdminAPI.Options()
+        options.enforcedPolicyTypes = PolicyCatalog.enforcedTypes
+        let api = AdminAPI(store: store, options: options, waitForApply: { await state.waitUntilSettled(version: $0) }, logger: logger)
+        let admin = Application(
+            router: api.router(),
+            configuration: .init(address: .hostname(adminListen.host, port: adminListen.port), serverName: nil),
+            onServerRunning: { channel in
+                logger.info("admin listening", metadata: ["address": "\(channel.localAddress!.display)"])
+            },
+            eventLoopGroupProvider: .shared(group),
+            logger: logger
+        )
+        let services = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: SnapshotFeed(applier: applier, source: publisher.subscribe())),
+                    .init(service: proxy),
+                    .init(service: status),
+                    .init(service: admin),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await services.run()
+        try await group.shutdownGracefully()
+        logger.info("stopped")
+    }
+}

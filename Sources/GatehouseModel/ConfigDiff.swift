@@ -1,0 +1,59 @@
+/// What changed between two documents, entity by entity, matched by kind and name.
+public struct ConfigDiff: Sendable, Equatable {
+    public enum Action: String, Sendable { case create, update, delete }
+
+    public struct Change: Sendable, Equatable {
+        public var kind: EntityKind
+        public var name: String
+        public var action: Action
+        /// Top-level fields whose value changed (updates only).
+        public var fields: [String]
+    }
+
+    public var changes: [Change]
+
+    public init(from old: ConfigDocument, to new: ConfigDocument) {
+        changes = []
+        compare(.upstream, old.upstreams.map { ($0.name, $0.json()) }, new.upstreams.map { ($0.name, $0.json()) })
+        compare(.route, old.routes.map { ($0.name, $0.json()) }, new.routes.map { ($0.name, $0.json()) })
+        compare(.consumer, old.consumers.map { ($0.name, $0.json()) }, new.consumers.map { ($0.name, $0.json()) })
+        compare(.policy, old.policies.map { ($0.name, $0.json()) }, new.policies.map { ($0.name, $0.json()) })
+    }
+
+    public var isEmpty: Bool { changes.isEmpty }
+
+    private mutating func compare(_ kind: EntityKind, _ old: [(String, JSONValue)], _ new: [(String, JSONValue)]) {
+        let before = Dictionary(old, uniquingKeysWith: { first, _ in first })
+        let after = Dictionary(new, uniquingKeysWith: { first, _ in first })
+        for name in Set(before.keys).union(after.keys).sorted() {
+            switch (before[name], after[name]) {
+            case (nil, _?): changes.append(Change(kind: kind, name: name, action: .create, fields: []))
+            case (_?, nil): changes.append(Change(kind: kind, name: name, action: .delete, fields: []))
+            case (let a?, let b?) where a != b:
+                let fieldsA = a.objectValue ?? [:]
+                let fieldsB = b.objectValue ?? [:]
+                let changed = Set(fieldsA.keys).union(fieldsB.keys).filter { fieldsA[$0] != fieldsB[$0] }.sorted()
+                changes.append(Change(kind: kind, name: name, action: .update, fields: changed))
+            default: break
+            }
+        }
+    }
+
+    public func json() -> JSONValue {
+        .array(changes.map { change in
+            [
+                "kind": .string(change.kind.singular),
+                "name": .string(change.name),
+                "action": .string(change.action.rawValue),
+                "fields": .array(change.fields.map(JSONValue.string)),
+            ]
+        })
+    }
+
+    /// A one-line summary for the version history, such as `create route recipes`.
+    public var summary: String {
+        guard !changes.isEmpty else { return "no change" }
+        let parts = changes.prefix(3).map { "\($0.action.rawValue) \($0.kind.singular) \($0.name)" }
+        return parts.joined(separator: ", ") + (changes.count > 3 ? " and \(changes.count - 3) more" : "")
+    }
+}

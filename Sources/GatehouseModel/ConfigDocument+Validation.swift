@@ -1,0 +1,59 @@
+/// Rules that span entities: unique names and ids, references that resolve, no two routes
+/// matching the same requests, credentials unique per type.
+extension ConfigDocument {
+    public func validate() throws(ConfigError) {
+        try unique(upstreams.map(\.header), .upstream)
+        try unique(routes.map(\.header), .route)
+        try unique(consumers.map(\.header), .consumer)
+        try unique(policies.map(\.header), .policy)
+        var ids: Set<String> = []
+        let allIDs = upstreams.map(\.id) + routes.map(\.id) + consumers.map(\.id) + policies.map(\.id)
+            + consumers.flatMap { $0.credentials.map(\.id) }
+        for id in allIDs where !ids.insert(id).inserted {
+            throw ConfigError(code: .conflict, message: "id \(id) is used by two entities", field: "id")
+        }
+
+        var customIDs: [String: String] = [:]
+        for consumer in consumers {
+            if let customID = consumer.customID, let other = customIDs.updateValue(consumer.name, forKey: customID) {
+                throw ConfigError(code: .conflict, message: "consumer '\(other)' already has custom_id '\(customID)'", field: "custom_id")
+            }
+        }
+
+        let upstreamNames = Set(upstreams.map(\.name))
+        let routeNames = Set(routes.map(\.name))
+        let consumerNames = Set(consumers.map(\.name))
+        for route in routes where !upstreamNames.contains(route.upstream) {
+            throw .invalid("route '\(route.name)': no upstream named '\(route.upstream)'", field: "upstream")
+        }
+        for policy in policies {
+            if let route = policy.route, !routeNames.contains(route) {
+                throw .invalid("policy '\(policy.name)': no route named '\(route)'", field: "route")
+            }
+            if let consumer = policy.consumer, !consumerNames.contains(consumer) {
+                throw .invalid("policy '\(policy.name)': no consumer named '\(consumer)'", field: "consumer")
+            }
+            if case .string(let anonymous)? = policy.config["anonymous"], !consumerNames.contains(anonymous) {
+                throw .invalid("policy '\(policy.name)': no consumer named '\(anonymous)'", field: "config.anonymous")
+            }
+        }
+        try RouteConflicts.check(routes)
+
+        var secrets: [String: String] = [:]
+        for consumer in consumers {
+            for credential in consumer.credentials {
+                if let other = secrets.updateValue(consumer.name, forKey: credential.uniqueKey) {
+                    let what = credential.type == "key-auth" ? "this key" : "this username"
+                    throw ConfigError(code: .conflict, message: "consumer '\(other)' already has a \(credential.type) credential with \(what)")
+                }
+            }
+        }
+    }
+
+    private func unique(_ headers: [EntityHeader], _ kind: EntityKind) throws(ConfigError) {
+        var seen: Set<String> = []
+        for header in headers where !seen.insert(header.name).inserted {
+            throw ConfigError(code: .conflict, message: "\(kind.singular) '\(header.name)' already exists", field: "name")
+        }
+    }
+}

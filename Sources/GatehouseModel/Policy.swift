@@ -1,0 +1,46 @@
+/// Behaviour attached to traffic. `config` holds the type's normalized config, defaults filled in.
+public struct Policy: Sendable, Hashable {
+    public var header: EntityHeader
+    public var type: PolicyType
+    public var config: JSONValue
+    /// Route name, or nil for every route.
+    public var route: String?
+    /// Consumer name, or nil for every consumer.
+    public var consumer: String?
+    public var enabled = true
+
+    public var id: String { header.id }
+    public var name: String { header.name }
+
+    public init(header: EntityHeader, type: PolicyType, config: JSONValue) {
+        self.header = header
+        self.type = type
+        self.config = config
+    }
+
+    public static func read(_ value: JSONValue, id: String? = nil, path: String = "") throws(ConfigError) -> Policy {
+        var reader = try FieldReader(value, path: path)
+        let header = try EntityHeader.read(&reader, id: id)
+        let typeText = try reader.string("type")
+        guard let type = PolicyType(rawValue: typeText) else {
+            throw .invalid("'\(typeText)' is not a policy type: use one of \(PolicyType.allCases.map(\.rawValue).joined(separator: ", "))", field: reader.field("type"))
+        }
+        let config = try type.normalize(reader.value("config") ?? [:], path: reader.field("config"))
+        var policy = Policy(header: header, type: type, config: config)
+        policy.route = try reader.optionalString("route")
+        policy.consumer = try reader.optionalString("consumer")
+        policy.enabled = try reader.optionalBool("enabled") ?? true
+        try reader.finish()
+        return policy
+    }
+
+    public func json() -> JSONValue {
+        var fields = header.fields()
+        fields["type"] = .string(type.rawValue)
+        fields["config"] = config
+        fields["route"] = route.map(JSONValue.string) ?? .null
+        fields["consumer"] = consumer.map(JSONValue.string) ?? .null
+        fields["enabled"] = .bool(enabled)
+        return .object(fields)
+    }
+}

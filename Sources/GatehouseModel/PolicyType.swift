@@ -1,0 +1,66 @@
+/// The policy types, their phase in the request pipeline and their config rules.
+public enum PolicyType: String, Sendable, CaseIterable {
+    case cors
+    case keyAuth = "key-auth"
+    case rateLimit = "rate-limit"
+    case quota
+
+    /// Where in a request a policy of this type runs. Chains are ordered by phase, never by the
+    /// order policies were created in.
+    public var phase: PolicyPhase {
+        switch self {
+        case .cors: .preflight
+        case .keyAuth: .authentication
+        case .rateLimit, .quota: .rateLimit
+        }
+    }
+
+    /// Validates a config and returns it with every default filled in, so a config written with
+    /// or without its defaults is the same value.
+    func normalize(_ value: JSONValue, path: String) throws(ConfigError) -> JSONValue {
+        var reader = try FieldReader(value, path: path)
+        let result: [String: JSONValue]
+        switch self {
+        case .cors: result = try CORSConfigRules.normalize(&reader)
+        case .keyAuth:
+            let names = try reader.optionalStrings("key_names") ?? ["apikey"]
+            guard !names.isEmpty else { throw .invalid("must name at least one header", field: reader.field("key_names")) }
+            for (index, name) in names.enumerated() where !EntityName.isToken(name) {
+                throw .invalid("'\(name)' is not a header name", field: "\(reader.field("key_names"))[\(index)]")
+            }
+            var fields: [String: JSONValue] = [
+                "key_names": .array(names.map { .string($0.lowercased()) }),
+                "hide_credentials": .bool(try reader.optionalBool("hide_credentials") ?? true),
+                "anonymous": .null,
+            ]
+            if let anonymous = try reader.optionalString("anonymous") {
+                try EntityName.validate(anonymous, field: reader.field("anonymous"))
+                fields["anonymous"] = .string(anonymous)
+            }
+            result = fields
+        case .rateLimit: result = try RateLimitConfigRules.normalize(&reader)
+        case .quota:
+            guard let limit = try reader.optionalInt("limit", in: 1...Int(Int32.max)) else { throw reader.missing("limit") }
+            let period = try reader.string("period")
+            guard ["day", "month"].contains(period) else { throw .invalid("must be day or month", field: reader.field("period")) }
+            let redisURL = try reader.optionalString("redis_url")
+            if let redisURL { try RateLimitConfigRules.validateRedisURL(redisURL, field: reader.field("redis_url")) }
+            result = ["limit": .int(limit), "period": .string(period), "redis_url": redisURL.map(JSONValue.string) ?? .null]
+        }
+        try reader.finish()
+        return .object(result)
+    }
+}
+
+/// The fixed order of the request pipeline.
+public enum PolicyPhase: Int, Sendable, Comparable, CaseIterable {
+    case preflight
+    case authentication
+    case authorization
+    case rateLimit
+    case requestTransform
+    case responseTransform
+    case log
+
+    public static func < (lhs: PolicyPhase, rhs: PolicyPhase) -> Bool { lhs.rawValue < rhs.rawValue }
+}

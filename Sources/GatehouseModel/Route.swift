@@ -1,0 +1,105 @@
+/// Which requests go to an upstream. Lists are kept normalized (hosts lowercase, methods
+/// uppercase, all sorted and unique) so that equal rules give equal snapshots and conflicts are
+/// found by comparing values.
+public struct Route: Sendable, Hashable {
+    public var header: EntityHeader
+    /// Exact hosts or `*.example.com`; empty matches any host.
+    public var hosts: [String] = []
+    /// Path prefixes matched on segment boundaries; empty matches any path.
+    public var paths: [String] = []
+    /// Empty matches any method.
+    public var methods: [String] = []
+    /// Lowercase header name → allowed values; every listed header must match.
+    public var headers: [String: [String]] = [:]
+    public var stripPath = false
+    public var preserveHost = false
+    /// The upstream's name.
+    public var upstream: String
+
+    public var id: String { header.id }
+    public var name: String { header.name }
+
+    public init(header: EntityHeader, upstream: String) {
+        self.header = header
+        self.upstream = upstream
+    }
+
+    public static func read(_ value: JSONValue, id: String? = nil, path: String = "") throws(ConfigError) -> Route {
+        var reader = try FieldReader(value, path: path)
+        let header = try EntityHeader.read(&reader, id: id)
+        let upstream = try reader.string("upstream")
+        var route = Route(header: header, upstream: upstream)
+        route.hosts = try normalized(reader.optionalStrings("hosts"), field: reader.field("hosts"), validHost)
+        route.paths = try normalized(reader.optionalStrings("paths"), field: reader.field("paths"), validPath)
+        route.methods = try normalized(reader.optionalStrings("methods"), field: reader.field("methods")) { method throws(ConfigError) in
+            guard EntityName.isToken(method) else { throw .invalid("'\(method)' is not an HTTP method") }
+            return method.uppercased()
+        }
+        if var headers = try reader.optionalObject("headers") {
+            for name in headers.keys.sorted() {
+                let field = headers.field(name)
+                guard EntityName.isToken(name) else { throw .invalid("'\(name)' is not a header name", field: field) }
+                guard let values = try headers.optionalStrings(name), !values.isEmpty else {
+                    throw .invalid("must list at least one allowed value", field: field)
+                }
+                route.headers[name.lowercased()] = Array(Set(values)).sorted()
+            }
+        }
+        route.stripPath = try reader.optionalBool("strip_path") ?? false
+        route.preserveHost = try reader.optionalBool("preserve_host") ?? false
+        try reader.finish()
+        return route
+    }
+
+    public func json() -> JSONValue {
+        var fields = header.fields()
+        fields["hosts"] = .array(hosts.map(JSONValue.string))
+        fields["paths"] = .array(paths.map(JSONValue.string))
+        fields["methods"] = .array(methods.map(JSONValue.string))
+        fields["headers"] = .object(headers.mapValues { .array($0.map(JSONValue.string)) })
+        fields["strip_path"] = .bool(stripPath)
+        fields["preserve_host"] = .bool(preserveHost)
+        fields["upstream"] = .string(upstream)
+        return .object(fields)
+    }
+
+    private static func normalized(
+        _ values: [String]?, field: String, _ transform: (String) throws(ConfigError) -> String
+    ) throws(ConfigError) -> [String] {
+        var result: Set<String> = []
+        for (index, value) in (values ?? []).enumerated() {
+            do {
+                result.insert(try transform(value))
+            } catch {
+                throw .invalid(error.message, field: "\(field)[\(index)]")
+            }
+        }
+        return result.sorted()
+    }
+
+    private static func validHost(_ host: String) throws(ConfigError) -> String {
+        let lower = host.lowercased()
+        let bare = lower.hasPrefix("*.") ? lower.dropFirst(2) : Substring(lower)
+        guard !bare.contains("*"), UpstreamTarget.isHostName(bare) else {
+            throw .invalid("'\(host)' is not a host: use a DNS name such as api.example.com or *.example.com, without a port")
+        }
+        return lower
+    }
+
+    private static func validPath(_ path: String) throws(ConfigError) -> String {
+        guard path.hasPrefix("/") else { throw .invalid("'\(path)' must start with /") }
+        guard path.utf8.count <= 1024 else { throw .invalid("is longer than 1024 bytes") }
+        guard path.utf8.allSatisfy({ (0x21...0x7E).contains($0) && $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") }) else {
+            throw .invalid("'\(path)' may hold only visible ASCII characters, without ? or #")
+        }
+        guard !path.contains("{") && !path.contains("}") else {
+            throw .invalid("'\(path)': path templates are not supported by this version yet")
+        }
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        guard !segments.contains(where: { $0 == "." || $0 == ".." }), !path.contains("//") else {
+            throw .invalid("'\(path)' must be normalized: no empty, . or .. segments")
+        }
+        // A trailing slash adds nothing to a segment-boundary prefix, so `/api/` is kept as `/api`.
+        return path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+    }
+}

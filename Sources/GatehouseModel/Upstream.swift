@@ -1,0 +1,126 @@
+/// Where traffic goes: a set of targets and how to choose among them.
+public struct Upstream: Sendable, Hashable {
+    public enum Scheme: String, Sendable, CaseIterable { case http, https }
+
+    public enum Algorithm: String, Sendable, CaseIterable {
+        case roundRobin = "round-robin"
+        case weighted
+        case leastConnections = "least-connections"
+        case consistentHash = "consistent-hash"
+    }
+
+    /// What `consistent-hash` hashes: the client IP, the request path, or a header's value.
+    public enum HashOn: Sendable, Hashable {
+        case ip
+        case path
+        case header(String)
+
+        init?(_ text: String) {
+            switch text {
+            case "ip": self = .ip
+            case "path": self = .path
+            default:
+                guard text.hasPrefix("header:"), EntityName.isToken(String(text.dropFirst(7))) else { return nil }
+                self = .header(String(text.dropFirst(7)).lowercased())
+            }
+        }
+
+        var text: String {
+            switch self {
+            case .ip: "ip"
+            case .path: "path"
+            case .header(let name): "header:\(name)"
+            }
+        }
+    }
+
+    public struct Timeouts: Sendable, Hashable {
+        public var connect: Duration = .seconds(5)
+        public var read: Duration = .seconds(60)
+        public var write: Duration = .seconds(60)
+        public init() {}
+    }
+
+    public var header: EntityHeader
+    public var targets: [UpstreamTarget]
+    public var scheme: Scheme = .http
+    public var algorithm: Algorithm = .roundRobin
+    public var hashOn: HashOn?
+    public var timeouts = Timeouts()
+    public var retries = 0
+
+    public var id: String { header.id }
+    public var name: String { header.name }
+
+    public init(header: EntityHeader, targets: [UpstreamTarget]) {
+        self.header = header
+        self.targets = targets
+    }
+
+    /// Reads an upstream from its JSON form. `id` is nil for documents (the id is read from them).
+    public static func read(_ value: JSONValue, id: String? = nil, path: String = "") throws(ConfigError) -> Upstream {
+        var reader = try FieldReader(value, path: path)
+        let header = try EntityHeader.read(&reader, id: id)
+        var targets: [UpstreamTarget] = []
+        for (index, item) in (try reader.optionalArray("targets") ?? []).enumerated() {
+            let target = try UpstreamTarget.read(item, field: "\(reader.field("targets"))[\(index)]")
+            if targets.contains(where: { $0.host == target.host && $0.port == target.port }) {
+                throw .invalid("target '\(target.target)' is listed twice", field: "\(reader.field("targets"))[\(index)]")
+            }
+            targets.append(target)
+        }
+        var upstream = Upstream(header: header, targets: targets)
+        if let text = try reader.optionalString("scheme") {
+            guard let scheme = Scheme(rawValue: text) else { throw .invalid("must be http or https", field: reader.field("scheme")) }
+            guard scheme == .http else {
+                throw .invalid("https upstreams are not supported by this version yet", field: reader.field("scheme"))
+            }
+            upstream.scheme = scheme
+        }
+        if let text = try reader.optionalString("algorithm") {
+            guard let algorithm = Algorithm(rawValue: text) else {
+                throw .invalid("must be one of \(Algorithm.allCases.map(\.rawValue).joined(separator: ", "))", field: reader.field("algorithm"))
+            }
+            upstream.algorithm = algorithm
+        }
+        if let text = try reader.optionalString("hash_on") {
+            guard let hashOn = HashOn(text) else { throw .invalid("must be ip, path or header:NAME", field: reader.field("hash_on")) }
+            upstream.hashOn = hashOn
+        }
+        if upstream.algorithm == .consistentHash, upstream.hashOn == nil {
+            throw .invalid("is required with the consistent-hash algorithm", field: reader.field("hash_on"))
+        }
+        if upstream.algorithm != .consistentHash, upstream.hashOn != nil {
+            throw .invalid("applies only to the consistent-hash algorithm", field: reader.field("hash_on"))
+        }
+        if var timeouts = try reader.optionalObject("timeouts") {
+            upstream.timeouts.connect = try positive(timeouts.optionalDuration("connect"), &timeouts, "connect") ?? upstream.timeouts.connect
+            upstream.timeouts.read = try positive(timeouts.optionalDuration("read"), &timeouts, "read") ?? upstream.timeouts.read
+            upstream.timeouts.write = try positive(timeouts.optionalDuration("write"), &timeouts, "write") ?? upstream.timeouts.write
+            try timeouts.finish()
+        }
+        upstream.retries = try reader.optionalInt("retries", in: 0...10) ?? 0
+        try reader.finish()
+        return upstream
+    }
+
+    private static func positive(_ duration: Duration?, _ reader: inout FieldReader, _ key: String) throws(ConfigError) -> Duration? {
+        if let duration, duration <= .zero { throw .invalid("must be greater than zero", field: reader.field(key)) }
+        return duration
+    }
+
+    public func json() -> JSONValue {
+        var fields = header.fields()
+        fields["targets"] = .array(targets.map { $0.json() })
+        fields["scheme"] = .string(scheme.rawValue)
+        fields["algorithm"] = .string(algorithm.rawValue)
+        fields["hash_on"] = hashOn.map { .string($0.text) } ?? .null
+        fields["timeouts"] = [
+            "connect": .string(timeouts.connect.configText),
+            "read": .string(timeouts.read.configText),
+            "write": .string(timeouts.write.configText),
+        ]
+        fields["retries"] = .int(retries)
+        return .object(fields)
+    }
+}

@@ -1,0 +1,26 @@
+import GatehouseModel
+
+/// One route ready to serve: its match rules and a direct reference to its compiled upstream.
+public final class CompiledRoute: Sendable {
+    public let id: String
+    public let name: String
+    let hosts: [String]
+    let paths: [String]
+    let methods: Set<String>
+    let headers: [String: Set<String>]
+    let stripPath: Bool
+    let preserveHost: Bool
+    let upstream: CompiledUpstream
+
+    init(_ route: Route, upstream: CompiledUpstream) {
+        id = route.id
+        name = route.name
+        hosts = route.hosts
+        paths = route.paths
+        methods = Set(route.methods)
+        headers = route.headers.mapValues(Set.init)
+        stripPath = route.stripPath
+        preserveHost = route.preserveHost
+        self.upstream = upstream
+    }
+}

@@ -1,0 +1,428 @@
+import GatehouseModel
+import NIOCore
+import NIOHTTP1
+
+/// Proxies the HTTP/1.1 requests of one client connection. Each request loads the active config
+/// once at its head and keeps it to its end; request and response bodies stream through without
+/// buffering, reads pausing on either side while the other cannot take more.
+///
+/// Lives on the client channel's event loop, which also owns the upstream connections it uses.
+final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    /// One request on its way through.
+    private struct Exchange {
+        let config: CompiledConfig
+        let upstream: CompiledUpstream
+        var head: HTTPRequestHead
+        let clientVersion: HTTPVersion
+        let clientKeepAlive: Bool
+        let requestID: String
+        let hasBody: Bool
+        let idempotent: Bool
+        let balancerKey: Balancer.RequestKey
+        let preserveHost: Bool
+        var target = 0
+        var tried: Set<Int> = []
+        var connection: UpstreamConnection?
+        var reused = false
+        var buffered: [ByteBuffer] = []
+        var requestEnded = false
+        var bodyForwarded = false
+        var responseStarted = false
+        var informational = false
+        var upstreamKeepAlive = true
+        var closeClientAfter = false
+    }
+
+    private let active: ActiveConfig
+    private let pool: UpstreamConnectionPool
+    private var context: ChannelHandlerContext?
+    private var exchange: Exchange?
+    /// The rest of a request body arriving after its response was already sent.
+    private var discardingBody = false
+    private var readPending = false
+    private var timer: Scheduled<Void>?
+    private var clientIP = ""
+    private var localPort = 0
+
+    init(active: ActiveConfig, pool: UpstreamConnectionPool) {
+        self.active = active
+        self.pool = pool
+    }
+
+    var clientIsWritable: Bool { context?.channel.isWritable ?? false }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        clientIP = context.channel.remoteAddress?.ipAddress ?? ""
+        localPort = context.channel.localAddress?.port ?? 0
+    }
+
+    // MARK: Client side
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            discardingBody = false
+            begin(head)
+        case .body(let buffer):
+            guard !discardingBody, var exchange else { return }
+            if let connection = exchange.connection {
+                exchange.bodyForwarded = true
+                self.exchange = exchange
+                connection.write(.body(.byteBuffer(buffer)), flush: false)
+            } else {
+                exchange.buffered.append(buffer)
+                self.exchange = exchange
+            }
+        case .end:
+            if discardingBody {
+                discardingBody = false
+                return
+            }
+            guard var exchange else { return }
+            exchange.requestEnded = true
+            self.exchange = exchange
+            if let connection = exchange.connection {
+                connection.write(.end(nil), flush: true)
+                armReadTimeout()
+            }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        exchange?.connection?.flush()
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        // While a request waits for its upstream connection, or that connection cannot take more
+        // bytes, stop reading the client: memory stays bounded whatever the body size.
+        if let exchange, !exchange.requestEnded, !(exchange.connection?.isWritable ?? false) {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    private func resumeClientReads() {
+        guard readPending, let context else { return }
+        readPending = false
+        context.read()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { exchange?.connection?.resumeReading() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        cancelTimer()
+        if let connection = exchange?.connection { pool.release(connection, reusable: false) }
+        exchange = nil
+        self.context = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    private func begin(_ head: HTTPRequestHead) {
+        guard let config = active.load() else {
+            return respondLocally(head, .serviceUnavailable, "not_ready", "no config has been applied yet")
+        }
+        let (rawPath, query) = Self.split(head.uri)
+        guard let path = ForwardedRequest.normalizedPath(rawPath) else {
+            return respondLocally(head, .badRequest, "bad_request", "the request target must be a path starting with /", close: true)
+        }
+        let hostHeader = head.headers.first(name: "host") ?? ""
+        let host = Self.hostWithoutPort(hostHeader)
+        let method = head.method.rawValue
+        guard let (route, prefixLength) = config.routes.match(host: host, path: path, method: method, header: { head.headers[$0] }) else {
+            return respondLocally(head, .notFound, "no_route", "no route matches \(method) \(path)")
+        }
+        let upstream = route.upstream
+        var forwardedPath = path
+        if route.stripPath, prefixLength > 0 {
+            let rest = path.utf8.dropFirst(prefixLength)
+            forwardedPath = rest.isEmpty ? "/" : (rest.first == UInt8(ascii: "/") ? String(rest)! : "/" + String(rest)!)
+        }
+        let uri = query.map { "\(forwardedPath)?\($0)" } ?? forwardedPath
+
+        var headers = ForwardedRequest.endToEnd(head.headers, dropping: ForwardedRequest.replacedForwarding.union(["host"]))
+        let chunked = head.headers[canonicalForm: "transfer-encoding"].last?.lowercased() == "chunked"
+        let hasBody = chunked || head.headers.contains(name: "content-length")
+        if chunked {
+            headers.remove(name: "content-length")
+            headers.add(name: "transfer-encoding", value: "chunked")
+        } else if !hasBody, head.method.hasRequestBodyExpected {
+            headers.replaceOrAdd(name: "content-length", value: "0")
+        }
+        headers.add(name: "x-forwarded-for", value: clientIP)
+        headers.add(name: "x-forwarded-proto", value: "http")
+        if !hostHeader.isEmpty { headers.add(name: "x-forwarded-host", value: hostHeader) }
+        headers.add(name: "x-forwarded-port", value: String(localPort))
+        let requestID = head.headers.first(name: "x-request-id") ?? RequestID.make()
+        if !head.headers.contains(name: "x-request-id") { headers.add(name: "x-request-id", value: requestID) }
+
+        var upstreamHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers)
+        if route.preserveHost, !hostHeader.isEmpty { upstreamHead.headers.add(name: "host", value: hostHeader) }
+
+        let key = Balancer.RequestKey(clientIP: clientIP, path: path, header: { head.headers.first(name: $0) })
+        exchange = Exchange(
+            config: config, upstream: upstream, head: upstreamHead, clientVersion: head.version,
+            clientKeepAlive: head.isKeepAlive, requestID: requestID, hasBody: hasBody,
+            idempotent: [.GET, .HEAD, .OPTIONS, .PUT, .DELETE].contains(head.method), balancerKey: key,
+            preserveHost: route.preserveHost && !hostHeader.isEmpty
+        )
+        connect(excluding: [])
+    }
+
+    // MARK: Upstream connection
+
+    private func connect(excluding: Set<Int>) {
+        guard var exchange else { return }
+        let upstream = exchange.upstream
+        guard let index = upstream.balancer.pick(excluding: excluding, key: exchange.balancerKey, active: { [pool] in pool.activeCount(upstream.targets[$0].target) }) else {
+            return failBeforeResponse(.serviceUnavailable, "no_healthy_target", "upstream '\(upstream.name)' has no target to send the request to")
+        }
+        let target = upstream.targets[index]
+        exchange.target = index
+        exchange.tried.insert(index)
+        if !exchange.preserveHost {
+            exchange.head.headers.replaceOrAdd(name: "host", value: target.port == 80 ? Self.bracketed(target.host) : target.target)
+        }
+        self.exchange = exchange
+        pool.acquire(host: target.host, port: target.port, key: target.target, connectTimeout: upstream.connectTimeout) { [weak self] result in
+            self?.connected(result)
+        }
+    }
+
+    private func connected(_ result: Result<(UpstreamConnection, reused: Bool), any Error>) {
+        guard var exchange else {
+            // The client went away while we connected.
+            if case .success(let (connection, _)) = result { pool.release(connection, reusable: true) }
+            return
+        }
+        switch result {
+        case .failure(let error):
+            // Nothing was sent yet, so trying another target is safe for any method.
+            if exchange.tried.count <= exchange.upstream.retries {
+                return connect(excluding: exchange.tried)
+            }
+            if case ChannelError.connectTimeout = error {
+                failBeforeResponse(.gatewayTimeout, "upstream_timeout", "connecting to upstream '\(exchange.upstream.name)' timed out")
+            } else {
+                failBeforeResponse(.badGateway, "upstream_unreachable", "upstream '\(exchange.upstream.name)' refused the connection")
+            }
+        case .success(let (connection, reused)):
+            exchange.connection = connection
+            exchange.reused = reused
+            connection.delegate = self
+            connection.write(.head(exchange.head), flush: false)
+            for buffer in exchange.buffered {
+                connection.write(.body(.byteBuffer(buffer)), flush: false)
+            }
+            exchange.bodyForwarded = !exchange.buffered.isEmpty
+            exchange.buffered = []
+            if exchange.requestEnded { connection.write(.end(nil), flush: false) }
+            self.exchange = exchange
+            connection.flush()
+            if exchange.requestEnded { armReadTimeout() }
+            resumeClientReads()
+        }
+    }
+
+    func upstreamWritabilityChanged(isWritable: Bool) {
+        if isWritable {
+            cancelTimer()
+            resumeClientReads()
+        } else if let exchange {
+            schedule(after: exchange.upstream.writeTimeout) { handler in
+                handler.timedOut("writing to upstream '\(exchange.upstream.name)' timed out")
+            }
+        }
+    }
+
+    func upstreamResponsePart(_ part: HTTPClientResponsePart) {
+        guard var exchange, let context else { return }
+        if exchange.requestEnded { armReadTimeout() }
+        switch part {
+        case .head(let upstreamHead):
+            let status = upstreamHead.status.code
+            exchange.informational = (100..<200).contains(status) && status != 101
+            if !exchange.informational {
+                exchange.responseStarted = true
+                exchange.upstreamKeepAlive = upstreamHead.isKeepAlive
+            }
+            var head = HTTPResponseHead(version: exchange.clientVersion, status: upstreamHead.status)
+            head.headers = ForwardedRequest.endToEnd(upstreamHead.headers)
+            if !exchange.informational {
+                // An HTTP/1.0 client can only find the end of an unsized body by the close.
+                let unsized = !head.headers.contains(name: "content-length") && exchange.clientVersion.minor == 0
+                exchange.closeClientAfter = !exchange.clientKeepAlive || unsized
+                if exchange.closeClientAfter {
+                    head.headers.replaceOrAdd(name: "connection", value: "close")
+                } else if exchange.clientVersion.minor == 0 {
+                    head.headers.replaceOrAdd(name: "connection", value: "keep-alive")
+                }
+            }
+            self.exchange = exchange
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+        case .body(let buffer):
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        case .end:
+            if exchange.informational {
+                exchange.informational = false
+                self.exchange = exchange
+                return context.flush()
+            }
+            finish(exchange)
+        }
+    }
+
+    func upstreamReadComplete() {
+        context?.flush()
+    }
+
+    func upstreamFailed(_ error: any Error) {
+        guard let exchange, let connection = exchange.connection else { return }
+        self.exchange?.connection = nil
+        pool.release(connection, reusable: false)
+        if exchange.responseStarted {
+            // Part of the response is already with the client: the only honest signal left is
+            // to close its connection.
+            cancelTimer()
+            self.exchange = nil
+            context?.close(promise: nil)
+        } else if exchange.reused, !exchange.bodyForwarded, exchange.idempotent {
+            // A pooled connection the server had already closed: retry once on a fresh one.
+            self.exchange?.reused = false
+            self.exchange?.requestEnded = exchange.requestEnded
+            cancelTimer()
+            retryOnFreshConnection()
+        } else {
+            failBeforeResponse(.badGateway, "upstream_failed", "upstream '\(exchange.upstream.name)' closed the connection before responding")
+        }
+    }
+
+    private func retryOnFreshConnection() {
+        guard let exchange else { return }
+        let target = exchange.upstream.targets[exchange.target]
+        pool.acquire(host: target.host, port: target.port, key: target.target, connectTimeout: exchange.upstream.connectTimeout, reuse: false) { [weak self] result in
+            self?.connected(result)
+        }
+    }
+
+    private func finish(_ exchange: Exchange) {
+        cancelTimer()
+        self.exchange = nil
+        if let connection = exchange.connection {
+            pool.release(connection, reusable: exchange.requestEnded && exchange.upstreamKeepAlive)
+        }
+        if !exchange.requestEnded { discardingBody = true }
+        writeEnd(closeAfter: exchange.closeClientAfter)
+        resumeClientReads()
+    }
+
+    // MARK: Local responses
+
+    private func failBeforeResponse(_ status: HTTPResponseStatus, _ code: String, _ message: String) {
+        guard let exchange else { return }
+        cancelTimer()
+        if let connection = exchange.connection { pool.release(connection, reusable: false) }
+        self.exchange = nil
+        if !exchange.requestEnded { discardingBody = true }
+        writeError(status, code, message, version: exchange.clientVersion, keepAlive: exchange.clientKeepAlive, requestID: exchange.requestID)
+        resumeClientReads()
+    }
+
+    private func respondLocally(_ head: HTTPRequestHead, _ status: HTTPResponseStatus, _ code: String, _ message: String, close: Bool = false) {
+        discardingBody = true
+        let requestID = head.headers.first(name: "x-request-id") ?? RequestID.make()
+        writeError(status, code, message, version: head.version, keepAlive: head.isKeepAlive && !close, requestID: requestID)
+    }
+
+    private func writeError(_ status: HTTPResponseStatus, _ code: String, _ message: String, version: HTTPVersion, keepAlive: Bool, requestID: String) {
+        guard let context else { return }
+        let body = ProxyError.body(code: code, message: message, allocator: context.channel.allocator)
+        var head = HTTPResponseHead(version: version, status: status)
+        head.headers.add(name: "content-type", value: "application/json")
+        head.headers.add(name: "content-length", value: String(body.readableBytes))
+        head.headers.add(name: "x-request-id", value: requestID)
+        if !keepAlive { head.headers.add(name: "connection", value: "close") }
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        writeEnd(closeAfter: !keepAlive)
+    }
+
+    private func writeEnd(closeAfter: Bool) {
+        guard let context else { return }
+        if closeAfter {
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        } else {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+    }
+
+    // MARK: Timers
+
+    private func armReadTimeout() {
+        guard let exchange else { return }
+        schedule(after: exchange.upstream.readTimeout) { handler in
+            handler.timedOut("upstream '\(exchange.upstream.name)' did not answer in time")
+        }
+    }
+
+    private func timedOut(_ message: String) {
+        guard let exchange else { return }
+        if exchange.responseStarted {
+            if let connection = exchange.connection { pool.release(connection, reusable: false) }
+            self.exchange = nil
+            context?.close(promise: nil)
+        } else {
+            failBeforeResponse(.gatewayTimeout, "upstream_timeout", message)
+        }
+    }
+
+    private func schedule(after delay: TimeAmount, _ action: @escaping (ProxyHandler) -> Void) {
+        cancelTimer()
+        timer = pool.eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
+            guard let self else { return }
+            self.timer = nil
+            action(self)
+        }
+    }
+
+    private func cancelTimer() {
+        timer?.cancel()
+        timer = nil
+    }
+
+    // MARK: Parsing helpers
+
+    static func split(_ uri: String) -> (Substring, Substring?) {
+        guard let mark = uri.firstIndex(of: "?") else { return (uri[...], nil) }
+        return (uri[..<mark], uri[uri.index(after: mark)...])
+    }
+
+    static func hostWithoutPort(_ host: String) -> String {
+        if host.hasPrefix("[") {
+            return host.firstIndex(of: "]").map { String(host[...$0]).lowercased() } ?? host.lowercased()
+        }
+        return (host.firstIndex(of: ":").map { String(host[..<$0]) } ?? host).lowercased()
+    }
+
+    static func bracketed(_ host: String) -> String { host.contains(":") ? "[\(host)]" : host }
+}
+
+extension HTTPMethod {
+    /// Methods whose requests normally carry a body, so an absent body is sent as `Content-Length: 0`.
+    var hasRequestBodyExpected: Bool { self == .POST || self == .PUT || self == .PATCH }
+}

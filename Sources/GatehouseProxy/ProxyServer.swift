@@ -1,0 +1,57 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
+
+/// The data plane's HTTP listener. Binds with `SO_REUSEPORT` so a new process can listen beside
+/// an old one. Each event loop has its own upstream connection pool.
+public final class ProxyServer: Service {
+    public let localAddress: SocketAddress
+    private let channel: any Channel
+    private let logger: Logger
+
+    private init(channel: any Channel, logger: Logger) {
+        self.channel = channel
+        localAddress = channel.localAddress!
+        self.logger = logger
+    }
+
+    /// Binds the listener; requests are served from then on.
+    public static func bind(
+        _ address: ListenAddress, group: MultiThreadedEventLoopGroup, active: ActiveConfig, logger: Logger
+    ) async throws -> ProxyServer {
+        var pools: [ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>] = [:]
+        for loop in group.makeIterator() {
+            pools[ObjectIdentifier(loop)] = try await loop.submit {
+                NIOLoopBound(UpstreamConnectionPool(eventLoop: loop), eventLoop: loop)
+            }.get()
+        }
+        let loopPools = pools
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
+            .childChannelOption(.socketOption(.so_keepalive), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pool = loopPools[ObjectIdentifier(channel.eventLoop)]!.value
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(ProxyHandler(active: active, pool: pool))
+                }
+            }
+            .bind(host: address.host, port: address.port)
+            .get()
+        return ProxyServer(channel: channel, logger: logger)
+    }
+
+    public func run() async throws {
+        logger.info("proxy listening", metadata: ["address": "\(localAddress.display)"])
+        try await gracefulShutdown()
+        try? await channel.close()
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import GatehouseModel
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
+
+/// The status port: liveness, readiness, what config is served, and Prometheus metrics.
+public final class StatusServer: Service {
+    public let localAddress: SocketAddress
+    private let channel: any Channel
+    private let logger: Logger
+
+    private init(channel: any Channel, logger: Logger) {
+        self.channel = channel
+        localAddress = channel.localAddress!
+        self.logger = logger
+    }
+
+    public static func bind(
+        _ address: ListenAddress, group: any EventLoopGroup, state: DataPlaneState, extra: @escaping @Sendable () -> [String: JSONValue] = { [:] },
+        logger: Logger
+    ) async throws -> StatusServer {
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(StatusHandler(state: state, extra: extra))
+                }
+            }
+            .bind(host: address.host, port: address.port)
+            .get()
+        return StatusServer(channel: channel, logger: logger)
+    }
+
+    public func run() async throws {
+        logger.info("status listening", metadata: ["address": "\(localAddress.display)"])
+        try await gracefulShutdown()
+        try? await channel.close()
+    }
+}
+
+/// Answers one status request at a time from `DataPlaneState`.
+final class StatusHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let state: DataPlaneState
+    private let extra: @Sendable () -> [String: JSONValue]
+    private var head: HTTPRequestHead?
+
+    init(state: DataPlaneState, extra: @escaping @Sendable () -> [String: JSONValue]) {
+        self.state = state
+        self.extra = extra
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): self.head = head
+        case .body: break
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            let (status, contentType, body) = respond(to: head)
+            var response = HTTPResponseHead(version: head.version, status: status)
+            response.headers.add(name: "content-type", value: contentType)
+            response.headers.add(name: "content-length", value: String(body.count))
+            response.headers.add(name: "cache-control", value: "no-store")
+            if !head.isKeepAlive { response.headers.add(name: "connection", value: "close") }
+            context.write(wrapOutboundOut(.head(response)), promise: nil)
+            if head.method != .HEAD {
+                context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+            }
+            let keepAlive = head.isKeepAlive
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+                if !keepAlive { context.close(promise: nil) }
+            }
+        }
+    }
+
+    private func respond(to head: HTTPRequestHead) -> (HTTPResponseStatus, String, [UInt8]) {
+        guard head.method == .GET || head.method == .HEAD else {
+            return (.methodNotAllowed, "application/json", error("method_not_allowed", "the status port answers GET only"))
+        }
+        let current = state.current
+        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        switch path {
+        case "/status/live":
+            return (.ok, "application/json", JSONValue.object(["status": "live"]).prettyBytes)
+        case "/status/ready":
+            if state.isReady {
+                return (.ok, "application/json", JSONValue.object(["status": "ready", "config_version": .int(current.version ?? 0)]).prettyBytes)
+            }
+            let reason = current.draining ? "draining" : "no config applied yet"
+            return (.serviceUnavailable, "application/json", JSONValue.object(["status": "not_ready", "reason": .string(reason)]).prettyBytes)
+        case "/status":
+            var fields: [String: JSONValue] = [
+                "ready": .bool(state.isReady),
+                "draining": .bool(current.draining),
+                "config_version": current.version.map(JSONValue.int) ?? .null,
+                "config_hash": current.hash.map(JSONValue.string) ?? .null,
+                "routes": .int(current.routes),
+                "uptime_seconds": .int(Int(Date().timeIntervalSince(state.startedAt))),
+                "last_rejection": current.lastRejection.map { rejection in
+                    ["version": .int(rejection.version), "hash": .string(rejection.hash), "reason": .string(rejection.reason)]
+                } ?? .null,
+            ]
+            fields.merge(extra()) { _, new in new }
+            return (.ok, "application/json", JSONValue.object(fields).prettyBytes)
+        case "/metrics":
+            return (.ok, "text/plain; version=0.0.4", Array(metrics(current).utf8))
+        default:
+            return (.notFound, "application/json", error("not_found", "no status endpoint at \(path)"))
+        }
+    }
+
+    private func metrics(_ current: DataPlaneState.Current) -> String {
+        """
+        # HELP gatehouse_config_version Version of the config this data plane serves.
+        # TYPE gatehouse_config_version gauge
+        gatehouse_config_version \(current.version ?? 0)
+        # HELP gatehouse_routes Routes in the served config.
+        # TYPE gatehouse_routes gauge
+        gatehouse_routes \(current.routes)
+        # HELP gatehouse_ready 1 when the data plane is ready to serve.
+        # TYPE gatehouse_ready gauge
+        gatehouse_ready \(state.isReady ? 1 : 0)
+        # HELP gatehouse_uptime_seconds Seconds since the process started.
+        # TYPE gatehouse_uptime_seconds gauge
+        gatehouse_uptime_seconds \(Int(Date().timeIntervalSince(state.startedAt)))
+
+        """
+    }
+
+    private func error(_ code: String, _ message: String) -> [UInt8] {
+        JSONValue.object(["error": ["code": .string(code), "message": .string(message)]]).prettyBytes
+    }
+}
