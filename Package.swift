@@ -87,12 +87,28 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "GatehouseTestSupport",
+            dependencies: [
+                "GatehouseModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Tests/GatehouseTestSupport",
+            swiftSettings: strict
+        ),
         .testTarget(name: "GatehouseModelTests", dependencies: ["GatehouseModel"], swiftSettings: strict),
-        .testTarget(name: "GatehouseStoreTests", dependencies: ["GatehouseStore"], swiftSettings: strict),
+        .testTarget(
+            name: "GatehouseStoreTests",
+            dependencies: ["GatehouseStore", "GatehouseTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "GatehouseAdminTests",
             dependencies: [
-                "GatehouseAdmin", "GatehouseStore",
+                "GatehouseAdmin", "GatehouseStore", "GatehouseTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strict
@@ -100,7 +116,7 @@ let package = Package(
         .testTarget(
             name: "GatehouseProxyTests",
             dependencies: [
-                "GatehouseProxy",
+                "GatehouseProxy", "GatehouseTestSupport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: strict
@@ -108,10 +124,7 @@ let package = Package(
         .testTarget(
             name: "GatehouseEndToEndTests",
             dependencies: [
-                "GatehouseCLI",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+                "GatehouseTestSupport",
             ],
             swiftSettings: strict
         ),

@@ -23,7 +23,7 @@ extension AdminAPI {
             let body = Self.withoutReadOnlyFields(try await request.jsonBody(limit: options.entityBodyLimit))
             // Hash outside the store's lock: password hashing is deliberately slow.
             let (credential, clearKey) = try Credential.create(body, id: newID(), randomKey: RandomKey.make)
-            let (consumerName, snapshot) = try await commit(request) { document throws(ConfigError) -> String in
+            let (consumerName, snapshot) = try await commit(request) { document throws -> String in
                 guard let index = document.index(of: Consumer.self, key) else { throw ConfigError.notFound(.consumer, key) }
                 document.consumers[index].credentials.append(credential)
                 return document.consumers[index].name
@@ -46,7 +46,7 @@ extension AdminAPI {
         router.delete(item) { request, context in
             let key = try context.parameters.require("key")
             let id = try context.parameters.require("id")
-            let (_, snapshot) = try await commit(request) { document throws(ConfigError) in
+            let (_, snapshot) = try await commit(request) { document throws in
                 guard let index = document.index(of: Consumer.self, key) else { throw ConfigError.notFound(.consumer, key) }
                 guard let position = document.consumers[index].credentials.firstIndex(where: { $0.id == id }) else {
                     throw ConfigError(code: .notFound, message: "consumer '\(document.consumers[index].name)' has no credential \(id)")

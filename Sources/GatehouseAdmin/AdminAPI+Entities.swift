@@ -22,7 +22,7 @@ extension AdminAPI {
             var request = request
             let body = Self.withoutReadOnlyFields(try await request.jsonBody(limit: options.entityBodyLimit))
             let id = newID()
-            let (entity, snapshot) = try await commit(request) { document throws(ConfigError) -> T in
+            let (entity, snapshot) = try await commit(request) { document throws -> T in
                 let entity = try T.read(body, id: id, path: "")
                 try admit(entity)
                 document[keyPath: T.all].append(entity)
@@ -44,14 +44,14 @@ extension AdminAPI {
             var request = request
             let body = Self.withoutReadOnlyFields(try await request.jsonBody(limit: options.entityBodyLimit))
             let newID = newID()
-            let ((entity, created), snapshot) = try await commit(request) { document throws(ConfigError) -> (T, Bool) in
+            let ((entity, created), snapshot) = try await commit(request) { document throws -> (T, Bool) in
                 if let index = document.index(of: T.self, key) {
                     let old = document[keyPath: T.all][index]
                     return (try replace(&document, at: index, with: Self.filling(body, name: old.name)), false)
                 }
                 guard EntityName.isValid(key), !EntityName.isUUID(key) else { throw ConfigError.notFound(T.kind, key) }
                 guard body["name"] == nil || body["name"] == .string(key) else {
-                    throw .invalid("must match the name in the URL ('\(key)') when PUT creates an entity", field: "name")
+                    throw ConfigError.invalid("must match the name in the URL ('\(key)') when PUT creates an entity", field: "name")
                 }
                 let entity = try T.read(Self.filling(body, name: key), id: newID, path: "")
                 try admit(entity)
@@ -66,7 +66,7 @@ extension AdminAPI {
             var request = request
             let patch = Self.withoutReadOnlyFields(try await request.jsonBody(limit: options.entityBodyLimit))
             guard patch.objectValue != nil else { throw ConfigError.invalid("a PATCH body is a JSON object of the fields to change") }
-            let (entity, snapshot) = try await commit(request) { document throws(ConfigError) -> T in
+            let (entity, snapshot) = try await commit(request) { document throws -> T in
                 guard let index = document.index(of: T.self, key) else { throw ConfigError.notFound(T.kind, key) }
                 let old = document[keyPath: T.all][index]
                 return try replace(&document, at: index, with: old.apiJSON().merging(patch: patch))
@@ -76,7 +76,7 @@ extension AdminAPI {
 
         router.delete(item) { request, context in
             let key = try context.parameters.require("key")
-            let (_, snapshot) = try await commit(request) { document throws(ConfigError) in
+            let (_, snapshot) = try await commit(request) { document throws in
                 guard let index = document.index(of: T.self, key) else { throw ConfigError.notFound(T.kind, key) }
                 let name = document[keyPath: T.all][index].name
                 let referrers = document.referrers(of: T.kind, named: name)

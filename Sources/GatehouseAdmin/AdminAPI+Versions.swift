@@ -52,7 +52,7 @@ extension AdminAPI {
 
         router.post("/versions/:n/rollback") { request, context in
             let target = try snapshot(context, "n")
-            let (_, snapshot) = try await commit(request, summary: "rollback to version \(target.version)") { document throws(ConfigError) in
+            let (_, snapshot) = try await commit(request, summary: "rollback to version \(target.version)") { document throws in
                 document = target.document
             }
             return AdminResponse.json(

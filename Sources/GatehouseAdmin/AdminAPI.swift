@@ -59,7 +59,7 @@ public struct AdminAPI: Sendable {
 
     /// Commits a change, then waits until the embedded data plane (if any) settled on it.
     func commit<Result>(
-        _ request: Request, summary: String? = nil, _ mutate: (inout ConfigDocument) throws(ConfigError) -> Result
+        _ request: Request, summary: String? = nil, _ mutate: (inout ConfigDocument) throws -> Result
     ) async throws -> (Result, Snapshot) {
         let (result, snapshot) = try store.write(ifMatch: try request.ifMatchVersion(), summary: summary, mutate)
         await waitForApply(snapshot.version)

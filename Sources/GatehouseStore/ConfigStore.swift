@@ -39,10 +39,10 @@ public final class ConfigStore: Sendable {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         configuration.foreignKeysEnabled = true
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         pool = try DatabasePool(path: path, configuration: configuration)
+        // GRDB puts WAL pools on synchronous=NORMAL, which may lose the last commits on power
+        // loss. A version is acknowledged as durable, so the writer connection syncs every commit.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try SchemaMigrator().migrate(pool)
         self.clock = clock
         self.onCommit = onCommit
@@ -82,7 +82,7 @@ public final class ConfigStore: Sendable {
     public func write<Result>(
         ifMatch: Int? = nil,
         summary: String? = nil,
-        _ mutate: (inout ConfigDocument) throws(ConfigError) -> Result
+        _ mutate: (inout ConfigDocument) throws -> Result
     ) throws -> (result: Result, snapshot: Snapshot) {
         let (result, snapshot) = try state.withLock { state throws -> (Result, Snapshot) in
             let old = state.snapshot

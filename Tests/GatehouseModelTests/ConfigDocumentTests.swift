@@ -1,0 +1,89 @@
+import GatehouseModel
+import Testing
+
+@Suite struct ConfigDocumentTests {
+    static func uuid(_ n: Int) -> String { "00000000-0000-4000-8000-\(String(repeating: "0", count: 12 - String(n).count))\(n)" }
+
+    static func document(routes: [JSONValue] = []) throws -> ConfigDocument {
+        var document = ConfigDocument()
+        document.upstreams = [try Upstream.read(["name": "api", "targets": [["target": "127.0.0.1:9000"]]], id: uuid(1))]
+        for (index, route) in routes.enumerated() {
+            document.routes.append(try Route.read(route, id: uuid(100 + index)))
+        }
+        return document
+    }
+
+    private func error(_ document: ConfigDocument) -> ConfigError? {
+        do {
+            try document.validate()
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func equalContentHasEqualHash() throws {
+        let a = try Self.document(routes: [["name": "r", "upstream": "api", "paths": ["/a", "/b"]]])
+        let b = try Self.document(routes: [["name": "r", "upstream": "api", "paths": ["/b", "/a"]]])
+        #expect(a.canonical().hash == b.canonical().hash)
+        let c = try Self.document(routes: [["name": "r", "upstream": "api", "paths": ["/a"]]])
+        #expect(a.canonical().hash != c.canonical().hash)
+    }
+
+    @Test func documentRoundTripsThroughJSON() throws {
+        let document = try Self.document(routes: [["name": "r", "upstream": "api", "hosts": ["*.x.com"], "headers": ["X-V": ["2"]]]])
+        let again = try ConfigDocument.read(document.json())
+        #expect(again == document)
+    }
+
+    @Test func danglingUpstreamIsRefused() throws {
+        let document = try Self.document(routes: [["name": "r", "upstream": "missing"]])
+        #expect(error(document)?.code == .invalid)
+        #expect(error(document)?.field == "upstream")
+    }
+
+    @Test func identicalMatchRulesConflictNamingBothRoutes() throws {
+        let document = try Self.document(routes: [
+            ["name": "one", "upstream": "api", "paths": ["/a", "/b"]],
+            ["name": "two", "upstream": "api", "paths": ["/b"]],
+        ])
+        let conflict = try #require(error(document))
+        #expect(conflict.code == .conflict)
+        #expect(conflict.message.contains("'one'") && conflict.message.contains("'two'"))
+    }
+
+    @Test func routesDifferingInHostMethodOrHeaderDoNotConflict() throws {
+        let document = try Self.document(routes: [
+            ["name": "a", "upstream": "api", "paths": ["/x"]],
+            ["name": "b", "upstream": "api", "paths": ["/x"], "hosts": ["api.example.com"]],
+            ["name": "c", "upstream": "api", "paths": ["/x"], "methods": ["POST"]],
+            ["name": "d", "upstream": "api", "paths": ["/x"], "headers": ["x-version": ["2"]]],
+        ])
+        #expect(error(document) == nil)
+    }
+
+    @Test func duplicateNamesConflict() throws {
+        var document = try Self.document()
+        document.upstreams.append(try Upstream.read(["name": "api"], id: Self.uuid(2)))
+        #expect(error(document)?.code == .conflict)
+    }
+
+    @Test func renameRewritesReferences() throws {
+        var document = try Self.document(routes: [["name": "r", "upstream": "api"]])
+        #expect(document.referrers(of: .upstream, named: "api") == ["route 'r'"])
+        document.upstreams[0].header.name = "main"
+        document.rename(.upstream, from: "api", to: "main")
+        #expect(document.routes[0].upstream == "main")
+        #expect(error(document) == nil)
+    }
+
+    @Test func diffNamesCreatedUpdatedAndDeletedEntities() throws {
+        let before = try Self.document(routes: [["name": "keep", "upstream": "api", "paths": ["/k"]], ["name": "gone", "upstream": "api", "paths": ["/g"]]])
+        var after = try Self.document(routes: [["name": "keep", "upstream": "api", "paths": ["/k2"]], ["name": "new", "upstream": "api", "paths": ["/n"]]])
+        after.sort()
+        let diff = ConfigDiff(from: before, to: after)
+        #expect(diff.changes.map { "\($0.action.rawValue) \($0.name) \($0.fields)" } == [
+            "delete gone []", "update keep [\"paths\"]", "create new []",
+        ])
+    }
+}

@@ -1,0 +1,122 @@
+import GatehouseModel
+import Testing
+
+@Suite struct EntityValidationTests {
+    let id = "00000000-0000-4000-8000-000000000001"
+
+    private func field(_ body: () throws -> Void) -> String? {
+        do {
+            try body()
+            return "no error"
+        } catch {
+            return (error as? ConfigError)?.field ?? "not a ConfigError: \(error)"
+        }
+    }
+
+    @Test func upstreamDefaultsAreFilledIn() throws {
+        let upstream = try Upstream.read(["name": "api", "targets": [["target": "10.0.0.1:8080"]]], id: id)
+        #expect(upstream.targets == [UpstreamTarget(host: "10.0.0.1", port: 8080, weight: 100)])
+        #expect(upstream.algorithm == .roundRobin)
+        #expect(upstream.timeouts.connect == .seconds(5))
+        #expect(upstream.json()["timeouts"]?["read"] == "1m")
+    }
+
+    @Test func unknownFieldsAreRefusedByName() {
+        #expect(field { _ = try Upstream.read(["name": "api", "colour": "red"], id: id) } == "colour")
+        #expect(field { _ = try Upstream.read(["name": "api", "timeouts": ["connect": "1s", "idle": "1s"]], id: id) } == "timeouts.idle")
+    }
+
+    @Test func wrongTypesNameTheField() {
+        #expect(field { _ = try Route.read(["name": "r", "upstream": "u", "strip_path": "yes"], id: id) } == "strip_path")
+        #expect(field { _ = try Route.read(["name": "r", "upstream": "u", "paths": ["/a", 3]], id: id) } == "paths[1]")
+        #expect(field { _ = try Upstream.read(["name": "api", "retries": .double(1.5)], id: id) } == "retries")
+    }
+
+    @Test(arguments: ["", "Upper", "-lead", "has space", "ünïcode", String(repeating: "a", count: 129)])
+    func badNamesAreRefused(name: String) {
+        #expect(field { _ = try Upstream.read(["name": .string(name)], id: id) } == "name")
+    }
+
+    @Test(arguments: ["10.0.0.1", "host:0", "host:70000", ":80", "a..b:80", "[::1:80", "-x.com:80", "exa mple:80"])
+    func badTargetsAreRefused(target: String) {
+        #expect(field { _ = try Upstream.read(["name": "api", "targets": [["target": .string(target)]]], id: id) } == "targets[0].target")
+    }
+
+    @Test func ipv6AndDNSTargetsAreAccepted() throws {
+        let upstream = try Upstream.read(["name": "api", "targets": [["target": "[::1]:8080"], ["target": "Svc.Local:80", "weight": 5]]], id: id)
+        #expect(upstream.targets.map(\.target) == ["[::1]:8080", "svc.local:80"])
+    }
+
+    @Test func durationsNeedAUnit() {
+        #expect(Duration(configText: "250ms") == .milliseconds(250))
+        #expect(Duration(configText: "2h") == .seconds(7200))
+        #expect(Duration(configText: "10") == nil)
+        #expect(Duration(configText: "1.5s") == nil)
+        #expect(field { _ = try Upstream.read(["name": "api", "timeouts": ["read": "10"]], id: id) } == "timeouts.read")
+        #expect(field { _ = try Upstream.read(["name": "api", "timeouts": ["read": "0s"]], id: id) } == "timeouts.read")
+    }
+
+    @Test func routeRulesAreNormalized() throws {
+        let route = try Route.read(
+            ["name": "r", "upstream": "u", "hosts": ["API.example.com", "*.Example.com"], "paths": ["/b/", "/a"], "methods": ["post", "GET", "get"]],
+            id: id
+        )
+        #expect(route.hosts == ["*.example.com", "api.example.com"])
+        #expect(route.paths == ["/a", "/b"])
+        #expect(route.methods == ["GET", "POST"])
+    }
+
+    @Test(arguments: ["relative", "/a/../b", "/a//b", "/a?x", "/{id}"])
+    func badPathsAreRefused(path: String) {
+        #expect(field { _ = try Route.read(["name": "r", "upstream": "u", "paths": [.string(path)]], id: id) } == "paths[0]")
+    }
+
+    @Test func corsRefusesCredentialsWithWildcardAndBadOrigins() {
+        let policy: (JSONValue) -> String? = { config in
+            field { _ = try Policy.read(["name": "p", "type": "cors", "config": config], id: id) }
+        }
+        #expect(policy(["allow_origins": ["*"], "allow_credentials": true]) == "config.allow_credentials")
+        #expect(policy(["allow_origins": ["https://a.example.com/"]]) == "config.allow_origins[0]")
+        #expect(policy(["allow_origins": ["null"]]) == "config.allow_origins[0]")
+        #expect(policy(["allow_origins": ["https://*.example.com"], "allow_methods": ["GET", "BAD METHOD"]]) == "config.allow_methods[1]")
+        #expect(policy(["allow_origins": ["https://*.example.com", "http://localhost:3000"]]) == "no error")
+    }
+
+    @Test func rateLimitConfigIsCheckedPerBackend() throws {
+        let read: (JSONValue) throws -> Policy = { config in
+            try Policy.read(["name": "p", "type": "rate-limit", "config": config], id: id)
+        }
+        #expect(field { _ = try read(["limit": 10, "window": "1m", "backend": "redis"]) } == "config.redis_url")
+        #expect(field { _ = try read(["limit": 10, "window": "1m", "by": "header"]) } == "config.header_name")
+        #expect(field { _ = try read(["limit": 0, "window": "1m"]) } == "config.limit")
+        let policy = try read(["limit": 10, "window": "60s"])
+        #expect(policy.config["window"] == "1m")
+        #expect(policy.config["by"] == "consumer")
+        #expect(policy.config["fail_open"] == true)
+    }
+
+    @Test func serverAssignedIDCannotBeChanged() {
+        #expect(field { _ = try Upstream.read(["name": "api", "id": "00000000-0000-4000-8000-000000000009"], id: id) } == "id")
+        #expect(field { _ = try Upstream.read(["name": "api", "id": .string(id)], id: id) } == "no error")
+    }
+
+    @Test func keyAuthKeysAreStoredHashedOnly() throws {
+        let (credential, key) = try Credential.create(["type": "key-auth"], id: id, randomKey: { "generated-key-0123456789" })
+        #expect(key == "generated-key-0123456789")
+        #expect(credential.secret == .keyAuth(keyHash: Credential.hashKey("generated-key-0123456789")))
+        #expect(!credential.json().canonicalString.contains("generated-key"))
+        #expect(credential.publicJSON(consumer: "c")["key_hash"] == nil)
+    }
+
+    @Test func basicAuthPasswordsAreSaltedHashes() throws {
+        let (a, _) = try Credential.create(["type": "basic-auth", "username": "u", "password": "correct horse"], id: id, randomKey: { "" })
+        let (b, _) = try Credential.create(["type": "basic-auth", "username": "u", "password": "correct horse"], id: id, randomKey: { "" })
+        guard case .basicAuth(_, let hashA) = a.secret, case .basicAuth(_, let hashB) = b.secret else {
+            Issue.record("not basic-auth")
+            return
+        }
+        #expect(hashA.hasPrefix("pbkdf2-sha256$"))
+        #expect(hashA != hashB)
+        #expect(!hashA.contains("correct horse"))
+    }
+}

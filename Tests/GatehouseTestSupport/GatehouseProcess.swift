@@ -1,0 +1,116 @@
+import Foundation
+import GatehouseModel
+import NIOHTTP1
+import Synchronization
+
+/// The real `gatehouse` binary run as a child process, with every port on 0 and the ports it
+/// picked read back from its log.
+public final class GatehouseProcess: Sendable {
+    public struct Ports: Sendable {
+        public var proxy: Int
+        public var admin: Int
+        public var status: Int
+    }
+
+    public let ports: Ports
+    private let process: Process
+    private let log: LogBox
+
+    /// The built `gatehouse` next to the test bundle (`swift build` puts them in one folder).
+    public static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["GATEHOUSE_BINARY"] { return path }
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("gatehouse").path
+        if FileManager.default.isExecutableFile(atPath: beside) { return beside }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/gatehouse").path
+    }
+
+    /// Runs `gatehouse` with `arguments` and returns its combined output once it exits.
+    public static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Starts `gatehouse serve` on `db` and returns once the proxy, admin and status ports are known.
+    public static func serve(db: String, extraArguments: [String] = []) async throws -> GatehouseProcess {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = [
+            "serve", "--db", db, "--proxy-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+            "--status-listen", "127.0.0.1:0", "--workers", "2",
+        ] + extraArguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let box = LogBox()
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            box.append(String(decoding: data, as: UTF8.self))
+        }
+        try process.run()
+        var found: Ports?
+        try await waitUntil("gatehouse to log its ports") {
+            let text = box.text
+            if !process.isRunning { throw TimedOut(description: "gatehouse exited early:\n\(text)") }
+            guard let proxy = port(in: text, for: "proxy listening"), let admin = port(in: text, for: "admin listening"),
+                  let status = port(in: text, for: "status listening")
+            else { return false }
+            found = Ports(proxy: proxy, admin: admin, status: status)
+            return true
+        }
+        return GatehouseProcess(process: process, log: box, ports: found!)
+    }
+
+    private init(process: Process, log: LogBox, ports: Ports) {
+        self.process = process
+        self.log = log
+        self.ports = ports
+    }
+
+    public var output: String { log.text }
+    public var isRunning: Bool { process.isRunning }
+
+    /// SIGKILL: the process gets no chance to clean up.
+    public func kill9() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// SIGTERM, then waits for the exit status.
+    public func terminate() -> Int32 {
+        process.terminate()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// Waits until the data plane serves `version` or later.
+    public func waitForConfigVersion(_ version: Int) async throws {
+        try await waitUntil("config version \(version) on the status port") {
+            let status = try await httpRequest(port: ports.status, .GET, "/status")
+            return (status.json["config_version"]?.intValue ?? -1) >= version
+        }
+    }
+
+    private static func port(in log: String, for message: String) -> Int? {
+        for line in log.split(separator: "\n") where line.contains(message) {
+            guard let range = line.range(of: "address=") else { continue }
+            let address = line[range.upperBound...].prefix { $0 != " " }
+            if let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) { return port }
+        }
+        return nil
+    }
+}
+
+private final class LogBox: Sendable {
+    let log = Mutex("")
+    func append(_ text: String) { log.withLock { $0 += text } }
+    var text: String { log.withLock { $0 } }
+}

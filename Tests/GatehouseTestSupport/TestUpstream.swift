@@ -1,0 +1,135 @@
+import Crypto
+import Foundation
+import GatehouseModel
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// A real HTTP/1.1 server on a loopback port, standing in for an upstream service.
+///
+/// - `/bytes/N` answers N bytes (streamed in 64 KiB chunks, with Content-Length).
+/// - `/status/NNN` answers that status with an empty body.
+/// - `/hang` never answers; `/close` closes the connection without answering.
+/// - anything else answers 200 with JSON describing the request: `server`, `method`, `uri`,
+///   `headers` (lowercased name → values), `body_bytes`, `body_sha256`.
+public final class TestUpstream: Sendable {
+    public let name: String
+    public let port: Int
+    private let channel: any Channel
+    private let counter: Counter
+
+    public var target: String { "127.0.0.1:\(port)" }
+    /// Connections accepted so far.
+    public var connectionCount: Int { counter.value.withLock { $0 } }
+
+    private init(name: String, channel: any Channel, counter: Counter) {
+        self.name = name
+        self.channel = channel
+        port = channel.localAddress!.port!
+        self.counter = counter
+    }
+
+    public static func start(name: String = "upstream", group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> TestUpstream {
+        let counter = Counter()
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                counter.increment()
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler(name: name))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0)
+            .get()
+        return TestUpstream(name: name, channel: channel, counter: counter)
+    }
+
+    public func stop() async {
+        try? await channel.close()
+    }
+
+    private final class Counter: Sendable {
+        let value = Mutex(0)
+        func increment() { value.withLock { $0 += 1 } }
+    }
+}
+
+private final class UpstreamHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let name: String
+    var head: HTTPRequestHead?
+    var hasher = SHA256()
+    var bytes = 0
+
+    init(name: String) {
+        self.name = name
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            hasher = SHA256()
+            bytes = 0
+        case .body(let buffer):
+            bytes += buffer.readableBytes
+            hasher.update(data: Array(buffer.readableBytesView))
+        case .end:
+            guard let head else { return }
+            respond(context, head)
+        }
+    }
+
+    private func respond(_ context: ChannelHandlerContext, _ head: HTTPRequestHead) {
+        let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
+        if path.hasPrefix("/hang") { return }
+        if path.hasPrefix("/close") { return context.close(promise: nil) }
+        if path.hasPrefix("/status/"), let code = Int(path.dropFirst(8)) {
+            var response = HTTPResponseHead(version: .http1_1, status: .init(statusCode: code))
+            response.headers.add(name: "content-length", value: "0")
+            context.write(wrapOutboundOut(.head(response)), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            return
+        }
+        if path.hasPrefix("/bytes/"), let count = Int(path.dropFirst(7)) {
+            var response = HTTPResponseHead(version: .http1_1, status: .ok)
+            response.headers.add(name: "content-length", value: String(count))
+            context.write(wrapOutboundOut(.head(response)), promise: nil)
+            var left = count
+            let chunk = ByteBuffer(repeating: UInt8(ascii: "x"), count: 65_536)
+            while left > 0 {
+                let size = min(left, chunk.readableBytes)
+                context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(chunk.getSlice(at: 0, length: size)!))), promise: nil)
+                left -= size
+            }
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            return
+        }
+        var headers: [String: JSONValue] = [:]
+        for (name, value) in head.headers {
+            let key = name.lowercased()
+            headers[key] = .array((headers[key]?.arrayValue ?? []) + [.string(value)])
+        }
+        let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let json: JSONValue = [
+            "server": .string(name), "method": .string(head.method.rawValue), "uri": .string(head.uri),
+            "headers": .object(headers), "body_bytes": .int(bytes), "body_sha256": .string(digest),
+        ]
+        let body = json.canonicalBytes
+        var response = HTTPResponseHead(version: .http1_1, status: .ok)
+        response.headers.add(name: "content-type", value: "application/json")
+        response.headers.add(name: "content-length", value: String(body.count))
+        response.headers.add(name: "x-upstream", value: name)
+        // Hop-by-hop headers the proxy must not pass on to the client.
+        response.headers.add(name: "connection", value: "x-upstream-secret")
+        response.headers.add(name: "x-upstream-secret", value: "hidden")
+        response.headers.add(name: "keep-alive", value: "timeout=5")
+        context.write(wrapOutboundOut(.head(response)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+}
