@@ -1,0 +1,38 @@
+import Foundation
+import GatehouseModel
+import GatehouseTestSupport
+import Logging
+import NIOCore
+import NIOPosix
+
+@testable import GatehouseProxy
+
+/// A data plane listening on a loopback port 0, fed snapshots directly.
+struct ProxyHarness {
+    let server: ProxyServer
+    let active: ActiveConfig
+    let state: DataPlaneState
+    let applier: SnapshotApplier
+    var port: Int { server.localAddress.port! }
+
+    static func start() async throws -> ProxyHarness {
+        let active = ActiveConfig()
+        let state = DataPlaneState()
+        let logger = Logger(label: "test")
+        let server = try await ProxyServer.bind(
+            ListenAddress(host: "127.0.0.1", port: 0), group: MultiThreadedEventLoopGroup.singleton, active: active, logger: logger
+        )
+        return ProxyHarness(server: server, active: active, state: state, applier: SnapshotApplier(active: active, state: state, logger: logger))
+    }
+
+    /// Applies a document built from upstreams and routes given in their JSON form.
+    @discardableResult
+    func apply(version: Int, upstreams: [JSONValue], routes: [JSONValue], policies: [JSONValue] = []) throws -> String? {
+        var document = ConfigDocument()
+        document.upstreams = try upstreams.map { try Upstream.read($0, id: UUID().uuidString.lowercased()) }
+        document.routes = try routes.map { try Route.read($0, id: UUID().uuidString.lowercased()) }
+        document.policies = try policies.map { try Policy.read($0, id: UUID().uuidString.lowercased()) }
+        document.sort()
+        return applier.apply(Snapshot(version: version, document: document))
+    }
+}

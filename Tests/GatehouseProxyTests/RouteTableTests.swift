@@ -1,0 +1,113 @@
+import GatehouseModel
+import Testing
+
+@testable import GatehouseProxy
+
+@Suite struct RouteTableTests {
+    static func table(_ routes: [JSONValue]) throws -> RouteTable {
+        let upstream = CompiledUpstream(try Upstream.read(["name": "u"], id: "u"))
+        return RouteTable(routes: try routes.enumerated().map { index, json in
+            CompiledRoute(try Route.read(json.merging(patch: ["upstream": "u"]), id: "r\(index)"), upstream: upstream)
+        })
+    }
+
+    func match(_ table: RouteTable, host: String = "any.test", _ path: String, method: String = "GET", headers: [String: String] = [:]) -> String? {
+        table.match(host: host, path: path, method: method, header: { headers[$0].map { [$0] } ?? [] })?.0.name
+    }
+
+    @Test func longerPrefixWinsAndPrefixesMatchWholeSegments() throws {
+        let table = try Self.table([["name": "root", "paths": ["/"]], ["name": "api", "paths": ["/api"]], ["name": "v1", "paths": ["/api/v1"]]])
+        #expect(match(table, "/api/v1/users") == "v1")
+        #expect(match(table, "/api/v1") == "v1")
+        #expect(match(table, "/api/v10") == "api")
+        #expect(match(table, "/apix") == "root")
+        #expect(match(table, "/") == "root")
+    }
+
+    @Test func exactHostBeatsWildcardBeatsNone() throws {
+        let table = try Self.table([
+            ["name": "none", "paths": ["/a/b/c"]],
+            ["name": "wild", "hosts": ["*.example.com"]],
+            ["name": "exact", "hosts": ["api.example.com"]],
+        ])
+        #expect(match(table, host: "api.example.com", "/a/b/c") == "exact")
+        #expect(match(table, host: "www.example.com", "/a/b/c") == "wild")
+        #expect(match(table, host: "example.com", "/a/b/c") == "none")
+        #expect(match(table, host: "other.test", "/z") == nil)
+    }
+
+    @Test func methodsAndHeadersNarrowAMatch() throws {
+        let table = try Self.table([
+            ["name": "any", "paths": ["/x"]],
+            ["name": "post", "paths": ["/x"], "methods": ["POST"]],
+            ["name": "v2", "paths": ["/x"], "methods": ["GET"], "headers": ["x-version": ["2"]]],
+        ])
+        #expect(match(table, "/x", method: "POST") == "post")
+        #expect(match(table, "/x", method: "GET", headers: ["x-version": "2"]) == "v2")
+        #expect(match(table, "/x", method: "GET", headers: ["x-version": "3"]) == "any")
+        #expect(match(table, "/x", method: "DELETE") == "any")
+    }
+
+    @Test func matchedPrefixLengthIsReportedForStripPath() throws {
+        let table = try Self.table([["name": "api", "paths": ["/api"]]])
+        #expect(table.match(host: "h", path: "/api/users", method: "GET", header: { _ in [] })?.1 == 4)
+    }
+}
+
+@Suite struct ForwardedRequestTests {
+    @Test(arguments: [
+        ("/a/b/../c", "/a/c"), ("/a/./b", "/a/b"), ("/../a", "/a"), ("/a/..", "/"), ("/a/b/.", "/a/b/"), ("/plain", "/plain"),
+    ])
+    func dotSegmentsAreResolved(input: String, expected: String) {
+        #expect(ForwardedRequest.normalizedPath(input[...]) == expected)
+    }
+
+    @Test func absoluteFormIsNotAPath() {
+        #expect(ForwardedRequest.normalizedPath("http://x/y") == nil)
+    }
+}
+
+@Suite struct BalancerTests {
+    static var key: Balancer.RequestKey { Balancer.RequestKey(clientIP: "10.0.0.1", path: "/", header: { _ in nil }) }
+
+    static func targets(_ weights: [Int]) -> [UpstreamTarget] {
+        weights.enumerated().map { UpstreamTarget(host: "10.0.0.\($0.offset)", port: 80, weight: $0.element) }
+    }
+
+    @Test func roundRobinVisitsEveryTargetInTurn() {
+        let balancer = Balancer(algorithm: .roundRobin, hashOn: nil, targets: Self.targets([100, 100, 100]))
+        let picks = (0..<6).map { _ in balancer.pick(key: Self.key, active: { _ in 0 })! }
+        #expect(picks == [0, 1, 2, 0, 1, 2])
+    }
+
+    @Test func weightedFollowsTheWeightsExactlyOverACycle() {
+        let balancer = Balancer(algorithm: .weighted, hashOn: nil, targets: Self.targets([50, 100, 150]))
+        var counts = [0, 0, 0]
+        for _ in 0..<600 { counts[balancer.pick(key: Self.key, active: { _ in 0 })!] += 1 }
+        #expect(counts == [100, 200, 300])
+    }
+
+    @Test func leastConnectionsPicksTheLeastLoaded() {
+        let balancer = Balancer(algorithm: .leastConnections, hashOn: nil, targets: Self.targets([100, 100, 100]))
+        #expect(balancer.pick(key: Self.key, active: { [5, 1, 3][$0] }) == 1)
+    }
+
+    @Test func consistentHashIsStableAndMovesFewKeysWhenATargetGoes() {
+        let all = Balancer(algorithm: .consistentHash, hashOn: .path, targets: Self.targets([100, 100, 100, 100]))
+        var moved = 0
+        for index in 0..<400 {
+            let key = Balancer.RequestKey(clientIP: "", path: "/user/\(index)", header: { _ in nil })
+            let first = all.pick(key: key, active: { _ in 0 })!
+            #expect(all.pick(key: key, active: { _ in 0 }) == first)
+            let without3 = all.pick(excluding: [3], key: key, active: { _ in 0 })!
+            if first != 3 && without3 != first { moved += 1 }
+        }
+        #expect(moved == 0)
+    }
+
+    @Test func excludedTargetsAreSkippedAndExhaustionIsNil() {
+        let balancer = Balancer(algorithm: .roundRobin, hashOn: nil, targets: Self.targets([100, 100]))
+        #expect(balancer.pick(excluding: [0], key: Self.key, active: { _ in 0 }) == 1)
+        #expect(balancer.pick(excluding: [0, 1], key: Self.key, active: { _ in 0 }) == nil)
+    }
+}
