@@ -40,12 +40,14 @@ public final class GatehouseProcess: Sendable {
     }
 
     /// Starts `gatehouse serve` on `db` and returns once the proxy, admin and status ports are known.
-    public static func serve(db: String, extraArguments: [String] = []) async throws -> GatehouseProcess {
+    public static func serve(
+        db: String, passDB: Bool = true, environment: [String: String] = [:], extraArguments: [String] = []
+    ) async throws -> GatehouseProcess {
         let process = Process()
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = [
-            "serve", "--db", db, "--proxy-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
-            "--status-listen", "127.0.0.1:0", "--workers", "2",
+        process.arguments = ["serve"] + (passDB ? ["--db", db] : []) + [
+            "--proxy-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--status-listen", "127.0.0.1:0", "--workers", "2",
         ] + extraArguments
         let pipe = Pipe()
         process.standardOutput = pipe
