@@ -25,10 +25,14 @@ struct AdminHarness {
     let store: ConfigStore
     let api: AdminAPI
 
-    init(options: AdminAPI.Options = AdminAPI.Options()) throws {
+    init(options: AdminAPI.Options = AdminAPI.Options(), newID: (@Sendable () -> String)? = nil) throws {
         directory = try TemporaryDirectory()
         store = try ConfigStore(path: directory.file("gatehouse.db"))
-        api = AdminAPI(store: store, options: options, logger: Logger(label: "test"))
+        if let newID {
+            api = AdminAPI(store: store, options: options, newID: newID, logger: Logger(label: "test"))
+        } else {
+            api = AdminAPI(store: store, options: options, logger: Logger(label: "test"))
+        }
     }
 
     /// Runs `body` with a client for this API, then removes the database.
