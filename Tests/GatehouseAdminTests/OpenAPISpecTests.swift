@@ -98,7 +98,7 @@ import Yams
             #expect(paths.contains("/\(kind.plural)/{key}"))
         }
         let count = try Self.operations().count
-        #expect(count == 33)
+        #expect(count == 34)
     }
 
     @Test(arguments: try operations())
