@@ -44,7 +44,10 @@ public struct AdminAPI: Sendable {
         router.get("/") { _, _ in
             let snapshot = store.current.snapshot
             return AdminResponse.json(
-                ["name": "gatehouse", "version": .string(GatehouseVersion.current), "config_version": .int(snapshot.version), "config_hash": .string(snapshot.hash)],
+                [
+                    "name": "gatehouse", "version": .string(GatehouseVersion.current), "config_version": .int(snapshot.version),
+                    "config_hash": .string(snapshot.hash),
+                ],
                 version: snapshot.version
             )
         }

@@ -15,7 +15,8 @@ struct AdminErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return AdminResponse.error(AdminResponse.status(of: error.code), code: error.code.rawValue, message: error.message, field: error.field)
         } catch let error as HTTPError {
             let code = error.status == .notFound ? "not_found" : error.status == .contentTooLarge ? "too_large" : "http_\(error.status.code)"
-            let message = error.status == .notFound ? "no admin endpoint \(request.method) \(request.uri.path)" : (error.body ?? error.status.reasonPhrase)
+            let message =
+                error.status == .notFound ? "no admin endpoint \(request.method) \(request.uri.path)" : (error.body ?? error.status.reasonPhrase)
             return AdminResponse.error(error.status, code: code, message: message)
         } catch {
             logger.error("admin request failed", metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(error)"])

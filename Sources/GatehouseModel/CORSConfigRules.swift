@@ -46,7 +46,9 @@ enum CORSConfigRules {
         let scheme = origin[..<schemeEnd.lowerBound]
         guard scheme == "http" || scheme == "https" else { throw .invalid("'\(origin)' must use http or https", field: field) }
         var authority = origin[schemeEnd.upperBound...]
-        guard !authority.contains("/") else { throw .invalid("'\(origin)' has a path or trailing slash; an origin is scheme://host[:port]", field: field) }
+        guard !authority.contains("/") else {
+            throw .invalid("'\(origin)' has a path or trailing slash; an origin is scheme://host[:port]", field: field)
+        }
         if let colon = authority.lastIndex(of: ":") {
             guard let port = Int(authority[authority.index(after: colon)...]), (1...65535).contains(port) else {
                 throw .invalid("'\(origin)' has an invalid port", field: field)

@@ -40,14 +40,15 @@ public struct ConfigDiff: Sendable, Equatable {
     }
 
     public func json() -> JSONValue {
-        .array(changes.map { change in
-            [
-                "kind": .string(change.kind.singular),
-                "name": .string(change.name),
-                "action": .string(change.action.rawValue),
-                "fields": .array(change.fields.map(JSONValue.string)),
-            ]
-        })
+        .array(
+            changes.map { change in
+                [
+                    "kind": .string(change.kind.singular),
+                    "name": .string(change.name),
+                    "action": .string(change.action.rawValue),
+                    "fields": .array(change.fields.map(JSONValue.string)),
+                ]
+            })
     }
 
     /// A one-line summary for the version history, such as `create route recipes`.

@@ -7,7 +7,8 @@ extension ConfigDocument {
         try unique(consumers.map(\.header), .consumer)
         try unique(policies.map(\.header), .policy)
         var ids: Set<String> = []
-        let allIDs = upstreams.map(\.id) + routes.map(\.id) + consumers.map(\.id) + policies.map(\.id)
+        let allIDs =
+            upstreams.map(\.id) + routes.map(\.id) + consumers.map(\.id) + policies.map(\.id)
             + consumers.flatMap { $0.credentials.map(\.id) }
         for id in allIDs where !ids.insert(id).inserted {
             throw ConfigError(code: .conflict, message: "id \(id) is used by two entities", field: "id")

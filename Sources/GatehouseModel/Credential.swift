@@ -84,7 +84,9 @@ public struct Credential: Sendable, Hashable {
         switch type {
         case "key-auth":
             let hash = try reader.string("key_hash")
-            guard hash.utf8.count == 64, hash.allSatisfy(\.isHexDigit) else { throw .invalid("is not a SHA-256 hex digest", field: reader.field("key_hash")) }
+            guard hash.utf8.count == 64, hash.allSatisfy(\.isHexDigit) else {
+                throw .invalid("is not a SHA-256 hex digest", field: reader.field("key_hash"))
+            }
             secret = .keyAuth(keyHash: hash)
         case "basic-auth":
             secret = .basicAuth(username: try reader.string("username"), passwordHash: try reader.string("password_hash"))
@@ -108,7 +110,9 @@ public struct Credential: Sendable, Hashable {
 
     /// The admin API form: no secret, not even its hash.
     public func publicJSON(consumer: String) -> JSONValue {
-        var fields: [String: JSONValue] = ["id": .string(id), "type": .string(type), "tags": .array(tags.map(JSONValue.string)), "consumer": .string(consumer)]
+        var fields: [String: JSONValue] = [
+            "id": .string(id), "type": .string(type), "tags": .array(tags.map(JSONValue.string)), "consumer": .string(consumer),
+        ]
         if case .basicAuth(let username, _) = secret { fields["username"] = .string(username) }
         return .object(fields)
     }

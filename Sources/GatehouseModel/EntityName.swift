@@ -17,7 +17,8 @@ public enum EntityName {
     /// they are kept sorted and unique so equal sets give equal snapshots.
     public static func normalizedTags(_ tags: [String]?, field: String) throws(ConfigError) -> [String] {
         for (index, tag) in (tags ?? []).enumerated() {
-            guard (1...128).contains(tag.utf8.count), !tag.contains(","), tag.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F }) else {
+            guard (1...128).contains(tag.utf8.count), !tag.contains(","), tag.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F })
+            else {
                 throw .invalid("'\(tag)' is not a valid tag: 1 to 128 visible characters, no commas or spaces", field: "\(field)[\(index)]")
             }
         }
@@ -48,8 +49,9 @@ public enum EntityName {
 
     /// An HTTP token (RFC 9110 `tchar`), used for methods and header names.
     public static func isToken(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.allSatisfy { byte in
-            (0x21...0x7E).contains(byte) && !"\"(),/:;<=>?@[\\]{}".utf8.contains(byte)
-        }
+        !text.isEmpty
+            && text.utf8.allSatisfy { byte in
+                (0x21...0x7E).contains(byte) && !"\"(),/:;<=>?@[\\]{}".utf8.contains(byte)
+            }
     }
 }

@@ -23,7 +23,7 @@ public enum JSONValue: Sendable, Hashable {
     private static func describe(_ error: any Error) -> String {
         if case DecodingError.dataCorrupted(let context) = error {
             if let underlying = context.underlyingError as NSError?,
-               let detail = underlying.userInfo[NSDebugDescriptionErrorKey] as? String
+                let detail = underlying.userInfo[NSDebugDescriptionErrorKey] as? String
             {
                 return detail
             }

@@ -23,7 +23,9 @@ public struct Policy: Sendable, Hashable {
         let header = try EntityHeader.read(&reader, id: id)
         let typeText = try reader.string("type")
         guard let type = PolicyType(rawValue: typeText) else {
-            throw .invalid("'\(typeText)' is not a policy type: use one of \(PolicyType.allCases.map(\.rawValue).joined(separator: ", "))", field: reader.field("type"))
+            throw .invalid(
+                "'\(typeText)' is not a policy type: use one of \(PolicyType.allCases.map(\.rawValue).joined(separator: ", "))",
+                field: reader.field("type"))
         }
         let config = try type.normalize(reader.value("config") ?? [:], path: reader.field("config"))
         var policy = Policy(header: header, type: type, config: config)

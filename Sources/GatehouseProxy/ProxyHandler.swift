@@ -135,11 +135,13 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         guard let config = active.load() else {
             return respondLocally(head, .serviceUnavailable, "not_ready", "no config has been applied yet")
         }
-        let (rawPath, query) = Self.split(head.uri)
+        // An absolute-form target (`GET http://host/path`) names the host itself (RFC 9112 §3.2.2).
+        let (authority, target) = Self.originForm(head.uri)
+        let (rawPath, query) = Self.split(target)
         guard let path = ForwardedRequest.normalizedPath(rawPath) else {
             return respondLocally(head, .badRequest, "bad_request", "the request target must be a path starting with /", close: true)
         }
-        let hostHeader = head.headers.first(name: "host") ?? ""
+        let hostHeader = authority ?? head.headers.first(name: "host") ?? ""
         let host = Self.hostWithoutPort(hostHeader)
         let method = head.method.rawValue
         guard let (route, prefixLength) = config.routes.match(host: host, path: path, method: method, header: { head.headers[$0] }) else {
@@ -187,7 +189,10 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     private func connect(excluding: Set<Int>) {
         guard var exchange else { return }
         let upstream = exchange.upstream
-        guard let index = upstream.balancer.pick(excluding: excluding, key: exchange.balancerKey, active: { [pool] in pool.activeCount(upstream.targets[$0].target) }) else {
+        guard
+            let index = upstream.balancer.pick(
+                excluding: excluding, key: exchange.balancerKey, active: { [pool] in pool.activeCount(upstream.targets[$0].target) })
+        else {
             return failBeforeResponse(.serviceUnavailable, "no_healthy_target", "upstream '\(upstream.name)' has no target to send the request to")
         }
         let target = upstream.targets[index]
@@ -211,7 +216,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         switch result {
         case .failure(let error):
             // Nothing was sent yet, so trying another target is safe for any method.
-            if exchange.tried.count <= exchange.upstream.retries {
+            if exchange.tried.count <= exchange.upstream.retries, exchange.tried.count < exchange.upstream.targets.count {
                 return connect(excluding: exchange.tried)
             }
             if case ChannelError.connectTimeout = error {
@@ -313,7 +318,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     private func retryOnFreshConnection() {
         guard let exchange else { return }
         let target = exchange.upstream.targets[exchange.target]
-        pool.acquire(host: target.host, port: target.port, key: target.target, connectTimeout: exchange.upstream.connectTimeout, reuse: false) { [weak self] result in
+        pool.acquire(host: target.host, port: target.port, key: target.target, connectTimeout: exchange.upstream.connectTimeout, reuse: false) {
+            [weak self] result in
             self?.connected(result)
         }
     }
@@ -347,7 +353,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         writeError(status, code, message, version: head.version, keepAlive: head.isKeepAlive && !close, requestID: requestID)
     }
 
-    private func writeError(_ status: HTTPResponseStatus, _ code: String, _ message: String, version: HTTPVersion, keepAlive: Bool, requestID: String) {
+    private func writeError(_ status: HTTPResponseStatus, _ code: String, _ message: String, version: HTTPVersion, keepAlive: Bool, requestID: String)
+    {
         guard let context else { return }
         let body = ProxyError.body(code: code, message: message, allocator: context.channel.allocator)
         var head = HTTPResponseHead(version: version, status: status)
@@ -406,6 +413,17 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     }
 
     // MARK: Parsing helpers
+
+    /// Splits `http://authority/path?query` into its authority and `/path?query`; an
+    /// origin-form target is returned as it is, without authority.
+    static func originForm(_ uri: String) -> (authority: String?, target: String) {
+        let lower = uri.prefix(8).lowercased()
+        guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else { return (nil, uri) }
+        let rest = uri.dropFirst(lower.hasPrefix("http://") ? 7 : 8)
+        let end = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
+        let target = rest[end...]
+        return (String(rest[..<end]), target.first == "?" ? "/" + target : target.isEmpty ? "/" : String(target))
+    }
 
     static func split(_ uri: String) -> (Substring, Substring?) {
         guard let mark = uri.firstIndex(of: "?") else { return (uri[...], nil) }

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The data plane's HTTP listener. Binds with `SO_REUSEPORT` so a new process can listen beside
 /// an old one. Each event loop has its own upstream connection pool.

@@ -30,11 +30,14 @@ public struct SnapshotApplier: Sendable {
             }
             active.store(compiled)
             state.applied(compiled)
-            logger.info("config applied", metadata: ["version": "\(snapshot.version)", "hash": "\(snapshot.hash.prefix(12))", "routes": "\(compiled.routes.routeCount)"])
+            logger.info(
+                "config applied",
+                metadata: ["version": "\(snapshot.version)", "hash": "\(snapshot.hash.prefix(12))", "routes": "\(compiled.routes.routeCount)"])
             return nil
         } catch {
             state.rejected(snapshot, reason: error.description)
-            logger.error("config rejected; the last good config keeps serving", metadata: ["version": "\(snapshot.version)", "reason": "\(error.description)"])
+            logger.error(
+                "config rejected; the last good config keeps serving", metadata: ["version": "\(snapshot.version)", "reason": "\(error.description)"])
             return error.description
         }
     }

@@ -23,10 +23,11 @@ struct SchemaMigrator {
 
     func migrate(_ writer: some DatabaseWriter) throws {
         try writer.write { db in
-            try db.execute(sql: """
-                CREATE TABLE IF NOT EXISTS schema_migrations (
-                    version INTEGER PRIMARY KEY, file TEXT NOT NULL, applied_at INTEGER NOT NULL)
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE IF NOT EXISTS schema_migrations (
+                        version INTEGER PRIMARY KEY, file TEXT NOT NULL, applied_at INTEGER NOT NULL)
+                    """)
         }
         let applied = try writer.read { db in try Int.fetchOne(db, sql: "SELECT MAX(version) FROM schema_migrations") } ?? 0
         if applied > latestVersion {

@@ -48,7 +48,9 @@ struct AdminHarness {
         let client: any TestClientProtocol
 
         @discardableResult
-        func call(_ method: HTTPRequest.Method, _ uri: String, _ json: JSONValue? = nil, headers: HTTPFields = [:], raw: [UInt8]? = nil) async throws -> Reply {
+        func call(
+            _ method: HTTPRequest.Method, _ uri: String, _ json: JSONValue? = nil, headers: HTTPFields = [:], raw: [UInt8]? = nil
+        ) async throws -> Reply {
             var headers = headers
             var body: ByteBuffer?
             if let bytes = raw ?? json?.canonicalBytes {

@@ -19,19 +19,39 @@ import Testing
         Case(method: .post, uri: "/upstreams", body: ["name": "x", "colour": "red"], status: 400, code: "invalid", field: "colour"),
         Case(method: .post, uri: "/upstreams", body: ["name": 5], status: 400, code: "invalid", field: "name"),
         Case(method: .post, uri: "/upstreams", body: ["name": "Bad Name"], status: 400, code: "invalid", field: "name"),
-        Case(method: .post, uri: "/upstreams", body: ["name": "x", "targets": [["target": "nohost"]]], status: 400, code: "invalid", field: "targets[0].target"),
+        Case(
+            method: .post, uri: "/upstreams", body: ["name": "x", "targets": [["target": "nohost"]]], status: 400, code: "invalid",
+            field: "targets[0].target"),
         Case(method: .post, uri: "/upstreams", body: ["name": "x", "algorithm": "random"], status: 400, code: "invalid", field: "algorithm"),
         Case(method: .post, uri: "/upstreams", body: ["name": "api"], status: 409, code: "conflict", field: "name"),
-        Case(method: .post, uri: "/upstreams", body: ["name": "x", "id": "00000000-0000-4000-8000-000000000001"], status: 400, code: "invalid", field: "id"),
+        Case(
+            method: .post, uri: "/upstreams", body: ["name": "x", "id": "00000000-0000-4000-8000-000000000001"], status: 400, code: "invalid",
+            field: "id"),
         Case(method: .post, uri: "/upstreams", body: .array([]), status: 400, code: "invalid", field: nil),
-        Case(method: .post, uri: "/routes", body: ["name": "r2", "paths": ["/x"], "upstream": "ghost"], status: 400, code: "invalid", field: "upstream"),
-        Case(method: .post, uri: "/routes", body: ["name": "r2", "paths": ["/recipes"], "upstream": "api"], status: 409, code: "conflict", field: "paths"),
-        Case(method: .post, uri: "/routes", body: ["name": "r2", "paths": ["recipes"], "upstream": "api"], status: 400, code: "invalid", field: "paths[0]"),
-        Case(method: .post, uri: "/routes", body: ["name": "r2", "methods": ["G T"], "upstream": "api"], status: 400, code: "invalid", field: "methods[0]"),
-        Case(method: .post, uri: "/routes", body: ["name": "r2", "upstream": "api", "strip_path": "true"], status: 400, code: "invalid", field: "strip_path"),
+        Case(
+            method: .post, uri: "/routes", body: ["name": "r2", "paths": ["/x"], "upstream": "ghost"], status: 400, code: "invalid", field: "upstream"
+        ),
+        Case(
+            method: .post, uri: "/routes", body: ["name": "r2", "paths": ["/recipes"], "upstream": "api"], status: 409, code: "conflict",
+            field: "paths"),
+        Case(
+            method: .post, uri: "/routes", body: ["name": "r2", "paths": ["recipes"], "upstream": "api"], status: 400, code: "invalid",
+            field: "paths[0]"),
+        Case(
+            method: .post, uri: "/routes", body: ["name": "r2", "methods": ["G T"], "upstream": "api"], status: 400, code: "invalid",
+            field: "methods[0]"),
+        Case(
+            method: .post, uri: "/routes", body: ["name": "r2", "upstream": "api", "strip_path": "true"], status: 400, code: "invalid",
+            field: "strip_path"),
         Case(method: .post, uri: "/policies", body: ["name": "p", "type": "magic"], status: 400, code: "invalid", field: "type"),
-        Case(method: .post, uri: "/policies", body: ["name": "p", "type": "cors", "enabled": false, "route": "ghost", "config": ["allow_origins": ["*"]]], status: 400, code: "invalid", field: "route"),
-        Case(method: .post, uri: "/policies", body: ["name": "p", "type": "cors", "enabled": false, "config": ["allow_origins": ["*"], "allow_credentials": true]], status: 400, code: "invalid", field: "config.allow_credentials"),
+        Case(
+            method: .post, uri: "/policies",
+            body: ["name": "p", "type": "cors", "enabled": false, "route": "ghost", "config": ["allow_origins": ["*"]]], status: 400, code: "invalid",
+            field: "route"),
+        Case(
+            method: .post, uri: "/policies",
+            body: ["name": "p", "type": "cors", "enabled": false, "config": ["allow_origins": ["*"], "allow_credentials": true]], status: 400,
+            code: "invalid", field: "config.allow_credentials"),
         Case(method: .post, uri: "/consumers/ghost/credentials", body: ["type": "key-auth"], status: 404, code: "not_found", field: nil),
         Case(method: .post, uri: "/consumers", body: ["name": "c", "credentials": []], status: 400, code: "invalid", field: "credentials"),
         Case(method: .delete, uri: "/upstreams/api", body: nil, status: 409, code: "referenced", field: nil),

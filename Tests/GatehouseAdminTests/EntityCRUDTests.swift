@@ -70,10 +70,12 @@ import Testing
         try await AdminHarness().run { client in
             try await client.seed()
             #expect(try await client.call(.post, "/consumers", ["name": "web-app", "custom_id": "w-1", "groups": ["gold"]]).status == 201)
-            let policy = try await client.call(.post, "/policies", [
-                "name": "cors-web", "type": "cors", "route": "recipes", "enabled": false,
-                "config": ["allow_origins": ["https://www.example.com"]],
-            ])
+            let policy = try await client.call(
+                .post, "/policies",
+                [
+                    "name": "cors-web", "type": "cors", "route": "recipes", "enabled": false,
+                    "config": ["allow_origins": ["https://www.example.com"]],
+                ])
             #expect(policy.status == 201)
             #expect(policy.json["config"]?["max_age"] == 600)
             #expect(try await client.call(.delete, "/routes/recipes").status == 409)

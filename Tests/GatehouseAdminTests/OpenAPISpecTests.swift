@@ -38,17 +38,19 @@ import Yams
             for (methodName, method) in [("get", HTTPRequest.Method.get), ("post", .post), ("put", .put), ("patch", .patch), ("delete", .delete)] {
                 guard let operation = item[methodName] as? [String: Any] else { continue }
                 let responses = try #require(operation["responses"] as? [String: Any])
-                let example = (((operation["requestBody"] as? [String: Any])?["content"] as? [String: Any])?["application/json"] as? [String: Any])?["example"]
+                let example = (((operation["requestBody"] as? [String: Any])?["content"] as? [String: Any])?["application/json"] as? [String: Any])?[
+                    "example"]
                 let success = responses.keys.compactMap(Int.init).filter { $0 < 400 }.min() ?? 0
                 var successResponse = responses[String(success)] as? [String: Any] ?? [:]
                 if let reference = successResponse["$ref"] as? String {
                     successResponse = responsesByName[String(reference.split(separator: "/").last!)] as? [String: Any] ?? [:]
                 }
-                operations.append(Operation(
-                    method: method, path: path, uri: uri, body: example.map(json),
-                    statuses: Set(responses.keys.compactMap(Int.init)), keyed: path.hasSuffix("{key}"),
-                    declaresVersionHeader: (successResponse["headers"] as? [String: Any])?["Gatehouse-Config-Version"] != nil
-                ))
+                operations.append(
+                    Operation(
+                        method: method, path: path, uri: uri, body: example.map(json),
+                        statuses: Set(responses.keys.compactMap(Int.init)), keyed: path.hasSuffix("{key}"),
+                        declaresVersionHeader: (successResponse["headers"] as? [String: Any])?["Gatehouse-Config-Version"] != nil
+                    ))
             }
         }
         return operations.sorted { "\($0.path) \($0.method)" < "\($1.path) \($1.method)" }
@@ -83,7 +85,10 @@ import Yams
             ("/consumers/web-app/credentials", ["type": "key-auth"]),
             ("/routes", ["name": "recipes", "paths": ["/recipes"], "upstream": "api"]),
             ("/routes", ["name": "spare-route", "paths": ["/spare"], "upstream": "api"]),
-            ("/policies", ["name": "cors-web", "type": "cors", "route": "recipes", "enabled": false, "config": ["allow_origins": ["https://www.example.com"]]]),
+            (
+                "/policies",
+                ["name": "cors-web", "type": "cors", "route": "recipes", "enabled": false, "config": ["allow_origins": ["https://www.example.com"]]]
+            ),
         ]
         for (uri, body) in steps {
             let reply = try await client.call(.post, uri, body)
@@ -116,7 +121,9 @@ import Yams
                 #expect(reply.version != nil, "Gatehouse-Config-Version")
             }
             if operation.keyed, operation.method != .put {
-                let ghost = try await client.call(operation.method, operation.uri.replacingOccurrences(of: operation.uri.split(separator: "/").last!, with: "ghost"), operation.body)
+                let ghost = try await client.call(
+                    operation.method, operation.uri.replacingOccurrences(of: operation.uri.split(separator: "/").last!, with: "ghost"), operation.body
+                )
                 #expect(ghost.status == 404)
                 #expect(operation.statuses.contains(404))
                 #expect(ghost.errorCode == "not_found")

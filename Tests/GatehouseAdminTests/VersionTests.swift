@@ -10,14 +10,16 @@ import Testing
             try await client.call(.delete, "/routes/recipes")
 
             let history = try await client.call(.get, "/versions")
-            #expect(history.json["data"]?.arrayValue?.map { $0["summary"]?.stringValue ?? "" } == [
-                "delete route recipes", "create route menus", "create route recipes", "create upstream api",
-            ])
+            #expect(
+                history.json["data"]?.arrayValue?.map { $0["summary"]?.stringValue ?? "" } == [
+                    "delete route recipes", "create route menus", "create route recipes", "create upstream api",
+                ])
 
             let diff = try await client.call(.get, "/versions/2/diff/4")
-            #expect(diff.json["changes"]?.arrayValue?.map { "\($0["action"]!.stringValue!) \($0["name"]!.stringValue!)" } == [
-                "create menus", "delete recipes",
-            ])
+            #expect(
+                diff.json["changes"]?.arrayValue?.map { "\($0["action"]!.stringValue!) \($0["name"]!.stringValue!)" } == [
+                    "create menus", "delete recipes",
+                ])
 
             let v2 = try await client.call(.get, "/versions/2")
             let rolledBack = try await client.call(.post, "/versions/2/rollback")

@@ -16,11 +16,14 @@ import Testing
 
         #expect(try await httpRequest(port: gatehouse.ports.status, .GET, "/status/ready").status == 200)
         #expect(try await httpRequest(port: gatehouse.ports.proxy, .GET, "/api/recipes").status == 404)
-        let created = try await httpRequest(port: gatehouse.ports.admin, .POST, "/upstreams", json: ["name": "main-api", "targets": [["target": .string(upstream.target)]]])
+        let created = try await httpRequest(
+            port: gatehouse.ports.admin, .POST, "/upstreams", json: ["name": "main-api", "targets": [["target": .string(upstream.target)]]])
         #expect(created.status == 201)
-        let route = try await httpRequest(port: gatehouse.ports.admin, .POST, "/routes", json: [
-            "name": "recipes", "paths": ["/api/recipes"], "methods": ["GET", "POST"], "strip_path": true, "upstream": "main-api",
-        ])
+        let route = try await httpRequest(
+            port: gatehouse.ports.admin, .POST, "/routes",
+            json: [
+                "name": "recipes", "paths": ["/api/recipes"], "methods": ["GET", "POST"], "strip_path": true, "upstream": "main-api",
+            ])
         #expect(route.status == 201)
         #expect(route.header("gatehouse-config-version") == "2")
 
@@ -42,13 +45,19 @@ import Testing
         do {
             let gatehouse = try await GatehouseProcess.serve(db: db)
             let admin = gatehouse.ports.admin
-            #expect(try await httpRequest(port: admin, .POST, "/upstreams", json: ["name": "u", "targets": [["target": .string(upstream.target)]]]).status == 201)
+            #expect(
+                try await httpRequest(port: admin, .POST, "/upstreams", json: ["name": "u", "targets": [["target": .string(upstream.target)]]]).status
+                    == 201)
             #expect(try await httpRequest(port: admin, .POST, "/routes", json: ["name": "r", "paths": ["/r"], "upstream": "u"]).status == 201)
             #expect(try await httpRequest(port: admin, .POST, "/consumers", json: ["name": "web-app"]).status == 201)
             #expect(try await httpRequest(port: admin, .POST, "/consumers/web-app/credentials", json: ["type": "key-auth"]).status == 201)
-            #expect(try await httpRequest(port: admin, .POST, "/policies", json: [
-                "name": "limit", "type": "rate-limit", "route": "r", "enabled": false, "config": ["limit": 10, "window": "1m"],
-            ]).status == 201)
+            #expect(
+                try await httpRequest(
+                    port: admin, .POST, "/policies",
+                    json: [
+                        "name": "limit", "type": "rate-limit", "route": "r", "enabled": false, "config": ["limit": 10, "window": "1m"],
+                    ]
+                ).status == 201)
             for path in ["/config", "/versions", "/consumers/web-app/credentials"] {
                 before[path] = try await httpRequest(port: admin, .GET, path).json
             }
@@ -77,7 +86,8 @@ import Testing
                     group.addTask {
                         // Every fifth write is invalid and must never appear.
                         let name = "u\(index)"
-                        let body: JSONValue = index % 5 == 4
+                        let body: JSONValue =
+                            index % 5 == 4
                             ? ["name": .string(name), "targets": [["target": "not-a-target"]]]
                             : ["name": .string(name), "targets": [["target": "127.0.0.1:9"]]]
                         guard let reply = try? await httpRequest(port: port, .POST, "/upstreams", json: body) else { return }
@@ -94,7 +104,9 @@ import Testing
 
         let restarted = try await GatehouseProcess.serve(db: db)
         defer { _ = restarted.terminate() }
-        let stored = try await httpRequest(port: restarted.ports.admin, .GET, "/upstreams").json["data"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+        let stored =
+            try await httpRequest(port: restarted.ports.admin, .GET, "/upstreams").json["data"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
+            ?? []
         let storedSet = Set(stored)
         let acked = acknowledged.names
         #expect(acked.count >= 40)
@@ -167,7 +179,9 @@ import Testing
         sqlite.arguments = [db, "INSERT INTO schema_migrations VALUES (999, '0999_future.sql', 0);"]
         try sqlite.run()
         sqlite.waitUntilExit()
-        let refused = try GatehouseProcess.run(["serve", "--db", db, "--proxy-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--status-listen", "127.0.0.1:0"])
+        let refused = try GatehouseProcess.run([
+            "serve", "--db", db, "--proxy-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--status-listen", "127.0.0.1:0",
+        ])
         #expect(refused.status == 3)
         #expect(refused.output.contains("newer Gatehouse"))
     }

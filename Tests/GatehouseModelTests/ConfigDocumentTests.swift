@@ -78,12 +78,17 @@ import Testing
     }
 
     @Test func diffNamesCreatedUpdatedAndDeletedEntities() throws {
-        let before = try Self.document(routes: [["name": "keep", "upstream": "api", "paths": ["/k"]], ["name": "gone", "upstream": "api", "paths": ["/g"]]])
-        var after = try Self.document(routes: [["name": "keep", "upstream": "api", "paths": ["/k2"]], ["name": "new", "upstream": "api", "paths": ["/n"]]])
+        let before = try Self.document(routes: [
+            ["name": "keep", "upstream": "api", "paths": ["/k"]], ["name": "gone", "upstream": "api", "paths": ["/g"]],
+        ])
+        var after = try Self.document(routes: [
+            ["name": "keep", "upstream": "api", "paths": ["/k2"]], ["name": "new", "upstream": "api", "paths": ["/n"]],
+        ])
         after.sort()
         let diff = ConfigDiff(from: before, to: after)
-        #expect(diff.changes.map { "\($0.action.rawValue) \($0.name) \($0.fields)" } == [
-            "delete gone []", "update keep [\"paths\"]", "create new []",
-        ])
+        #expect(
+            diff.changes.map { "\($0.action.rawValue) \($0.name) \($0.fields)" } == [
+                "delete gone []", "update keep [\"paths\"]", "create new []",
+            ])
     }
 }

@@ -58,7 +58,10 @@ import Testing
 
     @Test func routeRulesAreNormalized() throws {
         let route = try Route.read(
-            ["name": "r", "upstream": "u", "hosts": ["API.example.com", "*.Example.com"], "paths": ["/b/", "/a"], "methods": ["post", "GET", "get"]],
+            [
+                "name": "r", "upstream": "u", "hosts": ["API.example.com", "*.Example.com"], "paths": ["/b/", "/a"],
+                "methods": ["post", "GET", "get"],
+            ],
             id: id
         )
         #expect(route.hosts == ["*.example.com", "api.example.com"])

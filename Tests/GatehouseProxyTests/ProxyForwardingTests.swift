@@ -11,13 +11,17 @@ import Testing
     @Test func forwardsWithStripPathAndSetsForwardingHeaders() async throws {
         let upstream = try await TestUpstream.start()
         let proxy = try await ProxyHarness.start()
-        try proxy.apply(version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]], routes: [
-            ["name": "api", "paths": ["/api"], "strip_path": true, "upstream": "u"],
-        ])
-        let response = try await httpRequest(port: proxy.port, .GET, "/api/items?x=1", headers: [
-            ("Host", "shop.example.com"), ("Connection", "x-secret"), ("X-Secret", "s"),
-            ("X-Forwarded-For", "6.6.6.6"), ("Forwarded", "for=6.6.6.6"), ("Keep-Alive", "timeout=1"),
-        ])
+        try proxy.apply(
+            version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]],
+            routes: [
+                ["name": "api", "paths": ["/api"], "strip_path": true, "upstream": "u"]
+            ])
+        let response = try await httpRequest(
+            port: proxy.port, .GET, "/api/items?x=1",
+            headers: [
+                ("Host", "shop.example.com"), ("Connection", "x-secret"), ("X-Secret", "s"),
+                ("X-Forwarded-For", "6.6.6.6"), ("Forwarded", "for=6.6.6.6"), ("Keep-Alive", "timeout=1"),
+            ])
         #expect(response.status == 200)
         let seen = response.json
         let headers = try #require(seen["headers"])
@@ -38,9 +42,11 @@ import Testing
     @Test func preserveHostSendsTheClientsHost() async throws {
         let upstream = try await TestUpstream.start()
         let proxy = try await ProxyHarness.start()
-        try proxy.apply(version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]], routes: [
-            ["name": "api", "preserve_host": true, "upstream": "u"],
-        ])
+        try proxy.apply(
+            version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]],
+            routes: [
+                ["name": "api", "preserve_host": true, "upstream": "u"]
+            ])
         let response = try await httpRequest(port: proxy.port, .GET, "/a/../b", headers: [("Host", "shop.example.com"), ("X-Request-Id", "given")])
         #expect(response.json["headers"]?["host"] == ["shop.example.com"])
         #expect(response.json["headers"]?["x-request-id"] == ["given"])
@@ -51,9 +57,11 @@ import Testing
         let a = try await TestUpstream.start(name: "a")
         let b = try await TestUpstream.start(name: "b")
         let proxy = try await ProxyHarness.start()
-        try proxy.apply(version: 1, upstreams: [["name": "u", "targets": [["target": .string(a.target)], ["target": .string(b.target)]]]], routes: [
-            ["name": "all", "upstream": "u"],
-        ])
+        try proxy.apply(
+            version: 1, upstreams: [["name": "u", "targets": [["target": .string(a.target)], ["target": .string(b.target)]]]],
+            routes: [
+                ["name": "all", "upstream": "u"]
+            ])
         var servers: [String] = []
         for _ in 0..<4 { servers.append(try await httpRequest(port: proxy.port, .GET, "/").json["server"]?.stringValue ?? "") }
         #expect(servers == ["a", "b", "a", "b"] || servers == ["b", "a", "b", "a"])
@@ -62,7 +70,8 @@ import Testing
     @Test func keepAliveReusesOneUpstreamConnection() async throws {
         let upstream = try await TestUpstream.start()
         let proxy = try await ProxyHarness.start()
-        try proxy.apply(version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]], routes: [["name": "all", "upstream": "u"]])
+        try proxy.apply(
+            version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]], routes: [["name": "all", "upstream": "u"]])
         let client = try await TestConnection.open(port: proxy.port)
         for index in 0..<5 {
             #expect(try await client.request(.GET, "/\(index)").status == 200)
@@ -76,15 +85,18 @@ import Testing
         await gone.stop()
         let slow = try await TestUpstream.start()
         let proxy = try await ProxyHarness.start()
-        try proxy.apply(version: 1, upstreams: [
-            ["name": "empty", "targets": []],
-            ["name": "gone", "targets": [["target": .string(gone.target)]]],
-            ["name": "slow", "targets": [["target": .string(slow.target)]], "timeouts": ["read": "200ms"]],
-        ], routes: [
-            ["name": "empty", "paths": ["/empty"], "upstream": "empty"],
-            ["name": "gone", "paths": ["/gone"], "upstream": "gone"],
-            ["name": "slow", "paths": ["/hang", "/close"], "upstream": "slow"],
-        ])
+        try proxy.apply(
+            version: 1,
+            upstreams: [
+                ["name": "empty", "targets": []],
+                ["name": "gone", "targets": [["target": .string(gone.target)]]],
+                ["name": "slow", "targets": [["target": .string(slow.target)]], "timeouts": ["read": "200ms"]],
+            ],
+            routes: [
+                ["name": "empty", "paths": ["/empty"], "upstream": "empty"],
+                ["name": "gone", "paths": ["/gone"], "upstream": "gone"],
+                ["name": "slow", "paths": ["/hang", "/close"], "upstream": "slow"],
+            ])
         let cases: [(String, Int, String)] = [
             ("/nothing-here", 404, "no_route"), ("/empty", 503, "no_healthy_target"), ("/gone", 502, "upstream_unreachable"),
             ("/hang", 504, "upstream_timeout"), ("/close", 502, "upstream_failed"),
@@ -100,7 +112,8 @@ import Testing
     @Test func largeBodiesStreamBothWays() async throws {
         let upstream = try await TestUpstream.start()
         let proxy = try await ProxyHarness.start()
-        try proxy.apply(version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]], routes: [["name": "all", "upstream": "u"]])
+        try proxy.apply(
+            version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]], routes: [["name": "all", "upstream": "u"]])
         let chunk = (0..<65_536).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         let chunks = Array(repeating: chunk, count: 128)
         var hasher = SHA256()

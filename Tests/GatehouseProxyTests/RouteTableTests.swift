@@ -6,9 +6,10 @@ import Testing
 @Suite struct RouteTableTests {
     static func table(_ routes: [JSONValue]) throws -> RouteTable {
         let upstream = CompiledUpstream(try Upstream.read(["name": "u"], id: "u"))
-        return RouteTable(routes: try routes.enumerated().map { index, json in
-            CompiledRoute(try Route.read(json.merging(patch: ["upstream": "u"]), id: "r\(index)"), upstream: upstream)
-        })
+        return RouteTable(
+            routes: try routes.enumerated().map { index, json in
+                CompiledRoute(try Route.read(json.merging(patch: ["upstream": "u"]), id: "r\(index)"), upstream: upstream)
+            })
     }
 
     func match(_ table: RouteTable, host: String = "any.test", _ path: String, method: String = "GET", headers: [String: String] = [:]) -> String? {
@@ -64,6 +65,14 @@ import Testing
 
     @Test func absoluteFormIsNotAPath() {
         #expect(ForwardedRequest.normalizedPath("http://x/y") == nil)
+        #expect(ForwardedRequest.normalizedPath("*") == nil)
+    }
+
+    @Test func absoluteFormGivesAuthorityAndOriginForm() {
+        #expect(ProxyHandler.originForm("http://api.example.com:8080/a?b=1") == ("api.example.com:8080", "/a?b=1"))
+        #expect(ProxyHandler.originForm("HTTP://h?x") == ("h", "/?x"))
+        #expect(ProxyHandler.originForm("https://h") == ("h", "/"))
+        #expect(ProxyHandler.originForm("/plain") == (nil, "/plain"))
     }
 }
 

@@ -68,7 +68,10 @@ import Testing
         defer { dir.remove() }
         let store = try ConfigStore(path: dir.file("g.db"))
         let (mode, sync, keys) = try store.pool.write { db in
-            (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA synchronous"), try Int.fetchOne(db, sql: "PRAGMA foreign_keys"))
+            (
+                try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA synchronous"),
+                try Int.fetchOne(db, sql: "PRAGMA foreign_keys")
+            )
         }
         #expect(mode == "wal")
         #expect(sync == 2)
@@ -85,7 +88,8 @@ import Testing
         }
         #expect(throws: DatabaseError.self) {
             try store.pool.write { db in
-                try db.execute(sql: "INSERT INTO routes (id, name, upstream_id, body, created_at, updated_at) VALUES ('r1', 'r', 'missing', '{}', 0, 0)")
+                try db.execute(
+                    sql: "INSERT INTO routes (id, name, upstream_id, body, created_at, updated_at) VALUES ('r1', 'r', 'missing', '{}', 0, 0)")
             }
         }
         #expect(throws: DatabaseError.self) {

@@ -46,9 +46,10 @@ public final class GatehouseProcess: Sendable {
         let process = Process()
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["serve"] + (passDB ? ["--db", db] : []) + [
-            "--proxy-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--status-listen", "127.0.0.1:0", "--workers", "2",
-        ] + extraArguments
+        process.arguments =
+            ["serve"] + (passDB ? ["--db", db] : []) + [
+                "--proxy-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--status-listen", "127.0.0.1:0", "--workers", "2",
+            ] + extraArguments
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -63,7 +64,7 @@ public final class GatehouseProcess: Sendable {
             let text = box.text
             if !process.isRunning { throw TimedOut(description: "gatehouse exited early:\n\(text)") }
             guard let proxy = port(in: text, for: "proxy listening"), let admin = port(in: text, for: "admin listening"),
-                  let status = port(in: text, for: "status listening")
+                let status = port(in: text, for: "status listening")
             else { return false }
             found = Ports(proxy: proxy, admin: admin, status: status)
             return true

@@ -30,7 +30,9 @@ public final class TestUpstream: Sendable {
         self.counter = counter
     }
 
-    public static func start(name: String = "upstream", group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> TestUpstream {
+    public static func start(
+        name: String = "upstream", group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> TestUpstream {
         let counter = Counter()
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
