@@ -107,7 +107,7 @@ extension AdminAPI {
     }
 
     /// Refuses what the data planes could not serve: an enabled policy of a type they do not enforce.
-    private func admit(_ entity: some ConfigEntity) throws(ConfigError) {
+    func admit(_ entity: some ConfigEntity) throws(ConfigError) {
         guard let policy = entity as? Policy, policy.enabled, !options.enforcedPolicyTypes.contains(policy.type) else { return }
         throw .invalid(
             "policies of type \(policy.type.rawValue) are not enforced by this Gatehouse version yet; it refuses to serve traffic without them, so create the policy with \"enabled\": false",

@@ -7,19 +7,9 @@ extension HTTPField.Name {
     static let configHash = HTTPField.Name("Gatehouse-Config-Hash")!
 }
 
-/// The whole config and its history: `/config`, `/versions`, diffs and rollbacks.
+/// The history: `/versions`, diffs and rollbacks.
 extension AdminAPI {
     func addVersionRoutes(to router: Router<BasicRequestContext>) {
-        router.get("/config") { request, _ in
-            let snapshot = store.current.snapshot
-            if let match = request.headers[.ifNoneMatch], match == "\"\(snapshot.version)\"" {
-                var headers: HTTPFields = [.eTag: "\"\(snapshot.version)\""]
-                headers[.configVersion] = String(snapshot.version)
-                return Response(status: .notModified, headers: headers)
-            }
-            return Self.document(snapshot)
-        }
-
         router.get("/versions") { request, _ in
             let limit = try request.intQuery("limit", in: 1...1000) ?? 100
             let before = try request.intQuery("before", in: 1...Int.max)
@@ -71,7 +61,7 @@ extension AdminAPI {
         return snapshot
     }
 
-    private static func document(_ snapshot: Snapshot) -> Response {
+    static func document(_ snapshot: Snapshot) -> Response {
         var response = AdminResponse.json(snapshot.document.json(), version: snapshot.version, etag: snapshot.version)
         response.headers[.configHash] = snapshot.hash
         return response

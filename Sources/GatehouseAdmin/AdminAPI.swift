@@ -12,6 +12,8 @@ public struct AdminAPI: Sendable {
     public struct Options: Sendable {
         /// Entity request bodies over this size get 413.
         public var entityBodyLimit = 1 << 20
+        /// `PUT /config` bodies over this size get 413.
+        public var configBodyLimit = 64 << 20
         /// Policy types the data planes enforce; enabled policies of other types are refused.
         public var enforcedPolicyTypes: Set<PolicyType> = []
 
@@ -56,15 +58,16 @@ public struct AdminAPI: Sendable {
         addEntityRoutes(Consumer.self, to: router)
         addEntityRoutes(Policy.self, to: router)
         addCredentialRoutes(to: router)
+        addConfigRoutes(to: router)
         addVersionRoutes(to: router)
         return router
     }
 
     /// Commits a change, then waits until the embedded data plane (if any) settled on it.
     func commit<Result>(
-        _ request: Request, summary: String? = nil, _ mutate: (inout ConfigDocument) throws -> Result
+        _ request: Request, summary: String? = nil, skipIfUnchanged: Bool = false, _ mutate: (inout ConfigDocument) throws -> Result
     ) async throws -> (Result, Snapshot) {
-        let (result, snapshot) = try store.write(ifMatch: try request.ifMatchVersion(), summary: summary, mutate)
+        let (result, snapshot) = try store.write(ifMatch: try request.ifMatchVersion(), summary: summary, skipIfUnchanged: skipIfUnchanged, mutate)
         await waitForApply(snapshot.version)
         return (result, snapshot)
     }

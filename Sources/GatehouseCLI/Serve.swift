@@ -32,6 +32,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Status and metrics listen address (GATEHOUSE_STATUS_LISTEN).")
     var statusListen = ListenAddress(EnvironmentDefault.value("GATEHOUSE_STATUS_LISTEN", "127.0.0.1:8100"))!
 
+    @Option(help: "Largest PUT /config body, in bytes or with KiB/MiB (GATEHOUSE_ADMIN_CONFIG_BODY_LIMIT).")
+    var adminConfigBodyLimit = ByteSize(EnvironmentDefault.value("GATEHOUSE_ADMIN_CONFIG_BODY_LIMIT", "64MiB"))!
+
     @Option(help: "Proxy event loops, one per core by default (GATEHOUSE_WORKERS).")
     var workers = Int(EnvironmentDefault.value("GATEHOUSE_WORKERS", "")) ?? System.coreCount
 
@@ -64,6 +67,7 @@ struct Serve: AsyncParsableCommand {
 
         var options = AdminAPI.Options()
         options.enforcedPolicyTypes = PolicyCatalog.enforcedTypes
+        options.configBodyLimit = adminConfigBodyLimit.bytes
         let api = AdminAPI(store: store, options: options, waitForApply: { await state.waitUntilSettled(version: $0) }, logger: logger)
         let admin = Application(
             router: api.router(),

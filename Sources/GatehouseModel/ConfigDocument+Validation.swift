@@ -10,6 +10,9 @@ extension ConfigDocument {
         let allIDs =
             upstreams.map(\.id) + routes.map(\.id) + consumers.map(\.id) + policies.map(\.id)
             + consumers.flatMap { $0.credentials.map(\.id) }
+        if let missing = allIDs.first(where: { !EntityName.isUUID($0) }) {
+            throw .invalid("'\(missing)' is not an entity id", field: "id")
+        }
         for id in allIDs where !ids.insert(id).inserted {
             throw ConfigError(code: .conflict, message: "id \(id) is used by two entities", field: "id")
         }

@@ -29,7 +29,7 @@ public struct Consumer: Sendable, Hashable {
         consumer.groups = Array(Set(groups)).sorted()
         if id == nil {
             for (index, item) in (try reader.optionalArray("credentials") ?? []).enumerated() {
-                consumer.credentials.append(try Credential.readStored(item, path: "\(reader.field("credentials"))[\(index)]"))
+                consumer.credentials.append(try Credential.readDocument(item, path: "\(reader.field("credentials"))[\(index)]"))
             }
             consumer.credentials.sort { $0.id < $1.id }
         }

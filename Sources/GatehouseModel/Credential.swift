@@ -74,22 +74,43 @@ public struct Credential: Sendable, Hashable {
         }
     }
 
-    /// Reads the stored (document) form, with hashes.
-    public static func readStored(_ value: JSONValue, path: String) throws(ConfigError) -> Credential {
+    /// Reads the document form: hashes as stored (`key_hash`, `password_hash`), or a key-auth
+    /// `key` in clear, hashed here. `id` may be left out (filled in by `adoptIdentities`).
+    public static func readDocument(_ value: JSONValue, path: String) throws(ConfigError) -> Credential {
         var reader = try FieldReader(value, path: path)
-        let id = try reader.string("id")
+        let id = try reader.optionalString("id") ?? ""
+        guard id.isEmpty || EntityName.isUUID(id) else { throw .invalid("'\(id)' is not a lowercase UUID", field: reader.field("id")) }
         let tags = try EntityName.normalizedTags(reader.optionalStrings("tags"), field: reader.field("tags"))
         let type = try reader.string("type")
         let secret: Secret
         switch type {
         case "key-auth":
-            let hash = try reader.string("key_hash")
-            guard hash.utf8.count == 64, hash.allSatisfy(\.isHexDigit) else {
-                throw .invalid("is not a SHA-256 hex digest", field: reader.field("key_hash"))
+            if let key = try reader.optionalString("key") {
+                guard (16...512).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+                    throw .invalid("must be 16 to 512 visible ASCII characters", field: reader.field("key"))
+                }
+                if reader.keys.contains("key_hash") { throw .invalid("give key or key_hash, not both", field: reader.field("key_hash")) }
+                secret = .keyAuth(keyHash: hashKey(key))
+            } else {
+                let hash = try reader.string("key_hash")
+                guard hash.utf8.count == 64, hash.allSatisfy(\.isHexDigit) else {
+                    throw .invalid("is not a SHA-256 hex digest", field: reader.field("key_hash"))
+                }
+                secret = .keyAuth(keyHash: hash.lowercased())
             }
-            secret = .keyAuth(keyHash: hash)
         case "basic-auth":
-            secret = .basicAuth(username: try reader.string("username"), passwordHash: try reader.string("password_hash"))
+            let username = try reader.string("username")
+            if reader.keys.contains("password") {
+                throw .invalid(
+                    "a config document carries basic-auth passwords hashed (password_hash); create the credential through /consumers/{c}/credentials to have one hashed",
+                    field: reader.field("password")
+                )
+            }
+            let hash = try reader.string("password_hash")
+            guard hash.hasPrefix("pbkdf2-sha256$"), hash.split(separator: "$").count == 4 else {
+                throw .invalid("is not a pbkdf2-sha256 hash", field: reader.field("password_hash"))
+            }
+            secret = .basicAuth(username: username, passwordHash: hash)
         default:
             throw .invalid("must be one of \(types.joined(separator: ", "))", field: reader.field("type"))
         }

@@ -10,7 +10,7 @@ public struct EntityHeader: Sendable, Hashable {
         self.tags = tags
     }
 
-    /// Reads `id` (document form only), `name` and `tags`.
+    /// Reads `name`, `tags` and, in the document form (`id` nil), an optional `id`.
     static func read(_ reader: inout FieldReader, id assignedID: String?) throws(ConfigError) -> EntityHeader {
         let name = try reader.string("name")
         try EntityName.validate(name, field: reader.field("name"))
@@ -22,8 +22,9 @@ public struct EntityHeader: Sendable, Hashable {
                 throw .invalid("is assigned by the server and cannot be set or changed", field: reader.field("id"))
             }
         } else {
-            id = try reader.string("id")
-            guard EntityName.isUUID(id) else { throw .invalid("'\(id)' is not a lowercase UUID", field: reader.field("id")) }
+            // A document may leave ids out; `ConfigDocument.adoptIdentities` fills them in.
+            id = try reader.optionalString("id") ?? ""
+            guard id.isEmpty || EntityName.isUUID(id) else { throw .invalid("'\(id)' is not a lowercase UUID", field: reader.field("id")) }
         }
         return EntityHeader(id: id, name: name, tags: tags)
     }

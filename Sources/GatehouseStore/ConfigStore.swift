@@ -77,11 +77,13 @@ public final class ConfigStore: Sendable {
 
     /// Applies `mutate` to a copy of the current document, validates the whole result, and commits
     /// it as the next version. Nothing is written when `mutate` or validation throws, or when
-    /// `ifMatch` is given and is not the current version.
+    /// `ifMatch` is given and is not the current version. With `skipIfUnchanged`, a change that
+    /// leaves the document as it was commits nothing and returns the current snapshot.
     @discardableResult
     public func write<Result>(
         ifMatch: Int? = nil,
         summary: String? = nil,
+        skipIfUnchanged: Bool = false,
         _ mutate: (inout ConfigDocument) throws -> Result
     ) throws -> (result: Result, snapshot: Snapshot) {
         let (result, snapshot) = try state.withLock { state throws -> (Result, Snapshot) in
@@ -93,6 +95,7 @@ public final class ConfigStore: Sendable {
             let result = try mutate(&document)
             document.sort()
             try document.validate()
+            if skipIfUnchanged, document == old.document { return (result, old) }
             let diff = ConfigDiff(from: old.document, to: document)
             let snapshot = Snapshot(version: old.version + 1, document: document)
             let now = clock()

@@ -25,6 +25,8 @@ struct AdminHarness {
     let store: ConfigStore
     let api: AdminAPI
 
+    static var defaultOptions: AdminAPI.Options { AdminAPI.Options() }
+
     init(options: AdminAPI.Options = AdminAPI.Options(), newID: (@Sendable () -> String)? = nil) throws {
         directory = try TemporaryDirectory()
         store = try ConfigStore(path: directory.file("gatehouse.db"))

@@ -83,22 +83,25 @@ import Testing
         defer { dir.remove() }
         let store = try ConfigStore(path: dir.file("g.db"))
         try store.write { document in
-            document.upstreams.append(try Self.upstream("api", id: "u1"))
+            document.upstreams.append(try Self.upstream("api", id: uuid(1)))
             document.routes.append(try Self.route("r", upstream: "api", path: "/r"))
         }
         #expect(throws: DatabaseError.self) {
             try store.pool.write { db in
                 try db.execute(
-                    sql: "INSERT INTO routes (id, name, upstream_id, body, created_at, updated_at) VALUES ('r1', 'r', 'missing', '{}', 0, 0)")
+                    sql: "INSERT INTO routes (id, name, upstream_id, body, created_at, updated_at) VALUES ('r1', 'r-new', 'missing', '{}', 0, 0)")
             }
         }
         #expect(throws: DatabaseError.self) {
             try store.pool.write { db in
-                try db.execute(sql: "INSERT INTO upstreams (id, name, body, created_at, updated_at) VALUES ('u2', 'api', '{}', 0, 0)")
+                try db.execute(
+                    sql:
+                        "INSERT INTO upstreams (id, name, body, created_at, updated_at) VALUES ('00000000-0000-4000-8000-000000000002', 'api', '{}', 0, 0)"
+                )
             }
         }
         #expect(throws: DatabaseError.self) {
-            try store.pool.write { db in try db.execute(sql: "DELETE FROM upstreams WHERE id = 'u1'") }
+            try store.pool.write { db in try db.execute(sql: "DELETE FROM upstreams WHERE id = '00000000-0000-4000-8000-000000000001'") }
         }
     }
 
@@ -136,23 +139,23 @@ import Testing
         defer { dir.remove() }
         let store = try ConfigStore(path: dir.file("g.db"))
         try store.write { document in
-            document.upstreams = [try Self.upstream("a", id: "ua"), try Self.upstream("b", id: "ub")]
+            document.upstreams = [try Self.upstream("a", id: uuid(3)), try Self.upstream("b", id: uuid(4))]
         }
         try store.write { document in
             document.upstreams[0].header.name = "b"
             document.upstreams[1].header.name = "a"
         }
         let names = try store.pool.read { try String.fetchAll($0, sql: "SELECT id || '=' || name FROM upstreams ORDER BY id") }
-        #expect(names == ["ua=b", "ub=a"])
+        #expect(names == ["\(uuid(3))=b", "\(uuid(4))=a"])
     }
 
     @Test func updatingAConsumerKeepsItsCredentials() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let store = try ConfigStore(path: dir.file("g.db"))
-        let (credential, _) = try Credential.create(["type": "key-auth", "key": "a-long-enough-key-123"], id: "c1", randomKey: { "" })
+        let (credential, _) = try Credential.create(["type": "key-auth", "key": "a-long-enough-key-123"], id: uuid(6), randomKey: { "" })
         try store.write { document in
-            var consumer = try Consumer.read(["name": "web"], id: "consumer-1")
+            var consumer = try Consumer.read(["name": "web"], id: uuid(5))
             consumer.credentials = [credential]
             document.consumers.append(consumer)
         }
@@ -166,12 +169,14 @@ import Testing
         defer { dir.remove() }
         let now = NowBox(100)
         let store = try ConfigStore(path: dir.file("g.db"), clock: { now.value })
-        try store.write { $0.upstreams.append(try Self.upstream("api", id: "u1")) }
+        try store.write { $0.upstreams.append(try Self.upstream("api", id: uuid(1))) }
         now.value = 200
         try store.write { $0.upstreams[0].retries = 2 }
-        #expect(store.current.times["u1"] == EntityTimes(createdAt: 100, updatedAt: 200))
+        #expect(store.current.times[uuid(1)] == EntityTimes(createdAt: 100, updatedAt: 200))
     }
 }
+
+func uuid(_ n: Int) -> String { "00000000-0000-4000-8000-" + String(repeating: "0", count: 12 - String(n).count) + String(n) }
 
 final class NowBox: @unchecked Sendable {
     var value: Int

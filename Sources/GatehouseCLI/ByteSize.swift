@@ -1,0 +1,20 @@
+import ArgumentParser
+
+/// A size flag: `1048576`, `512KiB` or `64MiB`.
+struct ByteSize: ExpressibleByArgument {
+    let bytes: Int
+
+    init?(_ text: String) {
+        let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("", 1)]
+        for (suffix, factor) in units where text.hasSuffix(suffix) {
+            guard let count = Int(text.dropLast(suffix.count)), count > 0, count <= Int(Int32.max) else { return nil }
+            bytes = count * factor
+            return
+        }
+        return nil
+    }
+
+    init?(argument: String) {
+        self.init(argument)
+    }
+}
