@@ -14,26 +14,27 @@ public struct ConfigDiff: Sendable, Equatable {
 
     public init(from old: ConfigDocument, to new: ConfigDocument) {
         changes = []
-        compare(.upstream, old.upstreams.map { ($0.name, $0.json()) }, new.upstreams.map { ($0.name, $0.json()) })
-        compare(.route, old.routes.map { ($0.name, $0.json()) }, new.routes.map { ($0.name, $0.json()) })
-        compare(.consumer, old.consumers.map { ($0.name, $0.json()) }, new.consumers.map { ($0.name, $0.json()) })
-        compare(.policy, old.policies.map { ($0.name, $0.json()) }, new.policies.map { ($0.name, $0.json()) })
+        compare(\.upstreams, old, new)
+        compare(\.routes, old, new)
+        compare(\.consumers, old, new)
+        compare(\.policies, old, new)
     }
 
     public var isEmpty: Bool { changes.isEmpty }
 
-    private mutating func compare(_ kind: EntityKind, _ old: [(String, JSONValue)], _ new: [(String, JSONValue)]) {
-        let before = Dictionary(old, uniquingKeysWith: { first, _ in first })
-        let after = Dictionary(new, uniquingKeysWith: { first, _ in first })
+    /// Compares entity values first; only changed ones are turned into JSON to name their fields.
+    private mutating func compare<T: ConfigEntity & Equatable>(_ path: KeyPath<ConfigDocument, [T]>, _ old: ConfigDocument, _ new: ConfigDocument) {
+        let before = Dictionary(old[keyPath: path].map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let after = Dictionary(new[keyPath: path].map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for name in Set(before.keys).union(after.keys).sorted() {
             switch (before[name], after[name]) {
-            case (nil, _?): changes.append(Change(kind: kind, name: name, action: .create, fields: []))
-            case (_?, nil): changes.append(Change(kind: kind, name: name, action: .delete, fields: []))
+            case (nil, _?): changes.append(Change(kind: T.kind, name: name, action: .create, fields: []))
+            case (_?, nil): changes.append(Change(kind: T.kind, name: name, action: .delete, fields: []))
             case (let a?, let b?) where a != b:
-                let fieldsA = a.objectValue ?? [:]
-                let fieldsB = b.objectValue ?? [:]
+                let fieldsA = a.json().objectValue ?? [:]
+                let fieldsB = b.json().objectValue ?? [:]
                 let changed = Set(fieldsA.keys).union(fieldsB.keys).filter { fieldsA[$0] != fieldsB[$0] }.sorted()
-                changes.append(Change(kind: kind, name: name, action: .update, fields: changed))
+                changes.append(Change(kind: T.kind, name: name, action: .update, fields: changed))
             default: break
             }
         }

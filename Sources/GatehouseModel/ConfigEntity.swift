@@ -1,10 +1,12 @@
 /// What the admin API needs to manage one kind of top-level entity generically.
-public protocol ConfigEntity: Sendable {
+public protocol ConfigEntity: Sendable, Hashable {
     static var kind: EntityKind { get }
     static var all: WritableKeyPath<ConfigDocument, [Self]> { get }
     var header: EntityHeader { get set }
     /// Reads the entity; with `id` given (admin API input) the id is assigned, not read.
     static func read(_ value: JSONValue, id: String?, path: String) throws(ConfigError) -> Self
+    /// The document form, as snapshots hold it.
+    func json() -> JSONValue
     /// The admin API form (no timestamps).
     func apiJSON() -> JSONValue
     /// Carries over what the API form does not hold (a consumer's credentials) on replace.

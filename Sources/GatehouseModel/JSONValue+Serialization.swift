@@ -1,5 +1,5 @@
-/// Deterministic JSON output: keys sorted by their UTF-8 bytes, no insignificant whitespace in
-/// the canonical form. The canonical form is what snapshot hashes are computed over.
+/// Deterministic JSON output: keys sorted by Unicode scalar values (Swift's `String` order), no
+/// insignificant whitespace in the canonical form. The canonical form is what snapshot hashes are computed over.
 extension JSONValue {
     /// Canonical bytes: sorted keys, no whitespace. Equal values give equal bytes.
     public var canonicalBytes: [UInt8] {
@@ -46,7 +46,7 @@ extension JSONValue {
         case .object(let fields):
             if fields.isEmpty { return out.append(contentsOf: "{}".utf8) }
             out.append(UInt8(ascii: "{"))
-            let keys = fields.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            let keys = fields.keys.sorted()
             for (index, key) in keys.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
                 Self.newline(&out, indent: indent, level: level + 1)
@@ -70,7 +70,14 @@ extension JSONValue {
 
     private static func writeString(_ value: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for byte in value.utf8 {
+        let utf8 = value.utf8
+        // Most strings need no escaping: copy them whole.
+        if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out.append(contentsOf: utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
+        for byte in utf8 {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
             case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)

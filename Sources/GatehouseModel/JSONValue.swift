@@ -1,5 +1,3 @@
-import Foundation
-
 /// A JSON document as a value. Config entities are read from and written to `JSONValue` by hand,
 /// so unknown fields and wrong types are reported with the field's name, and output is canonical.
 public enum JSONValue: Sendable, Hashable {
@@ -11,25 +9,9 @@ public enum JSONValue: Sendable, Hashable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    /// Parses JSON text. Throws `ConfigError.invalidJSON` with the parser's reason.
-    public static func parse(_ data: some DataProtocol) throws(ConfigError) -> JSONValue {
-        do {
-            return try JSONDecoder().decode(JSONValue.self, from: Data(data))
-        } catch {
-            throw ConfigError.invalid("request body is not valid JSON: \(Self.describe(error))")
-        }
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        if case DecodingError.dataCorrupted(let context) = error {
-            if let underlying = context.underlyingError as NSError?,
-                let detail = underlying.userInfo[NSDebugDescriptionErrorKey] as? String
-            {
-                return detail
-            }
-            return context.debugDescription
-        }
-        return "\(error)"
+    /// Parses JSON text strictly (see `JSONParser`); errors say what and where.
+    public static func parse(_ data: some Sequence<UInt8>) throws(ConfigError) -> JSONValue {
+        try JSONParser.parse(Array(data))
     }
 
     /// A short name of the JSON type, for error messages.
@@ -67,27 +49,6 @@ public enum JSONValue: Sendable, Hashable {
     public var arrayValue: [JSONValue]? {
         if case .array(let value) = self { return value }
         return nil
-    }
-}
-
-extension JSONValue: Decodable {
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Int.self) {
-            self = .int(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .double(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
     }
 }
 

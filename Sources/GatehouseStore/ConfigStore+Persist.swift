@@ -2,13 +2,21 @@ import GRDB
 import GatehouseModel
 
 /// Turns the difference between two documents into row inserts, updates and deletes, so the
-/// entity tables (and their constraints) always hold exactly the committed document.
+/// entity tables (and their constraints) always hold exactly the committed document. Rows are
+/// compared by value; only changed ones are serialized and written.
 extension ConfigStore {
-    private struct Row: Equatable {
+    private struct Row {
         var id: String
         var name: String?
+        /// Foreign keys and other indexed columns, cheap to compute for every row.
         var columns: [String: DatabaseValue]
-        var body: String
+        /// What the body is made of, compared before anything is serialized.
+        var value: AnyHashable
+        var body: () -> String
+
+        func sameAs(_ other: Row) -> Bool {
+            name == other.name && columns == other.columns && value == other.value
+        }
     }
 
     private struct Table: Sendable {
@@ -19,42 +27,55 @@ extension ConfigStore {
     // Parents before children: inserts run in this order, deletes in reverse.
     private static let tables: [Table] = [
         Table(name: "upstreams") { document in
-            document.upstreams.map { Row(id: $0.id, name: $0.name, columns: [:], body: $0.json().canonicalString) }
+            document.upstreams.map { upstream in
+                Row(id: upstream.id, name: upstream.name, columns: [:], value: upstream, body: { upstream.json().canonicalString })
+            }
         },
         Table(name: "consumers") { document in
-            document.consumers.map {
-                Row(id: $0.id, name: $0.name, columns: ["custom_id": $0.customID.databaseValue], body: $0.jsonWithoutCredentials().canonicalString)
+            document.consumers.map { consumer in
+                var bare = consumer
+                bare.credentials = []
+                return Row(
+                    id: consumer.id, name: consumer.name, columns: ["custom_id": consumer.customID.databaseValue], value: bare,
+                    body: { bare.jsonWithoutCredentials().canonicalString }
+                )
             }
         },
         Table(name: "credentials") { document in
             document.consumers.flatMap { consumer in
-                consumer.credentials.map {
+                consumer.credentials.map { credential in
                     Row(
-                        id: $0.id, name: nil,
-                        columns: ["consumer_id": consumer.id.databaseValue, "type": $0.type.databaseValue, "lookup": $0.uniqueKey.databaseValue],
-                        body: $0.json().canonicalString
+                        id: credential.id, name: nil,
+                        columns: [
+                            "consumer_id": consumer.id.databaseValue, "type": credential.type.databaseValue,
+                            "lookup": credential.uniqueKey.databaseValue,
+                        ],
+                        value: credential, body: { credential.json().canonicalString }
                     )
                 }
             }
         },
         Table(name: "routes") { document in
             let upstreamIDs = Dictionary(document.upstreams.map { ($0.name, $0.id) }, uniquingKeysWith: { a, _ in a })
-            return document.routes.map {
-                Row(id: $0.id, name: $0.name, columns: ["upstream_id": upstreamIDs[$0.upstream].databaseValue], body: $0.json().canonicalString)
+            return document.routes.map { route in
+                Row(
+                    id: route.id, name: route.name, columns: ["upstream_id": upstreamIDs[route.upstream].databaseValue], value: route,
+                    body: { route.json().canonicalString }
+                )
             }
         },
         Table(name: "policies") { document in
             let routeIDs = Dictionary(document.routes.map { ($0.name, $0.id) }, uniquingKeysWith: { a, _ in a })
             let consumerIDs = Dictionary(document.consumers.map { ($0.name, $0.id) }, uniquingKeysWith: { a, _ in a })
-            return document.policies.map {
+            return document.policies.map { policy in
                 Row(
-                    id: $0.id, name: $0.name,
+                    id: policy.id, name: policy.name,
                     columns: [
-                        "type": $0.type.rawValue.databaseValue,
-                        "route_id": $0.route.flatMap { routeIDs[$0] }.databaseValue,
-                        "consumer_id": $0.consumer.flatMap { consumerIDs[$0] }.databaseValue,
+                        "type": policy.type.rawValue.databaseValue,
+                        "route_id": policy.route.flatMap { routeIDs[$0] }.databaseValue,
+                        "consumer_id": policy.consumer.flatMap { consumerIDs[$0] }.databaseValue,
                     ],
-                    body: $0.json().canonicalString
+                    value: policy, body: { policy.json().canonicalString }
                 )
             }
         },
@@ -69,8 +90,8 @@ extension ConfigStore {
         let changes = tables.map { table in
             (table, Dictionary(table.rows(old).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }), table.rows(new))
         }
-        for (table, before, _) in changes.reversed() {
-            let keep = Set(table.rows(new).map(\.id))
+        for (table, before, after) in changes.reversed() {
+            let keep = Set(after.map(\.id))
             for id in before.keys where !keep.contains(id) {
                 try db.execute(sql: "DELETE FROM \(table.name) WHERE id = ?", arguments: [id])
                 times[id] = nil
@@ -83,13 +104,13 @@ extension ConfigStore {
             }
         }
         for (table, before, after) in changes {
-            for row in after where before[row.id] != row {
+            for row in after where !(before[row.id]?.sameAs(row) ?? false) {
                 let created = times[row.id]?.createdAt ?? now
                 times[row.id] = EntityTimes(createdAt: created, updatedAt: now)
                 var columns = row.columns
                 columns["id"] = row.id.databaseValue
                 if let name = row.name { columns["name"] = name.databaseValue }
-                columns["body"] = row.body.databaseValue
+                columns["body"] = row.body().databaseValue
                 columns["created_at"] = created.databaseValue
                 columns["updated_at"] = now.databaseValue
                 let names = columns.keys.sorted()
