@@ -1,8 +1,12 @@
 import ArgumentParser
 
 /// A size flag: `1048576`, `512KiB` or `64MiB`.
-struct ByteSize: ExpressibleByArgument {
+struct ByteSize: ExpressibleByArgument, CustomStringConvertible {
     let bytes: Int
+
+    var description: String {
+        bytes % (1 << 20) == 0 ? "\(bytes >> 20)MiB" : bytes % (1 << 10) == 0 ? "\(bytes >> 10)KiB" : "\(bytes)"
+    }
 
     init?(_ text: String) {
         let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("", 1)]

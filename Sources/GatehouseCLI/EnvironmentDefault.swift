@@ -5,4 +5,15 @@ enum EnvironmentDefault {
     static func value(_ name: String, _ fallback: String) -> String {
         ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 } ?? fallback
     }
+
+    /// The variable's value parsed by `parse`, or `fallback` when unset. An unparsable value ends
+    /// the process with a usage error naming the variable, rather than being ignored.
+    static func value<T>(_ name: String, _ fallback: T, expected: String, _ parse: (String) -> T?) -> T {
+        guard let text = ProcessInfo.processInfo.environment[name], !text.isEmpty else { return fallback }
+        guard let value = parse(text) else {
+            FileHandle.standardError.write(Data("Error: \(name)='\(text)' is not \(expected)\n".utf8))
+            exit(64)
+        }
+        return value
+    }
 }

@@ -24,22 +24,22 @@ struct Serve: AsyncParsableCommand {
     var db = EnvironmentDefault.value("GATEHOUSE_DB", "./gatehouse.db")
 
     @Option(help: "Proxy listen address (GATEHOUSE_PROXY_LISTEN).")
-    var proxyListen = ListenAddress(EnvironmentDefault.value("GATEHOUSE_PROXY_LISTEN", "0.0.0.0:8000"))!
+    var proxyListen = EnvironmentDefault.value("GATEHOUSE_PROXY_LISTEN", ListenAddress(host: "0.0.0.0", port: 8000), expected: "host:port") { ListenAddress($0) }
 
     @Option(help: "Admin API listen address; keep it on loopback unless it is protected (GATEHOUSE_ADMIN_LISTEN).")
-    var adminListen = ListenAddress(EnvironmentDefault.value("GATEHOUSE_ADMIN_LISTEN", "127.0.0.1:8001"))!
+    var adminListen = EnvironmentDefault.value("GATEHOUSE_ADMIN_LISTEN", ListenAddress(host: "127.0.0.1", port: 8001), expected: "host:port") { ListenAddress($0) }
 
     @Option(help: "Status and metrics listen address (GATEHOUSE_STATUS_LISTEN).")
-    var statusListen = ListenAddress(EnvironmentDefault.value("GATEHOUSE_STATUS_LISTEN", "127.0.0.1:8100"))!
+    var statusListen = EnvironmentDefault.value("GATEHOUSE_STATUS_LISTEN", ListenAddress(host: "127.0.0.1", port: 8100), expected: "host:port") { ListenAddress($0) }
 
     @Option(help: "Largest PUT /config body, in bytes or with KiB/MiB (GATEHOUSE_ADMIN_CONFIG_BODY_LIMIT).")
-    var adminConfigBodyLimit = ByteSize(EnvironmentDefault.value("GATEHOUSE_ADMIN_CONFIG_BODY_LIMIT", "64MiB"))!
+    var adminConfigBodyLimit = EnvironmentDefault.value("GATEHOUSE_ADMIN_CONFIG_BODY_LIMIT", ByteSize("64MiB")!, expected: "a size such as 64MiB") { ByteSize($0) }
 
     @Option(help: "Proxy event loops, one per core by default (GATEHOUSE_WORKERS).")
-    var workers = Int(EnvironmentDefault.value("GATEHOUSE_WORKERS", "")) ?? System.coreCount
+    var workers = EnvironmentDefault.value("GATEHOUSE_WORKERS", System.coreCount, expected: "a number of event loops") { Int($0) }
 
     @Option(help: "trace, debug, info, notice, warning, error or critical (GATEHOUSE_LOG_LEVEL).")
-    var logLevel = Logger.Level(rawValue: EnvironmentDefault.value("GATEHOUSE_LOG_LEVEL", "info")) ?? .info
+    var logLevel = EnvironmentDefault.value("GATEHOUSE_LOG_LEVEL", Logger.Level.info, expected: "a log level") { Logger.Level(rawValue: $0) }
 
     func validate() throws {
         guard (1...256).contains(workers) else { throw ValidationError("--workers must be from 1 to 256") }

@@ -159,6 +159,15 @@ import Testing
         }
     }
 
+    @Test func badFlagOrEnvironmentValuesAreUsageErrors() throws {
+        let fromEnvironment = try GatehouseProcess.run(["serve"], environment: ["GATEHOUSE_PROXY_LISTEN": "garbage"])
+        #expect(fromEnvironment.status == 64)
+        #expect(fromEnvironment.output.contains("GATEHOUSE_PROXY_LISTEN='garbage' is not host:port"))
+        let fromFlag = try GatehouseProcess.run(["serve", "--workers", "0"])
+        #expect(fromFlag.status == 64)
+        #expect(fromFlag.output.contains("--workers must be from 1 to 256"))
+    }
+
     @Test func environmentVariablesSetTheAddresses() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
