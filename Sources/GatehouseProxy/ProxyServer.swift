@@ -2,7 +2,6 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import ServiceLifecycle
 
 #if canImport(Glibc)
 import Glibc
@@ -10,21 +9,11 @@ import Glibc
 
 /// The data plane's HTTP listener. Binds with `SO_REUSEPORT` so a new process can listen beside
 /// an old one. Each event loop has its own upstream connection pool.
-public final class ProxyServer: Service {
-    public let localAddress: SocketAddress
-    private let channel: any Channel
-    private let logger: Logger
-
-    private init(channel: any Channel, logger: Logger) {
-        self.channel = channel
-        localAddress = channel.localAddress!
-        self.logger = logger
-    }
-
+public enum ProxyServer {
     /// Binds the listener; requests are served from then on.
     public static func bind(
         _ address: ListenAddress, group: MultiThreadedEventLoopGroup, active: ActiveConfig, logger: Logger
-    ) async throws -> ProxyServer {
+    ) async throws -> Listener {
         var pools: [ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>] = [:]
         for loop in group.makeIterator() {
             pools[ObjectIdentifier(loop)] = try await loop.submit {
@@ -47,12 +36,6 @@ public final class ProxyServer: Service {
             }
             .bind(host: address.host, port: address.port)
             .get()
-        return ProxyServer(channel: channel, logger: logger)
-    }
-
-    public func run() async throws {
-        logger.info("proxy listening", metadata: ["address": "\(localAddress.display)"])
-        try await gracefulShutdown()
-        try? await channel.close()
+        return Listener(name: "proxy", channel: channel, logger: logger)
     }
 }

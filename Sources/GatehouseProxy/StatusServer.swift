@@ -4,24 +4,13 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import ServiceLifecycle
 
 /// The status port: liveness, readiness, what config is served, and Prometheus metrics.
-public final class StatusServer: Service {
-    public let localAddress: SocketAddress
-    private let channel: any Channel
-    private let logger: Logger
-
-    private init(channel: any Channel, logger: Logger) {
-        self.channel = channel
-        localAddress = channel.localAddress!
-        self.logger = logger
-    }
-
+public enum StatusServer {
     public static func bind(
         _ address: ListenAddress, group: any EventLoopGroup, state: DataPlaneState, extra: @escaping @Sendable () -> [String: JSONValue] = { [:] },
         logger: Logger
-    ) async throws -> StatusServer {
+    ) async throws -> Listener {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
@@ -32,13 +21,7 @@ public final class StatusServer: Service {
             }
             .bind(host: address.host, port: address.port)
             .get()
-        return StatusServer(channel: channel, logger: logger)
-    }
-
-    public func run() async throws {
-        logger.info("status listening", metadata: ["address": "\(localAddress.display)"])
-        try await gracefulShutdown()
-        try? await channel.close()
+        return Listener(name: "status", channel: channel, logger: logger)
     }
 }
 

@@ -9,7 +9,7 @@ import NIOPosix
 
 /// A data plane listening on a loopback port 0, fed snapshots directly.
 struct ProxyHarness {
-    let server: ProxyServer
+    let server: Listener
     let active: ActiveConfig
     let state: DataPlaneState
     let applier: SnapshotApplier
