@@ -31,6 +31,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         var buffered: [ByteBuffer] = []
         var requestEnded = false
         var bodyForwarded = false
+        var bodyBytes = 0
         var responseStarted = false
         var informational = false
         var upstreamKeepAlive = true
@@ -39,6 +40,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
 
     private let active: ActiveConfig
     private let pool: UpstreamConnectionPool
+    private let options: ProxyOptions
+    private let timeouts: ClientTimeouts?
     private var context: ChannelHandlerContext?
     private var exchange: Exchange?
     /// The rest of a request body arriving after its response was already sent.
@@ -48,9 +51,11 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     private var clientIP = ""
     private var localPort = 0
 
-    init(active: ActiveConfig, pool: UpstreamConnectionPool) {
+    init(active: ActiveConfig, pool: UpstreamConnectionPool, options: ProxyOptions, timeouts: ClientTimeouts? = nil) {
         self.active = active
         self.pool = pool
+        self.options = options
+        self.timeouts = timeouts
     }
 
     var clientIsWritable: Bool { context?.channel.isWritable ?? false }
@@ -67,9 +72,18 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         switch unwrapInboundIn(data) {
         case .head(let head):
             discardingBody = false
+            timeouts?.headArrived()
             begin(head)
         case .body(let buffer):
             guard !discardingBody, var exchange else { return }
+            exchange.bodyBytes += buffer.readableBytes
+            if let limit = options.maxBodyBytes, exchange.bodyBytes > limit {
+                self.exchange = exchange
+                if exchange.responseStarted {
+                    return context.close(promise: nil)
+                }
+                return failBeforeResponse(.payloadTooLarge, "body_too_large", "the request body is over the limit of \(limit) bytes", close: true)
+            }
             if let connection = exchange.connection {
                 exchange.bodyForwarded = true
                 self.exchange = exchange
@@ -132,30 +146,33 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     }
 
     private func begin(_ head: HTTPRequestHead) {
+        if let refusal = RequestRules.check(head, options: options) {
+            return respondLocally(head, refusal.status, refusal.code, refusal.message, close: true)
+        }
+        let target: RequestTarget
+        do {
+            target = try RequestTarget(head.uri)
+        } catch {
+            return respondLocally(head, .badRequest, "bad_request", "invalid request target: \(error)", close: true)
+        }
         guard let config = active.load() else {
             return respondLocally(head, .serviceUnavailable, "not_ready", "no config has been applied yet")
         }
-        // An absolute-form target (`GET http://host/path`) names the host itself (RFC 9112 §3.2.2).
-        let (authority, target) = Self.originForm(head.uri)
-        let (rawPath, query) = Self.split(target)
-        guard let path = ForwardedRequest.normalizedPath(rawPath) else {
-            return respondLocally(head, .badRequest, "bad_request", "the request target must be a path starting with /", close: true)
-        }
-        let hostHeader = authority ?? head.headers.first(name: "host") ?? ""
+        let hostHeader = target.authority ?? head.headers.first(name: "host") ?? ""
         let host = Self.hostWithoutPort(hostHeader)
         let method = head.method.rawValue
+        let path = target.path
         guard let (route, prefixLength) = config.routes.match(host: host, path: path, method: method, header: { head.headers[$0] }) else {
             return respondLocally(head, .notFound, "no_route", "no route matches \(method) \(path)")
         }
-        let upstream = route.upstream
         var forwardedPath = path
         if route.stripPath, prefixLength > 0 {
             let rest = path.utf8.dropFirst(prefixLength)
             forwardedPath = rest.isEmpty ? "/" : (rest.first == UInt8(ascii: "/") ? String(rest)! : "/" + String(rest)!)
         }
-        let uri = query.map { "\(forwardedPath)?\($0)" } ?? forwardedPath
 
-        var headers = ForwardedRequest.endToEnd(head.headers, dropping: ForwardedRequest.replacedForwarding.union(["host"]))
+        let trusted = !options.trustedProxies.isEmpty && options.trustedProxies.contains { $0.contains(clientIP) }
+        var headers = ForwardedRequest.endToEnd(head.headers, dropping: trusted ? ["host"] : ForwardedRequest.replacedForwarding.union(["host"]))
         let chunked = head.headers[canonicalForm: "transfer-encoding"].last?.lowercased() == "chunked"
         let hasBody = chunked || head.headers.contains(name: "content-length")
         if chunked {
@@ -164,19 +181,17 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         } else if !hasBody, head.method.hasRequestBodyExpected {
             headers.replaceOrAdd(name: "content-length", value: "0")
         }
-        headers.add(name: "x-forwarded-for", value: clientIP)
-        headers.add(name: "x-forwarded-proto", value: "http")
-        if !hostHeader.isEmpty { headers.add(name: "x-forwarded-host", value: hostHeader) }
-        headers.add(name: "x-forwarded-port", value: String(localPort))
+        ForwardedRequest.addForwarding(to: &headers, clientIP: clientIP, host: hostHeader, port: localPort, trusted: trusted)
+        ForwardedRequest.appendVia(to: &headers, version: head.version)
         let requestID = head.headers.first(name: "x-request-id") ?? RequestID.make()
         if !head.headers.contains(name: "x-request-id") { headers.add(name: "x-request-id", value: requestID) }
 
-        var upstreamHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers)
+        var upstreamHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: target.uri(path: forwardedPath), headers: headers)
         if route.preserveHost, !hostHeader.isEmpty { upstreamHead.headers.add(name: "host", value: hostHeader) }
 
         let key = Balancer.RequestKey(clientIP: clientIP, path: path, header: { head.headers.first(name: $0) })
         exchange = Exchange(
-            config: config, upstream: upstream, head: upstreamHead, clientVersion: head.version,
+            config: config, upstream: route.upstream, head: upstreamHead, clientVersion: head.version,
             clientKeepAlive: head.isKeepAlive, requestID: requestID, hasBody: hasBody,
             idempotent: [.GET, .HEAD, .OPTIONS, .PUT, .DELETE].contains(head.method), balancerKey: key,
             preserveHost: route.preserveHost && !hostHeader.isEmpty
@@ -266,6 +281,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
             }
             var head = HTTPResponseHead(version: exchange.clientVersion, status: upstreamHead.status)
             head.headers = ForwardedRequest.endToEnd(upstreamHead.headers)
+            ForwardedRequest.appendVia(to: &head.headers, version: upstreamHead.version)
             if !exchange.informational {
                 // An HTTP/1.0 client can only find the end of an unsized body by the close.
                 let unsized = !head.headers.contains(name: "content-length") && exchange.clientVersion.minor == 0
@@ -337,13 +353,15 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
 
     // MARK: Local responses
 
-    private func failBeforeResponse(_ status: HTTPResponseStatus, _ code: String, _ message: String) {
+    private func failBeforeResponse(_ status: HTTPResponseStatus, _ code: String, _ message: String, close: Bool = false) {
         guard let exchange else { return }
         cancelTimer()
         if let connection = exchange.connection { pool.release(connection, reusable: false) }
         self.exchange = nil
         if !exchange.requestEnded { discardingBody = true }
-        writeError(status, code, message, version: exchange.clientVersion, keepAlive: exchange.clientKeepAlive, requestID: exchange.requestID)
+        writeError(
+            status, code, message, version: exchange.clientVersion, keepAlive: exchange.clientKeepAlive && !close, requestID: exchange.requestID
+        )
         resumeClientReads()
     }
 
@@ -369,6 +387,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
 
     private func writeEnd(closeAfter: Bool) {
         guard let context else { return }
+        timeouts?.responseFinished()
         if closeAfter {
             context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
                 context.close(promise: nil)
@@ -423,11 +442,6 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         let end = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
         let target = rest[end...]
         return (String(rest[..<end]), target.first == "?" ? "/" + target : target.isEmpty ? "/" : String(target))
-    }
-
-    static func split(_ uri: String) -> (Substring, Substring?) {
-        guard let mark = uri.firstIndex(of: "?") else { return (uri[...], nil) }
-        return (uri[..<mark], uri[uri.index(after: mark)...])
     }
 
     static func hostWithoutPort(_ host: String) -> String {

@@ -12,7 +12,8 @@ import Glibc
 public enum ProxyServer {
     /// Binds the listener; requests are served from then on.
     public static func bind(
-        _ address: ListenAddress, group: MultiThreadedEventLoopGroup, active: ActiveConfig, logger: Logger
+        _ address: ListenAddress, group: MultiThreadedEventLoopGroup, active: ActiveConfig, options: ProxyOptions = ProxyOptions(),
+        logger: Logger
     ) async throws -> Listener {
         var pools: [ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>] = [:]
         for loop in group.makeIterator() {
@@ -30,8 +31,18 @@ public enum ProxyServer {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pool = loopPools[ObjectIdentifier(channel.eventLoop)]!.value
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(ProxyHandler(active: active, pool: pool))
+                    var limits = NIOHTTPDecoderLimitConfiguration()
+                    limits.maxHeaderListSize = options.maxHeaderBytes
+                    limits.maxHeaderFieldSize = options.maxHeaderBytes
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                        withErrorHandling: false, withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits
+                    )
+                    let timeouts = ClientTimeouts(headerTimeout: options.headerTimeout, idleTimeout: options.idleTimeout)
+                    try channel.pipeline.syncOperations.addHandler(timeouts, position: .first)
+                    try channel.pipeline.syncOperations.addHandler(ProtocolErrorResponder())
+                    try channel.pipeline.syncOperations.addHandler(
+                        ProxyHandler(active: active, pool: pool, options: options, timeouts: timeouts)
+                    )
                 }
             }
             .bind(host: address.host, port: address.port)

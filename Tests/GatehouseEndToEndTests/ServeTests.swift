@@ -148,6 +148,23 @@ import Testing
         #expect(v3.header("gatehouse-config-hash") == v6.header("gatehouse-config-hash"))
     }
 
+    @Test func edgeLimitsComeFromFlags() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let upstream = try await TestUpstream.start()
+        let gatehouse = try await GatehouseProcess.serve(
+            db: dir.file("gatehouse.db"), extraArguments: ["--max-body-size", "10", "--trusted-proxies", "127.0.0.1/32"]
+        )
+        defer { _ = gatehouse.terminate() }
+        _ = try await httpRequest(
+            port: gatehouse.ports.admin, .POST, "/upstreams", json: ["name": "u", "targets": [["target": .string(upstream.target)]]])
+        _ = try await httpRequest(port: gatehouse.ports.admin, .POST, "/routes", json: ["name": "r", "upstream": "u"])
+        let tooBig = try await httpRequest(port: gatehouse.ports.proxy, .POST, "/", json: ["eleven": "bytes+"])
+        #expect(tooBig.status == 413)
+        let forwarded = try await httpRequest(port: gatehouse.ports.proxy, .GET, "/", headers: [("X-Forwarded-For", "203.0.113.9")])
+        #expect(forwarded.json["headers"]?["x-forwarded-for"] == ["203.0.113.9, 127.0.0.1"])
+    }
+
     @Test func versionAndHelpRead() throws {
         let version = try GatehouseProcess.run(["--version"])
         #expect(version.status == 0)

@@ -15,12 +15,13 @@ struct ProxyHarness {
     let applier: SnapshotApplier
     var port: Int { server.localAddress.port! }
 
-    static func start() async throws -> ProxyHarness {
+    static func start(options: ProxyOptions = ProxyOptions()) async throws -> ProxyHarness {
         let active = ActiveConfig()
         let state = DataPlaneState()
         let logger = Logger(label: "test")
         let server = try await ProxyServer.bind(
-            ListenAddress(host: "127.0.0.1", port: 0), group: MultiThreadedEventLoopGroup.singleton, active: active, logger: logger
+            ListenAddress(host: "127.0.0.1", port: 0), group: MultiThreadedEventLoopGroup.singleton, active: active, options: options,
+            logger: logger
         )
         return ProxyHarness(server: server, active: active, state: state, applier: SnapshotApplier(active: active, state: state, logger: logger))
     }

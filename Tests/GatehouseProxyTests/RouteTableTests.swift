@@ -55,24 +55,46 @@ import Testing
     }
 }
 
-@Suite struct ForwardedRequestTests {
+@Suite struct RequestTargetTests {
     @Test(arguments: [
         ("/a/b/../c", "/a/c"), ("/a/./b", "/a/b"), ("/../a", "/a"), ("/a/..", "/"), ("/a/b/.", "/a/b/"), ("/plain", "/plain"),
+        ("/a/%2e%2e/b", "/b"), ("/a/%2E/b", "/a/b"), ("/%7euser", "/~user"), ("/a%2fb", "/a%2Fb"), ("/x?q=/../y", "/x"),
     ])
-    func dotSegmentsAreResolved(input: String, expected: String) {
-        #expect(ForwardedRequest.normalizedPath(input[...]) == expected)
+    func pathsAreNormalized(input: String, expected: String) throws {
+        #expect(try RequestTarget(input).path == expected)
     }
 
-    @Test func absoluteFormIsNotAPath() {
-        #expect(ForwardedRequest.normalizedPath("http://x/y") == nil)
-        #expect(ForwardedRequest.normalizedPath("*") == nil)
+    @Test(arguments: ["/a#b", "/a\\b", "/a%zz", "/a%2", "*", "/a b", "/x?q=%g0"])
+    func badTargetsAreRefused(input: String) {
+        #expect(throws: RequestTarget.Refusal.self) { try RequestTarget(input) }
     }
 
-    @Test func absoluteFormGivesAuthorityAndOriginForm() {
+    @Test func queryIsKeptAsSent() throws {
+        let target = try RequestTarget("/a/../b?x=%41&y")
+        #expect(target.uri(path: "/c") == "/c?x=%41&y")
+    }
+
+    @Test func absoluteFormGivesAuthorityAndOriginForm() throws {
         #expect(ProxyHandler.originForm("http://api.example.com:8080/a?b=1") == ("api.example.com:8080", "/a?b=1"))
         #expect(ProxyHandler.originForm("HTTP://h?x") == ("h", "/?x"))
         #expect(ProxyHandler.originForm("https://h") == ("h", "/"))
         #expect(ProxyHandler.originForm("/plain") == (nil, "/plain"))
+        #expect(try RequestTarget("http://h.example/p").authority == "h.example")
+    }
+}
+
+@Suite struct IPRangeTests {
+    @Test func rangesContainTheirAddresses() throws {
+        let v4 = try #require(IPRange("10.1.0.0/16"))
+        #expect(v4.contains("10.1.200.3"))
+        #expect(!v4.contains("10.2.0.1"))
+        #expect(v4.contains("::ffff:10.1.0.9"))
+        let v6 = try #require(IPRange("fd00::/8"))
+        #expect(v6.contains("fd12::1"))
+        #expect(!v6.contains("fe80::1"))
+        #expect(IPRange("127.0.0.1")?.contains("127.0.0.1") == true)
+        #expect(IPRange("10.0.0.0/33") == nil)
+        #expect(IPRange("nope") == nil)
     }
 }
 

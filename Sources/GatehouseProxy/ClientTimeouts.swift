@@ -1,0 +1,105 @@
+import NIOCore
+
+/// Time limits on a client connection between requests, placed before the HTTP decoder so it
+/// sees raw bytes: a connection idle for `idleTimeout` is closed; once a request's first bytes
+/// arrive, its head must be complete within `headerTimeout` (slow-header clients get 408).
+/// `ProxyHandler` reports when a head arrived and when its response finished.
+final class ClientTimeouts: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    /// The connection's phase, as a value; transitions return what to do.
+    enum State: Equatable {
+        case idle
+        case readingHead
+        case busy
+        case closed
+
+        enum Action: Equatable {
+            case none
+            case startIdleTimer
+            case startHeaderTimer
+            case cancelTimer
+        }
+
+        mutating func bytesArrived() -> Action {
+            guard self == .idle else { return .none }
+            self = .readingHead
+            return .startHeaderTimer
+        }
+
+        mutating func headArrived() -> Action {
+            guard self != .closed else { return .none }
+            self = .busy
+            return .cancelTimer
+        }
+
+        mutating func responseFinished() -> Action {
+            guard self == .busy else { return .none }
+            self = .idle
+            return .startIdleTimer
+        }
+    }
+
+    private let headerTimeout: TimeAmount
+    private let idleTimeout: TimeAmount
+    private var state = State.idle
+    private var timer: Scheduled<Void>?
+    private var context: ChannelHandlerContext?
+
+    init(headerTimeout: TimeAmount, idleTimeout: TimeAmount) {
+        self.headerTimeout = headerTimeout
+        self.idleTimeout = idleTimeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { perform(.startIdleTimer) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        perform(.startIdleTimer)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        perform(state.bytesArrived())
+        context.fireChannelRead(data)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        state = .closed
+        perform(.cancelTimer)
+        context.fireChannelInactive()
+    }
+
+    func headArrived() { perform(state.headArrived()) }
+
+    func responseFinished() { perform(state.responseFinished()) }
+
+    private func perform(_ action: State.Action) {
+        guard let context else { return }
+        switch action {
+        case .none: return
+        case .cancelTimer:
+            timer?.cancel()
+            timer = nil
+        case .startIdleTimer:
+            schedule(idleTimeout, context) { context in context.close(promise: nil) }
+        case .startHeaderTimer:
+            schedule(headerTimeout, context) { context in
+                let response = "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                context.writeAndFlush(NIOAny(ByteBuffer(string: response))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            }
+        }
+    }
+
+    private func schedule(_ delay: TimeAmount, _ context: ChannelHandlerContext, _ fire: @escaping (ChannelHandlerContext) -> Void) {
+        timer?.cancel()
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
+            guard let self, self.state != .closed else { return }
+            self.timer = nil
+            fire(context)
+        }
+    }
+}

@@ -1,0 +1,17 @@
+import NIOCore
+
+/// Edge rules of the data plane that are not part of a snapshot: set per process by flags.
+public struct ProxyOptions: Sendable {
+    /// Request line and headers over this many bytes get 431.
+    public var maxHeaderBytes = 32 * 1024
+    /// Request bodies over this many bytes get 413; nil for no limit.
+    public var maxBodyBytes: Int?
+    /// Peers whose `X-Forwarded-*`, `Forwarded` and `X-Real-IP` are kept and appended to.
+    public var trustedProxies: [IPRange] = []
+    /// How long a client may take to send a complete request head once it started one.
+    public var headerTimeout: TimeAmount = .seconds(10)
+    /// How long an idle keep-alive client connection is kept open.
+    public var idleTimeout: TimeAmount = .seconds(60)
+
+    public init() {}
+}

@@ -1,0 +1,109 @@
+/// A request target checked and normalized for routing: the path the gateway routes on is the
+/// path it forwards.
+///
+/// Refused: fragments (`#`), backslashes, control characters and spaces, and malformed
+/// percent-encoding. Normalized: percent-encoded unreserved characters are decoded (`%2e` is
+/// `.`, `%7E` is `~`), other escapes get uppercase hex, and dot-segments are removed, so `/a/%2e%2e/b`
+/// routes and forwards as `/b`. An encoded slash (`%2F`) stays encoded: it is data, not a separator.
+struct RequestTarget: Equatable {
+    enum Refusal: Error, Equatable {
+        case notOriginForm
+        case invalidCharacter(String)
+        case badPercentEncoding
+    }
+
+    /// From an absolute-form target, the authority (`host[:port]`); nil for origin-form.
+    var authority: String?
+    var path: String
+    var query: Substring?
+
+    init(_ uri: String) throws(Refusal) {
+        let (authority, target) = ProxyHandler.originForm(uri)
+        self.authority = authority
+        let mark = target.firstIndex(of: "?")
+        let rawPath = mark.map { target[..<$0] } ?? target[...]
+        query = mark.map { target[target.index(after: $0)...] }
+        for byte in target.utf8 {
+            switch byte {
+            case UInt8(ascii: "#"): throw .invalidCharacter("#")
+            case UInt8(ascii: "\\"): throw .invalidCharacter("\\")
+            case 0...0x20, 0x7F...: throw .invalidCharacter(String(format: byte))
+            default: break
+            }
+        }
+        guard rawPath.first == "/" else { throw .notOriginForm }
+        if let query { try Self.checkEscapes(query.utf8) }
+        path = ForwardedRequest.removeDotSegments(try Self.decodeUnreserved(rawPath))
+    }
+
+    /// The target to send upstream, with `path` in place of the request's path.
+    func uri(path forwarded: String) -> String {
+        query.map { "\(forwarded)?\($0)" } ?? forwarded
+    }
+
+    private static func checkEscapes(_ bytes: Substring.UTF8View) throws(Refusal) {
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            if bytes[index] == UInt8(ascii: "%") {
+                let first = bytes.index(after: index)
+                guard first < bytes.endIndex, bytes.index(after: first) < bytes.endIndex,
+                    hexValue(bytes[first]) != nil, hexValue(bytes[bytes.index(after: first)]) != nil
+                else { throw .badPercentEncoding }
+            }
+            index = bytes.index(after: index)
+        }
+    }
+
+    private static func decodeUnreserved(_ path: Substring) throws(Refusal) -> String {
+        guard path.utf8.contains(UInt8(ascii: "%")) else { return String(path) }
+        let bytes = Array(path.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            guard byte == UInt8(ascii: "%") else {
+                out.append(byte)
+                index += 1
+                continue
+            }
+            guard index + 2 < bytes.count, let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2]) else {
+                throw .badPercentEncoding
+            }
+            let decoded = high << 4 | low
+            if isUnreserved(decoded) {
+                out.append(decoded)
+            } else {
+                out.append(contentsOf: [UInt8(ascii: "%"), upperHex[Int(high)], upperHex[Int(low)]])
+            }
+            index += 3
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static let upperHex = Array("0123456789ABCDEF".utf8)
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
+    private static func isUnreserved(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            true
+        default: false
+        }
+    }
+}
+
+extension String {
+    fileprivate init(format byte: UInt8) {
+        self = "byte 0x" + String(byte, radix: 16)
+    }
+}

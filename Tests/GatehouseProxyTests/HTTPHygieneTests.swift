@@ -1,0 +1,127 @@
+import GatehouseModel
+import GatehouseTestSupport
+import NIOCore
+import NIOHTTP1
+import Testing
+
+@testable import GatehouseProxy
+
+/// Malformed and ambiguous HTTP at the byte level: each is refused with the right status and the
+/// connection closed, before anything reaches the upstream.
+@Suite struct HTTPHygieneTests {
+    static func proxy(_ options: ProxyOptions = ProxyOptions()) async throws -> (ProxyHarness, TestUpstream) {
+        let upstream = try await TestUpstream.start()
+        let proxy = try await ProxyHarness.start(options: options)
+        try proxy.apply(
+            version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]], routes: [["name": "all", "upstream": "u"]])
+        return (proxy, upstream)
+    }
+
+    static let cases: [(String, String, String)] = [
+        (
+            "content-length and transfer-encoding", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            "400"
+        ),
+        ("differing content-lengths", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", "400"),
+        ("invalid chunk size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", "400"),
+        ("obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n", "400"),
+        ("invalid header name", "GET / HTTP/1.1\r\nHost: a\r\nX A: b\r\n\r\n", "400"),
+        ("missing host", "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", "400"),
+        ("duplicate host", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "400"),
+        ("transfer-encoding on HTTP/1.0", "POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "400"),
+        ("fragment in target", "GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", "400"),
+        ("backslash in target", "GET /a\\..\\b HTTP/1.1\r\nHost: a\r\n\r\n", "400"),
+        ("bad percent-encoding", "GET /a%zz HTTP/1.1\r\nHost: a\r\n\r\n", "400"),
+        ("TRACE", "TRACE / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "405"),
+    ]
+
+    @Test(arguments: cases)
+    func malformedRequestsAreRefusedAndClosed(_ name: String, _ request: String, _ status: String) async throws {
+        let (proxy, upstream) = try await Self.proxy()
+        let response = try await rawExchange(port: proxy.port, request)
+        #expect(statusLine(response).hasPrefix("HTTP/1.1 \(status)") || statusLine(response).hasPrefix("HTTP/1.0 \(status)"), "\(name): \(response)")
+        // A broken chunk is found only once the body streams, after the head went upstream.
+        if name != "invalid chunk size" {
+            #expect(upstream.connectionCount == 0, "\(name) reached the upstream")
+        }
+    }
+
+    @Test func oversizedHeadersAre431() async throws {
+        var options = ProxyOptions()
+        options.maxHeaderBytes = 4096
+        let (proxy, upstream) = try await Self.proxy(options)
+        let big = String(repeating: "x", count: 5000)
+        let response = try await rawExchange(port: proxy.port, "GET / HTTP/1.1\r\nHost: a\r\nX-Big: \(big)\r\n\r\n")
+        #expect(statusLine(response) == "HTTP/1.1 431 Request Header Fields Too Large")
+        #expect(response.contains("headers_too_large"))
+        #expect(upstream.connectionCount == 0)
+    }
+
+    @Test func bodiesOverTheLimitAre413WhetherSizedOrChunked() async throws {
+        var options = ProxyOptions()
+        options.maxBodyBytes = 10
+        let (proxy, _) = try await Self.proxy(options)
+        let sized = try await rawExchange(port: proxy.port, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world")
+        #expect(statusLine(sized).hasPrefix("HTTP/1.1 413"))
+        let chunked = try await rawExchange(
+            port: proxy.port, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\n"
+        )
+        #expect(statusLine(chunked).hasPrefix("HTTP/1.1 413"))
+        let within = try await rawExchange(port: proxy.port, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")
+        #expect(statusLine(within) == "HTTP/1.1 200 OK")
+    }
+
+    @Test func underscoreHeadersAreDroppedAndViaIsAdded() async throws {
+        let (proxy, _) = try await Self.proxy()
+        let response = try await httpRequest(
+            port: proxy.port, .GET, "/", headers: [("X_Api_Key", "smuggled"), ("X-Api-Key", "real"), ("Via", "1.1 cdn")])
+        let headers = try #require(response.json["headers"])
+        #expect(headers["x_api_key"] == nil)
+        #expect(headers["x-api-key"] == ["real"])
+        #expect(headers["via"] == ["1.1 cdn, 1.1 gatehouse"])
+        #expect(response.header("via") == "1.1 gatehouse")
+    }
+
+    @Test func forwardingHeadersAreKeptOnlyFromTrustedProxies() async throws {
+        var options = ProxyOptions()
+        options.trustedProxies = [IPRange("127.0.0.0/8")!]
+        let (trusting, _) = try await Self.proxy(options)
+        let sent: [(String, String)] = [("X-Forwarded-For", "203.0.113.7"), ("X-Forwarded-Proto", "https"), ("X-Real-IP", "203.0.113.7")]
+        let kept = try await httpRequest(port: trusting.port, .GET, "/", headers: sent).json["headers"]
+        #expect(kept?["x-forwarded-for"] == ["203.0.113.7, 127.0.0.1"])
+        #expect(kept?["x-forwarded-proto"] == ["https"])
+        #expect(kept?["x-real-ip"] == ["203.0.113.7"])
+
+        options.trustedProxies = [IPRange("10.0.0.0/8")!]
+        let (strict, _) = try await Self.proxy(options)
+        let replaced = try await httpRequest(port: strict.port, .GET, "/", headers: sent).json["headers"]
+        #expect(replaced?["x-forwarded-for"] == ["127.0.0.1"])
+        #expect(replaced?["x-forwarded-proto"] == ["http"])
+        #expect(replaced?["x-real-ip"] == nil)
+    }
+
+    @Test func aClientThatNeverFinishesItsHeadersGets408() async throws {
+        var options = ProxyOptions()
+        options.headerTimeout = .milliseconds(200)
+        let (proxy, upstream) = try await Self.proxy(options)
+        let response = try await rawExchange(port: proxy.port, "GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ")
+        #expect(statusLine(response) == "HTTP/1.1 408 Request Timeout")
+        #expect(upstream.connectionCount == 0)
+    }
+
+    @Test func idleKeepAliveConnectionsAreClosed() async throws {
+        var options = ProxyOptions()
+        options.idleTimeout = .milliseconds(200)
+        let (proxy, _) = try await Self.proxy(options)
+        let client = try await TestConnection.open(port: proxy.port)
+        #expect(try await client.request(.GET, "/").status == 200)
+        await client.closed()
+        #expect(client.isClosed)
+    }
+
+    @Test func encodedDotSegmentsAreResolvedBeforeRoutingAndForwarded() async throws {
+        let (proxy, _) = try await Self.proxy()
+        let response = try await httpRequest(port: proxy.port, .GET, "/public/%2e%2e/admin/%7Eroot?x=%2e%2e")
+        #expect(response.json["uri"] == "/admin/~root?x=%2e%2e")
+    }
+}

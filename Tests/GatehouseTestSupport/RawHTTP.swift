@@ -1,0 +1,45 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// Sends exact bytes over a fresh TCP connection and returns every byte the server sent until
+/// it closed the connection. For protocol cases where the bytes themselves are the test.
+public func rawExchange(port: Int, _ request: String, deadline: TimeAmount = .seconds(10)) async throws -> String {
+    let collector = ByteCollector()
+    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector.handler()) }
+        }
+        .connect(host: "127.0.0.1", port: port)
+        .get()
+    // A server that never closes fails the test instead of hanging it.
+    let timeout = channel.eventLoop.scheduleTask(in: deadline) { channel.close(promise: nil) }
+    try await channel.writeAndFlush(ByteBuffer(string: request))
+    try await channel.closeFuture.get()
+    timeout.cancel()
+    return collector.text
+}
+
+/// The first line of a raw response, such as `HTTP/1.1 400 Bad Request`.
+public func statusLine(_ response: String) -> String {
+    String(response.split(separator: "\r\n", maxSplits: 1).first ?? "")
+}
+
+private final class ByteCollector: Sendable {
+    private let bytes = NIOLockedValueBox<[UInt8]>([])
+
+    var text: String { String(decoding: bytes.withLockedValue { $0 }, as: UTF8.self) }
+
+    func handler() -> Handler { Handler(collector: self) }
+
+    final class Handler: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        let collector: ByteCollector
+        init(collector: ByteCollector) { self.collector = collector }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let buffer = unwrapInboundIn(data)
+            collector.bytes.withLockedValue { $0 += buffer.readableBytesView }
+        }
+    }
+}
