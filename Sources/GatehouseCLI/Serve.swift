@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import GatehouseAdmin
 import GatehouseCluster
 import GatehouseModel
@@ -6,6 +7,7 @@ import GatehouseProxy
 import GatehouseStore
 import Hummingbird
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
@@ -16,7 +18,9 @@ struct Serve: AsyncParsableCommand {
         abstract: "Run the control plane and one embedded data plane in one process.",
         discussion: """
             Every flag can also be set by the environment variable named in its help. Port 0 picks \
-            a free port; the chosen ports are logged. SIGTERM or SIGINT stops the process.
+            a free port; the chosen ports are logged. SIGTERM or SIGINT drains the proxy and stops \
+            the process (exit 0; 2 when the drain timeout cut connections). A second process on the \
+            same database waits as a standby until the first exits: see docs/operations.md.
             """
     )
 
@@ -64,6 +68,11 @@ struct Serve: AsyncParsableCommand {
         ConfigDuration($0)
     }
 
+    @Option(help: "On SIGTERM, how long open requests may take to finish before they are cut (GATEHOUSE_DRAIN_TIMEOUT).")
+    var drainTimeout = EnvironmentDefault.value("GATEHOUSE_DRAIN_TIMEOUT", ConfigDuration("30s")!, expected: "a duration such as 30s") {
+        ConfigDuration($0)
+    }
+
     @Option(help: "Proxy event loops, one per core by default (GATEHOUSE_WORKERS).")
     var workers = EnvironmentDefault.value("GATEHOUSE_WORKERS", System.coreCount, expected: "a number of event loops") { Int($0) }
 
@@ -77,56 +86,88 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let logger = LogSetup.logger(level: logLevel)
         let publisher = SnapshotPublisher()
-        let store: ConfigStore
+        let lock: WriterLock
         do {
-            store = try ConfigStore(path: db, onCommit: { publisher.publish($0) })
+            lock = try WriterLock(databasePath: db)
         } catch {
             logger.critical("cannot open the database", metadata: ["db": "\(db)", "error": "\(error)"])
             throw ExitCode(3)
         }
-        publisher.publish(store.current.snapshot)
-        logger.info("database open", metadata: ["db": "\(db)", "config_version": "\(store.current.snapshot.version)"])
+        // The writer opens the database before binding, so a database it cannot use stops it
+        // at once; a standby opens it when the writer is gone.
+        var store: ConfigStore?
+        if lock.tryAcquire() {
+            do {
+                store = try ControlPlaneService.open(db, publisher: publisher, logger: logger)
+            } catch {
+                throw ExitCode(3)
+            }
+        }
 
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: workers)
+        let outcome: Listener.DrainOutcome?
+        do {
+            outcome = try await serve(store: store, lock: lock, publisher: publisher, group: group, logger: logger)
+        } catch is ControlPlaneService.OpenFailure {
+            try? await group.shutdownGracefully()
+            throw ExitCode(3)
+        }
+        // Everything bound to the event loops is released by now; only then are they stopped.
+        try await group.shutdownGracefully()
+        if outcome == .cut {
+            logger.warning("stopped after the drain timeout cut open connections")
+            throw ExitCode(2)
+        }
+        logger.info("stopped")
+    }
+
+    /// Binds the listeners and runs every service until a graceful shutdown completes.
+    private func serve(
+        store: ConfigStore?, lock: WriterLock, publisher: SnapshotPublisher, group: MultiThreadedEventLoopGroup, logger: Logger
+    ) async throws -> Listener.DrainOutcome? {
         let active = ActiveConfig()
         let state = DataPlaneState()
         let applier = SnapshotApplier(active: active, state: state, logger: logger)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: workers)
         var proxyOptions = ProxyOptions()
         proxyOptions.maxHeaderBytes = maxHeaderSize.bytes
         proxyOptions.maxBodyBytes = maxBodySize.bytes == 0 ? nil : maxBodySize.bytes
         proxyOptions.trustedProxies = trustedProxies.ranges
         proxyOptions.headerTimeout = headerTimeout.timeAmount
         proxyOptions.idleTimeout = idleTimeout.timeAmount
-        let proxy = try await ProxyServer.bind(proxyListen, group: group, active: active, options: proxyOptions, logger: logger)
-        let status = try await StatusServer.bind(statusListen, group: group, state: state, logger: logger)
-
-        var options = AdminAPI.Options()
-        options.enforcedPolicyTypes = PolicyCatalog.enforcedTypes
-        options.configBodyLimit = adminConfigBodyLimit.bytes
-        let api = AdminAPI(store: store, options: options, waitForApply: { await state.waitUntilSettled(version: $0) }, logger: logger)
-        let admin = Application(
-            router: api.router(),
-            configuration: .init(address: .hostname(adminListen.host, port: adminListen.port), serverName: nil),
-            onServerRunning: { channel in
-                logger.info("admin listening", metadata: ["address": "\(channel.localAddress!.display)"])
-            },
-            eventLoopGroupProvider: .shared(group),
+        proxyOptions.drainTimeout = drainTimeout.timeAmount
+        let role = NIOLockedValueBox(store == nil ? "standby" : "writer")
+        let options = proxyOptions
+        let proxy = ProxyWhenReady(state: state) { [proxyListen] in
+            try await ProxyServer.bind(proxyListen, group: group, active: active, options: options, state: state, logger: logger)
+        }
+        let status = try await StatusServer.bind(
+            statusListen, group: group, state: state,
+            extra: { ["pid": .int(Int(ProcessInfo.processInfo.processIdentifier)), "control_plane": .string(role.withLockedValue { $0 })] },
             logger: logger
         )
+
+        var adminOptions = AdminAPI.Options()
+        adminOptions.enforcedPolicyTypes = PolicyCatalog.enforcedTypes
+        adminOptions.configBodyLimit = adminConfigBodyLimit.bytes
+        let controlPlane = ControlPlaneService(
+            database: db, lock: lock, store: store, publisher: publisher, state: state, adminListen: adminListen,
+            adminOptions: adminOptions, group: group, logger: logger, role: role
+        )
+        // Graceful shutdown runs in reverse order: the proxy drains first, while the status port
+        // still reports it; the control plane and the snapshot feed stop after.
         let services = ServiceGroup(
             configuration: .init(
                 services: [
-                    .init(service: SnapshotFeed(applier: applier, source: publisher.subscribe())),
-                    .init(service: proxy),
                     .init(service: status),
-                    .init(service: admin),
+                    .init(service: SnapshotFeed(applier: applier, source: publisher.subscribe())),
+                    .init(service: controlPlane),
+                    .init(service: proxy),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
         )
         try await services.run()
-        try await group.shutdownGracefully()
-        logger.info("stopped")
+        return proxy.drainOutcome
     }
 }

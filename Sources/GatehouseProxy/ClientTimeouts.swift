@@ -4,6 +4,11 @@ import NIOCore
 /// sees raw bytes: a connection idle for `idleTimeout` is closed; once a request's first bytes
 /// arrive, its head must be complete within `headerTimeout` (slow-header clients get 408).
 /// `ProxyHandler` reports when a head arrived and when its response finished.
+///
+/// It also holds back a drain's quiesce event from a connection whose first request is still on
+/// its way (accepted, or partly read): NIO would close such a connection as idle and lose that
+/// request. The event goes on once the head arrives, so the request is answered with
+/// `Connection: close`.
 final class ClientTimeouts: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -45,6 +50,8 @@ final class ClientTimeouts: ChannelInboundHandler {
     private let idleTimeout: TimeAmount
     private var state = State.idle
     private var timer: Scheduled<Void>?
+    private var servedRequest = false
+    private var heldQuiesce: Any?
     private var context: ChannelHandlerContext?
 
     init(headerTimeout: TimeAmount, idleTimeout: TimeAmount) {
@@ -73,7 +80,25 @@ final class ClientTimeouts: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
-    func headArrived() { perform(state.headArrived()) }
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent, !servedRequest, state == .idle || state == .readingHead {
+            heldQuiesce = event
+            // A client that connected but never sends gets no longer than a slow one.
+            if state == .idle { perform(.startHeaderTimer) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func headArrived() {
+        perform(state.headArrived())
+        servedRequest = true
+        if let event = heldQuiesce, let context {
+            heldQuiesce = nil
+            // After the head has passed the pipeline handler, so it closes after this response.
+            context.eventLoop.assumeIsolated().execute { context.fireUserInboundEventTriggered(event) }
+        }
+    }
 
     func responseFinished() { perform(state.responseFinished()) }
 

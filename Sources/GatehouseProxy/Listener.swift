@@ -1,25 +1,80 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import ServiceLifecycle
 
-/// A bound server socket as a service: it serves from the moment it is bound, logs its address
-/// when the service group starts, and closes on graceful shutdown.
+/// Bound server sockets (one per event loop for the proxy, one for the status port) as a
+/// service: they serve from the moment they are bound, log their address when the service group
+/// starts, and stop on graceful shutdown. A listener with a `Drain` closes its sockets, lets every
+/// open connection finish its request (answered with `Connection: close`) and close, and cuts
+/// what is left after the drain timeout.
 public final class Listener: Service {
+    public struct Drain: Sendable {
+        let connections: [ConnectionTracker]
+        let timeout: TimeAmount
+        let onStart: @Sendable () -> Void
+    }
+
+    public enum DrainOutcome: Sendable, Equatable {
+        case drained
+        case cut
+    }
+
     public let name: String
     public let localAddress: SocketAddress
-    private let channel: any Channel
+    private let channels: [any Channel]
     private let logger: Logger
+    private let drain: Drain?
+    private let outcome = NIOLockedValueBox<DrainOutcome?>(nil)
 
-    init(name: String, channel: any Channel, logger: Logger) {
+    init(name: String, channels: [any Channel], logger: Logger, drain: Drain? = nil) {
         self.name = name
-        self.channel = channel
-        localAddress = channel.localAddress!
+        self.channels = channels
+        localAddress = channels[0].localAddress!
         self.logger = logger
+        self.drain = drain
     }
+
+    /// How the last drain ended, once it has.
+    public var drainOutcome: DrainOutcome? { outcome.withLockedValue { $0 } }
 
     public func run() async throws {
         logger.info("\(name) listening", metadata: ["address": "\(localAddress.display)"])
-        try await gracefulShutdown()
-        try? await channel.close()
+        try? await gracefulShutdown()
+        guard let drain else {
+            for channel in channels { try? await channel.close() }
+            return
+        }
+        drain.onStart()
+        logger.info("\(name) draining", metadata: ["timeout": "\(drain.timeout)"])
+        let result = await Self.drain(channels, drain)
+        outcome.withLockedValue { $0 = result }
+        if result == .cut {
+            logger.warning("\(name) drain timed out; the connections still open will be cut")
+        } else {
+            logger.info("\(name) drained")
+        }
+    }
+
+    /// Closes the listener, asks every connection to finish, and waits for them or the timeout.
+    private static func drain(_ servers: [any Channel], _ drain: Drain) async -> DrainOutcome {
+        let eventLoop = servers[0].eventLoop
+        let all = ConnectionTracker.drain(servers, drain.connections, on: eventLoop)
+        let first = eventLoop.makePromise(of: DrainOutcome.self)
+        eventLoop.execute {
+            var settled = false
+            let settle = { (outcome: DrainOutcome) in
+                if !settled {
+                    settled = true
+                    first.succeed(outcome)
+                }
+            }
+            let timer = eventLoop.assumeIsolated().scheduleTask(in: drain.timeout) { settle(.cut) }
+            all.hop(to: eventLoop).assumeIsolated().whenComplete { _ in
+                timer.cancel()
+                settle(.drained)
+            }
+        }
+        return (try? await first.futureResult.get()) ?? .cut
     }
 }

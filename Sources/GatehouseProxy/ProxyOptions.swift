@@ -12,6 +12,8 @@ public struct ProxyOptions: Sendable {
     public var headerTimeout: TimeAmount = .seconds(10)
     /// How long an idle keep-alive client connection is kept open.
     public var idleTimeout: TimeAmount = .seconds(60)
+    /// How long a drain waits for open connections before cutting them.
+    public var drainTimeout: TimeAmount = .seconds(30)
 
     public init() {}
 }

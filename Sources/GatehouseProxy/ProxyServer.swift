@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -7,46 +8,64 @@ import NIOPosix
 import Glibc
 #endif
 
-/// The data plane's HTTP listener. Binds with `SO_REUSEPORT` so a new process can listen beside
-/// an old one. Each event loop has its own upstream connection pool.
+/// The data plane's HTTP listener: one `SO_REUSEPORT` socket per event loop, all on the same
+/// port, each serving its connections on its own loop with that loop's upstream connection pool.
+/// The kernel spreads connections over the sockets; a connection never changes thread, and a
+/// new process can listen beside an old one during an upgrade.
 public enum ProxyServer {
-    /// Binds the listener; requests are served from then on.
+    /// Binds the listeners; requests are served from then on.
     public static func bind(
         _ address: ListenAddress, group: MultiThreadedEventLoopGroup, active: ActiveConfig, options: ProxyOptions = ProxyOptions(),
-        logger: Logger
+        state: DataPlaneState? = nil, logger: Logger
     ) async throws -> Listener {
-        var pools: [ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>] = [:]
-        for loop in group.makeIterator() {
-            pools[ObjectIdentifier(loop)] = try await loop.submit {
-                NIOLoopBound(UpstreamConnectionPool(eventLoop: loop), eventLoop: loop)
-            }.get()
-        }
-        let loopPools = pools
-        let channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 1024)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
-            .childChannelOption(.socketOption(.so_keepalive), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let pool = loopPools[ObjectIdentifier(channel.eventLoop)]!.value
-                    var limits = NIOHTTPDecoderLimitConfiguration()
-                    limits.maxHeaderListSize = options.maxHeaderBytes
-                    limits.maxHeaderFieldSize = options.maxHeaderBytes
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                        withErrorHandling: false, withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits
-                    )
-                    let timeouts = ClientTimeouts(headerTimeout: options.headerTimeout, idleTimeout: options.idleTimeout)
-                    try channel.pipeline.syncOperations.addHandler(timeouts, position: .first)
-                    try channel.pipeline.syncOperations.addHandler(ProtocolErrorResponder())
-                    try channel.pipeline.syncOperations.addHandler(
-                        ProxyHandler(active: active, pool: pool, options: options, timeouts: timeouts)
-                    )
-                }
+        var channels: [any Channel] = []
+        var trackers: [ConnectionTracker] = []
+        var port = address.port
+        do {
+            for loop in group.makeIterator() {
+                let pool = try await loop.submit { NIOLoopBound(UpstreamConnectionPool(eventLoop: loop), eventLoop: loop) }.get()
+                let tracker = ConnectionTracker(serverEventLoop: loop)
+                let channel = try await ServerBootstrap(group: loop, childGroup: loop)
+                    .serverChannelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(tracker) }
+                    }
+                    .serverChannelOption(.backlog, value: 1024)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .serverChannelOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
+                    .childChannelOption(.socketOption(.so_keepalive), value: 1)
+                    .childChannelOption(.maxMessagesPerRead, value: 16)
+                    .childChannelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try configure(channel.pipeline.syncOperations, pool: pool.value, active: active, options: options)
+                        }
+                    }
+                    .bind(host: address.host, port: port)
+                    .get()
+                // Port 0 picks a port once; the other loops' sockets join it.
+                port = channel.localAddress!.port!
+                channels.append(channel)
+                trackers.append(tracker)
             }
-            .bind(host: address.host, port: address.port)
-            .get()
-        return Listener(name: "proxy", channel: channel, logger: logger)
+        } catch {
+            for channel in channels { try? await channel.close() }
+            throw error
+        }
+        let drain = Listener.Drain(connections: trackers, timeout: options.drainTimeout, onStart: { state?.startDraining() })
+        return Listener(name: "proxy", channels: channels, logger: logger, drain: drain)
+    }
+
+    /// A client connection's pipeline: raw-byte timeouts, the HTTP/1 codec with its limits,
+    /// protocol error answers, then the proxy.
+    private static func configure(
+        _ pipeline: ChannelPipeline.SynchronousOperations, pool: UpstreamConnectionPool, active: ActiveConfig, options: ProxyOptions
+    ) throws {
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderListSize = options.maxHeaderBytes
+        limits.maxHeaderFieldSize = options.maxHeaderBytes
+        try pipeline.configureHTTPServerPipeline(withErrorHandling: false, withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
+        let timeouts = ClientTimeouts(headerTimeout: options.headerTimeout, idleTimeout: options.idleTimeout)
+        try pipeline.addHandler(timeouts, position: .first)
+        try pipeline.addHandler(ProtocolErrorResponder())
+        try pipeline.addHandler(ProxyHandler(active: active, pool: pool, options: options, timeouts: timeouts))
     }
 }

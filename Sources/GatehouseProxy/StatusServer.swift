@@ -5,6 +5,10 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The status port: liveness, readiness, what config is served, and Prometheus metrics.
 public enum StatusServer {
     public static func bind(
@@ -13,6 +17,8 @@ public enum StatusServer {
     ) async throws -> Listener {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            // A new process during an upgrade answers on the same port beside the old one.
+            .serverChannelOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
@@ -21,7 +27,7 @@ public enum StatusServer {
             }
             .bind(host: address.host, port: address.port)
             .get()
-        return Listener(name: "status", channel: channel, logger: logger)
+        return Listener(name: "status", channels: [channel], logger: logger)
     }
 }
 

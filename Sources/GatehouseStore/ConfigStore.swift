@@ -51,6 +51,23 @@ public final class ConfigStore: Sendable {
 
     public var current: State { state.withLock { $0 } }
 
+    /// The newest committed snapshot of the database at `path`, read without writing anything
+    /// (no migration): what a standby process serves while another process is the writer. Nil
+    /// when the database has no schema yet.
+    public static func latestSnapshot(path: String) throws -> Snapshot? {
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(5)
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        return try queue.read { db in
+            guard try db.tableExists("config_versions") else { return nil }
+            guard let row = try Row.fetchOne(db, sql: "SELECT version, document FROM config_versions ORDER BY version DESC LIMIT 1") else {
+                return Snapshot(version: 0, document: ConfigDocument())
+            }
+            return Snapshot(version: row["version"], document: try decodeDocument(row["document"]))
+        }
+    }
+
     private static func load(_ pool: DatabasePool) throws -> State {
         try pool.read { db in
             var times: [String: EntityTimes] = [:]

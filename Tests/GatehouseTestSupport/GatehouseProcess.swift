@@ -41,15 +41,19 @@ public final class GatehouseProcess: Sendable {
     }
 
     /// Starts `gatehouse serve` on `db` and returns once the proxy, admin and status ports are known.
+    /// - Parameters:
+    ///   - proxyPort: a fixed proxy port (to start beside another process); 0 picks one.
+    ///   - standby: the process is expected to wait as a standby, so no admin port is awaited.
     public static func serve(
-        db: String, passDB: Bool = true, environment: [String: String] = [:], extraArguments: [String] = []
+        db: String, passDB: Bool = true, environment: [String: String] = [:], extraArguments: [String] = [],
+        proxyPort: Int = 0, standby: Bool = false
     ) async throws -> GatehouseProcess {
         let process = Process()
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments =
             ["serve"] + (passDB ? ["--db", db] : []) + [
-                "--proxy-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--status-listen", "127.0.0.1:0", "--workers", "2",
+                "--proxy-listen", "127.0.0.1:\(proxyPort)", "--admin-listen", "127.0.0.1:0", "--status-listen", "127.0.0.1:0", "--workers", "2",
             ] + extraArguments
         let pipe = Pipe()
         process.standardOutput = pipe
@@ -61,14 +65,21 @@ public final class GatehouseProcess: Sendable {
         }
         try process.run()
         var found: Ports?
-        try await waitUntil("gatehouse to log its ports") {
-            let text = box.text
-            if !process.isRunning { throw TimedOut(description: "gatehouse exited early:\n\(text)") }
-            guard let proxy = port(in: text, for: "proxy listening"), let admin = port(in: text, for: "admin listening"),
-                let status = port(in: text, for: "status listening")
-            else { return false }
-            found = Ports(proxy: proxy, admin: admin, status: status)
-            return true
+        do {
+            try await waitUntil("gatehouse to log its ports") {
+                let text = box.text
+                if !process.isRunning { throw TimedOut(description: "gatehouse exited early") }
+                guard let proxy = port(in: text, for: "proxy listening"), let status = port(in: text, for: "status listening") else {
+                    return false
+                }
+                let admin = port(in: text, for: "admin listening")
+                if admin == nil, !standby { return false }
+                found = Ports(proxy: proxy, admin: admin ?? 0, status: status)
+                return true
+            }
+        } catch {
+            process.terminate()
+            throw TimedOut(description: "\(error); its output:\n\(box.text)")
         }
         return GatehouseProcess(process: process, log: box, ports: found!)
     }
@@ -88,6 +99,28 @@ public final class GatehouseProcess: Sendable {
         process.waitUntilExit()
     }
 
+    /// The admin port once this process became the writer (a standby logs it when it takes over).
+    public func adminPort() async throws -> Int {
+        var found = 0
+        try await waitUntil("the admin port") {
+            found = Self.port(in: output, for: "admin listening") ?? 0
+            return found != 0
+        }
+        return found
+    }
+
+    /// Sends a signal without waiting.
+    public func signal(_ number: Int32) {
+        kill(process.processIdentifier, number)
+    }
+
+    /// Waits (polling, with a deadline) for the process to exit and returns its status.
+    public func exitStatus() async throws -> Int32 {
+        try await waitUntil("gatehouse to exit", deadline: .seconds(60)) { !process.isRunning }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
     /// SIGTERM, then waits for the exit status.
     public func terminate() -> Int32 {
         process.terminate()
@@ -103,7 +136,7 @@ public final class GatehouseProcess: Sendable {
         }
     }
 
-    private static func port(in log: String, for message: String) -> Int? {
+    static func port(in log: String, for message: String) -> Int? {
         for line in log.split(separator: "\n") where line.contains(message) {
             guard let range = line.range(of: "address=") else { continue }
             let address = line[range.upperBound...].prefix { $0 != " " }

@@ -11,6 +11,7 @@ import Synchronization
 /// - `/bytes/N` answers N bytes (streamed in 64 KiB chunks, with Content-Length).
 /// - `/status/NNN` answers that status with an empty body.
 /// - `/hang` never answers; `/close` closes the connection without answering.
+/// - `/hold` answers like any other path, but only once `release()` is called.
 /// - anything else answers 200 with JSON describing the request: `server`, `method`, `uri`,
 ///   `headers` (lowercased name → values), `body_bytes`, `body_sha256`.
 public final class TestUpstream: Sendable {
@@ -18,34 +19,42 @@ public final class TestUpstream: Sendable {
     public let port: Int
     private let channel: any Channel
     private let counter: Counter
+    private let held: HeldRequests
 
     public var target: String { "127.0.0.1:\(port)" }
     /// Connections accepted so far.
     public var connectionCount: Int { counter.value.withLock { $0 } }
+    /// Requests to `/hold` waiting for `release()`.
+    public var heldCount: Int { held.count }
 
-    private init(name: String, channel: any Channel, counter: Counter) {
+    /// Answers every request held so far.
+    public func release() { held.releaseAll() }
+
+    private init(name: String, channel: any Channel, counter: Counter, held: HeldRequests) {
         self.name = name
         self.channel = channel
         port = channel.localAddress!.port!
         self.counter = counter
+        self.held = held
     }
 
     public static func start(
         name: String = "upstream", group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> TestUpstream {
         let counter = Counter()
+        let held = HeldRequests()
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 counter.increment()
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler(name: name))
+                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler(name: name, held: held))
                 }
             }
             .bind(host: "127.0.0.1", port: 0)
             .get()
-        return TestUpstream(name: name, channel: channel, counter: counter)
+        return TestUpstream(name: name, channel: channel, counter: counter, held: held)
     }
 
     public func stop() async {
@@ -58,17 +67,36 @@ public final class TestUpstream: Sendable {
     }
 }
 
+/// Responses to `/hold` waiting for the test, each run on its own channel's event loop.
+final class HeldRequests: Sendable {
+    private let waiting = Mutex<[@Sendable () -> Void]>([])
+
+    var count: Int { waiting.withLock { $0.count } }
+
+    func hold(_ respond: @escaping @Sendable () -> Void) { waiting.withLock { $0.append(respond) } }
+
+    func releaseAll() {
+        let all = waiting.withLock { list in
+            defer { list = [] }
+            return list
+        }
+        for respond in all { respond() }
+    }
+}
+
 private final class UpstreamHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
     let name: String
+    let held: HeldRequests
     var head: HTTPRequestHead?
     var hasher = SHA256()
     var bytes = 0
 
-    init(name: String) {
+    init(name: String, held: HeldRequests) {
         self.name = name
+        self.held = held
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -82,6 +110,17 @@ private final class UpstreamHandler: ChannelInboundHandler {
             hasher.update(data: Array(buffer.readableBytesView))
         case .end:
             guard let head else { return }
+            if head.uri.hasPrefix("/hold") {
+                let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                let eventLoop = context.eventLoop
+                held.hold {
+                    eventLoop.execute {
+                        let (handler, context) = loopBound.value
+                        handler.respond(context, head)
+                    }
+                }
+                return
+            }
             respond(context, head)
         }
     }
