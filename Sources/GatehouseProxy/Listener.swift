@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -47,6 +48,11 @@ public final class Listener: Service {
         }
         drain.onStart()
         logger.info("\(name) draining", metadata: ["timeout": "\(drain.timeout)"])
+        if let migrate = try? String(contentsOfFile: "/proc/sys/net/ipv4/tcp_migrate_req", encoding: .utf8), migrate.hasPrefix("0") {
+            logger.notice(
+                "net.ipv4.tcp_migrate_req is 0: connections still queued on these sockets as they close are reset instead of handed to a new process; set it to 1 for upgrades that drop nothing"
+            )
+        }
         let result = await Self.drain(channels, drain)
         outcome.withLockedValue { $0 = result }
         if result == .cut {
