@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""Zero-downtime measurements for Gatehouse, printed as Markdown (see docs/benchmarks.md).
+
+1. Churn: `hey` at about half of Gatehouse's maximum rate, first steady, then while 10 config
+   changes per second (route adds, route deletes, policy edits) go to the admin API for 60 s.
+   Reports socket errors, unexpected statuses, and p99 during churn over steady p99.
+2. Propagation: with 10,000 routes, the time from an admin write's acknowledgement to the first
+   request the new route serves, and the admin write latency itself.
+3. Upgrade: `deploy/upgrade.sh` replaces the process under the same load; errors must be zero.
+
+Run by bench/zero-downtime.sh, which builds the release binary and installs the tools.
+"""
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BINARY = os.path.join(ROOT, ".build/release/gatehouse")
+UPSTREAM, PROXY, ADMIN, STATUS = 18280, 18200, 18201, 18300
+CHURN_SECONDS = int(os.environ.get("CHURN_SECONDS", "60"))
+
+
+def call(method, port, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method, data=data)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as error:
+        return error.code, None
+
+
+def start_nginx(work):
+    os.makedirs(f"{work}/www", exist_ok=True)
+    with open(f"{work}/www/body", "w") as f:
+        f.write("x" * 1024)
+    with open(f"{work}/nginx.conf", "w") as f:
+        f.write(f"""worker_processes 1; pid {work}/nginx.pid; error_log {work}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{ access_log off; keepalive_requests 1000000;
+  server {{ listen 127.0.0.1:{UPSTREAM} reuseport; location / {{ root {work}/www; try_files /body =404; }} }} }}
+""")
+    subprocess.run(["nginx", "-c", f"{work}/nginx.conf", "-p", work], check=True)
+
+
+def start_gatehouse(work, binary=BINARY):
+    args = [binary, "serve", "--db", f"{work}/gatehouse.db", "--log-level", "warning",
+            "--proxy-listen", f"127.0.0.1:{PROXY}", "--admin-listen", f"127.0.0.1:{ADMIN}",
+            "--status-listen", f"127.0.0.1:{STATUS}"]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=open(f"{work}/gatehouse.log", "a"))
+    for _ in range(300):
+        try:
+            if call("GET", ADMIN, "/")[0] == 200:
+                return process, args
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("gatehouse did not start")
+
+
+def wrk_rate(seconds=5):
+    out = subprocess.run(["wrk", "-t1", "-c32", f"-d{seconds}s", f"http://127.0.0.1:{PROXY}/body"],
+                         capture_output=True, text=True, check=True).stdout
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+def hey(seconds, rate, workers=16):
+    """Runs hey at `rate` requests/s in total; returns (p50 ms, p99 ms, total, non-200, errors)."""
+    out = subprocess.run(["hey", "-z", f"{seconds}s", "-c", str(workers), "-q", str(max(1, int(rate / workers))),
+                          f"http://127.0.0.1:{PROXY}/body"], capture_output=True, text=True).stdout
+    def percentile(p):
+        match = re.search(rf"{p}% in ([\d.]+) secs", out)
+        return float(match.group(1)) * 1000 if match else float("nan")
+    statuses = {int(code): int(count) for code, count in re.findall(r"\[(\d+)\]\s+(\d+) responses", out)}
+    errors_block = out.split("Error distribution:")[1] if "Error distribution:" in out else ""
+    errors = sum(int(n) for n in re.findall(r"\[(\d+)\]", errors_block))
+    total = sum(statuses.values())
+    return percentile(50), percentile(99), total, total - statuses.get(200, 0), errors
+
+
+def churn(stop, counts):
+    """10 changes per second: add a route, delete the previous one, edit a disabled policy."""
+    index = 0
+    while not stop.is_set():
+        started = time.time()
+        kind = index % 3
+        if kind == 0:
+            status, _ = call("POST", ADMIN, "/routes", {"name": f"churn-{index}", "paths": [f"/churn/{index}"], "upstream": "origin"})
+        elif kind == 1:
+            status, _ = call("DELETE", ADMIN, f"/routes/churn-{index - 1}")
+        else:
+            status, _ = call("PATCH", ADMIN, "/policies/limits", {"config": {"limit": 100 + index}})
+        counts["ok" if status < 300 else "failed"] += 1
+        index += 1
+        time.sleep(max(0, 0.1 - (time.time() - started)))
+
+
+def main():
+    work = tempfile.mkdtemp()
+    os.chmod(work, 0o755)
+    start_nginx(work)
+    gatehouse, args = start_gatehouse(work)
+    try:
+        call("POST", ADMIN, "/upstreams", {"name": "origin", "targets": [{"target": f"127.0.0.1:{UPSTREAM}"}]})
+        call("POST", ADMIN, "/routes", {"name": "body", "paths": ["/body"], "upstream": "origin"})
+        call("POST", ADMIN, "/policies", {"name": "limits", "type": "rate-limit", "route": "body", "enabled": False,
+                                          "config": {"limit": 100, "window": "1s"}})
+        maximum = wrk_rate()
+        rate = maximum / 2
+        steady = hey(20, rate)
+        stop, counts = threading.Event(), {"ok": 0, "failed": 0}
+        changer = threading.Thread(target=churn, args=(stop, counts))
+        changer.start()
+        during = hey(CHURN_SECONDS, rate)
+        stop.set()
+        changer.join()
+
+        print(f"### Config churn (`hey` at {rate:,.0f} req/s, half of the {maximum:,.0f} req/s wrk measured)\n")
+        print("| phase | requests | non-200 | socket errors | p50 | p99 |")
+        print("|---|---|---|---|---|---|")
+        print(f"| steady, 20 s | {steady[2]:,} | {steady[3]} | {steady[4]} | {steady[0]:.2f} ms | {steady[1]:.2f} ms |")
+        print(f"| {counts['ok']} config changes in {CHURN_SECONDS} s ({counts['failed']} failed) | {during[2]:,} | {during[3]} | {during[4]} | {during[0]:.2f} ms | {during[1]:.2f} ms |")
+        print(f"\np99 during churn / steady p99: **{during[1] / steady[1]:.2f}×**\n")
+
+        # Propagation with 10,000 routes.
+        routes = [{"name": f"r{i}", "paths": [f"/svc{i}/items"], "methods": ["GET"], "upstream": "origin"} for i in range(10000)]
+        document = {"format_version": 1, "upstreams": [{"name": "origin", "targets": [{"target": f"127.0.0.1:{UPSTREAM}"}]}],
+                    "routes": routes}
+        started = time.time()
+        call("PUT", ADMIN, "/config", document)
+        put_seconds = time.time() - started
+        acknowledged, visible = [], []
+        for i in range(100):
+            started = time.time()
+            status, _ = call("POST", ADMIN, "/routes", {"name": f"new{i}", "paths": [f"/new{i}"], "upstream": "origin"})
+            ack = time.time()
+            attempts = 0
+            while True:
+                attempts += 1
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{PROXY}/new{i}", timeout=5) as response:
+                        if response.status == 200:
+                            break
+                except urllib.error.HTTPError:
+                    pass
+            acknowledged.append((ack - started) * 1000)
+            visible.append((time.time() - ack) * 1000)
+        q = lambda values, p: statistics.quantiles(values, n=100)[p - 1]
+        print("### Propagation with 10,000 routes\n")
+        print(f"`PUT /config` of 10,000 routes: {put_seconds * 1000:,.0f} ms. Then 100 single route creations:\n")
+        print("| measure | p50 | p99 |")
+        print("|---|---|---|")
+        print(f"| admin write, request to acknowledgement | {q(acknowledged, 50):.1f} ms | {q(acknowledged, 99):.1f} ms |")
+        print(f"| acknowledgement to the first request served by the new route | {q(visible, 50):.2f} ms | {q(visible, 99):.2f} ms |")
+        print()
+
+        # Binary upgrade under load (needs tcp_migrate_req=1, as deploy/upgrade.sh sets).
+        call("PUT", ADMIN, "/config", {"format_version": 1, "upstreams": document["upstreams"],
+                                        "routes": [{"name": "body", "paths": ["/body"], "upstream": "origin"}]})
+        result = {}
+        loader = threading.Thread(target=lambda: result.update(upgrade=hey(20, rate)))
+        loader.start()
+        time.sleep(5)
+        upgrade = subprocess.Popen([os.path.join(ROOT, "deploy/upgrade.sh"), str(gatehouse.pid), BINARY] + args[2:],
+                                   stdout=subprocess.DEVNULL, stderr=open(f"{work}/upgrade.log", "a"))
+        gatehouse.wait()
+        loader.join()
+        u = result["upgrade"]
+        print("### Binary upgrade under load\n")
+        print("| requests | non-200 | socket errors | p99 |")
+        print("|---|---|---|---|")
+        print(f"| {u[2]:,} | {u[3]} | {u[4]} | {u[1]:.2f} ms |")
+        upgrade.send_signal(signal.SIGTERM)
+        subprocess.run(["pkill", "-f", f"127.0.0.1:{ADMIN}"])
+    finally:
+        if gatehouse.poll() is None:
+            gatehouse.terminate()
+        subprocess.run(["nginx", "-c", f"{work}/nginx.conf", "-p", work, "-s", "stop"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
