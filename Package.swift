@@ -106,6 +106,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "GatehouseModelTests", dependencies: ["GatehouseModel"], swiftSettings: strict),
+        .testTarget(name: "GatehouseClusterTests", dependencies: ["GatehouseCluster"], swiftSettings: strict),
         .testTarget(
             name: "GatehouseStoreTests",
             dependencies: ["GatehouseStore", "GatehouseTestSupport", .product(name: "GRDB", package: "GRDB.swift")],

@@ -21,11 +21,15 @@ import Testing
         let upstream = try await TestUpstream.start()
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
         try await Self.route(gatehouse, to: upstream)
+        let idle = try await TestConnection.open(port: gatehouse.ports.proxy)
+        #expect(try await idle.request(.GET, "/before").status == 200)
         let client = try await TestConnection.open(port: gatehouse.ports.proxy)
         let inFlight = Task { try await client.request(.GET, "/hold") }
         try await waitUntil("the upstream to hold the request") { upstream.heldCount == 1 }
 
         gatehouse.signal(SIGTERM)
+        await idle.closed()
+        #expect(idle.isClosed)
         try await waitUntil("readiness to go 503") {
             (try? await httpRequest(port: gatehouse.ports.status, .GET, "/status/ready").status) == 503
         }

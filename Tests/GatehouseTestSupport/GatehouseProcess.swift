@@ -90,6 +90,14 @@ public final class GatehouseProcess: Sendable {
         self.ports = ports
     }
 
+    /// A test that ends early (a failed expectation, a thrown error) must not leave it running.
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
     public var output: String { log.text }
     public var isRunning: Bool { process.isRunning }
 
