@@ -109,12 +109,11 @@ import Testing
         #expect(upstream.connectionCount == 0)
     }
 
-    @Test func idleKeepAliveConnectionsAreClosed() async throws {
+    @Test func idleConnectionsAreClosed() async throws {
         var options = ProxyOptions()
         options.idleTimeout = .milliseconds(200)
         let (proxy, _) = try await Self.proxy(options)
         let client = try await TestConnection.open(port: proxy.port)
-        #expect(try await client.request(.GET, "/").status == 200)
         await client.closed()
         #expect(client.isClosed)
     }

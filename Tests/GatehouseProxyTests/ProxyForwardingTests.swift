@@ -81,15 +81,14 @@ import Testing
     }
 
     @Test func gatewayErrorsHaveJSONBodies() async throws {
-        let gone = try await TestUpstream.start()
-        await gone.stop()
         let slow = try await TestUpstream.start()
         let proxy = try await ProxyHarness.start()
         try proxy.apply(
             version: 1,
             upstreams: [
                 ["name": "empty", "targets": []],
-                ["name": "gone", "targets": [["target": .string(gone.target)]]],
+                // Port 1 (tcpmux) has no listener here: connecting is refused.
+            ["name": "gone", "targets": [["target": "127.0.0.1:1"]]],
                 ["name": "slow", "targets": [["target": .string(slow.target)]], "timeouts": ["read": "200ms"]],
             ],
             routes: [

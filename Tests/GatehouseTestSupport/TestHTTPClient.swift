@@ -50,7 +50,10 @@ public final class TestConnection: Sendable {
     ) async throws -> TestResponse {
         let channel = self.channel
         return try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<TestResponse> in
-            let collector = try! channel.pipeline.syncOperations.handler(type: ResponseCollector.self)
+            // A connection the server already closed has no pipeline left to answer.
+            guard let collector = try? channel.pipeline.syncOperations.handler(type: ResponseCollector.self) else {
+                return channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
+            }
             let promise = channel.eventLoop.makePromise(of: TestResponse.self)
             collector.pending.append(promise)
             var head = HTTPRequestHead(version: .http1_1, method: method, uri: uri)

@@ -57,10 +57,6 @@ public final class TestUpstream: Sendable {
         return TestUpstream(name: name, channel: channel, counter: counter, held: held)
     }
 
-    public func stop() async {
-        try? await channel.close()
-    }
-
     private final class Counter: Sendable {
         let value = Mutex(0)
         func increment() { value.withLock { $0 += 1 } }
