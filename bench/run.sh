@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Gatehouse against nginx as a plain reverse proxy and against the upstream direct, in one run,
-# alternating so that this noisy machine's drift hits all three alike. Prints a Markdown table
-# with medians and ratios.
+# alternating so that this noisy machine's drift hits all alike: direct, nginx, Gatehouse with one
+# route, Gatehouse with 10,000 routes (matching the last-added one). Prints a Markdown table with
+# medians and ratios, then compile times for 10,000 and 100,000 routes and memory per route.
 #
 #   bench/run.sh [ROUNDS] [SECONDS]      (defaults: 5 rounds of 10 s each)
 #
@@ -24,12 +25,14 @@ chmod 755 "$work"  # nginx workers run as an unprivileged user
 cleanup() {
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
   [ -n "${gatehouse_pid:-}" ] && kill "$gatehouse_pid" 2>/dev/null || true
+  [ -n "${gatehouse10k_pid:-}" ] && kill "$gatehouse10k_pid" 2>/dev/null || true
   wait 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 UPSTREAM_PORT=18080 NGINX_PORT=18081 PROXY_PORT=18000 ADMIN_PORT=18001 STATUS_PORT=18100
+PROXY10K_PORT=18010 ADMIN10K_PORT=18011 STATUS10K_PORT=18110
 mkdir -p "$work/www" "$work/logs"
 head -c "$BODY_BYTES" /dev/zero | tr '\0' 'x' > "$work/www/body"
 cat > "$work/nginx.conf" <<NGINX
@@ -64,26 +67,50 @@ gatehouse_pid=$!
 for _ in $(seq 100); do curl -fs "127.0.0.1:$STATUS_PORT/status/ready" >/dev/null && break; sleep 0.1; done
 curl -fs -X POST "127.0.0.1:$ADMIN_PORT/upstreams" -d "{\"name\":\"bench\",\"targets\":[{\"target\":\"127.0.0.1:$UPSTREAM_PORT\"}]}" >/dev/null
 curl -fs -X POST "127.0.0.1:$ADMIN_PORT/routes" -d '{"name":"bench","paths":["/"],"upstream":"bench"}' >/dev/null
-for port in $UPSTREAM_PORT $NGINX_PORT $PROXY_PORT; do
-  curl -fs "127.0.0.1:$port/body" | cmp -s - "$work/www/body" || { echo "port $port does not serve the body" >&2; exit 1; }
+
+# A second Gatehouse with 10,000 routes /svc0 … /svc9999 (strip_path), measured on the last one.
+.build/release/gatehouse serve --db "$work/gatehouse10k.db" --workers "$WORKERS" \
+  --proxy-listen 127.0.0.1:$PROXY10K_PORT --admin-listen 127.0.0.1:$ADMIN10K_PORT --status-listen 127.0.0.1:$STATUS10K_PORT \
+  2> "$work/gatehouse10k.log" &
+gatehouse10k_pid=$!
+for _ in $(seq 100); do curl -fs "127.0.0.1:$ADMIN10K_PORT/" >/dev/null && break; sleep 0.1; done
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+routes_document() {
+  python3 -c "import json,sys; n=int(sys.argv[1]); print(json.dumps({'format_version': 1,
+    'upstreams': [{'name': 'bench', 'targets': [{'target': '127.0.0.1:$UPSTREAM_PORT'}]}],
+    'routes': [{'name': f'svc{i}', 'paths': [f'/svc{i}'], 'strip_path': True, 'upstream': 'bench'} for i in range(n)]}))" "$1"
+}
+routes_document 10000 > "$work/routes10k.json"
+curl -fs -X PUT "127.0.0.1:$ADMIN10K_PORT/config" --data-binary @"$work/routes10k.json" >/dev/null
+compile10k=$(grep -o 'compile_ms=[0-9]*' "$work/gatehouse10k.log" | tail -1 | cut -d= -f2)
+rss1=$(rss_kib "$gatehouse_pid"); rss10k=$(rss_kib "$gatehouse10k_pid")
+
+for url in "$UPSTREAM_PORT/body" "$NGINX_PORT/body" "$PROXY_PORT/body" "$PROXY10K_PORT/svc9999/body"; do
+  curl -fs "127.0.0.1:$url" | cmp -s - "$work/www/body" || { echo "127.0.0.1:$url does not serve the body" >&2; exit 1; }
 done
 
 results="$work/results.tsv"
 for round in $(seq "$ROUNDS"); do
-  for target in "direct:$UPSTREAM_PORT" "nginx:$NGINX_PORT" "gatehouse:$PROXY_PORT"; do
-    name=${target%%:*}; port=${target##*:}
-    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SECONDS_EACH}s" --latency "http://127.0.0.1:$port/body")
+  for target in "direct:$UPSTREAM_PORT/body" "nginx:$NGINX_PORT/body" "gatehouse:$PROXY_PORT/body" "gatehouse-10k-routes:$PROXY10K_PORT/svc9999/body"; do
+    name=${target%%:*}; url=${target#*:}
+    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SECONDS_EACH}s" --latency "http://127.0.0.1:$url")
     rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
     errors=$(awk '/Socket errors|Non-2xx/ {print}' <<<"$out" | tr '\n' ' ')
-    printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$rps" "$p99" "$errors" >> "$results"
-    echo "round $round $name: $rps req/s, p99 $p99 $errors" >&2
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$rps" "$p50" "$p99" "$errors" >> "$results"
+    echo "round $round $name: $rps req/s, p50 $p50, p99 $p99 $errors" >&2
   done
 done
 
-python3 - "$results" "$ROUNDS" "$SECONDS_EACH" "$CONNECTIONS" "$THREADS" "$WORKERS" "$BODY_BYTES" <<'PY'
+routes_document 100000 > "$work/routes100k.json"
+curl -fs -X PUT "127.0.0.1:$ADMIN10K_PORT/config" --data-binary @"$work/routes100k.json" >/dev/null
+compile100k=$(grep -o 'compile_ms=[0-9]*' "$work/gatehouse10k.log" | tail -1 | cut -d= -f2)
+
+python3 - "$results" "$ROUNDS" "$SECONDS_EACH" "$CONNECTIONS" "$THREADS" "$WORKERS" "$BODY_BYTES" \
+  "$compile10k" "$compile100k" "$rss1" "$rss10k" <<'PY'
 import statistics, sys
-path, rounds, seconds, connections, threads, workers, body = sys.argv[1:]
+path, rounds, seconds, connections, threads, workers, body, compile10k, compile100k, rss1, rss10k = sys.argv[1:]
 def ms(text):
     for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
         if text.endswith(unit):
@@ -92,18 +119,25 @@ def ms(text):
 rows = {}
 errors = {}
 for line in open(path):
-    round_, name, rps, p99, err = (line.rstrip("\n").split("\t") + [""])[:5]
-    rows.setdefault(name, []).append((float(rps), ms(p99)))
+    round_, name, rps, p50, p99, err = (line.rstrip("\n").split("\t") + [""])[:6]
+    rows.setdefault(name, []).append((float(rps), ms(p50), ms(p99)))
     if err.strip():
         errors.setdefault(name, []).append(err.strip())
-med = {name: (statistics.median(r for r, _ in v), statistics.median(p for _, p in v)) for name, v in rows.items()}
+med = {name: tuple(statistics.median(v[i] for v in values) for i in range(3)) for name, values in rows.items()}
 print(f"wrk -t{threads} -c{connections}, {rounds} alternating rounds of {seconds} s, {body}-byte body, "
       f"{workers} worker(s) for nginx and Gatehouse; medians.\n")
-print("| target | requests/s | p99 latency | vs nginx (req/s) | vs direct (req/s) |")
-print("|---|---|---|---|---|")
-for name in ("direct", "nginx", "gatehouse"):
-    rps, p99 = med[name]
-    print(f"| {name} | {rps:,.0f} | {p99:.2f} ms | {rps / med['nginx'][0]:.2f}× | {rps / med['direct'][0]:.2f}× |")
+print("| target | requests/s | p50 | p99 | vs nginx (req/s) | vs direct (req/s) |")
+print("|---|---|---|---|---|---|")
+for name in ("direct", "nginx", "gatehouse", "gatehouse-10k-routes"):
+    rps, p50, p99 = med[name]
+    print(f"| {name} | {rps:,.0f} | {p50:.2f} ms | {p99:.2f} ms | {rps / med['nginx'][0]:.2f}× | {rps / med['direct'][0]:.2f}× |")
+added_nginx = med["nginx"][2] - med["direct"][2]
+added_gatehouse = med["gatehouse"][2] - med["direct"][2]
+print(f"\np99 added over direct: nginx {added_nginx:.2f} ms, Gatehouse {added_gatehouse:.2f} ms. "
+      f"10,000 routes vs one: {med['gatehouse-10k-routes'][0] / med['gatehouse'][0]:.2f}× the throughput.")
+print(f"\nCompiling a snapshot (data plane, `compile_ms` in its log): 10,000 routes {compile10k} ms, 100,000 routes {compile100k} ms. "
+      f"RSS: {int(rss1) / 1024:.0f} MiB with one route, {int(rss10k) / 1024:.0f} MiB with 10,000 "
+      f"({(int(rss10k) - int(rss1)) * 1024 / 10000:,.0f} bytes per route, control plane and data plane together).")
 for name, errs in errors.items():
     print(f"\n{name}: {'; '.join(errs)}")
 PY

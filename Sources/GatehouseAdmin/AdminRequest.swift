@@ -45,9 +45,3 @@ extension Request {
         return value
     }
 }
-
-extension String {
-    func trimmingASCIISpaces() -> String {
-        String(self[...].drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
-    }
-}

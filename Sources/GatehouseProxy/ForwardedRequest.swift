@@ -1,3 +1,4 @@
+import GatehouseModel
 import NIOCore
 import NIOHTTP1
 
@@ -81,14 +82,4 @@ enum ForwardedRequest {
         }
         return "/" + output.joined(separator: "/")
     }
-}
-
-extension Substring {
-    func trimmingASCIISpaces() -> String {
-        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
-    }
-}
-
-extension String {
-    func trimmingASCIISpaces() -> String { self[...].trimmingASCIISpaces() }
 }

@@ -20,7 +20,6 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         let clientVersion: HTTPVersion
         let clientKeepAlive: Bool
         let requestID: String
-        let hasBody: Bool
         let idempotent: Bool
         let balancerKey: Balancer.RequestKey
         let preserveHost: Bool
@@ -192,7 +191,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         let key = Balancer.RequestKey(clientIP: clientIP, path: path, header: { head.headers.first(name: $0) })
         exchange = Exchange(
             config: config, upstream: route.upstream, head: upstreamHead, clientVersion: head.version,
-            clientKeepAlive: head.isKeepAlive, requestID: requestID, hasBody: hasBody,
+            clientKeepAlive: head.isKeepAlive, requestID: requestID,
             idempotent: [.GET, .HEAD, .OPTIONS, .PUT, .DELETE].contains(head.method), balancerKey: key,
             preserveHost: route.preserveHost && !hostHeader.isEmpty
         )
@@ -323,7 +322,6 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         } else if exchange.reused, !exchange.bodyForwarded, exchange.idempotent {
             // A pooled connection the server had already closed: retry once on a fresh one.
             self.exchange?.reused = false
-            self.exchange?.requestEnded = exchange.requestEnded
             cancelTimer()
             retryOnFreshConnection()
         } else {

@@ -20,6 +20,7 @@ public struct SnapshotApplier: Sendable {
     @discardableResult
     public func apply(_ snapshot: Snapshot) -> String? {
         if let current = active.load(), current.version >= snapshot.version { return nil }
+        let started = ContinuousClock.now
         do {
             let compiled: CompiledConfig
             if let current = active.load(), current.hash == snapshot.hash {
@@ -32,7 +33,10 @@ public struct SnapshotApplier: Sendable {
             state.applied(compiled)
             logger.info(
                 "config applied",
-                metadata: ["version": "\(snapshot.version)", "hash": "\(snapshot.hash.prefix(12))", "routes": "\(compiled.routes.routeCount)"])
+                metadata: [
+                    "version": "\(snapshot.version)", "hash": "\(snapshot.hash.prefix(12))", "routes": "\(compiled.routes.routeCount)",
+                    "compile_ms": "\((ContinuousClock.now - started).milliseconds)",
+                ])
             return nil
         } catch {
             state.rejected(snapshot, reason: error.description)

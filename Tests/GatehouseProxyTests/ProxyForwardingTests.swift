@@ -88,7 +88,7 @@ import Testing
             upstreams: [
                 ["name": "empty", "targets": []],
                 // Port 1 (tcpmux) has no listener here: connecting is refused.
-            ["name": "gone", "targets": [["target": "127.0.0.1:1"]]],
+                ["name": "gone", "targets": [["target": "127.0.0.1:1"]]],
                 ["name": "slow", "targets": [["target": .string(slow.target)]], "timeouts": ["read": "200ms"]],
             ],
             routes: [

@@ -49,6 +49,14 @@ import Testing
         #expect(match(table, "/x", method: "DELETE") == "any")
     }
 
+    @Test func tenThousandRoutesMatchByTheirOwnPrefix() throws {
+        let table = try Self.table((0..<10_000).map { ["name": .string("r\($0)"), "paths": [.string("/svc\($0)/items")]] })
+        #expect(match(table, "/svc9999/items/42") == "r9999")
+        #expect(match(table, "/svc0/items") == "r0")
+        #expect(match(table, "/svc10000/items") == nil)
+        #expect(match(table, "/svc1/other") == nil)
+    }
+
     @Test func matchedPrefixLengthIsReportedForStripPath() throws {
         let table = try Self.table([["name": "api", "paths": ["/api"]]])
         #expect(table.match(host: "h", path: "/api/users", method: "GET", header: { _ in [] })?.1 == 4)
