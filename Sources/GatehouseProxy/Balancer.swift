@@ -1,6 +1,7 @@
 import Atomics
 import Foundation
 import GatehouseModel
+import NIOHTTP1
 
 /// Chooses a target index for each request. Immutable apart from one atomic rotation counter, so
 /// every event loop can share it.
@@ -9,7 +10,7 @@ final class Balancer: Sendable {
     struct RequestKey {
         var clientIP: String
         var path: String
-        var header: (String) -> String?
+        var headers: HTTPHeaders = [:]
     }
 
     let algorithm: Upstream.Algorithm
@@ -59,7 +60,7 @@ final class Balancer: Sendable {
             switch hashOn {
             case .ip, nil: text = key.clientIP
             case .path: text = key.path
-            case .header(let name): text = key.header(name) ?? key.clientIP
+            case .header(let name): text = key.headers.first(name: name) ?? key.clientIP
             }
             // Weighted rendezvous hashing: a target leaving moves only the keys that were on it.
             var best: (index: Int, score: Double)?

@@ -5,39 +5,45 @@ import NIOHTTP1
 /// Header rules for what crosses the proxy in each direction: hop-by-hop headers (and those a
 /// `Connection` header names) never cross; `X-Forwarded-*` are set by the gateway.
 enum ForwardedRequest {
-    static let hopByHop: Set<String> = [
+    static let hopByHop: [String] = [
         "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
         "te", "trailer", "transfer-encoding", "upgrade",
     ]
 
     /// Client-supplied forwarding headers are replaced, not trusted.
-    static let replacedForwarding: Set<String> = [
+    static let replacedForwarding: [String] = [
         "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port", "forwarded", "x-real-ip",
     ]
 
     /// Names listed in `Connection` headers, lowercased.
-    static func connectionNamed(_ headers: HTTPHeaders) -> Set<String> {
-        var names: Set<String> = []
-        for value in headers[canonicalForm: "connection"] {
-            names.insert(value.lowercased().trimmingASCIISpaces())
-        }
-        return names
+    static func connectionNamed(_ headers: HTTPHeaders) -> [String] {
+        headers[canonicalForm: "connection"].map { $0.lowercased().trimmingASCIISpaces() }
     }
 
-    /// Copies `headers` without hop-by-hop ones, those in `dropping`, and names containing `_`
-    /// (which some servers read as `-`, letting a client smuggle a header past a check).
-    static func endToEnd(_ headers: HTTPHeaders, dropping: Set<String> = []) -> HTTPHeaders {
-        let named = connectionNamed(headers)
+    /// Copies `headers` without hop-by-hop ones, those in `dropping` (lowercase), and names
+    /// containing `_` (which some servers read as `-`, letting a client smuggle a header past a
+    /// check). Runs per request in both directions, so it compares names without allocating.
+    static func endToEnd(_ headers: HTTPHeaders, dropping: [String] = []) -> HTTPHeaders {
+        let named = headers.contains(name: "connection") ? connectionNamed(headers) : []
         var out = HTTPHeaders()
         out.reserveCapacity(headers.count + 6)
         for (name, value) in headers {
-            let lower = name.lowercased()
-            if hopByHop.contains(lower) || named.contains(lower) || dropping.contains(lower) || lower.utf8.contains(UInt8(ascii: "_")) {
+            if name.utf8.contains(UInt8(ascii: "_")) || isListed(name, hopByHop) || isListed(name, dropping) || isListed(name, named) {
                 continue
             }
             out.add(name: name, value: value)
         }
         return out
+    }
+
+    /// Whether `name` equals one of the lowercase `names`, ignoring ASCII case.
+    @inline(__always)
+    static func isListed(_ name: String, _ names: [String]) -> Bool {
+        let count = name.utf8.count
+        for candidate in names where candidate.utf8.count == count {
+            if name.utf8.elementsEqual(candidate.utf8, by: { ($0 | 0x20) == $1 || $0 == $1 }) { return true }
+        }
+        return false
     }
 
     /// Sets `X-Forwarded-For/Proto/Host/Port`. From a trusted proxy, the client address is

@@ -49,6 +49,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     private var timer: Scheduled<Void>?
     private var clientIP = ""
     private var localPort = 0
+    /// Whether the peer is a trusted proxy: decided once per connection.
+    private var trustedPeer = false
 
     init(active: ActiveConfig, pool: UpstreamConnectionPool, options: ProxyOptions, timeouts: ClientTimeouts? = nil) {
         self.active = active
@@ -63,6 +65,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         self.context = context
         clientIP = context.channel.remoteAddress?.ipAddress ?? ""
         localPort = context.channel.localAddress?.port ?? 0
+        trustedPeer = options.trustedProxies.contains { $0.contains(clientIP) }
     }
 
     // MARK: Client side
@@ -170,8 +173,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
             forwardedPath = rest.isEmpty ? "/" : (rest.first == UInt8(ascii: "/") ? String(rest)! : "/" + String(rest)!)
         }
 
-        let trusted = !options.trustedProxies.isEmpty && options.trustedProxies.contains { $0.contains(clientIP) }
-        var headers = ForwardedRequest.endToEnd(head.headers, dropping: trusted ? ["host"] : ForwardedRequest.replacedForwarding.union(["host"]))
+        let trusted = trustedPeer
+        var headers = ForwardedRequest.endToEnd(head.headers, dropping: trusted ? ["host"] : Self.replacedWithHost)
         let chunked = head.headers[canonicalForm: "transfer-encoding"].last?.lowercased() == "chunked"
         let hasBody = chunked || head.headers.contains(name: "content-length")
         if chunked {
@@ -188,7 +191,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         var upstreamHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: target.uri(path: forwardedPath), headers: headers)
         if route.preserveHost, !hostHeader.isEmpty { upstreamHead.headers.add(name: "host", value: hostHeader) }
 
-        let key = Balancer.RequestKey(clientIP: clientIP, path: path, header: { head.headers.first(name: $0) })
+        let key = Balancer.RequestKey(clientIP: clientIP, path: path, headers: head.headers)
         exchange = Exchange(
             config: config, upstream: route.upstream, head: upstreamHead, clientVersion: head.version,
             clientKeepAlive: head.isKeepAlive, requestID: requestID,
@@ -434,6 +437,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     /// Splits `http://authority/path?query` into its authority and `/path?query`; an
     /// origin-form target is returned as it is, without authority.
     static func originForm(_ uri: String) -> (authority: String?, target: String) {
+        if uri.utf8.first == UInt8(ascii: "/") { return (nil, uri) }
         let lower = uri.prefix(8).lowercased()
         guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else { return (nil, uri) }
         let rest = uri.dropFirst(lower.hasPrefix("http://") ? 7 : 8)
@@ -443,6 +447,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     }
 
     static func hostWithoutPort(_ host: String) -> String {
+        if !host.utf8.contains(where: { $0 == UInt8(ascii: ":") || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }) { return host }
         if host.hasPrefix("[") {
             return host.firstIndex(of: "]").map { String(host[...$0]).lowercased() } ?? host.lowercased()
         }
@@ -450,6 +455,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     }
 
     static func bracketed(_ host: String) -> String { host.contains(":") ? "[\(host)]" : host }
+
+    private static let replacedWithHost = ForwardedRequest.replacedForwarding + ["host"]
 }
 
 extension HTTPMethod {

@@ -107,7 +107,7 @@ import Testing
 }
 
 @Suite struct BalancerTests {
-    static var key: Balancer.RequestKey { Balancer.RequestKey(clientIP: "10.0.0.1", path: "/", header: { _ in nil }) }
+    static var key: Balancer.RequestKey { Balancer.RequestKey(clientIP: "10.0.0.1", path: "/") }
 
     static func targets(_ weights: [Int]) -> [UpstreamTarget] {
         weights.enumerated().map { UpstreamTarget(host: "10.0.0.\($0.offset)", port: 80, weight: $0.element) }
@@ -135,7 +135,7 @@ import Testing
         let all = Balancer(algorithm: .consistentHash, hashOn: .path, targets: Self.targets([100, 100, 100, 100]))
         var moved = 0
         for index in 0..<400 {
-            let key = Balancer.RequestKey(clientIP: "", path: "/user/\(index)", header: { _ in nil })
+            let key = Balancer.RequestKey(clientIP: "", path: "/user/\(index)")
             let first = all.pick(key: key, active: { _ in 0 })!
             #expect(all.pick(key: key, active: { _ in 0 }) == first)
             let without3 = all.pick(excluding: [3], key: key, active: { _ in 0 })!
