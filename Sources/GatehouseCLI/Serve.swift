@@ -137,12 +137,18 @@ struct Serve: AsyncParsableCommand {
         proxyOptions.drainTimeout = drainTimeout.timeAmount
         let role = NIOLockedValueBox(store == nil ? "standby" : "writer")
         let options = proxyOptions
+        let health = TargetHealth()
         let proxy = ProxyWhenReady(state: state) { [proxyListen] in
-            try await ProxyServer.bind(proxyListen, group: group, active: active, options: options, state: state, logger: logger)
+            try await ProxyServer.bind(proxyListen, group: group, active: active, options: options, state: state, health: health, logger: logger)
         }
         let status = try await StatusServer.bind(
             statusListen, group: group, state: state,
-            extra: { ["pid": .int(Int(ProcessInfo.processInfo.processIdentifier)), "control_plane": .string(role.withLockedValue { $0 })] },
+            extra: {
+                [
+                    "pid": .int(Int(ProcessInfo.processInfo.processIdentifier)), "control_plane": .string(role.withLockedValue { $0 }),
+                    "ejected_targets": .array(health.ejected().map(JSONValue.string)),
+                ]
+            },
             logger: logger
         )
 

@@ -48,6 +48,15 @@ public struct Upstream: Sendable, Hashable {
     public var hashOn: HashOn?
     public var timeouts = Timeouts()
     public var retries = 0
+    /// Passive health checking: nil when off.
+    public var passiveHealth: PassiveHealth?
+
+    /// After `failures` consecutive failed attempts (refused, reset, or timed out before a
+    /// response) a target is left out of rotation for `cooldown`.
+    public struct PassiveHealth: Sendable, Hashable {
+        public var failures = 3
+        public var cooldown: Duration = .seconds(30)
+    }
 
     public var id: String { header.id }
     public var name: String { header.name }
@@ -100,6 +109,20 @@ public struct Upstream: Sendable, Hashable {
             try timeouts.finish()
         }
         upstream.retries = try reader.optionalInt("retries", in: 0...10) ?? 0
+        if var checks = try reader.optionalObject("health_checks") {
+            if var passive = try checks.optionalObject("passive") {
+                var health = PassiveHealth()
+                health.failures = try passive.optionalInt("failures", in: 1...1000) ?? health.failures
+                health.cooldown = try positive(passive.optionalDuration("cooldown"), &passive, "cooldown") ?? health.cooldown
+                try passive.finish()
+                upstream.passiveHealth = health
+            }
+            if checks.keys.contains("active") {
+                _ = checks.value("active")
+                throw .invalid("active health checks are not supported by this version yet; use passive", field: checks.field("active"))
+            }
+            try checks.finish()
+        }
         try reader.finish()
         return upstream
     }
@@ -121,6 +144,9 @@ public struct Upstream: Sendable, Hashable {
             "write": .string(timeouts.write.configText),
         ]
         fields["retries"] = .int(retries)
+        fields["health_checks"] = [
+            "passive": passiveHealth.map { ["failures": .int($0.failures), "cooldown": .string($0.cooldown.configText)] } ?? .null
+        ]
         return .object(fields)
     }
 }

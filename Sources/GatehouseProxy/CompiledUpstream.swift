@@ -11,6 +11,10 @@ public final class CompiledUpstream: Sendable {
     let writeTimeout: TimeAmount
     let retries: Int
     let balancer: Balancer
+    /// Passive health: failures that eject a target, and for how long; nil when off.
+    let passiveHealth: (failures: Int, cooldown: TimeAmount)?
+    /// `TargetHealth` keys, by target index.
+    let healthKeys: [String]
 
     init(_ upstream: Upstream) {
         name = upstream.name
@@ -20,5 +24,7 @@ public final class CompiledUpstream: Sendable {
         writeTimeout = .milliseconds(upstream.timeouts.write.milliseconds)
         retries = upstream.retries
         balancer = Balancer(algorithm: upstream.algorithm, hashOn: upstream.hashOn, targets: targets)
+        passiveHealth = upstream.passiveHealth.map { ($0.failures, .milliseconds($0.cooldown.milliseconds)) }
+        healthKeys = targets.map { TargetHealth.key(upstream.name, $0.target) }
     }
 }

@@ -41,6 +41,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     private let pool: UpstreamConnectionPool
     private let options: ProxyOptions
     private let timeouts: ClientTimeouts?
+    private let health: TargetHealth
     private var context: ChannelHandlerContext?
     private var exchange: Exchange?
     /// The rest of a request body arriving after its response was already sent.
@@ -52,10 +53,11 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     /// Whether the peer is a trusted proxy: decided once per connection.
     private var trustedPeer = false
 
-    init(active: ActiveConfig, pool: UpstreamConnectionPool, options: ProxyOptions, timeouts: ClientTimeouts? = nil) {
+    init(active: ActiveConfig, pool: UpstreamConnectionPool, options: ProxyOptions, health: TargetHealth, timeouts: ClientTimeouts? = nil) {
         self.active = active
         self.pool = pool
         self.options = options
+        self.health = health
         self.timeouts = timeouts
     }
 
@@ -203,14 +205,21 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
 
     // MARK: Upstream connection
 
-    private func connect(excluding: Set<Int>) {
+    private func connect(excluding tried: Set<Int>) {
         guard var exchange else { return }
         let upstream = exchange.upstream
-        guard
-            let index = upstream.balancer.pick(
-                excluding: excluding, key: exchange.balancerKey, active: { [pool] in pool.activeCount(upstream.targets[$0].target) })
-        else {
-            return failBeforeResponse(.serviceUnavailable, "no_healthy_target", "upstream '\(upstream.name)' has no target to send the request to")
+        var excluding = tried
+        if upstream.passiveHealth != nil {
+            let now = NIODeadline.now()
+            for (index, key) in upstream.healthKeys.enumerated() where !health.isHealthy(key, now: now) { excluding.insert(index) }
+        }
+        let active = { [pool] (index: Int) in pool.activeCount(upstream.targets[index].target) }
+        guard let index = upstream.balancer.pick(excluding: excluding, key: exchange.balancerKey, active: active) else {
+            if tried.isEmpty {
+                return failBeforeResponse(
+                    .serviceUnavailable, "no_healthy_target", "upstream '\(upstream.name)' has no healthy target to send the request to")
+            }
+            return failBeforeResponse(.badGateway, "upstream_unreachable", "no target of upstream '\(upstream.name)' accepted the connection")
         }
         let target = upstream.targets[index]
         exchange.target = index
@@ -232,6 +241,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         }
         switch result {
         case .failure(let error):
+            recordFailure(exchange)
             // Nothing was sent yet, so trying another target is safe for any method.
             if exchange.tried.count <= exchange.upstream.retries, exchange.tried.count < exchange.upstream.targets.count {
                 return connect(excluding: exchange.tried)
@@ -280,6 +290,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
             if !exchange.informational {
                 exchange.responseStarted = true
                 exchange.upstreamKeepAlive = upstreamHead.isKeepAlive
+                if exchange.upstream.passiveHealth != nil { health.recordSuccess(exchange.upstream.healthKeys[exchange.target]) }
             }
             var head = HTTPResponseHead(version: exchange.clientVersion, status: upstreamHead.status)
             head.headers = ForwardedRequest.endToEnd(upstreamHead.headers)
@@ -328,6 +339,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
             cancelTimer()
             retryOnFreshConnection()
         } else {
+            recordFailure(exchange)
             failBeforeResponse(.badGateway, "upstream_failed", "upstream '\(exchange.upstream.name)' closed the connection before responding")
         }
     }
@@ -350,6 +362,14 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         if !exchange.requestEnded { discardingBody = true }
         writeEnd(closeAfter: exchange.closeClientAfter)
         resumeClientReads()
+    }
+
+    /// Counts a failed attempt against the target, for passive health.
+    private func recordFailure(_ exchange: Exchange) {
+        guard let passive = exchange.upstream.passiveHealth else { return }
+        _ = health.recordFailure(
+            exchange.upstream.healthKeys[exchange.target], threshold: passive.failures, cooldown: passive.cooldown, now: .now()
+        )
     }
 
     // MARK: Local responses
@@ -414,6 +434,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
             self.exchange = nil
             context?.close(promise: nil)
         } else {
+            recordFailure(exchange)
             failBeforeResponse(.gatewayTimeout, "upstream_timeout", message)
         }
     }

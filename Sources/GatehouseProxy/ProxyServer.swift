@@ -16,7 +16,7 @@ public enum ProxyServer {
     /// Binds the listeners; requests are served from then on.
     public static func bind(
         _ address: ListenAddress, group: MultiThreadedEventLoopGroup, active: ActiveConfig, options: ProxyOptions = ProxyOptions(),
-        state: DataPlaneState? = nil, logger: Logger
+        state: DataPlaneState? = nil, health: TargetHealth = TargetHealth(), logger: Logger
     ) async throws -> Listener {
         var channels: [any Channel] = []
         var trackers: [ConnectionTracker] = []
@@ -36,7 +36,7 @@ public enum ProxyServer {
                     .childChannelOption(.maxMessagesPerRead, value: 16)
                     .childChannelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
-                            try configure(channel.pipeline.syncOperations, pool: pool.value, active: active, options: options)
+                            try configure(channel.pipeline.syncOperations, pool: pool.value, active: active, options: options, health: health)
                         }
                     }
                     .bind(host: address.host, port: port)
@@ -57,7 +57,8 @@ public enum ProxyServer {
     /// A client connection's pipeline: raw-byte timeouts, the HTTP/1 codec with its limits,
     /// protocol error answers, then the proxy.
     private static func configure(
-        _ pipeline: ChannelPipeline.SynchronousOperations, pool: UpstreamConnectionPool, active: ActiveConfig, options: ProxyOptions
+        _ pipeline: ChannelPipeline.SynchronousOperations, pool: UpstreamConnectionPool, active: ActiveConfig, options: ProxyOptions,
+        health: TargetHealth
     ) throws {
         var limits = NIOHTTPDecoderLimitConfiguration()
         limits.maxHeaderListSize = options.maxHeaderBytes
@@ -66,6 +67,6 @@ public enum ProxyServer {
         let timeouts = ClientTimeouts(headerTimeout: options.headerTimeout, idleTimeout: options.idleTimeout)
         try pipeline.addHandler(timeouts, position: .first)
         try pipeline.addHandler(ProtocolErrorResponder())
-        try pipeline.addHandler(ProxyHandler(active: active, pool: pool, options: options, timeouts: timeouts))
+        try pipeline.addHandler(ProxyHandler(active: active, pool: pool, options: options, health: health, timeouts: timeouts))
     }
 }

@@ -47,6 +47,17 @@ import Testing
         #expect(upstream.targets.map(\.target) == ["[::1]:8080", "svc.local:80"])
     }
 
+    @Test func passiveHealthChecksAreReadAndActiveOnesRefused() throws {
+        let upstream = try Upstream.read(["name": "api", "health_checks": ["passive": ["failures": 2]]], id: id)
+        #expect(upstream.passiveHealth?.failures == 2)
+        #expect(upstream.passiveHealth?.cooldown == .seconds(30))
+        #expect(upstream.json()["health_checks"]?["passive"]?["cooldown"] == "30s")
+        #expect(field { _ = try Upstream.read(["name": "api", "health_checks": ["active": ["path": "/h"]]], id: id) } == "health_checks.active")
+        #expect(
+            field { _ = try Upstream.read(["name": "api", "health_checks": ["passive": ["failures": 0]]], id: id) }
+                == "health_checks.passive.failures")
+    }
+
     @Test func durationsNeedAUnit() {
         #expect(Duration(configText: "250ms") == .milliseconds(250))
         #expect(Duration(configText: "2h") == .seconds(7200))
