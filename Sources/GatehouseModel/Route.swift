@@ -5,7 +5,8 @@ public struct Route: Sendable, Hashable {
     public var header: EntityHeader
     /// Exact hosts or `*.example.com`; empty matches any host.
     public var hosts: [String] = []
-    /// Path prefixes matched on segment boundaries; empty matches any path.
+    /// Path prefixes matched on segment boundaries, exact paths (`=/x`), with template segments
+    /// (`/recipes/{id}`); empty matches any path.
     public var paths: [String] = []
     /// Empty matches any method.
     public var methods: [String] = []
@@ -13,6 +14,9 @@ public struct Route: Sendable, Hashable {
     public var headers: [String: [String]] = [:]
     public var stripPath = false
     public var preserveHost = false
+    /// The path to forward instead of the matched part, with `{name}` parameters captured by
+    /// the route's path templates; nil to forward the path (less the prefix with `strip_path`).
+    public var upstreamPath: String?
     /// The upstream's name.
     public var upstream: String
 
@@ -47,6 +51,25 @@ public struct Route: Sendable, Hashable {
         }
         route.stripPath = try reader.optionalBool("strip_path") ?? false
         route.preserveHost = try reader.optionalBool("preserve_host") ?? false
+        if let text = try reader.optionalString("upstream_path") {
+            let field = reader.field("upstream_path")
+            let template: RoutePath
+            do {
+                template = try RoutePath(text)
+            } catch {
+                throw .invalid(error.message, field: field)
+            }
+            guard !template.exact else { throw .invalid("is a path to forward; = does not apply", field: field) }
+            for name in template.parameterNames {
+                for path in route.paths where !((try? RoutePath(path))?.parameterNames.contains(name) ?? false) {
+                    throw .invalid("uses {\(name)}, which the path '\(path)' does not capture", field: field)
+                }
+            }
+            if route.paths.isEmpty, !template.parameterNames.isEmpty {
+                throw .invalid("uses parameters, but the route has no path templates to capture them", field: field)
+            }
+            route.upstreamPath = template.text
+        }
         try reader.finish()
         return route
     }
@@ -59,6 +82,7 @@ public struct Route: Sendable, Hashable {
         fields["headers"] = .object(headers.mapValues { .array($0.map(JSONValue.string)) })
         fields["strip_path"] = .bool(stripPath)
         fields["preserve_host"] = .bool(preserveHost)
+        fields["upstream_path"] = upstreamPath.map(JSONValue.string) ?? .null
         fields["upstream"] = .string(upstream)
         return .object(fields)
     }
@@ -87,19 +111,6 @@ public struct Route: Sendable, Hashable {
     }
 
     private static func validPath(_ path: String) throws(ConfigError) -> String {
-        guard path.hasPrefix("/") else { throw .invalid("'\(path)' must start with /") }
-        guard path.utf8.count <= 1024 else { throw .invalid("is longer than 1024 bytes") }
-        guard path.utf8.allSatisfy({ (0x21...0x7E).contains($0) && $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") }) else {
-            throw .invalid("'\(path)' may hold only visible ASCII characters, without ? or #")
-        }
-        guard !path.contains("{") && !path.contains("}") else {
-            throw .invalid("'\(path)': path templates are not supported by this version yet")
-        }
-        let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-        guard !segments.contains(where: { $0 == "." || $0 == ".." }), !path.contains("//") else {
-            throw .invalid("'\(path)' must be normalized: no empty, . or .. segments")
-        }
-        // A trailing slash adds nothing to a segment-boundary prefix, so `/api/` is kept as `/api`.
-        return path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+        try RoutePath(path).text
     }
 }

@@ -27,7 +27,8 @@ enum RouteConflicts {
 
     private static func keys(of route: Route) -> [Key] {
         let hosts: [String?] = route.hosts.isEmpty ? [nil] : route.hosts
-        let paths: [String?] = route.paths.isEmpty ? [nil] : route.paths
+        // Parameter names do not change what a path matches: `/a/{x}` and `/a/{y}` collide.
+        let paths: [String?] = route.paths.isEmpty ? [nil] : route.paths.map { (try? RoutePath($0).shape) ?? $0 }
         let methods: [String?] = route.methods.isEmpty ? [nil] : route.methods
         var keys: [Key] = []
         for host in hosts {

@@ -5,18 +5,21 @@ public final class CompiledRoute: Sendable {
     public let id: String
     public let name: String
     let hosts: [String]
-    let paths: [String]
+    let paths: [RoutePath]
     let methods: Set<String>
     let headers: [String: Set<String>]
     let stripPath: Bool
     let preserveHost: Bool
+    let upstreamPath: RoutePath?
     let upstream: CompiledUpstream
 
     init(_ route: Route, upstream: CompiledUpstream) {
         id = route.id
         name = route.name
         hosts = route.hosts
-        paths = route.paths
+        // Admission validated every path; a snapshot that fails here was refused before.
+        paths = route.paths.compactMap { try? RoutePath($0) }
+        upstreamPath = route.upstreamPath.flatMap { try? RoutePath($0) }
         methods = Set(route.methods)
         headers = route.headers.mapValues(Set.init)
         stripPath = route.stripPath

@@ -166,14 +166,11 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         let host = Self.hostWithoutPort(hostHeader)
         let method = head.method.rawValue
         let path = target.path
-        guard let (route, prefixLength) = config.routes.match(host: host, path: path, method: method, header: { head.headers[$0] }) else {
+        guard let found = config.routes.match(host: host, path: path, method: method, header: { head.headers[$0] }) else {
             return respondLocally(head, .notFound, "no_route", "no route matches \(method) \(path)")
         }
-        var forwardedPath = path
-        if route.stripPath, prefixLength > 0 {
-            let rest = path.utf8.dropFirst(prefixLength)
-            forwardedPath = rest.isEmpty ? "/" : (rest.first == UInt8(ascii: "/") ? String(rest)! : "/" + String(rest)!)
-        }
+        let route = found.entry.route
+        let forwardedPath = UpstreamPath.forwarded(path, route: route, match: found)
 
         let trusted = trustedPeer
         var headers = ForwardedRequest.endToEnd(head.headers, dropping: trusted ? ["host"] : Self.replacedWithHost)

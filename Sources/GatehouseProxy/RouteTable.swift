@@ -13,12 +13,12 @@ public struct RouteTable: Sendable {
     public let routeCount: Int
 
     init(routes: [CompiledRoute]) {
-        var exact: [String: [(CompiledRoute, String?)]] = [:]
-        var wildcards: [String: [(CompiledRoute, String?)]] = [:]
-        var anyHost: [(CompiledRoute, String?)] = []
+        var exact: [String: [(CompiledRoute, RoutePath?)]] = [:]
+        var wildcards: [String: [(CompiledRoute, RoutePath?)]] = [:]
+        var anyHost: [(CompiledRoute, RoutePath?)] = []
         for route in routes {
-            let prefixes: [String?] = route.paths.isEmpty ? [nil] : route.paths
-            let entries = prefixes.map { (route, $0) }
+            let paths: [RoutePath?] = route.paths.isEmpty ? [nil] : route.paths
+            let entries = paths.map { (route, $0) }
             if route.hosts.isEmpty { anyHost += entries }
             for host in route.hosts {
                 if host.hasPrefix("*.") {
@@ -28,26 +28,26 @@ public struct RouteTable: Sendable {
                 }
             }
         }
-        self.exact = exact.mapValues { PathTrie($0.map { (route: $0.0, prefix: $0.1) }) }
-        self.wildcards = wildcards.map { ($0.key, PathTrie($0.value.map { (route: $0.0, prefix: $0.1) })) }
+        self.exact = exact.mapValues { PathTrie($0.map { (route: $0.0, path: $0.1) }) }
+        self.wildcards = wildcards.map { ($0.key, PathTrie($0.value.map { (route: $0.0, path: $0.1) })) }
             .sorted { $0.suffix.utf8.count > $1.suffix.utf8.count }
-        self.anyHost = PathTrie(anyHost.map { (route: $0.0, prefix: $0.1) })
+        self.anyHost = PathTrie(anyHost.map { (route: $0.0, path: $0.1) })
         routeCount = routes.count
     }
 
-    /// The matching route and the length of the path prefix it matched (for `strip_path`).
+    /// The matching route, with the length of the path it matched and its captured parameters.
     /// - Parameters:
     ///   - host: lowercase host without port.
     ///   - path: normalized path, without query.
-    public func match(host: String, path: String, method: String, header: (String) -> [String]) -> (CompiledRoute, matchedPrefixLength: Int)? {
+    func match(host: String, path: String, method: String, header: (String) -> [String]) -> PathTrie.Match? {
         let accepts = { (route: CompiledRoute) -> Bool in
             if !route.methods.isEmpty, !route.methods.contains(method) { return false }
             return route.headers.allSatisfy { name, allowed in header(name).contains(where: allowed.contains) }
         }
-        if let trie = exact[host], let entry = trie.match(path: path, accepts) { return (entry.route, entry.prefixLength) }
+        if let trie = exact[host], let found = trie.match(path: path, accepts) { return found }
         for (suffix, trie) in wildcards where host.utf8.count > suffix.utf8.count && host.hasSuffix(suffix) {
-            if let entry = trie.match(path: path, accepts) { return (entry.route, entry.prefixLength) }
+            if let found = trie.match(path: path, accepts) { return found }
         }
-        return anyHost.match(path: path, accepts).map { ($0.route, $0.prefixLength) }
+        return anyHost.match(path: path, accepts)
     }
 }

@@ -52,6 +52,19 @@ import Testing
         #expect(conflict.message.contains("'one'") && conflict.message.contains("'two'"))
     }
 
+    @Test func templatesWithOtherParameterNamesConflict() throws {
+        let document = try Self.document(routes: [
+            ["name": "one", "upstream": "api", "paths": ["/recipes/{id}"]],
+            ["name": "two", "upstream": "api", "paths": ["/recipes/{slug}"]],
+        ])
+        #expect(error(document)?.code == .conflict)
+        let distinct = try Self.document(routes: [
+            ["name": "one", "upstream": "api", "paths": ["/recipes/{id}"]],
+            ["name": "two", "upstream": "api", "paths": ["=/recipes/{id}"]],
+        ])
+        #expect(error(distinct) == nil)
+    }
+
     @Test func routesDifferingInHostMethodOrHeaderDoNotConflict() throws {
         let document = try Self.document(routes: [
             ["name": "a", "upstream": "api", "paths": ["/x"]],

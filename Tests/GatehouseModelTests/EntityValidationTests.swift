@@ -80,9 +80,23 @@ import Testing
         #expect(route.methods == ["GET", "POST"])
     }
 
-    @Test(arguments: ["relative", "/a/../b", "/a//b", "/a?x", "/{id}"])
+    @Test(arguments: ["relative", "/a/../b", "/a//b", "/a?x", "/{1d}", "/a{id}", "/{id}/{id}", "=relative"])
     func badPathsAreRefused(path: String) {
         #expect(field { _ = try Route.read(["name": "r", "upstream": "u", "paths": [.string(path)]], id: id) } == "paths[0]")
+    }
+
+    @Test func templatesAndExactPathsAreNormalized() throws {
+        let route = try Route.read(["name": "r", "upstream": "u", "paths": ["/recipes/{id}/", "=/items/{id}"], "upstream_path": "/v2/{id}"], id: id)
+        #expect(route.paths == ["/recipes/{id}", "=/items/{id}"].sorted())
+        #expect(route.upstreamPath == "/v2/{id}")
+        #expect(
+            field {
+                _ = try Route.read(["name": "r", "upstream": "u", "paths": ["/recipes/{id}", "=/healthz"], "upstream_path": "/v2/{id}"], id: id)
+            } == "upstream_path")
+        #expect(
+            field { _ = try Route.read(["name": "r", "upstream": "u", "paths": ["/recipes/{id}"], "upstream_path": "/v2/{slug}"], id: id) }
+                == "upstream_path")
+        #expect(field { _ = try Route.read(["name": "r", "upstream": "u", "upstream_path": "/v2/{id}"], id: id) } == "upstream_path")
     }
 
     @Test func corsRefusesCredentialsWithWildcardAndBadOrigins() {

@@ -39,6 +39,19 @@ import Testing
         #expect(response.header("keep-alive") == nil)
     }
 
+    @Test func templateRoutesRewriteTheUpstreamPath() async throws {
+        let upstream = try await TestUpstream.start()
+        let proxy = try await ProxyHarness.start()
+        try proxy.apply(
+            version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]],
+            routes: [
+                ["name": "recipe", "paths": ["/recipes/{id}"], "upstream_path": "/v2/items/{id}", "upstream": "u"]
+            ])
+        let response = try await httpRequest(port: proxy.port, .GET, "/recipes/42/comments?page=2")
+        #expect(response.json["uri"] == "/v2/items/42/comments?page=2")
+        #expect(try await httpRequest(port: proxy.port, .GET, "/recipes").status == 404)
+    }
+
     @Test func preserveHostSendsTheClientsHost() async throws {
         let upstream = try await TestUpstream.start()
         let proxy = try await ProxyHarness.start()

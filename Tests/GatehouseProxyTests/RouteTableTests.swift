@@ -13,7 +13,7 @@ import Testing
     }
 
     func match(_ table: RouteTable, host: String = "any.test", _ path: String, method: String = "GET", headers: [String: String] = [:]) -> String? {
-        table.match(host: host, path: path, method: method, header: { headers[$0].map { [$0] } ?? [] })?.0.name
+        table.match(host: host, path: path, method: method, header: { headers[$0].map { [$0] } ?? [] })?.entry.route.name
     }
 
     @Test func longerPrefixWinsAndPrefixesMatchWholeSegments() throws {
@@ -59,7 +59,47 @@ import Testing
 
     @Test func matchedPrefixLengthIsReportedForStripPath() throws {
         let table = try Self.table([["name": "api", "paths": ["/api"]]])
-        #expect(table.match(host: "h", path: "/api/users", method: "GET", header: { _ in [] })?.1 == 4)
+        #expect(table.match(host: "h", path: "/api/users", method: "GET", header: { _ in [] })?.matchedLength == 4)
+    }
+
+    @Test func literalsBeatTemplatesAndExactPathsBeatPrefixes() throws {
+        let table = try Self.table([
+            ["name": "any-recipe", "paths": ["/recipes/{id}"]],
+            ["name": "new-recipe", "paths": ["/recipes/new"]],
+            ["name": "comments", "paths": ["/recipes/{id}/comments"]],
+            ["name": "list", "paths": ["=/recipes"]],
+            ["name": "recipes", "paths": ["/recipes"]],
+        ])
+        #expect(match(table, "/recipes/new") == "new-recipe")
+        #expect(match(table, "/recipes/42") == "any-recipe")
+        #expect(match(table, "/recipes/42/comments/7") == "comments")
+        #expect(match(table, "/recipes/new/comments") == "comments")
+        #expect(match(table, "/recipes") == "list")
+        #expect(match(table, "/recipes/") == "recipes")
+    }
+
+    @Test func templatesCaptureTheirSegments() throws {
+        let table = try Self.table([["name": "r", "paths": ["/menus/{menu}/recipes/{id}"]]])
+        let found = try #require(table.match(host: "h", path: "/menus/7/recipes/42/x", method: "GET", header: { _ in [] }))
+        #expect(found.captures.map { "\($0.name)=\($0.value)" } == ["menu=7", "id=42"])
+        #expect(found.matchedLength == "/menus/7/recipes/42".utf8.count)
+        #expect(table.match(host: "h", path: "/menus//recipes/42", method: "GET", header: { _ in [] }) == nil)
+    }
+
+    @Test func upstreamPathsAreFilledFromCaptures() throws {
+        let table = try Self.table([
+            ["name": "r", "paths": ["/recipes/{id}"], "upstream_path": "/v2/items/{id}"],
+            ["name": "s", "paths": ["/shop"], "strip_path": true],
+        ])
+        func forwarded(_ path: String) -> String? {
+            table.match(host: "h", path: path, method: "GET", header: { _ in [] }).map {
+                UpstreamPath.forwarded(path, route: $0.entry.route, match: $0)
+            }
+        }
+        #expect(forwarded("/recipes/42") == "/v2/items/42")
+        #expect(forwarded("/recipes/42/comments") == "/v2/items/42/comments")
+        #expect(forwarded("/shop") == "/")
+        #expect(forwarded("/shop/cart") == "/cart")
     }
 }
 
