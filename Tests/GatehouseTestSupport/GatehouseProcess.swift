@@ -117,6 +117,13 @@ public final class GatehouseProcess: Sendable {
         return found
     }
 
+    /// Resident memory of the process, in KiB (Linux).
+    public var residentKiB: Int {
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
+    }
+
     /// Sends a signal without waiting.
     public func signal(_ number: Int32) {
         kill(process.processIdentifier, number)

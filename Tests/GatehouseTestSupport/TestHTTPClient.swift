@@ -75,6 +75,34 @@ public final class TestConnection: Sendable {
     public func close() async {
         try? await channel.close()
     }
+
+    /// Sends a request with a chunked body of `bodyBytes` zero bytes, written 64 KiB at a time as
+    /// the connection drains, and returns the status and the size of the response body, which
+    /// is counted, not kept: for transfers too large to hold.
+    public func stream(_ method: HTTPMethod, _ uri: String, bodyBytes: Int = 0) async throws -> (status: Int, bodyBytes: Int) {
+        let channel = self.channel
+        return try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<(status: Int, bodyBytes: Int)> in
+            guard let collector = try? channel.pipeline.syncOperations.handler(type: ResponseCollector.self) else {
+                return channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
+            }
+            collector.countOnly = true
+            let promise = channel.eventLoop.makePromise(of: TestResponse.self)
+            collector.pending.append(promise)
+            var head = HTTPRequestHead(version: .http1_1, method: method, uri: uri)
+            head.headers.add(name: "host", value: "localhost")
+            if bodyBytes > 0 { head.headers.add(name: "transfer-encoding", value: "chunked") }
+            channel.write(HTTPClientRequestPart.head(head), promise: nil)
+            let chunk = ByteBuffer(repeating: 0, count: 65_536)
+            func send(_ left: Int) {
+                guard left > 0 else { return channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil) }
+                let size = min(left, chunk.readableBytes)
+                channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(chunk.getSlice(at: 0, length: size)!)))
+                    .assumeIsolated().whenSuccess { send(left - size) }
+            }
+            send(bodyBytes)
+            return promise.futureResult.map { (status: $0.status, bodyBytes: collector.counted) }
+        }.get()
+    }
 }
 
 /// A one-shot request on a fresh connection.
@@ -98,6 +126,9 @@ private final class ResponseCollector: ChannelInboundHandler {
     typealias InboundIn = HTTPClientResponsePart
 
     var pending: [EventLoopPromise<TestResponse>] = []
+    /// Count body bytes instead of keeping them.
+    var countOnly = false
+    private(set) var counted = 0
     private var head: HTTPResponseHead?
     private var body: [UInt8] = []
 
@@ -107,8 +138,9 @@ private final class ResponseCollector: ChannelInboundHandler {
             if (100..<200).contains(head.status.code) { return }
             self.head = head
             body = []
+            counted = 0
         case .body(let buffer):
-            body += buffer.readableBytesView
+            if countOnly { counted += buffer.readableBytes } else { body += buffer.readableBytesView }
         case .end:
             guard let head, !pending.isEmpty else { return }
             self.head = nil

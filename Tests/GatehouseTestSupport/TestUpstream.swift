@@ -8,7 +8,9 @@ import Synchronization
 
 /// A real HTTP/1.1 server on a loopback port, standing in for an upstream service.
 ///
-/// - `/bytes/N` answers N bytes (streamed in 64 KiB chunks, with Content-Length).
+/// - `/bytes/N` answers N bytes (64 KiB chunks, each written once the previous one was sent,
+///   with Content-Length).
+/// - `/sink` counts the request body without hashing it (for very large bodies).
 /// - `/status/NNN` answers that status with an empty body.
 /// - `/hang` never answers; `/close` closes the connection without answering.
 /// - `/hold` answers like any other path, but only once `release()` is called.
@@ -103,7 +105,7 @@ private final class UpstreamHandler: ChannelInboundHandler {
             bytes = 0
         case .body(let buffer):
             bytes += buffer.readableBytes
-            hasher.update(data: Array(buffer.readableBytesView))
+            if head?.uri.hasPrefix("/sink") != true { hasher.update(data: Array(buffer.readableBytesView)) }
         case .end:
             guard let head else { return }
             if head.uri.hasPrefix("/hold") {
@@ -121,6 +123,18 @@ private final class UpstreamHandler: ChannelInboundHandler {
         }
     }
 
+    /// Writes `left` bytes chunk by chunk, each after the previous was sent, so a slow reader
+    /// holds the upstream back instead of filling its memory.
+    private static func send(_ left: Int, chunk: ByteBuffer, context: ChannelHandlerContext, handler: UpstreamHandler) {
+        guard left > 0 else {
+            context.writeAndFlush(handler.wrapOutboundOut(.end(nil)), promise: nil)
+            return
+        }
+        let size = min(left, chunk.readableBytes)
+        context.writeAndFlush(handler.wrapOutboundOut(.body(.byteBuffer(chunk.getSlice(at: 0, length: size)!))))
+            .assumeIsolated().whenSuccess { send(left - size, chunk: chunk, context: context, handler: handler) }
+    }
+
     private func respond(_ context: ChannelHandlerContext, _ head: HTTPRequestHead) {
         let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
         if path.hasPrefix("/hang") { return }
@@ -136,13 +150,15 @@ private final class UpstreamHandler: ChannelInboundHandler {
             var response = HTTPResponseHead(version: .http1_1, status: .ok)
             response.headers.add(name: "content-length", value: String(count))
             context.write(wrapOutboundOut(.head(response)), promise: nil)
-            var left = count
-            let chunk = ByteBuffer(repeating: UInt8(ascii: "x"), count: 65_536)
-            while left > 0 {
-                let size = min(left, chunk.readableBytes)
-                context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(chunk.getSlice(at: 0, length: size)!))), promise: nil)
-                left -= size
-            }
+            Self.send(count, chunk: ByteBuffer(repeating: UInt8(ascii: "x"), count: 65_536), context: context, handler: self)
+            return
+        }
+        if path.hasPrefix("/sink") {
+            let body = JSONValue.object(["body_bytes": .int(bytes)]).canonicalBytes
+            var response = HTTPResponseHead(version: .http1_1, status: .ok)
+            response.headers.add(name: "content-length", value: String(body.count))
+            context.write(wrapOutboundOut(.head(response)), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
             return
         }
