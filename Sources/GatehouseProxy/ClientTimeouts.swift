@@ -9,7 +9,7 @@ import NIOCore
 /// its way (accepted, or partly read): NIO would close such a connection as idle and lose that
 /// request. The event goes on once the head arrives, so the request is answered with
 /// `Connection: close`.
-final class ClientTimeouts: ChannelInboundHandler {
+final class ClientTimeouts: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 

@@ -4,7 +4,7 @@ import NIOHTTP1
 /// Answers HTTP the parser refused (malformed, ambiguous or oversized requests) with a JSON error
 /// and lets the decoder close the connection: 431 for oversized headers, 400 for the rest. A
 /// response already under way is not interrupted; the connection just closes.
-final class ProtocolErrorResponder: ChannelDuplexHandler {
+final class ProtocolErrorResponder: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart

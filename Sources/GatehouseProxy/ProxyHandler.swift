@@ -7,7 +7,7 @@ import NIOHTTP1
 /// buffering, reads pausing on either side while the other cannot take more.
 ///
 /// Lives on the client channel's event loop, which also owns the upstream connections it uses.
-final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
+final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamConnectionDelegate {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
@@ -23,6 +23,12 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         let idempotent: Bool
         let balancerKey: Balancer.RequestKey
         let preserveHost: Bool
+        /// The client asked for a WebSocket; a 101 from the upstream turns both connections
+        /// into one tunnel.
+        let websocket: Bool
+        /// The client asked for some upgrade: its connection cannot carry another HTTP request.
+        let upgradeRequested: Bool
+        var switching = false
         var target = 0
         var tried: Set<Int> = []
         var connection: UpstreamConnection?
@@ -182,6 +188,15 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         } else if !hasBody, head.method.hasRequestBodyExpected {
             headers.replaceOrAdd(name: "content-length", value: "0")
         }
+        let upgradeRequested = head.headers.contains(name: "upgrade") && ForwardedRequest.connectionNamed(head.headers).contains("upgrade")
+        let websocket =
+            upgradeRequested && head.method == .GET
+            && head.headers[canonicalForm: "upgrade"].contains { $0.lowercased() == "websocket" }
+        if websocket {
+            // Hop-by-hop, so stripped above; a WebSocket upgrade is forwarded on purpose (h2c never is).
+            headers.add(name: "upgrade", value: "websocket")
+            headers.add(name: "connection", value: "upgrade")
+        }
         ForwardedRequest.addForwarding(to: &headers, clientIP: clientIP, host: hostHeader, port: localPort, trusted: trusted)
         ForwardedRequest.appendVia(to: &headers, version: head.version)
         let requestID = head.headers.first(name: "x-request-id") ?? RequestID.make()
@@ -195,7 +210,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
             config: config, upstream: route.upstream, head: upstreamHead, clientVersion: head.version,
             clientKeepAlive: head.isKeepAlive, requestID: requestID,
             idempotent: [.GET, .HEAD, .OPTIONS, .PUT, .DELETE].contains(head.method), balancerKey: key,
-            preserveHost: route.preserveHost && !hostHeader.isEmpty
+            preserveHost: route.preserveHost && !hostHeader.isEmpty, websocket: websocket, upgradeRequested: upgradeRequested
         )
         connect(excluding: [])
     }
@@ -281,6 +296,18 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         guard var exchange, let context else { return }
         if exchange.requestEnded { armReadTimeout() }
         switch part {
+        case .head(let upstreamHead) where upstreamHead.status == .switchingProtocols:
+            guard exchange.websocket else {
+                return upstreamFailed(ChannelError.inappropriateOperationForState)
+            }
+            exchange.switching = true
+            exchange.responseStarted = true
+            self.exchange = exchange
+            var head = HTTPResponseHead(version: exchange.clientVersion, status: .switchingProtocols)
+            head.headers = ForwardedRequest.endToEnd(upstreamHead.headers)
+            head.headers.add(name: "upgrade", value: "websocket")
+            head.headers.add(name: "connection", value: "upgrade")
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
         case .head(let upstreamHead):
             let status = upstreamHead.status.code
             exchange.informational = (100..<200).contains(status) && status != 101
@@ -295,7 +322,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
             if !exchange.informational {
                 // An HTTP/1.0 client can only find the end of an unsized body by the close.
                 let unsized = !head.headers.contains(name: "content-length") && exchange.clientVersion.minor == 0
-                exchange.closeClientAfter = !exchange.clientKeepAlive || unsized
+                // After an upgrade request the HTTP parser stops: the connection cannot carry more.
+                exchange.closeClientAfter = !exchange.clientKeepAlive || unsized || exchange.upgradeRequested
                 if exchange.closeClientAfter {
                     head.headers.replaceOrAdd(name: "connection", value: "close")
                 } else if exchange.clientVersion.minor == 0 {
@@ -306,6 +334,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
             context.write(wrapOutboundOut(.head(head)), promise: nil)
         case .body(let buffer):
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        case .end where exchange.switching:
+            switchToTunnel(exchange, context: context)
         case .end:
             if exchange.informational {
                 exchange.informational = false
@@ -359,6 +389,40 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         if !exchange.requestEnded { discardingBody = true }
         writeEnd(closeAfter: exchange.closeClientAfter)
         resumeClientReads()
+    }
+
+    /// The upstream agreed to a WebSocket: the 101 goes to the client, then both connections
+    /// lose their HTTP handlers and relay bytes to each other.
+    private func switchToTunnel(_ exchange: Exchange, context: ChannelHandlerContext) {
+        cancelTimer()
+        self.exchange = nil
+        guard let connection = exchange.connection, let upstream = connection.channel else {
+            return context.close(promise: nil)
+        }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        pool.detach(connection)
+        let (clientEnd, upstreamEnd) = TunnelHandler.pair(context.channel, upstream)
+        do {
+            let client = context.channel.pipeline.syncOperations
+            try client.addHandler(clientEnd)
+            client.removeIfPresent(ClientTimeouts.self)
+            client.removeIfPresent(ProtocolErrorResponder.self)
+            client.removeIfPresent(NIOHTTPResponseHeadersValidator.self)
+            client.removeIfPresent(HTTPServerPipelineHandler.self)
+            client.removeIfPresent(HTTPResponseEncoder.self)
+            client.removeIfPresent(ByteToMessageHandler<HTTPRequestDecoder>.self)
+            client.removeHandler(context: context, promise: nil)
+            let server = upstream.pipeline.syncOperations
+            // The tunnel end first: removing the decoder hands it the bytes behind the 101.
+            try server.addHandler(upstreamEnd)
+            server.removeIfPresent(UpstreamConnection.self)
+            server.removeIfPresent(HTTPRequestEncoder.self)
+            server.removeIfPresent(NIOHTTPRequestHeadersValidator.self)
+            server.removeIfPresent(ByteToMessageHandler<HTTPResponseDecoder>.self)
+        } catch {
+            context.close(promise: nil)
+            upstream.close(promise: nil)
+        }
     }
 
     /// Counts a failed attempt against the target, for passive health.

@@ -14,7 +14,7 @@ protocol UpstreamConnectionDelegate: AnyObject {
 /// One keep-alive HTTP/1.1 connection to a target, owned by its event loop's
 /// `UpstreamConnectionPool`. It is the last handler of its channel: it hands responses to the
 /// request using it and stops reading while that request's client cannot take more bytes.
-final class UpstreamConnection: ChannelDuplexHandler {
+final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
@@ -50,6 +50,8 @@ final class UpstreamConnection: ChannelDuplexHandler {
     func flush() {
         context?.flush()
     }
+
+    var channel: (any Channel)? { context?.channel }
 
     func close() {
         guard isOpen else { return }

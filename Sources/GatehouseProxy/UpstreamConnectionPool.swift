@@ -46,7 +46,8 @@ final class UpstreamConnectionPool {
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .fireError)
+                    // After a 101, bytes the upstream sent behind it belong to the new protocol.
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
                     try channel.pipeline.syncOperations.addHandler(handler.value)
                 }
             }
@@ -78,6 +79,13 @@ final class UpstreamConnectionPool {
         connection.idleTimer = eventLoop.assumeIsolated().scheduleTask(in: limits.idleTimeout) { [weak connection] in
             connection?.close()
         }
+    }
+
+    /// Takes a connection out of the pool's accounting for good: it became a tunnel.
+    func detach(_ connection: UpstreamConnection) {
+        eventLoop.preconditionInEventLoop()
+        active[connection.key, default: 1] -= 1
+        connection.delegate = nil
     }
 
     /// Closes every idle connection (on shutdown).

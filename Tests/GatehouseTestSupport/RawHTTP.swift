@@ -43,3 +43,43 @@ private final class ByteCollector: Sendable {
         }
     }
 }
+
+/// A raw TCP connection for conversations: send bytes, then wait for text to arrive.
+public final class RawConnection: Sendable {
+    private let channel: any Channel
+    private let collector: ByteCollector
+
+    public static func open(port: Int) async throws -> RawConnection {
+        let collector = ByteCollector()
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector.handler()) }
+            }
+            .connect(host: "127.0.0.1", port: port)
+            .get()
+        return RawConnection(channel: channel, collector: collector)
+    }
+
+    private init(channel: any Channel, collector: ByteCollector) {
+        self.channel = channel
+        self.collector = collector
+    }
+
+    public func send(_ text: String) async throws {
+        try await channel.writeAndFlush(ByteBuffer(string: text))
+    }
+
+    /// Everything received so far, once it contains `marker`.
+    public func received(containing marker: String) async throws -> String {
+        do {
+            try await waitUntil("'\(marker)' from the server", deadline: .seconds(10)) { collector.text.contains(marker) }
+        } catch {
+            throw TimedOut(description: "\(error); received so far: \(collector.text.debugDescription)")
+        }
+        return collector.text
+    }
+
+    public func close() async {
+        try? await channel.close()
+    }
+}

@@ -14,6 +14,7 @@ import Synchronization
 /// - `/status/NNN` answers that status with an empty body.
 /// - `/hang` never answers; `/close` closes the connection without answering.
 /// - `/hold` answers like any other path, but only once `release()` is called.
+/// - `/ws` accepts a WebSocket upgrade (101), sends `hello`, then echoes bytes back uppercased.
 /// - anything else answers 200 with JSON describing the request: `server`, `method`, `uri`,
 ///   `headers` (lowercased name → values), `body_bytes`, `body_sha256`.
 public final class TestUpstream: Sendable {
@@ -82,7 +83,7 @@ final class HeldRequests: Sendable {
     }
 }
 
-private final class UpstreamHandler: ChannelInboundHandler {
+private final class UpstreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
@@ -123,6 +124,37 @@ private final class UpstreamHandler: ChannelInboundHandler {
         }
     }
 
+    /// Answers 101 and turns the connection into an uppercasing echo, greeting first: the
+    /// greeting travels right behind the 101, as a real server's first frame may.
+    private func upgrade(_ context: ChannelHandlerContext) {
+        var head = HTTPResponseHead(version: .http1_1, status: .switchingProtocols)
+        head.headers.add(name: "upgrade", value: "websocket")
+        head.headers.add(name: "connection", value: "Upgrade")
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.end(nil)), promise: nil)
+        let pipeline = context.pipeline.syncOperations
+        if let encoder = try? pipeline.context(handlerType: HTTPResponseEncoder.self) {
+            // Flush the 101 through the encoder before it goes.
+            context.flush()
+            pipeline.removeHandler(context: encoder, promise: nil)
+        }
+        if let validator = try? pipeline.context(handlerType: NIOHTTPResponseHeadersValidator.self) {
+            pipeline.removeHandler(context: validator, promise: nil)
+        }
+        if let errors = try? pipeline.context(handlerType: HTTPServerProtocolErrorHandler.self) {
+            pipeline.removeHandler(context: errors, promise: nil)
+        }
+        if let pipelining = try? pipeline.context(handlerType: HTTPServerPipelineHandler.self) {
+            pipeline.removeHandler(context: pipelining, promise: nil)
+        }
+        if let decoder = try? pipeline.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self) {
+            pipeline.removeHandler(context: decoder, promise: nil)
+        }
+        try? pipeline.addHandler(UppercaseEcho())
+        context.writeAndFlush(NIOAny(ByteBuffer(string: "hello")), promise: nil)
+        pipeline.removeHandler(context: context, promise: nil)
+    }
+
     /// Writes `left` bytes chunk by chunk, each after the previous was sent, so a slow reader
     /// holds the upstream back instead of filling its memory.
     private static func send(_ left: Int, chunk: ByteBuffer, context: ChannelHandlerContext, handler: UpstreamHandler) {
@@ -138,6 +170,7 @@ private final class UpstreamHandler: ChannelInboundHandler {
     private func respond(_ context: ChannelHandlerContext, _ head: HTTPRequestHead) {
         let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
         if path.hasPrefix("/hang") { return }
+        if path.hasPrefix("/ws") { return upgrade(context) }
         if path.hasPrefix("/close") { return context.close(promise: nil) }
         if path.hasPrefix("/status/"), let code = Int(path.dropFirst(8)) {
             var response = HTTPResponseHead(version: .http1_1, status: .init(statusCode: code))
@@ -184,5 +217,15 @@ private final class UpstreamHandler: ChannelInboundHandler {
         context.write(wrapOutboundOut(.head(response)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+}
+
+private final class UppercaseEcho: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let text = String(buffer: unwrapInboundIn(data)).uppercased()
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: text)), promise: nil)
     }
 }
