@@ -5,19 +5,9 @@ import NIOPosix
 /// Sends exact bytes over a fresh TCP connection and returns every byte the server sent until
 /// it closed the connection. For protocol cases where the bytes themselves are the test.
 public func rawExchange(port: Int, _ request: String, deadline: TimeAmount = .seconds(10)) async throws -> String {
-    let collector = ByteCollector()
-    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-        .channelInitializer { channel in
-            channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector.handler()) }
-        }
-        .connect(host: "127.0.0.1", port: port)
-        .get()
-    // A server that never closes fails the test instead of hanging it.
-    let timeout = channel.eventLoop.scheduleTask(in: deadline) { channel.close(promise: nil) }
-    try await channel.writeAndFlush(ByteBuffer(string: request))
-    try await channel.closeFuture.get()
-    timeout.cancel()
-    return collector.text
+    let connection = try await RawConnection.open(port: port)
+    try await connection.send(request)
+    return await connection.receivedUntilClosed(deadline: deadline)
 }
 
 /// The first line of a raw response, such as `HTTP/1.1 400 Bad Request`.
@@ -76,6 +66,16 @@ public final class RawConnection: Sendable {
         } catch {
             throw TimedOut(description: "\(error); received so far: \(collector.text.debugDescription)")
         }
+        return collector.text
+    }
+
+    /// Everything received once the server closed the connection (or, so that a server that
+    /// never closes fails the test instead of hanging it, once `deadline` passed).
+    public func receivedUntilClosed(deadline: TimeAmount) async -> String {
+        let channel = self.channel
+        let timeout = channel.eventLoop.scheduleTask(in: deadline) { channel.close(promise: nil) }
+        try? await channel.closeFuture.get()
+        timeout.cancel()
         return collector.text
     }
 
