@@ -179,7 +179,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let forwardedPath = UpstreamPath.forwarded(path, route: route, match: found)
 
         let trusted = trustedPeer
-        var headers = ForwardedRequest.endToEnd(head.headers, dropping: trusted ? ["host"] : Self.replacedWithHost)
+        var headers = ForwardedRequest.endToEnd(head.headers, dropping: trusted ? ["host", "expect"] : Self.replacedWithHost)
         let chunked = head.headers[canonicalForm: "transfer-encoding"].last?.lowercased() == "chunked"
         let hasBody = chunked || head.headers.contains(name: "content-length")
         if chunked {
@@ -212,6 +212,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             idempotent: [.GET, .HEAD, .OPTIONS, .PUT, .DELETE].contains(head.method), balancerKey: key,
             preserveHost: route.preserveHost && !hostHeader.isEmpty, websocket: websocket, upgradeRequested: upgradeRequested
         )
+        // The gateway answers `Expect: 100-continue` itself once the request is routed and within
+        // its limits (it was stripped from what goes upstream): the client sends its body then.
+        if head.version.minor >= 1, head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+            context?.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+        }
         connect(excluding: [])
     }
 
@@ -538,7 +543,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     static func bracketed(_ host: String) -> String { host.contains(":") ? "[\(host)]" : host }
 
-    private static let replacedWithHost = ForwardedRequest.replacedForwarding + ["host"]
+    private static let replacedWithHost = ForwardedRequest.replacedForwarding + ["host", "expect"]
 }
 
 extension HTTPMethod {

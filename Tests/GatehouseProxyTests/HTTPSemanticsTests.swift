@@ -1,0 +1,52 @@
+import GatehouseModel
+import GatehouseTestSupport
+import NIOCore
+import NIOHTTP1
+import Testing
+
+@testable import GatehouseProxy
+
+/// Message framing the proxy must keep right: bodiless responses, HTTP/1.0 clients, and
+/// `Expect: 100-continue`.
+@Suite struct HTTPSemanticsTests {
+    static func proxy() async throws -> ProxyHarness {
+        let upstream = try await TestUpstream.start()
+        let proxy = try await ProxyHarness.start()
+        try proxy.apply(
+            version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]], routes: [["name": "all", "upstream": "u"]])
+        return proxy
+    }
+
+    @Test func headAnd204And304HaveNoBodyAndTheConnectionStaysUsable() async throws {
+        let proxy = try await Self.proxy()
+        let response = try await rawExchange(
+            port: proxy.port,
+            "HEAD / HTTP/1.1\r\nHost: a\r\n\r\nGET /status/204 HTTP/1.1\r\nHost: a\r\n\r\nGET /status/304 HTTP/1.1\r\nHost: a\r\n\r\nGET /bytes/3 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        )
+        let statuses = response.split(separator: "\r\n").filter { $0.hasPrefix("HTTP/1.1 ") }.map { String($0.prefix(12)) }
+        #expect(statuses == ["HTTP/1.1 200", "HTTP/1.1 204", "HTTP/1.1 304", "HTTP/1.1 200"])
+        // Only the last response has a body, and it is exactly its three bytes.
+        #expect(response.hasSuffix("\r\n\r\nxxx"))
+        #expect(!response.contains("0\r\n\r\nHTTP"))
+    }
+
+    @Test func anHTTP10ClientGetsAnHTTP10ResponseAndTheConnectionCloses() async throws {
+        let proxy = try await Self.proxy()
+        let response = try await rawExchange(port: proxy.port, "GET /bytes/5 HTTP/1.0\r\nHost: a\r\n\r\n")
+        #expect(statusLine(response) == "HTTP/1.0 200 OK")
+        #expect(response.hasSuffix("xxxxx"))
+        #expect(!response.lowercased().contains("transfer-encoding"))
+    }
+
+    @Test func expectContinueIsRelayedBeforeTheBody() async throws {
+        let proxy = try await Self.proxy()
+        let client = try await RawConnection.open(port: proxy.port)
+        try await client.send("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n")
+        let interim = try await client.received(containing: "HTTP/1.1 100 Continue\r\n\r\n")
+        #expect(!interim.contains("200"))
+        try await client.send("hello")
+        let final = await client.receivedUntilClosed(deadline: .seconds(10))
+        #expect(final.contains("HTTP/1.1 200 OK"))
+        #expect(final.contains("\"body_bytes\":5"))
+    }
+}
