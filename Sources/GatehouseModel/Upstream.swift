@@ -48,6 +48,18 @@ public struct Upstream: Sendable, Hashable {
     public var hashOn: HashOn?
     public var timeouts = Timeouts()
     public var retries = 0
+    /// How `https` upstreams are verified.
+    public var tls = TLS()
+
+    /// Certificate verification for `https` targets: on by default, against the system's trust
+    /// roots plus `caCertificates` (PEM); `serverName` overrides the name checked and sent as SNI
+    /// (default: the target's host).
+    public struct TLS: Sendable, Hashable {
+        public var verify = true
+        public var caCertificates: String?
+        public var serverName: String?
+    }
+
     /// Passive health checking: nil when off.
     public var passiveHealth: PassiveHealth?
 
@@ -81,9 +93,6 @@ public struct Upstream: Sendable, Hashable {
         var upstream = Upstream(header: header, targets: targets)
         if let text = try reader.optionalString("scheme") {
             guard let scheme = Scheme(rawValue: text) else { throw .invalid("must be http or https", field: reader.field("scheme")) }
-            guard scheme == .http else {
-                throw .invalid("https upstreams are not supported by this version yet", field: reader.field("scheme"))
-            }
             upstream.scheme = scheme
         }
         if let text = try reader.optionalString("algorithm") {
@@ -109,6 +118,25 @@ public struct Upstream: Sendable, Hashable {
             try timeouts.finish()
         }
         upstream.retries = try reader.optionalInt("retries", in: 0...10) ?? 0
+        if var tls = try reader.optionalObject("tls") {
+            upstream.tls.verify = try tls.optionalBool("verify") ?? true
+            if let pem = try tls.optionalString("ca_certificates") {
+                guard pem.contains("-----BEGIN CERTIFICATE-----") else {
+                    throw .invalid("must hold PEM certificates (-----BEGIN CERTIFICATE-----)", field: tls.field("ca_certificates"))
+                }
+                upstream.tls.caCertificates = pem
+            }
+            if let name = try tls.optionalString("server_name") {
+                guard UpstreamTarget.isHostName(Substring(name)) else {
+                    throw .invalid("'\(name)' is not a host name", field: tls.field("server_name"))
+                }
+                upstream.tls.serverName = name.lowercased()
+            }
+            try tls.finish()
+            if upstream.scheme == .http, upstream.tls != TLS() {
+                throw .invalid("applies to https upstreams only", field: reader.field("tls"))
+            }
+        }
         if var checks = try reader.optionalObject("health_checks") {
             if var passive = try checks.optionalObject("passive") {
                 var health = PassiveHealth()
@@ -144,6 +172,10 @@ public struct Upstream: Sendable, Hashable {
             "write": .string(timeouts.write.configText),
         ]
         fields["retries"] = .int(retries)
+        fields["tls"] = [
+            "verify": .bool(tls.verify), "ca_certificates": tls.caCertificates.map(JSONValue.string) ?? .null,
+            "server_name": tls.serverName.map(JSONValue.string) ?? .null,
+        ]
         fields["health_checks"] = [
             "passive": passiveHealth.map { ["failures": .int($0.failures), "cooldown": .string($0.cooldown.configText)] } ?? .null
         ]

@@ -1,8 +1,10 @@
 import Atomics
 import GatehouseModel
 import NIOCore
+import NIOSSL
 
-/// An upstream ready to serve: its targets, timeouts and balancer. Shared by all event loops.
+/// An upstream ready to serve: its targets, timeouts, balancer and, for `https`, its TLS
+/// context (built once per snapshot, off the event loops). Shared by all event loops.
 public final class CompiledUpstream: Sendable {
     public let name: String
     let targets: [UpstreamTarget]
@@ -15,8 +17,13 @@ public final class CompiledUpstream: Sendable {
     let passiveHealth: (failures: Int, cooldown: TimeAmount)?
     /// `TargetHealth` keys, by target index.
     let healthKeys: [String]
+    /// Connection pool keys, by target index: scheme, target and TLS settings, so connections are
+    /// only reused under the settings they were made with.
+    let poolKeys: [String]
+    /// For `https`: the context and the name to send as SNI and verify, by target index.
+    let tls: (context: NIOSSLContext, serverNames: [String?])?
 
-    init(_ upstream: Upstream) {
+    init(_ upstream: Upstream) throws {
         name = upstream.name
         targets = upstream.targets.filter { $0.weight > 0 }
         connectTimeout = .milliseconds(upstream.timeouts.connect.milliseconds)
@@ -26,5 +33,23 @@ public final class CompiledUpstream: Sendable {
         balancer = Balancer(algorithm: upstream.algorithm, hashOn: upstream.hashOn, targets: targets)
         passiveHealth = upstream.passiveHealth.map { ($0.failures, .milliseconds($0.cooldown.milliseconds)) }
         healthKeys = targets.map { TargetHealth.key(upstream.name, $0.target) }
+        // A pooled https connection was verified under one TLS setting: only the same setting
+        // may reuse it (the hash is in-process, as the pools are).
+        let tlsIdentity = upstream.scheme == .https ? "|\(upstream.tls.hashValue)" : ""
+        poolKeys = targets.map { "\(upstream.scheme.rawValue)://\($0.target)\(tlsIdentity)" }
+        if upstream.scheme == .https {
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.certificateVerification = upstream.tls.verify ? .fullVerification : .none
+            if let pem = upstream.tls.caCertificates {
+                configuration.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8)))]
+            }
+            // SNI takes a DNS name, never an address.
+            let names = targets.map { target in
+                upstream.tls.serverName ?? (target.host.contains(":") || target.host.allSatisfy { $0.isNumber || $0 == "." } ? nil : target.host)
+            }
+            tls = (try NIOSSLContext(configuration: configuration), names)
+        } else {
+            tls = nil
+        }
     }
 }

@@ -17,7 +17,13 @@ public enum ConfigCompiler {
             throw Rejection(description: "policy '\(policy.name)' of type \(policy.type.rawValue) cannot be enforced by this data plane")
         }
         var upstreams: [String: CompiledUpstream] = [:]
-        for upstream in document.upstreams { upstreams[upstream.name] = CompiledUpstream(upstream) }
+        for upstream in document.upstreams {
+            do {
+                upstreams[upstream.name] = try CompiledUpstream(upstream)
+            } catch {
+                throw Rejection(description: "upstream '\(upstream.name)': cannot set up TLS: \(error)")
+            }
+        }
         var routes: [CompiledRoute] = []
         for route in document.routes {
             guard let upstream = upstreams[route.upstream] else {

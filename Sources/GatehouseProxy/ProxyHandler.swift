@@ -1,6 +1,7 @@
 import GatehouseModel
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// Proxies the HTTP/1.1 requests of one client connection. Each request loads the active config
 /// once at its head and keeps it to its end; request and response bodies stream through without
@@ -230,7 +231,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             let now = NIODeadline.now()
             for (index, key) in upstream.healthKeys.enumerated() where !health.isHealthy(key, now: now) { excluding.insert(index) }
         }
-        let active = { [pool] (index: Int) in pool.activeCount(upstream.targets[index].target) }
+        let active = { [pool] (index: Int) in pool.activeCount(upstream.poolKeys[index]) }
         guard let index = upstream.balancer.pick(excluding: excluding, key: exchange.balancerKey, active: active) else {
             if tried.isEmpty {
                 return failBeforeResponse(
@@ -245,7 +246,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             exchange.head.headers.replaceOrAdd(name: "host", value: target.port == 80 ? Self.bracketed(target.host) : target.target)
         }
         self.exchange = exchange
-        pool.acquire(host: target.host, port: target.port, key: target.target, connectTimeout: upstream.connectTimeout) { [weak self] result in
+        pool.acquire(
+            target, key: upstream.poolKeys[index], tls: upstream.tls.map { ($0.context, $0.serverNames[index]) },
+            connectTimeout: upstream.connectTimeout
+        ) { [weak self] result in
             self?.connected(result)
         }
     }
@@ -372,6 +376,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             retryOnFreshConnection()
         } else {
             recordFailure(exchange)
+            if error is NIOSSLError || error is BoringSSLError {
+                return failBeforeResponse(.badGateway, "upstream_tls_failed", "TLS with upstream '\(exchange.upstream.name)' failed: \(error)")
+            }
             failBeforeResponse(.badGateway, "upstream_failed", "upstream '\(exchange.upstream.name)' closed the connection before responding")
         }
     }
@@ -379,7 +386,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private func retryOnFreshConnection() {
         guard let exchange else { return }
         let target = exchange.upstream.targets[exchange.target]
-        pool.acquire(host: target.host, port: target.port, key: target.target, connectTimeout: exchange.upstream.connectTimeout, reuse: false) {
+        let upstream = exchange.upstream
+        let tls = upstream.tls.map { ($0.context, $0.serverNames[exchange.target]) }
+        pool.acquire(target, key: upstream.poolKeys[exchange.target], tls: tls, connectTimeout: upstream.connectTimeout, reuse: false) {
             [weak self] result in
             self?.connected(result)
         }

@@ -1,6 +1,8 @@
+import GatehouseModel
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// Keep-alive connections to upstream targets for one event loop. Only that loop touches it, so
 /// it needs no locks; a request borrows a connection and gives it back when its response ended.
@@ -26,8 +28,8 @@ final class UpstreamConnectionPool {
     /// A connection to `host:port`: an idle one when there is one, else a new one.
     /// The callback runs on this loop with the connection and whether it was reused.
     func acquire(
-        host: String, port: Int, key: String, connectTimeout: TimeAmount, reuse: Bool = true,
-        _ callback: @escaping (Result<(UpstreamConnection, reused: Bool), any Error>) -> Void
+        _ target: UpstreamTarget, key: String, tls: (context: NIOSSLContext, serverName: String?)?, connectTimeout: TimeAmount,
+        reuse: Bool = true, _ callback: @escaping (Result<(UpstreamConnection, reused: Bool), any Error>) -> Void
     ) {
         eventLoop.preconditionInEventLoop()
         while reuse, let connection = idle[key]?.popLast() {
@@ -46,12 +48,15 @@ final class UpstreamConnectionPool {
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls.context, serverHostname: tls.serverName))
+                    }
                     // After a 101, bytes the upstream sent behind it belong to the new protocol.
                     try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
                     try channel.pipeline.syncOperations.addHandler(handler.value)
                 }
             }
-            .connect(host: host, port: port)
+            .connect(host: target.host, port: target.port)
             .assumeIsolated()
             .whenComplete { result in
                 switch result {

@@ -5,7 +5,7 @@ import Testing
 
 @Suite struct RouteTableTests {
     static func table(_ routes: [JSONValue]) throws -> RouteTable {
-        let upstream = CompiledUpstream(try Upstream.read(["name": "u"], id: "u"))
+        let upstream = try CompiledUpstream(try Upstream.read(["name": "u"], id: "u"))
         return RouteTable(
             routes: try routes.enumerated().map { index, json in
                 CompiledRoute(try Route.read(json.merging(patch: ["upstream": "u"]), id: "r\(index)"), upstream: upstream)

@@ -4,6 +4,7 @@ import GatehouseModel
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// A real HTTP/1.1 server on a loopback port, standing in for an upstream service.
@@ -41,9 +42,19 @@ public final class TestUpstream: Sendable {
         self.held = held
     }
 
+    /// - Parameter tls: serve HTTPS with this certificate and key (PEM).
     public static func start(
-        name: String = "upstream", group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        name: String = "upstream", tls: (certificate: String, key: String)? = nil,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> TestUpstream {
+        let tlsContext = try tls.map { tls in
+            try NIOSSLContext(
+                configuration: .makeServerConfiguration(
+                    certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(tls.certificate.utf8)).map { .certificate($0) },
+                    privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(tls.key.utf8), format: .pem))
+                )
+            )
+        }
         let counter = Counter()
         let held = HeldRequests()
         let channel = try await ServerBootstrap(group: group)
@@ -51,6 +62,7 @@ public final class TestUpstream: Sendable {
             .childChannelInitializer { channel in
                 counter.increment()
                 return channel.eventLoop.makeCompletedFuture {
+                    if let tlsContext { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext)) }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(UpstreamHandler(name: name, held: held))
                 }
