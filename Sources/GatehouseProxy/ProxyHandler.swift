@@ -14,7 +14,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     typealias OutboundOut = HTTPServerResponsePart
 
     /// One request on its way through.
-    private struct Exchange {
+    struct Exchange {
         let config: CompiledConfig
         let upstream: CompiledUpstream
         var head: HTTPRequestHead
@@ -45,16 +45,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     private let active: ActiveConfig
-    private let pool: UpstreamConnectionPool
+    let pool: UpstreamConnectionPool
     private let options: ProxyOptions
-    private let timeouts: ClientTimeouts?
-    private let health: TargetHealth
-    private var context: ChannelHandlerContext?
-    private var exchange: Exchange?
+    let timeouts: ClientTimeouts?
+    let health: TargetHealth
+    var context: ChannelHandlerContext?
+    var exchange: Exchange?
     /// The rest of a request body arriving after its response was already sent.
-    private var discardingBody = false
-    private var readPending = false
-    private var timer: Scheduled<Void>?
+    var discardingBody = false
+    var readPending = false
+    var timer: Scheduled<Void>?
     private var clientIP = ""
     private var localPort = 0
     /// Whether the peer is a trusted proxy: decided once per connection.
@@ -133,7 +133,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
     }
 
-    private func resumeClientReads() {
+    func resumeClientReads() {
         guard readPending, let context else { return }
         readPending = false
         context.read()
@@ -170,7 +170,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             return respondLocally(head, .serviceUnavailable, "not_ready", "no config has been applied yet")
         }
         let hostHeader = target.authority ?? head.headers.first(name: "host") ?? ""
-        let host = Self.hostWithoutPort(hostHeader)
+        let host = RequestTarget.hostWithoutPort(hostHeader)
         let method = head.method.rawValue
         let path = target.path
         guard let found = config.routes.match(host: host, path: path, method: method, header: { head.headers[$0] }) else {
@@ -243,7 +243,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         exchange.target = index
         exchange.tried.insert(index)
         if !exchange.preserveHost {
-            exchange.head.headers.replaceOrAdd(name: "host", value: target.port == 80 ? Self.bracketed(target.host) : target.target)
+            exchange.head.headers.replaceOrAdd(name: "host", value: target.port == 80 ? RequestTarget.bracketed(target.host) : target.target)
         }
         self.exchange = exchange
         pool.acquire(
@@ -405,152 +405,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         resumeClientReads()
     }
 
-    /// The upstream agreed to a WebSocket: the 101 goes to the client, then both connections
-    /// lose their HTTP handlers and relay bytes to each other.
-    private func switchToTunnel(_ exchange: Exchange, context: ChannelHandlerContext) {
-        cancelTimer()
-        self.exchange = nil
-        guard let connection = exchange.connection, let upstream = connection.channel else {
-            return context.close(promise: nil)
-        }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        pool.detach(connection)
-        let (clientEnd, upstreamEnd) = TunnelHandler.pair(context.channel, upstream)
-        do {
-            let client = context.channel.pipeline.syncOperations
-            try client.addHandler(clientEnd)
-            client.removeIfPresent(ClientTimeouts.self)
-            client.removeIfPresent(ProtocolErrorResponder.self)
-            client.removeIfPresent(NIOHTTPResponseHeadersValidator.self)
-            client.removeIfPresent(HTTPServerPipelineHandler.self)
-            client.removeIfPresent(HTTPResponseEncoder.self)
-            client.removeIfPresent(ByteToMessageHandler<HTTPRequestDecoder>.self)
-            client.removeHandler(context: context, promise: nil)
-            let server = upstream.pipeline.syncOperations
-            // The tunnel end first: removing the decoder hands it the bytes behind the 101.
-            try server.addHandler(upstreamEnd)
-            server.removeIfPresent(UpstreamConnection.self)
-            server.removeIfPresent(HTTPRequestEncoder.self)
-            server.removeIfPresent(NIOHTTPRequestHeadersValidator.self)
-            server.removeIfPresent(ByteToMessageHandler<HTTPResponseDecoder>.self)
-        } catch {
-            context.close(promise: nil)
-            upstream.close(promise: nil)
-        }
-    }
-
     /// Counts a failed attempt against the target, for passive health.
-    private func recordFailure(_ exchange: Exchange) {
+    func recordFailure(_ exchange: Exchange) {
         guard let passive = exchange.upstream.passiveHealth else { return }
         _ = health.recordFailure(
             exchange.upstream.healthKeys[exchange.target], threshold: passive.failures, cooldown: passive.cooldown, now: .now()
         )
     }
-
-    // MARK: Local responses
-
-    private func failBeforeResponse(_ status: HTTPResponseStatus, _ code: String, _ message: String, close: Bool = false) {
-        guard let exchange else { return }
-        cancelTimer()
-        if let connection = exchange.connection { pool.release(connection, reusable: false) }
-        self.exchange = nil
-        if !exchange.requestEnded { discardingBody = true }
-        writeError(
-            status, code, message, version: exchange.clientVersion, keepAlive: exchange.clientKeepAlive && !close, requestID: exchange.requestID
-        )
-        resumeClientReads()
-    }
-
-    private func respondLocally(_ head: HTTPRequestHead, _ status: HTTPResponseStatus, _ code: String, _ message: String, close: Bool = false) {
-        discardingBody = true
-        let requestID = head.headers.first(name: "x-request-id") ?? RequestID.make()
-        writeError(status, code, message, version: head.version, keepAlive: head.isKeepAlive && !close, requestID: requestID)
-    }
-
-    private func writeError(_ status: HTTPResponseStatus, _ code: String, _ message: String, version: HTTPVersion, keepAlive: Bool, requestID: String)
-    {
-        guard let context else { return }
-        let body = ProxyError.body(code: code, message: message, allocator: context.channel.allocator)
-        var head = HTTPResponseHead(version: version, status: status)
-        head.headers.add(name: "content-type", value: "application/json")
-        head.headers.add(name: "content-length", value: String(body.readableBytes))
-        head.headers.add(name: "x-request-id", value: requestID)
-        if !keepAlive { head.headers.add(name: "connection", value: "close") }
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        writeEnd(closeAfter: !keepAlive)
-    }
-
-    private func writeEnd(closeAfter: Bool) {
-        guard let context else { return }
-        timeouts?.responseFinished()
-        if closeAfter {
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
-            }
-        } else {
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        }
-    }
-
-    // MARK: Timers
-
-    private func armReadTimeout() {
-        guard let exchange else { return }
-        schedule(after: exchange.upstream.readTimeout) { handler in
-            handler.timedOut("upstream '\(exchange.upstream.name)' did not answer in time")
-        }
-    }
-
-    private func timedOut(_ message: String) {
-        guard let exchange else { return }
-        if exchange.responseStarted {
-            if let connection = exchange.connection { pool.release(connection, reusable: false) }
-            self.exchange = nil
-            context?.close(promise: nil)
-        } else {
-            recordFailure(exchange)
-            failBeforeResponse(.gatewayTimeout, "upstream_timeout", message)
-        }
-    }
-
-    private func schedule(after delay: TimeAmount, _ action: @escaping (ProxyHandler) -> Void) {
-        cancelTimer()
-        timer = pool.eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
-            guard let self else { return }
-            self.timer = nil
-            action(self)
-        }
-    }
-
-    private func cancelTimer() {
-        timer?.cancel()
-        timer = nil
-    }
-
-    // MARK: Parsing helpers
-
-    /// Splits `http://authority/path?query` into its authority and `/path?query`; an
-    /// origin-form target is returned as it is, without authority.
-    static func originForm(_ uri: String) -> (authority: String?, target: String) {
-        if uri.utf8.first == UInt8(ascii: "/") { return (nil, uri) }
-        let lower = uri.prefix(8).lowercased()
-        guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else { return (nil, uri) }
-        let rest = uri.dropFirst(lower.hasPrefix("http://") ? 7 : 8)
-        let end = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
-        let target = rest[end...]
-        return (String(rest[..<end]), target.first == "?" ? "/" + target : target.isEmpty ? "/" : String(target))
-    }
-
-    static func hostWithoutPort(_ host: String) -> String {
-        if !host.utf8.contains(where: { $0 == UInt8(ascii: ":") || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }) { return host }
-        if host.hasPrefix("[") {
-            return host.firstIndex(of: "]").map { String(host[...$0]).lowercased() } ?? host.lowercased()
-        }
-        return (host.firstIndex(of: ":").map { String(host[..<$0]) } ?? host).lowercased()
-    }
-
-    static func bracketed(_ host: String) -> String { host.contains(":") ? "[\(host)]" : host }
 
     private static let replacedWithHost = ForwardedRequest.replacedForwarding + ["host", "expect"]
 }

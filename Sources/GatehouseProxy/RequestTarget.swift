@@ -18,7 +18,7 @@ struct RequestTarget: Equatable {
     var query: Substring?
 
     init(_ uri: String) throws(Refusal) {
-        let (authority, target) = ProxyHandler.originForm(uri)
+        let (authority, target) = Self.originForm(uri)
         self.authority = authority
         let mark = target.firstIndex(of: "?")
         let rawPath = mark.map { target[..<$0] } ?? target[...]
@@ -35,6 +35,28 @@ struct RequestTarget: Equatable {
         if let query { try Self.checkEscapes(query.utf8) }
         path = ForwardedRequest.removeDotSegments(try Self.decodeUnreserved(rawPath))
     }
+
+    /// Splits `http://authority/path?query` into its authority and `/path?query`; an
+    /// origin-form target is returned as it is, without authority.
+    static func originForm(_ uri: String) -> (authority: String?, target: String) {
+        if uri.utf8.first == UInt8(ascii: "/") { return (nil, uri) }
+        let lower = uri.prefix(8).lowercased()
+        guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else { return (nil, uri) }
+        let rest = uri.dropFirst(lower.hasPrefix("http://") ? 7 : 8)
+        let end = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
+        let target = rest[end...]
+        return (String(rest[..<end]), target.first == "?" ? "/" + target : target.isEmpty ? "/" : String(target))
+    }
+
+    static func hostWithoutPort(_ host: String) -> String {
+        if !host.utf8.contains(where: { $0 == UInt8(ascii: ":") || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }) { return host }
+        if host.hasPrefix("[") {
+            return host.firstIndex(of: "]").map { String(host[...$0]).lowercased() } ?? host.lowercased()
+        }
+        return (host.firstIndex(of: ":").map { String(host[..<$0]) } ?? host).lowercased()
+    }
+
+    static func bracketed(_ host: String) -> String { host.contains(":") ? "[\(host)]" : host }
 
     /// The target to send upstream, with `path` in place of the request's path.
     func uri(path forwarded: String) -> String {

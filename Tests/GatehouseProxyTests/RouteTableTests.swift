@@ -123,10 +123,10 @@ import Testing
     }
 
     @Test func absoluteFormGivesAuthorityAndOriginForm() throws {
-        #expect(ProxyHandler.originForm("http://api.example.com:8080/a?b=1") == ("api.example.com:8080", "/a?b=1"))
-        #expect(ProxyHandler.originForm("HTTP://h?x") == ("h", "/?x"))
-        #expect(ProxyHandler.originForm("https://h") == ("h", "/"))
-        #expect(ProxyHandler.originForm("/plain") == (nil, "/plain"))
+        #expect(RequestTarget.originForm("http://api.example.com:8080/a?b=1") == ("api.example.com:8080", "/a?b=1"))
+        #expect(RequestTarget.originForm("HTTP://h?x") == ("h", "/?x"))
+        #expect(RequestTarget.originForm("https://h") == ("h", "/"))
+        #expect(RequestTarget.originForm("/plain") == (nil, "/plain"))
         #expect(try RequestTarget("http://h.example/p").authority == "h.example")
     }
 }

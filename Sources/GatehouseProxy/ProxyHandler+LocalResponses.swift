@@ -1,0 +1,81 @@
+import NIOCore
+import NIOHTTP1
+
+/// Answers the gateway makes itself, and the timers that lead to some of them.
+extension ProxyHandler {
+    func failBeforeResponse(_ status: HTTPResponseStatus, _ code: String, _ message: String, close: Bool = false) {
+        guard let exchange else { return }
+        cancelTimer()
+        if let connection = exchange.connection { pool.release(connection, reusable: false) }
+        self.exchange = nil
+        if !exchange.requestEnded { discardingBody = true }
+        writeError(
+            status, code, message, version: exchange.clientVersion, keepAlive: exchange.clientKeepAlive && !close, requestID: exchange.requestID
+        )
+        resumeClientReads()
+    }
+
+    func respondLocally(_ head: HTTPRequestHead, _ status: HTTPResponseStatus, _ code: String, _ message: String, close: Bool = false) {
+        discardingBody = true
+        let requestID = head.headers.first(name: "x-request-id") ?? RequestID.make()
+        writeError(status, code, message, version: head.version, keepAlive: head.isKeepAlive && !close, requestID: requestID)
+    }
+
+    func writeError(_ status: HTTPResponseStatus, _ code: String, _ message: String, version: HTTPVersion, keepAlive: Bool, requestID: String) {
+        guard let context else { return }
+        let body = ProxyError.body(code: code, message: message, allocator: context.channel.allocator)
+        var head = HTTPResponseHead(version: version, status: status)
+        head.headers.add(name: "content-type", value: "application/json")
+        head.headers.add(name: "content-length", value: String(body.readableBytes))
+        head.headers.add(name: "x-request-id", value: requestID)
+        if !keepAlive { head.headers.add(name: "connection", value: "close") }
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        writeEnd(closeAfter: !keepAlive)
+    }
+
+    func writeEnd(closeAfter: Bool) {
+        guard let context else { return }
+        timeouts?.responseFinished()
+        if closeAfter {
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        } else {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+    }
+
+    func armReadTimeout() {
+        guard let exchange else { return }
+        schedule(after: exchange.upstream.readTimeout) { handler in
+            handler.timedOut("upstream '\(exchange.upstream.name)' did not answer in time")
+        }
+    }
+
+    func timedOut(_ message: String) {
+        guard let exchange else { return }
+        if exchange.responseStarted {
+            if let connection = exchange.connection { pool.release(connection, reusable: false) }
+            self.exchange = nil
+            context?.close(promise: nil)
+        } else {
+            recordFailure(exchange)
+            failBeforeResponse(.gatewayTimeout, "upstream_timeout", message)
+        }
+    }
+
+    func schedule(after delay: TimeAmount, _ action: @escaping (ProxyHandler) -> Void) {
+        cancelTimer()
+        timer = pool.eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
+            guard let self else { return }
+            self.timer = nil
+            action(self)
+        }
+    }
+
+    func cancelTimer() {
+        timer?.cancel()
+        timer = nil
+    }
+}

@@ -1,0 +1,38 @@
+import NIOCore
+import NIOHTTP1
+
+extension ProxyHandler {
+    /// The upstream agreed to a WebSocket: the 101 goes to the client, then both connections
+    /// lose their HTTP handlers and relay bytes to each other.
+    func switchToTunnel(_ exchange: Exchange, context: ChannelHandlerContext) {
+        cancelTimer()
+        self.exchange = nil
+        guard let connection = exchange.connection, let upstream = connection.channel else {
+            return context.close(promise: nil)
+        }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        pool.detach(connection)
+        let (clientEnd, upstreamEnd) = TunnelHandler.pair(context.channel, upstream)
+        do {
+            let client = context.channel.pipeline.syncOperations
+            try client.addHandler(clientEnd)
+            client.removeIfPresent(ClientTimeouts.self)
+            client.removeIfPresent(ProtocolErrorResponder.self)
+            client.removeIfPresent(NIOHTTPResponseHeadersValidator.self)
+            client.removeIfPresent(HTTPServerPipelineHandler.self)
+            client.removeIfPresent(HTTPResponseEncoder.self)
+            client.removeIfPresent(ByteToMessageHandler<HTTPRequestDecoder>.self)
+            client.removeHandler(context: context, promise: nil)
+            let server = upstream.pipeline.syncOperations
+            // The tunnel end first: removing the decoder hands it the bytes behind the 101.
+            try server.addHandler(upstreamEnd)
+            server.removeIfPresent(UpstreamConnection.self)
+            server.removeIfPresent(HTTPRequestEncoder.self)
+            server.removeIfPresent(NIOHTTPRequestHeadersValidator.self)
+            server.removeIfPresent(ByteToMessageHandler<HTTPResponseDecoder>.self)
+        } catch {
+            context.close(promise: nil)
+            upstream.close(promise: nil)
+        }
+    }
+}
