@@ -127,7 +127,9 @@ struct Serve: AsyncParsableCommand {
     ) async throws -> Listener.DrainOutcome? {
         let active = ActiveConfig()
         let state = DataPlaneState()
-        let applier = SnapshotApplier(active: active, state: state, logger: logger)
+        let health = TargetHealth()
+        let checker = ActiveHealthChecker(group: group, health: health, logger: logger)
+        let applier = SnapshotApplier(active: active, state: state, checker: checker, logger: logger)
         var proxyOptions = ProxyOptions()
         proxyOptions.maxHeaderBytes = maxHeaderSize.bytes
         proxyOptions.maxBodyBytes = maxBodySize.bytes == 0 ? nil : maxBodySize.bytes
@@ -137,7 +139,6 @@ struct Serve: AsyncParsableCommand {
         proxyOptions.drainTimeout = drainTimeout.timeAmount
         let role = NIOLockedValueBox(store == nil ? "standby" : "writer")
         let options = proxyOptions
-        let health = TargetHealth()
         let proxy = ProxyWhenReady(state: state) { [proxyListen] in
             try await ProxyServer.bind(proxyListen, group: group, active: active, options: options, state: state, health: health, logger: logger)
         }
@@ -174,6 +175,7 @@ struct Serve: AsyncParsableCommand {
             )
         )
         try await services.run()
+        checker.stop()
         return proxy.drainOutcome
     }
 }

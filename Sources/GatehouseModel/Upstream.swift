@@ -62,6 +62,19 @@ public struct Upstream: Sendable, Hashable {
 
     /// Passive health checking: nil when off.
     public var passiveHealth: PassiveHealth?
+    /// Active health checking: nil when off.
+    public var activeHealth: ActiveHealth?
+
+    /// A `GET path` to each target every `interval`; a target is out of rotation after
+    /// `unhealthy` failed probes in a row (no answer within `timeout`, or a status outside
+    /// 200–399) and back after `healthy` good ones.
+    public struct ActiveHealth: Sendable, Hashable {
+        public var path = "/"
+        public var interval: Duration = .seconds(5)
+        public var timeout: Duration = .seconds(1)
+        public var healthy = 2
+        public var unhealthy = 3
+    }
 
     /// After `failures` consecutive failed attempts (refused, reset, or timed out before a
     /// response) a target is left out of rotation for `cooldown`.
@@ -145,9 +158,19 @@ public struct Upstream: Sendable, Hashable {
                 try passive.finish()
                 upstream.passiveHealth = health
             }
-            if checks.keys.contains("active") {
-                _ = checks.value("active")
-                throw .invalid("active health checks are not supported by this version yet; use passive", field: checks.field("active"))
+            if var active = try checks.optionalObject("active") {
+                var health = ActiveHealth()
+                let path = try active.string("path")
+                guard path.hasPrefix("/"), path.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+                    throw .invalid("'\(path)' must be a path starting with /", field: active.field("path"))
+                }
+                health.path = path
+                health.interval = try positive(active.optionalDuration("interval"), &active, "interval") ?? health.interval
+                health.timeout = try positive(active.optionalDuration("timeout"), &active, "timeout") ?? health.timeout
+                health.healthy = try active.optionalInt("healthy", in: 1...100) ?? health.healthy
+                health.unhealthy = try active.optionalInt("unhealthy", in: 1...100) ?? health.unhealthy
+                try active.finish()
+                upstream.activeHealth = health
             }
             try checks.finish()
         }
@@ -177,7 +200,13 @@ public struct Upstream: Sendable, Hashable {
             "server_name": tls.serverName.map(JSONValue.string) ?? .null,
         ]
         fields["health_checks"] = [
-            "passive": passiveHealth.map { ["failures": .int($0.failures), "cooldown": .string($0.cooldown.configText)] } ?? .null
+            "passive": passiveHealth.map { ["failures": .int($0.failures), "cooldown": .string($0.cooldown.configText)] } ?? .null,
+            "active": activeHealth.map {
+                [
+                    "path": .string($0.path), "interval": .string($0.interval.configText), "timeout": .string($0.timeout.configText),
+                    "healthy": .int($0.healthy), "unhealthy": .int($0.unhealthy),
+                ]
+            } ?? .null,
         ]
         return .object(fields)
     }

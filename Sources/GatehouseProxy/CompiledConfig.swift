@@ -7,10 +7,13 @@ public final class CompiledConfig: Sendable, AtomicReference {
     public let version: Int
     public let hash: String
     public let routes: RouteTable
+    /// By name.
+    let upstreams: [String: CompiledUpstream]
 
-    init(version: Int, hash: String, routes: RouteTable) {
+    init(version: Int, hash: String, routes: RouteTable, upstreams: [String: CompiledUpstream]) {
         self.version = version
         self.hash = hash
         self.routes = routes
+        self.upstreams = upstreams
     }
 }

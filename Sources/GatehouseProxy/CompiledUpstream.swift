@@ -15,8 +15,12 @@ public final class CompiledUpstream: Sendable {
     let balancer: Balancer
     /// Passive health: failures that eject a target, and for how long; nil when off.
     let passiveHealth: (failures: Int, cooldown: TimeAmount)?
+    /// Active health probes; nil when off.
+    let activeHealth: Upstream.ActiveHealth?
     /// `TargetHealth` keys, by target index.
     let healthKeys: [String]
+    /// Whether some health check can take targets out of rotation.
+    var checksHealth: Bool { passiveHealth != nil || activeHealth != nil }
     /// Connection pool keys, by target index: scheme, target and TLS settings, so connections are
     /// only reused under the settings they were made with.
     let poolKeys: [String]
@@ -32,6 +36,7 @@ public final class CompiledUpstream: Sendable {
         retries = upstream.retries
         balancer = Balancer(algorithm: upstream.algorithm, hashOn: upstream.hashOn, targets: targets)
         passiveHealth = upstream.passiveHealth.map { ($0.failures, .milliseconds($0.cooldown.milliseconds)) }
+        activeHealth = upstream.activeHealth
         healthKeys = targets.map { TargetHealth.key(upstream.name, $0.target) }
         // A pooled https connection was verified under one TLS setting: only the same setting
         // may reuse it (the hash is in-process, as the pools are).

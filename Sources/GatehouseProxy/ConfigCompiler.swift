@@ -31,6 +31,6 @@ public enum ConfigCompiler {
             }
             routes.append(CompiledRoute(route, upstream: upstream))
         }
-        return CompiledConfig(version: snapshot.version, hash: snapshot.hash, routes: RouteTable(routes: routes))
+        return CompiledConfig(version: snapshot.version, hash: snapshot.hash, routes: RouteTable(routes: routes), upstreams: upstreams)
     }
 }

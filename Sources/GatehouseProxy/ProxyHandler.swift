@@ -227,7 +227,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         guard var exchange else { return }
         let upstream = exchange.upstream
         var excluding = tried
-        if upstream.passiveHealth != nil {
+        if upstream.checksHealth {
             let now = NIODeadline.now()
             for (index, key) in upstream.healthKeys.enumerated() where !health.isHealthy(key, now: now) { excluding.insert(index) }
         }

@@ -8,11 +8,13 @@ import Logging
 public struct SnapshotApplier: Sendable {
     let active: ActiveConfig
     let state: DataPlaneState
+    let checker: ActiveHealthChecker?
     let logger: Logger
 
-    public init(active: ActiveConfig, state: DataPlaneState, logger: Logger) {
+    public init(active: ActiveConfig, state: DataPlaneState, checker: ActiveHealthChecker? = nil, logger: Logger) {
         self.active = active
         self.state = state
+        self.checker = checker
         self.logger = logger
     }
 
@@ -25,12 +27,13 @@ public struct SnapshotApplier: Sendable {
             let compiled: CompiledConfig
             if let current = active.load(), current.hash == snapshot.hash {
                 // Same content under a newer version (a rollback, say): keep the compiled table.
-                compiled = CompiledConfig(version: snapshot.version, hash: snapshot.hash, routes: current.routes)
+                compiled = CompiledConfig(version: snapshot.version, hash: snapshot.hash, routes: current.routes, upstreams: current.upstreams)
             } else {
                 compiled = try ConfigCompiler.compile(snapshot)
             }
             active.store(compiled)
             state.applied(compiled)
+            checker?.update(compiled)
             logger.info(
                 "config applied",
                 metadata: [

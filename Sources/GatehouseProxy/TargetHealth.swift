@@ -1,13 +1,17 @@
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// Passive health of upstream targets, shared by every event loop and kept across snapshot
-/// swaps: keyed by upstream name and target, so a target keeps its record while its upstream
-/// keeps its name. Thread-safe.
+/// Health of upstream targets, passive and active, shared by every event loop and kept across
+/// snapshot swaps: keyed by upstream name and target, so a target keeps its record while its
+/// upstream keeps its name. Thread-safe.
 public final class TargetHealth: Sendable {
     private struct Record {
         var failures = 0
         var ejectedUntil: NIODeadline?
+        /// Set by active probes: out of rotation until probes succeed again.
+        var activelyDown = false
+
+        var isEmpty: Bool { failures == 0 && ejectedUntil == nil && !activelyDown }
     }
 
     private let records = NIOLockedValueBox<[String: Record]>([:])
@@ -18,10 +22,12 @@ public final class TargetHealth: Sendable {
 
     func isHealthy(_ key: String, now: NIODeadline) -> Bool {
         records.withLockedValue { records in
-            guard let until = records[key]?.ejectedUntil else { return true }
-            if until > now { return false }
-            records[key] = nil
-            return true
+            guard var record = records[key] else { return true }
+            if let until = record.ejectedUntil, until <= now {
+                record.ejectedUntil = nil
+                records[key] = record.isEmpty ? nil : record
+            }
+            return record.ejectedUntil == nil && !record.activelyDown
         }
     }
 
@@ -42,14 +48,26 @@ public final class TargetHealth: Sendable {
 
     func recordSuccess(_ key: String) {
         records.withLockedValue { records in
-            if records[key] != nil { records[key] = nil }
+            guard var record = records[key], record.failures != 0 else { return }
+            record.failures = 0
+            records[key] = record.isEmpty ? nil : record
+        }
+    }
+
+    /// What active probes concluded about a target.
+    func setActive(_ key: String, down: Bool) {
+        records.withLockedValue { records in
+            var record = records[key] ?? Record()
+            guard record.activelyDown != down else { return }
+            record.activelyDown = down
+            records[key] = record.isEmpty ? nil : record
         }
     }
 
     /// Targets out of rotation now, as `upstream|host:port`, for the status port.
     public func ejected(now: NIODeadline = .now()) -> [String] {
         records.withLockedValue { records in
-            records.filter { ($0.value.ejectedUntil ?? now) > now }.keys.sorted()
+            records.filter { $0.value.activelyDown || ($0.value.ejectedUntil ?? now) > now }.keys.sorted()
         }
     }
 }

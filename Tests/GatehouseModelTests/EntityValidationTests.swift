@@ -52,7 +52,7 @@ import Testing
         #expect(upstream.passiveHealth?.failures == 2)
         #expect(upstream.passiveHealth?.cooldown == .seconds(30))
         #expect(upstream.json()["health_checks"]?["passive"]?["cooldown"] == "30s")
-        #expect(field { _ = try Upstream.read(["name": "api", "health_checks": ["active": ["path": "/h"]]], id: id) } == "health_checks.active")
+        #expect(field { _ = try Upstream.read(["name": "api", "health_checks": ["active": ["path": "h"]]], id: id) } == "health_checks.active.path")
         #expect(
             field { _ = try Upstream.read(["name": "api", "health_checks": ["passive": ["failures": 0]]], id: id) }
                 == "health_checks.passive.failures")

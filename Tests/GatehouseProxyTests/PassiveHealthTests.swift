@@ -57,3 +57,41 @@ import Testing
         for _ in 0..<4 { #expect(try await httpRequest(port: proxy.port, .GET, "/").status == 200) }
     }
 }
+
+/// Active health: probes take a failing target out of rotation and bring it back.
+@Suite struct ActiveHealthTests {
+    @Test func probesTakeAFailingTargetOutAndBringItBack() async throws {
+        let steady = try await TestUpstream.start(name: "steady")
+        let flaky = try await TestUpstream.start(name: "flaky")
+        let proxy = try await ProxyHarness.start()
+        try proxy.apply(
+            version: 1,
+            upstreams: [
+                [
+                    "name": "u", "health_checks": ["active": ["path": "/health", "interval": "50ms", "healthy": 1, "unhealthy": 1]],
+                    "targets": [["target": .string(steady.target)], ["target": .string(flaky.target)]],
+                ]
+            ], routes: [["name": "all", "upstream": "u"]])
+        flaky.setHealthStatus(503)
+        try await waitUntil("the flaky target to be taken out") { proxy.health.ejected() == ["u|\(flaky.target)"] }
+        for _ in 0..<4 { #expect(try await httpRequest(port: proxy.port, .GET, "/").json["server"] == "steady") }
+
+        flaky.setHealthStatus(200)
+        try await waitUntil("the flaky target to be back") { proxy.health.ejected().isEmpty }
+        var servers: Set<String> = []
+        for _ in 0..<4 { servers.insert(try await httpRequest(port: proxy.port, .GET, "/").json["server"]?.stringValue ?? "") }
+        #expect(servers == ["steady", "flaky"])
+
+        // A config without the check stops the probes and releases the target.
+        flaky.setHealthStatus(503)
+        try await waitUntil("the flaky target to be taken out again") { !proxy.health.ejected().isEmpty }
+        try proxy.apply(
+            version: 2,
+            upstreams: [
+                [
+                    "name": "u", "targets": [["target": .string(steady.target)], ["target": .string(flaky.target)]],
+                ]
+            ], routes: [["name": "all", "upstream": "u"]])
+        #expect(proxy.health.ejected().isEmpty)
+    }
+}

@@ -13,17 +13,23 @@ struct ProxyHarness {
     let active: ActiveConfig
     let state: DataPlaneState
     let applier: SnapshotApplier
+    let health: TargetHealth
     var port: Int { server.localAddress.port! }
 
     static func start(options: ProxyOptions = ProxyOptions()) async throws -> ProxyHarness {
         let active = ActiveConfig()
         let state = DataPlaneState()
         let logger = Logger(label: "test")
+        let health = TargetHealth()
+        let checker = ActiveHealthChecker(group: MultiThreadedEventLoopGroup.singleton, health: health, logger: logger)
         let server = try await ProxyServer.bind(
             ListenAddress(host: "127.0.0.1", port: 0), group: MultiThreadedEventLoopGroup.singleton, active: active, options: options,
-            logger: logger
+            health: health, logger: logger
         )
-        return ProxyHarness(server: server, active: active, state: state, applier: SnapshotApplier(active: active, state: state, logger: logger))
+        return ProxyHarness(
+            server: server, active: active, state: state, applier: SnapshotApplier(active: active, state: state, checker: checker, logger: logger),
+            health: health
+        )
     }
 
     /// Applies a document built from upstreams and routes given in their JSON form.

@@ -12,6 +12,7 @@ import Synchronization
 /// - `/bytes/N` answers N bytes (64 KiB chunks, each written once the previous one was sent,
 ///   with Content-Length).
 /// - `/sink` counts the request body without hashing it (for very large bodies).
+/// - `/health` answers `healthStatus` (200 unless set otherwise), for active health checks.
 /// - `/status/NNN` answers that status with an empty body.
 /// - `/hang` never answers; `/close` closes the connection without answering.
 /// - `/hold` answers like any other path, but only once `release()` is called.
@@ -30,6 +31,9 @@ public final class TestUpstream: Sendable {
     public var connectionCount: Int { counter.value.withLock { $0 } }
     /// Requests to `/hold` waiting for `release()`.
     public var heldCount: Int { held.count }
+
+    /// What `/health` answers.
+    public func setHealthStatus(_ status: Int) { held.healthStatus.withLock { $0 = status } }
 
     /// Answers every request held so far.
     public func release() { held.releaseAll() }
@@ -81,6 +85,7 @@ public final class TestUpstream: Sendable {
 /// Responses to `/hold` waiting for the test, each run on its own channel's event loop.
 final class HeldRequests: Sendable {
     private let waiting = Mutex<[@Sendable () -> Void]>([])
+    let healthStatus = Mutex(200)
 
     var count: Int { waiting.withLock { $0.count } }
 
@@ -183,6 +188,13 @@ private final class UpstreamHandler: ChannelInboundHandler, RemovableChannelHand
         let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
         if path.hasPrefix("/hang") { return }
         if path.hasPrefix("/ws") { return upgrade(context) }
+        if path == "/health" {
+            var response = HTTPResponseHead(version: .http1_1, status: .init(statusCode: held.healthStatus.withLock { $0 }))
+            response.headers.add(name: "content-length", value: "0")
+            context.write(wrapOutboundOut(.head(response)), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            return
+        }
         if path.hasPrefix("/close") { return context.close(promise: nil) }
         if path.hasPrefix("/status/"), let code = Int(path.dropFirst(8)) {
             var response = HTTPResponseHead(version: .http1_1, status: .init(statusCode: code))
