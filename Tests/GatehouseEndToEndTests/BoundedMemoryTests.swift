@@ -15,9 +15,7 @@ import Testing
         let upstream = try await TestUpstream.start()
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
         defer { _ = gatehouse.terminate() }
-        _ = try await httpRequest(
-            port: gatehouse.ports.admin, .POST, "/upstreams", json: ["name": "u", "targets": [["target": .string(upstream.target)]]])
-        _ = try await httpRequest(port: gatehouse.ports.admin, .POST, "/routes", json: ["name": "all", "upstream": "u"])
+        try await gatehouse.routeEverything(to: upstream)
 
         let peak = Mutex(0)
         let sampler = Task {

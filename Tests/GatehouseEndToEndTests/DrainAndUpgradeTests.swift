@@ -7,20 +7,12 @@ import Testing
 
 /// SIGTERM drains, and a second process takes over the same port without a failed request.
 @Suite(.serialized) struct DrainAndUpgradeTests {
-    static func route(_ gatehouse: GatehouseProcess, to upstream: TestUpstream) async throws {
-        let admin = gatehouse.ports.admin
-        #expect(
-            try await httpRequest(port: admin, .POST, "/upstreams", json: ["name": "u", "targets": [["target": .string(upstream.target)]]]).status
-                == 201)
-        #expect(try await httpRequest(port: admin, .POST, "/routes", json: ["name": "all", "upstream": "u"]).status == 201)
-    }
-
     @Test func sigtermDrainsAnInFlightRequestToCompletion() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let upstream = try await TestUpstream.start()
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
-        try await Self.route(gatehouse, to: upstream)
+        try await gatehouse.routeEverything(to: upstream)
         let idle = try await TestConnection.open(port: gatehouse.ports.proxy)
         #expect(try await idle.request(.GET, "/before").status == 200)
         let client = try await TestConnection.open(port: gatehouse.ports.proxy)
@@ -46,7 +38,7 @@ import Testing
         defer { dir.remove() }
         let upstream = try await TestUpstream.start()
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"), extraArguments: ["--drain-timeout", "300ms"])
-        try await Self.route(gatehouse, to: upstream)
+        try await gatehouse.routeEverything(to: upstream)
         let inFlight = Task { try await httpRequest(port: gatehouse.ports.proxy, .GET, "/hold") }
         try await waitUntil("the upstream to hold the request") { upstream.heldCount == 1 }
         gatehouse.signal(SIGTERM)
@@ -65,7 +57,7 @@ import Testing
             let db = dir.file("gatehouse.db")
             let upstream = try await TestUpstream.start()
             let old = try await GatehouseProcess.serve(db: db)
-            try await Self.route(old, to: upstream)
+            try await old.routeEverything(to: upstream)
             let port = old.ports.proxy
 
             let results = RequestTally()

@@ -156,9 +156,7 @@ import Testing
             db: dir.file("gatehouse.db"), extraArguments: ["--max-body-size", "10", "--trusted-proxies", "127.0.0.1/32"]
         )
         defer { _ = gatehouse.terminate() }
-        _ = try await httpRequest(
-            port: gatehouse.ports.admin, .POST, "/upstreams", json: ["name": "u", "targets": [["target": .string(upstream.target)]]])
-        _ = try await httpRequest(port: gatehouse.ports.admin, .POST, "/routes", json: ["name": "r", "upstream": "u"])
+        try await gatehouse.routeEverything(to: upstream)
         let tooBig = try await httpRequest(port: gatehouse.ports.proxy, .POST, "/", json: ["eleven": "bytes+"])
         #expect(tooBig.status == 413)
         let forwarded = try await httpRequest(port: gatehouse.ports.proxy, .GET, "/", headers: [("X-Forwarded-For", "203.0.113.9")])

@@ -11,10 +11,7 @@ import Testing
 @Suite struct HTTPHygieneTests {
     static func proxy(_ options: ProxyOptions = ProxyOptions()) async throws -> (ProxyHarness, TestUpstream) {
         let upstream = try await TestUpstream.start()
-        let proxy = try await ProxyHarness.start(options: options)
-        try proxy.apply(
-            version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]], routes: [["name": "all", "upstream": "u"]])
-        return (proxy, upstream)
+        return (try await ProxyHarness.routingEverything(to: upstream, options: options), upstream)
     }
 
     static let cases: [(String, String, String)] = [

@@ -10,11 +10,7 @@ import Testing
 /// `Expect: 100-continue`.
 @Suite struct HTTPSemanticsTests {
     static func proxy() async throws -> ProxyHarness {
-        let upstream = try await TestUpstream.start()
-        let proxy = try await ProxyHarness.start()
-        try proxy.apply(
-            version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]], routes: [["name": "all", "upstream": "u"]])
-        return proxy
+        try await ProxyHarness.routingEverything(to: try await TestUpstream.start())
     }
 
     @Test func headAnd204And304HaveNoBodyAndTheConnectionStaysUsable() async throws {

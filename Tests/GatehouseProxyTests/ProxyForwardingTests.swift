@@ -82,9 +82,7 @@ import Testing
 
     @Test func keepAliveReusesOneUpstreamConnection() async throws {
         let upstream = try await TestUpstream.start()
-        let proxy = try await ProxyHarness.start()
-        try proxy.apply(
-            version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]], routes: [["name": "all", "upstream": "u"]])
+        let proxy = try await ProxyHarness.routingEverything(to: upstream)
         let client = try await TestConnection.open(port: proxy.port)
         for index in 0..<5 {
             #expect(try await client.request(.GET, "/\(index)").status == 200)
@@ -123,9 +121,7 @@ import Testing
 
     @Test func largeBodiesStreamBothWays() async throws {
         let upstream = try await TestUpstream.start()
-        let proxy = try await ProxyHarness.start()
-        try proxy.apply(
-            version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]], routes: [["name": "all", "upstream": "u"]])
+        let proxy = try await ProxyHarness.routingEverything(to: upstream)
         let chunk = (0..<65_536).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         let chunks = Array(repeating: chunk, count: 128)
         var hasher = SHA256()

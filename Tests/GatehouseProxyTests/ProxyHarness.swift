@@ -32,6 +32,13 @@ struct ProxyHarness {
         )
     }
 
+    /// A data plane serving version 1: upstream `u` (the given upstream) and route `all` to it.
+    static func routingEverything(to upstream: TestUpstream, options: ProxyOptions = ProxyOptions()) async throws -> ProxyHarness {
+        let proxy = try await start(options: options)
+        try proxy.apply(version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]], routes: [["name": "all", "upstream": "u"]])
+        return proxy
+    }
+
     /// Applies a document built from upstreams and routes given in their JSON form.
     @discardableResult
     func apply(version: Int, upstreams: [JSONValue], routes: [JSONValue], policies: [JSONValue] = []) throws -> String? {

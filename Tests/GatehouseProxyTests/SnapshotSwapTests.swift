@@ -63,6 +63,8 @@ import Testing
         #expect(second.version == 2)
         #expect(first !== second)
         #expect(first.routes.routeCount == second.routes.routeCount)
+        // The very same compiled upstream: nothing was compiled again.
+        #expect(first.upstreams["u"] === second.upstreams["u"])
         #expect(proxy.state.current.version == 2)
     }
 }

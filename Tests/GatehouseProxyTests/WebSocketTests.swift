@@ -9,10 +9,7 @@ import Testing
 @Suite struct WebSocketTests {
     static func proxy() async throws -> (ProxyHarness, TestUpstream) {
         let upstream = try await TestUpstream.start()
-        let proxy = try await ProxyHarness.start()
-        try proxy.apply(
-            version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]], routes: [["name": "all", "upstream": "u"]])
-        return (proxy, upstream)
+        return (try await ProxyHarness.routingEverything(to: upstream), upstream)
     }
 
     @Test func aWebSocketUpgradeBecomesATunnelBothWays() async throws {

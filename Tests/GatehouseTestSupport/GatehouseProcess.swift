@@ -124,6 +124,16 @@ public final class GatehouseProcess: Sendable {
         return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
     }
 
+    /// Creates upstream `u` (the given upstream) and route `all` to it through the admin API;
+    /// throws unless both are created.
+    public func routeEverything(to upstream: TestUpstream) async throws {
+        let created = try await httpRequest(port: ports.admin, .POST, "/upstreams", json: ["name": "u", "targets": [["target": .string(upstream.target)]]])
+        let routed = try await httpRequest(port: ports.admin, .POST, "/routes", json: ["name": "all", "upstream": "u"])
+        guard created.status == 201, routed.status == 201 else {
+            throw TimedOut(description: "could not route to the upstream: \(created.status) \(routed.status) \(routed.text)")
+        }
+    }
+
     /// Sends a signal without waiting.
     public func signal(_ number: Int32) {
         kill(process.processIdentifier, number)
