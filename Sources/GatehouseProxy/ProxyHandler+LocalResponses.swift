@@ -46,11 +46,25 @@ extension ProxyHandler {
         }
     }
 
+    /// Restarts the read timeout. Called for every upstream read, so it only moves a deadline;
+    /// the one scheduled check pushes itself back until the deadline has really passed.
     func armReadTimeout() {
         guard let exchange else { return }
-        schedule(after: exchange.upstream.readTimeout) { handler in
-            handler.timedOut("upstream '\(exchange.upstream.name)' did not answer in time")
-        }
+        readDeadline = .now() + exchange.upstream.readTimeout
+        if timer != nil, timerChecksReads { return }
+        scheduleReadCheck(after: exchange.upstream.readTimeout)
+    }
+
+    private func scheduleReadCheck(after delay: TimeAmount) {
+        schedule(after: delay) { handler in handler.checkReadDeadline() }
+        timerChecksReads = true
+    }
+
+    private func checkReadDeadline() {
+        guard let exchange, let deadline = readDeadline else { return }
+        let now = NIODeadline.now()
+        if now < deadline { return scheduleReadCheck(after: deadline - now) }
+        timedOut("upstream '\(exchange.upstream.name)' did not answer in time")
     }
 
     func timedOut(_ message: String) {
@@ -67,6 +81,7 @@ extension ProxyHandler {
 
     func schedule(after delay: TimeAmount, _ action: @escaping (ProxyHandler) -> Void) {
         cancelTimer()
+        timerChecksReads = false
         timer = pool.eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
             guard let self else { return }
             self.timer = nil

@@ -55,6 +55,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     var discardingBody = false
     var readPending = false
     var timer: Scheduled<Void>?
+    /// Whether `timer` is the read-timeout check, which `readDeadline` can push back.
+    var timerChecksReads = false
+    var readDeadline: NIODeadline?
     private var clientIP = ""
     private var localPort = 0
     /// Whether the peer is a trusted proxy: decided once per connection.
