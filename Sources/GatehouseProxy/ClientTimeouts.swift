@@ -64,6 +64,13 @@ final class ClientTimeouts: ChannelInboundHandler, RemovableChannelHandler {
         if context.channel.isActive { perform(.startIdleTimer) }
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        // A connection that became a tunnel has no HTTP timeouts any more.
+        timer?.cancel()
+        timer = nil
+        self.context = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         perform(.startIdleTimer)
         context.fireChannelActive()
@@ -76,7 +83,9 @@ final class ClientTimeouts: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         state = .closed
-        perform(.cancelTimer)
+        deadline = nil
+        timer?.cancel()
+        timer = nil
         context.fireChannelInactive()
     }
 
@@ -102,29 +111,55 @@ final class ClientTimeouts: ChannelInboundHandler, RemovableChannelHandler {
 
     func responseFinished() { perform(state.responseFinished()) }
 
+    /// What happens when the deadline passes.
+    private enum Expiry {
+        case closeIdle
+        case answer408
+    }
+
+    /// Per request only this deadline moves; the one scheduled check follows it, so a busy
+    /// keep-alive connection does not schedule and cancel a timer for every request.
+    private var deadline: (at: NIODeadline, expiry: Expiry)?
+    private var checkAt: NIODeadline?
+
     private func perform(_ action: State.Action) {
-        guard let context else { return }
+        guard context != nil else { return }
         switch action {
         case .none: return
-        case .cancelTimer:
-            timer?.cancel()
-            timer = nil
-        case .startIdleTimer:
-            schedule(idleTimeout, context) { context in context.close(promise: nil) }
-        case .startHeaderTimer:
-            schedule(headerTimeout, context) { context in
-                let response = "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                context.writeAndFlush(NIOAny(ByteBuffer(string: response))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-            }
+        case .cancelTimer: deadline = nil
+        case .startIdleTimer: arm(.now() + idleTimeout, .closeIdle)
+        case .startHeaderTimer: arm(.now() + headerTimeout, .answer408)
         }
     }
 
-    private func schedule(_ delay: TimeAmount, _ context: ChannelHandlerContext, _ fire: @escaping (ChannelHandlerContext) -> Void) {
+    private func arm(_ at: NIODeadline, _ expiry: Expiry) {
+        deadline = (at, expiry)
+        // A pending check that comes no later will move itself on; an earlier deadline needs one.
+        if let checkAt, checkAt <= at { return }
+        scheduleCheck(at: at)
+    }
+
+    private func scheduleCheck(at: NIODeadline) {
+        guard let context else { return }
         timer?.cancel()
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
-            guard let self, self.state != .closed else { return }
-            self.timer = nil
-            fire(context)
+        checkAt = at
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: at) { [weak self] in
+            self?.check()
+        }
+    }
+
+    private func check() {
+        timer = nil
+        checkAt = nil
+        guard state != .closed, let deadline, let context else { return }
+        if NIODeadline.now() < deadline.at { return scheduleCheck(at: deadline.at) }
+        self.deadline = nil
+        switch deadline.expiry {
+        case .closeIdle:
+            context.close(promise: nil)
+        case .answer408:
+            let response = "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            context.writeAndFlush(NIOAny(ByteBuffer(string: response))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         }
     }
 }

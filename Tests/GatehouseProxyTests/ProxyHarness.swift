@@ -35,7 +35,8 @@ struct ProxyHarness {
     /// A data plane serving version 1: upstream `u` (the given upstream) and route `all` to it.
     static func routingEverything(to upstream: TestUpstream, options: ProxyOptions = ProxyOptions()) async throws -> ProxyHarness {
         let proxy = try await start(options: options)
-        try proxy.apply(version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]], routes: [["name": "all", "upstream": "u"]])
+        try proxy.apply(
+            version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]], routes: [["name": "all", "upstream": "u"]])
         return proxy
     }
 

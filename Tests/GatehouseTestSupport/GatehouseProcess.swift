@@ -127,7 +127,8 @@ public final class GatehouseProcess: Sendable {
     /// Creates upstream `u` (the given upstream) and route `all` to it through the admin API;
     /// throws unless both are created.
     public func routeEverything(to upstream: TestUpstream) async throws {
-        let created = try await httpRequest(port: ports.admin, .POST, "/upstreams", json: ["name": "u", "targets": [["target": .string(upstream.target)]]])
+        let created = try await httpRequest(
+            port: ports.admin, .POST, "/upstreams", json: ["name": "u", "targets": [["target": .string(upstream.target)]]])
         let routed = try await httpRequest(port: ports.admin, .POST, "/routes", json: ["name": "all", "upstream": "u"])
         guard created.status == 201, routed.status == 201 else {
             throw TimedOut(description: "could not route to the upstream: \(created.status) \(routed.status) \(routed.text)")
