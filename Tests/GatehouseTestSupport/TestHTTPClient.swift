@@ -68,6 +68,10 @@ public final class TestConnection: Sendable {
                 channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: chunk))), promise: nil)
             }
             channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+            // A server that never answers (one killed mid-request, say) fails the request instead
+            // of hanging the test.
+            let timeout = channel.eventLoop.scheduleTask(in: .seconds(30)) { channel.close(promise: nil) }
+            promise.futureResult.whenComplete { _ in timeout.cancel() }
             return promise.futureResult
         }.get()
     }
