@@ -58,6 +58,16 @@ struct Serve: AsyncParsableCommand {
         CIDRList($0)
     }
 
+    @Option(
+        help:
+            "Comma-separated name servers (ip or ip:port) for upstream targets given as DNS names; default: /etc/resolv.conf's (GATEHOUSE_DNS_RESOLVER)."
+    )
+    var dnsResolver = EnvironmentDefault.value(
+        "GATEHOUSE_DNS_RESOLVER", NameServerList(servers: []), expected: "name servers such as 10.0.0.2,127.0.0.1:8600"
+    ) {
+        NameServerList($0)
+    }
+
     @Option(help: "Time a client has to send a request head once it started (GATEHOUSE_HEADER_TIMEOUT).")
     var headerTimeout = EnvironmentDefault.value("GATEHOUSE_HEADER_TIMEOUT", ConfigDuration("10s")!, expected: "a duration such as 10s") {
         ConfigDuration($0)
@@ -129,7 +139,8 @@ struct Serve: AsyncParsableCommand {
         let state = DataPlaneState()
         let health = TargetHealth()
         let checker = ActiveHealthChecker(group: group, health: health, logger: logger)
-        let applier = SnapshotApplier(active: active, state: state, checker: checker, logger: logger)
+        let discovery = TargetDiscovery(servers: dnsResolver.servers, group: group, logger: logger)
+        let applier = SnapshotApplier(active: active, state: state, checker: checker, discovery: discovery, logger: logger)
         var proxyOptions = ProxyOptions()
         proxyOptions.maxHeaderBytes = maxHeaderSize.bytes
         proxyOptions.maxBodyBytes = maxBodySize.bytes == 0 ? nil : maxBodySize.bytes
@@ -148,6 +159,8 @@ struct Serve: AsyncParsableCommand {
                 [
                     "pid": .int(Int(ProcessInfo.processInfo.processIdentifier)), "control_plane": .string(role.withLockedValue { $0 }),
                     "ejected_targets": .array(health.ejected().map(JSONValue.string)),
+                    "upstreams": active.load()?.endpointsByUpstream ?? [:],
+                    "dns_failed_lookups": .int(discovery.failedLookups),
                 ]
             },
             logger: logger

@@ -41,9 +41,9 @@ public final class ActiveHealthChecker: Sendable {
 
     func update(_ config: CompiledConfig) {
         var wanted: [ProbeKey: (CompiledUpstream, Int)] = [:]
-        for upstream in config.upstreams.values {
+        for upstream in config.upstreams {
             guard let settings = upstream.activeHealth else { continue }
-            for index in upstream.targets.indices {
+            for index in upstream.endpoints.indices {
                 let key = ProbeKey(health: upstream.healthKeys[index], settings: settings, scheme: upstream.poolKeys[index])
                 wanted[key] = (upstream, index)
             }
@@ -74,7 +74,7 @@ public final class ActiveHealthChecker: Sendable {
     }
 
     private func start(upstream: CompiledUpstream, index: Int, key: String, settings: Upstream.ActiveHealth) -> Probe {
-        let target = upstream.targets[index]
+        let target = upstream.endpoints[index]
         let tls = upstream.tls.map { ($0.context, $0.serverNames[index]) }
         let timeout = TimeAmount.milliseconds(settings.timeout.milliseconds)
         let counts = NIOLockedValueBox((successes: 0, failures: 0))
@@ -110,7 +110,7 @@ public final class ActiveHealthChecker: Sendable {
 
     /// One `GET path`: succeeds with true for a 2xx or 3xx answer within `timeout`.
     private static func probe(
-        _ target: UpstreamTarget, path: String, tls: (NIOSSLContext, String?)?, timeout: TimeAmount, on eventLoop: any EventLoop
+        _ target: UpstreamEndpoint, path: String, tls: (NIOSSLContext, String?)?, timeout: TimeAmount, on eventLoop: any EventLoop
     ) -> EventLoopFuture<Bool> {
         let result = eventLoop.makePromise(of: Bool.self)
         let deadline = eventLoop.scheduleTask(in: timeout) { result.succeed(false) }
@@ -130,7 +130,7 @@ public final class ActiveHealthChecker: Sendable {
                 switch connected {
                 case .success(let channel):
                     var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path)
-                    head.headers.add(name: "host", value: target.port == 80 ? target.host : target.target)
+                    head.headers.add(name: "host", value: target.authority)
                     head.headers.add(name: "connection", value: "close")
                     head.headers.add(name: "user-agent", value: "gatehouse-health-check")
                     channel.write(HTTPClientRequestPart.head(head), promise: nil)

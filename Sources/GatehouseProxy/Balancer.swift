@@ -20,10 +20,10 @@ final class Balancer: Sendable {
     private let schedule: [Int32]
     private let counter = ManagedAtomic<Int>(0)
 
-    init(algorithm: Upstream.Algorithm, hashOn: Upstream.HashOn?, targets: [UpstreamTarget]) {
+    init(algorithm: Upstream.Algorithm, hashOn: Upstream.HashOn?, weights: [Int]) {
         self.algorithm = algorithm
         self.hashOn = hashOn
-        weights = targets.map(\.weight)
+        self.weights = weights
         schedule = algorithm == .weighted ? Self.smoothSchedule(weights) : []
     }
 

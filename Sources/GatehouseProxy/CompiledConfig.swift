@@ -7,13 +7,26 @@ public final class CompiledConfig: Sendable, AtomicReference {
     public let version: Int
     public let hash: String
     public let routes: RouteTable
-    /// By name.
-    let upstreams: [String: CompiledUpstream]
+    /// Indexed by `CompiledRoute.upstream`.
+    let upstreams: [CompiledUpstream]
+    /// The names its upstreams' targets need resolved.
+    let questions: Set<TargetDiscovery.Question>
 
-    init(version: Int, hash: String, routes: RouteTable, upstreams: [String: CompiledUpstream]) {
+    init(version: Int, hash: String, routes: RouteTable, upstreams: [CompiledUpstream], questions: Set<TargetDiscovery.Question>) {
         self.version = version
         self.hash = hash
         self.routes = routes
         self.upstreams = upstreams
+        self.questions = questions
+    }
+
+    /// The same routes under another version, or with other upstreams (new addresses).
+    func with(version: Int, hash: String, upstreams: [CompiledUpstream]? = nil) -> CompiledConfig {
+        CompiledConfig(version: version, hash: hash, routes: routes, upstreams: upstreams ?? self.upstreams, questions: questions)
+    }
+
+    /// Upstream name → the endpoints requests go to now, for the status port.
+    public var endpointsByUpstream: JSONValue {
+        .object(Dictionary(uniqueKeysWithValues: upstreams.map { ($0.name, .array($0.endpoints.map { .string($0.description) })) }))
     }
 }

@@ -1,6 +1,7 @@
 import GatehouseModel
 
-/// One route ready to serve: its match rules and a direct reference to its compiled upstream.
+/// One route ready to serve: its match rules and where its upstream sits in the config's list,
+/// so new addresses for an upstream do not rebuild the route table.
 public final class CompiledRoute: Sendable {
     public let id: String
     public let name: String
@@ -11,9 +12,9 @@ public final class CompiledRoute: Sendable {
     let stripPath: Bool
     let preserveHost: Bool
     let upstreamPath: RoutePath?
-    let upstream: CompiledUpstream
+    let upstream: Int
 
-    init(_ route: Route, upstream: CompiledUpstream) {
+    init(_ route: Route, upstream: Int) {
         id = route.id
         name = route.name
         hosts = route.hosts

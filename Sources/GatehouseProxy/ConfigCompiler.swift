@@ -6,7 +6,10 @@ public enum ConfigCompiler {
         public let description: String
     }
 
-    public static func compile(_ snapshot: Snapshot) throws(Rejection) -> CompiledConfig {
+    /// - Parameter answers: addresses discovery has found for targets given as names.
+    static func compile(
+        _ snapshot: Snapshot, answers: [TargetDiscovery.Question: [TargetDiscovery.Address]] = [:]
+    ) throws(Rejection) -> CompiledConfig {
         let document = snapshot.document
         do {
             try document.validate()
@@ -16,21 +19,31 @@ public enum ConfigCompiler {
         for policy in document.policies where policy.enabled && !PolicyCatalog.enforcedTypes.contains(policy.type) {
             throw Rejection(description: "policy '\(policy.name)' of type \(policy.type.rawValue) cannot be enforced by this data plane")
         }
-        var upstreams: [String: CompiledUpstream] = [:]
+        var upstreams: [CompiledUpstream] = []
+        var indices: [String: Int] = [:]
         for upstream in document.upstreams {
-            do {
-                upstreams[upstream.name] = try CompiledUpstream(upstream)
-            } catch {
-                throw Rejection(description: "upstream '\(upstream.name)': cannot set up TLS: \(error)")
-            }
+            indices[upstream.name] = upstreams.count
+            upstreams.append(try compile(upstream, answers: answers))
         }
         var routes: [CompiledRoute] = []
         for route in document.routes {
-            guard let upstream = upstreams[route.upstream] else {
+            guard let upstream = indices[route.upstream] else {
                 throw Rejection(description: "route '\(route.name)' names unknown upstream '\(route.upstream)'")
             }
             routes.append(CompiledRoute(route, upstream: upstream))
         }
-        return CompiledConfig(version: snapshot.version, hash: snapshot.hash, routes: RouteTable(routes: routes), upstreams: upstreams)
+        return CompiledConfig(
+            version: snapshot.version, hash: snapshot.hash, routes: RouteTable(routes: routes), upstreams: upstreams,
+            questions: TargetDiscovery.questions(in: document))
+    }
+
+    static func compile(
+        _ upstream: Upstream, answers: [TargetDiscovery.Question: [TargetDiscovery.Address]], previous: CompiledUpstream? = nil
+    ) throws(Rejection) -> CompiledUpstream {
+        do {
+            return try CompiledUpstream(upstream, endpoints: UpstreamEndpoint.expand(upstream.targets, answers: answers), reusingTLS: previous)
+        } catch {
+            throw Rejection(description: "upstream '\(upstream.name)': cannot set up TLS: \(error)")
+        }
     }
 }

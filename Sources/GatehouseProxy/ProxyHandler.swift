@@ -211,7 +211,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
         let key = Balancer.RequestKey(clientIP: clientIP, path: path, headers: head.headers)
         exchange = Exchange(
-            config: config, upstream: route.upstream, head: upstreamHead, clientVersion: head.version,
+            config: config, upstream: config.upstreams[route.upstream], head: upstreamHead, clientVersion: head.version,
             clientKeepAlive: head.isKeepAlive, requestID: requestID,
             idempotent: [.GET, .HEAD, .OPTIONS, .PUT, .DELETE].contains(head.method), balancerKey: key,
             preserveHost: route.preserveHost && !hostHeader.isEmpty, websocket: websocket, upgradeRequested: upgradeRequested
@@ -242,15 +242,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             }
             return failBeforeResponse(.badGateway, "upstream_unreachable", "no target of upstream '\(upstream.name)' accepted the connection")
         }
-        let target = upstream.targets[index]
+        let endpoint = upstream.endpoints[index]
         exchange.target = index
         exchange.tried.insert(index)
         if !exchange.preserveHost {
-            exchange.head.headers.replaceOrAdd(name: "host", value: target.port == 80 ? RequestTarget.bracketed(target.host) : target.target)
+            exchange.head.headers.replaceOrAdd(name: "host", value: endpoint.authority)
         }
         self.exchange = exchange
         pool.acquire(
-            target, key: upstream.poolKeys[index], tls: upstream.tls.map { ($0.context, $0.serverNames[index]) },
+            endpoint, key: upstream.poolKeys[index], tls: upstream.tls.map { ($0.context, $0.serverNames[index]) },
             connectTimeout: upstream.connectTimeout
         ) { [weak self] result in
             self?.connected(result)
@@ -267,7 +267,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         case .failure(let error):
             recordFailure(exchange)
             // Nothing was sent yet, so trying another target is safe for any method.
-            if exchange.tried.count <= exchange.upstream.retries, exchange.tried.count < exchange.upstream.targets.count {
+            if exchange.tried.count <= exchange.upstream.retries, exchange.tried.count < exchange.upstream.endpoints.count {
                 return connect(excluding: exchange.tried)
             }
             if case ChannelError.connectTimeout = error {
@@ -388,7 +388,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     private func retryOnFreshConnection() {
         guard let exchange else { return }
-        let target = exchange.upstream.targets[exchange.target]
+        let target = exchange.upstream.endpoints[exchange.target]
         let upstream = exchange.upstream
         let tls = upstream.tls.map { ($0.context, $0.serverNames[exchange.target]) }
         pool.acquire(target, key: upstream.poolKeys[exchange.target], tls: tls, connectTimeout: upstream.connectTimeout, reuse: false) {

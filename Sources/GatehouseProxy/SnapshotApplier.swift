@@ -1,58 +1,105 @@
 import GatehouseModel
 import Logging
+import NIOConcurrencyHelpers
 
 /// Feeds snapshots from a source (in-process or remote) into the data plane: each is compiled
 /// off the event loops and swapped in with one atomic store; a snapshot that cannot be compiled
 /// is refused whole and the last good config keeps serving. A snapshot whose hash equals the one
 /// being served is not recompiled. Snapshots must come in version order from one task.
+///
+/// With discovery, a snapshot's new target names are resolved before it is compiled, and when
+/// an answer changes later the upstreams concerned are compiled again and swapped in the same
+/// way, under the same version.
 public struct SnapshotApplier: Sendable {
     let active: ActiveConfig
     let state: DataPlaneState
     let checker: ActiveHealthChecker?
+    let discovery: TargetDiscovery?
     let logger: Logger
+    /// Applying a snapshot and applying new addresses both replace the active config.
+    private let swapping = NIOLock()
 
-    public init(active: ActiveConfig, state: DataPlaneState, checker: ActiveHealthChecker? = nil, logger: Logger) {
+    public init(
+        active: ActiveConfig, state: DataPlaneState, checker: ActiveHealthChecker? = nil, discovery: TargetDiscovery? = nil, logger: Logger
+    ) {
         self.active = active
         self.state = state
         self.checker = checker
+        self.discovery = discovery
         self.logger = logger
     }
 
     /// Applies one snapshot. Returns the rejection reason, or nil when it is being served.
     @discardableResult
     public func apply(_ snapshot: Snapshot) -> String? {
-        if let current = active.load(), current.version >= snapshot.version { return nil }
-        let started = ContinuousClock.now
-        do {
-            let compiled: CompiledConfig
-            if let current = active.load(), current.hash == snapshot.hash {
-                // Same content under a newer version (a rollback, say): keep the compiled table.
-                compiled = CompiledConfig(version: snapshot.version, hash: snapshot.hash, routes: current.routes, upstreams: current.upstreams)
-            } else {
-                compiled = try ConfigCompiler.compile(snapshot)
+        swapping.withLock { () -> String? in
+            if let current = active.load(), current.version >= snapshot.version { return nil }
+            let started = ContinuousClock.now
+            do {
+                let compiled: CompiledConfig
+                if let current = active.load(), current.hash == snapshot.hash {
+                    // Same content under a newer version (a rollback, say): keep the compiled table.
+                    compiled = current.with(version: snapshot.version, hash: snapshot.hash)
+                } else {
+                    compiled = try ConfigCompiler.compile(snapshot, answers: discovery?.answers ?? [:])
+                }
+                active.store(compiled)
+                state.applied(compiled)
+                checker?.update(compiled)
+                discovery?.retain(compiled.questions)
+                logger.info(
+                    "config applied",
+                    metadata: [
+                        "version": "\(snapshot.version)", "hash": "\(snapshot.hash.prefix(12))", "routes": "\(compiled.routes.routeCount)",
+                        "compile_ms": "\((ContinuousClock.now - started).milliseconds)",
+                    ])
+                return nil
+            } catch {
+                let reason = "\(error)"
+                state.rejected(snapshot, reason: reason)
+                logger.error(
+                    "config rejected; the last good config keeps serving", metadata: ["version": "\(snapshot.version)", "reason": "\(reason)"])
+                return reason
             }
-            active.store(compiled)
-            state.applied(compiled)
-            checker?.update(compiled)
-            logger.info(
-                "config applied",
-                metadata: [
-                    "version": "\(snapshot.version)", "hash": "\(snapshot.hash.prefix(12))", "routes": "\(compiled.routes.routeCount)",
-                    "compile_ms": "\((ContinuousClock.now - started).milliseconds)",
-                ])
-            return nil
-        } catch {
-            state.rejected(snapshot, reason: error.description)
-            logger.error(
-                "config rejected; the last good config keeps serving", metadata: ["version": "\(snapshot.version)", "reason": "\(error.description)"])
-            return error.description
         }
     }
 
-    /// Applies every snapshot the source yields until it finishes or the task is cancelled.
+    /// Compiles again the upstreams whose targets now resolve to other addresses, and swaps in
+    /// the served config with them; the route table is shared.
+    func applyAddresses() {
+        guard let discovery else { return }
+        swapping.withLock {
+            guard let current = active.load() else { return }
+            let answers = discovery.answers
+            var changed = false
+            let upstreams = current.upstreams.map { upstream in
+                guard upstream.source.targets.contains(where: { !$0.isIPAddress }),
+                    UpstreamEndpoint.expand(upstream.source.targets, answers: answers) != upstream.endpoints,
+                    let replaced = try? ConfigCompiler.compile(upstream.source, answers: answers, previous: upstream)
+                else { return upstream }
+                changed = true
+                return replaced
+            }
+            guard changed else { return }
+            let compiled = current.with(version: current.version, hash: current.hash, upstreams: upstreams)
+            active.store(compiled)
+            checker?.update(compiled)
+            logger.info("new target addresses applied", metadata: ["version": "\(current.version)"])
+        }
+    }
+
+    /// Applies every snapshot the source yields until it finishes or the task is cancelled, and
+    /// meanwhile keeps target addresses fresh.
     public func run(_ source: some AsyncSequence<Snapshot, Never> & Sendable) async {
-        for await snapshot in source {
-            apply(snapshot)
+        await withDiscardingTaskGroup { group in
+            if let discovery {
+                group.addTask { await discovery.run { self.applyAddresses() } }
+            }
+            for await snapshot in source {
+                await discovery?.prepare(TargetDiscovery.questions(in: snapshot.document))
+                apply(snapshot)
+            }
+            group.cancelAll()
         }
     }
 }

@@ -28,7 +28,7 @@ final class UpstreamConnectionPool {
     /// A connection to `host:port`: an idle one when there is one, else a new one.
     /// The callback runs on this loop with the connection and whether it was reused.
     func acquire(
-        _ target: UpstreamTarget, key: String, tls: (context: NIOSSLContext, serverName: String?)?, connectTimeout: TimeAmount,
+        _ target: UpstreamEndpoint, key: String, tls: (context: NIOSSLContext, serverName: String?)?, connectTimeout: TimeAmount,
         reuse: Bool = true, _ callback: @escaping (Result<(UpstreamConnection, reused: Bool), any Error>) -> Void
     ) {
         eventLoop.preconditionInEventLoop()

@@ -5,10 +5,9 @@ import Testing
 
 @Suite struct RouteTableTests {
     static func table(_ routes: [JSONValue]) throws -> RouteTable {
-        let upstream = try CompiledUpstream(try Upstream.read(["name": "u"], id: "u"))
-        return RouteTable(
+        RouteTable(
             routes: try routes.enumerated().map { index, json in
-                CompiledRoute(try Route.read(json.merging(patch: ["upstream": "u"]), id: "r\(index)"), upstream: upstream)
+                CompiledRoute(try Route.read(json.merging(patch: ["upstream": "u"]), id: "r\(index)"), upstream: 0)
             })
     }
 
@@ -149,30 +148,26 @@ import Testing
 @Suite struct BalancerTests {
     static var key: Balancer.RequestKey { Balancer.RequestKey(clientIP: "10.0.0.1", path: "/") }
 
-    static func targets(_ weights: [Int]) -> [UpstreamTarget] {
-        weights.enumerated().map { UpstreamTarget(host: "10.0.0.\($0.offset)", port: 80, weight: $0.element) }
-    }
-
     @Test func roundRobinVisitsEveryTargetInTurn() {
-        let balancer = Balancer(algorithm: .roundRobin, hashOn: nil, targets: Self.targets([100, 100, 100]))
+        let balancer = Balancer(algorithm: .roundRobin, hashOn: nil, weights: [100, 100, 100])
         let picks = (0..<6).map { _ in balancer.pick(key: Self.key, active: { _ in 0 })! }
         #expect(picks == [0, 1, 2, 0, 1, 2])
     }
 
     @Test func weightedFollowsTheWeightsExactlyOverACycle() {
-        let balancer = Balancer(algorithm: .weighted, hashOn: nil, targets: Self.targets([50, 100, 150]))
+        let balancer = Balancer(algorithm: .weighted, hashOn: nil, weights: [50, 100, 150])
         var counts = [0, 0, 0]
         for _ in 0..<600 { counts[balancer.pick(key: Self.key, active: { _ in 0 })!] += 1 }
         #expect(counts == [100, 200, 300])
     }
 
     @Test func leastConnectionsPicksTheLeastLoaded() {
-        let balancer = Balancer(algorithm: .leastConnections, hashOn: nil, targets: Self.targets([100, 100, 100]))
+        let balancer = Balancer(algorithm: .leastConnections, hashOn: nil, weights: [100, 100, 100])
         #expect(balancer.pick(key: Self.key, active: { [5, 1, 3][$0] }) == 1)
     }
 
     @Test func consistentHashIsStableAndMovesFewKeysWhenATargetGoes() {
-        let all = Balancer(algorithm: .consistentHash, hashOn: .path, targets: Self.targets([100, 100, 100, 100]))
+        let all = Balancer(algorithm: .consistentHash, hashOn: .path, weights: [100, 100, 100, 100])
         var moved = 0
         for index in 0..<400 {
             let key = Balancer.RequestKey(clientIP: "", path: "/user/\(index)")
@@ -185,7 +180,7 @@ import Testing
     }
 
     @Test func excludedTargetsAreSkippedAndExhaustionIsNil() {
-        let balancer = Balancer(algorithm: .roundRobin, hashOn: nil, targets: Self.targets([100, 100]))
+        let balancer = Balancer(algorithm: .roundRobin, hashOn: nil, weights: [100, 100])
         #expect(balancer.pick(excluding: [0], key: Self.key, active: { _ in 0 }) == 1)
         #expect(balancer.pick(excluding: [0, 1], key: Self.key, active: { _ in 0 }) == nil)
     }

@@ -64,7 +64,7 @@ import Testing
         #expect(first !== second)
         #expect(first.routes.routeCount == second.routes.routeCount)
         // The very same compiled upstream: nothing was compiled again.
-        #expect(first.upstreams["u"] === second.upstreams["u"])
+        #expect(first.upstreams[0] === second.upstreams[0])
         #expect(proxy.state.current.version == 2)
     }
 }

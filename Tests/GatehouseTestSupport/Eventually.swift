@@ -2,6 +2,10 @@ import Foundation
 
 public struct TimedOut: Error, CustomStringConvertible {
     public let description: String
+
+    public init(description: String) {
+        self.description = description
+    }
 }
 
 /// Polls `condition` until it holds or `deadline` passes. For waiting on a state another

@@ -26,7 +26,8 @@ public final class TestUpstream: Sendable {
     private let counter: Counter
     private let held: HeldRequests
 
-    public var target: String { "127.0.0.1:\(port)" }
+    public let host: String
+    public var target: String { "\(host):\(port)" }
     /// Connections accepted so far.
     public var connectionCount: Int { counter.value.withLock { $0 } }
     /// Requests to `/hold` waiting for `release()`.
@@ -42,13 +43,16 @@ public final class TestUpstream: Sendable {
         self.name = name
         self.channel = channel
         port = channel.localAddress!.port!
+        host = channel.localAddress!.ipAddress!
         self.counter = counter
         self.held = held
     }
 
-    /// - Parameter tls: serve HTTPS with this certificate and key (PEM).
+    /// - Parameters:
+    ///   - tls: serve HTTPS with this certificate and key (PEM).
+    ///   - host, port: where to listen (another loopback address, to tell targets of one name apart).
     public static func start(
-        name: String = "upstream", tls: (certificate: String, key: String)? = nil,
+        name: String = "upstream", host: String = "127.0.0.1", port: Int = 0, tls: (certificate: String, key: String)? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> TestUpstream {
         let tlsContext = try tls.map { tls in
@@ -71,7 +75,7 @@ public final class TestUpstream: Sendable {
                     try channel.pipeline.syncOperations.addHandler(UpstreamHandler(name: name, held: held))
                 }
             }
-            .bind(host: "127.0.0.1", port: 0)
+            .bind(host: host, port: port)
             .get()
         return TestUpstream(name: name, channel: channel, counter: counter, held: held)
     }
