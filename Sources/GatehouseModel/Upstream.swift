@@ -48,6 +48,7 @@ public struct Upstream: Sendable, Hashable {
     public var hashOn: HashOn?
     public var timeouts = Timeouts()
     public var retries = 0
+    public var pool = Pool()
     /// How `https` upstreams are verified.
     public var tls = TLS()
 
@@ -58,6 +59,15 @@ public struct Upstream: Sendable, Hashable {
         public var verify = true
         public var caCertificates: String?
         public var serverName: String?
+    }
+
+    /// Keep-alive connections per target and per worker (event loop). With `maxConnections` set,
+    /// a request finding them all busy waits for one, up to the connect timeout.
+    public struct Pool: Sendable, Hashable {
+        public var maxConnections: Int?
+        public var maxIdle = 64
+        public var idleTimeout: Duration = .seconds(60)
+        public init() {}
     }
 
     /// Passive health checking: nil when off.
@@ -131,6 +141,12 @@ public struct Upstream: Sendable, Hashable {
             try timeouts.finish()
         }
         upstream.retries = try reader.optionalInt("retries", in: 0...10) ?? 0
+        if var pool = try reader.optionalObject("pool") {
+            upstream.pool.maxConnections = try pool.optionalInt("max_connections", in: 1...100_000)
+            upstream.pool.maxIdle = try pool.optionalInt("max_idle", in: 0...100_000) ?? upstream.pool.maxIdle
+            upstream.pool.idleTimeout = try positive(pool.optionalDuration("idle_timeout"), &pool, "idle_timeout") ?? upstream.pool.idleTimeout
+            try pool.finish()
+        }
         if var tls = try reader.optionalObject("tls") {
             upstream.tls.verify = try tls.optionalBool("verify") ?? true
             if let pem = try tls.optionalString("ca_certificates") {
@@ -195,6 +211,10 @@ public struct Upstream: Sendable, Hashable {
             "write": .string(timeouts.write.configText),
         ]
         fields["retries"] = .int(retries)
+        fields["pool"] = [
+            "max_connections": pool.maxConnections.map(JSONValue.int) ?? .null, "max_idle": .int(pool.maxIdle),
+            "idle_timeout": .string(pool.idleTimeout.configText),
+        ]
         fields["tls"] = [
             "verify": .bool(tls.verify), "ca_certificates": tls.caCertificates.map(JSONValue.string) ?? .null,
             "server_name": tls.serverName.map(JSONValue.string) ?? .null,

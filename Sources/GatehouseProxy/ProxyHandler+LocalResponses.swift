@@ -75,6 +75,7 @@ extension ProxyHandler {
             context?.close(promise: nil)
         } else {
             recordFailure(exchange)
+            if retryElsewhere() { return }
             failBeforeResponse(.gatewayTimeout, "upstream_timeout", message)
         }
     }

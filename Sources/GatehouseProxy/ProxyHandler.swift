@@ -249,11 +249,20 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             exchange.head.headers.replaceOrAdd(name: "host", value: endpoint.authority)
         }
         self.exchange = exchange
+        acquire(upstream, index, reuse: true)
+    }
+
+    private func acquire(_ upstream: CompiledUpstream, _ index: Int, reuse: Bool) {
         pool.acquire(
-            endpoint, key: upstream.poolKeys[index], tls: upstream.tls.map { ($0.context, $0.serverNames[index]) },
-            connectTimeout: upstream.connectTimeout
-        ) { [weak self] result in
-            self?.connected(result)
+            upstream.endpoints[index], key: upstream.poolKeys[index], tls: upstream.tls.map { ($0.context, $0.serverNames[index]) },
+            connectTimeout: upstream.connectTimeout, limits: upstream.source.pool, reuse: reuse
+        ) { [weak self, pool] result in
+            guard let self else {
+                // The client connection is gone; the connection is of use to the next request.
+                if case .success(let (connection, _)) = result { pool.release(connection, reusable: true) }
+                return
+            }
+            self.connected(result)
         }
     }
 
@@ -264,6 +273,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             return
         }
         switch result {
+        case .failure(is UpstreamConnectionPool.Saturated):
+            failBeforeResponse(
+                .serviceUnavailable, "upstream_busy",
+                "every connection to upstream '\(exchange.upstream.name)' allowed by pool.max_connections stayed busy for timeouts.connect")
         case .failure(let error):
             recordFailure(exchange)
             // Nothing was sent yet, so trying another target is safe for any method.
@@ -379,6 +392,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             retryOnFreshConnection()
         } else {
             recordFailure(exchange)
+            if retryElsewhere() { return }
             if error is NIOSSLError || error is BoringSSLError {
                 return failBeforeResponse(.badGateway, "upstream_tls_failed", "TLS with upstream '\(exchange.upstream.name)' failed: \(error)")
             }
@@ -388,13 +402,23 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     private func retryOnFreshConnection() {
         guard let exchange else { return }
-        let target = exchange.upstream.endpoints[exchange.target]
-        let upstream = exchange.upstream
-        let tls = upstream.tls.map { ($0.context, $0.serverNames[exchange.target]) }
-        pool.acquire(target, key: upstream.poolKeys[exchange.target], tls: tls, connectTimeout: upstream.connectTimeout, reuse: false) {
-            [weak self] result in
-            self?.connected(result)
-        }
+        acquire(exchange.upstream, exchange.target, reuse: false)
+    }
+
+    /// After an attempt failed before any byte of a response reached the client, sends the request
+    /// to a target not tried yet, within `retries`: only for an idempotent method, and only while
+    /// no byte of its body was sent (bodies are streamed, not kept). Returns whether it did.
+    func retryElsewhere() -> Bool {
+        guard var exchange, !exchange.responseStarted, exchange.idempotent, !exchange.bodyForwarded,
+            exchange.tried.count <= exchange.upstream.retries, exchange.tried.count < exchange.upstream.endpoints.count
+        else { return false }
+        cancelTimer()
+        if let connection = exchange.connection { pool.release(connection, reusable: false) }
+        exchange.connection = nil
+        exchange.reused = false
+        self.exchange = exchange
+        connect(excluding: exchange.tried)
+        return true
     }
 
     private func finish(_ exchange: Exchange) {

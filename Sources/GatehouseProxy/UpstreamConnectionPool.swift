@@ -6,45 +6,89 @@ import NIOSSL
 
 /// Keep-alive connections to upstream targets for one event loop. Only that loop touches it, so
 /// it needs no locks; a request borrows a connection and gives it back when its response ended.
+///
+/// With a connection limit, a request that finds every connection to its target busy waits in
+/// line (first come, first served) until one is given back or its wait runs out.
 final class UpstreamConnectionPool {
-    struct Limits {
-        var maxIdlePerTarget = 64
-        var idleTimeout: TimeAmount = .seconds(60)
+    /// Every connection to the target is busy and none came free in time.
+    struct Saturated: Error {}
+
+    typealias Callback = (Result<(UpstreamConnection, reused: Bool), any Error>) -> Void
+
+    /// How to open a connection to one target: everything `acquire` was given.
+    private struct Recipe {
+        let target: UpstreamEndpoint
+        let tls: (context: NIOSSLContext, serverName: String?)?
+        let connectTimeout: TimeAmount
+    }
+
+    private final class Waiter {
+        let recipe: Recipe
+        let callback: Callback
+        var timer: Scheduled<Void>?
+
+        init(recipe: Recipe, callback: @escaping Callback) {
+            self.recipe = recipe
+            self.callback = callback
+        }
+    }
+
+    private struct Target {
+        var idle: [UpstreamConnection] = []
+        /// Connections lent out or being opened.
+        var busy = 0
+        var waiting: [Waiter] = []
+        var limits = Upstream.Pool()
     }
 
     let eventLoop: any EventLoop
-    private let limits: Limits
-    private var idle: [String: [UpstreamConnection]] = [:]
-    private var active: [String: Int] = [:]
+    private var targets: [String: Target] = [:]
 
-    init(eventLoop: any EventLoop, limits: Limits = Limits()) {
+    init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
-        self.limits = limits
     }
 
     /// Requests in flight to `key` on this loop (for `least-connections`).
-    func activeCount(_ key: String) -> Int { active[key] ?? 0 }
+    func activeCount(_ key: String) -> Int { targets[key]?.busy ?? 0 }
 
-    /// A connection to `host:port`: an idle one when there is one, else a new one.
-    /// The callback runs on this loop with the connection and whether it was reused.
+    /// A connection to the endpoint: an idle one when there is one, else a new one, else (at the
+    /// limit) the next one given back. The callback runs on this loop with the connection and
+    /// whether it was reused.
     func acquire(
         _ target: UpstreamEndpoint, key: String, tls: (context: NIOSSLContext, serverName: String?)?, connectTimeout: TimeAmount,
-        reuse: Bool = true, _ callback: @escaping (Result<(UpstreamConnection, reused: Bool), any Error>) -> Void
+        limits: Upstream.Pool, reuse: Bool = true, _ callback: @escaping Callback
     ) {
         eventLoop.preconditionInEventLoop()
-        while reuse, let connection = idle[key]?.popLast() {
+        targets[key, default: Target()].limits = limits
+        while reuse, let connection = targets[key]?.idle.popLast() {
             connection.idleTimer?.cancel()
             connection.idleTimer = nil
             if connection.isOpen {
-                active[key, default: 0] += 1
+                targets[key]?.busy += 1
                 return callback(.success((connection, true)))
             }
         }
-        active[key, default: 0] += 1
+        let recipe = Recipe(target: target, tls: tls, connectTimeout: connectTimeout)
+        if let max = limits.maxConnections, targets[key]!.busy >= max {
+            let waiter = Waiter(recipe: recipe, callback: callback)
+            waiter.timer = eventLoop.assumeIsolated().scheduleTask(in: connectTimeout) { [weak self, weak waiter] in
+                guard let self, let waiter else { return }
+                self.targets[key]?.waiting.removeAll { $0 === waiter }
+                waiter.callback(.failure(Saturated()))
+            }
+            targets[key]!.waiting.append(waiter)
+            return
+        }
+        open(recipe, key: key, callback)
+    }
+
+    private func open(_ recipe: Recipe, key: String, _ callback: @escaping Callback) {
+        targets[key, default: Target()].busy += 1
         let connection = UpstreamConnection(key: key)
         let handler = NIOLoopBound(connection, eventLoop: eventLoop)
+        let tls = recipe.tls
         ClientBootstrap(group: eventLoop)
-            .connectTimeout(connectTimeout)
+            .connectTimeout(recipe.connectTimeout)
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -56,32 +100,44 @@ final class UpstreamConnectionPool {
                     try channel.pipeline.syncOperations.addHandler(handler.value)
                 }
             }
-            .connect(host: target.host, port: target.port)
+            .connect(host: recipe.target.host, port: recipe.target.port)
             .assumeIsolated()
             .whenComplete { result in
                 switch result {
                 case .success:
                     callback(.success((connection, false)))
                 case .failure(let error):
-                    self.active[key, default: 1] -= 1
+                    self.freed(key)
                     callback(.failure(error))
                 }
             }
     }
 
-    /// Gives a connection back. A reusable one waits idle for the next request; any other is closed.
+    /// Gives a connection back. A reusable one goes to the first request waiting for one, or
+    /// waits idle for the next; any other is closed.
     func release(_ connection: UpstreamConnection, reusable: Bool) {
         eventLoop.preconditionInEventLoop()
-        active[connection.key, default: 1] -= 1
         connection.delegate = nil
-        guard reusable, connection.isOpen, (idle[connection.key]?.count ?? 0) < limits.maxIdlePerTarget else {
-            return connection.close()
+        let key = connection.key
+        guard reusable, connection.isOpen else {
+            connection.close()
+            return freed(key)
         }
-        idle[connection.key, default: []].append(connection)
+        if let waiter = nextWaiter(key) {
+            return waiter.callback(.success((connection, true)))
+        }
+        targets[key]?.busy -= 1
+        guard let limits = targets[key]?.limits, targets[key]!.idle.count < limits.maxIdle else {
+            connection.close()
+            return forgetIfUnused(key)
+        }
+        targets[key]!.idle.append(connection)
         connection.onClose = { [weak self] closed in
-            self?.idle[closed.key]?.removeAll { $0 === closed }
+            self?.targets[closed.key]?.idle.removeAll { $0 === closed }
+            self?.forgetIfUnused(closed.key)
         }
-        connection.idleTimer = eventLoop.assumeIsolated().scheduleTask(in: limits.idleTimeout) { [weak connection] in
+        connection.idleTimer = eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(limits.idleTimeout.milliseconds)) {
+            [weak connection] in
             connection?.close()
         }
     }
@@ -89,14 +145,36 @@ final class UpstreamConnectionPool {
     /// Takes a connection out of the pool's accounting for good: it became a tunnel.
     func detach(_ connection: UpstreamConnection) {
         eventLoop.preconditionInEventLoop()
-        active[connection.key, default: 1] -= 1
         connection.delegate = nil
+        freed(connection.key)
     }
 
     /// Closes every idle connection (on shutdown).
     func closeIdle() {
-        let all = idle.values.flatMap { $0 }
-        idle.removeAll()
+        let all = targets.values.flatMap(\.idle)
+        for key in targets.keys { targets[key]?.idle = [] }
         for connection in all { connection.close() }
+    }
+
+    /// A connection to `key` is gone: a request waiting for one gets a new one instead.
+    private func freed(_ key: String) {
+        targets[key]?.busy -= 1
+        if let waiter = nextWaiter(key) {
+            return open(waiter.recipe, key: key, waiter.callback)
+        }
+        forgetIfUnused(key)
+    }
+
+    /// Targets come and go with configs and DNS answers: one with nothing left is dropped.
+    private func forgetIfUnused(_ key: String) {
+        if let target = targets[key], target.busy == 0, target.idle.isEmpty, target.waiting.isEmpty { targets[key] = nil }
+    }
+
+    /// The first waiting request, out of line, its timer stopped; the slot stays counted as busy.
+    private func nextWaiter(_ key: String) -> Waiter? {
+        guard let waiter = targets[key]?.waiting.first else { return nil }
+        targets[key]!.waiting.removeFirst()
+        waiter.timer?.cancel()
+        return waiter
     }
 }

@@ -16,14 +16,19 @@ struct ProxyHarness {
     let health: TargetHealth
     var port: Int { server.localAddress.port! }
 
-    static func start(options: ProxyOptions = ProxyOptions()) async throws -> ProxyHarness {
+    /// - Parameter group: the proxy's event loops (a one-loop group makes every connection share one pool).
+    static func start(
+        options: ProxyOptions = ProxyOptions(), group: MultiThreadedEventLoopGroup = .singleton
+    ) async throws
+        -> ProxyHarness
+    {
         let active = ActiveConfig()
         let state = DataPlaneState()
         let logger = Logger(label: "test")
         let health = TargetHealth()
         let checker = ActiveHealthChecker(group: MultiThreadedEventLoopGroup.singleton, health: health, logger: logger)
         let server = try await ProxyServer.bind(
-            ListenAddress(host: "127.0.0.1", port: 0), group: MultiThreadedEventLoopGroup.singleton, active: active, options: options,
+            ListenAddress(host: "127.0.0.1", port: 0), group: group, active: active, options: options,
             health: health, logger: logger
         )
         return ProxyHarness(

@@ -35,6 +35,10 @@ public final class TestUpstream: Sendable {
 
     /// What `/health` answers.
     public func setHealthStatus(_ status: Int) { held.healthStatus.withLock { $0 = status } }
+    /// While set, every request but `/health` is answered by closing the connection.
+    public func setDropsRequests(_ drops: Bool) { held.dropsRequests.withLock { $0 = drops } }
+    /// Requests it closed the connection on while `setDropsRequests` was on.
+    public var droppedCount: Int { held.dropped.withLock { $0 } }
 
     /// Answers every request held so far.
     public func release() { held.releaseAll() }
@@ -90,6 +94,8 @@ public final class TestUpstream: Sendable {
 final class HeldRequests: Sendable {
     private let waiting = Mutex<[@Sendable () -> Void]>([])
     let healthStatus = Mutex(200)
+    let dropsRequests = Mutex(false)
+    let dropped = Mutex(0)
 
     var count: Int { waiting.withLock { $0.count } }
 
@@ -191,6 +197,10 @@ private final class UpstreamHandler: ChannelInboundHandler, RemovableChannelHand
     private func respond(_ context: ChannelHandlerContext, _ head: HTTPRequestHead) {
         let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
         if path.hasPrefix("/hang") { return }
+        if path != "/health", held.dropsRequests.withLock({ $0 }) {
+            held.dropped.withLock { $0 += 1 }
+            return context.close(promise: nil)
+        }
         if path.hasPrefix("/ws") { return upgrade(context) }
         if path == "/health" {
             var response = HTTPResponseHead(version: .http1_1, status: .init(statusCode: held.healthStatus.withLock { $0 }))
