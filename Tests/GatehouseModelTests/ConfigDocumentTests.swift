@@ -75,6 +75,59 @@ import Testing
         #expect(error(document) == nil)
     }
 
+    @Test func aRouteThatCanNeverMatchIsRefusedNamingWhatShadowsIt() throws {
+        // Same header, fewer values, and 'a-all' sorts first: 'b-beta' loses every request to it.
+        let shadowed = try Self.document(routes: [
+            ["name": "a-all", "upstream": "api", "paths": ["/x"], "methods": ["GET", "POST"], "headers": ["x-tier": ["beta", "gold"]]],
+            ["name": "b-beta", "upstream": "api", "paths": ["/x"], "methods": ["GET"], "headers": ["x-tier": ["beta"]]],
+        ])
+        let conflict = try #require(error(shadowed))
+        #expect(conflict.code == .conflict)
+        #expect(conflict.message.contains("route 'b-beta' can never match") && conflict.message.contains("'a-all'"))
+        #expect(conflict.field == "headers")
+
+        // Each of a route's places taken by a different route still leaves it nothing.
+        let split = try Self.document(routes: [
+            ["name": "a", "upstream": "api", "paths": ["/x"], "headers": ["x-tier": ["beta", "gold"]]],
+            ["name": "b", "upstream": "api", "paths": ["/y"], "headers": ["x-tier": ["beta", "gold"]]],
+            ["name": "c", "upstream": "api", "paths": ["/x", "/y"], "headers": ["x-tier": ["beta"]]],
+        ])
+        #expect(error(split)?.message.contains("route 'c' can never match") == true)
+    }
+
+    @Test func overlapsThatLeaveEachRouteSomeRequestsAreAllowed() throws {
+        let cases: [[JSONValue]] = [
+            // The narrower route sorts first: it wins its requests, the wider one keeps the rest.
+            [
+                ["name": "a-beta", "upstream": "api", "paths": ["/x"], "headers": ["x-tier": ["beta"]]],
+                ["name": "b-all", "upstream": "api", "paths": ["/x"], "headers": ["x-tier": ["beta", "gold"]]],
+            ],
+            // Values that only overlap: each route has a value of its own.
+            [
+                ["name": "a", "upstream": "api", "paths": ["/x"], "headers": ["x-tier": ["beta", "gold"]]],
+                ["name": "b", "upstream": "api", "paths": ["/x"], "headers": ["x-tier": ["gold", "silver"]]],
+            ],
+            // Other header names: a request can carry one without the other.
+            [
+                ["name": "a", "upstream": "api", "paths": ["/x"], "headers": ["x-tier": ["beta"]]],
+                ["name": "b", "upstream": "api", "paths": ["/x"], "headers": ["x-region": ["eu"]]],
+            ],
+            // More header rules win first.
+            [
+                ["name": "a", "upstream": "api", "paths": ["/x"], "headers": ["x-tier": ["beta", "gold"]]],
+                ["name": "b", "upstream": "api", "paths": ["/x"], "headers": ["x-tier": ["beta"], "x-region": ["eu"]]],
+            ],
+            // A second path the other route does not take.
+            [
+                ["name": "a", "upstream": "api", "paths": ["/x"], "headers": ["x-tier": ["beta", "gold"]]],
+                ["name": "b", "upstream": "api", "paths": ["/x", "/z"], "headers": ["x-tier": ["beta"]]],
+            ],
+        ]
+        for routes in cases {
+            #expect(error(try Self.document(routes: routes)) == nil, "\(routes)")
+        }
+    }
+
     @Test func duplicateNamesConflict() throws {
         var document = try Self.document()
         document.upstreams.append(try Upstream.read(["name": "api"], id: Self.uuid(2)))
