@@ -32,6 +32,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(name: "EmbedMigrationsTool", swiftSettings: strict),
+        .target(name: "CHeapStats"),
+        .executableTarget(name: "GatehouseBench", dependencies: ["GatehouseModel", "GatehouseProxy", "CHeapStats"], swiftSettings: strict),
         .plugin(
             name: "EmbedMigrations",
             capability: .buildTool(),

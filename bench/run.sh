@@ -19,6 +19,7 @@ BODY_BYTES=${BODY_BYTES:-1024}
 
 scripts/ensure-packages wrk nginx-light curl python3
 swift build -c release --product gatehouse >&2
+swift build -c release --product GatehouseBench >&2
 
 work=$(mktemp -d)
 chmod 755 "$work"  # nginx workers run as an unprivileged user
@@ -107,10 +108,16 @@ routes_document 100000 > "$work/routes100k.json"
 curl -fs -X PUT "127.0.0.1:$ADMIN10K_PORT/config" --data-binary @"$work/routes100k.json" >/dev/null
 compile100k=$(grep -o 'compile_ms=[0-9]*' "$work/gatehouse10k.log" | tail -1 | cut -d= -f2)
 
+# The data plane's own table, apart from the rest of the process: heap kept by the compiled config.
+table10k=$(.build/release/GatehouseBench 10000)
+table100k=$(.build/release/GatehouseBench 100000)
+
 python3 - "$results" "$ROUNDS" "$SECONDS_EACH" "$CONNECTIONS" "$THREADS" "$WORKERS" "$BODY_BYTES" \
-  "$compile10k" "$compile100k" "$rss1" "$rss10k" <<'PY'
+  "$compile10k" "$compile100k" "$rss1" "$rss10k" "$table10k" "$table100k" <<'PY'
 import statistics, sys
-path, rounds, seconds, connections, threads, workers, body, compile10k, compile100k, rss1, rss10k = sys.argv[1:]
+path, rounds, seconds, connections, threads, workers, body, compile10k, compile100k, rss1, rss10k, table10k, table100k = sys.argv[1:]
+def field(line, name):
+    return int(dict(item.split("=") for item in line.split())[name])
 def ms(text):
     for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
         if text.endswith(unit):
@@ -138,6 +145,9 @@ print(f"\np99 added over direct: nginx {added_nginx:.2f} ms, Gatehouse {added_ga
 print(f"\nCompiling a snapshot (data plane, `compile_ms` in its log): 10,000 routes {compile10k} ms, 100,000 routes {compile100k} ms. "
       f"RSS: {int(rss1) / 1024:.0f} MiB with one route, {int(rss10k) / 1024:.0f} MiB with 10,000 "
       f"({(int(rss10k) - int(rss1)) * 1024 / 10000:,.0f} bytes per route, control plane and data plane together).")
+print(f"\nThe compiled table alone (`GatehouseBench`, heap kept after the snapshot is released): "
+      f"{field(table10k, 'bytes_per_route')} bytes per route with 10,000 routes (compiled in {field(table10k, 'compile_ms')} ms), "
+      f"{field(table100k, 'bytes_per_route')} with 100,000 (in {field(table100k, 'compile_ms')} ms).")
 for name, errs in errors.items():
     print(f"\n{name}: {'; '.join(errs)}")
 PY

@@ -6,9 +6,13 @@ public enum ConfigCompiler {
         public let description: String
     }
 
+    public static func compile(_ snapshot: Snapshot) throws(Rejection) -> CompiledConfig {
+        try compile(snapshot, answers: [:])
+    }
+
     /// - Parameter answers: addresses discovery has found for targets given as names.
     static func compile(
-        _ snapshot: Snapshot, answers: [TargetDiscovery.Question: [TargetDiscovery.Address]] = [:]
+        _ snapshot: Snapshot, answers: [TargetDiscovery.Question: [TargetDiscovery.Address]]
     ) throws(Rejection) -> CompiledConfig {
         let document = snapshot.document
         do {
