@@ -13,8 +13,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
-    /// One request on its way through.
-    struct Exchange {
+    /// One request on its way through. A class: it changes with every part of the request and
+    /// response, and a struct this size would be copied (and its references retained) each time.
+    final class Exchange {
         let config: CompiledConfig
         let upstream: CompiledUpstream
         var head: HTTPRequestHead
@@ -42,6 +43,23 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         var informational = false
         var upstreamKeepAlive = true
         var closeClientAfter = false
+
+        init(
+            config: CompiledConfig, upstream: CompiledUpstream, head: HTTPRequestHead, clientVersion: HTTPVersion, clientKeepAlive: Bool,
+            requestID: String, idempotent: Bool, balancerKey: Balancer.RequestKey, preserveHost: Bool, websocket: Bool, upgradeRequested: Bool
+        ) {
+            self.config = config
+            self.upstream = upstream
+            self.head = head
+            self.clientVersion = clientVersion
+            self.clientKeepAlive = clientKeepAlive
+            self.requestID = requestID
+            self.idempotent = idempotent
+            self.balancerKey = balancerKey
+            self.preserveHost = preserveHost
+            self.websocket = websocket
+            self.upgradeRequested = upgradeRequested
+        }
     }
 
     private let active: ActiveConfig
@@ -89,10 +107,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             timeouts?.headArrived()
             begin(head)
         case .body(let buffer):
-            guard !discardingBody, var exchange else { return }
+            guard !discardingBody, let exchange else { return }
             exchange.bodyBytes += buffer.readableBytes
             if let limit = options.maxBodyBytes, exchange.bodyBytes > limit {
-                self.exchange = exchange
                 if exchange.responseStarted {
                     return context.close(promise: nil)
                 }
@@ -100,20 +117,17 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             }
             if let connection = exchange.connection {
                 exchange.bodyForwarded = true
-                self.exchange = exchange
                 connection.write(.body(.byteBuffer(buffer)), flush: false)
             } else {
                 exchange.buffered.append(buffer)
-                self.exchange = exchange
             }
         case .end:
             if discardingBody {
                 discardingBody = false
                 return
             }
-            guard var exchange else { return }
+            guard let exchange else { return }
             exchange.requestEnded = true
-            self.exchange = exchange
             if let connection = exchange.connection {
                 connection.write(.end(nil), flush: true)
                 armReadTimeout()
@@ -227,7 +241,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     // MARK: Upstream connection
 
     private func connect(excluding tried: Set<Int>) {
-        guard var exchange else { return }
+        guard let exchange else { return }
         let upstream = exchange.upstream
         var excluding = tried
         if upstream.checksHealth {
@@ -248,7 +262,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if !exchange.preserveHost {
             exchange.head.headers.replaceOrAdd(name: "host", value: endpoint.authority)
         }
-        self.exchange = exchange
         acquire(upstream, index, reuse: true)
     }
 
@@ -267,7 +280,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     private func connected(_ result: Result<(UpstreamConnection, reused: Bool), any Error>) {
-        guard var exchange else {
+        guard let exchange else {
             // The client went away while we connected.
             if case .success(let (connection, _)) = result { pool.release(connection, reusable: true) }
             return
@@ -299,7 +312,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             exchange.bodyForwarded = !exchange.buffered.isEmpty
             exchange.buffered = []
             if exchange.requestEnded { connection.write(.end(nil), flush: false) }
-            self.exchange = exchange
             connection.flush()
             if exchange.requestEnded { armReadTimeout() }
             resumeClientReads()
@@ -318,7 +330,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func upstreamResponsePart(_ part: HTTPClientResponsePart) {
-        guard var exchange, let context else { return }
+        guard let exchange, let context else { return }
         if exchange.requestEnded { armReadTimeout() }
         switch part {
         case .head(let upstreamHead) where upstreamHead.status == .switchingProtocols:
@@ -327,7 +339,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             }
             exchange.switching = true
             exchange.responseStarted = true
-            self.exchange = exchange
             var head = HTTPResponseHead(version: exchange.clientVersion, status: .switchingProtocols)
             head.headers = ForwardedRequest.endToEnd(upstreamHead.headers)
             head.headers.add(name: "upgrade", value: "websocket")
@@ -355,7 +366,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                     head.headers.replaceOrAdd(name: "connection", value: "keep-alive")
                 }
             }
-            self.exchange = exchange
             context.write(wrapOutboundOut(.head(head)), promise: nil)
         case .body(let buffer):
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
@@ -364,7 +374,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         case .end:
             if exchange.informational {
                 exchange.informational = false
-                self.exchange = exchange
                 return context.flush()
             }
             finish(exchange)
@@ -377,7 +386,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     func upstreamFailed(_ error: any Error) {
         guard let exchange, let connection = exchange.connection else { return }
-        self.exchange?.connection = nil
+        exchange.connection = nil
         pool.release(connection, reusable: false)
         if exchange.responseStarted {
             // Part of the response is already with the client: the only honest signal left is
@@ -387,7 +396,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             context?.close(promise: nil)
         } else if exchange.reused, !exchange.bodyForwarded, exchange.idempotent {
             // A pooled connection the server had already closed: retry once on a fresh one.
-            self.exchange?.reused = false
+            exchange.reused = false
             cancelTimer()
             retryOnFreshConnection()
         } else {
@@ -409,14 +418,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// to a target not tried yet, within `retries`: only for an idempotent method, and only while
     /// no byte of its body was sent (bodies are streamed, not kept). Returns whether it did.
     func retryElsewhere() -> Bool {
-        guard var exchange, !exchange.responseStarted, exchange.idempotent, !exchange.bodyForwarded,
+        guard let exchange, !exchange.responseStarted, exchange.idempotent, !exchange.bodyForwarded,
             exchange.tried.count <= exchange.upstream.retries, exchange.tried.count < exchange.upstream.endpoints.count
         else { return false }
         cancelTimer()
         if let connection = exchange.connection { pool.release(connection, reusable: false) }
         exchange.connection = nil
         exchange.reused = false
-        self.exchange = exchange
         connect(excluding: exchange.tried)
         return true
     }
