@@ -14,7 +14,8 @@ struct GatehouseBench {
         var document = ConfigDocument()
         document.upstreams = [try Upstream.read(["name": "bench", "targets": [["target": "127.0.0.1:9000"]]], id: uuid(0))]
         document.routes = try (0..<count).map { index in
-            try Route.read(["name": .string("svc\(index)"), "paths": [.string("/svc\(index)")], "strip_path": true, "upstream": "bench"], id: uuid(index + 1))
+            try Route.read(
+                ["name": .string("svc\(index)"), "paths": [.string("/svc\(index)")], "strip_path": true, "upstream": "bench"], id: uuid(index + 1))
         }
         return Snapshot(version: 1, document: document)
     }
@@ -33,10 +34,13 @@ struct GatehouseBench {
             let snapshot = try snapshot(routes: count)
             let started = ContinuousClock.now
             compiled = try ConfigCompiler.compile(snapshot)
-            milliseconds = (ContinuousClock.now - started).components.seconds * 1000
+            milliseconds =
+                (ContinuousClock.now - started).components.seconds * 1000
                 + (ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000
         }
         let kept = heapBytes() - before
-        print("routes=\(count) compile_ms=\(milliseconds) compiled_bytes=\(kept) bytes_per_route=\(kept / max(count, 1)) served=\(compiled?.routes.routeCount ?? 0)")
+        print(
+            "routes=\(count) compile_ms=\(milliseconds) compiled_bytes=\(kept) bytes_per_route=\(kept / max(count, 1)) served=\(compiled?.routes.routeCount ?? 0)"
+        )
     }
 }

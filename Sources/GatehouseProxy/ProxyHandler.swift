@@ -266,25 +266,22 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     private func acquire(_ upstream: CompiledUpstream, _ index: Int, reuse: Bool) {
+        let requested = exchange
         pool.acquire(
             upstream.endpoints[index], key: upstream.poolKeys[index], tls: upstream.tls.map { ($0.context, $0.serverNames[index]) },
             connectTimeout: upstream.connectTimeout, limits: upstream.source.pool, reuse: reuse
         ) { [weak self, pool] result in
-            guard let self else {
-                // The client connection is gone; the connection is of use to the next request.
+            // The request may have ended meanwhile (its client gone, or answered by the gateway),
+            // and another begun: the connection then serves the pool's next request.
+            guard let self, let exchange = self.exchange, exchange === requested else {
                 if case .success(let (connection, _)) = result { pool.release(connection, reusable: true) }
                 return
             }
-            self.connected(result)
+            self.connected(result, exchange)
         }
     }
 
-    private func connected(_ result: Result<(UpstreamConnection, reused: Bool), any Error>) {
-        guard let exchange else {
-            // The client went away while we connected.
-            if case .success(let (connection, _)) = result { pool.release(connection, reusable: true) }
-            return
-        }
+    private func connected(_ result: Result<(UpstreamConnection, reused: Bool), any Error>, _ exchange: Exchange) {
         switch result {
         case .failure(is UpstreamConnectionPool.Saturated):
             failBeforeResponse(

@@ -107,27 +107,30 @@ public final class TargetDiscovery: Sendable {
 
     private func update(_ question: Question, hosts: [String: [String]]) async -> Bool {
         let result = await resolve(question, hosts: hosts)
-        return entries.withLockedValue { entries in
+        let changed = entries.withLockedValue { entries -> Bool in
             let previous = entries[question]?.addresses
             switch result {
             case .success(let (addresses, ttl)):
                 let clamped = min(max(ttl, Self.ttlRange.lowerBound), Self.ttlRange.upperBound)
                 entries[question] = Entry(addresses: addresses, due: .now() + (addresses.isEmpty ? Self.retryDelay : clamped))
-                if addresses != previous {
-                    logger.info(
-                        "target resolved",
-                        metadata: ["name": "\(question.name)", "addresses": "\(addresses.map(\.address).joined(separator: ","))"])
-                }
                 return addresses != previous
-            case .failure(let error):
-                failures.wrappingIncrement(ordering: .relaxed)
+            case .failure:
                 entries[question] = Entry(addresses: previous, due: .now() + Self.retryDelay)
-                logger.warning(
-                    "resolving a target failed; its last addresses stay in use",
-                    metadata: ["name": "\(question.name)", "error": "\(error.description)"])
                 return false
             }
         }
+        switch result {
+        case .success(let (addresses, _)) where changed:
+            logger.info(
+                "target resolved", metadata: ["name": "\(question.name)", "addresses": "\(addresses.map(\.address).joined(separator: ","))"])
+        case .failure(let error):
+            failures.wrappingIncrement(ordering: .relaxed)
+            logger.warning(
+                "resolving a target failed; its last addresses stay in use", metadata: ["name": "\(question.name)", "error": "\(error.description)"])
+        default:
+            break
+        }
+        return changed
     }
 
     private func resolve(_ question: Question, hosts: [String: [String]]) async -> Result<([Address], TimeAmount), DNSClient.Failure> {
