@@ -2,7 +2,9 @@
 # Gatehouse against nginx as a plain reverse proxy and against the upstream direct, in one run,
 # alternating so that this noisy machine's drift hits all alike: direct, nginx, Gatehouse with one
 # route, Gatehouse with 10,000 routes (matching the last-added one). Prints a Markdown table with
-# medians and ratios, then compile times for 10,000 and 100,000 routes and memory per route.
+# medians and ratios; then latency at one fixed rate for all (half of Gatehouse's maximum, with
+# hey), so the p99 each adds over direct is compared at the same load; then compile times for
+# 10,000 and 100,000 routes and memory per route.
 #
 #   bench/run.sh [ROUNDS] [SECONDS]      (defaults: 5 rounds of 10 s each)
 #
@@ -17,7 +19,7 @@ THREADS=${THREADS:-1}
 WORKERS=${WORKERS:-1}
 BODY_BYTES=${BODY_BYTES:-1024}
 
-scripts/ensure-packages wrk nginx-light curl python3
+scripts/ensure-packages wrk hey nginx-light curl python3
 swift build -c release --product gatehouse >&2
 swift build -c release --product GatehouseBench >&2
 
@@ -104,6 +106,20 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
+# Latency at the same request rate for all: half of Gatehouse's median maximum, so none saturates.
+rate=$(awk -F'\t' '$2 == "gatehouse" {print $3}' "$results" | sort -n | awk '{a[NR]=$1} END {print int(a[int((NR+1)/2)] / 2)}')
+fixed="$work/fixed-rate.tsv"
+for round in $(seq "$ROUNDS"); do
+  for target in "direct:$UPSTREAM_PORT/body" "nginx:$NGINX_PORT/body" "gatehouse:$PROXY_PORT/body"; do
+    name=${target%%:*}; url=${target#*:}
+    out=$(hey -z "${SECONDS_EACH}s" -c 16 -q $((rate / 16)) "http://127.0.0.1:$url")
+    p50=$(awk '/50% in/ {print $3 * 1000}' <<<"$out")
+    p99=$(awk '/99% in/ {print $3 * 1000}' <<<"$out")
+    printf '%s\t%s\t%s\t%s\n' "$round" "$name" "$p50" "$p99" >> "$fixed"
+    echo "fixed rate $rate round $round $name: p50 ${p50} ms, p99 ${p99} ms" >&2
+  done
+done
+
 routes_document 100000 > "$work/routes100k.json"
 curl -fs -X PUT "127.0.0.1:$ADMIN10K_PORT/config" --data-binary @"$work/routes100k.json" >/dev/null
 compile100k=$(grep -o 'compile_ms=[0-9]*' "$work/gatehouse10k.log" | tail -1 | cut -d= -f2)
@@ -113,9 +129,10 @@ table10k=$(.build/release/GatehouseBench 10000)
 table100k=$(.build/release/GatehouseBench 100000)
 
 python3 - "$results" "$ROUNDS" "$SECONDS_EACH" "$CONNECTIONS" "$THREADS" "$WORKERS" "$BODY_BYTES" \
-  "$compile10k" "$compile100k" "$rss1" "$rss10k" "$table10k" "$table100k" <<'PY'
+  "$compile10k" "$compile100k" "$rss1" "$rss10k" "$table10k" "$table100k" "$fixed" "$rate" <<'PY'
 import statistics, sys
-path, rounds, seconds, connections, threads, workers, body, compile10k, compile100k, rss1, rss10k, table10k, table100k = sys.argv[1:]
+(path, rounds, seconds, connections, threads, workers, body, compile10k, compile100k, rss1, rss10k, table10k, table100k,
+ fixed, rate) = sys.argv[1:]
 def field(line, name):
     return int(dict(item.split("=") for item in line.split())[name])
 def ms(text):
@@ -140,8 +157,17 @@ for name in ("direct", "nginx", "gatehouse", "gatehouse-10k-routes"):
     print(f"| {name} | {rps:,.0f} | {p50:.2f} ms | {p99:.2f} ms | {rps / med['nginx'][0]:.2f}× | {rps / med['direct'][0]:.2f}× |")
 added_nginx = med["nginx"][2] - med["direct"][2]
 added_gatehouse = med["gatehouse"][2] - med["direct"][2]
-print(f"\np99 added over direct: nginx {added_nginx:.2f} ms, Gatehouse {added_gatehouse:.2f} ms. "
+print(f"\np99 added over direct, each at its own maximum rate: nginx {added_nginx:.2f} ms, Gatehouse {added_gatehouse:.2f} ms. "
       f"10,000 routes vs one: {med['gatehouse-10k-routes'][0] / med['gatehouse'][0]:.2f}× the throughput.")
+at_rate = {}
+for line in open(fixed):
+    _, name, p50, p99 = line.split()
+    at_rate.setdefault(name, []).append((float(p50), float(p99)))
+fixed_med = {name: (statistics.median(v[0] for v in values), statistics.median(v[1] for v in values)) for name, values in at_rate.items()}
+print(f"\nAt one fixed rate for all, {int(rate):,} req/s (hey, 16 connections, half of Gatehouse's maximum): "
+      + ", ".join(f"{name} p50 {fixed_med[name][0]:.2f} ms, p99 {fixed_med[name][1]:.2f} ms" for name in ("direct", "nginx", "gatehouse"))
+      + f". p99 added over direct: nginx {fixed_med['nginx'][1] - fixed_med['direct'][1]:.2f} ms, "
+      + f"Gatehouse {fixed_med['gatehouse'][1] - fixed_med['direct'][1]:.2f} ms.")
 print(f"\nCompiling a snapshot (data plane, `compile_ms` in its log): 10,000 routes {compile10k} ms, 100,000 routes {compile100k} ms. "
       f"RSS: {int(rss1) / 1024:.0f} MiB with one route, {int(rss10k) / 1024:.0f} MiB with 10,000 "
       f"({(int(rss10k) - int(rss1)) * 1024 / 10000:,.0f} bytes per route, control plane and data plane together).")
