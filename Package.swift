@@ -73,11 +73,19 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         .target(
             name: "GatehouseCluster",
             dependencies: [
-                "GatehouseModel",
+                "GatehouseModel", "CZlib",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),
@@ -111,7 +119,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "GatehouseModelTests", dependencies: ["GatehouseModel"], swiftSettings: strict),
-        .testTarget(name: "GatehouseClusterTests", dependencies: ["GatehouseCluster"], swiftSettings: strict),
+        .testTarget(name: "GatehouseClusterTests", dependencies: ["GatehouseCluster", "GatehouseTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "GatehouseStoreTests",
             dependencies: ["GatehouseStore", "GatehouseTestSupport", .product(name: "GRDB", package: "GRDB.swift")],

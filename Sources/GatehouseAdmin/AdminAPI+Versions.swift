@@ -10,6 +10,10 @@ extension HTTPField.Name {
 /// The history: `/versions`, diffs and rollbacks.
 extension AdminAPI {
     func addVersionRoutes(to router: Router<BasicRequestContext>) {
+        router.get("/data-planes") { _, _ in
+            let current = store.current.snapshot.version
+            return AdminResponse.json(["data": options.dataPlanes(current), "current": .int(current)], version: current)
+        }
         router.get("/versions") { request, _ in
             let limit = try request.intQuery("limit", in: 1...1000) ?? 100
             let before = try request.intQuery("before", in: 1...Int.max)

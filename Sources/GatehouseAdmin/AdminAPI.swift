@@ -16,6 +16,8 @@ public struct AdminAPI: Sendable {
         public var configBodyLimit = 64 << 20
         /// Policy types the data planes enforce; enabled policies of other types are refused.
         public var enforcedPolicyTypes: Set<PolicyType> = []
+        /// `GET /data-planes`: the data planes this control plane knows, given the current version.
+        public var dataPlanes: @Sendable (Int) -> JSONValue = { _ in [] }
 
         public init() {}
     }

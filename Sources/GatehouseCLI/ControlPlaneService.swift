@@ -10,7 +10,7 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 
-/// The control plane inside `serve`: the database's writer and the admin API. When another
+/// The control plane of `serve` and `control-plane`: the database's writer and the admin API. When another
 /// process holds the database's writer lock (the old process during a binary upgrade), it waits
 /// as a standby, publishing the writer's committed versions read-only so the embedded data plane
 /// keeps up, and becomes the writer once the lock is free.
@@ -24,7 +24,8 @@ struct ControlPlaneService: Service {
     /// Already open when this process took the lock at start.
     let store: ConfigStore?
     let publisher: SnapshotPublisher
-    let state: DataPlaneState
+    /// Returns once a committed version is live (for `serve`, applied by its data plane).
+    let waitForApply: @Sendable (Int) async -> Void
     let adminListen: ListenAddress
     let adminOptions: AdminAPI.Options
     let group: any EventLoopGroup
@@ -35,9 +36,7 @@ struct ControlPlaneService: Service {
         var store = self.store
         if store == nil { store = try await becomeWriter() }
         guard let store else { return }
-        let api = AdminAPI(
-            store: store, options: adminOptions, waitForApply: { [state] in await state.waitUntilSettled(version: $0) }, logger: logger
-        )
+        let api = AdminAPI(store: store, options: adminOptions, waitForApply: waitForApply, logger: logger)
         let logger = logger
         let admin = Application(
             router: api.router(),

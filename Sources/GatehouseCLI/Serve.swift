@@ -27,18 +27,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "SQLite database file (GATEHOUSE_DB).")
     var db = EnvironmentDefault.value("GATEHOUSE_DB", "./gatehouse.db")
 
-    @Option(help: "Proxy listen address (GATEHOUSE_PROXY_LISTEN).")
-    var proxyListen = EnvironmentDefault.value("GATEHOUSE_PROXY_LISTEN", ListenAddress(host: "0.0.0.0", port: 8000), expected: "host:port") {
-        ListenAddress($0)
-    }
-
     @Option(help: "Admin API listen address; keep it on loopback unless it is protected (GATEHOUSE_ADMIN_LISTEN).")
     var adminListen = EnvironmentDefault.value("GATEHOUSE_ADMIN_LISTEN", ListenAddress(host: "127.0.0.1", port: 8001), expected: "host:port") {
-        ListenAddress($0)
-    }
-
-    @Option(help: "Status and metrics listen address (GATEHOUSE_STATUS_LISTEN).")
-    var statusListen = EnvironmentDefault.value("GATEHOUSE_STATUS_LISTEN", ListenAddress(host: "127.0.0.1", port: 8100), expected: "host:port") {
         ListenAddress($0)
     }
 
@@ -47,54 +37,10 @@ struct Serve: AsyncParsableCommand {
         ByteSize($0)
     }
 
-    @Option(help: "Largest total size of request header names and values; larger gets 431 (GATEHOUSE_MAX_HEADER_SIZE).")
-    var maxHeaderSize = EnvironmentDefault.value("GATEHOUSE_MAX_HEADER_SIZE", ByteSize("32KiB")!, expected: "a size such as 32KiB") { ByteSize($0) }
-
-    @Option(help: "Largest request body; larger gets 413. 0 for no limit (GATEHOUSE_MAX_BODY_SIZE).")
-    var maxBodySize = EnvironmentDefault.value("GATEHOUSE_MAX_BODY_SIZE", ByteSize(bytes: 0), expected: "a size such as 100MiB") { ByteSize($0) }
-
-    @Option(help: "Comma-separated CIDRs whose X-Forwarded-* headers are trusted (GATEHOUSE_TRUSTED_PROXIES).")
-    var trustedProxies = EnvironmentDefault.value("GATEHOUSE_TRUSTED_PROXIES", CIDRList(ranges: []), expected: "CIDRs such as 10.0.0.0/8,::1") {
-        CIDRList($0)
-    }
-
-    @Option(
-        help:
-            "Comma-separated name servers (ip or ip:port) for upstream targets given as DNS names; default: /etc/resolv.conf's (GATEHOUSE_DNS_RESOLVER)."
-    )
-    var dnsResolver = EnvironmentDefault.value(
-        "GATEHOUSE_DNS_RESOLVER", NameServerList(servers: []), expected: "name servers such as 10.0.0.2,127.0.0.1:8600"
-    ) {
-        NameServerList($0)
-    }
-
-    @Option(help: "Time a client has to send a request head once it started (GATEHOUSE_HEADER_TIMEOUT).")
-    var headerTimeout = EnvironmentDefault.value("GATEHOUSE_HEADER_TIMEOUT", ConfigDuration("10s")!, expected: "a duration such as 10s") {
-        ConfigDuration($0)
-    }
-
-    @Option(help: "Time an idle keep-alive client connection stays open (GATEHOUSE_IDLE_TIMEOUT).")
-    var idleTimeout = EnvironmentDefault.value("GATEHOUSE_IDLE_TIMEOUT", ConfigDuration("60s")!, expected: "a duration such as 60s") {
-        ConfigDuration($0)
-    }
-
-    @Option(help: "On SIGTERM, how long open requests may take to finish before they are cut (GATEHOUSE_DRAIN_TIMEOUT).")
-    var drainTimeout = EnvironmentDefault.value("GATEHOUSE_DRAIN_TIMEOUT", ConfigDuration("30s")!, expected: "a duration such as 30s") {
-        ConfigDuration($0)
-    }
-
-    @Option(help: "Proxy event loops, one per core by default (GATEHOUSE_WORKERS).")
-    var workers = EnvironmentDefault.value("GATEHOUSE_WORKERS", System.coreCount, expected: "a number of event loops") { Int($0) }
-
-    @Option(help: "trace, debug, info, notice, warning, error or critical (GATEHOUSE_LOG_LEVEL).")
-    var logLevel = EnvironmentDefault.value("GATEHOUSE_LOG_LEVEL", Logger.Level.info, expected: "a log level") { Logger.Level(rawValue: $0) }
-
-    func validate() throws {
-        guard (1...256).contains(workers) else { throw ValidationError("--workers must be from 1 to 256") }
-    }
+    @OptionGroup var dataPlane: DataPlaneOptions
 
     func run() async throws {
-        let logger = LogSetup.logger(level: logLevel)
+        let logger = LogSetup.logger(level: dataPlane.logLevel)
         let publisher = SnapshotPublisher()
         let lock: WriterLock
         do {
@@ -114,7 +60,7 @@ struct Serve: AsyncParsableCommand {
             }
         }
 
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: workers)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: dataPlane.workers)
         let outcome: Listener.DrainOutcome?
         do {
             outcome = try await serve(store: store, lock: lock, publisher: publisher, group: group, logger: logger)
@@ -135,42 +81,30 @@ struct Serve: AsyncParsableCommand {
     private func serve(
         store: ConfigStore?, lock: WriterLock, publisher: SnapshotPublisher, group: MultiThreadedEventLoopGroup, logger: Logger
     ) async throws -> Listener.DrainOutcome? {
-        let active = ActiveConfig()
-        let state = DataPlaneState()
-        let health = TargetHealth()
-        let checker = ActiveHealthChecker(group: group, health: health, logger: logger)
-        let discovery = TargetDiscovery(servers: dnsResolver.servers, group: group, logger: logger)
-        let applier = SnapshotApplier(active: active, state: state, checker: checker, discovery: discovery, logger: logger)
-        var proxyOptions = ProxyOptions()
-        proxyOptions.maxHeaderBytes = maxHeaderSize.bytes
-        proxyOptions.maxBodyBytes = maxBodySize.bytes == 0 ? nil : maxBodySize.bytes
-        proxyOptions.trustedProxies = trustedProxies.ranges
-        proxyOptions.headerTimeout = headerTimeout.timeAmount
-        proxyOptions.idleTimeout = idleTimeout.timeAmount
-        proxyOptions.drainTimeout = drainTimeout.timeAmount
         let role = NIOLockedValueBox(store == nil ? "standby" : "writer")
-        let options = proxyOptions
-        let proxy = ProxyWhenReady(state: state) { [proxyListen] in
-            try await ProxyServer.bind(proxyListen, group: group, active: active, options: options, state: state, health: health, logger: logger)
+        let embedded = try await EmbeddedDataPlane(options: dataPlane, group: group, logger: logger) {
+            ["control_plane": .string(role.withLockedValue { $0 })]
         }
-        let status = try await StatusServer.bind(
-            statusListen, group: group, state: state,
-            extra: {
-                [
-                    "pid": .int(Int(ProcessInfo.processInfo.processIdentifier)), "control_plane": .string(role.withLockedValue { $0 }),
-                    "ejected_targets": .array(health.ejected().map(JSONValue.string)),
-                    "upstreams": active.load()?.endpointsByUpstream ?? [:],
-                    "dns_failed_lookups": .int(discovery.failedLookups),
-                ]
-            },
-            logger: logger
-        )
-
+        let state = embedded.state
         var adminOptions = AdminAPI.Options()
         adminOptions.enforcedPolicyTypes = PolicyCatalog.enforcedTypes
         adminOptions.configBodyLimit = adminConfigBodyLimit.bytes
+        adminOptions.dataPlanes = { _ in
+            let current = state.current
+            let status = current.lastRejection.map { $0.version > (current.version ?? -1) } == true ? "rejected" : "in_sync"
+            return [
+                [
+                    "id": "embedded", "hostname": .string(ProcessInfo.processInfo.hostName), "gatehouse_version": .string(GatehouseVersion.current),
+                    "config_version": current.version.map(JSONValue.int) ?? .null, "config_hash": current.hash.map(JSONValue.string) ?? .null,
+                    "status": .string(status), "connected": true, "behind": 0,
+                    "error": current.lastRejection.map { .string("version \($0.version): \($0.reason)") } ?? .null,
+                    "last_seen": .int(Int(Date().timeIntervalSince1970)),
+                ]
+            ]
+        }
         let controlPlane = ControlPlaneService(
-            database: db, lock: lock, store: store, publisher: publisher, state: state, adminListen: adminListen,
+            database: db, lock: lock, store: store, publisher: publisher, waitForApply: { await state.waitUntilSettled(version: $0) },
+            adminListen: adminListen,
             adminOptions: adminOptions, group: group, logger: logger, role: role
         )
         // Graceful shutdown runs in reverse order: the proxy drains first, while the status port
@@ -178,17 +112,17 @@ struct Serve: AsyncParsableCommand {
         let services = ServiceGroup(
             configuration: .init(
                 services: [
-                    .init(service: status),
-                    .init(service: SnapshotFeed(applier: applier, source: publisher.subscribe())),
+                    .init(service: embedded.status),
+                    .init(service: SnapshotFeed(applier: embedded.applier, source: publisher.subscribe())),
                     .init(service: controlPlane),
-                    .init(service: proxy),
+                    .init(service: embedded.proxy),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
         )
         try await services.run()
-        checker.stop()
-        return proxy.drainOutcome
+        embedded.checker.stop()
+        return embedded.proxy.drainOutcome
     }
 }

@@ -6,7 +6,10 @@ public struct Snapshot: Sendable {
     public let canonicalJSON: [UInt8]
     public let hash: String
 
+    /// The document is put in canonical order first, so the hash depends on content only.
     public init(version: Int, document: ConfigDocument) {
+        var document = document
+        document.sort()
         self.version = version
         self.document = document
         (canonicalJSON, hash) = document.canonical()

@@ -89,15 +89,18 @@ public struct SnapshotApplier: Sendable {
     }
 
     /// Applies every snapshot the source yields until it finishes or the task is cancelled, and
-    /// meanwhile keeps target addresses fresh.
-    public func run(_ source: some AsyncSequence<Snapshot, Never> & Sendable) async {
+    /// meanwhile keeps target addresses fresh. `settled` hears of each: the rejection reason, or
+    /// nil when it is served.
+    public func run(
+        _ source: some AsyncSequence<Snapshot, Never> & Sendable, settled: @escaping @Sendable (Snapshot, String?) async -> Void = { _, _ in }
+    ) async {
         await withDiscardingTaskGroup { group in
             if let discovery {
                 group.addTask { await discovery.run { self.applyAddresses() } }
             }
             for await snapshot in source {
                 await discovery?.prepare(TargetDiscovery.questions(in: snapshot.document))
-                apply(snapshot)
+                await settled(snapshot, apply(snapshot))
             }
             group.cancelAll()
         }

@@ -10,6 +10,7 @@ public final class GatehouseProcess: Sendable {
         public var proxy: Int
         public var admin: Int
         public var status: Int
+        public var cluster = 0
     }
 
     public let ports: Ports
@@ -48,13 +49,38 @@ public final class GatehouseProcess: Sendable {
         db: String, passDB: Bool = true, environment: [String: String] = [:], extraArguments: [String] = [],
         proxyPort: Int = 0, standby: Bool = false
     ) async throws -> GatehouseProcess {
+        try await launch(
+            ["serve"] + (passDB ? ["--db", db] : []) + [
+                "--proxy-listen", "127.0.0.1:\(proxyPort)", "--admin-listen", "127.0.0.1:0", "--status-listen", "127.0.0.1:0", "--workers", "2",
+            ] + extraArguments,
+            environment: environment,
+            awaiting: standby ? ["proxy listening", "status listening"] : ["proxy listening", "status listening", "admin listening"])
+    }
+
+    /// Starts `gatehouse control-plane` on `db` and returns once its admin and cluster ports are known.
+    public static func controlPlane(db: String, token: String, clusterPort: Int = 0, extraArguments: [String] = []) async throws -> GatehouseProcess {
+        try await launch(
+            [
+                "control-plane", "--db", db, "--admin-listen", "127.0.0.1:0", "--cluster-listen", "127.0.0.1:\(clusterPort)", "--cluster-token",
+                token,
+            ] + extraArguments, awaiting: ["admin listening", "cluster listening"])
+    }
+
+    /// Starts `gatehouse data-plane` and returns once its status port is known (its proxy port is
+    /// known once it serves a config: `waitForProxy()`).
+    public static func dataPlane(controlPlane: String, token: String, cacheDir: String, proxyPort: Int = 0) async throws -> GatehouseProcess {
+        try await launch(
+            [
+                "data-plane", "--control-plane", controlPlane, "--cluster-token", token, "--cache-dir", cacheDir,
+                "--proxy-listen", "127.0.0.1:\(proxyPort)", "--status-listen", "127.0.0.1:0", "--workers", "2",
+            ], awaiting: ["status listening"])
+    }
+
+    private static func launch(_ arguments: [String], environment: [String: String] = [:], awaiting: [String]) async throws -> GatehouseProcess {
         let process = Process()
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments =
-            ["serve"] + (passDB ? ["--db", db] : []) + [
-                "--proxy-listen", "127.0.0.1:\(proxyPort)", "--admin-listen", "127.0.0.1:0", "--status-listen", "127.0.0.1:0", "--workers", "2",
-            ] + extraArguments
+        process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -69,12 +95,10 @@ public final class GatehouseProcess: Sendable {
             try await waitUntil("gatehouse to log its ports") {
                 let text = box.text
                 if !process.isRunning { throw TimedOut(description: "gatehouse exited early") }
-                guard let proxy = port(in: text, for: "proxy listening"), let status = port(in: text, for: "status listening") else {
-                    return false
-                }
-                let admin = port(in: text, for: "admin listening")
-                if admin == nil, !standby { return false }
-                found = Ports(proxy: proxy, admin: admin ?? 0, status: status)
+                guard awaiting.allSatisfy({ port(in: text, for: $0) != nil }) else { return false }
+                found = Ports(
+                    proxy: port(in: text, for: "proxy listening") ?? 0, admin: port(in: text, for: "admin listening") ?? 0,
+                    status: port(in: text, for: "status listening") ?? 0, cluster: port(in: text, for: "cluster listening") ?? 0)
                 return true
             }
         } catch {
@@ -82,6 +106,16 @@ public final class GatehouseProcess: Sendable {
             throw TimedOut(description: "\(error); its output:\n\(box.text)")
         }
         return GatehouseProcess(process: process, log: box, ports: found!)
+    }
+
+    /// The proxy port, once the process has bound it (a data plane binds once it serves a config).
+    public func waitForProxy() async throws -> Int {
+        var found = 0
+        try await waitUntil("the proxy port") {
+            found = Self.port(in: output, for: "proxy listening") ?? 0
+            return found != 0
+        }
+        return found
     }
 
     private init(process: Process, log: LogBox, ports: Ports) {

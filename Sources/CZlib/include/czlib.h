@@ -1,0 +1,12 @@
+#include <stddef.h>
+
+/// One-shot zlib (RFC 1950) compression for cluster frames. Returns the compressed size, or 0 when
+/// `capacity` is too small.
+size_t czlib_compress(const unsigned char *source, size_t length, unsigned char *destination, size_t capacity);
+
+/// Inflates exactly `expected` bytes. Returns 1 on success, 0 when the data is corrupt or has
+/// another length.
+int czlib_uncompress(const unsigned char *source, size_t length, unsigned char *destination, size_t expected);
+
+/// The largest compressed size of `length` bytes.
+size_t czlib_bound(size_t length);

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import GatehouseProxy
+import Logging
+import NIOCore
+import NIOPosix
+
+/// The flags of a data plane, embedded (`serve`) or remote (`data-plane`): its listeners, edge
+/// limits, timeouts, name servers and workers. Each also read from the environment variable named
+/// in its help.
+struct DataPlaneOptions: ParsableArguments {
+    @Option(help: "Proxy listen address (GATEHOUSE_PROXY_LISTEN).")
+    var proxyListen = EnvironmentDefault.value("GATEHOUSE_PROXY_LISTEN", ListenAddress(host: "0.0.0.0", port: 8000), expected: "host:port") {
+        ListenAddress($0)
+    }
+
+    @Option(help: "Status and metrics listen address (GATEHOUSE_STATUS_LISTEN).")
+    var statusListen = EnvironmentDefault.value("GATEHOUSE_STATUS_LISTEN", ListenAddress(host: "127.0.0.1", port: 8100), expected: "host:port") {
+        ListenAddress($0)
+    }
+
+    @Option(help: "Largest total size of request header names and values; larger gets 431 (GATEHOUSE_MAX_HEADER_SIZE).")
+    var maxHeaderSize = EnvironmentDefault.value("GATEHOUSE_MAX_HEADER_SIZE", ByteSize("32KiB")!, expected: "a size such as 32KiB") { ByteSize($0) }
+
+    @Option(help: "Largest request body; larger gets 413. 0 for no limit (GATEHOUSE_MAX_BODY_SIZE).")
+    var maxBodySize = EnvironmentDefault.value("GATEHOUSE_MAX_BODY_SIZE", ByteSize(bytes: 0), expected: "a size such as 100MiB") { ByteSize($0) }
+
+    @Option(help: "Comma-separated CIDRs whose X-Forwarded-* headers are trusted (GATEHOUSE_TRUSTED_PROXIES).")
+    var trustedProxies = EnvironmentDefault.value("GATEHOUSE_TRUSTED_PROXIES", CIDRList(ranges: []), expected: "CIDRs such as 10.0.0.0/8,::1") {
+        CIDRList($0)
+    }
+
+    @Option(
+        help:
+            "Comma-separated name servers (ip or ip:port) for upstream targets given as DNS names; default: /etc/resolv.conf's (GATEHOUSE_DNS_RESOLVER)."
+    )
+    var dnsResolver = EnvironmentDefault.value(
+        "GATEHOUSE_DNS_RESOLVER", NameServerList(servers: []), expected: "name servers such as 10.0.0.2,127.0.0.1:8600"
+    ) {
+        NameServerList($0)
+    }
+
+    @Option(help: "Time a client has to send a request head once it started (GATEHOUSE_HEADER_TIMEOUT).")
+    var headerTimeout = EnvironmentDefault.value("GATEHOUSE_HEADER_TIMEOUT", ConfigDuration("10s")!, expected: "a duration such as 10s") {
+        ConfigDuration($0)
+    }
+
+    @Option(help: "Time an idle keep-alive client connection stays open (GATEHOUSE_IDLE_TIMEOUT).")
+    var idleTimeout = EnvironmentDefault.value("GATEHOUSE_IDLE_TIMEOUT", ConfigDuration("60s")!, expected: "a duration such as 60s") {
+        ConfigDuration($0)
+    }
+
+    @Option(help: "On SIGTERM, how long open requests may take to finish before they are cut (GATEHOUSE_DRAIN_TIMEOUT).")
+    var drainTimeout = EnvironmentDefault.value("GATEHOUSE_DRAIN_TIMEOUT", ConfigDuration("30s")!, expected: "a duration such as 30s") {
+        ConfigDuration($0)
+    }
+
+    @Option(help: "Proxy event loops, one per core by default (GATEHOUSE_WORKERS).")
+    var workers = EnvironmentDefault.value("GATEHOUSE_WORKERS", System.coreCount, expected: "a number of event loops") { Int($0) }
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical (GATEHOUSE_LOG_LEVEL).")
+    var logLevel = EnvironmentDefault.value("GATEHOUSE_LOG_LEVEL", Logger.Level.info, expected: "a log level") { Logger.Level(rawValue: $0) }
+
+    func validate() throws {
+        guard (1...256).contains(workers) else { throw ValidationError("--workers must be from 1 to 256") }
+    }
+
+    var proxyOptions: ProxyOptions {
+        var options = ProxyOptions()
+        options.maxHeaderBytes = maxHeaderSize.bytes
+        options.maxBodyBytes = maxBodySize.bytes == 0 ? nil : maxBodySize.bytes
+        options.trustedProxies = trustedProxies.ranges
+        options.headerTimeout = headerTimeout.timeAmount
+        options.idleTimeout = idleTimeout.timeAmount
+        options.drainTimeout = drainTimeout.timeAmount
+        return options
+    }
+}

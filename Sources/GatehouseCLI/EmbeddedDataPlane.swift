@@ -1,0 +1,46 @@
+import Foundation
+import GatehouseModel
+import GatehouseProxy
+import Logging
+import NIOCore
+import NIOPosix
+
+/// The parts of a data plane, in `serve` and in `data-plane`: what it serves, its health records,
+/// name resolution, the applier that swaps snapshots in, the status port and the proxy (bound once
+/// a config is served).
+struct EmbeddedDataPlane {
+    let active = ActiveConfig()
+    let state = DataPlaneState()
+    let health = TargetHealth()
+    let checker: ActiveHealthChecker
+    let discovery: TargetDiscovery
+    let applier: SnapshotApplier
+    let proxy: ProxyWhenReady
+    let status: Listener
+
+    /// - Parameter extra: fields the status port adds to `/status`.
+    init(
+        options: DataPlaneOptions, group: MultiThreadedEventLoopGroup, logger: Logger, extra: @escaping @Sendable () -> [String: JSONValue]
+    ) async throws {
+        checker = ActiveHealthChecker(group: group, health: health, logger: logger)
+        discovery = TargetDiscovery(servers: options.dnsResolver.servers, group: group, logger: logger)
+        applier = SnapshotApplier(active: active, state: state, checker: checker, discovery: discovery, logger: logger)
+        let (active, state, health, discovery) = (active, state, health, discovery)
+        let proxyOptions = options.proxyOptions
+        proxy = ProxyWhenReady(state: state) { [proxyListen = options.proxyListen] in
+            try await ProxyServer.bind(proxyListen, group: group, active: active, options: proxyOptions, state: state, health: health, logger: logger)
+        }
+        status = try await StatusServer.bind(
+            options.statusListen, group: group, state: state,
+            extra: {
+                var fields = extra()
+                fields["pid"] = .int(Int(ProcessInfo.processInfo.processIdentifier))
+                fields["ejected_targets"] = .array(health.ejected().map(JSONValue.string))
+                fields["upstreams"] = active.load()?.endpointsByUpstream ?? [:]
+                fields["dns_failed_lookups"] = .int(discovery.failedLookups)
+                return fields
+            },
+            logger: logger
+        )
+    }
+}

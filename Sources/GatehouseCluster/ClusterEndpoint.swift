@@ -1,0 +1,161 @@
+import Crypto
+import Foundation
+import GatehouseModel
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import Synchronization
+
+/// The control plane's side of the cluster protocol (docs/cluster-protocol.md): one long-lived
+/// stream per data plane carrying snapshots and heartbeats, and a reports endpoint for ACK, NACK
+/// and heartbeats from the data planes. Every request must carry the cluster token.
+public final class ClusterEndpoint: Sendable {
+    private let publisher: SnapshotPublisher
+    public let registry: DataPlaneRegistry
+    private let token: String
+    private let heartbeat: Duration
+    private let logger: Logger
+    /// The newest snapshot's frame, built once and sent to every data plane.
+    private let frame = Mutex<(version: Int, hash: String, bytes: ByteBuffer)?>(nil)
+    private let streams = Mutex<(next: Int, open: [Int: AsyncStream<Event>.Continuation], stopped: Bool)>((0, [:], false))
+
+    private enum Event: Sendable {
+        case snapshot(Snapshot)
+        case heartbeat
+    }
+
+    public init(
+        publisher: SnapshotPublisher, registry: DataPlaneRegistry, token: String, heartbeat: Duration = .seconds(ClusterProtocol.heartbeatSeconds),
+        logger: Logger
+    ) {
+        self.publisher = publisher
+        self.registry = registry
+        self.token = token
+        self.heartbeat = heartbeat
+        self.logger = logger
+    }
+
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get(RouterPath(ClusterProtocol.streamPath)) { request, _ in try self.stream(request) }
+        router.post(RouterPath(ClusterProtocol.reportsPath)) { request, _ in try await self.report(request) }
+        return router
+    }
+
+    /// Ends every open stream (on shutdown), so data planes reconnect elsewhere or later.
+    public func stop() {
+        let open = streams.withLock { streams in
+            streams.stopped = true
+            defer { streams.open = [:] }
+            return Array(streams.open.values)
+        }
+        for continuation in open { continuation.finish() }
+    }
+
+    private func authorized(_ request: Request) -> Bool {
+        guard let value = request.headers[.authorization], value.hasPrefix("Bearer ") else { return false }
+        // Compared as digests, in constant time.
+        let given = SHA256.hash(data: Array(value.dropFirst(7).utf8))
+        let expected = SHA256.hash(data: Array(token.utf8))
+        return given == expected
+    }
+
+    private func refusal(_ status: HTTPResponse.Status, _ code: String, _ message: String) -> Response {
+        let body = JSONValue.object(["error": ["code": .string(code), "message": .string(message)]]).canonicalBytes
+        return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    private func stream(_ request: Request) throws -> Response {
+        guard authorized(request) else {
+            logger.warning("cluster stream refused: wrong or missing token")
+            return refusal(.unauthorized, "unauthorized", "the cluster token is wrong or missing")
+        }
+        guard let hello = ClusterProtocol.Hello(header: { name in request.headers[HTTPField.Name(name)!] }) else {
+            return refusal(.badRequest, "bad_hello", "the stream request must carry the Gatehouse-Node-Id and Gatehouse-Cluster-Protocol headers")
+        }
+        guard hello.protocolVersion == ClusterProtocol.version else {
+            let reason = "data plane speaks cluster protocol \(hello.protocolVersion); this control plane speaks \(ClusterProtocol.version)"
+            registry.connected(hello, incompatible: reason)
+            logger.warning("incompatible data plane refused", metadata: ["node": "\(hello.nodeID)", "reason": "\(reason)"])
+            return refusal(.conflict, "incompatible", reason)
+        }
+        let (events, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .bufferingNewest(8))
+        let id: Int? = streams.withLock { streams in
+            guard !streams.stopped else { return nil }
+            defer { streams.next += 1 }
+            streams.open[streams.next] = continuation
+            return streams.next
+        }
+        guard let id else { return refusal(.serviceUnavailable, "stopping", "the control plane is stopping") }
+        registry.connected(hello)
+        logger.info("data plane connected", metadata: ["node": "\(hello.nodeID)", "hostname": "\(hello.hostname)"])
+        let publisher = self.publisher
+        let heartbeat = self.heartbeat
+        let body = ResponseBody { writer in
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask {
+                    for await snapshot in publisher.subscribe() { continuation.yield(.snapshot(snapshot)) }
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        try await Task.sleep(for: heartbeat)
+                        continuation.yield(.heartbeat)
+                    }
+                }
+                defer {
+                    group.cancelAll()
+                    self.streams.withLock { _ = $0.open.removeValue(forKey: id) }
+                    self.registry.disconnected(hello.nodeID)
+                    self.logger.info("data plane disconnected", metadata: ["node": "\(hello.nodeID)"])
+                }
+                var sent = (version: hello.configVersion, hash: hello.configHash)
+                var latest: Int?
+                for await event in events {
+                    switch event {
+                    case .snapshot(let snapshot):
+                        latest = snapshot.version
+                        if sent.version == snapshot.version, sent.hash == snapshot.hash { continue }
+                        try await writer.write(self.frame(for: snapshot))
+                        sent = (snapshot.version, snapshot.hash)
+                    case .heartbeat:
+                        try await writer.write(ByteBuffer(bytes: ClusterFrame.encode(ClusterProtocol.heartbeatMessage(version: latest))))
+                    }
+                }
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "application/vnd.gatehouse.cluster-frames"], body: body)
+    }
+
+    /// The snapshot's frame, compressed once per version whatever the number of data planes.
+    private func frame(for snapshot: Snapshot) -> ByteBuffer {
+        frame.withLock { cached in
+            if let cached, cached.version == snapshot.version, cached.hash == snapshot.hash { return cached.bytes }
+            let bytes = ByteBuffer(bytes: ClusterFrame.encode(ClusterProtocol.snapshotMessage(snapshot)))
+            cached = (snapshot.version, snapshot.hash, bytes)
+            return bytes
+        }
+    }
+
+    private func report(_ request: Request) async throws -> Response {
+        guard authorized(request) else { return refusal(.unauthorized, "unauthorized", "the cluster token is wrong or missing") }
+        var request = request
+        let buffer = try await request.collectBody(upTo: 64 << 10)
+        let report: ClusterProtocol.Report
+        do {
+            report = try ClusterProtocol.Report(try JSONValue.parse(buffer.readableBytesView))
+        } catch {
+            return refusal(.badRequest, "bad_report", "\(error)")
+        }
+        guard registry.record(report) else {
+            return refusal(.notFound, "unknown_node", "node '\(report.nodeID)' has not opened a stream")
+        }
+        if report.kind == .rejected {
+            logger.error(
+                "a data plane rejected a snapshot",
+                metadata: ["node": "\(report.nodeID)", "version": "\(report.version ?? -1)", "reason": "\(report.reason ?? "")"])
+        }
+        return Response(status: .noContent)
+    }
+}

@@ -1,0 +1,66 @@
+import CZlib
+import GatehouseModel
+
+/// The unit of the control plane's stream to a data plane: a JSON message, zlib-compressed, after
+/// an 8-byte header (compressed length, then original length, both big-endian UInt32). A snapshot
+/// is compressed once per version and the same bytes go to every data plane.
+public enum ClusterFrame {
+    public struct Malformed: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Largest message accepted (uncompressed): a config of a few hundred thousand routes.
+    public static let maxMessageBytes = 512 << 20
+
+    public static func encode(_ message: JSONValue) -> [UInt8] {
+        let raw = message.canonicalBytes
+        var compressed = [UInt8](repeating: 0, count: czlib_bound(raw.count))
+        let size = raw.withUnsafeBufferPointer { source in
+            compressed.withUnsafeMutableBufferPointer { czlib_compress(source.baseAddress, raw.count, $0.baseAddress, $0.count) }
+        }
+        precondition(size > 0, "zlib's bound was too small")
+        var frame: [UInt8] = []
+        frame.reserveCapacity(8 + size)
+        for value in [UInt32(size), UInt32(raw.count)] {
+            frame += [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)]
+        }
+        frame += compressed[0..<size]
+        return frame
+    }
+
+    /// Splits a byte stream into messages; bytes may arrive in any pieces.
+    public struct Decoder: Sendable {
+        private var pending: [UInt8] = []
+
+        public init() {}
+
+        public mutating func feed(_ bytes: some Sequence<UInt8>) throws(Malformed) -> [JSONValue] {
+            pending += bytes
+            var messages: [JSONValue] = []
+            while pending.count >= 8 {
+                let compressed = Int(Self.u32(pending, 0))
+                let original = Int(Self.u32(pending, 4))
+                guard original <= ClusterFrame.maxMessageBytes, compressed <= czlib_bound(original) else {
+                    throw Malformed(description: "a frame announces \(original) bytes, over the limit or inconsistent")
+                }
+                guard pending.count >= 8 + compressed else { break }
+                var raw = [UInt8](repeating: 0, count: original)
+                let ok = pending.withUnsafeBufferPointer { source in
+                    raw.withUnsafeMutableBufferPointer { czlib_uncompress(source.baseAddress! + 8, compressed, $0.baseAddress, original) }
+                }
+                guard ok == 1 else { throw Malformed(description: "a frame does not inflate to its announced length") }
+                pending.removeFirst(8 + compressed)
+                do {
+                    messages.append(try JSONValue.parse(raw))
+                } catch {
+                    throw Malformed(description: "a frame is not JSON: \(error)")
+                }
+            }
+            return messages
+        }
+
+        private static func u32(_ bytes: [UInt8], _ at: Int) -> UInt32 {
+            UInt32(bytes[at]) << 24 | UInt32(bytes[at + 1]) << 16 | UInt32(bytes[at + 2]) << 8 | UInt32(bytes[at + 3])
+        }
+    }
+}

@@ -1,0 +1,191 @@
+import GatehouseModel
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// The data plane's side of the cluster protocol: keeps one stream open to the control plane,
+/// yields each snapshot it receives, and sends reports. A stream that breaks, or brings no frame
+/// for three heartbeat intervals, is opened again after a jittered exponential backoff
+/// (0.5 s doubling to 30 s).
+public final class ControlPlaneClient: Sendable {
+    public struct Refused: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public let host: String
+    public let port: Int
+    private let token: String
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let heartbeat: TimeAmount
+    private let state = NIOLockedValueBox((connected: false, lastError: String?.none))
+
+    public init(
+        host: String, port: Int, token: String, group: any EventLoopGroup, heartbeat: TimeAmount = .seconds(Int64(ClusterProtocol.heartbeatSeconds)),
+        logger: Logger
+    ) {
+        self.host = host
+        self.port = port
+        self.token = token
+        self.group = group
+        self.heartbeat = heartbeat
+        self.logger = logger
+    }
+
+    /// Whether a stream is open now, and why the last one failed.
+    public var status: (connected: Bool, lastError: String?) { state.withLockedValue { $0 } }
+
+    /// Keeps a stream open until cancelled, each time saying hello with what `hello()` returns;
+    /// every snapshot received goes to `received`.
+    public func run(hello: @escaping @Sendable () -> ClusterProtocol.Hello, received: @escaping @Sendable (Snapshot) -> Void) async {
+        var attempt = 0
+        while !Task.isCancelled {
+            let opened = NIOLockedValueBox(false)
+            do {
+                try await stream(hello: hello()) { message in
+                    opened.withLockedValue { $0 = true }
+                    if message["type"]?.stringValue == "snapshot" { received(try ClusterProtocol.snapshot(from: message)) }
+                }
+                state.withLockedValue { $0 = (false, "the control plane closed the stream") }
+            } catch {
+                state.withLockedValue { $0 = (false, "\(error)") }
+                logger.warning("control plane stream failed", metadata: ["control_plane": "\(host):\(port)", "error": "\(error)"])
+            }
+            if opened.withLockedValue({ $0 }) { attempt = 0 }
+            let ceiling = min(30.0, 0.5 * Double(1 << min(attempt, 6)))
+            attempt += 1
+            try? await Task.sleep(for: .milliseconds(Int(ceiling * 1000 * Double.random(in: 0.5...1.0))))
+        }
+    }
+
+    /// Sends one report; false when the control plane did not take it.
+    @discardableResult
+    public func report(_ report: ClusterProtocol.Report) async -> Bool {
+        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: ClusterProtocol.reportsPath)
+        let body = report.json().canonicalBytes
+        head.headers.add(name: "content-type", value: "application/json")
+        head.headers.add(name: "content-length", value: String(body.count))
+        let status = NIOLockedValueBox(0)
+        do {
+            try await exchange(
+                head, body: body, idleLimit: .seconds(10), onHead: { head in status.withLockedValue { $0 = Int(head.status.code) } }, onBody: { _ in }
+            )
+        } catch {
+            logger.warning("report to the control plane failed", metadata: ["error": "\(error)"])
+            return false
+        }
+        return status.withLockedValue { $0 } == 204
+    }
+
+    private func stream(hello: ClusterProtocol.Hello, _ handle: @escaping @Sendable (JSONValue) throws -> Void) async throws {
+        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: ClusterProtocol.streamPath)
+        for (name, value) in hello.headers { head.headers.add(name: name, value: value) }
+        let decoder = NIOLockedValueBox(ClusterFrame.Decoder())
+        let failure = NIOLockedValueBox(String?.none)
+        try await exchange(
+            head, body: nil, idleLimit: heartbeat * 3,
+            onHead: { response in
+                guard response.status == .ok else {
+                    failure.withLockedValue { $0 = "the control plane answered \(response.status.code)" }
+                    return
+                }
+                self.state.withLockedValue { $0 = (true, nil) }
+                self.logger.info("connected to the control plane", metadata: ["control_plane": "\(self.host):\(self.port)"])
+            },
+            onBody: { buffer in
+                guard failure.withLockedValue({ $0 }) == nil else {
+                    failure.withLockedValue { $0! += ": \(String(buffer: buffer))" }
+                    return
+                }
+                let messages = try decoder.withLockedValue { try $0.feed(buffer.readableBytesView) }
+                for message in messages { try handle(message) }
+            })
+        if let failure = failure.withLockedValue({ $0 }) { throw Refused(description: failure) }
+    }
+
+    /// One request on a new connection; returns when the response ended or the connection closed.
+    private func exchange(
+        _ head: HTTPRequestHead, body: [UInt8]?, idleLimit: TimeAmount, onHead: @escaping @Sendable (HTTPResponseHead) -> Void,
+        onBody: @escaping @Sendable (ByteBuffer) throws -> Void
+    ) async throws {
+        var head = head
+        head.headers.add(name: "host", value: "\(host):\(port)")
+        head.headers.add(name: "authorization", value: "Bearer \(token)")
+        let loop = group.next()
+        let done = loop.makePromise(of: Void.self)
+        let connecting = ClientBootstrap(group: loop)
+            .connectTimeout(.seconds(5))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleLimit))
+                    try channel.pipeline.syncOperations.addHandler(ResponseReader(done: done, onHead: onHead, onBody: onBody))
+                }
+            }
+            .connect(host: host, port: port)
+        let channel: any Channel
+        do {
+            channel = try await connecting.get()
+        } catch {
+            done.fail(error)
+            throw error
+        }
+        channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        if let body { channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil) }
+        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        try await withTaskCancellationHandler {
+            try await done.futureResult.get()
+        } onCancel: {
+            channel.close(promise: nil)
+        }
+        try? await channel.close()
+    }
+}
+
+/// Hands the response's head and body parts on; completes `done` at its end, or with an error
+/// when the connection closes first or stays silent past the idle limit.
+private final class ResponseReader: ChannelInboundHandler {
+    typealias InboundIn = HTTPClientResponsePart
+
+    private let done: EventLoopPromise<Void>
+    private let onHead: (HTTPResponseHead) -> Void
+    private let onBody: (ByteBuffer) throws -> Void
+
+    init(done: EventLoopPromise<Void>, onHead: @escaping (HTTPResponseHead) -> Void, onBody: @escaping (ByteBuffer) throws -> Void) {
+        self.done = done
+        self.onHead = onHead
+        self.onBody = onBody
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): onHead(head)
+        case .body(let buffer):
+            do {
+                try onBody(buffer)
+            } catch {
+                done.fail(error)
+                context.close(promise: nil)
+            }
+        case .end: done.succeed()
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            done.fail(ControlPlaneClient.Refused(description: "no frame from the control plane within three heartbeat intervals"))
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        done.fail(ControlPlaneClient.Refused(description: "the connection to the control plane closed"))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        done.fail(error)
+        context.close(promise: nil)
+    }
+}

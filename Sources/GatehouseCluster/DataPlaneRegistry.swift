@@ -1,0 +1,118 @@
+import Foundation
+import GatehouseModel
+import Synchronization
+
+/// What the control plane knows of each data plane: who it is, what it serves, what it refused,
+/// and when it was last heard from. Entries of data planes not heard from for `purgeDelay` are
+/// removed. Thread-safe.
+public final class DataPlaneRegistry: Sendable {
+    public struct Entry: Sendable, Equatable {
+        public var hello: ClusterProtocol.Hello
+        public var connected = false
+        public var configVersion: Int?
+        public var configHash: String?
+        public var rejection: (version: Int, reason: String)?
+        /// Set when its protocol version is not one this control plane speaks.
+        public var incompatible: String?
+        public var lastSeen: Date
+
+        public static func == (a: Entry, b: Entry) -> Bool {
+            a.hello == b.hello && a.connected == b.connected && a.configVersion == b.configVersion && a.configHash == b.configHash
+                && a.rejection?.version == b.rejection?.version && a.rejection?.reason == b.rejection?.reason && a.incompatible == b.incompatible
+                && a.lastSeen == b.lastSeen
+        }
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
+    public let purgeDelay: Duration
+    private let now: @Sendable () -> Date
+
+    public init(purgeDelay: Duration = .seconds(3600), now: @escaping @Sendable () -> Date = Date.init) {
+        self.purgeDelay = purgeDelay
+        self.now = now
+    }
+
+    /// A data plane opened its stream (or was refused as incompatible).
+    public func connected(_ hello: ClusterProtocol.Hello, incompatible: String? = nil) {
+        let time = now()
+        entries.withLock { entries in
+            var entry = entries[hello.nodeID] ?? Entry(hello: hello, lastSeen: time)
+            entry.hello = hello
+            entry.connected = incompatible == nil
+            entry.incompatible = incompatible
+            entry.lastSeen = time
+            if let version = hello.configVersion {
+                entry.configVersion = version
+                entry.configHash = hello.configHash
+            }
+            entries[hello.nodeID] = entry
+        }
+    }
+
+    public func disconnected(_ nodeID: String) {
+        let time = now()
+        entries.withLock { entries in
+            entries[nodeID]?.connected = false
+            entries[nodeID]?.lastSeen = time
+        }
+    }
+
+    /// Records an ACK, a NACK or a heartbeat. False for a node that never said hello.
+    @discardableResult
+    public func record(_ report: ClusterProtocol.Report) -> Bool {
+        let time = now()
+        return entries.withLock { entries in
+            guard var entry = entries[report.nodeID] else { return false }
+            entry.lastSeen = time
+            switch report.kind {
+            case .applied:
+                entry.configVersion = report.version
+                entry.configHash = report.hash
+                entry.rejection = nil
+            case .rejected:
+                if let version = report.version { entry.rejection = (version, report.reason ?? "no reason given") }
+            case .heartbeat:
+                break
+            }
+            entries[report.nodeID] = entry
+            return true
+        }
+    }
+
+    /// Every data plane heard from within the purge delay, by id.
+    public func list() -> [Entry] {
+        let time = now()
+        let cutoff = time.addingTimeInterval(-Double(purgeDelay.components.seconds))
+        return entries.withLock { entries in
+            entries = entries.filter { $0.value.connected || $0.value.lastSeen >= cutoff }
+            return entries.values.sorted { $0.hello.nodeID < $1.hello.nodeID }
+        }
+    }
+
+    /// The admin API's view: `status` is `in_sync`, `behind`, `rejected` or `incompatible`.
+    public func json(currentVersion: Int?) -> JSONValue {
+        .array(
+            list().map { entry in
+                let status: String
+                if entry.incompatible != nil {
+                    status = "incompatible"
+                } else if let rejection = entry.rejection, rejection.version > (entry.configVersion ?? -1) {
+                    status = "rejected"
+                } else if let current = currentVersion, entry.configVersion ?? -1 < current {
+                    status = "behind"
+                } else {
+                    status = "in_sync"
+                }
+                return [
+                    "id": .string(entry.hello.nodeID), "hostname": .string(entry.hello.hostname),
+                    "gatehouse_version": .string(entry.hello.gatehouseVersion), "config_version": entry.configVersion.map(JSONValue.int) ?? .null,
+                    "config_hash": entry.configHash.map(JSONValue.string) ?? .null, "status": .string(status), "connected": .bool(entry.connected),
+                    "behind": .int(max(0, (currentVersion ?? 0) - (entry.configVersion ?? 0))),
+                    "error": entry.incompatible.map(JSONValue.string) ?? entry.rejection.map { .string("version \($0.version): \($0.reason)") }
+                        ?? .null,
+                    "policy_types": .array(entry.hello.policyTypes.map(JSONValue.string)),
+                    "last_seen": .int(Int(entry.lastSeen.timeIntervalSince1970)),
+                ]
+            })
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import GatehouseModel
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The data plane's last good snapshot on disk, so it can serve while the control plane is
+/// unreachable. Written as part of applying a snapshot: a temporary file, fsync, rename over the
+/// old one, fsync of the directory. Read back only when its content matches its hash.
+public struct SnapshotCache: Sendable {
+    public struct Unusable: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public let directory: String
+    var path: String { directory + "/snapshot.json" }
+
+    public init(directory: String) {
+        self.directory = directory
+    }
+
+    public func store(_ snapshot: Snapshot) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let bytes = JSONValue.object(["version": .int(snapshot.version), "hash": .string(snapshot.hash), "document": snapshot.document.json()])
+            .canonicalBytes
+        let temporary = path + ".tmp"
+        try Self.writeSynced(bytes, to: temporary)
+        guard rename(temporary, path) == 0 else { throw Unusable(description: "cannot rename \(temporary): \(String(cString: strerror(errno)))") }
+        let handle = open(directory, O_RDONLY)
+        if handle >= 0 {
+            fsync(handle)
+            close(handle)
+        }
+    }
+
+    /// The cached snapshot; nil when there is none; throws when it is corrupt or does not match
+    /// its hash.
+    public func load() throws(Unusable) -> Snapshot? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        do {
+            let json = try JSONValue.parse(data)
+            guard let version = json["version"]?.intValue, let hash = json["hash"]?.stringValue, let document = json["document"] else {
+                throw Unusable(description: "\(path) lacks its version, hash or document")
+            }
+            let snapshot = Snapshot(version: version, document: try ConfigDocument.read(document))
+            guard snapshot.hash == hash else { throw Unusable(description: "\(path) does not match its hash: it was changed or damaged") }
+            return snapshot
+        } catch let error as Unusable {
+            throw error
+        } catch {
+            throw Unusable(description: "\(path) cannot be read: \(error)")
+        }
+    }
+
+    /// This data plane's id, made once and kept in the cache directory across restarts.
+    public func nodeID() throws -> String {
+        let file = directory + "/node-id"
+        if let data = FileManager.default.contents(atPath: file) {
+            let id = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            if !id.isEmpty, EntityName.isToken(id) { return id }
+        }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let id = UUID().uuidString.lowercased()
+        try Self.writeSynced(Array((id + "\n").utf8), to: file)
+        return id
+    }
+
+    private static func writeSynced(_ bytes: [UInt8], to path: String) throws {
+        let handle = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard handle >= 0 else { throw Unusable(description: "cannot write \(path): \(String(cString: strerror(errno)))") }
+        defer { close(handle) }
+        var written = 0
+        while written < bytes.count {
+            let result = bytes[written...].withUnsafeBytes { write(handle, $0.baseAddress, $0.count) }
+            guard result > 0 else { throw Unusable(description: "cannot write \(path): \(String(cString: strerror(errno)))") }
+            written += result
+        }
+        guard fsync(handle) == 0 else { throw Unusable(description: "cannot sync \(path): \(String(cString: strerror(errno)))") }
+    }
+}

@@ -1,0 +1,167 @@
+import Foundation
+import GatehouseModel
+import GatehouseTestSupport
+import NIOHTTP1
+import Testing
+
+/// `gatehouse control-plane` feeding `gatehouse data-plane` processes over the cluster protocol.
+@Suite struct ClusterTests {
+    static let token = "test-cluster-token-0123456789"
+
+    static func status(_ process: GatehouseProcess) async throws -> JSONValue {
+        try await httpRequest(port: process.ports.status, .GET, "/status").json
+    }
+
+    static func waitForVersion(_ version: Int, _ planes: GatehouseProcess...) async throws {
+        for plane in planes {
+            try await waitUntil("data plane at version \(version)") { (try await status(plane)["config_version"]?.intValue ?? -1) >= version }
+        }
+    }
+
+    static func dataPlanes(_ controlPlane: GatehouseProcess) async throws -> [JSONValue] {
+        try await httpRequest(port: controlPlane.ports.admin, .GET, "/data-planes").json["data"]?.arrayValue ?? []
+    }
+
+    @Test func aRouteReachesEveryDataPlaneAndEachShowsInSync() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let upstream = try await TestUpstream.start(name: "origin")
+        let cp = try await GatehouseProcess.controlPlane(db: dir.file("cp.db"), token: Self.token)
+        defer { _ = cp.terminate() }
+        let url = "http://127.0.0.1:\(cp.ports.cluster)"
+        let one = try await GatehouseProcess.dataPlane(controlPlane: url, token: Self.token, cacheDir: dir.file("one"))
+        defer { _ = one.terminate() }
+        let two = try await GatehouseProcess.dataPlane(controlPlane: url, token: Self.token, cacheDir: dir.file("two"))
+        defer { _ = two.terminate() }
+
+        let created = try await httpRequest(
+            port: cp.ports.admin, .POST, "/upstreams", json: ["name": "u", "targets": [["target": .string(upstream.target)]]])
+        #expect(created.status == 201)
+        let routed = try await httpRequest(port: cp.ports.admin, .POST, "/routes", json: ["name": "all", "upstream": "u"])
+        #expect(routed.header("gatehouse-config-version") == "2")
+        try await Self.waitForVersion(2, one, two)
+        for plane in [one, two] {
+            let answered = try await httpRequest(port: try await plane.waitForProxy(), .GET, "/hello")
+            #expect(answered.json["server"] == "origin")
+        }
+        try await waitUntil("both data planes reported in sync") {
+            let planes = try await Self.dataPlanes(cp)
+            return planes.count == 2 && planes.allSatisfy { $0["status"] == "in_sync" && $0["config_version"] == 2 }
+        }
+        let planes = try await Self.dataPlanes(cp)
+        let ids = Set(planes.compactMap { $0["id"]?.stringValue })
+        #expect(
+            ids == Set([try await Self.status(one)["node_id"]?.stringValue, try await Self.status(two)["node_id"]?.stringValue].compactMap { $0 }))
+        #expect(planes.allSatisfy { $0["connected"] == true && $0["gatehouse_version"]?.stringValue?.isEmpty == false })
+    }
+
+    @Test func dataPlanesServeWithoutTheControlPlaneFromTheirCacheAndCatchUpWhenItReturns() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let upstream = try await TestUpstream.start(name: "origin")
+        var cp = try await GatehouseProcess.controlPlane(db: dir.file("cp.db"), token: Self.token)
+        let clusterPort = cp.ports.cluster
+        let url = "http://127.0.0.1:\(clusterPort)"
+        let one = try await GatehouseProcess.dataPlane(controlPlane: url, token: Self.token, cacheDir: dir.file("one"))
+        defer { _ = one.terminate() }
+        var two = try await GatehouseProcess.dataPlane(controlPlane: url, token: Self.token, cacheDir: dir.file("two"))
+        try await cp.routeEverything(to: upstream)
+        try await Self.waitForVersion(2, one, two)
+
+        cp.kill9()
+        let onePort = try await one.waitForProxy()
+        #expect(try await httpRequest(port: onePort, .GET, "/").status == 200)
+        #expect(try await httpRequest(port: try await two.waitForProxy(), .GET, "/").status == 200)
+
+        // Restarted while the control plane is down: it serves its cached snapshot.
+        #expect(two.terminate() == 0)
+        two = try await GatehouseProcess.dataPlane(controlPlane: url, token: Self.token, cacheDir: dir.file("two"))
+        defer { _ = two.terminate() }
+        try await Self.waitForVersion(2, two)
+        #expect(try await Self.status(two)["ready"] == true)
+        #expect(try await httpRequest(port: try await two.waitForProxy(), .GET, "/").status == 200)
+
+        // The control plane comes back; a version committed now reaches both.
+        cp = try await GatehouseProcess.controlPlane(db: dir.file("cp.db"), token: Self.token, clusterPort: clusterPort)
+        defer { _ = cp.terminate() }
+        let added = try await httpRequest(
+            port: cp.ports.admin, .POST, "/routes", json: ["name": "later", "paths": ["/later"], "strip_path": true, "upstream": "u"])
+        #expect(added.status == 201)
+        try await Self.waitForVersion(3, one, two)
+        for port in [onePort, try await two.waitForProxy()] {
+            #expect(try await httpRequest(port: port, .GET, "/later/x").json["uri"] == "/x")
+        }
+    }
+
+    @Test func aSnapshotADataPlaneCannotApplyShowsAsRejectedWhileTheLastGoodServes() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let upstream = try await TestUpstream.start(name: "origin")
+        let cp = try await GatehouseProcess.controlPlane(db: dir.file("cp.db"), token: Self.token)
+        defer { _ = cp.terminate() }
+        let plane = try await GatehouseProcess.dataPlane(
+            controlPlane: "http://127.0.0.1:\(cp.ports.cluster)", token: Self.token, cacheDir: dir.file("dp"))
+        defer { _ = plane.terminate() }
+        try await cp.routeEverything(to: upstream)
+        try await Self.waitForVersion(2, plane)
+
+        // Valid to the admin API, but its CA does not load: the data plane cannot build its TLS.
+        let broken = try await httpRequest(
+            port: cp.ports.admin, .POST, "/upstreams",
+            json: [
+                "name": "broken", "scheme": "https", "targets": [["target": "127.0.0.1:1"]],
+                "tls": ["ca_certificates": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"],
+            ])
+        #expect(broken.status == 201)
+        try await waitUntil("the rejection to be reported") {
+            try await Self.dataPlanes(cp).first?["status"] == "rejected"
+        }
+        let entry = try #require(try await Self.dataPlanes(cp).first)
+        #expect(entry["config_version"] == 2)
+        #expect(entry["error"]?.stringValue?.contains("version 3") == true)
+        #expect(entry["error"]?.stringValue?.contains("cannot set up TLS") == true)
+        #expect(try await httpRequest(port: try await plane.waitForProxy(), .GET, "/").status == 200)
+        #expect(try await Self.status(plane)["last_rejection"]?["version"] == 3)
+    }
+
+    @Test func aDataPlaneWithAWrongTokenGetsNothing() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let upstream = try await TestUpstream.start(name: "origin")
+        let cp = try await GatehouseProcess.controlPlane(db: dir.file("cp.db"), token: Self.token)
+        defer { _ = cp.terminate() }
+        try await cp.routeEverything(to: upstream)
+        let intruder = try await GatehouseProcess.dataPlane(
+            controlPlane: "http://127.0.0.1:\(cp.ports.cluster)", token: "not-the-cluster-token", cacheDir: dir.file("dp"))
+        defer { _ = intruder.terminate() }
+        try await waitUntil("the refusal") {
+            try await Self.status(intruder)["control_plane"]?["last_error"]?.stringValue?.contains("401") == true
+        }
+        #expect(try await Self.status(intruder)["ready"] == false)
+        #expect(try await Self.status(intruder)["config_version"] == .null)
+        #expect(try await Self.dataPlanes(cp).isEmpty)
+    }
+
+    @Test func aTamperedCacheIsRefusedAndTheDataPlaneWaitsForTheControlPlane() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let upstream = try await TestUpstream.start(name: "origin")
+        let cp = try await GatehouseProcess.controlPlane(db: dir.file("cp.db"), token: Self.token)
+        let url = "http://127.0.0.1:\(cp.ports.cluster)"
+        var plane = try await GatehouseProcess.dataPlane(controlPlane: url, token: Self.token, cacheDir: dir.file("dp"))
+        try await cp.routeEverything(to: upstream)
+        try await Self.waitForVersion(2, plane)
+        #expect(plane.terminate() == 0)
+        cp.kill9()
+
+        let cache = dir.file("dp/snapshot.json")
+        let text = try String(contentsOfFile: cache, encoding: .utf8)
+        #expect(text.contains("\"name\":\"all\""))
+        try text.replacingOccurrences(of: "\"name\":\"all\"", with: "\"name\":\"evil\"").write(toFile: cache, atomically: true, encoding: .utf8)
+        plane = try await GatehouseProcess.dataPlane(controlPlane: url, token: Self.token, cacheDir: dir.file("dp"))
+        defer { _ = plane.terminate() }
+        try await waitUntil("the refusal to be logged") { plane.output.contains("the cached snapshot is refused") }
+        #expect(plane.output.contains("does not match its hash"))
+        #expect(try await Self.status(plane)["ready"] == false)
+    }
+}
