@@ -103,7 +103,7 @@ import Yams
             #expect(paths.contains("/\(kind.plural)/{key}"))
         }
         let count = try Self.operations().count
-        #expect(count == 35)
+        #expect(count == 36)
     }
 
     @Test(arguments: try operations())

@@ -164,4 +164,18 @@ import Testing
         #expect(plane.output.contains("does not match its hash"))
         #expect(try await Self.status(plane)["ready"] == false)
     }
+
+    @Test func serveListsItsEmbeddedDataPlane() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let upstream = try await TestUpstream.start()
+        let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
+        defer { _ = gatehouse.terminate() }
+        try await gatehouse.routeEverything(to: upstream)
+        let planes = try await Self.dataPlanes(gatehouse)
+        #expect(planes.count == 1)
+        #expect(planes.first?["id"] == "embedded")
+        #expect(planes.first?["status"] == "in_sync")
+        #expect(planes.first?["config_version"] == 2)
+    }
 }
