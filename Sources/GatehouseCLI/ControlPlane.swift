@@ -6,6 +6,7 @@ import GatehouseModel
 import GatehouseProxy
 import GatehouseStore
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -41,6 +42,21 @@ struct ControlPlane: AsyncParsableCommand {
     @Option(help: "The shared secret data planes must present (GATEHOUSE_CLUSTER_TOKEN).")
     var clusterToken = EnvironmentDefault.value("GATEHOUSE_CLUSTER_TOKEN", "")
 
+    @Option(help: "PEM certificate the cluster endpoint serves TLS with; needs --cluster-key (GATEHOUSE_CLUSTER_CERT).")
+    var clusterCert = EnvironmentDefault.value("GATEHOUSE_CLUSTER_CERT", "")
+
+    @Option(help: "PEM private key of --cluster-cert (GATEHOUSE_CLUSTER_KEY).")
+    var clusterKey = EnvironmentDefault.value("GATEHOUSE_CLUSTER_KEY", "")
+
+    @Option(help: "PEM CA: data planes must present a client certificate it signed (mutual TLS) (GATEHOUSE_CLUSTER_CA).")
+    var clusterCA = EnvironmentDefault.value("GATEHOUSE_CLUSTER_CA", "")
+
+    var clusterTLS: ClusterTLS {
+        ClusterTLS(
+            certificatePath: clusterCert.isEmpty ? nil : clusterCert, keyPath: clusterKey.isEmpty ? nil : clusterKey,
+            caPath: clusterCA.isEmpty ? nil : clusterCA)
+    }
+
     @Option(help: "How long a data plane no longer heard from stays in GET /data-planes (GATEHOUSE_DATA_PLANE_PURGE_DELAY).")
     var dataPlanePurgeDelay = EnvironmentDefault.value(
         "GATEHOUSE_DATA_PLANE_PURGE_DELAY", ConfigDuration("1h")!, expected: "a duration such as 1h"
@@ -57,6 +73,11 @@ struct ControlPlane: AsyncParsableCommand {
     func validate() throws {
         guard clusterToken.utf8.count >= 16 else {
             throw ValidationError("--cluster-token (GATEHOUSE_CLUSTER_TOKEN) must be set, at least 16 characters")
+        }
+        do {
+            _ = try clusterTLS.serverConfiguration()
+        } catch {
+            throw ValidationError(error.description)
         }
     }
 
@@ -77,8 +98,11 @@ struct ControlPlane: AsyncParsableCommand {
         let endpoint = ClusterEndpoint(publisher: publisher, registry: registry, token: clusterToken, logger: logger)
         let cluster = Application(
             router: endpoint.router(),
+            server: try clusterTLS.serverConfiguration().map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
             configuration: .init(address: .hostname(clusterListen.host, port: clusterListen.port), serverName: nil),
-            onServerRunning: { channel in logger.info("cluster listening", metadata: ["address": "\(channel.localAddress!.display)"]) },
+            onServerRunning: { [tls = !clusterCert.isEmpty] channel in
+                logger.info("cluster listening", metadata: ["address": "\(channel.localAddress!.display)", "tls": "\(tls)"])
+            },
             eventLoopGroupProvider: .shared(group),
             logger: logger
         )

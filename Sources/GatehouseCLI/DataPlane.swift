@@ -6,6 +6,7 @@ import GatehouseProxy
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import UnixSignals
 
@@ -20,33 +21,55 @@ struct DataPlane: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "The control plane's cluster endpoint, http://host:port (GATEHOUSE_CONTROL_PLANE).")
+    @Option(help: "The control plane's cluster endpoint, http://host:port or https://host:port (GATEHOUSE_CONTROL_PLANE).")
     var controlPlane = EnvironmentDefault.value("GATEHOUSE_CONTROL_PLANE", "")
 
     @Option(help: "The shared secret the control plane expects (GATEHOUSE_CLUSTER_TOKEN).")
     var clusterToken = EnvironmentDefault.value("GATEHOUSE_CLUSTER_TOKEN", "")
+
+    @Option(help: "PEM CA that signed the control plane's certificate; default the system's roots (GATEHOUSE_CLUSTER_CA).")
+    var clusterCA = EnvironmentDefault.value("GATEHOUSE_CLUSTER_CA", "")
+
+    @Option(help: "PEM client certificate for a control plane that requires one (mutual TLS) (GATEHOUSE_CLUSTER_CERT).")
+    var clusterCert = EnvironmentDefault.value("GATEHOUSE_CLUSTER_CERT", "")
+
+    @Option(help: "PEM private key of --cluster-cert (GATEHOUSE_CLUSTER_KEY).")
+    var clusterKey = EnvironmentDefault.value("GATEHOUSE_CLUSTER_KEY", "")
 
     @Option(help: "Where the last good snapshot and this node's id are kept (GATEHOUSE_CACHE_DIR).")
     var cacheDir = EnvironmentDefault.value("GATEHOUSE_CACHE_DIR", "./gatehouse-dp-cache")
 
     @OptionGroup var dataPlane: DataPlaneOptions
 
-    /// `http://host:port`, as host and port.
+    var usesTLS: Bool { controlPlane.hasPrefix("https://") }
+
+    /// `http(s)://host:port`, as host and port.
     var controlPlaneAddress: ListenAddress? {
-        guard controlPlane.hasPrefix("http://") else { return nil }
-        let rest = controlPlane.dropFirst(7).split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
+        guard let scheme = ["http://", "https://"].first(where: controlPlane.hasPrefix) else { return nil }
+        let rest = controlPlane.dropFirst(scheme.count).split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
         guard let address = ListenAddress(rest), address.port > 0 else { return nil }
         return address
     }
 
+    var clusterTLS: ClusterTLS {
+        ClusterTLS(
+            certificatePath: clusterCert.isEmpty ? nil : clusterCert, keyPath: clusterKey.isEmpty ? nil : clusterKey,
+            caPath: clusterCA.isEmpty ? nil : clusterCA)
+    }
+
     func validate() throws {
-        if controlPlane.hasPrefix("https://") {
-            throw ValidationError("--control-plane: TLS to the control plane is not supported yet; use http:// on a trusted network")
-        }
         guard controlPlaneAddress != nil else {
-            throw ValidationError("--control-plane (GATEHOUSE_CONTROL_PLANE) must be http://host:port, got '\(controlPlane)'")
+            throw ValidationError("--control-plane (GATEHOUSE_CONTROL_PLANE) must be http://host:port or https://host:port, got '\(controlPlane)'")
         }
         guard !clusterToken.isEmpty else { throw ValidationError("--cluster-token (GATEHOUSE_CLUSTER_TOKEN) must be set") }
+        if !usesTLS, !clusterCA.isEmpty || !clusterCert.isEmpty {
+            throw ValidationError("--cluster-ca and --cluster-cert apply to an https:// control plane")
+        }
+        do {
+            _ = try clusterTLS.clientConfiguration()
+        } catch {
+            throw ValidationError(error.description)
+        }
     }
 
     func run() async throws {
@@ -61,7 +84,8 @@ struct DataPlane: AsyncParsableCommand {
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: dataPlane.workers)
         let address = controlPlaneAddress!
-        let client = ControlPlaneClient(host: address.host, port: address.port, token: clusterToken, group: group, logger: logger)
+        let tls = try usesTLS ? NIOSSLContext(configuration: clusterTLS.clientConfiguration()) : nil
+        let client = ControlPlaneClient(host: address.host, port: address.port, token: clusterToken, tls: tls, group: group, logger: logger)
         let embedded = try await EmbeddedDataPlane(options: dataPlane, group: group, logger: logger) { [controlPlane] in
             let status = client.status
             return [

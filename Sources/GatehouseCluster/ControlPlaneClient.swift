@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// The data plane's side of the cluster protocol: keeps one stream open to the control plane,
 /// yields each snapshot it receives, and sends reports. A stream that breaks, or brings no frame
@@ -20,12 +21,15 @@ public final class ControlPlaneClient: Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let heartbeat: TimeAmount
+    /// For an `https` control plane.
+    private let tls: NIOSSLContext?
     private let state = NIOLockedValueBox((connected: false, lastError: String?.none))
 
     public init(
-        host: String, port: Int, token: String, group: any EventLoopGroup, heartbeat: TimeAmount = .seconds(Int64(ClusterProtocol.heartbeatSeconds)),
-        logger: Logger
+        host: String, port: Int, token: String, tls: NIOSSLContext? = nil, group: any EventLoopGroup,
+        heartbeat: TimeAmount = .seconds(Int64(ClusterProtocol.heartbeatSeconds)), logger: Logger
     ) {
+        self.tls = tls
         self.host = host
         self.port = port
         self.token = token
@@ -115,10 +119,16 @@ public final class ControlPlaneClient: Sendable {
         head.headers.add(name: "authorization", value: "Bearer \(token)")
         let loop = group.next()
         let done = loop.makePromise(of: Void.self)
+        let (tls, host) = (self.tls, self.host)
         let connecting = ClientBootstrap(group: loop)
             .connectTimeout(.seconds(5))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        // SNI takes a DNS name; an address is verified against the certificate's IPs.
+                        let name = host.contains(":") || host.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : host
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: name))
+                    }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleLimit))
                     try channel.pipeline.syncOperations.addHandler(ResponseReader(done: done, onHead: onHead, onBody: onBody))

@@ -178,4 +178,36 @@ import Testing
         #expect(planes.first?["status"] == "in_sync")
         #expect(planes.first?["config_version"] == 2)
     }
+
+    @Test func overMutualTLSOnlyADataPlaneWithACertificateTheCASignedGetsIn() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try TestCertificates.make().write(to: dir)
+        let upstream = try await TestUpstream.start(name: "origin")
+        let cp = try await GatehouseProcess.controlPlane(
+            db: dir.file("cp.db"), token: Self.token,
+            extraArguments: ["--cluster-cert", dir.file("server.pem"), "--cluster-key", dir.file("server.key"), "--cluster-ca", dir.file("ca.pem")])
+        defer { _ = cp.terminate() }
+        try await cp.routeEverything(to: upstream)
+        let url = "https://127.0.0.1:\(cp.ports.cluster)"
+        let trusted = try await GatehouseProcess.dataPlane(
+            controlPlane: url, token: Self.token, cacheDir: dir.file("trusted"),
+            extraArguments: ["--cluster-ca", dir.file("ca.pem"), "--cluster-cert", dir.file("client.pem"), "--cluster-key", dir.file("client.key")])
+        defer { _ = trusted.terminate() }
+        try await Self.waitForVersion(2, trusted)
+        #expect(try await httpRequest(port: try await trusted.waitForProxy(), .GET, "/").json["server"] == "origin")
+
+        // The right token is not enough without a client certificate, nor is plain HTTP.
+        let anonymous = try await GatehouseProcess.dataPlane(
+            controlPlane: url, token: Self.token, cacheDir: dir.file("anonymous"), extraArguments: ["--cluster-ca", dir.file("ca.pem")])
+        defer { _ = anonymous.terminate() }
+        let plain = try await GatehouseProcess.dataPlane(
+            controlPlane: "http://127.0.0.1:\(cp.ports.cluster)", token: Self.token, cacheDir: dir.file("plain"))
+        defer { _ = plain.terminate() }
+        for refused in [anonymous, plain] {
+            try await waitUntil("the refusal") { try await Self.status(refused)["control_plane"]?["last_error"] != .null }
+            #expect(try await Self.status(refused)["ready"] == false)
+        }
+        #expect(try await Self.dataPlanes(cp).count == 1)
+    }
 }

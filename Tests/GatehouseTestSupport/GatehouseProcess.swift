@@ -68,12 +68,14 @@ public final class GatehouseProcess: Sendable {
 
     /// Starts `gatehouse data-plane` and returns once its status port is known (its proxy port is
     /// known once it serves a config: `waitForProxy()`).
-    public static func dataPlane(controlPlane: String, token: String, cacheDir: String, proxyPort: Int = 0) async throws -> GatehouseProcess {
+    public static func dataPlane(
+        controlPlane: String, token: String, cacheDir: String, proxyPort: Int = 0, extraArguments: [String] = []
+    ) async throws -> GatehouseProcess {
         try await launch(
             [
                 "data-plane", "--control-plane", controlPlane, "--cluster-token", token, "--cache-dir", cacheDir,
                 "--proxy-listen", "127.0.0.1:\(proxyPort)", "--status-listen", "127.0.0.1:0", "--workers", "2",
-            ], awaiting: ["status listening"])
+            ] + extraArguments, awaiting: ["status listening"])
     }
 
     private static func launch(_ arguments: [String], environment: [String: String] = [:], awaiting: [String]) async throws -> GatehouseProcess {

@@ -1,11 +1,23 @@
 import Foundation
 
-/// A throwaway certificate authority and a server certificate it signed for `127.0.0.1` and
-/// `localhost`, made with the `openssl` command for TLS tests.
+/// A throwaway certificate authority, a server certificate it signed for `127.0.0.1` and
+/// `localhost`, and a client certificate (for mutual TLS), made with the `openssl` command.
 public struct TestCertificates: Sendable {
     public let caPEM: String
     public let serverCertificatePEM: String
     public let serverKeyPEM: String
+    public let clientCertificatePEM: String
+    public let clientKeyPEM: String
+
+    /// Writes every PEM into `directory` as ca.pem, server.pem, server.key, client.pem, client.key.
+    public func write(to directory: TemporaryDirectory) throws {
+        for (name, text) in [
+            ("ca.pem", caPEM), ("server.pem", serverCertificatePEM), ("server.key", serverKeyPEM), ("client.pem", clientCertificatePEM),
+            ("client.key", clientKeyPEM),
+        ] {
+            try text.write(toFile: directory.file(name), atomically: true, encoding: .utf8)
+        }
+    }
 
     public static func make() throws -> TestCertificates {
         let dir = try TemporaryDirectory()
@@ -30,10 +42,15 @@ public struct TestCertificates: Sendable {
             "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem",
             "-days", "2", "-extfile", "san.ext",
         ])
+        try openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=data-plane"])
+        try "extendedKeyUsage=clientAuth\n".write(toFile: dir.file("client.ext"), atomically: true, encoding: .utf8)
+        try openssl([
+            "x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "client.pem",
+            "-days", "2", "-extfile", "client.ext",
+        ])
+        func read(_ name: String) throws -> String { try String(contentsOfFile: dir.file(name), encoding: .utf8) }
         return TestCertificates(
-            caPEM: try String(contentsOfFile: dir.file("ca.pem"), encoding: .utf8),
-            serverCertificatePEM: try String(contentsOfFile: dir.file("server.pem"), encoding: .utf8),
-            serverKeyPEM: try String(contentsOfFile: dir.file("server.key"), encoding: .utf8)
-        )
+            caPEM: try read("ca.pem"), serverCertificatePEM: try read("server.pem"), serverKeyPEM: try read("server.key"),
+            clientCertificatePEM: try read("client.pem"), clientKeyPEM: try read("client.key"))
     }
 }
