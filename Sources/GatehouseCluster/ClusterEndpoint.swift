@@ -119,7 +119,7 @@ public final class ClusterEndpoint: Sendable {
                         try await writer.write(self.frame(for: snapshot))
                         sent = (snapshot.version, snapshot.hash)
                     case .heartbeat:
-                        try await writer.write(ByteBuffer(bytes: ClusterFrame.encode(ClusterProtocol.heartbeatMessage(version: latest))))
+                        try await writer.write(ByteBuffer(bytes: ClusterProtocol.heartbeatFrame(version: latest)))
                     }
                 }
             }
@@ -132,7 +132,7 @@ public final class ClusterEndpoint: Sendable {
     private func frame(for snapshot: Snapshot) -> ByteBuffer {
         frame.withLock { cached in
             if let cached, cached.version == snapshot.version, cached.hash == snapshot.hash { return cached.bytes }
-            let bytes = ByteBuffer(bytes: ClusterFrame.encode(ClusterProtocol.snapshotMessage(snapshot)))
+            let bytes = ByteBuffer(bytes: ClusterProtocol.snapshotFrame(snapshot))
             cached = (snapshot.version, snapshot.hash, bytes)
             return bytes
         }

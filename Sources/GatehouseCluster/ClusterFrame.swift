@@ -1,10 +1,18 @@
 import CZlib
 import GatehouseModel
 
-/// The unit of the control plane's stream to a data plane: a JSON message, zlib-compressed, after
-/// an 8-byte header (compressed length, then original length, both big-endian UInt32). A snapshot
-/// is compressed once per version and the same bytes go to every data plane.
+/// The unit of the control plane's stream to a data plane: a message, zlib-compressed, after an
+/// 8-byte header (compressed length, then original length, both big-endian UInt32). A message is
+/// a JSON object on one line, then, for a snapshot, a newline and the document's canonical JSON
+/// as it was hashed, so neither side serializes the document again. A snapshot is compressed once
+/// per version and the same bytes go to every data plane.
 public enum ClusterFrame {
+    /// One message: its JSON header, and the bytes after it (empty but for snapshots).
+    public struct Message: Sendable {
+        public var header: JSONValue
+        public var body: ArraySlice<UInt8>
+    }
+
     public struct Malformed: Error, CustomStringConvertible {
         public let description: String
     }
@@ -12,8 +20,12 @@ public enum ClusterFrame {
     /// Largest message accepted (uncompressed): a config of a few hundred thousand routes.
     public static let maxMessageBytes = 512 << 20
 
-    public static func encode(_ message: JSONValue) -> [UInt8] {
-        let raw = message.canonicalBytes
+    public static func encode(_ header: JSONValue, body: [UInt8] = []) -> [UInt8] {
+        var raw = header.canonicalBytes
+        if !body.isEmpty {
+            raw.append(0x0A)
+            raw += body
+        }
         var compressed = [UInt8](repeating: 0, count: czlib_bound(raw.count))
         let size = raw.withUnsafeBufferPointer { source in
             compressed.withUnsafeMutableBufferPointer { czlib_compress(source.baseAddress, raw.count, $0.baseAddress, $0.count) }
@@ -34,9 +46,9 @@ public enum ClusterFrame {
 
         public init() {}
 
-        public mutating func feed(_ bytes: some Sequence<UInt8>) throws(Malformed) -> [JSONValue] {
+        public mutating func feed(_ bytes: some Sequence<UInt8>) throws(Malformed) -> [Message] {
             pending += bytes
-            var messages: [JSONValue] = []
+            var messages: [Message] = []
             while pending.count >= 8 {
                 let compressed = Int(Self.u32(pending, 0))
                 let original = Int(Self.u32(pending, 4))
@@ -50,10 +62,11 @@ public enum ClusterFrame {
                 }
                 guard ok == 1 else { throw Malformed(description: "a frame does not inflate to its announced length") }
                 pending.removeFirst(8 + compressed)
+                let newline = raw.firstIndex(of: 0x0A) ?? raw.endIndex
                 do {
-                    messages.append(try JSONValue.parse(raw))
+                    messages.append(Message(header: try JSONValue.parse(raw[..<newline]), body: raw[min(newline + 1, raw.endIndex)...]))
                 } catch {
-                    throw Malformed(description: "a frame is not JSON: \(error)")
+                    throw Malformed(description: "a frame's header is not JSON: \(error)")
                 }
             }
             return messages

@@ -67,30 +67,25 @@ public enum ClusterProtocol {
         }
     }
 
-    /// Control plane → data plane.
-    public static func snapshotMessage(_ snapshot: Snapshot) -> JSONValue {
-        ["type": "snapshot", "version": .int(snapshot.version), "hash": .string(snapshot.hash), "document": snapshot.document.json()]
+    /// Control plane → data plane: a snapshot's frame, its document as the canonical JSON that was hashed.
+    public static func snapshotFrame(_ snapshot: Snapshot) -> [UInt8] {
+        ClusterFrame.encode(["type": "snapshot", "version": .int(snapshot.version), "hash": .string(snapshot.hash)], body: snapshot.canonicalJSON)
     }
 
-    public static func heartbeatMessage(version: Int?) -> JSONValue {
-        ["type": "heartbeat", "version": version.map(JSONValue.int) ?? .null]
+    public static func heartbeatFrame(version: Int?) -> [UInt8] {
+        ClusterFrame.encode(["type": "heartbeat", "version": version.map(JSONValue.int) ?? .null])
     }
 
-    /// A snapshot message read back, its hash checked against its content.
-    public static func snapshot(from message: JSONValue) throws(ClusterFrame.Malformed) -> Snapshot {
-        guard let version = message["version"]?.intValue, let hash = message["hash"]?.stringValue, let document = message["document"] else {
-            throw ClusterFrame.Malformed(description: "a snapshot message lacks its version, hash or document")
+    /// A snapshot message read back, its bytes checked against its hash before they are parsed.
+    public static func snapshot(from message: ClusterFrame.Message) throws(ClusterFrame.Malformed) -> Snapshot {
+        guard let version = message.header["version"]?.intValue, let hash = message.header["hash"]?.stringValue else {
+            throw ClusterFrame.Malformed(description: "a snapshot message lacks its version or hash")
         }
-        let snapshot: Snapshot
         do {
-            snapshot = Snapshot(version: version, document: try ConfigDocument.read(document))
+            return try Snapshot(version: version, canonicalJSON: Array(message.body), hash: hash)
         } catch {
-            throw ClusterFrame.Malformed(description: "snapshot \(version) cannot be read: \(error)")
+            throw ClusterFrame.Malformed(description: "snapshot \(version): \(error)")
         }
-        guard snapshot.hash == hash else {
-            throw ClusterFrame.Malformed(description: "snapshot \(version) does not match its hash")
-        }
-        return snapshot
     }
 
     /// Data plane → control plane: what it did with a version, or that it is alive.

@@ -50,7 +50,7 @@ public final class ControlPlaneClient: Sendable {
             do {
                 try await stream(hello: hello()) { message in
                     opened.withLockedValue { $0 = true }
-                    if message["type"]?.stringValue == "snapshot" { received(try ClusterProtocol.snapshot(from: message)) }
+                    if message.header["type"]?.stringValue == "snapshot" { received(try ClusterProtocol.snapshot(from: message)) }
                 }
                 state.withLockedValue { $0 = (false, "the control plane closed the stream") }
             } catch {
@@ -83,7 +83,7 @@ public final class ControlPlaneClient: Sendable {
         return status.withLockedValue { $0 } == 204
     }
 
-    private func stream(hello: ClusterProtocol.Hello, _ handle: @escaping @Sendable (JSONValue) throws -> Void) async throws {
+    private func stream(hello: ClusterProtocol.Hello, _ handle: @escaping @Sendable (ClusterFrame.Message) throws -> Void) async throws {
         var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: ClusterProtocol.streamPath)
         for (name, value) in hello.headers { head.headers.add(name: name, value: value) }
         let decoder = NIOLockedValueBox(ClusterFrame.Decoder())

@@ -7,7 +7,8 @@ import Glibc
 
 /// The data plane's last good snapshot on disk, so it can serve while the control plane is
 /// unreachable. Written as part of applying a snapshot: a temporary file, fsync, rename over the
-/// old one, fsync of the directory. Read back only when its content matches its hash.
+/// old one, fsync of the directory. The file is a JSON line with the version and hash, then the
+/// document's canonical JSON as it was hashed; it is read back only when that matches the hash.
 public struct SnapshotCache: Sendable {
     public struct Unusable: Error, CustomStringConvertible {
         public let description: String
@@ -22,8 +23,9 @@ public struct SnapshotCache: Sendable {
 
     public func store(_ snapshot: Snapshot) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let bytes = JSONValue.object(["version": .int(snapshot.version), "hash": .string(snapshot.hash), "document": snapshot.document.json()])
-            .canonicalBytes
+        let bytes =
+            JSONValue.object(["version": .int(snapshot.version), "hash": .string(snapshot.hash)]).canonicalBytes + [0x0A]
+            + snapshot.canonicalJSON
         let temporary = path + ".tmp"
         try Self.writeSynced(bytes, to: temporary)
         guard rename(temporary, path) == 0 else { throw Unusable(description: "cannot rename \(temporary): \(String(cString: strerror(errno)))") }
@@ -38,14 +40,18 @@ public struct SnapshotCache: Sendable {
     /// its hash.
     public func load() throws(Unusable) -> Snapshot? {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        let bytes = [UInt8](data)
         do {
-            let json = try JSONValue.parse(data)
-            guard let version = json["version"]?.intValue, let hash = json["hash"]?.stringValue, let document = json["document"] else {
-                throw Unusable(description: "\(path) lacks its version, hash or document")
+            guard let newline = bytes.firstIndex(of: 0x0A) else { throw Unusable(description: "\(path) lacks its version and hash line") }
+            let header = try JSONValue.parse(bytes[..<newline])
+            guard let version = header["version"]?.intValue, let hash = header["hash"]?.stringValue else {
+                throw Unusable(description: "\(path) lacks its version or hash")
             }
-            let snapshot = Snapshot(version: version, document: try ConfigDocument.read(document))
-            guard snapshot.hash == hash else { throw Unusable(description: "\(path) does not match its hash: it was changed or damaged") }
-            return snapshot
+            do {
+                return try Snapshot(version: version, canonicalJSON: Array(bytes[(newline + 1)...]), hash: hash)
+            } catch {
+                throw Unusable(description: "\(path): \(error.message)")
+            }
         } catch let error as Unusable {
             throw error
         } catch {

@@ -2,7 +2,9 @@
 /// type and unknown field. `finish()` must be called once all known fields were read.
 public struct FieldReader {
     private let fields: [String: JSONValue]
-    private var seen: Set<String> = []
+    /// The fields read so far that the object has. An array: objects have a dozen fields, and a
+    /// set would hash every name again.
+    private var seen: [String] = []
     public let path: String
 
     public init(_ value: JSONValue, path: String = "") throws(ConfigError) {
@@ -19,9 +21,9 @@ public struct FieldReader {
 
     /// The raw value, or nil when absent or `null`.
     public mutating func value(_ key: String) -> JSONValue? {
-        seen.insert(key)
-        guard let value = fields[key], value != .null else { return nil }
-        return value
+        guard let value = fields[key] else { return nil }
+        if !seen.contains(key) { seen.append(key) }
+        return value == .null ? nil : value
     }
 
     public mutating func optionalString(_ key: String) throws(ConfigError) -> String? {
@@ -84,7 +86,7 @@ public struct FieldReader {
 
     /// Throws for the first field (in sorted order) that no reader asked for.
     public func finish() throws(ConfigError) {
-        if let unknown = fields.keys.filter({ !seen.contains($0) }).sorted().first {
+        if seen.count < fields.count, let unknown = fields.keys.filter({ !seen.contains($0) }).sorted().first {
             throw .invalid("unknown field", field: field(unknown))
         }
     }

@@ -94,7 +94,15 @@ struct JSONParser {
 
     private mutating func string() throws(ConfigError) -> String {
         index += 1
-        var out: [UInt8] = []
+        // Most strings have no escape: found whole, they become a String in one step.
+        let start = index
+        while index < bytes.count, bytes[index] != UInt8(ascii: "\""), bytes[index] != UInt8(ascii: "\\"), bytes[index] >= 0x20 { index += 1 }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "\"") {
+            guard let text = String(validating: bytes[start..<index], as: UTF8.self) else { throw error("a string is not valid UTF-8") }
+            index += 1
+            return text
+        }
+        var out = Array(bytes[start..<index])
         while index < bytes.count {
             let byte = bytes[index]
             switch byte {

@@ -88,14 +88,23 @@ public struct Route: Sendable, Hashable {
     }
 
     private static func normalized(
-        _ values: [String]?, field: String, _ transform: (String) throws(ConfigError) -> String
+        _ values: [String]?, field: @autoclosure () -> String, _ transform: (String) throws(ConfigError) -> String
     ) throws(ConfigError) -> [String] {
+        guard let values, !values.isEmpty else { return [] }
+        // One value (the common case) needs no set to de-duplicate.
+        if values.count == 1 {
+            do {
+                return [try transform(values[0])]
+            } catch {
+                throw .invalid(error.message, field: "\(field())[0]")
+            }
+        }
         var result: Set<String> = []
-        for (index, value) in (values ?? []).enumerated() {
+        for (index, value) in values.enumerated() {
             do {
                 result.insert(try transform(value))
             } catch {
-                throw .invalid(error.message, field: "\(field)[\(index)]")
+                throw .invalid(error.message, field: "\(field())[\(index)]")
             }
         }
         return result.sorted()

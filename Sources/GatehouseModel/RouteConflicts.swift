@@ -70,7 +70,9 @@ enum RouteConflicts {
     private static func keys(of route: Route) -> [Key] {
         let hosts: [String?] = route.hosts.isEmpty ? [nil] : route.hosts
         // Parameter names do not change what a path matches: `/a/{x}` and `/a/{y}` collide.
-        let paths: [String?] = route.paths.isEmpty ? [nil] : route.paths.map { (try? RoutePath($0).shape) ?? $0 }
+        // A stored path is normalized: without a template segment its shape is its text.
+        let paths: [String?] =
+            route.paths.isEmpty ? [nil] : route.paths.map { $0.utf8.contains(UInt8(ascii: "{")) ? (try? RoutePath($0).shape) ?? $0 : $0 }
         let methods: [String?] = route.methods.isEmpty ? [nil] : route.methods
         var keys: [Key] = []
         for host in hosts {

@@ -1,3 +1,5 @@
+import Crypto
+
 /// The whole config at one committed version, immutable. `hash` is the SHA-256 of the canonical
 /// JSON of `document`, so equal content always has an equal hash whatever version carries it.
 public struct Snapshot: Sendable {
@@ -13,5 +15,17 @@ public struct Snapshot: Sendable {
         self.version = version
         self.document = document
         (canonicalJSON, hash) = document.canonical()
+    }
+
+    /// A snapshot received as the canonical JSON its hash was computed over: the bytes are checked
+    /// against `hash` before they are parsed, and not serialized again.
+    public init(version: Int, canonicalJSON: [UInt8], hash: String) throws(ConfigError) {
+        let actual = Credential.hex(Array(SHA256.hash(data: canonicalJSON)))
+        guard actual == hash else { throw .invalid("the document does not match its hash \(hash.prefix(12))…: it was changed or damaged") }
+        // `read` leaves the document in canonical order.
+        self.document = try ConfigDocument.read(try JSONValue.parse(canonicalJSON))
+        self.version = version
+        self.canonicalJSON = canonicalJSON
+        self.hash = hash
     }
 }

@@ -22,11 +22,10 @@ import Testing
 
     @Test func framesSurviveAnySplitAndCompress() throws {
         let snapshot = try Self.snapshot(version: 7, routes: 500)
-        let frames =
-            ClusterFrame.encode(ClusterProtocol.snapshotMessage(snapshot)) + ClusterFrame.encode(ClusterProtocol.heartbeatMessage(version: 7))
+        let frames = ClusterProtocol.snapshotFrame(snapshot) + ClusterProtocol.heartbeatFrame(version: 7)
         #expect(frames.count < snapshot.canonicalJSON.count / 4)
         var decoder = ClusterFrame.Decoder()
-        var messages: [JSONValue] = []
+        var messages: [ClusterFrame.Message] = []
         var offset = 0
         for size in [1, 3, 7, 100, 5000, Int.max] where offset < frames.count {
             let end = offset + min(size, frames.count - offset)
@@ -37,20 +36,24 @@ import Testing
         #expect(messages.count == 2)
         let received = try ClusterProtocol.snapshot(from: messages[0])
         #expect(received.version == 7 && received.hash == snapshot.hash)
-        #expect(messages[1]["type"] == "heartbeat")
+        #expect(received.document == snapshot.document)
+        #expect(messages[1].header["type"] == "heartbeat")
+        #expect(messages[1].body.isEmpty)
     }
 
     @Test func aDamagedFrameOrAMismatchedHashIsRefused() throws {
-        var frame = ClusterFrame.encode(ClusterProtocol.snapshotMessage(try Self.snapshot(version: 1)))
+        let snapshot = try Self.snapshot(version: 1)
+        var frame = ClusterProtocol.snapshotFrame(snapshot)
         frame[frame.count - 3] ^= 0xFF
         var decoder = ClusterFrame.Decoder()
         #expect(throws: ClusterFrame.Malformed.self) { try decoder.feed(frame) }
 
-        var message = ClusterProtocol.snapshotMessage(try Self.snapshot(version: 1))
-        if case .object(var fields) = message {
-            fields["hash"] = .string(String(repeating: "0", count: 64))
-            message = .object(fields)
-        }
+        // Intact frame, but a document that is not the one hashed.
+        var tampered = snapshot.canonicalJSON
+        tampered[tampered.count / 2] = UInt8(ascii: "x")
+        var other = ClusterFrame.Decoder()
+        let message = try #require(
+            try other.feed(ClusterFrame.encode(["type": "snapshot", "version": 1, "hash": .string(snapshot.hash)], body: tampered)).first)
         #expect(throws: ClusterFrame.Malformed.self) { try ClusterProtocol.snapshot(from: message) }
 
         // A frame announcing more than the limit is refused before anything is allocated.
@@ -117,6 +120,7 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir.file("cache/snapshot.json.tmp")))
 
         let text = try String(contentsOfFile: dir.file("cache/snapshot.json"), encoding: .utf8)
+        #expect(text.contains("/r1"))
         try text.replacingOccurrences(of: "/r1", with: "/admin").write(toFile: dir.file("cache/snapshot.json"), atomically: true, encoding: .utf8)
         #expect(throws: SnapshotCache.Unusable.self) { try cache.load() }
         try "{not json".write(toFile: dir.file("cache/snapshot.json"), atomically: true, encoding: .utf8)

@@ -40,12 +40,20 @@ public final class TestNameServer: @unchecked Sendable {
         let directory = try TemporaryDirectory()
         try FileManager.default.createDirectory(atPath: directory.file("hosts.d"), withIntermediateDirectories: true)
         try write(hosts, in: directory)
-        // A free UDP port: bound by the kernel, released, then handed to dnsmasq.
-        let probe = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
-        let port = probe.localAddress!.port!
-        try await probe.close()
-        let process = try await launch(port: port, directory: directory, services: services, aliases: aliases)
-        return TestNameServer(port: port, directory: directory, process: process)
+        // A free UDP port: bound by the kernel, released, then handed to dnsmasq. Another test
+        // may be handed the same port meanwhile; dnsmasq then fails to bind, and we pick again.
+        var attempts = 0
+        while true {
+            let probe = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+            let port = probe.localAddress!.port!
+            try await probe.close()
+            do {
+                let process = try await launch(port: port, directory: directory, services: services, aliases: aliases)
+                return TestNameServer(port: port, directory: directory, process: process)
+            } catch is PortTaken where attempts < 20 {
+                attempts += 1
+            }
+        }
     }
 
     private init(port: Int, directory: TemporaryDirectory, process: Process) {
@@ -69,7 +77,22 @@ public final class TestNameServer: @unchecked Sendable {
     /// Starts again on the same port with other SRV records and aliases.
     public func restart(services: [Service], aliases: [(alias: String, name: String)] = []) async throws {
         stop()
-        process = try await Self.launch(port: port, directory: directory, services: services, aliases: aliases)
+        // The shell is gone; dnsmasq, killed with it, may hold the port a moment longer.
+        try await waitUntil("the name server's port to be free") {
+            guard let probe = try? await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: port).get()
+            else { return false }
+            try await probe.close()
+            return true
+        }
+        var attempts = 0
+        while true {
+            do {
+                process = try await Self.launch(port: port, directory: directory, services: services, aliases: aliases)
+                return
+            } catch is PortTaken where attempts < 20 {
+                attempts += 1
+            }
+        }
     }
 
     public func stop() {
@@ -102,7 +125,7 @@ public final class TestNameServer: @unchecked Sendable {
                 "--no-resolv", "--no-hosts", "--local=/test/", "--hostsdir=\(directory.file("hosts.d"))", "--local-ttl=1", "--pid-file=",
                 "--log-facility=\(directory.file("log"))",
             ]
-            // As root it would switch to `nobody`, and then no longer take our signals here.
+            // As root it would switch to `nobody`, who may not read the test's directory.
             + (getuid() == 0 ? ["--user=root"] : [])
             + services.map { "--srv-host=\($0.name),\($0.target),\($0.port),\($0.priority),\($0.weight)" }
             + aliases.map { "--cname=\($0.alias),\($0.name)" }
@@ -112,9 +135,15 @@ public final class TestNameServer: @unchecked Sendable {
         try process.run()
         // It logs reading the hosts file once its socket is bound.
         try await waitUntil("dnsmasq to start") {
-            if !process.isRunning { throw TimedOut(description: "dnsmasq exited: \(process.terminationStatus)") }
+            if !process.isRunning {
+                // dnsmasq's exit status 2 is a network error: here, the port was taken.
+                if process.terminationStatus == 2 { throw PortTaken() }
+                throw TimedOut(description: "dnsmasq exited: \(process.terminationStatus)")
+            }
             return reloads(in: directory) > 0
         }
         return process
     }
+
+    private struct PortTaken: Error {}
 }
