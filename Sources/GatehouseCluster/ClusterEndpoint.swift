@@ -4,6 +4,7 @@ import GatehouseModel
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import Synchronization
 
@@ -21,7 +22,8 @@ public final class ClusterEndpoint: Sendable {
     private let streams = Mutex<(next: Int, open: [Int: AsyncStream<Event>.Continuation], stopped: Bool)>((0, [:], false))
 
     private enum Event: Sendable {
-        case snapshot(Snapshot)
+        /// A newer snapshot is waiting in the stream's `pending` slot.
+        case snapshot
         case heartbeat
     }
 
@@ -92,10 +94,15 @@ public final class ClusterEndpoint: Sendable {
         logger.info("data plane connected", metadata: ["node": "\(hello.nodeID)", "hostname": "\(hello.hostname)"])
         let publisher = self.publisher
         let heartbeat = self.heartbeat
+        // Only the newest snapshot waits: a version the writer has not reached yet is skipped.
+        let pending = NIOLockedValueBox<Snapshot?>(nil)
         let body = ResponseBody { writer in
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask {
-                    for await snapshot in publisher.subscribe() { continuation.yield(.snapshot(snapshot)) }
+                    for await snapshot in publisher.subscribe() {
+                        pending.withLockedValue { $0 = snapshot }
+                        continuation.yield(.snapshot)
+                    }
                 }
                 group.addTask {
                     while !Task.isCancelled {
@@ -113,7 +120,12 @@ public final class ClusterEndpoint: Sendable {
                 var latest: Int?
                 for await event in events {
                     switch event {
-                    case .snapshot(let snapshot):
+                    case .snapshot:
+                        guard
+                            let snapshot = pending.withLockedValue({ slot in
+                                defer { slot = nil }; return slot
+                            })
+                        else { continue }
                         latest = snapshot.version
                         if sent.version == snapshot.version, sent.hash == snapshot.hash { continue }
                         try await writer.write(self.frame(for: snapshot))
