@@ -75,6 +75,11 @@ let package = Package(
         ),
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         .target(
+            name: "GatehouseDeclarative",
+            dependencies: ["GatehouseModel", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        .target(
             name: "GatehouseCluster",
             dependencies: [
                 "GatehouseModel", "CZlib",
@@ -93,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "GatehouseCLI",
             dependencies: [
-                "GatehouseModel", "GatehouseStore", "GatehouseAdmin", "GatehouseProxy", "GatehouseCluster",
+                "GatehouseModel", "GatehouseStore", "GatehouseAdmin", "GatehouseProxy", "GatehouseCluster", "GatehouseDeclarative",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

@@ -12,6 +12,8 @@ extension JSONValue {
     public var canonicalString: String { String(decoding: canonicalBytes, as: UTF8.self) }
 
     /// Human-readable form (two-space indent, sorted keys), as the admin API answers.
+    public var prettyString: String { String(decoding: prettyBytes, as: UTF8.self) }
+
     public var prettyBytes: [UInt8] {
         var out: [UInt8] = []
         write(to: &out, indent: 2, level: 0)

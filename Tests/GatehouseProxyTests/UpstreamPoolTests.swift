@@ -9,9 +9,11 @@ import Testing
 
 /// Connection limits per target, and retries of idempotent requests after an upstream failure.
 @Suite struct UpstreamPoolTests {
-    /// One event loop, so both client connections share one pool.
+    /// One event loop, so every client connection shares one pool.
+    static let oneLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
     static func proxy(to upstream: TestUpstream, pool: JSONValue, timeouts: JSONValue = [:]) async throws -> ProxyHarness {
-        let proxy = try await ProxyHarness.start(group: MultiThreadedEventLoopGroup(numberOfThreads: 1))
+        let proxy = try await ProxyHarness.start(group: oneLoop)
         try proxy.apply(
             version: 1,
             upstreams: [["name": "u", "pool": pool, "timeouts": timeouts, "targets": [["target": .string(upstream.target)]]]],

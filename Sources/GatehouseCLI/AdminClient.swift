@@ -1,0 +1,59 @@
+import Foundation
+import GatehouseModel
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The CLI's way to a control plane: its admin API (`--admin`, `GATEHOUSE_ADMIN_URL`), with
+/// `GATEHOUSE_ADMIN_TOKEN` as a bearer token when set. The CLI never opens the database.
+struct AdminClient {
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    struct Answer {
+        var status: Int
+        var json: JSONValue
+        var version: Int?
+    }
+
+    let base: String
+    let token: String?
+
+    func call(_ method: String, _ path: String, body: JSONValue? = nil, ifMatch: Int? = nil) async throws(Failure) -> Answer {
+        guard let url = URL(string: base.hasSuffix("/") ? String(base.dropLast()) + path : base + path) else {
+            throw Failure(description: "'\(base)' is not a URL")
+        }
+        var request = URLRequest(url: url)
+        request.httpMethod = method
+        request.timeoutInterval = 120
+        if let body {
+            request.httpBody = Data(body.canonicalBytes)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        if let ifMatch { request.setValue("\"\(ifMatch)\"", forHTTPHeaderField: "If-Match") }
+        if let token, !token.isEmpty { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        let data: Data
+        let response: URLResponse
+        do {
+            (data, response) = try await URLSession.shared.data(for: request)
+        } catch {
+            throw Failure(description: "cannot reach the admin API at \(base): \(error.localizedDescription)")
+        }
+        guard let http = response as? HTTPURLResponse else { throw Failure(description: "no HTTP answer from \(base)") }
+        let json = data.isEmpty ? JSONValue.null : ((try? JSONValue.parse(data)) ?? .string(String(decoding: data, as: UTF8.self)))
+        let version = (http.value(forHTTPHeaderField: "Gatehouse-Config-Version")).flatMap(Int.init)
+        return Answer(status: http.statusCode, json: json, version: version)
+    }
+
+    /// An error answer as one line: status, code, field and message.
+    static func describe(_ answer: Answer) -> String {
+        let error = answer.json["error"]
+        var text = "the admin API answered \(answer.status)"
+        if let code = error?["code"]?.stringValue { text += " \(code)" }
+        if let field = error?["field"]?.stringValue { text += " (\(field))" }
+        if let message = error?["message"]?.stringValue { text += ": \(message)" }
+        return text
+    }
+}

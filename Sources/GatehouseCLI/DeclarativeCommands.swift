@@ -1,0 +1,208 @@
+import ArgumentParser
+import Foundation
+import GatehouseDeclarative
+import GatehouseModel
+
+/// Where the declarative commands find the control plane.
+struct AdminTarget: ParsableArguments {
+    @Option(help: "The admin API's URL (GATEHOUSE_ADMIN_URL); GATEHOUSE_ADMIN_TOKEN is sent as a bearer token when set.")
+    var admin = EnvironmentDefault.value("GATEHOUSE_ADMIN_URL", "http://127.0.0.1:8001")
+
+    var client: AdminClient { AdminClient(base: admin, token: ProcessInfo.processInfo.environment["GATEHOUSE_ADMIN_TOKEN"]) }
+}
+
+/// Reading the files: only `GATEHOUSE_…` variables are passed on for substitution.
+enum DeclarativeInput {
+    static func load(_ paths: [String], wholeDocument: Bool) -> (DeclarativeSource, [DeclarativeSource.Problem]) {
+        let environment = ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("GATEHOUSE_") }
+        var (source, problems) = DeclarativeSource.load(paths, environment: environment)
+        if !source.entries.isEmpty { problems += source.check(wholeDocument: wholeDocument && problems.isEmpty).problems }
+        return (source, problems)
+    }
+
+    static func report(_ problems: [DeclarativeSource.Problem]) {
+        for problem in problems { FileHandle.standardError.write(Data("error: \(problem)\n".utf8)) }
+    }
+
+    /// `PUT /config` of the files' document (scoped to `tag`), as a dry run or for real.
+    static func put(
+        _ source: DeclarativeSource, tag: String?, dryRun: Bool, ifMatch: Int?, client: AdminClient
+    ) async throws -> AdminClient.Answer {
+        var path = "/config?dry_run=\(dryRun)"
+        if let tag { path += "&select_tags=\(tag.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? tag)" }
+        let answer: AdminClient.Answer
+        do {
+            answer = try await client.call("PUT", path, body: source.documentJSON(addingTag: tag), ifMatch: ifMatch)
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        guard answer.status == 200 else {
+            if answer.status == 412 {
+                FileHandle.standardError.write(
+                    Data("error: another change was committed since this one was planned (\(AdminClient.describe(answer))); run it again\n".utf8))
+            } else if let error = answer.json["error"] {
+                report([
+                    source.locate(code: error["code"]?.stringValue, message: error["message"]?.stringValue ?? "", field: error["field"]?.stringValue)
+                ])
+            } else {
+                FileHandle.standardError.write(Data("error: \(AdminClient.describe(answer))\n".utf8))
+            }
+            throw ExitCode(1)
+        }
+        return answer
+    }
+
+    /// The plan, one line per entity: `+ create`, `~ update (fields)`, `- delete`.
+    static func plan(_ changes: [JSONValue]) -> String {
+        guard !changes.isEmpty else { return "no changes\n" }
+        return changes.map { change in
+            let kind = change["kind"]?.stringValue ?? "?"
+            let name = change["name"]?.stringValue ?? "?"
+            switch change["action"]?.stringValue {
+            case "create": return "+ create \(kind) '\(name)'"
+            case "delete": return "- delete \(kind) '\(name)'"
+            default:
+                let fields = (change["fields"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ", ")
+                return "~ update \(kind) '\(name)': \(fields)"
+            }
+        }.joined(separator: "\n") + "\n"
+    }
+}
+
+struct Validate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check declarative config files offline; every problem is reported with its file, entity and field.",
+        discussion: "Exit status: 0 when the files are valid, 1 when not."
+    )
+
+    @Argument(help: "Files or directories of .yaml, .yml and .json files, merged.")
+    var paths: [String]
+
+    func run() async throws {
+        let (source, problems) = DeclarativeInput.load(paths, wholeDocument: true)
+        guard problems.isEmpty else {
+            DeclarativeInput.report(problems)
+            throw ExitCode(1)
+        }
+        let counts = DeclarativeSource.Counts(source)
+        print("valid: \(counts)")
+    }
+}
+
+struct Diff: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what a sync of these files would change on the control plane.",
+        discussion: "Exit status: 0 when nothing would change, 2 when something would, 1 on error."
+    )
+
+    @Argument(help: "Files or directories of .yaml, .yml and .json files, merged.")
+    var paths: [String]
+
+    @Option(help: "Manage only entities carrying this tag; the files' entities get it.")
+    var selectTag: String?
+
+    @Flag(help: "Print the plan as JSON.")
+    var json = false
+
+    @OptionGroup var target: AdminTarget
+
+    func run() async throws {
+        let (source, problems) = DeclarativeInput.load(paths, wholeDocument: selectTag == nil)
+        guard problems.isEmpty else {
+            DeclarativeInput.report(problems)
+            throw ExitCode(1)
+        }
+        let answer = try await DeclarativeInput.put(source, tag: selectTag, dryRun: true, ifMatch: nil, client: target.client)
+        let changes = answer.json["changes"]?.arrayValue ?? []
+        if json {
+            print(JSONValue.object(["version": answer.json["version"] ?? .null, "changes": .array(changes)]).prettyString)
+        } else {
+            print(DeclarativeInput.plan(changes), terminator: "")
+        }
+        if !changes.isEmpty { throw ExitCode(2) }
+    }
+}
+
+struct Sync: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply these files to the control plane as one new version, or change nothing.",
+        discussion: """
+            The plan is computed against the current version, then applied only if no other change \
+            was committed meanwhile (If-Match). Syncing the same files again creates no version.
+            """
+    )
+
+    @Argument(help: "Files or directories of .yaml, .yml and .json files, merged.")
+    var paths: [String]
+
+    @Option(help: "Manage only entities carrying this tag; the files' entities get it.")
+    var selectTag: String?
+
+    @Flag(help: "Print the plan and change nothing.")
+    var dryRun = false
+
+    @OptionGroup var target: AdminTarget
+
+    func run() async throws {
+        let (source, problems) = DeclarativeInput.load(paths, wholeDocument: selectTag == nil)
+        guard problems.isEmpty else {
+            DeclarativeInput.report(problems)
+            throw ExitCode(1)
+        }
+        let client = target.client
+        let planned = try await DeclarativeInput.put(source, tag: selectTag, dryRun: true, ifMatch: nil, client: client)
+        let changes = planned.json["changes"]?.arrayValue ?? []
+        print(DeclarativeInput.plan(changes), terminator: "")
+        let version = planned.json["version"]?.intValue ?? 0
+        if dryRun || changes.isEmpty {
+            print(dryRun ? "dry run: nothing written (version \(version))" : "nothing to change (version \(version))")
+            return
+        }
+        let applied = try await DeclarativeInput.put(source, tag: selectTag, dryRun: false, ifMatch: version, client: client)
+        print("applied as version \(applied.json["version"]?.intValue ?? -1)")
+    }
+}
+
+struct Dump: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the live config as a declarative file; `dump` then `sync` changes nothing.",
+        discussion: "Credentials appear as their stored hashes (key_hash, password_hash), never as secrets."
+    )
+
+    @Option(help: "Only entities carrying this tag.")
+    var selectTag: String?
+
+    @Option(help: "yaml or json.")
+    var format = "yaml"
+
+    @Option(help: "Write to this file instead of standard output.")
+    var output: String?
+
+    @OptionGroup var target: AdminTarget
+
+    func validate() throws {
+        guard ["yaml", "json"].contains(format) else { throw ValidationError("--format must be yaml or json") }
+    }
+
+    func run() async throws {
+        let answer: AdminClient.Answer
+        do {
+            answer = try await target.client.call("GET", "/config")
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        guard answer.status == 200 else {
+            FileHandle.standardError.write(Data("error: \(AdminClient.describe(answer))\n".utf8))
+            throw ExitCode(1)
+        }
+        let document = DeclarativeSource.dumpable(answer.json, tag: selectTag)
+        let text = format == "json" ? document.prettyString + "\n" : try YAMLDocument.write(document)
+        if let output {
+            try text.write(toFile: output, atomically: true, encoding: .utf8)
+        } else {
+            print(text, terminator: "")
+        }
+    }
+}

@@ -1,0 +1,247 @@
+import Foundation
+import GatehouseModel
+import Yams
+
+/// Declarative config files (YAML or JSON; one file, or a directory of them merged) read into
+/// one config document, remembering which file and line each entity came from so every problem
+/// can be reported with them. `${GATEHOUSE_…}` is replaced from the environment before parsing;
+/// no other variable is read.
+public struct DeclarativeSource: Sendable {
+    /// A problem, located as precisely as the input allows.
+    public struct Problem: Error, Sendable, CustomStringConvertible, Equatable {
+        public var file: String
+        public var line: Int?
+        public var entity: String?
+        public var field: String?
+        public var message: String
+
+        public var description: String {
+            var text = file
+            if let line { text += ":\(line)" }
+            if let entity { text += ": \(entity)" }
+            if let field { text += ": \(field)" }
+            return text + ": " + message
+        }
+    }
+
+    /// One entity as written, with where it was written.
+    public struct Entry: Sendable {
+        public var kind: EntityKind
+        public var name: String
+        public var file: String
+        public var line: Int?
+        public var value: JSONValue
+
+        var label: String { "\(kind.singular) '\(name)'" }
+    }
+
+    public private(set) var entries: [Entry] = []
+
+    static let kinds: [EntityKind] = [.upstream, .route, .consumer, .policy]
+
+    /// Reads every file under `paths` (directories: their `.yaml`, `.yml` and `.json` files, by
+    /// name). Problems are collected, not thrown, so all of them can be shown at once.
+    public static func load(_ paths: [String], environment: [String: String]) -> (DeclarativeSource, [Problem]) {
+        var source = DeclarativeSource()
+        var problems: [Problem] = []
+        var files: [String] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                problems.append(Problem(file: path, message: "no such file or directory"))
+                continue
+            }
+            if isDirectory.boolValue {
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+                files += names.filter { [".yaml", ".yml", ".json"].contains(where: $0.hasSuffix) && !$0.hasPrefix(".") }.sorted().map {
+                    path + "/" + $0
+                }
+            } else {
+                files.append(path)
+            }
+        }
+        if files.isEmpty, problems.isEmpty { problems.append(Problem(file: paths.joined(separator: " "), message: "no .yaml, .yml or .json file")) }
+        var owners: [String: Entry] = [:]
+        for file in files {
+            do {
+                for entry in try entries(of: file, environment: environment) {
+                    let key = "\(entry.kind.rawValue)/\(entry.name)"
+                    if let first = owners[key] {
+                        problems.append(
+                            Problem(
+                                file: file, line: entry.line, entity: entry.label,
+                                message: "is also defined in \(first.file)\(first.line.map { ":\($0)" } ?? ""); a name may be defined once"))
+                        continue
+                    }
+                    owners[key] = entry
+                    source.entries.append(entry)
+                }
+            } catch {
+                problems.append(error)
+            }
+        }
+        return (source, problems)
+    }
+
+    /// The merged document, as the admin API's `PUT /config` takes it; with `tag`, every entity
+    /// carries that tag too.
+    public func documentJSON(addingTag tag: String? = nil) -> JSONValue {
+        var fields: [String: JSONValue] = ["format_version": .int(ConfigDocument.formatVersion)]
+        for kind in Self.kinds {
+            fields[kind.plural] = .array(
+                entries.filter { $0.kind == kind }.map { entry in
+                    guard let tag, case .object(var object) = entry.value else { return entry.value }
+                    let tags = object["tags"]?.arrayValue ?? []
+                    if !tags.contains(.string(tag)) { object["tags"] = .array(tags + [.string(tag)]) }
+                    return .object(object)
+                })
+        }
+        return .object(fields)
+    }
+
+    /// How many entities of each kind, for a summary line.
+    public struct Counts: CustomStringConvertible {
+        public let byKind: [(EntityKind, Int)]
+
+        public init(_ source: DeclarativeSource) {
+            byKind = DeclarativeSource.kinds.map { kind in (kind, source.entries.filter { $0.kind == kind }.count) }
+        }
+
+        public var description: String { byKind.map { "\($0.1) \($0.1 == 1 ? $0.0.singular : $0.0.plural)" }.joined(separator: ", ") }
+    }
+
+    /// Reads every entity on its own (so each one's problems are reported), then, with
+    /// `wholeDocument`, checks the document as a whole: references, route conflicts. Without it
+    /// (a sync scoped to a tag, whose references may point at entities of other owners), the
+    /// control plane checks the whole when it receives the part.
+    public func check(wholeDocument: Bool = true) -> (document: ConfigDocument?, problems: [Problem]) {
+        var problems: [Problem] = []
+        for entry in entries {
+            do {
+                switch entry.kind {
+                case .upstream: _ = try Upstream.read(entry.value)
+                case .route: _ = try Route.read(entry.value)
+                case .consumer: _ = try Consumer.read(entry.value)
+                case .policy: _ = try Policy.read(entry.value)
+                case .credential: break
+                }
+            } catch {
+                problems.append(Problem(file: entry.file, line: entry.line, entity: entry.label, field: error.field, message: error.message))
+            }
+        }
+        guard problems.isEmpty, wholeDocument else { return (nil, problems) }
+        do {
+            var document = try ConfigDocument.read(documentJSON())
+            // Files name entities; ids are the control plane's to give.
+            document.adoptIdentities(from: ConfigDocument(), newID: { UUID().uuidString.lowercased() })
+            try document.validate()
+            return (document, [])
+        } catch {
+            return (nil, [locate(code: error.code.rawValue, message: error.message, field: error.field)])
+        }
+    }
+
+    /// A whole-document error (from here or from the admin API), put on the file and entity its
+    /// field names (`routes[3].upstream`), or the entity its message names.
+    public func locate(code: String?, message: String, field: String?) -> Problem {
+        let error = (message: message, field: field)
+        if let field = error.field, let bracket = field.firstIndex(of: "["), let close = field.firstIndex(of: "]"),
+            let kind = Self.kinds.first(where: { $0.plural == field[..<bracket] }), let index = Int(field[field.index(after: bracket)..<close])
+        {
+            let ofKind = entries.filter { $0.kind == kind }
+            if ofKind.indices.contains(index) {
+                let entry = ofKind[index]
+                let rest = field[field.index(after: close)...].drop { $0 == "." }
+                return Problem(
+                    file: entry.file, line: entry.line, entity: entry.label, field: rest.isEmpty ? nil : String(rest), message: error.message)
+            }
+        }
+        // Messages of whole-document checks name their entities ("route 'x': no upstream named 'y'").
+        if let entry = entries.first(where: { error.message.hasPrefix($0.label) || error.message.contains("'\($0.name)'") }) {
+            let message = error.message.hasPrefix(entry.label + ": ") ? String(error.message.dropFirst(entry.label.count + 2)) : error.message
+            return Problem(file: entry.file, line: entry.line, entity: entry.label, field: error.field, message: message)
+        }
+        return Problem(file: entries.first?.file ?? "", field: error.field, message: error.message)
+    }
+
+    private static func entries(of file: String, environment: [String: String]) throws(Problem) -> [Entry] {
+        guard let data = FileManager.default.contents(atPath: file), let raw = String(data: data, encoding: .utf8) else {
+            throw Problem(file: file, message: "cannot be read as UTF-8 text")
+        }
+        let text = try substitute(raw, file: file, environment: environment)
+        let root: (value: JSONValue, lines: [String: Int])
+        if file.hasSuffix(".json") {
+            do {
+                root = (try JSONValue.parse(Array(text.utf8)), [:])
+            } catch {
+                throw Problem(file: file, message: error.message)
+            }
+        } else {
+            root = try YAMLDocument.read(text, file: file)
+        }
+        guard case .object(let fields) = root.value else { throw Problem(file: file, message: "must hold a mapping with format_version") }
+        guard fields["format_version"] == .int(ConfigDocument.formatVersion) else {
+            throw Problem(file: file, field: "format_version", message: "must be \(ConfigDocument.formatVersion)")
+        }
+        var entries: [Entry] = []
+        for key in fields.keys.sorted() where key != "format_version" {
+            guard let kind = kinds.first(where: { $0.plural == key }) else {
+                throw Problem(file: file, line: root.lines[key], field: key, message: "unknown section; use upstreams, routes, consumers or policies")
+            }
+            guard let items = fields[key]?.arrayValue else { throw Problem(file: file, line: root.lines[key], field: key, message: "must be a list") }
+            for (index, item) in items.enumerated() {
+                let line = root.lines["\(key)[\(index)]"]
+                guard let name = item["name"]?.stringValue else {
+                    throw Problem(file: file, line: line, field: "\(key)[\(index)].name", message: "every entity needs a name")
+                }
+                entries.append(Entry(kind: kind, name: name, file: file, line: line, value: item))
+            }
+        }
+        return entries
+    }
+
+    /// The live document as a declarative file: ids and the format left to defaults, only the
+    /// entities carrying `tag` when given. Syncing it back changes nothing.
+    public static func dumpable(_ document: JSONValue, tag: String?) -> JSONValue {
+        var fields: [String: JSONValue] = ["format_version": .int(ConfigDocument.formatVersion)]
+        for kind in kinds {
+            let items = (document[kind.plural]?.arrayValue ?? []).filter { item in
+                tag.map { item["tags"]?.arrayValue?.contains(.string($0)) == true } ?? true
+            }
+            fields[kind.plural] = .array(items.map(withoutID))
+        }
+        return .object(fields)
+    }
+
+    /// An entity without its id (names identify it), and so its credentials.
+    private static func withoutID(_ value: JSONValue) -> JSONValue {
+        guard case .object(var fields) = value else { return value }
+        fields["id"] = nil
+        if let credentials = fields["credentials"]?.arrayValue { fields["credentials"] = .array(credentials.map(withoutID)) }
+        return .object(fields)
+    }
+
+    /// Replaces `${GATEHOUSE_NAME}` with the variable's value; an unset one is an error. Other
+    /// `${…}` text is left as it is: no other variable is read.
+    static func substitute(_ text: String, file: String, environment: [String: String]) throws(Problem) -> String {
+        var result = ""
+        var rest = Substring(text)
+        while let start = rest.range(of: "${GATEHOUSE_") {
+            guard let end = rest[start.upperBound...].firstIndex(of: "}") else { break }
+            let name = "GATEHOUSE_" + rest[start.upperBound..<end]
+            guard name.dropFirst(10).allSatisfy({ $0.isASCII && ($0.isUppercase || $0.isNumber || $0 == "_") }) else {
+                result += rest[..<start.upperBound]
+                rest = rest[start.upperBound...]
+                continue
+            }
+            guard let value = environment[name] else {
+                let line = text[..<start.lowerBound].filter { $0 == "\n" }.count + 1
+                throw Problem(file: file, line: line, message: "${\(name)} is not set in the environment")
+            }
+            result += rest[..<start.lowerBound]
+            result += value
+            rest = rest[rest.index(after: end)...]
+        }
+        return result + rest
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+import GatehouseModel
+import GatehouseTestSupport
+import NIOHTTP1
+import Testing
+
+/// `gatehouse validate`, `diff`, `sync` and `dump`, run as a user would, against a real `serve`.
+@Suite struct DeclarativeCLITests {
+    static func write(_ text: String, _ name: String, in dir: TemporaryDirectory) throws {
+        try FileManager.default.createDirectory(
+            atPath: (dir.file(name) as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try text.write(toFile: dir.file(name), atomically: true, encoding: .utf8)
+    }
+
+    static func cli(_ arguments: [String], admin: Int? = nil, environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+        var environment = environment
+        if let admin { environment["GATEHOUSE_ADMIN_URL"] = "http://127.0.0.1:\(admin)" }
+        return try GatehouseProcess.run(arguments, environment: environment)
+    }
+
+    static func version(_ gatehouse: GatehouseProcess) async throws -> Int {
+        try await httpRequest(port: gatehouse.ports.admin, .GET, "/").json["config_version"]?.intValue ?? -1
+    }
+
+    static let base = """
+        format_version: 1
+        upstreams:
+          - name: main-api
+            targets: [{ target: "127.0.0.1:9000" }]
+        routes:
+          - name: recipes
+            paths: ["/api/recipes"]
+            methods: [GET, POST]
+            strip_path: true
+            upstream: main-api
+
+        """
+
+    @Test func validateReportsEveryProblemWithItsFileEntityAndField() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try Self.write(Self.base, "conf/a-base.yaml", in: dir)
+        try Self.write(
+            """
+            format_version: 1
+            upstreams:
+              - name: broken
+                retries: "three"
+            policies:
+              - { name: cors-web, type: cors, enabled: false, config: { allow_origins: ["*"], allow_credentials: true } }
+            routes:
+              - name: recipes
+                upstream: main-api
+
+            """, "conf/b-more.yaml", in: dir)
+        let (status, output) = try Self.cli(["validate", dir.file("conf")])
+        #expect(status == 1)
+        #expect(output.contains("b-more.yaml:3: upstream 'broken': retries:"))
+        #expect(output.contains("b-more.yaml:6: policy 'cors-web': config.allow_credentials"))
+        #expect(output.contains("route 'recipes': is also defined in \(dir.file("conf/a-base.yaml")):6"))
+
+        // Whole-document problems: a dangling reference, then a conflict.
+        try Self.write(Self.base + "  - { name: menus, paths: [/menus], upstream: nope }\n", "dangling.yaml", in: dir)
+        let dangling = try Self.cli(["validate", dir.file("dangling.yaml")])
+        #expect(dangling.status == 1)
+        #expect(dangling.output.contains("dangling.yaml:11: route 'menus': upstream: no upstream named 'nope'"))
+        try Self.write(Self.base + "  - { name: twin, paths: [/api/recipes], methods: [GET], upstream: main-api }\n", "conflict.yaml", in: dir)
+        let conflict = try Self.cli(["validate", dir.file("conflict.yaml")])
+        #expect(conflict.status == 1)
+        #expect(conflict.output.contains("'recipes'") && conflict.output.contains("'twin'") && conflict.output.contains("match the same requests"))
+
+        // The environment: only GATEHOUSE_ variables, and an unset one is an error.
+        try Self.write(
+            #"{"format_version": 1, "consumers": [{"name": "web", "credentials": [{"type": "key-auth", "key": "${GATEHOUSE_TEST_KEY}"}]}], "routes": [{"name": "r", "paths": ["/${HOME}"], "upstream": "u"}], "upstreams": [{"name": "u"}]}"#,
+            "env.json", in: dir)
+        let unset = try Self.cli(["validate", dir.file("env.json")])
+        #expect(unset.status == 1)
+        #expect(unset.output.contains("env.json:1: ${GATEHOUSE_TEST_KEY} is not set"))
+        let set = try Self.cli(["validate", dir.file("env.json")], environment: ["GATEHOUSE_TEST_KEY": "0123456789abcdef0123"])
+        // ${HOME} is left as it is, and is then not a valid path.
+        #expect(set.status == 1)
+        #expect(set.output.contains("route 'r': paths[0]") && !set.output.contains(NSHomeDirectory() + "'"))
+
+        try Self.write("format_version: 1\nroutes:\n  - name: [unclosed\n", "syntax.yaml", in: dir)
+        let syntax = try Self.cli(["validate", dir.file("syntax.yaml")])
+        #expect(syntax.status == 1)
+        #expect(syntax.output.contains("syntax.yaml:") && syntax.output.contains("not valid YAML"))
+
+        let good = try Self.cli(["validate", dir.file("conf/a-base.yaml")])
+        #expect(good.status == 0)
+        #expect(good.output.contains("valid: 1 upstream, 1 route"))
+    }
+
+    @Test func syncIsOneVersionOrNothingAndDiffSaysWhichWithItsExitStatus() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
+        defer { _ = gatehouse.terminate() }
+        let admin = gatehouse.ports.admin
+        var routes = (0..<49).map { "  - { name: r\($0), paths: [/r\($0)], upstream: main-api }" }
+        routes.append("  - { name: bad, paths: [relative], upstream: main-api }")
+        try Self.write(
+            "format_version: 1\nupstreams:\n  - { name: main-api, targets: [{ target: \"127.0.0.1:9000\" }] }\nroutes:\n"
+                + routes.joined(separator: "\n") + "\n",
+            "fifty.yaml", in: dir)
+        let refused = try Self.cli(["sync", dir.file("fifty.yaml")], admin: admin)
+        #expect(refused.status == 1)
+        #expect(refused.output.contains("route 'bad': paths[0]"))
+        #expect(try await Self.version(gatehouse) == 0)
+
+        try Self.write(Self.base, "base.yaml", in: dir)
+        #expect(try Self.cli(["diff", dir.file("base.yaml")], admin: admin).status == 2)
+        let plan = try Self.cli(["diff", "--json", dir.file("base.yaml")], admin: admin)
+        #expect(plan.status == 2)
+        #expect(plan.output.contains("\"action\": \"create\""))
+        let dry = try Self.cli(["sync", "--dry-run", dir.file("base.yaml")], admin: admin)
+        #expect(dry.status == 0 && dry.output.contains("+ create route 'recipes'"))
+        #expect(try await Self.version(gatehouse) == 0)
+
+        let first = try Self.cli(["sync", dir.file("base.yaml")], admin: admin)
+        #expect(first.status == 0 && first.output.contains("applied as version 1"))
+        let second = try Self.cli(["sync", dir.file("base.yaml")], admin: admin)
+        #expect(second.status == 0 && second.output.contains("nothing to change"))
+        #expect(try await Self.version(gatehouse) == 1)
+        #expect(try Self.cli(["diff", dir.file("base.yaml")], admin: admin).status == 0)
+        #expect(try Self.cli(["diff", dir.file("base.yaml")], admin: 1).status == 1)
+
+        // An edit is an update naming its fields.
+        try Self.write(Self.base.replacingOccurrences(of: "strip_path: true", with: "strip_path: false"), "base.yaml", in: dir)
+        let edited = try Self.cli(["diff", dir.file("base.yaml")], admin: admin)
+        #expect(edited.status == 2 && edited.output.contains("~ update route 'recipes': strip_path"))
+    }
+
+    @Test func dumpThenSyncChangesNothing() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
+        defer { _ = gatehouse.terminate() }
+        let admin = gatehouse.ports.admin
+        try Self.write(
+            Self.base
+                + """
+                consumers:
+                  - name: web-app
+                    credentials: [{ type: key-auth, key: "${GATEHOUSE_WEB_KEY}" }]
+                policies:
+                  - { name: limit, type: rate-limit, enabled: false, route: recipes, config: { limit: 10, window: 1m } }
+
+                """, "full.yaml", in: dir)
+        let key = "0123456789abcdefghij"
+        #expect(try Self.cli(["sync", dir.file("full.yaml")], admin: admin, environment: ["GATEHOUSE_WEB_KEY": key]).status == 0)
+        let dumped = try Self.cli(["dump", "--output", dir.file("dump.yaml")], admin: admin)
+        #expect(dumped.status == 0)
+        let text = try String(contentsOfFile: dir.file("dump.yaml"), encoding: .utf8)
+        #expect(!text.contains(key))
+        #expect(text.contains("key_hash"))
+        let again = try Self.cli(["sync", dir.file("dump.yaml")], admin: admin)
+        #expect(again.status == 0 && again.output.contains("nothing to change"))
+        let json = try Self.cli(["dump", "--format", "json"], admin: admin)
+        #expect(try JSONValue.parse(Array(json.output.utf8))["routes"]?.arrayValue?.count == 1)
+        #expect(try await Self.version(gatehouse) == 1)
+    }
+
+    @Test func selectTagManagesOnlyItsOwnEntities() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
+        defer { _ = gatehouse.terminate() }
+        let admin = gatehouse.ports.admin
+        // Shared and legacy entities, created by hand, without the team's tag.
+        #expect(
+            try await httpRequest(port: admin, .POST, "/upstreams", json: ["name": "shared", "targets": [["target": "127.0.0.1:9000"]]]).status == 201
+        )
+        #expect(
+            try await httpRequest(port: admin, .POST, "/routes", json: ["name": "legacy", "paths": ["/legacy"], "upstream": "shared"]).status == 201)
+        func legacy() async throws -> JSONValue { try await httpRequest(port: admin, .GET, "/routes/legacy").json }
+        let before = try await legacy()
+
+        try Self.write(
+            "format_version: 1\nroutes:\n  - { name: team-a-one, paths: [/a/one], upstream: shared }\n  - { name: team-a-two, paths: [/a/two], upstream: shared }\n",
+            "team-a.yaml", in: dir)
+        let created = try Self.cli(["sync", "--select-tag", "team-a", dir.file("team-a.yaml")], admin: admin)
+        #expect(created.status == 0)
+        #expect(created.output.contains("+ create route 'team-a-one'") && !created.output.contains("legacy") && !created.output.contains("shared"))
+        #expect(try await httpRequest(port: admin, .GET, "/routes/team-a-one").json["tags"] == ["team-a"])
+
+        // Update one, delete the other: the legacy route and the shared upstream stay as they were.
+        try Self.write("format_version: 1\nroutes:\n  - { name: team-a-one, paths: [/a/uno], upstream: shared }\n", "team-a.yaml", in: dir)
+        let changed = try Self.cli(["sync", "--select-tag", "team-a", dir.file("team-a.yaml")], admin: admin)
+        #expect(changed.status == 0)
+        #expect(changed.output.contains("~ update route 'team-a-one': paths") && changed.output.contains("- delete route 'team-a-two'"))
+        #expect(try await legacy() == before)
+        #expect(try await httpRequest(port: admin, .GET, "/upstreams/shared").status == 200)
+
+        let dump = try Self.cli(["dump", "--select-tag", "team-a", "--format", "json"], admin: admin)
+        let document = try JSONValue.parse(Array(dump.output.utf8))
+        #expect(document["routes"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["team-a-one"])
+        #expect(document["upstreams"]?.arrayValue?.isEmpty == true)
+
+        // Taking over an entity of another owner is refused, and changes nothing.
+        try Self.write("format_version: 1\nroutes:\n  - { name: legacy, paths: [/mine], upstream: shared }\n", "grab.yaml", in: dir)
+        let grab = try Self.cli(["sync", "--select-tag", "team-a", dir.file("grab.yaml")], admin: admin)
+        #expect(grab.status == 1)
+        #expect(grab.output.contains("cannot take it over"))
+        #expect(try await legacy() == before)
+    }
+}
