@@ -18,6 +18,8 @@ public struct AdminAPI: Sendable {
         public var enforcedPolicyTypes: Set<PolicyType> = []
         /// `GET /data-planes`: the data planes this control plane knows, given the current version.
         public var dataPlanes: @Sendable (Int) -> JSONValue = { _ in [] }
+        /// Set when a config directory (`--config-dir`) owns the config: writes are refused.
+        public var managedBy: String?
 
         public init() {}
     }
@@ -69,6 +71,11 @@ public struct AdminAPI: Sendable {
     func commit<Result>(
         _ request: Request, summary: String? = nil, skipIfUnchanged: Bool = false, _ mutate: (inout ConfigDocument) throws -> Result
     ) async throws -> (Result, Snapshot) {
+        if let directory = options.managedBy {
+            throw ConfigError(
+                code: .conflict,
+                message: "the config is managed by the files in \(directory) (--config-dir); change them there, the admin API only reads it")
+        }
         let (result, snapshot) = try store.write(ifMatch: try request.ifMatchVersion(), summary: summary, skipIfUnchanged: skipIfUnchanged, mutate)
         await waitForApply(snapshot.version)
         return (result, snapshot)

@@ -67,6 +67,12 @@ struct ControlPlane: AsyncParsableCommand {
         ByteSize($0)
     }
 
+    @Option(
+        help:
+            "A directory of declarative files that owns the config: applied at start and on every change; admin writes are refused (GATEHOUSE_CONFIG_DIR)."
+    )
+    var configDir = EnvironmentDefault.value("GATEHOUSE_CONFIG_DIR", "")
+
     @Option(help: "trace, debug, info, notice, warning, error or critical (GATEHOUSE_LOG_LEVEL).")
     var logLevel = EnvironmentDefault.value("GATEHOUSE_LOG_LEVEL", Logger.Level.info, expected: "a log level") { Logger.Level(rawValue: $0) }
 
@@ -109,10 +115,12 @@ struct ControlPlane: AsyncParsableCommand {
         var adminOptions = AdminAPI.Options()
         adminOptions.enforcedPolicyTypes = PolicyCatalog.enforcedTypes
         adminOptions.configBodyLimit = adminConfigBodyLimit.bytes
+        if !configDir.isEmpty { adminOptions.managedBy = configDir }
         adminOptions.dataPlanes = { registry.json(currentVersion: $0) }
         let controlPlane = ControlPlaneService(
             database: db, lock: lock, store: store, publisher: publisher, waitForApply: { _ in }, adminListen: adminListen,
-            adminOptions: adminOptions, group: group, logger: logger, role: NIOLockedValueBox(store == nil ? "standby" : "writer")
+            adminOptions: adminOptions, group: group, logger: logger, role: NIOLockedValueBox(store == nil ? "standby" : "writer"),
+            configDirectory: configDir.isEmpty ? nil : ConfigDirectory(path: configDir, logger: logger)
         )
         // Shut down in reverse order: the open streams end first, so the cluster endpoint can stop.
         let services = ServiceGroup(

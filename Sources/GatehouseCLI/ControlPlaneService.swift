@@ -31,6 +31,8 @@ struct ControlPlaneService: Service {
     let group: any EventLoopGroup
     let logger: Logger
     let role: NIOLockedValueBox<String>
+    /// `--config-dir`: the files that own the config, if any.
+    var configDirectory: ConfigDirectory? = nil
 
     func run() async throws {
         var store = self.store
@@ -47,7 +49,11 @@ struct ControlPlaneService: Service {
             eventLoopGroupProvider: .shared(group),
             logger: logger
         )
-        try await admin.run()
+        guard let configDirectory else { return try await admin.run() }
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await configDirectory.run(store) }
+            try await admin.run()
+        }
     }
 
     /// Waits for the writer lock, following the writer's versions meanwhile; nil on shutdown.

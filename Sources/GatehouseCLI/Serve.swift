@@ -37,6 +37,12 @@ struct Serve: AsyncParsableCommand {
         ByteSize($0)
     }
 
+    @Option(
+        help:
+            "A directory of declarative files that owns the config: applied at start and on every change; admin writes are refused (GATEHOUSE_CONFIG_DIR)."
+    )
+    var configDir = EnvironmentDefault.value("GATEHOUSE_CONFIG_DIR", "")
+
     @OptionGroup var dataPlane: DataPlaneOptions
 
     func run() async throws {
@@ -89,6 +95,7 @@ struct Serve: AsyncParsableCommand {
         var adminOptions = AdminAPI.Options()
         adminOptions.enforcedPolicyTypes = PolicyCatalog.enforcedTypes
         adminOptions.configBodyLimit = adminConfigBodyLimit.bytes
+        if !configDir.isEmpty { adminOptions.managedBy = configDir }
         adminOptions.dataPlanes = { _ in
             let current = state.current
             let status = current.lastRejection.map { $0.version > (current.version ?? -1) } == true ? "rejected" : "in_sync"
@@ -105,7 +112,8 @@ struct Serve: AsyncParsableCommand {
         let controlPlane = ControlPlaneService(
             database: db, lock: lock, store: store, publisher: publisher, waitForApply: { await state.waitUntilSettled(version: $0) },
             adminListen: adminListen,
-            adminOptions: adminOptions, group: group, logger: logger, role: role
+            adminOptions: adminOptions, group: group, logger: logger, role: role,
+            configDirectory: configDir.isEmpty ? nil : ConfigDirectory(path: configDir, logger: logger)
         )
         // Graceful shutdown runs in reverse order: the proxy drains first, while the status port
         // still reports it; the control plane and the snapshot feed stop after.

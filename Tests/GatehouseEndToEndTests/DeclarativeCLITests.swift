@@ -204,4 +204,44 @@ import Testing
         #expect(grab.output.contains("cannot take it over"))
         #expect(try await legacy() == before)
     }
+
+    @Test func aConfigDirectoryOwnsTheConfigAppliesValidEditsAndRefusesInvalidOnes() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let upstream = try await TestUpstream.start(name: "origin")
+        func files(_ routes: String) -> String {
+            "format_version: 1\nupstreams:\n  - { name: origin, targets: [{ target: \"\(upstream.target)\" }] }\nroutes:\n\(routes)"
+        }
+        try Self.write(files("  - { name: one, paths: [/one], upstream: origin }\n"), "conf/gateway.yaml", in: dir)
+        let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"), extraArguments: ["--config-dir", dir.file("conf")])
+        defer { _ = gatehouse.terminate() }
+        try await gatehouse.waitForConfigVersion(1)
+        #expect(try await httpRequest(port: gatehouse.ports.proxy, .GET, "/one").status == 200)
+
+        // The directory is the source of truth: the admin API refuses writes.
+        let refused = try await httpRequest(port: gatehouse.ports.admin, .POST, "/routes", json: ["name": "sneaky", "upstream": "origin"])
+        #expect(refused.status == 409)
+        #expect(refused.json["error"]?["message"]?.stringValue?.contains("--config-dir") == true)
+
+        // A valid edit, as a git-sync would make it, becomes one version.
+        try Self.write(
+            files("  - { name: one, paths: [/one], upstream: origin }\n  - { name: two, paths: [/two], upstream: origin }\n"), "conf/gateway.yaml",
+            in: dir)
+        try await gatehouse.waitForConfigVersion(2)
+        #expect(try await httpRequest(port: gatehouse.ports.proxy, .GET, "/two").status == 200)
+
+        // An invalid one is refused and logged; version 2 keeps serving.
+        try Self.write(files("  - { name: two, paths: [/two], upstream: missing }\n"), "conf/gateway.yaml", in: dir)
+        try await waitUntil("the refusal in the log") { gatehouse.output.contains("config directory refused") }
+        #expect(gatehouse.output.contains("no upstream named 'missing'"))
+        #expect(try await Self.version(gatehouse) == 2)
+        #expect(try await httpRequest(port: gatehouse.ports.proxy, .GET, "/one").status == 200)
+    }
+
+    @Test func theDeployExampleRepositoryIsValid() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let example = root.appendingPathComponent("deploy/config-repo/gateway").path
+        let (status, output) = try Self.cli(["validate", example], environment: ["GATEHOUSE_WEB_APP_KEY": "0123456789abcdef0123"])
+        #expect(status == 0, "\(output)")
+    }
 }
