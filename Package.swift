@@ -155,6 +155,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(name: "GatehouseDeclarativeTests", dependencies: ["GatehouseDeclarative", "GatehouseTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "GatehouseEndToEndTests",
             dependencies: [

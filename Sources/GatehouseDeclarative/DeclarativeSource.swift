@@ -64,7 +64,9 @@ public struct DeclarativeSource: Sendable {
         var owners: [String: Entry] = [:]
         for file in files {
             do {
-                for entry in try entries(of: file, environment: environment) {
+                let (read, refused) = try entries(of: file, environment: environment)
+                problems += refused
+                for entry in read {
                     let key = "\(entry.kind.rawValue)/\(entry.name)"
                     if let first = owners[key] {
                         problems.append(
@@ -76,8 +78,12 @@ public struct DeclarativeSource: Sendable {
                     owners[key] = entry
                     source.entries.append(entry)
                 }
-            } catch {
+            } catch let error as Problems {
+                problems += error.all
+            } catch let error as Problem {
                 problems.append(error)
+            } catch {
+                problems.append(Problem(file: file, message: "\(error)"))
             }
         }
         return (source, problems)
@@ -164,7 +170,31 @@ public struct DeclarativeSource: Sendable {
         return Problem(file: entries.first?.file ?? "", field: error.field, message: error.message)
     }
 
-    private static func entries(of file: String, environment: [String: String]) throws(Problem) -> [Entry] {
+    /// Several problems of one file, reported together.
+    struct Problems: Error {
+        var all: [Problem]
+    }
+
+    /// A schema violation at `routes[3].paths[0]`, put on the entity's line, with its name.
+    private static func locate(_ violation: SchemaCheck.Violation, in root: JSONValue, lines: [String: Int], file: String) -> Problem {
+        let path = violation.path
+        if let close = path.firstIndex(of: "]"), let open = path.firstIndex(of: "["), open < close {
+            let item = String(path[...close])
+            let kind = kinds.first { $0.plural == path[..<open] }
+            let index = Int(path[path.index(after: open)..<close]) ?? -1
+            let name = root[String(path[..<open])]?.arrayValue.flatMap { $0.indices.contains(index) ? $0[index]["name"]?.stringValue : nil }
+            let rest = path[path.index(after: close)...].drop { $0 == "." }
+            return Problem(
+                file: file, line: lines[item],
+                entity: kind.map { kind in name.map { "\(kind.singular) '\($0)'" } ?? "\(kind.singular) #\(index + 1)" },
+                field: rest.isEmpty ? nil : String(rest), message: violation.message)
+        }
+        return Problem(
+            file: file, line: lines[path.split(separator: ".").first.map(String.init) ?? ""], field: path.isEmpty ? nil : path,
+            message: violation.message)
+    }
+
+    private static func entries(of file: String, environment: [String: String]) throws -> (entries: [Entry], problems: [Problem]) {
         guard let data = FileManager.default.contents(atPath: file), let raw = String(data: data, encoding: .utf8) else {
             throw Problem(file: file, message: "cannot be read as UTF-8 text")
         }
@@ -180,16 +210,21 @@ public struct DeclarativeSource: Sendable {
             root = try YAMLDocument.read(text, file: file)
         }
         guard case .object(let fields) = root.value else { throw Problem(file: file, message: "must hold a mapping with format_version") }
-        guard fields["format_version"] == .int(ConfigDocument.formatVersion) else {
-            throw Problem(file: file, field: "format_version", message: "must be \(ConfigDocument.formatVersion)")
+        var schema = SchemaCheck(root: DeclarativeSchema.value)
+        let violations = schema.check(root.value)
+        // An entity the schema refuses is reported and left out; the rest are still checked.
+        let refused = Set(violations.compactMap { violation in violation.path.firstIndex(of: "]").map { String(violation.path[...$0]) } })
+        if violations.contains(where: { !$0.path.contains("]") }) {
+            throw Problems(all: violations.map { locate($0, in: root.value, lines: root.lines, file: file) })
         }
+        let schemaProblems = violations.map { locate($0, in: root.value, lines: root.lines, file: file) }
         var entries: [Entry] = []
         for key in fields.keys.sorted() where key != "format_version" {
             guard let kind = kinds.first(where: { $0.plural == key }) else {
                 throw Problem(file: file, line: root.lines[key], field: key, message: "unknown section; use upstreams, routes, consumers or policies")
             }
             guard let items = fields[key]?.arrayValue else { throw Problem(file: file, line: root.lines[key], field: key, message: "must be a list") }
-            for (index, item) in items.enumerated() {
+            for (index, item) in items.enumerated() where !refused.contains("\(key)[\(index)]") {
                 let line = root.lines["\(key)[\(index)]"]
                 guard let name = item["name"]?.stringValue else {
                     throw Problem(file: file, line: line, field: "\(key)[\(index)].name", message: "every entity needs a name")
@@ -197,7 +232,7 @@ public struct DeclarativeSource: Sendable {
                 entries.append(Entry(kind: kind, name: name, file: file, line: line, value: item))
             }
         }
-        return entries
+        return (entries, schemaProblems)
     }
 
     /// The live document as a declarative file: ids and the format left to defaults, only the
