@@ -100,7 +100,7 @@ struct ControlPlane: AsyncParsableCommand {
             throw ExitCode(3)
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        let registry = DataPlaneRegistry(purgeDelay: dataPlanePurgeDelay.duration)
+        let registry = DataPlaneRegistry(purgeDelay: dataPlanePurgeDelay.duration, committedAt: { publisher.publishedAt(version: $0) })
         let endpoint = ClusterEndpoint(publisher: publisher, registry: registry, token: clusterToken, logger: logger)
         let cluster = Application(
             router: endpoint.router(),

@@ -15,21 +15,29 @@ public final class DataPlaneRegistry: Sendable {
         /// Set when its protocol version is not one this control plane speaks.
         public var incompatible: String?
         public var lastSeen: Date
+        /// From the commit of the version it serves to its ACK, when known.
+        public var applyLatency: Duration?
 
         public static func == (a: Entry, b: Entry) -> Bool {
             a.hello == b.hello && a.connected == b.connected && a.configVersion == b.configVersion && a.configHash == b.configHash
                 && a.rejection?.version == b.rejection?.version && a.rejection?.reason == b.rejection?.reason && a.incompatible == b.incompatible
-                && a.lastSeen == b.lastSeen
+                && a.lastSeen == b.lastSeen && a.applyLatency == b.applyLatency
         }
     }
 
     private let entries = Mutex<[String: Entry]>([:])
     public let purgeDelay: Duration
     private let now: @Sendable () -> Date
+    private let committedAt: @Sendable (Int) -> ContinuousClock.Instant?
 
-    public init(purgeDelay: Duration = .seconds(3600), now: @escaping @Sendable () -> Date = Date.init) {
+    /// - Parameter committedAt: when a version was committed, to time each data plane's ACK.
+    public init(
+        purgeDelay: Duration = .seconds(3600), now: @escaping @Sendable () -> Date = Date.init,
+        committedAt: @escaping @Sendable (Int) -> ContinuousClock.Instant? = { _ in nil }
+    ) {
         self.purgeDelay = purgeDelay
         self.now = now
+        self.committedAt = committedAt
     }
 
     /// A data plane opened its stream (or was refused as incompatible).
@@ -66,6 +74,9 @@ public final class DataPlaneRegistry: Sendable {
             entry.lastSeen = time
             switch report.kind {
             case .applied:
+                if entry.configVersion != report.version {
+                    entry.applyLatency = report.version.flatMap(committedAt).map { ContinuousClock.now - $0 }
+                }
                 entry.configVersion = report.version
                 entry.configHash = report.hash
                 entry.rejection = nil
@@ -112,6 +123,10 @@ public final class DataPlaneRegistry: Sendable {
                         ?? .null,
                     "policy_types": .array(entry.hello.policyTypes.map(JSONValue.string)),
                     "last_seen": .int(Int(entry.lastSeen.timeIntervalSince1970)),
+                    "apply_ms": entry.applyLatency.map { latency in
+                        let milliseconds = Double(latency.components.seconds) * 1000 + Double(latency.components.attoseconds) / 1e15
+                        return .double((milliseconds * 10).rounded() / 10)
+                    } ?? .null,
                 ]
             })
     }

@@ -10,6 +10,8 @@ public final class SnapshotPublisher: Sendable {
         var latest: Snapshot?
         var subscribers: [Int: AsyncStream<Snapshot>.Continuation] = [:]
         var nextID = 0
+        /// When the latest versions were published (committed), newest last.
+        var published: [(version: Int, at: ContinuousClock.Instant)] = []
     }
 
     private let inner = Mutex(Inner())
@@ -18,11 +20,19 @@ public final class SnapshotPublisher: Sendable {
 
     /// Publishes a committed snapshot. Call in version order.
     public func publish(_ snapshot: Snapshot) {
+        let now = ContinuousClock.now
         let subscribers = inner.withLock { inner in
             inner.latest = snapshot
+            inner.published.append((snapshot.version, now))
+            if inner.published.count > 64 { inner.published.removeFirst() }
             return Array(inner.subscribers.values)
         }
         for subscriber in subscribers { subscriber.yield(snapshot) }
+    }
+
+    /// When `version` was published, if it is one of the latest 64.
+    public func publishedAt(version: Int) -> ContinuousClock.Instant? {
+        inner.withLock { inner in inner.published.last { $0.version == version }?.at }
     }
 
     /// A stream that starts with the latest snapshot (if any) and then yields each new one,

@@ -93,6 +93,23 @@ import Testing
         #expect(statuses(6) == ["behind", "in_sync", "incompatible"])
     }
 
+    @Test func anAckIsTimedFromItsVersionsCommit() {
+        let committed = ContinuousClock.now - .milliseconds(250)
+        let registry = DataPlaneRegistry(committedAt: { $0 == 9 ? committed : nil })
+        registry.connected(Self.hello("a"))
+        registry.record(.init(nodeID: "a", kind: .applied, version: 9, hash: "h9"))
+        let latency = registry.list().first?.applyLatency ?? .zero
+        #expect(latency >= .milliseconds(250))
+        if case .double(let ms) = registry.json(currentVersion: 9).arrayValue?.first?["apply_ms"] {
+            #expect(ms >= 250)
+        } else {
+            Issue.record("no apply_ms")
+        }
+        // A version whose commit time is unknown gives no figure, rather than a wrong one.
+        registry.record(.init(nodeID: "a", kind: .applied, version: 10, hash: "h10"))
+        #expect(registry.list().first?.applyLatency == nil)
+    }
+
     @Test func dataPlanesGoneLongerThanThePurgeDelayAreRemoved() {
         let clock = Clock()
         let registry = DataPlaneRegistry(purgeDelay: .seconds(60), now: { clock.now.withLock { $0 } })

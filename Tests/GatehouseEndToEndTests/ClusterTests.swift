@@ -53,6 +53,15 @@ import Testing
         #expect(
             ids == Set([try await Self.status(one)["node_id"]?.stringValue, try await Self.status(two)["node_id"]?.stringValue].compactMap { $0 }))
         #expect(planes.allSatisfy { $0["connected"] == true && $0["gatehouse_version"]?.stringValue?.isEmpty == false })
+        // The control plane timed each ACK from the version's commit.
+        #expect(
+            planes.allSatisfy {
+                switch $0["apply_ms"] {
+                case .double(let ms): ms >= 0
+                case .int(let ms): ms >= 0
+                default: false
+                }
+            }, "\(planes)")
     }
 
     @Test func dataPlanesServeWithoutTheControlPlaneFromTheirCacheAndCatchUpWhenItReturns() async throws {
