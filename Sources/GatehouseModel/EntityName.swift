@@ -7,30 +7,30 @@ public enum EntityName {
         return bytes.allSatisfy { isLowerAlnum($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
     }
 
-    public static func validate(_ name: String, field: String) throws(ConfigError) {
+    public static func validate(_ name: String, field: @autoclosure () -> String) throws(ConfigError) {
         guard isValid(name) else {
-            throw .invalid("'\(name)' is not a valid name: use 1 to 128 of a-z 0-9 . _ - starting with a letter or digit", field: field)
+            throw .invalid("'\(name)' is not a valid name: use 1 to 128 of a-z 0-9 . _ - starting with a letter or digit", field: field())
         }
     }
 
     /// Tags are 1 to 128 printable characters without commas (lists filter with `?tags=a,b`);
     /// they are kept sorted and unique so equal sets give equal snapshots.
-    public static func normalizedTags(_ tags: [String]?, field: String) throws(ConfigError) -> [String] {
-        for (index, tag) in (tags ?? []).enumerated() {
+    public static func normalizedTags(_ tags: [String]?, field: @autoclosure () -> String) throws(ConfigError) -> [String] {
+        guard let tags, !tags.isEmpty else { return [] }
+        for (index, tag) in tags.enumerated() {
             guard (1...128).contains(tag.utf8.count), !tag.contains(","), tag.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F })
             else {
-                throw .invalid("'\(tag)' is not a valid tag: 1 to 128 visible characters, no commas or spaces", field: "\(field)[\(index)]")
+                throw .invalid("'\(tag)' is not a valid tag: 1 to 128 visible characters, no commas or spaces", field: "\(field())[\(index)]")
             }
         }
-        return Array(Set(tags ?? [])).sorted()
+        return tags.count == 1 ? tags : Array(Set(tags)).sorted()
     }
 
     /// Lowercase UUID text, as the server assigns.
     public static func isUUID(_ text: String) -> Bool {
-        let bytes = Array(text.utf8)
-        guard bytes.count == 36 else { return false }
-        for (index, byte) in bytes.enumerated() {
-            if [8, 13, 18, 23].contains(index) {
+        guard text.utf8.count == 36 else { return false }
+        for (index, byte) in text.utf8.enumerated() {
+            if index == 8 || index == 13 || index == 18 || index == 23 {
                 guard byte == UInt8(ascii: "-") else { return false }
             } else if !isLowerHex(byte) {
                 return false
