@@ -24,17 +24,7 @@ struct DataPlane: AsyncParsableCommand {
     @Option(help: "The control plane's cluster endpoint, http://host:port or https://host:port (GATEHOUSE_CONTROL_PLANE).")
     var controlPlane = EnvironmentDefault.value("GATEHOUSE_CONTROL_PLANE", "")
 
-    @Option(help: "The shared secret the control plane expects (GATEHOUSE_CLUSTER_TOKEN).")
-    var clusterToken = EnvironmentDefault.value("GATEHOUSE_CLUSTER_TOKEN", "")
-
-    @Option(help: "PEM CA that signed the control plane's certificate; default the system's roots (GATEHOUSE_CLUSTER_CA).")
-    var clusterCA = EnvironmentDefault.value("GATEHOUSE_CLUSTER_CA", "")
-
-    @Option(help: "PEM client certificate for a control plane that requires one (mutual TLS) (GATEHOUSE_CLUSTER_CERT).")
-    var clusterCert = EnvironmentDefault.value("GATEHOUSE_CLUSTER_CERT", "")
-
-    @Option(help: "PEM private key of --cluster-cert (GATEHOUSE_CLUSTER_KEY).")
-    var clusterKey = EnvironmentDefault.value("GATEHOUSE_CLUSTER_KEY", "")
+    @OptionGroup var cluster: ClusterOptions
 
     @Option(help: "Where the last good snapshot and this node's id are kept (GATEHOUSE_CACHE_DIR).")
     var cacheDir = EnvironmentDefault.value("GATEHOUSE_CACHE_DIR", "./gatehouse-dp-cache")
@@ -51,22 +41,16 @@ struct DataPlane: AsyncParsableCommand {
         return address
     }
 
-    var clusterTLS: ClusterTLS {
-        ClusterTLS(
-            certificatePath: clusterCert.isEmpty ? nil : clusterCert, keyPath: clusterKey.isEmpty ? nil : clusterKey,
-            caPath: clusterCA.isEmpty ? nil : clusterCA)
-    }
-
     func validate() throws {
         guard controlPlaneAddress != nil else {
             throw ValidationError("--control-plane (GATEHOUSE_CONTROL_PLANE) must be http://host:port or https://host:port, got '\(controlPlane)'")
         }
-        guard !clusterToken.isEmpty else { throw ValidationError("--cluster-token (GATEHOUSE_CLUSTER_TOKEN) must be set") }
-        if !usesTLS, !clusterCA.isEmpty || !clusterCert.isEmpty {
+        guard !cluster.clusterToken.isEmpty else { throw ValidationError("--cluster-token (GATEHOUSE_CLUSTER_TOKEN) must be set") }
+        if !usesTLS, !cluster.clusterCA.isEmpty || !cluster.clusterCert.isEmpty {
             throw ValidationError("--cluster-ca and --cluster-cert apply to an https:// control plane")
         }
         do {
-            _ = try clusterTLS.clientConfiguration()
+            _ = try cluster.tls.clientConfiguration()
         } catch {
             throw ValidationError(error.description)
         }
@@ -84,8 +68,8 @@ struct DataPlane: AsyncParsableCommand {
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: dataPlane.workers)
         let address = controlPlaneAddress!
-        let tls = try usesTLS ? NIOSSLContext(configuration: clusterTLS.clientConfiguration()) : nil
-        let client = ControlPlaneClient(host: address.host, port: address.port, token: clusterToken, tls: tls, group: group, logger: logger)
+        let tls = try usesTLS ? NIOSSLContext(configuration: cluster.tls.clientConfiguration()) : nil
+        let client = ControlPlaneClient(host: address.host, port: address.port, token: cluster.clusterToken, tls: tls, group: group, logger: logger)
         let embedded = try await EmbeddedDataPlane(options: dataPlane, group: group, logger: logger) { [controlPlane] in
             let status = client.status
             return [

@@ -13,11 +13,16 @@ struct AdminTarget: ParsableArguments {
 
 /// Reading the files: only `GATEHOUSE_…` variables are passed on for substitution.
 enum DeclarativeInput {
-    static func load(_ paths: [String], wholeDocument: Bool) -> (DeclarativeSource, [DeclarativeSource.Problem]) {
+    /// The files, checked; every problem is printed and ends the command with status 1.
+    static func load(_ paths: [String], wholeDocument: Bool) throws -> DeclarativeSource {
         let environment = ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("GATEHOUSE_") }
         var (source, problems) = DeclarativeSource.load(paths, environment: environment)
         if !source.entries.isEmpty { problems += source.check(wholeDocument: wholeDocument && problems.isEmpty).problems }
-        return (source, problems)
+        guard problems.isEmpty else {
+            report(problems)
+            throw ExitCode(1)
+        }
+        return source
     }
 
     static func report(_ problems: [DeclarativeSource.Problem]) {
@@ -80,11 +85,7 @@ struct Validate: AsyncParsableCommand {
     var paths: [String]
 
     func run() async throws {
-        let (source, problems) = DeclarativeInput.load(paths, wholeDocument: true)
-        guard problems.isEmpty else {
-            DeclarativeInput.report(problems)
-            throw ExitCode(1)
-        }
+        let source = try DeclarativeInput.load(paths, wholeDocument: true)
         let counts = DeclarativeSource.Counts(source)
         print("valid: \(counts)")
     }
@@ -108,11 +109,7 @@ struct Diff: AsyncParsableCommand {
     @OptionGroup var target: AdminTarget
 
     func run() async throws {
-        let (source, problems) = DeclarativeInput.load(paths, wholeDocument: selectTag == nil)
-        guard problems.isEmpty else {
-            DeclarativeInput.report(problems)
-            throw ExitCode(1)
-        }
+        let source = try DeclarativeInput.load(paths, wholeDocument: selectTag == nil)
         let answer = try await DeclarativeInput.put(source, tag: selectTag, dryRun: true, ifMatch: nil, client: target.client)
         let changes = answer.json["changes"]?.arrayValue ?? []
         if json {
@@ -145,11 +142,7 @@ struct Sync: AsyncParsableCommand {
     @OptionGroup var target: AdminTarget
 
     func run() async throws {
-        let (source, problems) = DeclarativeInput.load(paths, wholeDocument: selectTag == nil)
-        guard problems.isEmpty else {
-            DeclarativeInput.report(problems)
-            throw ExitCode(1)
-        }
+        let source = try DeclarativeInput.load(paths, wholeDocument: selectTag == nil)
         let client = target.client
         let planned = try await DeclarativeInput.put(source, tag: selectTag, dryRun: true, ifMatch: nil, client: client)
         let changes = planned.json["changes"]?.arrayValue ?? []

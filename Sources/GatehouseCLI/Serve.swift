@@ -24,24 +24,7 @@ struct Serve: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "SQLite database file (GATEHOUSE_DB).")
-    var db = EnvironmentDefault.value("GATEHOUSE_DB", "./gatehouse.db")
-
-    @Option(help: "Admin API listen address; keep it on loopback unless it is protected (GATEHOUSE_ADMIN_LISTEN).")
-    var adminListen = EnvironmentDefault.value("GATEHOUSE_ADMIN_LISTEN", ListenAddress(host: "127.0.0.1", port: 8001), expected: "host:port") {
-        ListenAddress($0)
-    }
-
-    @Option(help: "Largest PUT /config body, in bytes or with KiB/MiB (GATEHOUSE_ADMIN_CONFIG_BODY_LIMIT).")
-    var adminConfigBodyLimit = EnvironmentDefault.value("GATEHOUSE_ADMIN_CONFIG_BODY_LIMIT", ByteSize("64MiB")!, expected: "a size such as 64MiB") {
-        ByteSize($0)
-    }
-
-    @Option(
-        help:
-            "A directory of declarative files that owns the config: applied at start and on every change; admin writes are refused (GATEHOUSE_CONFIG_DIR)."
-    )
-    var configDir = EnvironmentDefault.value("GATEHOUSE_CONFIG_DIR", "")
+    @OptionGroup var controlPlane: ControlPlaneOptions
 
     @OptionGroup var dataPlane: DataPlaneOptions
 
@@ -50,9 +33,9 @@ struct Serve: AsyncParsableCommand {
         let publisher = SnapshotPublisher()
         let lock: WriterLock
         do {
-            lock = try WriterLock(databasePath: db)
+            lock = try WriterLock(databasePath: controlPlane.db)
         } catch {
-            logger.critical("cannot open the database", metadata: ["db": "\(db)", "error": "\(error)"])
+            logger.critical("cannot open the database", metadata: ["db": "\(controlPlane.db)", "error": "\(error)"])
             throw ExitCode(3)
         }
         // The writer opens the database before binding, so a database it cannot use stops it
@@ -60,7 +43,7 @@ struct Serve: AsyncParsableCommand {
         var store: ConfigStore?
         if lock.tryAcquire() {
             do {
-                store = try ControlPlaneService.open(db, publisher: publisher, logger: logger)
+                store = try ControlPlaneService.open(controlPlane.db, publisher: publisher, logger: logger)
             } catch {
                 throw ExitCode(3)
             }
@@ -92,10 +75,7 @@ struct Serve: AsyncParsableCommand {
             ["control_plane": .string(role.withLockedValue { $0 })]
         }
         let state = embedded.state
-        var adminOptions = AdminAPI.Options()
-        adminOptions.enforcedPolicyTypes = PolicyCatalog.enforcedTypes
-        adminOptions.configBodyLimit = adminConfigBodyLimit.bytes
-        if !configDir.isEmpty { adminOptions.managedBy = configDir }
+        var adminOptions = controlPlane.adminOptions
         adminOptions.dataPlanes = { _ in
             let current = state.current
             let status = current.lastRejection.map { $0.version > (current.version ?? -1) } == true ? "rejected" : "in_sync"
@@ -109,11 +89,11 @@ struct Serve: AsyncParsableCommand {
                 ]
             ]
         }
-        let controlPlane = ControlPlaneService(
-            database: db, lock: lock, store: store, publisher: publisher, waitForApply: { await state.waitUntilSettled(version: $0) },
-            adminListen: adminListen,
+        let controlPlaneService = ControlPlaneService(
+            database: controlPlane.db, lock: lock, store: store, publisher: publisher, waitForApply: { await state.waitUntilSettled(version: $0) },
+            adminListen: controlPlane.adminListen,
             adminOptions: adminOptions, group: group, logger: logger, role: role,
-            configDirectory: configDir.isEmpty ? nil : ConfigDirectory(path: configDir, logger: logger)
+            configDirectory: controlPlane.configDirectory(logger: logger)
         )
         // Graceful shutdown runs in reverse order: the proxy drains first, while the status port
         // still reports it; the control plane and the snapshot feed stop after.
@@ -122,7 +102,7 @@ struct Serve: AsyncParsableCommand {
                 services: [
                     .init(service: embedded.status),
                     .init(service: SnapshotFeed(applier: embedded.applier, source: publisher.subscribe())),
-                    .init(service: controlPlane),
+                    .init(service: controlPlaneService),
                     .init(service: embedded.proxy),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],

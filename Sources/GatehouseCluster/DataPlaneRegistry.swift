@@ -6,7 +6,7 @@ import Synchronization
 /// and when it was last heard from. Entries of data planes not heard from for `purgeDelay` are
 /// removed. Thread-safe.
 public final class DataPlaneRegistry: Sendable {
-    public struct Entry: Sendable, Equatable {
+    public struct Entry: Sendable {
         public var hello: ClusterProtocol.Hello
         public var connected = false
         public var configVersion: Int?
@@ -17,12 +17,6 @@ public final class DataPlaneRegistry: Sendable {
         public var lastSeen: Date
         /// From the commit of the version it serves to its ACK, when known.
         public var applyLatency: Duration?
-
-        public static func == (a: Entry, b: Entry) -> Bool {
-            a.hello == b.hello && a.connected == b.connected && a.configVersion == b.configVersion && a.configHash == b.configHash
-                && a.rejection?.version == b.rejection?.version && a.rejection?.reason == b.rejection?.reason && a.incompatible == b.incompatible
-                && a.lastSeen == b.lastSeen && a.applyLatency == b.applyLatency
-        }
     }
 
     private let entries = Mutex<[String: Entry]>([:])

@@ -27,7 +27,7 @@ public enum ConfigCompiler {
         var indices: [String: Int] = [:]
         for upstream in document.upstreams {
             indices[upstream.name] = upstreams.count
-            upstreams.append(try compile(upstream, answers: answers))
+            upstreams.append(try compile(upstream, endpoints: UpstreamEndpoint.expand(upstream.targets, answers: answers)))
         }
         var routes: [CompiledRoute] = []
         for route in document.routes {
@@ -41,11 +41,11 @@ public enum ConfigCompiler {
             questions: TargetDiscovery.questions(in: document))
     }
 
-    static func compile(
-        _ upstream: Upstream, answers: [TargetDiscovery.Question: [TargetDiscovery.Address]], previous: CompiledUpstream? = nil
-    ) throws(Rejection) -> CompiledUpstream {
+    /// - Parameter previous: the upstream compiled before, whose TLS context may be kept.
+    static func compile(_ upstream: Upstream, endpoints: [UpstreamEndpoint], previous: CompiledUpstream? = nil) throws(Rejection) -> CompiledUpstream
+    {
         do {
-            return try CompiledUpstream(upstream, endpoints: UpstreamEndpoint.expand(upstream.targets, answers: answers), reusingTLS: previous)
+            return try CompiledUpstream(upstream, endpoints: endpoints, reusingTLS: previous)
         } catch {
             throw Rejection(description: "upstream '\(upstream.name)': cannot set up TLS: \(error)")
         }

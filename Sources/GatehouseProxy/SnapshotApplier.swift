@@ -73,9 +73,10 @@ public struct SnapshotApplier: Sendable {
             let answers = discovery.answers
             var changed = false
             let upstreams = current.upstreams.map { upstream in
-                guard upstream.source.targets.contains(where: { !$0.isIPAddress }),
-                    UpstreamEndpoint.expand(upstream.source.targets, answers: answers) != upstream.endpoints,
-                    let replaced = try? ConfigCompiler.compile(upstream.source, answers: answers, previous: upstream)
+                guard upstream.source.targets.contains(where: { !$0.isIPAddress }) else { return upstream }
+                let endpoints = UpstreamEndpoint.expand(upstream.source.targets, answers: answers)
+                guard endpoints != upstream.endpoints,
+                    let replaced = try? ConfigCompiler.compile(upstream.source, endpoints: endpoints, previous: upstream)
                 else { return upstream }
                 changed = true
                 return replaced

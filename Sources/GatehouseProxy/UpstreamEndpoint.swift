@@ -12,15 +12,21 @@ struct UpstreamEndpoint: Sendable, Hashable {
     /// and the name the certificate must hold.
     let name: String?
 
+    /// The `Host` header for this endpoint: its name, or its address; no port for 80. Made once
+    /// per snapshot, not per request.
+    let authority: String
+
+    init(host: String, port: Int, weight: Int, name: String?) {
+        self.host = host
+        self.port = port
+        self.weight = weight
+        self.name = name
+        let shown = name ?? host
+        authority = port == 80 ? RequestTarget.bracketed(shown) : UpstreamTarget(host: shown, port: port).target
+    }
+
     /// `host:port` of the address, bracketed for IPv6.
     var address: String { UpstreamTarget(host: host, port: port).target }
-
-    /// The `Host` header for this endpoint: its name, or its address; no port for 80.
-    var authority: String {
-        let host = name ?? self.host
-        if port == 80 { return RequestTarget.bracketed(host) }
-        return UpstreamTarget(host: host, port: port).target
-    }
 
     /// "10.0.0.5:8080" or "10.0.0.5:8080 (api.internal)", for logs, status and health keys.
     var description: String { name.map { "\(address) (\($0))" } ?? address }

@@ -1,0 +1,28 @@
+import ArgumentParser
+import GatehouseCluster
+
+/// The cluster's shared secret and TLS files, on both sides of the cluster protocol: the control
+/// plane serves TLS with the certificate and requires client certificates signed by the CA; a
+/// data plane verifies the control plane with the CA and presents the certificate.
+struct ClusterOptions: ParsableArguments {
+    @Option(help: "The shared secret of the cluster, the same on every process (GATEHOUSE_CLUSTER_TOKEN).")
+    var clusterToken = EnvironmentDefault.value("GATEHOUSE_CLUSTER_TOKEN", "")
+
+    @Option(help: "PEM certificate: the control plane's for TLS, or a data plane's client certificate (GATEHOUSE_CLUSTER_CERT).")
+    var clusterCert = EnvironmentDefault.value("GATEHOUSE_CLUSTER_CERT", "")
+
+    @Option(help: "PEM private key of --cluster-cert (GATEHOUSE_CLUSTER_KEY).")
+    var clusterKey = EnvironmentDefault.value("GATEHOUSE_CLUSTER_KEY", "")
+
+    @Option(
+        help:
+            "PEM CA: on the control plane, data planes must present a certificate it signed (mutual TLS); on a data plane, the CA of the control plane's certificate (default: the system's roots) (GATEHOUSE_CLUSTER_CA)."
+    )
+    var clusterCA = EnvironmentDefault.value("GATEHOUSE_CLUSTER_CA", "")
+
+    var tls: ClusterTLS {
+        ClusterTLS(
+            certificatePath: clusterCert.isEmpty ? nil : clusterCert, keyPath: clusterKey.isEmpty ? nil : clusterKey,
+            caPath: clusterCA.isEmpty ? nil : clusterCA)
+    }
+}
