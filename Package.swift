@@ -33,7 +33,10 @@ let package = Package(
         ),
         .executableTarget(name: "EmbedMigrationsTool", swiftSettings: strict),
         .target(name: "CHeapStats"),
-        .executableTarget(name: "GatehouseBench", dependencies: ["GatehouseModel", "GatehouseProxy", "CHeapStats"], swiftSettings: strict),
+        .executableTarget(
+            name: "GatehouseBench",
+            dependencies: ["GatehouseModel", "GatehouseProxy", "CHeapStats", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
         .plugin(
             name: "EmbedMigrations",
             capability: .buildTool(),
@@ -70,6 +73,7 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),

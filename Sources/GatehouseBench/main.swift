@@ -1,6 +1,7 @@
 import CHeapStats
 import GatehouseModel
 import GatehouseProxy
+import Logging
 
 /// `gatehouse-bench ROUTES`: compiles a snapshot of ROUTES routes (`/svc0` … as bench/run.sh
 /// writes them) into the data plane's table, and prints the compile time and the heap the
@@ -27,13 +28,14 @@ struct GatehouseBench {
 
     static func main() throws {
         let count = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 10_000
+        let policyState = PolicyState(logger: Logger(label: "bench"))
         let before = heapBytes()
         var compiled: CompiledConfig?
         var milliseconds: Int64 = 0
         do {
             let snapshot = try snapshot(routes: count)
             let started = ContinuousClock.now
-            compiled = try ConfigCompiler.compile(snapshot)
+            compiled = try ConfigCompiler.compile(snapshot, policies: policyState)
             milliseconds =
                 (ContinuousClock.now - started).components.seconds * 1000
                 + (ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000

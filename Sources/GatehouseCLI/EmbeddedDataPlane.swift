@@ -14,6 +14,7 @@ struct EmbeddedDataPlane {
     let health = TargetHealth()
     let checker: ActiveHealthChecker
     let discovery: TargetDiscovery
+    let policies: PolicyState
     let applier: SnapshotApplier
     let proxy: ProxyWhenReady
     let status: Listener
@@ -24,8 +25,9 @@ struct EmbeddedDataPlane {
     ) async throws {
         checker = ActiveHealthChecker(group: group, health: health, logger: logger)
         discovery = TargetDiscovery(servers: options.dnsResolver.servers, group: group, logger: logger)
-        applier = SnapshotApplier(active: active, state: state, checker: checker, discovery: discovery, logger: logger)
-        let (active, state, health, discovery) = (active, state, health, discovery)
+        policies = PolicyState(logger: logger)
+        applier = SnapshotApplier(active: active, state: state, checker: checker, discovery: discovery, policies: policies, logger: logger)
+        let (active, state, health, discovery, metrics) = (active, state, health, discovery, policies.metrics)
         let proxyOptions = options.proxyOptions
         proxy = ProxyWhenReady(state: state) { [proxyListen = options.proxyListen] in
             try await ProxyServer.bind(proxyListen, group: group, active: active, options: proxyOptions, state: state, health: health, logger: logger)
@@ -40,6 +42,7 @@ struct EmbeddedDataPlane {
                 fields["dns_failed_lookups"] = .int(discovery.failedLookups)
                 return fields
             },
+            extraMetrics: { metrics.prometheusText },
             logger: logger
         )
     }

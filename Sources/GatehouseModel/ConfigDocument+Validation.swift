@@ -41,6 +41,19 @@ extension ConfigDocument {
                 throw .invalid("policy '\(policy.name)': no consumer named '\(anonymous)'", field: "config.anonymous")
             }
         }
+        // One scope (global, a route, a consumer, or both) takes one enabled policy of a type:
+        // two would leave which one runs to chance.
+        var scopes: [String: String] = [:]
+        for policy in policies where policy.enabled {
+            let scope = "\(policy.type.rawValue)|\(policy.route ?? "")|\(policy.consumer ?? "")"
+            if let other = scopes.updateValue(policy.name, forKey: scope) {
+                throw ConfigError(
+                    code: .conflict,
+                    message:
+                        "policies '\(other)' and '\(policy.name)' are both enabled \(policy.type.rawValue) policies for \(policy.scopeDescription)",
+                    field: "type")
+            }
+        }
         try RouteConflicts.check(routes)
 
         var secrets: [String: String] = [:]

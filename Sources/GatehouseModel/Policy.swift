@@ -31,9 +31,24 @@ public struct Policy: Sendable, Hashable {
         var policy = Policy(header: header, type: type, config: config)
         policy.route = try reader.optionalString("route")
         policy.consumer = try reader.optionalString("consumer")
+        if policy.consumer != nil, !type.isConsumerScopable {
+            throw .invalid(
+                "a \(type.rawValue) policy runs before authentication identifies a consumer, so it cannot be scoped to one",
+                field: reader.field("consumer"))
+        }
         policy.enabled = try reader.optionalBool("enabled") ?? true
         try reader.finish()
         return policy
+    }
+
+    /// "every route", "route 'r'", "consumer 'c'", "route 'r' and consumer 'c'".
+    public var scopeDescription: String {
+        switch (route, consumer) {
+        case (nil, nil): "every route"
+        case (let route?, nil): "route '\(route)'"
+        case (nil, let consumer?): "consumer '\(consumer)'"
+        case (let route?, let consumer?): "route '\(route)' and consumer '\(consumer)'"
+        }
     }
 
     public func json() -> JSONValue {

@@ -15,6 +15,15 @@ public enum PolicyType: String, Sendable, CaseIterable {
         }
     }
 
+    /// Whether a policy of this type can be scoped to a consumer: only those that run after
+    /// authentication has identified one.
+    public var isConsumerScopable: Bool { phase > .authentication }
+
+    /// Checks a config again (a data plane does, before building a policy from it).
+    public func validate(_ config: JSONValue) throws(ConfigError) {
+        _ = try normalize(config, path: "config")
+    }
+
     /// Validates a config and returns it with every default filled in, so a config written with
     /// or without its defaults is the same value.
     func normalize(_ value: JSONValue, path: String) throws(ConfigError) -> JSONValue {
@@ -43,9 +52,16 @@ public enum PolicyType: String, Sendable, CaseIterable {
             guard let limit = try reader.optionalInt("limit", in: 1...Int(Int32.max)) else { throw reader.missing("limit") }
             let period = try reader.string("period")
             guard ["day", "month"].contains(period) else { throw .invalid("must be day or month", field: reader.field("period")) }
-            let redisURL = try reader.optionalString("redis_url")
-            if let redisURL { try RateLimitConfigRules.validateRedisURL(redisURL, field: reader.field("redis_url")) }
-            result = ["limit": .int(limit), "period": .string(period), "redis_url": redisURL.map(JSONValue.string) ?? .null]
+            // A quota outlives restarts and is one count for every data plane: it lives in Redis.
+            guard let redisURL = try reader.optionalString("redis_url") else {
+                throw .invalid(
+                    "is required: a quota is counted in Redis so it is shared by data planes and survives restarts", field: reader.field("redis_url"))
+            }
+            try RateLimitConfigRules.validateRedisURL(redisURL, field: reader.field("redis_url"))
+            result = [
+                "limit": .int(limit), "period": .string(period), "redis_url": .string(redisURL),
+                "fail_open": .bool(try reader.optionalBool("fail_open") ?? true),
+            ]
         }
         try reader.finish()
         return .object(result)

@@ -39,9 +39,7 @@ enum RateLimitConfigRules {
     }
 
     static func validateRedisURL(_ url: String, field: String) throws(ConfigError) {
-        guard url.hasPrefix("redis://"), let target = url.dropFirst(8).split(separator: "/").first,
-            UpstreamTarget.parse(String(target.split(separator: "@").last ?? "")) != nil
-        else {
+        guard RedisAddress(url) != nil else {
             throw .invalid("'\(url)' is not a Redis URL: use redis://host:port[/db]", field: field)
         }
     }

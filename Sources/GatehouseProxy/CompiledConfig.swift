@@ -11,18 +11,25 @@ public final class CompiledConfig: Sendable, AtomicReference {
     let upstreams: [CompiledUpstream]
     /// The names its upstreams' targets need resolved.
     let questions: Set<TargetDiscovery.Question>
+    /// Where its policies count what they decide.
+    let policyMetrics: PolicyMetrics
 
-    init(version: Int, hash: String, routes: RouteTable, upstreams: [CompiledUpstream], questions: Set<TargetDiscovery.Question>) {
+    init(
+        version: Int, hash: String, routes: RouteTable, upstreams: [CompiledUpstream], questions: Set<TargetDiscovery.Question>,
+        policyMetrics: PolicyMetrics
+    ) {
         self.version = version
         self.hash = hash
         self.routes = routes
         self.upstreams = upstreams
         self.questions = questions
+        self.policyMetrics = policyMetrics
     }
 
     /// The same routes under another version, or with other upstreams (new addresses).
     func with(version: Int, hash: String, upstreams: [CompiledUpstream]? = nil) -> CompiledConfig {
-        CompiledConfig(version: version, hash: hash, routes: routes, upstreams: upstreams ?? self.upstreams, questions: questions)
+        CompiledConfig(
+            version: version, hash: hash, routes: routes, upstreams: upstreams ?? self.upstreams, questions: questions, policyMetrics: policyMetrics)
     }
 
     /// Upstream name → the endpoints requests go to now, for the status port.

@@ -13,8 +13,10 @@ public final class CompiledRoute: Sendable {
     let preserveHost: Bool
     let upstreamPath: RoutePath?
     let upstream: Int
+    /// Nil when no policy applies to the route.
+    public let policies: PolicyChain?
 
-    init(_ route: Route, upstream: Int) {
+    init(_ route: Route, upstream: Int, policies: PolicyChain? = nil) {
         id = route.id
         name = route.name
         hosts = route.hosts
@@ -26,5 +28,6 @@ public final class CompiledRoute: Sendable {
         stripPath = route.stripPath
         preserveHost = route.preserveHost
         self.upstream = upstream
+        self.policies = policies
     }
 }

@@ -6,13 +6,14 @@ public enum ConfigCompiler {
         public let description: String
     }
 
-    public static func compile(_ snapshot: Snapshot) throws(Rejection) -> CompiledConfig {
-        try compile(snapshot, answers: [:])
+    /// - Parameter policies: where policies keep what outlives a snapshot (counters, Redis clients).
+    public static func compile(_ snapshot: Snapshot, policies: PolicyState) throws(Rejection) -> CompiledConfig {
+        try compile(snapshot, policies: policies, answers: [:])
     }
 
     /// - Parameter answers: addresses discovery has found for targets given as names.
     static func compile(
-        _ snapshot: Snapshot, answers: [TargetDiscovery.Question: [TargetDiscovery.Address]]
+        _ snapshot: Snapshot, policies: PolicyState, answers: [TargetDiscovery.Question: [TargetDiscovery.Address]]
     ) throws(Rejection) -> CompiledConfig {
         let document = snapshot.document
         do {
@@ -20,8 +21,16 @@ public enum ConfigCompiler {
         } catch {
             throw Rejection(description: "invalid snapshot: \(error)")
         }
-        for policy in document.policies where policy.enabled && !PolicyCatalog.enforcedTypes.contains(policy.type) {
-            throw Rejection(description: "policy '\(policy.name)' of type \(policy.type.rawValue) cannot be enforced by this data plane")
+        for policy in document.policies where policy.enabled {
+            guard PolicyCatalog.enforcedTypes.contains(policy.type) else {
+                throw Rejection(description: "policy '\(policy.name)' of type \(policy.type.rawValue) cannot be enforced by this data plane")
+            }
+            // Fail closed: a policy that cannot be built takes the whole snapshot with it.
+            do {
+                try policy.type.validate(policy.config)
+            } catch {
+                throw Rejection(description: "policy '\(policy.name)' cannot be built: \(error.field.map { "\($0): " } ?? "")\(error.message)")
+            }
         }
         var upstreams: [CompiledUpstream] = []
         var indices: [String: Int] = [:]
@@ -29,16 +38,17 @@ public enum ConfigCompiler {
             indices[upstream.name] = upstreams.count
             upstreams.append(try compile(upstream, endpoints: UpstreamEndpoint.expand(upstream.targets, answers: answers)))
         }
+        var chains = PolicyCompiler(document, state: policies)
         var routes: [CompiledRoute] = []
         for route in document.routes {
             guard let upstream = indices[route.upstream] else {
                 throw Rejection(description: "route '\(route.name)' names unknown upstream '\(route.upstream)'")
             }
-            routes.append(CompiledRoute(route, upstream: upstream))
+            routes.append(CompiledRoute(route, upstream: upstream, policies: try chains.chain(forRoute: route.name)))
         }
         return CompiledConfig(
             version: snapshot.version, hash: snapshot.hash, routes: RouteTable(routes: routes), upstreams: upstreams,
-            questions: TargetDiscovery.questions(in: document))
+            questions: TargetDiscovery.questions(in: document), policyMetrics: policies.metrics)
     }
 
     /// - Parameter previous: the upstream compiled before, whose TLS context may be kept.

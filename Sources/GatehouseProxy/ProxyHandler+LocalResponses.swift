@@ -3,31 +3,42 @@ import NIOHTTP1
 
 /// Answers the gateway makes itself, and the timers that lead to some of them.
 extension ProxyHandler {
-    func failBeforeResponse(_ status: HTTPResponseStatus, _ code: String, _ message: String, close: Bool = false) {
+    /// - Parameter headers: added to the policies' own headers (`Retry-After`, say).
+    func failBeforeResponse(
+        _ status: HTTPResponseStatus, _ code: String, _ message: String, close: Bool = false, headers: [(String, String)] = []
+    ) {
         guard let exchange else { return }
         cancelTimer()
         if let connection = exchange.connection { pool.release(connection, reusable: false) }
         self.exchange = nil
         if !exchange.requestEnded { discardingBody = true }
         writeError(
-            status, code, message, version: exchange.clientVersion, keepAlive: exchange.clientKeepAlive && !close, requestID: exchange.requestID
+            status, code, message, version: exchange.clientVersion, keepAlive: exchange.clientKeepAlive && !close, requestID: exchange.requestID,
+            headers: exchange.addedHeaders + headers
         )
         resumeClientReads()
     }
 
-    func respondLocally(_ head: HTTPRequestHead, _ status: HTTPResponseStatus, _ code: String, _ message: String, close: Bool = false) {
+    func respondLocally(
+        _ head: HTTPRequestHead, _ status: HTTPResponseStatus, _ code: String, _ message: String, close: Bool = false,
+        headers: [(String, String)] = []
+    ) {
         discardingBody = true
         let requestID = head.headers.first(name: "x-request-id") ?? RequestID.make()
-        writeError(status, code, message, version: head.version, keepAlive: head.isKeepAlive && !close, requestID: requestID)
+        writeError(status, code, message, version: head.version, keepAlive: head.isKeepAlive && !close, requestID: requestID, headers: headers)
     }
 
-    func writeError(_ status: HTTPResponseStatus, _ code: String, _ message: String, version: HTTPVersion, keepAlive: Bool, requestID: String) {
+    func writeError(
+        _ status: HTTPResponseStatus, _ code: String, _ message: String, version: HTTPVersion, keepAlive: Bool, requestID: String,
+        headers: [(String, String)] = []
+    ) {
         guard let context else { return }
         let body = ProxyError.body(code: code, message: message, allocator: context.channel.allocator)
         var head = HTTPResponseHead(version: version, status: status)
         head.headers.add(name: "content-type", value: "application/json")
         head.headers.add(name: "content-length", value: String(body.readableBytes))
         head.headers.add(name: "x-request-id", value: requestID)
+        for (name, value) in headers { head.headers.add(name: name, value: value) }
         if !keepAlive { head.headers.add(name: "connection", value: "close") }
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)

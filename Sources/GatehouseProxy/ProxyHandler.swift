@@ -1,3 +1,4 @@
+import Atomics
 import GatehouseModel
 import NIOCore
 import NIOHTTP1
@@ -43,6 +44,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         var informational = false
         var upstreamKeepAlive = true
         var closeClientAfter = false
+        /// Headers policies add to the response (CORS, rate-limit state), whoever answers.
+        var addedHeaders: [(String, String)] = []
+        /// The route's `cors` policy answers CORS: the upstream's own CORS headers are dropped.
+        var replacesCORS = false
+        /// The client sent `Expect: 100-continue`: it is told to go on once policies let it.
+        var expectsContinue = false
 
         init(
             config: CompiledConfig, upstream: CompiledUpstream, head: HTTPRequestHead, clientVersion: HTTPVersion, clientKeepAlive: Bool,
@@ -190,6 +197,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let host = RequestTarget.hostWithoutPort(hostHeader)
         let method = head.method.rawValue
         let path = target.path
+        if Self.isPreflight(head), let requested = head.headers.first(name: "access-control-request-method"),
+            let cors = config.routes.match(host: host, path: path, method: requested, header: { head.headers[$0] })?.entry.route.policies?.cors
+        {
+            return answerPreflight(head, cors, metrics: config.policyMetrics)
+        }
         guard let found = config.routes.match(host: host, path: path, method: method, header: { head.headers[$0] }) else {
             return respondLocally(head, .notFound, "no_route", "no route matches \(method) \(path)")
         }
@@ -198,6 +210,47 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
         let trusted = trustedPeer
         var headers = ForwardedRequest.endToEnd(head.headers, dropping: trusted ? ["host", "expect"] : Self.replacedWithHost)
+        var query = target.query
+        var addedHeaders: [(String, String)] = []
+        var consumer: CompiledConsumer?
+        var identified = false
+        if let chain = route.policies {
+            if let cors = chain.cors { addedHeaders = cors.actualHeaders(origin: head.headers.first(name: "origin")) }
+            if let auth = chain.keyAuth {
+                let source: KeyAuthPolicy.Source?
+                switch auth.authenticate(headers: head.headers, query: target.query) {
+                case .missing:
+                    config.policyMetrics.authenticationFailures.wrappingIncrement(ordering: .relaxed)
+                    return respondLocally(
+                        head, .unauthorized, "unauthorized",
+                        "no API key: send it in the \(auth.keyNames.joined(separator: " or ")) header or query parameter",
+                        headers: addedHeaders + [KeyAuthPolicy.challenge])
+                case .invalid:
+                    config.policyMetrics.authenticationFailures.wrappingIncrement(ordering: .relaxed)
+                    return respondLocally(
+                        head, .unauthorized, "unauthorized", "the API key is not valid", headers: addedHeaders + [KeyAuthPolicy.challenge])
+                case .identified(let who, let from):
+                    (consumer, source, identified) = (who, from, true)
+                case .anonymous(let who, let from):
+                    (consumer, source) = (who, from)
+                }
+                // What says who the consumer is comes from the gateway only.
+                for name in KeyAuthPolicy.identityHeaders { headers.remove(name: name) }
+                if let consumer {
+                    headers.add(name: "x-consumer-id", value: consumer.id)
+                    headers.add(name: "x-consumer-name", value: consumer.name)
+                    if let customID = consumer.customID { headers.add(name: "x-consumer-custom-id", value: customID) }
+                    if !identified { headers.add(name: "x-anonymous-consumer", value: "true") }
+                }
+                if auth.hideCredentials {
+                    switch source {
+                    case .header(let name): headers.remove(name: name)
+                    case .query(let name): query = query.flatMap { KeyAuthPolicy.removing(name, from: $0) }
+                    case nil: break
+                    }
+                }
+            }
+        }
         let chunked = head.headers[canonicalForm: "transfer-encoding"].last?.lowercased() == "chunked"
         let hasBody = chunked || head.headers.contains(name: "content-length")
         if chunked {
@@ -220,20 +273,37 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let requestID = head.headers.first(name: "x-request-id") ?? RequestID.make()
         if !head.headers.contains(name: "x-request-id") { headers.add(name: "x-request-id", value: requestID) }
 
-        var upstreamHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: target.uri(path: forwardedPath), headers: headers)
+        let uri = query.map { "\(forwardedPath)?\($0)" } ?? forwardedPath
+        var upstreamHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers)
         if route.preserveHost, !hostHeader.isEmpty { upstreamHead.headers.add(name: "host", value: hostHeader) }
 
         let key = Balancer.RequestKey(clientIP: clientIP, path: path, headers: head.headers)
-        exchange = Exchange(
+        let exchange = Exchange(
             config: config, upstream: config.upstreams[route.upstream], head: upstreamHead, clientVersion: head.version,
             clientKeepAlive: head.isKeepAlive, requestID: requestID,
             idempotent: [.GET, .HEAD, .OPTIONS, .PUT, .DELETE].contains(head.method), balancerKey: key,
             preserveHost: route.preserveHost && !hostHeader.isEmpty, websocket: websocket, upgradeRequested: upgradeRequested
         )
+        exchange.expectsContinue =
+            head.version.minor >= 1 && head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" })
+        self.exchange = exchange
+        guard let chain = route.policies else { return proceed(exchange) }
+        exchange.addedHeaders = addedHeaders
+        exchange.replacesCORS = chain.cors != nil
+        let limits = chain.limits(for: consumer)
+        if limits.isEmpty { return proceed(exchange) }
+        let subject = LimitSubject(
+            consumerID: identified ? consumer?.id : nil, clientIP: limitClientIP(head.headers, peer: clientIP, trusted: trusted), routeID: route.id,
+            headers: head.headers)
+        runLimits(exchange, limits, from: 0, subject, metrics: config.policyMetrics)
+    }
+
+    /// Sends the request upstream once every policy let it through.
+    func proceed(_ exchange: Exchange) {
         // The gateway answers `Expect: 100-continue` itself once the request is routed and within
         // its limits (it was stripped from what goes upstream): the client sends its body then.
-        if head.version.minor >= 1, head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
-            context?.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+        if exchange.expectsContinue {
+            context?.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: exchange.clientVersion, status: .continue))), promise: nil)
         }
         connect(excluding: [])
     }
@@ -353,6 +423,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             head.headers = ForwardedRequest.endToEnd(upstreamHead.headers)
             ForwardedRequest.appendVia(to: &head.headers, version: upstreamHead.version)
             if !exchange.informational {
+                if exchange.replacesCORS || !exchange.addedHeaders.isEmpty { Self.addPolicyHeaders(exchange, to: &head.headers) }
                 // An HTTP/1.0 client can only find the end of an unsized body by the close.
                 let unsized = !head.headers.contains(name: "content-length") && exchange.clientVersion.minor == 0
                 // After an upgrade request the HTTP parser stops: the connection cannot carry more.

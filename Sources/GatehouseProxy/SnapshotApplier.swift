@@ -15,13 +15,16 @@ public struct SnapshotApplier: Sendable {
     let state: DataPlaneState
     let checker: ActiveHealthChecker?
     let discovery: TargetDiscovery?
+    let policies: PolicyState
     let logger: Logger
     /// Applying a snapshot and applying new addresses both replace the active config.
     private let swapping = NIOLock()
 
     public init(
-        active: ActiveConfig, state: DataPlaneState, checker: ActiveHealthChecker? = nil, discovery: TargetDiscovery? = nil, logger: Logger
+        active: ActiveConfig, state: DataPlaneState, checker: ActiveHealthChecker? = nil, discovery: TargetDiscovery? = nil,
+        policies: PolicyState? = nil, logger: Logger
     ) {
+        self.policies = policies ?? PolicyState(logger: logger)
         self.active = active
         self.state = state
         self.checker = checker
@@ -41,7 +44,7 @@ public struct SnapshotApplier: Sendable {
                     // Same content under a newer version (a rollback, say): keep the compiled table.
                     compiled = current.with(version: snapshot.version, hash: snapshot.hash)
                 } else {
-                    compiled = try ConfigCompiler.compile(snapshot, answers: discovery?.answers ?? [:])
+                    compiled = try ConfigCompiler.compile(snapshot, policies: policies, answers: discovery?.answers ?? [:])
                 }
                 active.store(compiled)
                 state.applied(compiled)

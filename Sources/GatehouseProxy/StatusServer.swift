@@ -13,7 +13,7 @@ import Glibc
 public enum StatusServer {
     public static func bind(
         _ address: ListenAddress, group: any EventLoopGroup, state: DataPlaneState, extra: @escaping @Sendable () -> [String: JSONValue] = { [:] },
-        logger: Logger
+        extraMetrics: @escaping @Sendable () -> String = { "" }, logger: Logger
     ) async throws -> Listener {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -22,7 +22,7 @@ public enum StatusServer {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(StatusHandler(state: state, extra: extra))
+                    try channel.pipeline.syncOperations.addHandler(StatusHandler(state: state, extra: extra, extraMetrics: extraMetrics))
                 }
             }
             .bind(host: address.host, port: address.port)
@@ -38,11 +38,13 @@ final class StatusHandler: ChannelInboundHandler {
 
     private let state: DataPlaneState
     private let extra: @Sendable () -> [String: JSONValue]
+    private let extraMetrics: @Sendable () -> String
     private var head: HTTPRequestHead?
 
-    init(state: DataPlaneState, extra: @escaping @Sendable () -> [String: JSONValue]) {
+    init(state: DataPlaneState, extra: @escaping @Sendable () -> [String: JSONValue], extraMetrics: @escaping @Sendable () -> String) {
         self.state = state
         self.extra = extra
+        self.extraMetrics = extraMetrics
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -120,7 +122,7 @@ final class StatusHandler: ChannelInboundHandler {
         # TYPE gatehouse_uptime_seconds gauge
         gatehouse_uptime_seconds \(Int(Date().timeIntervalSince(state.startedAt)))
 
-        """
+        """ + extraMetrics()
     }
 
     private func error(_ code: String, _ message: String) -> [UInt8] {

@@ -138,16 +138,23 @@ import Testing
         await client.close()
     }
 
-    @Test func aSnapshotWithAnUnenforceablePolicyIsRefusedWhole() async throws {
+    @Test func aSnapshotWithAPolicyThatCannotBeBuiltIsRefusedWhole() async throws {
         let upstream = try await TestUpstream.start()
         let proxy = try await ProxyHarness.start()
         let upstreams: [JSONValue] = [["name": "u", "targets": [["target": .string(upstream.target)]]]]
         #expect(try proxy.apply(version: 1, upstreams: upstreams, routes: [["name": "old", "paths": ["/old"], "upstream": "u"]]) == nil)
-        let reason = try proxy.apply(
-            version: 2, upstreams: upstreams, routes: [["name": "new", "paths": ["/new"], "upstream": "u"]],
-            policies: [["name": "cors", "type": "cors", "config": ["allow_origins": ["https://a.example.com"]]]]
-        )
-        #expect(reason?.contains("cannot be enforced") == true)
+        // A config admission would have refused (credentials with any origin), as a control plane
+        // with other rules might send it: the data plane checks again.
+        var document = ConfigDocument()
+        document.upstreams = [try Upstream.read(upstreams[0], id: "00000000-0000-4000-8000-000000000001")]
+        document.routes = [try Route.read(["name": "new", "paths": ["/new"], "upstream": "u"], id: "00000000-0000-4000-8000-000000000002")]
+        document.policies = [
+            Policy(
+                header: EntityHeader(id: "00000000-0000-4000-8000-000000000003", name: "cors"), type: .cors,
+                config: ["allow_origins": ["*"], "allow_credentials": true])
+        ]
+        let reason = proxy.applier.apply(Snapshot(version: 2, document: document))
+        #expect(reason?.contains("policy 'cors' cannot be built: config.allow_credentials") == true)
         #expect(proxy.state.current.version == 1)
         #expect(proxy.state.current.lastRejection?.version == 2)
         #expect(try await httpRequest(port: proxy.port, .GET, "/old").status == 200)

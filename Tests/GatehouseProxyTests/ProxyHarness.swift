@@ -18,7 +18,7 @@ struct ProxyHarness {
 
     /// - Parameter group: the proxy's event loops (a one-loop group makes every connection share one pool).
     static func start(
-        options: ProxyOptions = ProxyOptions(), group: MultiThreadedEventLoopGroup = .singleton
+        options: ProxyOptions = ProxyOptions(), group: MultiThreadedEventLoopGroup = .singleton, policies: PolicyState? = nil
     ) async throws
         -> ProxyHarness
     {
@@ -32,7 +32,8 @@ struct ProxyHarness {
             health: health, logger: logger
         )
         return ProxyHarness(
-            server: server, active: active, state: state, applier: SnapshotApplier(active: active, state: state, checker: checker, logger: logger),
+            server: server, active: active, state: state,
+            applier: SnapshotApplier(active: active, state: state, checker: checker, policies: policies, logger: logger),
             health: health
         )
     }
@@ -47,11 +48,15 @@ struct ProxyHarness {
 
     /// Applies a document built from upstreams and routes given in their JSON form.
     @discardableResult
-    func apply(version: Int, upstreams: [JSONValue], routes: [JSONValue], policies: [JSONValue] = []) throws -> String? {
+    func apply(
+        version: Int, upstreams: [JSONValue], routes: [JSONValue], policies: [JSONValue] = [], consumers: [JSONValue] = []
+    ) throws -> String? {
         var document = ConfigDocument()
+        document.consumers = try consumers.map { try Consumer.read($0) }
         document.upstreams = try upstreams.map { try Upstream.read($0, id: UUID().uuidString.lowercased()) }
         document.routes = try routes.map { try Route.read($0, id: UUID().uuidString.lowercased()) }
-        document.policies = try policies.map { try Policy.read($0, id: UUID().uuidString.lowercased()) }
+        document.policies = try policies.map { try Policy.read($0, id: $0["id"]?.stringValue ?? UUID().uuidString.lowercased()) }
+        document.adoptIdentities(from: ConfigDocument()) { UUID().uuidString.lowercased() }
         document.sort()
         return applier.apply(Snapshot(version: version, document: document))
     }

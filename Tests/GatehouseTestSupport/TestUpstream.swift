@@ -16,6 +16,7 @@ import Synchronization
 /// - `/status/NNN` answers that status with an empty body.
 /// - `/hang` never answers; `/close` closes the connection without answering.
 /// - `/hold` answers like any other path, but only once `release()` is called.
+/// - `/cors…` answers like anything else, with `Access-Control-Allow-Origin: *` of its own.
 /// - `/ws` accepts a WebSocket upgrade (101), sends `hello`, then echoes bytes back uppercased.
 /// - anything else answers 200 with JSON describing the request: `server`, `method`, `uri`,
 ///   `headers` (lowercased name → values), `body_bytes`, `body_sha256`.
@@ -248,6 +249,7 @@ private final class UpstreamHandler: ChannelInboundHandler, RemovableChannelHand
         response.headers.add(name: "content-type", value: "application/json")
         response.headers.add(name: "content-length", value: String(body.count))
         response.headers.add(name: "x-upstream", value: name)
+        if path.hasPrefix("/cors") { response.headers.add(name: "access-control-allow-origin", value: "*") }
         // Hop-by-hop headers the proxy must not pass on to the client.
         response.headers.add(name: "connection", value: "x-upstream-secret")
         response.headers.add(name: "x-upstream-secret", value: "hidden")

@@ -1,0 +1,92 @@
+import Crypto
+import GatehouseModel
+
+/// A consumer as the data plane knows it: enough to forward who is calling.
+public final class CompiledConsumer: Sendable {
+    public let id: String
+    public let name: String
+    let customID: String?
+
+    init(_ consumer: Consumer) {
+        id = consumer.id
+        name = consumer.name
+        customID = consumer.customID
+    }
+}
+
+/// Every key-auth credential of a snapshot, by the SHA-256 of its key: verifying a key is one
+/// hash and one dictionary lookup, with no I/O. Immutable; built once per snapshot.
+final class ConsumerDirectory: Sendable {
+    /// A SHA-256 digest as four words: hashing it for the dictionary costs next to nothing.
+    struct Digest: Hashable, Sendable {
+        let words: (UInt64, UInt64, UInt64, UInt64)
+
+        init(_ digest: SHA256.Digest) {
+            words = digest.withUnsafeBytes { raw in
+                (
+                    raw.loadUnaligned(as: UInt64.self), raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
+                    raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self), raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self)
+                )
+            }
+        }
+
+        /// From the hex form stored in credentials.
+        init?(hex: String) {
+            let bytes = Array(hex.utf8)
+            guard bytes.count == 64 else { return nil }
+            var values: [UInt8] = []
+            values.reserveCapacity(32)
+            for index in stride(from: 0, to: 64, by: 2) {
+                guard let high = Self.nibble(bytes[index]), let low = Self.nibble(bytes[index + 1]) else { return nil }
+                values.append(high << 4 | low)
+            }
+            words = values.withUnsafeBytes { raw in
+                (
+                    raw.loadUnaligned(as: UInt64.self), raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
+                    raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self), raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self)
+                )
+            }
+        }
+
+        private static func nibble(_ byte: UInt8) -> UInt8? {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+            default: nil
+            }
+        }
+
+        static func == (lhs: Digest, rhs: Digest) -> Bool {
+            lhs.words.0 == rhs.words.0 && lhs.words.1 == rhs.words.1 && lhs.words.2 == rhs.words.2 && lhs.words.3 == rhs.words.3
+        }
+
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(words.0)
+            hasher.combine(words.1)
+        }
+    }
+
+    private let byKey: [Digest: CompiledConsumer]
+    let byName: [String: CompiledConsumer]
+
+    init(_ consumers: [Consumer]) {
+        var byKey: [Digest: CompiledConsumer] = [:]
+        var byName: [String: CompiledConsumer] = [:]
+        for consumer in consumers {
+            let compiled = CompiledConsumer(consumer)
+            byName[consumer.name] = compiled
+            for credential in consumer.credentials {
+                if case .keyAuth(let hash) = credential.secret, let digest = Digest(hex: hash) { byKey[digest] = compiled }
+            }
+        }
+        self.byKey = byKey
+        self.byName = byName
+    }
+
+    /// The consumer whose key this is, if any.
+    func consumer(forKey key: Substring) -> CompiledConsumer? {
+        var key = key
+        let digest = key.withUTF8 { SHA256.hash(data: $0) }
+        return byKey[Digest(digest)]
+    }
+}

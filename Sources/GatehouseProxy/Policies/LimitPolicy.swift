@@ -1,0 +1,125 @@
+import GatehouseModel
+import NIOCore
+
+/// A `rate-limit` or `quota` policy compiled: what it counts, per what, and where. Immutable;
+/// its counts live in `LocalCounters` or Redis, which outlive snapshots.
+///
+/// Windows are fixed and aligned to the Unix epoch (a `1m` window starts at every whole minute;
+/// quota periods are UTC calendar days and months), so every data plane sharing a Redis counts
+/// the same window under the same key.
+public final class LimitPolicy: Sendable {
+    enum Kind: Sendable {
+        /// `window` in milliseconds.
+        case rateLimit(window: Int64)
+        case quota(monthly: Bool)
+    }
+
+    /// What a count is kept per.
+    enum CountedBy: Sendable {
+        /// The identified consumer, else the client IP.
+        case consumer
+        case ip
+        /// A header's value, else the client IP.
+        case header(String)
+        case route
+    }
+
+    enum Counter: Sendable {
+        case local(LocalCounters)
+        case redis(RedisClient)
+    }
+
+    public let name: String
+    let kind: Kind
+    let limit: Int
+    let by: CountedBy
+    let counter: Counter
+    let failOpen: Bool
+    /// Part of every Redis key: the policy id, and for rate limits the config hash too.
+    let identity: String
+    /// Wall-clock milliseconds since the epoch.
+    let now: @Sendable () -> Int64
+    private let limitText: String
+
+    init(
+        name: String, kind: Kind, limit: Int, by: CountedBy, counter: Counter, failOpen: Bool, identity: String,
+        now: @escaping @Sendable () -> Int64
+    ) {
+        self.name = name
+        self.kind = kind
+        self.limit = limit
+        self.by = by
+        self.counter = counter
+        self.failOpen = failOpen
+        self.identity = identity
+        self.now = now
+        limitText = String(limit)
+    }
+
+    var isQuota: Bool {
+        if case .quota = kind { return true }
+        return false
+    }
+
+    /// The window a moment falls in: its number and the milliseconds until the next one.
+    func window(at now: Int64) -> (id: Int64, resetMilliseconds: Int64) {
+        switch kind {
+        case .rateLimit(let length):
+            let id = now / length
+            return (id, (id + 1) * length - now)
+        case .quota(let monthly):
+            let day = now / 86_400_000
+            guard monthly else { return (day, (day + 1) * 86_400_000 - now) }
+            let (year, month) = CivilDate.yearMonth(daysSinceEpoch: day)
+            let next = month == 12 ? CivilDate.daysSinceEpoch(year: year + 1, month: 1) : CivilDate.daysSinceEpoch(year: year, month: month + 1)
+            return (Int64(year * 12 + month), next * 86_400_000 - now)
+        }
+    }
+
+    /// Counts one request under `key` and calls `done` with the count, or nil when it could not
+    /// be counted. Synchronous for `local`; on `loop`, after a Redis round trip, for `redis`.
+    func count(_ key: String, on loop: any EventLoop, _ done: @escaping (Int?, _ resetMilliseconds: Int64) -> Void) {
+        let (id, reset) = window(at: now())
+        switch counter {
+        case .local(let counters):
+            done(counters.increment(key, windowID: id), reset)
+        case .redis(let client):
+            let redisKey = "gatehouse:\(isQuota ? "quota" : "rl"):\(identity):\(id):\(key)"
+            // Kept a little past its window so a late request of a slow data plane still finds it.
+            client.increment(redisKey, ttl: .milliseconds(reset + 60_000), on: loop) { count in done(count, reset) }
+        }
+    }
+
+    /// The headers telling the client where it stands.
+    func headers(count: Int, resetMilliseconds: Int64) -> [(String, String)] {
+        let remaining = String(max(0, limit - count))
+        let reset = String((resetMilliseconds + 999) / 1000)
+        return isQuota
+            ? [("x-quota-limit", limitText), ("x-quota-remaining", remaining), ("x-quota-reset", reset)]
+            : [("ratelimit-limit", limitText), ("ratelimit-remaining", remaining), ("ratelimit-reset", reset)]
+    }
+}
+
+/// Days since 1970-01-01 and UTC calendar dates (Howard Hinnant's algorithms).
+enum CivilDate {
+    static func yearMonth(daysSinceEpoch days: Int64) -> (year: Int, month: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (Int(yoe + era * 400 + (month <= 2 ? 1 : 0)), Int(month))
+    }
+
+    static func daysSinceEpoch(year: Int, month: Int) -> Int64 {
+        let y = Int64(month <= 2 ? year - 1 : year)
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let m = Int64(month)
+        let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+}

@@ -1,0 +1,152 @@
+import Crypto
+import GatehouseModel
+
+/// Builds the policy chain of every route of a snapshot. For each policy type the most specific
+/// enabled policy wins: route and consumer > consumer > route > global (as Kong orders plugin
+/// scopes). A policy that cannot be built fails the whole snapshot.
+struct PolicyCompiler {
+    private let policies: [Policy]
+    private let byRoute: [String: [Policy]]
+    private let global: [Policy]
+    private let consumers: ConsumerDirectory
+    private let state: PolicyState
+    private var built: [String: Built] = [:]
+    private var shared: PolicyChain??
+
+    private enum Built {
+        case cors(CORSPolicy)
+        case keyAuth(KeyAuthPolicy)
+        case limit(LimitPolicy)
+    }
+
+    init(_ document: ConfigDocument, state: PolicyState) {
+        policies = document.policies.filter(\.enabled)
+        byRoute = Dictionary(grouping: policies.filter { $0.route != nil }, by: { $0.route! })
+        global = policies.filter { $0.route == nil }
+        consumers = ConsumerDirectory(policies.isEmpty ? [] : document.consumers)
+        self.state = state
+    }
+
+    /// The chain of the route named `route`, or nil when no policy applies to it.
+    mutating func chain(forRoute route: String) throws(ConfigCompiler.Rejection) -> PolicyChain? {
+        if policies.isEmpty { return nil }
+        guard let own = byRoute[route] else {
+            // Routes with no policies of their own share the chain of the global ones.
+            if let shared { return shared }
+            let chain = try build(global)
+            shared = .some(chain)
+            return chain
+        }
+        return try build(global + own)
+    }
+
+    private mutating func build(_ candidates: [Policy]) throws(ConfigCompiler.Rejection) -> PolicyChain? {
+        guard !candidates.isEmpty else { return nil }
+        func pick(_ type: PolicyType, consumer: String?) -> Policy? {
+            candidates.filter { $0.type == type && ($0.consumer == nil || $0.consumer == consumer) }
+                .max { specificity($0) < specificity($1) }
+        }
+        let cors = try pick(.cors, consumer: nil).map { policy throws(ConfigCompiler.Rejection) in try corsPolicy(policy) }
+        let keyAuth = try pick(.keyAuth, consumer: nil).map { policy throws(ConfigCompiler.Rejection) in try keyAuthPolicy(policy) }
+        let limitTypes = PolicyType.allCases.filter { $0.isConsumerScopable }.sorted { $0.phase < $1.phase }
+        func limitPolicies(consumer: String?) -> [Policy] { limitTypes.compactMap { pick($0, consumer: consumer) } }
+
+        let defaultPolicies = limitPolicies(consumer: nil)
+        var consumerLimits: [String: [LimitPolicy]] = [:]
+        var consumerDescribed: [String: [Step]] = [:]
+        let preLimit = [cors.map { _ in pick(.cors, consumer: nil)! }, keyAuth.map { _ in pick(.keyAuth, consumer: nil)! }].compactMap { $0 }
+        for name in Set(candidates.compactMap(\.consumer)).sorted() {
+            let own = limitPolicies(consumer: name)
+            guard own.map(\.id) != defaultPolicies.map(\.id), let consumer = consumers.byName[name] else { continue }
+            consumerLimits[consumer.id] = try own.map { policy throws(ConfigCompiler.Rejection) in try limitPolicy(policy) }
+            consumerDescribed[consumer.id] = (preLimit + own).map(Self.step)
+        }
+        let limits = try defaultPolicies.map { policy throws(ConfigCompiler.Rejection) in try limitPolicy(policy) }
+        if cors == nil, keyAuth == nil, limits.isEmpty, consumerLimits.isEmpty { return nil }
+        return PolicyChain(
+            cors: cors, keyAuth: keyAuth, limits: limits, consumerLimits: consumerLimits, described: (preLimit + defaultPolicies).map(Self.step),
+            consumerDescribed: consumerDescribed)
+    }
+
+    typealias Step = PolicyChain.Step
+
+    private static func step(_ policy: Policy) -> Step {
+        Step(phase: policy.type.phase, type: policy.type, name: policy.name, scope: policy.scopeDescription)
+    }
+
+    private func specificity(_ policy: Policy) -> Int {
+        switch (policy.route != nil, policy.consumer != nil) {
+        case (true, true): 3
+        case (false, true): 2
+        case (true, false): 1
+        case (false, false): 0
+        }
+    }
+
+    private mutating func corsPolicy(_ policy: Policy) throws(ConfigCompiler.Rejection) -> CORSPolicy {
+        if case .cors(let built)? = built[policy.id] { return built }
+        let compiled = CORSPolicy(name: policy.name, config: policy.config)
+        built[policy.id] = .cors(compiled)
+        return compiled
+    }
+
+    private mutating func keyAuthPolicy(_ policy: Policy) throws(ConfigCompiler.Rejection) -> KeyAuthPolicy {
+        if case .keyAuth(let built)? = built[policy.id] { return built }
+        let compiled = KeyAuthPolicy(name: policy.name, config: policy.config, consumers: consumers)
+        if let anonymous = policy.config["anonymous"]?.stringValue, compiled.anonymous == nil {
+            throw ConfigCompiler.Rejection(description: "policy '\(policy.name)': anonymous consumer '\(anonymous)' does not exist")
+        }
+        built[policy.id] = .keyAuth(compiled)
+        return compiled
+    }
+
+    private mutating func limitPolicy(_ policy: Policy) throws(ConfigCompiler.Rejection) -> LimitPolicy {
+        if case .limit(let built)? = built[policy.id] { return built }
+        let config = policy.config
+        func fail(_ why: String) -> ConfigCompiler.Rejection {
+            ConfigCompiler.Rejection(description: "policy '\(policy.name)' cannot be built: \(why)")
+        }
+        guard let limit = config["limit"]?.intValue else { throw fail("no limit") }
+        let failOpen = config["fail_open"]?.boolValue ?? true
+        let redis = config["redis_url"]?.stringValue
+        let compiled: LimitPolicy
+        switch policy.type {
+        case .rateLimit:
+            guard let window = config["window"]?.stringValue.flatMap(Duration.init(configText:)) else { throw fail("no window") }
+            let by: LimitPolicy.CountedBy =
+                switch config["by"]?.stringValue {
+                case "ip": .ip
+                case "route": .route
+                case "header": .header(config["header_name"]?.stringValue ?? "")
+                default: .consumer
+                }
+            // Counts belong to this policy as configured: a changed config starts afresh.
+            let identity = "\(policy.id):\(Self.hash(config).prefix(16))"
+            let counter: LimitPolicy.Counter
+            if let redis {
+                guard let address = RedisAddress(redis) else { throw fail("'\(redis)' is not a Redis URL") }
+                counter = .redis(state.redisClient(address))
+            } else {
+                counter = .local(state.localCounters(identity))
+            }
+            compiled = LimitPolicy(
+                name: policy.name, kind: .rateLimit(window: window.milliseconds), limit: limit, by: by, counter: counter, failOpen: failOpen,
+                identity: identity, now: state.now)
+        case .quota:
+            guard let redis, let address = RedisAddress(redis) else { throw fail("a quota needs redis_url") }
+            // A quota's usage stays with the policy when its limit changes.
+            compiled = LimitPolicy(
+                name: policy.name, kind: .quota(monthly: config["period"]?.stringValue == "month"), limit: limit, by: .consumer,
+                counter: .redis(state.redisClient(address)), failOpen: failOpen, identity: policy.id,
+                now: state.now)
+        case .cors, .keyAuth:
+            throw fail("\(policy.type.rawValue) is not a limit")
+        }
+        built[policy.id] = .limit(compiled)
+        return compiled
+    }
+
+    private static func hash(_ config: JSONValue) -> String {
+        SHA256.hash(data: config.canonicalBytes).map { String($0, radix: 16) }.joined()
+    }
+}

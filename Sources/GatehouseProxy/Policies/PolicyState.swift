@@ -1,0 +1,47 @@
+import Foundation
+import GatehouseModel
+import Logging
+import NIOConcurrencyHelpers
+
+/// What policies keep outside snapshots, for the life of a data plane: local rate-limit counts
+/// (by policy id and config hash, so an unchanged policy keeps them across swaps), Redis clients
+/// (by address) and the metrics. Thread-safe.
+public final class PolicyState: Sendable {
+    public let metrics = PolicyMetrics()
+    let logger: Logger
+    /// Wall-clock milliseconds since the Unix epoch: windows line up across data planes.
+    let now: @Sendable () -> Int64
+    private let local = NIOLockedValueBox<[String: WeakCounters]>([:])
+    private let redis = NIOLockedValueBox<[RedisAddress: RedisClient]>([:])
+
+    private struct WeakCounters {
+        weak var counters: LocalCounters?
+    }
+
+    public init(logger: Logger, now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
+        self.logger = logger
+        self.now = now
+    }
+
+    /// The counters of the local rate limit `identity`: the same object while any served config
+    /// holds it, so counts carry over to the next snapshot.
+    func localCounters(_ identity: String) -> LocalCounters {
+        local.withLockedValue { local in
+            if let existing = local[identity]?.counters { return existing }
+            // Forget the counters of policies no served config holds any more.
+            local = local.filter { $0.value.counters != nil }
+            let created = LocalCounters()
+            local[identity] = WeakCounters(counters: created)
+            return created
+        }
+    }
+
+    func redisClient(_ address: RedisAddress) -> RedisClient {
+        redis.withLockedValue { redis in
+            if let existing = redis[address] { return existing }
+            let created = RedisClient(address: address, logger: logger, metrics: metrics)
+            redis[address] = created
+            return created
+        }
+    }
+}

@@ -1,0 +1,151 @@
+import Foundation
+import GatehouseModel
+import GatehouseTestSupport
+import NIOCore
+import NIOHTTP1
+import Testing
+
+@testable import GatehouseProxy
+
+/// Rate limits and quotas counted in a real `redis-server`, shared by data planes.
+@Suite struct RedisLimitTests {
+    static let consumers: [JSONValue] = [
+        [
+            "id": "00000000-0000-4000-8000-0000000000c1", "name": "web-app",
+            "credentials": [["id": "00000000-0000-4000-8000-0000000000d1", "type": "key-auth", "key": .string(PolicyTests.webKey)]],
+        ]
+    ]
+
+    /// Data planes with their own policy state (as separate processes would have), one clock.
+    /// Entities that must be the same on both carry their ids, as one snapshot would.
+    func dataPlanes(_ count: Int, policies: [JSONValue], clock: TestWallClock) async throws -> [ProxyHarness] {
+        let upstream = try await TestUpstream.start()
+        var planes: [ProxyHarness] = []
+        for _ in 0..<count {
+            let proxy = try await ProxyHarness.start(policies: clock.policyState())
+            let rejection = try proxy.apply(
+                version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]],
+                routes: [["name": "api", "paths": ["/api"], "upstream": "u"]], policies: policies, consumers: Self.consumers)
+            #expect(rejection == nil)
+            planes.append(proxy)
+        }
+        return planes
+    }
+
+    @Test func twoDataPlanesSharingRedisEnforceOneLimitWithOneRoundTripEach() async throws {
+        let redis = try await TestRedis.start()
+        let limit: JSONValue = [
+            "id": "00000000-0000-4000-8000-0000000000e2", "name": "shared", "type": "rate-limit",
+            "config": ["limit": 3, "window": "1m", "by": "ip", "backend": "redis", "redis_url": .string(redis.url)],
+        ]
+        let planes = try await dataPlanes(2, policies: [limit], clock: TestWallClock())
+        var statuses: [Int] = []
+        var remaining: [String?] = []
+        for index in 0..<5 {
+            let response = try await httpRequest(port: planes[index % 2].port, .GET, "/api")
+            statuses.append(response.status)
+            remaining.append(response.header("ratelimit-remaining"))
+        }
+        #expect(statuses == [200, 200, 200, 429, 429])
+        #expect(remaining == ["2", "1", "0", "0", "0"])
+        // One script call per request, nothing else per request.
+        let stats = try redis.cli("INFO", "commandstats")
+        #expect(stats.contains("cmdstat_evalsha:calls=5,"))
+        #expect(!stats.contains("cmdstat_incr:calls=") || stats.contains("cmdstat_incr:calls=5,"))
+    }
+
+    @Test func anUnreachableRedisFailsOpenOrClosedAsConfigured() async throws {
+        let redis = try await TestRedis.start()
+        redis.stop()
+        let open: JSONValue = [
+            "name": "open", "type": "rate-limit", "route": "api",
+            "config": ["limit": 1, "window": "1m", "by": "ip", "backend": "redis", "redis_url": .string(redis.url)],
+        ]
+        let planes = try await dataPlanes(1, policies: [open], clock: TestWallClock())
+        let proxy = planes[0]
+        for _ in 0..<3 {
+            let response = try await httpRequest(port: proxy.port, .GET, "/api")
+            #expect(response.status == 200)
+            #expect(response.header("ratelimit-limit") == nil)
+        }
+        let metrics = proxy.applier.policies.metrics
+        #expect(metrics.prometheusText.contains("gatehouse_limit_unavailable_total{outcome=\"fail_open\"} 3\n"))
+        #expect(!metrics.prometheusText.contains("gatehouse_redis_errors_total 0\n"))
+
+        var closed = open.objectValue!
+        closed["config"] = [
+            "limit": 1, "window": "1m", "by": "ip", "backend": "redis", "redis_url": .string(redis.url), "fail_open": false,
+        ]
+        let upstreams: [JSONValue] = [["name": "u", "targets": [["target": "127.0.0.1:9"]]]]
+        try proxy.apply(version: 2, upstreams: upstreams, routes: [["name": "api", "paths": ["/api"], "upstream": "u"]], policies: [.object(closed)])
+        let refused = try await httpRequest(port: proxy.port, .GET, "/api")
+        #expect(refused.status == 503)
+        #expect(refused.json["error"]?["code"] == "limit_unavailable")
+        #expect(metrics.prometheusText.contains("gatehouse_limit_unavailable_total{outcome=\"fail_closed\"} 1\n"))
+
+        // Redis back: counting resumes once the connection's rest is over.
+        try await redis.restart()
+        try await waitUntil("the data plane to count in Redis again") {
+            try await httpRequest(port: proxy.port, .GET, "/api").status != 503
+        }
+    }
+
+    @Test func aQuotaIsCountedPerConsumerAndOutlivesTheDataPlane() async throws {
+        let redis = try await TestRedis.start()
+        let clock = TestWallClock()
+        let policies: [JSONValue] = [
+            ["name": "auth", "type": "key-auth"],
+            [
+                "id": "00000000-0000-4000-8000-0000000000f1", "name": "daily", "type": "quota",
+                "config": ["limit": 2, "period": "day", "redis_url": .string(redis.url)],
+            ],
+        ]
+        let key = [("apikey", PolicyTests.webKey)]
+        let first = try await dataPlanes(1, policies: policies, clock: clock)[0]
+        let answer = try await httpRequest(port: first.port, .GET, "/api", headers: key)
+        #expect(answer.status == 200)
+        #expect(answer.header("x-quota-limit") == "2")
+        #expect(answer.header("x-quota-remaining") == "1")
+        #expect(try await httpRequest(port: first.port, .GET, "/api", headers: key).header("x-quota-remaining") == "0")
+        // A data plane started afresh (no memory of its own) finds the quota used up.
+        let second = try await dataPlanes(1, policies: policies, clock: clock)[0]
+        let refused = try await httpRequest(port: second.port, .GET, "/api", headers: key)
+        #expect(refused.status == 429)
+        #expect(refused.json["error"]?["code"] == "quota_exceeded")
+        #expect(refused.header("retry-after") != nil)
+        // The next UTC day has a fresh quota.
+        clock.advance(by: 86_400_000)
+        #expect(try await httpRequest(port: second.port, .GET, "/api", headers: key).status == 200)
+    }
+
+    @Test func monthlyQuotaPeriodsFollowTheCalendar() throws {
+        let state = TestWallClock().policyState()
+        let policy = LimitPolicy(
+            name: "q", kind: .quota(monthly: true), limit: 1, by: .consumer,
+            counter: .local(state.localCounters("q")), failOpen: true, identity: "q", now: { 0 })
+        // 2026-11-29T12:00:00Z: the period ends at 2026-12-01T00:00:00Z.
+        let noon: Int64 = 1_795_953_600_000
+        let (id, reset) = policy.window(at: noon)
+        #expect(reset == 36 * 3_600_000)
+        #expect(policy.window(at: noon + reset).id == id + 1)
+        #expect(policy.window(at: noon + reset - 1).id == id)
+        // Across a year end and a leap February.
+        #expect(CivilDate.yearMonth(daysSinceEpoch: CivilDate.daysSinceEpoch(year: 2028, month: 2) + 28) == (2028, 2))
+        #expect(CivilDate.yearMonth(daysSinceEpoch: CivilDate.daysSinceEpoch(year: 2026, month: 12) + 31) == (2027, 1))
+    }
+
+    @Test func repliesAreReadWholeOrNotAtAll() throws {
+        let wire = Array("*2\r\n:12\r\n$5\r\nhello\r\n-ERR nope\r\n".utf8)
+        for split in 0..<wire.count {
+            var buffer = ByteBuffer(bytes: wire[..<split])
+            let early = try RESPReply.read(from: &buffer)
+            if split < 20 { #expect(early == nil, "split \(split)") }
+        }
+        var buffer = ByteBuffer(bytes: wire)
+        #expect(try RESPReply.read(from: &buffer) == .array([.integer(12), .bulk(Array("hello".utf8))]))
+        #expect(try RESPReply.read(from: &buffer) == .error("ERR nope"))
+        #expect(buffer.readableBytes == 0)
+        var bad = ByteBuffer(string: "?what\r\n")
+        #expect(throws: RESPReply.Malformed.self) { try RESPReply.read(from: &bad) }
+    }
+}
