@@ -18,6 +18,10 @@ public struct AdminAPI: Sendable {
         public var enforcedPolicyTypes: Set<PolicyType> = []
         /// `GET /data-planes`: the data planes this control plane knows, given the current version.
         public var dataPlanes: @Sendable (Int) -> JSONValue = { _ in [] }
+        /// `POST /explain`: what the data plane would do with a request (the body) under a snapshot.
+        public var explain: @Sendable (Snapshot, JSONValue) throws -> JSONValue = { _, _ in
+            throw ConfigError(code: .invalid, message: "this server cannot explain requests")
+        }
         /// Set when a config directory (`--config-dir`) owns the config: writes are refused.
         public var managedBy: String?
 
@@ -64,6 +68,12 @@ public struct AdminAPI: Sendable {
         addCredentialRoutes(to: router)
         addConfigRoutes(to: router)
         addVersionRoutes(to: router)
+        router.post("/explain") { request, _ in
+            var request = request
+            let body = try await request.jsonBody(limit: options.entityBodyLimit)
+            let snapshot = store.current.snapshot
+            return AdminResponse.json(try options.explain(snapshot, body), version: snapshot.version)
+        }
         return router
     }
 

@@ -10,7 +10,9 @@ public struct RouteTable: Sendable {
     private let exact: [String: PathTrie]
     private let wildcards: [(suffix: String, trie: PathTrie)]
     private let anyHost: PathTrie
-    public let routeCount: Int
+    /// Every route in document order, for `explain`.
+    let all: [CompiledRoute]
+    public var routeCount: Int { all.count }
 
     init(routes: [CompiledRoute]) {
         var exact: [String: [(CompiledRoute, RoutePath?)]] = [:]
@@ -32,7 +34,7 @@ public struct RouteTable: Sendable {
         self.wildcards = wildcards.map { ($0.key, PathTrie($0.value.map { (route: $0.0, path: $0.1) })) }
             .sorted { $0.suffix.utf8.count > $1.suffix.utf8.count }
         self.anyHost = PathTrie(anyHost.map { (route: $0.0, path: $0.1) })
-        routeCount = routes.count
+        all = routes
     }
 
     /// The matching route, with the length of the path it matched and its captured parameters.

@@ -16,6 +16,7 @@ public final class CORSPolicy: Sendable {
     let allowHeaders: [String]
     private let exposeHeaders: String
     private let credentials: Bool
+    var allowsCredentials: Bool { credentials }
     private let maxAge: String
 
     /// Whether the answer depends on the request's `Origin`, so caches must keep one per origin.

@@ -68,6 +68,7 @@ final class ConsumerDirectory: Sendable {
 
     private let byKey: [Digest: CompiledConsumer]
     let byName: [String: CompiledConsumer]
+    let byID: [String: CompiledConsumer]
 
     init(_ consumers: [Consumer]) {
         var byKey: [Digest: CompiledConsumer] = [:]
@@ -81,6 +82,7 @@ final class ConsumerDirectory: Sendable {
         }
         self.byKey = byKey
         self.byName = byName
+        byID = Dictionary(byName.values.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// The consumer whose key this is, if any.

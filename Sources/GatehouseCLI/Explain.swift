@@ -1,0 +1,128 @@
+import ArgumentParser
+import Foundation
+import GatehouseDeclarative
+import GatehouseModel
+import GatehouseProxy
+import Logging
+
+/// `gatehouse explain METHOD URL`: what the gateway would do with a request, before a client
+/// (or a browser) finds out.
+struct Explain: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show which route a request matches (and why others do not), the policies that run, and the CORS answers a browser gets.",
+        discussion: """
+            Asks the control plane (POST /explain) about its current config, or with --file checks declarative files offline.
+            Example: gatehouse explain PUT https://api.example.com/recipes/1 --origin https://www.example.com -H 'Content-Type: application/json'
+            """
+    )
+
+    @Argument(help: "The request method.") var method: String
+    @Argument(help: "The URL (http(s)://host/path?query), or a path with a Host header.") var url: String
+    @Option(help: "The page's origin, to see the CORS answers.") var origin: String?
+    @Option(name: [.customShort("H"), .customLong("header")], help: "A request header, 'Name: value' (repeatable).") var headers: [String] = []
+    @Flag(help: "The page's fetch sends credentials (cookies, Authorization).") var withCredentials = false
+    @Option(name: [.customShort("f"), .customLong("file")], help: "Declarative files or directories to explain against, offline.")
+    var files: [String] = []
+    @Flag(help: "Print the explanation as JSON.") var json = false
+    @OptionGroup var target: AdminTarget
+
+    func run() async throws {
+        var body: [String: JSONValue] = ["method": .string(method), "url": .string(url), "with_credentials": .bool(withCredentials)]
+        if let origin { body["origin"] = .string(origin) }
+        var headerFields: [String: JSONValue] = [:]
+        for header in headers {
+            guard let colon = header.firstIndex(of: ":") else { throw ValidationError("'\(header)' is not a header: use 'Name: value'") }
+            headerFields[String(header[..<colon]).trimmingCharacters(in: .whitespaces).lowercased()] = .string(
+                String(header[header.index(after: colon)...]).trimmingCharacters(in: .whitespaces))
+        }
+        body["headers"] = .object(headerFields)
+        let explanation: JSONValue
+        if files.isEmpty {
+            let answer: AdminClient.Answer
+            do {
+                answer = try await target.client.call("POST", "/explain", body: .object(body))
+            } catch {
+                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+            guard answer.status == 200 else {
+                FileHandle.standardError.write(Data("error: \(AdminClient.describe(answer))\n".utf8))
+                throw ExitCode(1)
+            }
+            explanation = answer.json
+        } else {
+            guard let document = try DeclarativeInput.load(files, wholeDocument: true).check().document else { throw ExitCode(1) }
+            do {
+                explanation = try ControlPlaneOptions.explain(Snapshot(version: 0, document: document), .object(body))
+            } catch let error as ConfigError {
+                FileHandle.standardError.write(Data("error: \(error.field.map { "\($0): " } ?? "")\(error.message)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+        print(json ? String(decoding: explanation.prettyBytes, as: UTF8.self) : ExplanationText.render(explanation), terminator: json ? "\n" : "")
+    }
+}
+
+/// The human form of an explanation.
+enum ExplanationText {
+    static func render(_ explanation: JSONValue) -> String {
+        var out = ""
+        let request = explanation["request"] ?? [:]
+        out += "\(request["method"]?.stringValue ?? "") \(request["host"]?.stringValue ?? "")\(request["path"]?.stringValue ?? "")"
+        out += "  (config version \(explanation["config_version"]?.intValue ?? 0))\n"
+        if let route = explanation["route"], route != .null {
+            out +=
+                "route: \(route["name"]?.stringValue ?? "") → upstream '\(route["upstream"]?.stringValue ?? "")', forwarded as \(route["forwarded_path"]?.stringValue ?? "")\n"
+        } else {
+            out += "route: none\n"
+        }
+        for route in explanation["routes"]?.arrayValue ?? [] {
+            out += "  \(route["matched"] == .bool(true) ? "✓" : "✗") \(route["name"]?.stringValue ?? ""): \(route["reason"]?.stringValue ?? "")\n"
+        }
+        if let others = explanation["other_routes"]?.intValue, others > 0 { out += "  … and \(others) more routes not listed\n" }
+        let policies = explanation["policies"]?.arrayValue ?? []
+        if !policies.isEmpty {
+            out += "policies, in the order they run:\n"
+            for (index, policy) in policies.enumerated() {
+                out +=
+                    "  \(index + 1). \(policy["phase"]?.stringValue ?? "")  \(policy["type"]?.stringValue ?? "") '\(policy["name"]?.stringValue ?? "")' (\(policy["scope"]?.stringValue ?? ""))\n"
+            }
+        }
+        if let auth = explanation["authentication"] {
+            switch auth["outcome"]?.stringValue {
+            case "identified": out += "authentication: key of consumer '\(auth["consumer"]?.stringValue ?? "")'\n"
+            case "anonymous": out += "authentication: no valid key; anonymous consumer '\(auth["consumer"]?.stringValue ?? "")'\n"
+            default: out += "authentication: 401 (\(auth["reason"]?.stringValue ?? ""))\n"
+            }
+        }
+        for limit in explanation["rate_limits"]?.arrayValue ?? [] {
+            out +=
+                "limit '\(limit["name"]?.stringValue ?? "")': \(limit["limit"]?.intValue ?? 0) per \(limit["per"]?.stringValue ?? ""), by \(limit["by"]?.stringValue ?? ""), \(limit["backend"]?.stringValue ?? "")\n"
+        }
+        if let cors = explanation["cors"], cors != .null {
+            if let note = cors["note"]?.stringValue {
+                out += "CORS: \(note)\n"
+            } else {
+                out +=
+                    "CORS for origin \(cors["origin"]?.stringValue ?? ""): a browser \(cors["browser"] == "allowed" ? "ALLOWS" : "BLOCKS") this request\n"
+                for problem in cors["problems"]?.arrayValue ?? [] { out += "  ✗ \(problem.stringValue ?? "")\n" }
+                if let preflight = cors["preflight"] {
+                    out += "  preflight: OPTIONS with \(headerLines(preflight["request"]).joined(separator: ", "))\n"
+                    out += "    → 204\n" + headerLines(preflight["headers"]).map { "      \($0)\n" }.joined()
+                } else {
+                    out += "  no preflight (a simple request)\n"
+                }
+                out += "  actual response adds:\n" + headerLines(cors["actual"]?["headers"]).map { "      \($0)\n" }.joined()
+            }
+        }
+        if let answer = explanation["answer"] {
+            let status = answer["status"]?.intValue.map { "\($0) " } ?? ""
+            out += "answer: \(status)\(answer["reason"]?.stringValue ?? "")\n"
+        }
+        return out
+    }
+
+    private static func headerLines(_ headers: JSONValue?) -> [String] {
+        (headers?.objectValue ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.stringValue ?? "")" }
+    }
+}

@@ -1,0 +1,257 @@
+import GatehouseModel
+import NIOHTTP1
+
+/// What the data plane would do with a request, told without sending it: which route matches
+/// and why the others do not, the policy chain that would run, who the key identifies, and the
+/// exact CORS answers a browser would get. Uses the same route table and policy code as the
+/// proxy, so what it shows is what happens.
+public enum Explainer {
+    public struct Request: Sendable {
+        public var method: String
+        /// `http(s)://host[:port]/path?query`, or a path with a `Host` header.
+        public var url: String
+        public var headers: [(name: String, value: String)]
+        /// The page's origin, for CORS.
+        public var origin: String?
+        /// The page's `fetch` sends credentials (cookies, `Authorization`).
+        public var withCredentials = false
+
+        public init(method: String, url: String, headers: [(name: String, value: String)] = [], origin: String? = nil) {
+            self.method = method
+            self.url = url
+            self.headers = headers
+            self.origin = origin
+        }
+
+        /// From the JSON body of `POST /explain`.
+        public static func read(_ value: JSONValue) throws(ConfigError) -> Request {
+            var reader = try FieldReader(value)
+            let method = try reader.string("method").uppercased()
+            guard EntityName.isToken(method) else { throw .invalid("'\(method)' is not a method", field: "method") }
+            var request = Request(method: method, url: try reader.string("url"), origin: try reader.optionalString("origin"))
+            if let headers = try reader.optionalObject("headers") {
+                for key in headers.keys.sorted() {
+                    guard EntityName.isToken(key) else { throw .invalid("'\(key)' is not a header name", field: "headers") }
+                    var copy = headers
+                    request.headers.append((key, try copy.string(key)))
+                }
+            }
+            request.withCredentials = try reader.optionalBool("with_credentials") ?? false
+            try reader.finish()
+            return request
+        }
+    }
+
+    /// Routes listed with the reason they do not match; the rest are only counted.
+    static let listedRoutes = 50
+
+    public static func explain(_ request: Request, config: CompiledConfig) throws(ConfigError) -> JSONValue {
+        let target: RequestTarget
+        do {
+            target = try RequestTarget(request.url)
+        } catch {
+            throw .invalid("'\(request.url)' is not a URL the gateway would route: \(error)", field: "url")
+        }
+        var headers = HTTPHeaders(request.headers.map { ($0.name, $0.value) })
+        if let origin = request.origin { headers.replaceOrAdd(name: "origin", value: origin) }
+        let hostHeader = target.authority ?? headers.first(name: "host") ?? ""
+        let host = RequestTarget.hostWithoutPort(hostHeader)
+        var out: [String: JSONValue] = [
+            "config_version": .int(config.version),
+            "request": ["method": .string(request.method), "host": .string(host), "path": .string(target.path)],
+        ]
+        let found = config.routes.match(host: host, path: target.path, method: request.method, header: { headers[$0] })
+        out["routes"] = routeReasons(
+            config.routes, winner: found?.entry.route, host: host, path: target.path, method: request.method, headers: headers)
+        out["other_routes"] = .int(max(0, config.routes.routeCount - listedRoutes))
+        // A preflight is routed by the method it asks for: the same route, when it matches.
+        guard let found else {
+            out["route"] = .null
+            out["answer"] = ["status": 404, "reason": .string("no route matches \(request.method) \(target.path)")]
+            return .object(out)
+        }
+        let route = found.entry.route
+        let upstream = config.upstreams[route.upstream]
+        out["route"] = [
+            "name": .string(route.name), "upstream": .string(upstream.name),
+            "forwarded_path": .string(UpstreamPath.forwarded(target.path, route: route, match: found)),
+        ]
+        guard let chain = route.policies else {
+            out["policies"] = []
+            out["cors"] = corsWithout(request, keyAuth: false)
+            out["answer"] = ["status": .null, "reason": .string("proxied to upstream '\(upstream.name)'")]
+            return .object(out)
+        }
+        var consumerID: String?
+        var answer: JSONValue = ["status": .null, "reason": .string("proxied to upstream '\(upstream.name)'")]
+        if let auth = chain.keyAuth {
+            let result: JSONValue
+            switch auth.authenticate(headers: headers, query: target.query) {
+            case .missing:
+                result = ["outcome": "missing", "status": 401, "reason": .string("no key in \(auth.keyNames.joined(separator: ", "))")]
+                answer = ["status": 401, "reason": "key-auth: no key"]
+            case .invalid:
+                result = ["outcome": "invalid", "status": 401, "reason": "the key belongs to no consumer"]
+                answer = ["status": 401, "reason": "key-auth: wrong key"]
+            case .identified(let consumer, _):
+                consumerID = consumer.id
+                result = ["outcome": "identified", "consumer": .string(consumer.name)]
+            case .anonymous(let consumer, _):
+                consumerID = consumer.id
+                result = ["outcome": "anonymous", "consumer": .string(consumer.name)]
+            }
+            out["authentication"] = result
+        }
+        out["policies"] = .array(
+            chain.steps(forConsumer: consumerID).map { step in
+                ["phase": .string(step.phase.name), "type": .string(step.type.rawValue), "name": .string(step.name), "scope": .string(step.scope)]
+            })
+        out["rate_limits"] = .array(
+            chain.limits(for: consumerID.flatMap { id in chain.keyAuth?.consumers.byID[id] }).map { limit in
+                [
+                    "name": .string(limit.name), "limit": .int(limit.limit), "per": .string(limit.periodName),
+                    "by": .string(limit.byName), "backend": .string(limit.backendName),
+                ]
+            })
+        out["cors"] = chain.cors.map { cors(request, $0) } ?? corsWithout(request, keyAuth: chain.keyAuth != nil)
+        out["answer"] = answer
+        return .object(out)
+    }
+
+    private static func cors(_ request: Request, _ policy: CORSPolicy) -> JSONValue {
+        guard let origin = request.origin else {
+            return ["policy": .string(policy.name), "note": "no origin given: pass the page's origin to see the browser's view"]
+        }
+        let preflight = CORSPolicy.needsPreflight(method: request.method, headers: request.headers)
+        let unsafe = request.headers.map { $0.name.lowercased() }.filter { name in
+            !["host", "origin", "accept", "accept-language", "content-language"].contains(name)
+                && !(name == "content-type"
+                    && !CORSPolicy.needsPreflight(method: "GET", headers: request.headers.filter { $0.name.lowercased() == name }))
+        }
+        var problems = policy.browserProblems(origin: origin, method: request.method, headers: unsafe, preflight: preflight)
+        if request.withCredentials, policy.allows(origin), !policy.allowsCredentials {
+            problems.append("the request sends credentials but allow_credentials is false")
+        }
+        var fields: [String: JSONValue] = [
+            "policy": .string(policy.name), "origin": .string(origin), "origin_allowed": .bool(policy.allows(origin)),
+            "preflight_sent": .bool(preflight),
+            "actual": ["headers": headerObject(policy.actualHeaders(origin: origin))],
+            "browser": .string(problems.isEmpty ? "allowed" : "blocked"), "problems": .array(problems.map(JSONValue.string)),
+        ]
+        if preflight {
+            var asked: [(String, String)] = [("access-control-request-method", request.method)]
+            if !unsafe.isEmpty { asked.append(("access-control-request-headers", unsafe.joined(separator: ","))) }
+            fields["preflight"] = [
+                "request": headerObject([("origin", origin)] + asked), "status": 204,
+                "headers": headerObject(policy.preflightHeaders(origin: origin)),
+            ]
+        }
+        return .object(fields)
+    }
+
+    private static func corsWithout(_ request: Request, keyAuth: Bool) -> JSONValue {
+        guard request.origin != nil else { return .null }
+        var note = "the route has no cors policy: the gateway adds no CORS headers, the upstream's answer decides"
+        if keyAuth, CORSPolicy.needsPreflight(method: request.method, headers: request.headers) {
+            note += "; its preflight (OPTIONS, no key) would go through key-auth and get 401, so browsers would block the request"
+        }
+        return ["policy": .null, "note": .string(note)]
+    }
+
+    private static func headerObject(_ headers: [(String, String)]) -> JSONValue {
+        .object(Dictionary(headers.map { ($0.0, JSONValue.string($0.1)) }, uniquingKeysWith: { a, _ in a }))
+    }
+
+    /// Why each route does or does not take the request, in document order (the first
+    /// `listedRoutes`).
+    private static func routeReasons(
+        _ table: RouteTable, winner: CompiledRoute?, host: String, path: String, method: String, headers: HTTPHeaders
+    ) -> JSONValue {
+        .array(
+            table.all.prefix(listedRoutes).map { route in
+                let reason: String
+                if route === winner {
+                    reason = "matches"
+                } else if let mismatch = route.mismatch(host: host, path: path, method: method, headers: headers) {
+                    reason = mismatch
+                } else {
+                    reason = "matches too, but route '\(winner?.name ?? "?")' takes precedence (docs/routing.md)"
+                }
+                return ["name": .string(route.name), "matched": .bool(route === winner), "reason": .string(reason)]
+            })
+    }
+}
+
+extension CompiledRoute {
+    /// The first of its rules the request fails, or nil when it matches them all.
+    func mismatch(host: String, path: String, method: String, headers: HTTPHeaders) -> String? {
+        if !hosts.isEmpty,
+            !hosts.contains(where: { $0 == host || ($0.hasPrefix("*.") && host.hasSuffix($0.dropFirst(1)) && host.count > $0.count - 1) })
+        {
+            return "host '\(host)' is not one of \(hosts.joined(separator: ", "))"
+        }
+        if !paths.isEmpty, !paths.contains(where: { $0.matches(path) }) {
+            return "path '\(path)' does not match \(paths.map(\.text).joined(separator: ", "))"
+        }
+        if !methods.isEmpty, !methods.contains(method) {
+            return "method \(method) is not one of \(methods.sorted().joined(separator: ", "))"
+        }
+        for (name, allowed) in headers.sortedRules(self.headers) where !headers[name].contains(where: allowed.contains) {
+            return "header \(name) is not one of \(allowed.sorted().joined(separator: ", "))"
+        }
+        return nil
+    }
+}
+
+extension HTTPHeaders {
+    fileprivate func sortedRules(_ rules: [String: Set<String>]) -> [(String, Set<String>)] {
+        rules.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+}
+
+extension RoutePath {
+    /// Whether this path matches `path` (a prefix at segment boundaries, or exactly for `=/x`).
+    func matches(_ path: String) -> Bool {
+        let requested: [Substring] = path == "/" ? [] : Array(path.dropFirst().split(separator: "/", omittingEmptySubsequences: false))
+        if exact ? requested.count != segments.count : requested.count < segments.count { return false }
+        for (segment, part) in zip(segments, requested) {
+            switch segment {
+            case .literal(let text): if part != text { return false }
+            case .parameter: if part.isEmpty { return false }
+            }
+        }
+        return true
+    }
+}
+
+extension PolicyPhase {
+    public var name: String {
+        switch self {
+        case .preflight: "cors-preflight"
+        case .authentication: "authentication"
+        case .authorization: "authorization"
+        case .rateLimit: "rate-limit"
+        case .requestTransform: "request-transform"
+        case .responseTransform: "response-transform"
+        case .log: "log"
+        }
+    }
+}
+
+extension LimitPolicy {
+    var byName: String {
+        switch by {
+        case .consumer: "consumer (else client IP)"
+        case .ip: "client IP"
+        case .route: "route"
+        case .header(let name): "header \(name) (else client IP)"
+        }
+    }
+
+    var backendName: String {
+        switch counter {
+        case .local: "local"
+        case .redis(let client): "redis \(client.address)"
+        }
+    }
+}
