@@ -16,6 +16,7 @@ import Synchronization
 /// - `/status/NNN` answers that status with an empty body.
 /// - `/hang` never answers; `/close` closes the connection without answering.
 /// - `/hold` answers like any other path, but only once `release()` is called.
+/// - `/page` answers `page`, a web page that makes a cross-origin `fetch` (browser tests).
 /// - `/cors…` answers like anything else, with `Access-Control-Allow-Origin: *` of its own.
 /// - `/ws` accepts a WebSocket upgrade (101), sends `hello`, then echoes bytes back uppercased.
 /// - anything else answers 200 with JSON describing the request: `server`, `method`, `uri`,
@@ -195,6 +196,21 @@ private final class UpstreamHandler: ChannelInboundHandler, RemovableChannelHand
             .assumeIsolated().whenSuccess { send(left - size, chunk: chunk, context: context, handler: handler) }
     }
 
+    /// A web page that sends the cross-origin `fetch` its query describes (`url`, `method`, and
+    /// `h` = `name:value` headers) and writes the outcome into `#out`: `status:N body` or
+    /// `error:…` when the browser blocked it.
+    static let page = """
+        <!doctype html><html><body><pre id="out">pending</pre><script>
+        const q = new URLSearchParams(location.search);
+        const headers = {};
+        for (const h of q.getAll('h')) { const i = h.indexOf(':'); headers[h.slice(0, i)] = h.slice(i + 1); }
+        const out = document.getElementById('out');
+        fetch(q.get('url'), { method: q.get('method') || 'GET', headers, body: q.get('method') === 'PUT' ? '{}' : undefined })
+          .then(r => r.text().then(t => { out.textContent = 'status:' + r.status + ' ' + t; }))
+          .catch(e => { out.textContent = 'error:' + e; });
+        </script></body></html>
+        """
+
     private func respond(_ context: ChannelHandlerContext, _ head: HTTPRequestHead) {
         let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
         if path.hasPrefix("/hang") { return }
@@ -211,6 +227,16 @@ private final class UpstreamHandler: ChannelInboundHandler, RemovableChannelHand
             return
         }
         if path.hasPrefix("/close") { return context.close(promise: nil) }
+        if path == "/page" {
+            let body = Array(Self.page.utf8)
+            var response = HTTPResponseHead(version: .http1_1, status: .ok)
+            response.headers.add(name: "content-type", value: "text/html; charset=utf-8")
+            response.headers.add(name: "content-length", value: String(body.count))
+            context.write(wrapOutboundOut(.head(response)), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            return
+        }
         if path.hasPrefix("/status/"), let code = Int(path.dropFirst(8)) {
             var response = HTTPResponseHead(version: .http1_1, status: .init(statusCode: code))
             response.headers.add(name: "content-length", value: "0")
