@@ -140,7 +140,7 @@ let package = Package(
         .testTarget(
             name: "GatehouseAdminTests",
             dependencies: [
-                "GatehouseAdmin", "GatehouseStore", "GatehouseTestSupport",
+                "GatehouseAdmin", "GatehouseStore", "GatehouseProxy", "GatehouseTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
             ],

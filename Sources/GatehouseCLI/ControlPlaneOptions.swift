@@ -31,23 +31,10 @@ struct ControlPlaneOptions: ParsableArguments {
     var adminOptions: AdminAPI.Options {
         var options = AdminAPI.Options()
         options.enforcedPolicyTypes = PolicyCatalog.enforcedTypes
-        options.explain = Self.explain
+        options.explain = Explainer.explain(_:body:)
         options.configBodyLimit = adminConfigBodyLimit.bytes
         if !configDir.isEmpty { options.managedBy = configDir }
         return options
-    }
-
-    /// Compiles the snapshot as a data plane would (no counters, no connections) and explains the
-    /// request against it.
-    @Sendable static func explain(_ snapshot: Snapshot, _ body: JSONValue) throws -> JSONValue {
-        let request = try Explainer.Request.read(body)
-        let compiled: CompiledConfig
-        do {
-            compiled = try ConfigCompiler.compile(snapshot, policies: PolicyState(logger: Logger(label: "explain")))
-        } catch {
-            throw ConfigError(code: .invalid, message: "the current config cannot be compiled: \(error)")
-        }
-        return try Explainer.explain(request, config: compiled)
     }
 
     func configDirectory(logger: Logger) -> ConfigDirectory? {

@@ -53,7 +53,7 @@ struct Explain: AsyncParsableCommand {
         } else {
             guard let document = try DeclarativeInput.load(files, wholeDocument: true).check().document else { throw ExitCode(1) }
             do {
-                explanation = try ControlPlaneOptions.explain(Snapshot(version: 0, document: document), .object(body))
+                explanation = try Explainer.explain(Snapshot(version: 0, document: document), body: .object(body))
             } catch let error as ConfigError {
                 FileHandle.standardError.write(Data("error: \(error.field.map { "\($0): " } ?? "")\(error.message)\n".utf8))
                 throw ExitCode(1)

@@ -1,4 +1,5 @@
 import GatehouseModel
+import Logging
 import NIOHTTP1
 
 /// What the data plane would do with a request, told without sending it: which route matches
@@ -40,6 +41,19 @@ public enum Explainer {
             try reader.finish()
             return request
         }
+    }
+
+    /// Compiles `snapshot` as a data plane would (its own counters, no connections made) and
+    /// explains the request in `body` (the JSON of `POST /explain`) against it.
+    @Sendable public static func explain(_ snapshot: Snapshot, body: JSONValue) throws -> JSONValue {
+        let request = try Request.read(body)
+        let compiled: CompiledConfig
+        do {
+            compiled = try ConfigCompiler.compile(snapshot, policies: PolicyState(logger: Logger(label: "explain")))
+        } catch {
+            throw ConfigError(code: .invalid, message: "the config cannot be compiled: \(error)")
+        }
+        return try explain(request, config: compiled)
     }
 
     /// Routes listed with the reason they do not match; the rest are only counted.

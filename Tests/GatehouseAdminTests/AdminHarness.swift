@@ -1,6 +1,7 @@
 import Foundation
 import GatehouseAdmin
 import GatehouseModel
+import GatehouseProxy
 import GatehouseStore
 import GatehouseTestSupport
 import HTTPTypes
@@ -25,9 +26,14 @@ struct AdminHarness {
     let store: ConfigStore
     let api: AdminAPI
 
-    static var defaultOptions: AdminAPI.Options { AdminAPI.Options() }
+    /// As `serve` sets them, but admitting enabled policies of no type.
+    static var defaultOptions: AdminAPI.Options {
+        var options = AdminAPI.Options()
+        options.explain = Explainer.explain(_:body:)
+        return options
+    }
 
-    init(options: AdminAPI.Options = AdminAPI.Options(), newID: (@Sendable () -> String)? = nil) throws {
+    init(options: AdminAPI.Options = AdminHarness.defaultOptions, newID: (@Sendable () -> String)? = nil) throws {
         directory = try TemporaryDirectory()
         store = try ConfigStore(path: directory.file("gatehouse.db"))
         if let newID {

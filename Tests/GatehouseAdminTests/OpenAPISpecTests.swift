@@ -103,7 +103,7 @@ import Yams
             #expect(paths.contains("/\(kind.plural)/{key}"))
         }
         let count = try Self.operations().count
-        #expect(count == 36)
+        #expect(count == 37)
     }
 
     @Test(arguments: try operations())
