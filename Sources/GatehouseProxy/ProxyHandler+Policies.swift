@@ -9,14 +9,14 @@ extension ProxyHandler {
     /// Who a request is, for the limits that count it.
     struct LimitSubject {
         /// Nil when no key identified one (an anonymous consumer counts per client IP).
-        let consumerID: String?
+        let consumer: CompiledConsumer?
         let clientIP: String
         let routeID: String
         let headers: HTTPHeaders
 
         func key(for policy: LimitPolicy) -> String {
             switch policy.by {
-            case .consumer: consumerID.map { "c:\($0)" } ?? "ip:\(clientIP)"
+            case .consumer: consumer?.limitKey ?? "ip:\(clientIP)"
             case .ip: "ip:\(clientIP)"
             case .route: "r:\(routeID)"
             case .header(let name): headers.first(name: name).map { "h:\($0)" } ?? "ip:\(clientIP)"
@@ -44,34 +44,57 @@ extension ProxyHandler {
     }
 
     /// Counts the request with each limit in turn; on through to the upstream when none refuses.
-    func runLimits(_ exchange: Exchange, _ limits: [LimitPolicy], from index: Int, _ subject: LimitSubject, metrics: PolicyMetrics) {
-        guard index < limits.count else { return proceed(exchange) }
-        let policy = limits[index]
-        policy.count(subject.key(for: policy), on: pool.eventLoop) { [weak self] count, reset in
-            // The client may have gone, or the gateway answered, while Redis was asked.
-            guard let self, self.exchange === exchange else { return }
-            guard let count else {
-                if policy.failOpen {
-                    metrics.failedOpen.wrappingIncrement(ordering: .relaxed)
-                    return self.runLimits(exchange, limits, from: index + 1, subject, metrics: metrics)
+    /// Local counts are taken on the spot; a Redis count resumes here when its answer arrives.
+    func runLimits(_ exchange: Exchange, _ limits: [LimitPolicy], from start: Int, _ subject: LimitSubject, metrics: PolicyMetrics) {
+        for index in start..<limits.count {
+            let policy = limits[index]
+            let key = subject.key(for: policy)
+            switch policy.counter {
+            case .local(let counters):
+                let (window, reset) = policy.window(at: policy.now())
+                guard counted(counters.increment(key, windowID: window), reset: reset, by: policy, exchange, metrics) else { return }
+            case .redis(let client):
+                let (window, reset) = policy.window(at: policy.now())
+                // Kept a little past its window, so a late request of a slow data plane still finds it.
+                client.increment(policy.redisKey(key, window: window), ttl: .milliseconds(reset + 60_000), on: pool.eventLoop) {
+                    [weak self] count in
+                    // The client may have gone, or the gateway answered, while Redis was asked.
+                    guard let self, self.exchange === exchange,
+                        self.counted(count, reset: reset, by: policy, exchange, metrics)
+                    else { return }
+                    self.runLimits(exchange, limits, from: index + 1, subject, metrics: metrics)
                 }
-                metrics.failedClosed.wrappingIncrement(ordering: .relaxed)
-                return self.failBeforeResponse(
-                    .serviceUnavailable, "limit_unavailable", "policy '\(policy.name)' cannot count requests now (Redis unreachable)")
+                return
             }
-            let headers = policy.headers(count: count, resetMilliseconds: reset)
-            if count > policy.limit {
-                (policy.isQuota ? metrics.quotaExceeded : metrics.rateLimited).wrappingIncrement(ordering: .relaxed)
-                return self.failBeforeResponse(
-                    .tooManyRequests, policy.isQuota ? "quota_exceeded" : "rate_limited",
-                    policy.isQuota
-                        ? "the quota of \(policy.limit) requests per \(policy.periodName) is used up"
-                        : "more than \(policy.limit) requests per \(policy.periodName)",
-                    headers: headers + [("retry-after", String((reset + 999) / 1000))])
-            }
-            exchange.addedHeaders += headers
-            self.runLimits(exchange, limits, from: index + 1, subject, metrics: metrics)
         }
+        proceed(exchange)
+    }
+
+    /// Applies one limit's count: its headers, or the answer when over the limit or when it could
+    /// not count and fails closed. Returns whether the request goes on.
+    private func counted(_ count: Int?, reset: Int64, by policy: LimitPolicy, _ exchange: Exchange, _ metrics: PolicyMetrics) -> Bool {
+        guard let count else {
+            if policy.failOpen {
+                metrics.failedOpen.wrappingIncrement(ordering: .relaxed)
+                return true
+            }
+            metrics.failedClosed.wrappingIncrement(ordering: .relaxed)
+            failBeforeResponse(.serviceUnavailable, "limit_unavailable", "policy '\(policy.name)' cannot count requests now (Redis unreachable)")
+            return false
+        }
+        let headers = policy.headers(count: count, resetMilliseconds: reset)
+        guard count <= policy.limit else {
+            (policy.isQuota ? metrics.quotaExceeded : metrics.rateLimited).wrappingIncrement(ordering: .relaxed)
+            failBeforeResponse(
+                .tooManyRequests, policy.isQuota ? "quota_exceeded" : "rate_limited",
+                policy.isQuota
+                    ? "the quota of \(policy.limit) requests per \(policy.periodName) is used up"
+                    : "more than \(policy.limit) requests per \(policy.periodName)",
+                headers: headers + [("retry-after", String((reset + 999) / 1000))])
+            return false
+        }
+        exchange.addedHeaders += headers
+        return true
     }
 
     /// The client address limits count by: the peer, or for a trusted proxy the address it
@@ -86,9 +109,12 @@ extension ProxyHandler {
     /// `Access-Control-Allow-Origin` values make browsers refuse the response).
     static func addPolicyHeaders(_ exchange: Exchange, to headers: inout HTTPHeaders) {
         if exchange.replacesCORS {
-            for name in Set(headers.map(\.name).filter { $0.utf8.count > 15 && $0.lowercased().hasPrefix("access-control-") }) {
-                headers.remove(name: name)
+            var upstreamCORS: [String] = []
+            for (name, _) in headers
+            where name.utf8.count > 15 && name.utf8.prefix(15).elementsEqual("access-control-".utf8, by: { ($0 | 0x20) == $1 }) {
+                upstreamCORS.append(name)
             }
+            for name in upstreamCORS { headers.remove(name: name) }
         }
         for (name, value) in exchange.addedHeaders { headers.add(name: name, value: value) }
     }

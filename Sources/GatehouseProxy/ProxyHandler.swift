@@ -209,14 +209,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let forwardedPath = UpstreamPath.forwarded(path, route: route, match: found)
 
         let trusted = trustedPeer
-        var headers = ForwardedRequest.endToEnd(head.headers, dropping: trusted ? ["host", "expect"] : Self.replacedWithHost)
+        let keyAuth = route.policies?.keyAuth
+        var headers = ForwardedRequest.endToEnd(
+            head.headers, dropping: keyAuth?.dropped(trusted: trusted) ?? (trusted ? Self.replacedWhenTrusted : Self.replacedWithHost))
         var query = target.query
         var addedHeaders: [(String, String)] = []
         var consumer: CompiledConsumer?
         var identified = false
         if let chain = route.policies {
             if let cors = chain.cors { addedHeaders = cors.actualHeaders(origin: head.headers.first(name: "origin")) }
-            if let auth = chain.keyAuth {
+            if let auth = keyAuth {
                 let source: KeyAuthPolicy.Source?
                 switch auth.authenticate(headers: head.headers, query: target.query) {
                 case .missing:
@@ -234,20 +236,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 case .anonymous(let who, let from):
                     (consumer, source) = (who, from)
                 }
-                // What says who the consumer is comes from the gateway only.
-                for name in KeyAuthPolicy.identityHeaders { headers.remove(name: name) }
+                // What says who the consumer is comes from the gateway only: the client's own
+                // identity headers (and, with hide_credentials, key headers) were dropped above.
                 if let consumer {
                     headers.add(name: "x-consumer-id", value: consumer.id)
                     headers.add(name: "x-consumer-name", value: consumer.name)
                     if let customID = consumer.customID { headers.add(name: "x-consumer-custom-id", value: customID) }
                     if !identified { headers.add(name: "x-anonymous-consumer", value: "true") }
                 }
-                if auth.hideCredentials {
-                    switch source {
-                    case .header(let name): headers.remove(name: name)
-                    case .query(let name): query = query.flatMap { KeyAuthPolicy.removing(name, from: $0) }
-                    case nil: break
-                    }
+                if auth.hideCredentials, case .query(let name) = source {
+                    query = query.flatMap { KeyAuthPolicy.removing(name, from: $0) }
                 }
             }
         }
@@ -293,7 +291,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let limits = chain.limits(for: consumer)
         if limits.isEmpty { return proceed(exchange) }
         let subject = LimitSubject(
-            consumerID: identified ? consumer?.id : nil, clientIP: limitClientIP(head.headers, peer: clientIP, trusted: trusted), routeID: route.id,
+            consumer: identified ? consumer : nil, clientIP: limitClientIP(head.headers, peer: clientIP, trusted: trusted), routeID: route.id,
             headers: head.headers)
         runLimits(exchange, limits, from: 0, subject, metrics: config.policyMetrics)
     }
@@ -516,7 +514,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         )
     }
 
-    private static let replacedWithHost = ForwardedRequest.replacedForwarding + ["host", "expect"]
+    static let replacedWithHost = ForwardedRequest.replacedForwarding + ["host", "expect"]
+    static let replacedWhenTrusted = ["host", "expect"]
 }
 
 extension HTTPMethod {

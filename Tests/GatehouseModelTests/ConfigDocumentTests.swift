@@ -128,6 +128,21 @@ import Testing
         }
     }
 
+    @Test func twoEnabledPoliciesOfOneTypeAndScopeConflict() throws {
+        var document = try Self.document(routes: [["name": "r", "upstream": "api"]])
+        let limit: JSONValue = ["limit": 1, "window": "1s"]
+        document.policies = [
+            try Policy.read(["name": "a", "type": "rate-limit", "route": "r", "config": limit], id: Self.uuid(200)),
+            try Policy.read(["name": "b", "type": "rate-limit", "config": limit], id: Self.uuid(201)),
+        ]
+        #expect(error(document) == nil)
+        document.policies.append(try Policy.read(["name": "c", "type": "rate-limit", "route": "r", "config": limit], id: Self.uuid(202)))
+        #expect(error(document)?.code == .conflict)
+        #expect(error(document)?.message.contains("policies 'a' and 'c' are both enabled rate-limit policies for route 'r'") == true)
+        document.policies[2].enabled = false
+        #expect(error(document) == nil)
+    }
+
     @Test func duplicateNamesConflict() throws {
         var document = try Self.document()
         document.upstreams.append(try Upstream.read(["name": "api"], id: Self.uuid(2)))

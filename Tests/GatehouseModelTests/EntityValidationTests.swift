@@ -108,6 +108,34 @@ import Testing
         #expect(policy(["allow_origins": ["null"]]) == "config.allow_origins[0]")
         #expect(policy(["allow_origins": ["https://*.example.com"], "allow_methods": ["GET", "BAD METHOD"]]) == "config.allow_methods[1]")
         #expect(policy(["allow_origins": ["https://*.example.com", "http://localhost:3000"]]) == "no error")
+        #expect(policy(["allow_origins": ["null"], "allow_null_origin": true]) == "no error")
+        #expect(policy(["allow_origins": ["https://a.example.com"], "allow_null_origin": true]) == "config.allow_null_origin")
+        #expect(policy(["allow_origins": ["*", "https://a.example.com"]]) == "config.allow_origins")
+        #expect(policy(["allow_origins": ["https://a.example.com"], "expose_headers": ["*"], "allow_credentials": true]) == "config.expose_headers")
+        #expect(policy(["allow_origins": ["https://A.example.com"]]) == "config.allow_origins[0]")
+        #expect(policy(["allow_origins": ["ftp://a.example.com"]]) == "config.allow_origins[0]")
+    }
+
+    @Test func onlyPoliciesAfterAuthenticationCanBeScopedToAConsumer() {
+        let scoped: (String, JSONValue) -> String? = { type, config in
+            field { _ = try Policy.read(["name": "p", "type": .string(type), "consumer": "partner", "config": config], id: id) }
+        }
+        #expect(scoped("cors", ["allow_origins": ["*"]]) == "consumer")
+        #expect(scoped("key-auth", [:]) == "consumer")
+        #expect(scoped("rate-limit", ["limit": 1, "window": "1s"]) == "no error")
+        #expect(scoped("quota", ["limit": 1, "period": "day", "redis_url": "redis://127.0.0.1:6379"]) == "no error")
+    }
+
+    @Test func aQuotaNeedsRedis() {
+        #expect(
+            field { _ = try Policy.read(["name": "q", "type": "quota", "config": ["limit": 5, "period": "day"]], id: id) } == "config.redis_url")
+        #expect(
+            field {
+                _ = try Policy.read(["name": "q", "type": "quota", "config": ["limit": 5, "period": "week", "redis_url": "redis://r:1"]], id: id)
+            } == "config.period")
+        #expect(
+            field { _ = try Policy.read(["name": "q", "type": "quota", "config": ["limit": 5, "period": "day", "redis_url": "redis://r"]], id: id) }
+                == "config.redis_url")
     }
 
     @Test func rateLimitConfigIsCheckedPerBackend() throws {

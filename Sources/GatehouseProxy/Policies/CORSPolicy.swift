@@ -40,8 +40,9 @@ public final class CORSPolicy: Sendable {
 
     /// Whether `origin` (as a browser sends it) is allowed.
     public func allows(_ origin: String) -> Bool {
-        if anyOrigin { return true }
-        let origin = origin.lowercased()
+        if anyOrigin || exactOrigins.contains(origin) { return true }
+        // Browsers send origins in lowercase; anything else is compared as they would serialize it.
+        let origin = origin.utf8.contains(where: { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }) ? origin.lowercased() : origin
         if exactOrigins.contains(origin) { return true }
         for (scheme, suffix) in patterns where origin.hasPrefix(scheme) && origin.hasSuffix(suffix) {
             // The part the `*` stands for: one or more whole DNS labels, nothing else.

@@ -6,11 +6,14 @@ public final class CompiledConsumer: Sendable {
     public let id: String
     public let name: String
     let customID: String?
+    /// What rate limits by consumer count it under.
+    let limitKey: String
 
     init(_ consumer: Consumer) {
         id = consumer.id
         name = consumer.name
         customID = consumer.customID
+        limitKey = "c:" + consumer.id
     }
 }
 

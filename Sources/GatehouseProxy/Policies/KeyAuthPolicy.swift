@@ -9,6 +9,11 @@ public final class KeyAuthPolicy: Sendable {
     let hideCredentials: Bool
     let anonymous: CompiledConsumer?
     let consumers: ConsumerDirectory
+    /// What the proxy drops from requests it forwards on a key-auth route (as its other dropped
+    /// headers, in the same pass): the client's identity headers and, with `hide_credentials`,
+    /// the key headers. For a peer that is not, and one that is a trusted proxy.
+    private let droppedUntrusted: [String]
+    private let droppedTrusted: [String]
 
     /// Headers a client could send to pass as a consumer: always replaced on a key-auth route.
     static let identityHeaders = ["x-consumer-id", "x-consumer-name", "x-consumer-custom-id", "x-anonymous-consumer"]
@@ -20,7 +25,12 @@ public final class KeyAuthPolicy: Sendable {
         hideCredentials = config["hide_credentials"]?.boolValue ?? true
         anonymous = config["anonymous"]?.stringValue.flatMap { consumers.byName[$0] }
         self.consumers = consumers
+        let own = Self.identityHeaders + (hideCredentials ? keyNames : [])
+        droppedUntrusted = ProxyHandler.replacedWithHost + own
+        droppedTrusted = ProxyHandler.replacedWhenTrusted + own
     }
+
+    func dropped(trusted: Bool) -> [String] { trusted ? droppedTrusted : droppedUntrusted }
 
     /// Where a key was found.
     enum Source: Equatable {

@@ -1,5 +1,4 @@
 import GatehouseModel
-import NIOCore
 
 /// A `rate-limit` or `quota` policy compiled: what it counts, per what, and where. Immutable;
 /// its counts live in `LocalCounters` or Redis, which outlive snapshots.
@@ -76,18 +75,9 @@ public final class LimitPolicy: Sendable {
         }
     }
 
-    /// Counts one request under `key` and calls `done` with the count, or nil when it could not
-    /// be counted. Synchronous for `local`; on `loop`, after a Redis round trip, for `redis`.
-    func count(_ key: String, on loop: any EventLoop, _ done: @escaping (Int?, _ resetMilliseconds: Int64) -> Void) {
-        let (id, reset) = window(at: now())
-        switch counter {
-        case .local(let counters):
-            done(counters.increment(key, windowID: id), reset)
-        case .redis(let client):
-            let redisKey = "gatehouse:\(isQuota ? "quota" : "rl"):\(identity):\(id):\(key)"
-            // Kept a little past its window so a late request of a slow data plane still finds it.
-            client.increment(redisKey, ttl: .milliseconds(reset + 60_000), on: loop) { count in done(count, reset) }
-        }
+    /// The Redis key counting `key` in `window`.
+    func redisKey(_ key: String, window: Int64) -> String {
+        "gatehouse:\(isQuota ? "quota" : "rl"):\(identity):\(window):\(key)"
     }
 
     /// The headers telling the client where it stands.

@@ -46,26 +46,29 @@ struct PolicyCompiler {
             candidates.filter { $0.type == type && ($0.consumer == nil || $0.consumer == consumer) }
                 .max { specificity($0) < specificity($1) }
         }
-        let cors = try pick(.cors, consumer: nil).map { policy throws(ConfigCompiler.Rejection) in try corsPolicy(policy) }
-        let keyAuth = try pick(.keyAuth, consumer: nil).map { policy throws(ConfigCompiler.Rejection) in try keyAuthPolicy(policy) }
-        let limitTypes = PolicyType.allCases.filter { $0.isConsumerScopable }.sorted { $0.phase < $1.phase }
+        // CORS and authentication run before a consumer is known: never consumer-scoped.
+        let corsSource = pick(.cors, consumer: nil)
+        let keyAuthSource = pick(.keyAuth, consumer: nil)
+        let cors = try corsSource.map { policy throws(ConfigCompiler.Rejection) in try corsPolicy(policy) }
+        let keyAuth = try keyAuthSource.map { policy throws(ConfigCompiler.Rejection) in try keyAuthPolicy(policy) }
+        let beforeLimits = [corsSource, keyAuthSource].compactMap { $0 }
+        let limitTypes = PolicyType.allCases.filter(\.isConsumerScopable).sorted { $0.phase < $1.phase }
         func limitPolicies(consumer: String?) -> [Policy] { limitTypes.compactMap { pick($0, consumer: consumer) } }
 
         let defaultPolicies = limitPolicies(consumer: nil)
         var consumerLimits: [String: [LimitPolicy]] = [:]
         var consumerDescribed: [String: [Step]] = [:]
-        let preLimit = [cors.map { _ in pick(.cors, consumer: nil)! }, keyAuth.map { _ in pick(.keyAuth, consumer: nil)! }].compactMap { $0 }
         for name in Set(candidates.compactMap(\.consumer)).sorted() {
             let own = limitPolicies(consumer: name)
             guard own.map(\.id) != defaultPolicies.map(\.id), let consumer = consumers.byName[name] else { continue }
             consumerLimits[consumer.id] = try own.map { policy throws(ConfigCompiler.Rejection) in try limitPolicy(policy) }
-            consumerDescribed[consumer.id] = (preLimit + own).map(Self.step)
+            consumerDescribed[consumer.id] = (beforeLimits + own).map(Self.step)
         }
         let limits = try defaultPolicies.map { policy throws(ConfigCompiler.Rejection) in try limitPolicy(policy) }
         if cors == nil, keyAuth == nil, limits.isEmpty, consumerLimits.isEmpty { return nil }
         return PolicyChain(
-            cors: cors, keyAuth: keyAuth, limits: limits, consumerLimits: consumerLimits, described: (preLimit + defaultPolicies).map(Self.step),
-            consumerDescribed: consumerDescribed)
+            cors: cors, keyAuth: keyAuth, limits: limits, consumerLimits: consumerLimits,
+            described: (beforeLimits + defaultPolicies).map(Self.step), consumerDescribed: consumerDescribed)
     }
 
     typealias Step = PolicyChain.Step
