@@ -64,6 +64,43 @@ import Testing
             }, "\(planes)")
     }
 
+    @Test func twoDataPlaneProcessesSharingRedisEnforceOneRateLimitTogether() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let redis = try await TestRedis.start()
+        let upstream = try await TestUpstream.start(name: "origin")
+        let cp = try await GatehouseProcess.controlPlane(db: dir.file("cp.db"), token: Self.token)
+        defer { _ = cp.terminate() }
+        let url = "http://127.0.0.1:\(cp.ports.cluster)"
+        let one = try await GatehouseProcess.dataPlane(controlPlane: url, token: Self.token, cacheDir: dir.file("one"))
+        defer { _ = one.terminate() }
+        let two = try await GatehouseProcess.dataPlane(controlPlane: url, token: Self.token, cacheDir: dir.file("two"))
+        defer { _ = two.terminate() }
+        let admin = cp.ports.admin
+        let writes: [(String, JSONValue)] = [
+            ("/upstreams", ["name": "u", "targets": [["target": .string(upstream.target)]]]),
+            ("/routes", ["name": "all", "upstream": "u"]),
+            ("/consumers", ["name": "web-app"]),
+            ("/consumers/web-app/credentials", ["type": "key-auth", "key": "shared-key-0123456789"]),
+            ("/policies", ["name": "auth", "type": "key-auth"]),
+            (
+                "/policies",
+                [
+                    "name": "shared", "type": "rate-limit",
+                    "config": ["limit": 5, "window": "31d", "backend": "redis", "redis_url": .string(redis.url)],
+                ]
+            ),
+        ]
+        for (path, body) in writes { #expect(try await httpRequest(port: admin, .POST, path, json: body).status == 201) }
+        try await Self.waitForVersion(6, one, two)
+        let ports = [try await one.waitForProxy(), try await two.waitForProxy()]
+        var statuses: [Int] = []
+        for index in 0..<8 {
+            statuses.append(try await httpRequest(port: ports[index % 2], .GET, "/x", headers: [("apikey", "shared-key-0123456789")]).status)
+        }
+        #expect(statuses == [200, 200, 200, 200, 200, 429, 429, 429])
+    }
+
     @Test func dataPlanesServeWithoutTheControlPlaneFromTheirCacheAndCatchUpWhenItReturns() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
