@@ -26,9 +26,10 @@ struct AdminHarness {
     let store: ConfigStore
     let api: AdminAPI
 
-    /// As `serve` sets them, but admitting enabled policies of no type.
+    /// As `serve` sets them.
     static var defaultOptions: AdminAPI.Options {
         var options = AdminAPI.Options()
+        options.enforcedPolicyTypes = PolicyCatalog.enforcedTypes
         options.explain = Explainer.explain(_:body:)
         return options
     }

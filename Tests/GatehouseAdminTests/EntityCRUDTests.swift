@@ -1,3 +1,4 @@
+import GatehouseAdmin
 import GatehouseModel
 import HTTPTypes
 import Testing
@@ -83,12 +84,20 @@ import Testing
     }
 
     @Test func enabledPoliciesOfUnenforcedTypesAreRefused() async throws {
-        try await AdminHarness().run { client in
+        // A control plane whose data planes enforce only cors (an older release, say).
+        var options = AdminHarness.defaultOptions
+        options.enforcedPolicyTypes = [.cors]
+        try await AdminHarness(options: options).run { client in
             try await client.seed()
             let refused = try await client.call(.post, "/policies", ["name": "rl", "type": "rate-limit", "config": ["limit": 5, "window": "1s"]])
             #expect(refused.status == 400)
             #expect(refused.errorField == "enabled")
             #expect(refused.version == nil)
+            let disabled = try await client.call(
+                .post, "/policies", ["name": "rl", "type": "rate-limit", "enabled": false, "config": ["limit": 5, "window": "1s"]])
+            #expect(disabled.status == 201)
+            let cors = try await client.call(.post, "/policies", ["name": "cors", "type": "cors", "config": ["allow_origins": ["*"]]])
+            #expect(cors.status == 201)
         }
     }
 }
