@@ -15,9 +15,23 @@ enum ForwardedRequest {
         "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port", "forwarded", "x-real-ip",
     ]
 
-    /// Names listed in `Connection` headers, lowercased.
+    private static let connectionHeader = ["connection"]
+    private static let connectionOptions = ["close", "keep-alive"]
+
+    /// Names listed in `Connection` headers, lowercased. `close` and `keep-alive` (hop-by-hop
+    /// anyway) are left out, so the usual `Connection` header costs no allocation.
     static func connectionNamed(_ headers: HTTPHeaders) -> [String] {
-        headers[canonicalForm: "connection"].map { $0.lowercased().trimmingASCIISpaces() }
+        var names: [String] = []
+        for (name, value) in headers where isListed(name, connectionHeader) {
+            for token in value.utf8.split(separator: UInt8(ascii: ",")) {
+                var token = token[...]
+                while let first = token.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { token = token.dropFirst() }
+                while let last = token.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { token = token.dropLast() }
+                if token.isEmpty || isListed(token, connectionOptions) { continue }
+                names.append(String(decoding: token, as: UTF8.self).lowercased())
+            }
+        }
+        return names
     }
 
     /// Copies `headers` without hop-by-hop ones, those in `dropping` (lowercase), and names
@@ -39,9 +53,13 @@ enum ForwardedRequest {
     /// Whether `name` equals one of the lowercase `names`, ignoring ASCII case.
     @inline(__always)
     static func isListed(_ name: String, _ names: [String]) -> Bool {
-        let count = name.utf8.count
+        isListed(name.utf8[...], names)
+    }
+
+    static func isListed(_ name: Substring.UTF8View, _ names: [String]) -> Bool {
+        let count = name.count
         for candidate in names where candidate.utf8.count == count {
-            if name.utf8.elementsEqual(candidate.utf8, by: { ($0 | 0x20) == $1 || $0 == $1 }) { return true }
+            if name.elementsEqual(candidate.utf8, by: { ($0 | 0x20) == $1 || $0 == $1 }) { return true }
         }
         return false
     }

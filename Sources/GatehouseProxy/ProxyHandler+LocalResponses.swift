@@ -24,7 +24,7 @@ extension ProxyHandler {
         headers: [(String, String)] = []
     ) {
         discardingBody = true
-        let requestID = head.headers.first(name: "x-request-id") ?? RequestID.make()
+        let requestID = head.headers.first(name: "x-request-id") ?? pool.requestIDs.make()
         writeError(status, code, message, version: head.version, keepAlive: head.isKeepAlive && !close, requestID: requestID, headers: headers)
     }
 
@@ -64,6 +64,16 @@ extension ProxyHandler {
         readDeadline = .now() + exchange.upstream.readTimeout
         if timer != nil, timerChecksReads { return }
         scheduleReadCheck(after: exchange.upstream.readTimeout)
+    }
+
+    /// Between requests: the read check stays scheduled, with no deadline to find, so the next
+    /// request only moves a deadline instead of scheduling (and this one cancelling) a task.
+    func disarmReadTimeout() {
+        if timer != nil, timerChecksReads {
+            readDeadline = nil
+        } else {
+            cancelTimer()
+        }
     }
 
     private func scheduleReadCheck(after delay: TimeAmount) {

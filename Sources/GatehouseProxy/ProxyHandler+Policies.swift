@@ -37,7 +37,7 @@ extension ProxyHandler {
         var headers = HTTPHeaders()
         for (name, value) in cors.preflightHeaders(origin: head.headers.first(name: "origin") ?? "") { headers.add(name: name, value: value) }
         headers.add(name: "content-length", value: "0")
-        headers.add(name: "x-request-id", value: head.headers.first(name: "x-request-id") ?? RequestID.make())
+        headers.add(name: "x-request-id", value: head.headers.first(name: "x-request-id") ?? pool.requestIDs.make())
         if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
         context?.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .noContent, headers: headers))), promise: nil)
         writeEnd(closeAfter: !head.isKeepAlive)

@@ -268,7 +268,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
         ForwardedRequest.addForwarding(to: &headers, clientIP: clientIP, host: hostHeader, port: localPort, trusted: trusted)
         ForwardedRequest.appendVia(to: &headers, version: head.version)
-        let requestID = head.headers.first(name: "x-request-id") ?? RequestID.make()
+        let requestID = head.headers.first(name: "x-request-id") ?? pool.requestIDs.make()
         if !head.headers.contains(name: "x-request-id") { headers.add(name: "x-request-id", value: requestID) }
 
         let uri = query.map { "\(forwardedPath)?\($0)" } ?? forwardedPath
@@ -496,7 +496,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     private func finish(_ exchange: Exchange) {
-        cancelTimer()
+        disarmReadTimeout()
         self.exchange = nil
         if let connection = exchange.connection {
             pool.release(connection, reusable: exchange.requestEnded && exchange.upstreamKeepAlive)

@@ -43,6 +43,8 @@ final class UpstreamConnectionPool {
 
     let eventLoop: any EventLoop
     private var targets: [String: Target] = [:]
+    /// This loop's request ids (kept here: the pool is the one per-loop object handlers share).
+    var requestIDs = RequestIDs()
 
     init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop

@@ -119,6 +119,25 @@ import Testing
         }
     }
 
+    @Test func theReadTimeoutHoldsForEveryRequestOfAKeepAliveConnection() async throws {
+        let slow = try await TestUpstream.start()
+        let proxy = try await ProxyHarness.start()
+        try proxy.apply(
+            version: 1, upstreams: [["name": "slow", "targets": [["target": .string(slow.target)]], "timeouts": ["read": "200ms"]]],
+            routes: [["name": "all", "upstream": "slow"]])
+        // Requests that finish in time leave the read check armed for the next one; a later
+        // request that hangs must still time out, on the same client connection.
+        let client = try await TestConnection.open(port: proxy.port)
+        for _ in 0..<3 { #expect(try await client.request(.GET, "/fast").status == 200) }
+        let hung = try await client.request(.GET, "/hang")
+        #expect(hung.status == 504)
+        #expect(hung.json["error"]?["code"] == "upstream_timeout")
+        #expect(try await client.request(.GET, "/fast").status == 200)
+        let again = try await client.request(.GET, "/hang")
+        #expect(again.status == 504)
+        await client.close()
+    }
+
     @Test func largeBodiesStreamBothWays() async throws {
         let upstream = try await TestUpstream.start()
         let proxy = try await ProxyHarness.routingEverything(to: upstream)
