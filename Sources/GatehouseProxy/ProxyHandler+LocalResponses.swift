@@ -12,11 +12,12 @@ extension ProxyHandler {
         if let connection = exchange.connection { pool.release(connection, reusable: false) }
         self.exchange = nil
         if !exchange.requestEnded { discardingBody = true }
+        let keepAlive = exchange.clientKeepAlive && !close && !quiescing
         writeError(
-            status, code, message, version: exchange.clientVersion, keepAlive: exchange.clientKeepAlive && !close, requestID: exchange.requestID,
+            status, code, message, version: exchange.clientVersion, keepAlive: keepAlive, requestID: exchange.requestID,
             headers: exchange.addedHeaders + headers
         )
-        resumeClientReads()
+        answered(closing: !keepAlive)
     }
 
     func respondLocally(
@@ -25,7 +26,8 @@ extension ProxyHandler {
     ) {
         discardingBody = true
         let requestID = head.headers.first(name: "x-request-id") ?? pool.requestIDs.make()
-        writeError(status, code, message, version: head.version, keepAlive: head.isKeepAlive && !close, requestID: requestID, headers: headers)
+        writeError(
+            status, code, message, version: head.version, keepAlive: head.isKeepAlive && !close && !quiescing, requestID: requestID, headers: headers)
     }
 
     func writeError(

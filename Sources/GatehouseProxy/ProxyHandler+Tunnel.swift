@@ -17,9 +17,7 @@ extension ProxyHandler {
             let client = context.channel.pipeline.syncOperations
             try client.addHandler(clientEnd)
             client.removeIfPresent(ClientTimeouts.self)
-            client.removeIfPresent(ProtocolErrorResponder.self)
             client.removeIfPresent(NIOHTTPResponseHeadersValidator.self)
-            client.removeIfPresent(HTTPServerPipelineHandler.self)
             client.removeIfPresent(HTTPResponseEncoder.self)
             client.removeIfPresent(ByteToMessageHandler<HTTPRequestDecoder>.self)
             client.removeHandler(context: context, promise: nil)

@@ -79,6 +79,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// The rest of a request body arriving after its response was already sent.
     var discardingBody = false
     var readPending = false
+    /// Requests the client sent ahead (HTTP pipelining), held until the one in flight is answered.
+    var pipelined = CircularBuffer<HTTPServerRequestPart>()
+    /// A drain asked this connection to close once the request in flight is answered.
+    var quiescing = false
     var timer: Scheduled<Void>?
     /// Whether `timer` is the read-timeout check, which `readDeadline` can push back.
     var timerChecksReads = false
@@ -108,7 +112,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     // MARK: Client side
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        // A request sent before the one in flight was answered (HTTP pipelining) waits its turn.
+        if !pipelined.isEmpty || (exchange != nil && part.isHead) {
+            return pipelined.append(part)
+        }
+        handle(part)
+    }
+
+    func handle(_ part: HTTPServerRequestPart) {
+        switch part {
         case .head(let head):
             discardingBody = false
             timeouts?.headArrived()
@@ -118,7 +131,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             exchange.bodyBytes += buffer.readableBytes
             if let limit = options.maxBodyBytes, exchange.bodyBytes > limit {
                 if exchange.responseStarted {
-                    return context.close(promise: nil)
+                    context?.close(promise: nil)
+                    return
                 }
                 return failBeforeResponse(.payloadTooLarge, "body_too_large", "the request body is over the limit of \(limit) bytes", close: true)
             }
@@ -149,8 +163,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     func read(context: ChannelHandlerContext) {
         // While a request waits for its upstream connection, or that connection cannot take more
-        // bytes, stop reading the client: memory stays bounded whatever the body size.
-        if let exchange, !exchange.requestEnded, !(exchange.connection?.isWritable ?? false) {
+        // bytes, or requests sent ahead wait their turn, stop reading the client: memory stays
+        // bounded whatever the body size.
+        if !pipelined.isEmpty {
+            readPending = true
+        } else if let exchange, !exchange.requestEnded, !(exchange.connection?.isWritable ?? false) {
             readPending = true
         } else {
             context.read()
@@ -172,12 +189,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         cancelTimer()
         if let connection = exchange?.connection { pool.release(connection, reusable: false) }
         exchange = nil
+        pipelined.removeAll()
         self.context = nil
         context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
     }
 
     private func begin(_ head: HTTPRequestHead) {
@@ -425,7 +439,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 // An HTTP/1.0 client can only find the end of an unsized body by the close.
                 let unsized = !head.headers.contains(name: "content-length") && exchange.clientVersion.minor == 0
                 // After an upgrade request the HTTP parser stops: the connection cannot carry more.
-                exchange.closeClientAfter = !exchange.clientKeepAlive || unsized || exchange.upgradeRequested
+                exchange.closeClientAfter = !exchange.clientKeepAlive || unsized || exchange.upgradeRequested || quiescing
                 if exchange.closeClientAfter {
                     head.headers.replaceOrAdd(name: "connection", value: "close")
                 } else if exchange.clientVersion.minor == 0 {
@@ -503,7 +517,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
         if !exchange.requestEnded { discardingBody = true }
         writeEnd(closeAfter: exchange.closeClientAfter)
-        resumeClientReads()
+        answered(closing: exchange.closeClientAfter)
     }
 
     /// Counts a failed attempt against the target, for passive health.

@@ -54,8 +54,8 @@ public enum ProxyServer {
         return Listener(name: "proxy", channels: channels, logger: logger, drain: drain)
     }
 
-    /// A client connection's pipeline: raw-byte timeouts, the HTTP/1 codec with its limits,
-    /// protocol error answers, then the proxy.
+    /// A client connection's pipeline: raw-byte timeouts, the HTTP/1 codec with its limits, then
+    /// the proxy.
     private static func configure(
         _ pipeline: ChannelPipeline.SynchronousOperations, pool: UpstreamConnectionPool, active: ActiveConfig, options: ProxyOptions,
         health: TargetHealth
@@ -63,10 +63,11 @@ public enum ProxyServer {
         var limits = NIOHTTPDecoderLimitConfiguration()
         limits.maxHeaderListSize = options.maxHeaderBytes
         limits.maxHeaderFieldSize = options.maxHeaderBytes
-        try pipeline.configureHTTPServerPipeline(withErrorHandling: false, withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
+        // Pipelining, drains and protocol errors are the proxy handler's (ProxyHandler+Connection).
+        try pipeline.configureHTTPServerPipeline(
+            withPipeliningAssistance: false, withErrorHandling: false, withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
         let timeouts = ClientTimeouts(headerTimeout: options.headerTimeout, idleTimeout: options.idleTimeout)
         try pipeline.addHandler(timeouts, position: .first)
-        try pipeline.addHandler(ProtocolErrorResponder())
         try pipeline.addHandler(ProxyHandler(active: active, pool: pool, options: options, health: health, timeouts: timeouts))
     }
 }

@@ -26,6 +26,30 @@ import Testing
         #expect(!response.contains("0\r\n\r\nHTTP"))
     }
 
+    @Test func pipelinedRequestsAreAnsweredInOrderWhateverAnswersThem() async throws {
+        let upstream = try await TestUpstream.start()
+        let proxy = try await ProxyHarness.start()
+        try proxy.apply(
+            version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]],
+            routes: [["name": "api", "paths": ["/hold", "/sink", "/bytes"], "upstream": "u"]])
+        let connection = try await RawConnection.open(port: proxy.port)
+        // A slow first request, a POST with a body, one the gateway answers itself (no route),
+        // and a last one asking to close: all sent at once.
+        try await connection.send(
+            "GET /hold HTTP/1.1\r\nHost: a\r\n\r\n"
+                + "POST /sink HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
+                + "GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n"
+                + "GET /bytes/3 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        try await waitUntil("the first request to reach the upstream") { upstream.heldCount == 1 }
+        upstream.release()
+        let response = await connection.receivedUntilClosed(deadline: .seconds(10))
+        // Bodies end without a line break, so status lines are found wherever they start.
+        let statuses = response.matches(of: /HTTP\/1\.1 \d{3}/).map { String(response[$0.range]) }
+        #expect(statuses == ["HTTP/1.1 200", "HTTP/1.1 200", "HTTP/1.1 404", "HTTP/1.1 200"])
+        #expect(response.contains("\"body_bytes\":5"))
+        #expect(response.hasSuffix("\r\n\r\nxxx"))
+    }
+
     @Test func anHTTP10ClientGetsAnHTTP10ResponseAndTheConnectionCloses() async throws {
         let proxy = try await Self.proxy()
         let response = try await rawExchange(port: proxy.port, "GET /bytes/5 HTTP/1.0\r\nHost: a\r\n\r\n")

@@ -1,0 +1,54 @@
+import NIOCore
+import NIOHTTP1
+
+/// What the client connection itself needs: requests sent ahead (HTTP pipelining), a drain's
+/// request to close, and answers to HTTP the parser refused. Handled here rather than by NIO's
+/// pipelining handler, which holds every read until the response is written, so that each
+/// request cost two `epoll_ctl` calls.
+extension ProxyHandler {
+    /// The request in flight is answered: go on with one the client sent ahead, unless the
+    /// connection closes.
+    func answered(closing: Bool) {
+        if closing {
+            pipelined.removeAll()
+            return
+        }
+        while let part = pipelined.first {
+            // The next request begun: the rest waits for its answer.
+            if exchange != nil, part.isHead { return }
+            pipelined.removeFirst()
+            handle(part)
+        }
+        resumeClientReads()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent else { return context.fireUserInboundEventTriggered(event) }
+        // Between requests the connection closes now; otherwise after the answer in flight.
+        quiescing = true
+        if exchange == nil { context.close(promise: nil) }
+    }
+
+    /// Malformed, ambiguous or oversized requests get 400 (431 for headers) and the connection
+    /// closes; a response already under way is not interrupted, the connection just closes.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let parserError = error as? HTTPParserError else { return context.close(promise: nil) }
+        let (status, code, message): (HTTPResponseStatus, String, String) =
+            parserError == .headerOverflow
+            ? (.requestHeaderFieldsTooLarge, "headers_too_large", "the request headers are too large")
+            : (.badRequest, "bad_request", "malformed HTTP request: \(parserError)")
+        pipelined.removeAll()
+        if let exchange {
+            if exchange.responseStarted { return context.close(promise: nil) }
+            return failBeforeResponse(status, code, message, close: true)
+        }
+        writeError(status, code, message, version: .http1_1, keepAlive: false, requestID: pool.requestIDs.make())
+    }
+}
+
+extension HTTPServerRequestPart {
+    var isHead: Bool {
+        if case .head = self { return true }
+        return false
+    }
+}
