@@ -43,6 +43,44 @@ extension ProxyHandler {
         writeEnd(closeAfter: !head.isKeepAlive)
     }
 
+    /// Runs key-auth on a request: the consumer's headers added and, with `hide_credentials`, the
+    /// key left out of the query (key headers were dropped with the hop-by-hop ones). Returns nil
+    /// when the request was answered with 401.
+    func authenticate(
+        _ head: HTTPRequestHead, _ auth: KeyAuthPolicy, query: inout Substring?, headers: inout HTTPHeaders, answerHeaders: [(String, String)],
+        metrics: PolicyMetrics
+    ) -> KeyAuthPolicy.Caller? {
+        let caller: KeyAuthPolicy.Caller
+        let source: KeyAuthPolicy.Source?
+        switch auth.authenticate(headers: head.headers, query: query) {
+        case .missing:
+            metrics.authenticationFailures.wrappingIncrement(ordering: .relaxed)
+            respondLocally(
+                head, .unauthorized, "unauthorized",
+                "no API key: send it in the \(auth.keyNames.joined(separator: " or ")) header or query parameter",
+                headers: answerHeaders + [KeyAuthPolicy.challenge])
+            return nil
+        case .invalid:
+            metrics.authenticationFailures.wrappingIncrement(ordering: .relaxed)
+            respondLocally(head, .unauthorized, "unauthorized", "the API key is not valid", headers: answerHeaders + [KeyAuthPolicy.challenge])
+            return nil
+        case .identified(let consumer, let from):
+            (caller, source) = (KeyAuthPolicy.Caller(consumer: consumer, identified: true), from)
+        case .anonymous(let consumer, let from):
+            (caller, source) = (KeyAuthPolicy.Caller(consumer: consumer, identified: false), from)
+        }
+        // Who the consumer is comes from the gateway only: the client's own identity headers were
+        // dropped with the hop-by-hop ones.
+        headers.add(name: "x-consumer-id", value: caller.consumer.id)
+        headers.add(name: "x-consumer-name", value: caller.consumer.name)
+        if let customID = caller.consumer.customID { headers.add(name: "x-consumer-custom-id", value: customID) }
+        if !caller.identified { headers.add(name: "x-anonymous-consumer", value: "true") }
+        if auth.hideCredentials, case .query(let name) = source {
+            query = query.flatMap { KeyAuthPolicy.removing(name, from: $0) }
+        }
+        return caller
+    }
+
     /// Counts the request with each limit in turn; on through to the upstream when none refuses.
     /// Local counts are taken on the spot; a Redis count resumes here when its answer arrives.
     func runLimits(_ exchange: Exchange, _ limits: [LimitPolicy], from start: Int, _ subject: LimitSubject, metrics: PolicyMetrics) {

@@ -228,39 +228,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             head.headers, dropping: keyAuth?.dropped(trusted: trusted) ?? (trusted ? Self.replacedWhenTrusted : Self.replacedWithHost))
         var query = target.query
         var addedHeaders: [(String, String)] = []
-        var consumer: CompiledConsumer?
-        var identified = false
+        var consumer: KeyAuthPolicy.Caller?
         if let chain = route.policies {
             if let cors = chain.cors { addedHeaders = cors.actualHeaders(origin: head.headers.first(name: "origin")) }
             if let auth = keyAuth {
-                let source: KeyAuthPolicy.Source?
-                switch auth.authenticate(headers: head.headers, query: target.query) {
-                case .missing:
-                    config.policyMetrics.authenticationFailures.wrappingIncrement(ordering: .relaxed)
-                    return respondLocally(
-                        head, .unauthorized, "unauthorized",
-                        "no API key: send it in the \(auth.keyNames.joined(separator: " or ")) header or query parameter",
-                        headers: addedHeaders + [KeyAuthPolicy.challenge])
-                case .invalid:
-                    config.policyMetrics.authenticationFailures.wrappingIncrement(ordering: .relaxed)
-                    return respondLocally(
-                        head, .unauthorized, "unauthorized", "the API key is not valid", headers: addedHeaders + [KeyAuthPolicy.challenge])
-                case .identified(let who, let from):
-                    (consumer, source, identified) = (who, from, true)
-                case .anonymous(let who, let from):
-                    (consumer, source) = (who, from)
-                }
-                // What says who the consumer is comes from the gateway only: the client's own
-                // identity headers (and, with hide_credentials, key headers) were dropped above.
-                if let consumer {
-                    headers.add(name: "x-consumer-id", value: consumer.id)
-                    headers.add(name: "x-consumer-name", value: consumer.name)
-                    if let customID = consumer.customID { headers.add(name: "x-consumer-custom-id", value: customID) }
-                    if !identified { headers.add(name: "x-anonymous-consumer", value: "true") }
-                }
-                if auth.hideCredentials, case .query(let name) = source {
-                    query = query.flatMap { KeyAuthPolicy.removing(name, from: $0) }
-                }
+                guard
+                    let caller = authenticate(
+                        head, auth, query: &query, headers: &headers, answerHeaders: addedHeaders, metrics: config.policyMetrics)
+                else { return }
+                consumer = caller
             }
         }
         let chunked = head.headers[canonicalForm: "transfer-encoding"].last?.lowercased() == "chunked"
@@ -293,7 +269,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let exchange = Exchange(
             config: config, upstream: config.upstreams[route.upstream], head: upstreamHead, clientVersion: head.version,
             clientKeepAlive: head.isKeepAlive, requestID: requestID,
-            idempotent: [.GET, .HEAD, .OPTIONS, .PUT, .DELETE].contains(head.method), balancerKey: key,
+            idempotent: Self.idempotentMethods.contains(head.method), balancerKey: key,
             preserveHost: route.preserveHost && !hostHeader.isEmpty, websocket: websocket, upgradeRequested: upgradeRequested
         )
         exchange.expectsContinue =
@@ -302,10 +278,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         guard let chain = route.policies else { return proceed(exchange) }
         exchange.addedHeaders = addedHeaders
         exchange.replacesCORS = chain.cors != nil
-        let limits = chain.limits(for: consumer)
+        let limits = chain.limits(for: consumer?.consumer)
         if limits.isEmpty { return proceed(exchange) }
         let subject = LimitSubject(
-            consumer: identified ? consumer : nil, clientIP: limitClientIP(head.headers, peer: clientIP, trusted: trusted), routeID: route.id,
+            consumer: consumer?.identified == true ? consumer?.consumer : nil,
+            clientIP: limitClientIP(head.headers, peer: clientIP, trusted: trusted), routeID: route.id,
             headers: head.headers)
         runLimits(exchange, limits, from: 0, subject, metrics: config.policyMetrics)
     }
@@ -530,6 +507,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     static let replacedWithHost = ForwardedRequest.replacedForwarding + ["host", "expect"]
     static let replacedWhenTrusted = ["host", "expect"]
+    private static let idempotentMethods: [HTTPMethod] = [.GET, .HEAD, .OPTIONS, .PUT, .DELETE]
 }
 
 extension HTTPMethod {

@@ -123,10 +123,11 @@ import Testing
         let slow = try await TestUpstream.start()
         let proxy = try await ProxyHarness.start()
         try proxy.apply(
-            version: 1, upstreams: [["name": "slow", "targets": [["target": .string(slow.target)]], "timeouts": ["read": "200ms"]]],
+            version: 1, upstreams: [["name": "slow", "targets": [["target": .string(slow.target)]], "timeouts": ["read": "1s"]]],
             routes: [["name": "all", "upstream": "slow"]])
         // Requests that finish in time leave the read check armed for the next one; a later
-        // request that hangs must still time out, on the same client connection.
+        // request that hangs must still time out, on the same client connection. (1 s: the quick
+        // requests must not time out even while the whole suite loads the machine.)
         let client = try await TestConnection.open(port: proxy.port)
         for _ in 0..<3 { #expect(try await client.request(.GET, "/fast").status == 200) }
         let hung = try await client.request(.GET, "/hang")

@@ -45,6 +45,12 @@ public final class KeyAuthPolicy: Sendable {
         case invalid(Source)
     }
 
+    /// Who a request goes on as: a consumer its key identified, or the anonymous one.
+    struct Caller {
+        let consumer: CompiledConsumer
+        let identified: Bool
+    }
+
     func authenticate(headers: HTTPHeaders, query: Substring?) -> Outcome {
         guard let (key, source) = findKey(headers: headers, query: query) else {
             return anonymous.map { .anonymous($0, nil) } ?? .missing
