@@ -104,7 +104,7 @@ final class ClientTimeouts: ChannelInboundHandler, RemovableChannelHandler {
         servedRequest = true
         if let event = heldQuiesce, let context {
             heldQuiesce = nil
-            // After the head has passed the pipeline handler, so it closes after this response.
+            // After the head has reached the proxy handler, so it closes after this response.
             context.eventLoop.assumeIsolated().execute { context.fireUserInboundEventTriggered(event) }
         }
     }

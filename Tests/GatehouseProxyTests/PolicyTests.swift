@@ -193,6 +193,39 @@ final class TestWallClock: Sendable {
         #expect(try await httpRequest(port: proxy.port, .GET, "/api").header("ratelimit-remaining") == "3")
     }
 
+    @Test func limitsCountByHeaderOrByRoute() async throws {
+        let byHeader: JSONValue = [
+            "name": "per-tenant", "type": "rate-limit", "config": ["limit": 1, "window": "1m", "by": "header", "header_name": "X-Tenant"],
+        ]
+        let (proxy, _) = try await proxy(policies: [byHeader])
+        #expect(try await httpRequest(port: proxy.port, .GET, "/api", headers: [("X-Tenant", "a")]).status == 200)
+        #expect(try await httpRequest(port: proxy.port, .GET, "/api", headers: [("X-Tenant", "a")]).status == 429)
+        #expect(try await httpRequest(port: proxy.port, .GET, "/api", headers: [("X-Tenant", "b")]).status == 200)
+        // Without the header, the client IP is counted.
+        #expect(try await httpRequest(port: proxy.port, .GET, "/api").status == 200)
+        #expect(try await httpRequest(port: proxy.port, .GET, "/api").status == 429)
+
+        let byRoute: JSONValue = ["name": "per-route", "type": "rate-limit", "config": ["limit": 2, "window": "1m", "by": "route"]]
+        let (shared, _) = try await self.proxy(policies: [PolicyTests.keyAuth, byRoute])
+        // Every caller shares the route's one count.
+        #expect(try await httpRequest(port: shared.port, .GET, "/api", headers: [("apikey", Self.webKey)]).status == 200)
+        #expect(try await httpRequest(port: shared.port, .GET, "/api", headers: [("apikey", Self.partnerKey)]).status == 200)
+        #expect(try await httpRequest(port: shared.port, .GET, "/api", headers: [("apikey", Self.webKey)]).status == 429)
+    }
+
+    @Test func anyOriginWithoutCredentialsAnswersAStarAndDoesNotVary() async throws {
+        let cors: JSONValue = ["name": "open", "type": "cors", "config": ["allow_origins": ["*"]]]
+        let (proxy, _) = try await proxy(policies: [cors])
+        let actual = try await httpRequest(port: proxy.port, .GET, "/api", headers: [("Origin", "https://anyone.example")])
+        #expect(actual.header("access-control-allow-origin") == "*")
+        #expect(actual.header("vary") == nil)
+        let preflight = try await httpRequest(
+            port: proxy.port, .OPTIONS, "/api", headers: [("Origin", "https://anyone.example"), ("Access-Control-Request-Method", "POST")])
+        #expect(preflight.status == 204)
+        #expect(preflight.header("access-control-allow-origin") == "*")
+        #expect(preflight.header("vary")?.contains("Origin") == false)
+    }
+
     @Test func aConsumerScopedLimitOverridesTheGlobalOne() async throws {
         let policies: [JSONValue] = [
             Self.keyAuth,

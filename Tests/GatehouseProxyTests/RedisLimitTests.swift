@@ -90,6 +90,45 @@ import Testing
         }
     }
 
+    @Test func aPasswordAndDatabaseInTheURLAreUsedAndAWrongPasswordFailsOpen() async throws {
+        let redis = try await TestRedis.start(password: "s3cret")
+        func limit(_ url: String) -> JSONValue {
+            [
+                "name": "limit", "type": "rate-limit",
+                "config": ["limit": 5, "window": "1h", "by": "route", "backend": "redis", "redis_url": .string(url)],
+            ]
+        }
+        let right = try await dataPlanes(1, policies: [limit("redis://:s3cret@127.0.0.1:\(redis.port)/3")], clock: TestWallClock())[0]
+        #expect(try await httpRequest(port: right.port, .GET, "/api").header("ratelimit-remaining") == "4")
+        // Counted in database 3.
+        #expect(try redis.cli("-n", "3", "DBSIZE") == "1")
+        #expect(try redis.cli("-n", "0", "DBSIZE") == "0")
+
+        let wrong = try await dataPlanes(1, policies: [limit("redis://:nope@127.0.0.1:\(redis.port)")], clock: TestWallClock())[0]
+        let answer = try await httpRequest(port: wrong.port, .GET, "/api")
+        #expect(answer.status == 200)
+        #expect(answer.header("ratelimit-limit") == nil)
+        #expect(wrong.applier.policies.metrics.prometheusText.contains("gatehouse_limit_unavailable_total{outcome=\"fail_open\"} 1\n"))
+    }
+
+    @Test func aRedisThatStopsAnsweringTimesOutInsteadOfHoldingRequests() async throws {
+        let redis = try await TestRedis.start()
+        defer { redis.resume() }
+        let limit: JSONValue = [
+            "name": "limit", "type": "rate-limit",
+            "config": ["limit": 5, "window": "1h", "by": "ip", "backend": "redis", "redis_url": .string(redis.url)],
+        ]
+        let proxy = try await dataPlanes(1, policies: [limit], clock: TestWallClock())[0]
+        #expect(try await httpRequest(port: proxy.port, .GET, "/api").header("ratelimit-remaining") == "4")
+        // The connection stays open but nothing comes back: the command times out and the
+        // request goes on (fail open) rather than waiting for Redis.
+        redis.pause()
+        let answer = try await httpRequest(port: proxy.port, .GET, "/api")
+        #expect(answer.status == 200)
+        #expect(answer.header("ratelimit-limit") == nil)
+        #expect(proxy.applier.policies.metrics.prometheusText.contains("gatehouse_limit_unavailable_total{outcome=\"fail_open\"} 1\n"))
+    }
+
     @Test func aQuotaIsCountedPerConsumerAndOutlivesTheDataPlane() async throws {
         let redis = try await TestRedis.start()
         let clock = TestWallClock()

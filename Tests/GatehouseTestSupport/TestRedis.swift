@@ -6,12 +6,14 @@ import NIOPosix
 /// Stopped with SIGKILL: it may inherit the test process's blocked signal mask.
 public final class TestRedis: @unchecked Sendable {
     public let port: Int
+    private let password: String?
     private let directory: TemporaryDirectory
     private var process: Process?
 
     public var url: String { "redis://127.0.0.1:\(port)" }
 
-    public static func start() async throws -> TestRedis {
+    /// - Parameter password: when set, clients must log in (`requirepass`).
+    public static func start(password: String? = nil) async throws -> TestRedis {
         let directory = try TemporaryDirectory()
         var attempts = 0
         while true {
@@ -21,15 +23,18 @@ public final class TestRedis: @unchecked Sendable {
             let port = probe.localAddress!.port!
             try await probe.close()
             do {
-                return TestRedis(port: port, directory: directory, process: try await launch(port: port, directory: directory))
+                return TestRedis(
+                    port: port, password: password, directory: directory,
+                    process: try await launch(port: port, password: password, directory: directory))
             } catch is PortTaken where attempts < 20 {
                 attempts += 1
             }
         }
     }
 
-    private init(port: Int, directory: TemporaryDirectory, process: Process) {
+    private init(port: Int, password: String?, directory: TemporaryDirectory, process: Process) {
         self.port = port
+        self.password = password
         self.directory = directory
         self.process = process
     }
@@ -41,8 +46,20 @@ public final class TestRedis: @unchecked Sendable {
 
     public func stop() {
         guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, SIGCONT)
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open, nothing is answered.
+    public func pause() {
+        guard let process else { return }
+        kill(process.processIdentifier, SIGSTOP)
+    }
+
+    public func resume() {
+        guard let process else { return }
+        kill(process.processIdentifier, SIGCONT)
     }
 
     /// Starts again on the same port, empty.
@@ -51,7 +68,7 @@ public final class TestRedis: @unchecked Sendable {
         var attempts = 0
         while true {
             do {
-                process = try await Self.launch(port: port, directory: directory)
+                process = try await Self.launch(port: port, password: password, directory: directory)
                 return
             } catch is PortTaken where attempts < 20 {
                 attempts += 1
@@ -63,7 +80,7 @@ public final class TestRedis: @unchecked Sendable {
     public func cli(_ arguments: String...) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
-        process.arguments = ["-p", String(port)] + arguments
+        process.arguments = ["-p", String(port)] + (password.map { ["--no-auth-warning", "-a", $0] } ?? []) + arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
@@ -72,13 +89,14 @@ public final class TestRedis: @unchecked Sendable {
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    private static func launch(port: Int, directory: TemporaryDirectory) async throws -> Process {
+    private static func launch(port: Int, password: String?, directory: TemporaryDirectory) async throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
-        process.arguments = [
-            "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory.path, "--daemonize", "no",
-            "--logfile", directory.file("redis.log"),
-        ]
+        process.arguments =
+            [
+                "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory.path, "--daemonize", "no",
+                "--logfile", directory.file("redis.log"),
+            ] + (password.map { ["--requirepass", $0] } ?? [])
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         try await waitUntil("redis-server to listen") {
