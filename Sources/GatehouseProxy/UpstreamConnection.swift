@@ -23,7 +23,8 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     weak var delegate: (any UpstreamConnectionDelegate)?
     /// Set by the pool; told when the channel closes so an idle connection leaves the pool.
     var onClose: ((UpstreamConnection) -> Void)?
-    var idleTimer: Scheduled<Void>?
+    /// While idle in the pool: when it is closed unless borrowed again.
+    var idleUntil: NIODeadline?
     private(set) var isOpen = true
     private var context: ChannelHandlerContext?
     private var readPending = false
@@ -93,7 +94,6 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         isOpen = false
-        idleTimer?.cancel()
         let delegate = self.delegate
         self.delegate = nil
         delegate?.upstreamFailed(ChannelError.eof)

@@ -43,6 +43,8 @@ final class UpstreamConnectionPool {
 
     let eventLoop: any EventLoop
     private var targets: [String: Target] = [:]
+    private var sweepTask: Scheduled<Void>?
+    private var sweepAt: NIODeadline?
     /// This loop's request ids (kept here: the pool is the one per-loop object handlers share).
     var requestIDs = RequestIDs()
 
@@ -63,8 +65,7 @@ final class UpstreamConnectionPool {
         eventLoop.preconditionInEventLoop()
         targets[key, default: Target()].limits = limits
         while reuse, let connection = targets[key]?.idle.popLast() {
-            connection.idleTimer?.cancel()
-            connection.idleTimer = nil
+            connection.idleUntil = nil
             if connection.isOpen {
                 targets[key]?.busy += 1
                 return callback(.success((connection, true)))
@@ -87,6 +88,10 @@ final class UpstreamConnectionPool {
     private func open(_ recipe: Recipe, key: String, _ callback: @escaping Callback) {
         targets[key, default: Target()].busy += 1
         let connection = UpstreamConnection(key: key)
+        connection.onClose = { [weak self] closed in
+            self?.targets[closed.key]?.idle.removeAll { $0 === closed }
+            self?.forgetIfUnused(closed.key)
+        }
         let handler = NIOLoopBound(connection, eventLoop: eventLoop)
         let tls = recipe.tls
         ClientBootstrap(group: eventLoop)
@@ -134,14 +139,38 @@ final class UpstreamConnectionPool {
             return forgetIfUnused(key)
         }
         targets[key]!.idle.append(connection)
-        connection.onClose = { [weak self] closed in
-            self?.targets[closed.key]?.idle.removeAll { $0 === closed }
-            self?.forgetIfUnused(closed.key)
+        let until = NIODeadline.now() + .milliseconds(limits.idleTimeout.milliseconds)
+        connection.idleUntil = until
+        sweep(at: until)
+    }
+
+    /// Makes sure idle connections are looked at by `at`. One task for the whole pool, not one
+    /// per connection given back: a busy pool would schedule and cancel one per request.
+    private func sweep(at: NIODeadline) {
+        if let sweepAt, sweepAt <= at { return }
+        sweepTask?.cancel()
+        sweepAt = at
+        sweepTask = eventLoop.assumeIsolated().scheduleTask(deadline: at) { [weak self] in
+            self?.closeExpiredIdle()
         }
-        connection.idleTimer = eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(limits.idleTimeout.milliseconds)) {
-            [weak connection] in
-            connection?.close()
+    }
+
+    /// Closes the idle connections whose time ran out, and plans the next look.
+    private func closeExpiredIdle() {
+        sweepTask = nil
+        sweepAt = nil
+        let now = NIODeadline.now()
+        var next: NIODeadline?
+        for connection in targets.values.flatMap(\.idle) {
+            guard let until = connection.idleUntil else { continue }
+            if until <= now {
+                connection.idleUntil = nil
+                connection.close()
+            } else {
+                next = min(next ?? until, until)
+            }
         }
+        if let next { sweep(at: next) }
     }
 
     /// Takes a connection out of the pool's accounting for good: it became a tunnel.
@@ -153,6 +182,9 @@ final class UpstreamConnectionPool {
 
     /// Closes every idle connection (on shutdown).
     func closeIdle() {
+        sweepTask?.cancel()
+        sweepTask = nil
+        sweepAt = nil
         let all = targets.values.flatMap(\.idle)
         for key in targets.keys { targets[key]?.idle = [] }
         for connection in all { connection.close() }

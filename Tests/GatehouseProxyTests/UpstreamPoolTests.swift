@@ -53,6 +53,9 @@ import Testing
         #expect(outcome.waited)
         #expect(outcome.sameConnection)
         #expect(outcome.reused)
+        // The upstream's side of the connection may be set up a moment after ours: wait for it,
+        // then make sure no second one came.
+        try await waitUntil("the upstream to accept the connection") { upstream.connectionCount >= 1 }
         #expect(upstream.connectionCount == 1)
     }
 
@@ -77,6 +80,20 @@ import Testing
         for _ in 0..<3 { #expect(try await httpRequest(port: proxy.port, .GET, "/").status == 200) }
         // None kept: each request needed a new connection.
         #expect(upstream.connectionCount == 3)
+    }
+
+    @Test func idleConnectionsAreClosedAfterTheIdleTimeoutAndBusyOnesAreNot() async throws {
+        let upstream = try await TestUpstream.start()
+        let proxy = try await Self.proxy(to: upstream, pool: ["idle_timeout": "300ms"])
+        let client = try await TestConnection.open(port: proxy.port)
+        // Requests keep coming on one connection: given back and borrowed again, it stays.
+        for _ in 0..<5 { #expect(try await client.request(.GET, "/").status == 200) }
+        #expect(upstream.connectionCount == 1)
+        // Left idle, it is closed once its time runs out; the next request opens a new one.
+        try await waitUntil("the idle upstream connection to be closed") { upstream.openConnectionCount == 0 }
+        #expect(try await client.request(.GET, "/").status == 200)
+        #expect(upstream.connectionCount == 2)
+        await client.close()
     }
 
     @Test func poolSettingsAreValidated() throws {

@@ -32,6 +32,8 @@ public final class TestUpstream: Sendable {
     public var target: String { "\(host):\(port)" }
     /// Connections accepted so far.
     public var connectionCount: Int { counter.value.withLock { $0 } }
+    /// Connections open now.
+    public var openConnectionCount: Int { counter.open.withLock { $0 } }
     /// Requests to `/hold` waiting for `release()`.
     public var heldCount: Int { held.count }
 
@@ -75,6 +77,8 @@ public final class TestUpstream: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 counter.increment()
+                counter.open.withLock { $0 += 1 }
+                channel.closeFuture.whenComplete { _ in counter.open.withLock { $0 -= 1 } }
                 return channel.eventLoop.makeCompletedFuture {
                     if let tlsContext { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext)) }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
@@ -88,6 +92,7 @@ public final class TestUpstream: Sendable {
 
     private final class Counter: Sendable {
         let value = Mutex(0)
+        let open = Mutex(0)
         func increment() { value.withLock { $0 += 1 } }
     }
 }
