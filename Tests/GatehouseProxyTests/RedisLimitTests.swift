@@ -55,14 +55,15 @@ import Testing
     }
 
     @Test func anUnreachableRedisFailsOpenOrClosedAsConfigured() async throws {
-        let redis = try await TestRedis.start()
-        redis.stop()
-        let open: JSONValue = [
-            "name": "open", "type": "rate-limit", "route": "api",
-            "config": ["limit": 1, "window": "1m", "by": "ip", "backend": "redis", "redis_url": .string(redis.url)],
-        ]
-        let planes = try await dataPlanes(1, policies: [open], clock: TestWallClock())
-        let proxy = planes[0]
+        // Port 1 on loopback: nothing listens there, and no test can take it (tests bind port 0).
+        let nowhere = "redis://127.0.0.1:1"
+        func limit(_ url: String, failOpen: Bool) -> JSONValue {
+            [
+                "name": "limit", "type": "rate-limit", "route": "api",
+                "config": ["limit": 5, "window": "1m", "by": "ip", "backend": "redis", "redis_url": .string(url), "fail_open": .bool(failOpen)],
+            ]
+        }
+        let proxy = try await dataPlanes(1, policies: [limit(nowhere, failOpen: true)], clock: TestWallClock())[0]
         for _ in 0..<3 {
             let response = try await httpRequest(port: proxy.port, .GET, "/api")
             #expect(response.status == 200)
@@ -72,21 +73,26 @@ import Testing
         #expect(metrics.prometheusText.contains("gatehouse_limit_unavailable_total{outcome=\"fail_open\"} 3\n"))
         #expect(!metrics.prometheusText.contains("gatehouse_redis_errors_total 0\n"))
 
-        var closed = open.objectValue!
-        closed["config"] = [
-            "limit": 1, "window": "1m", "by": "ip", "backend": "redis", "redis_url": .string(redis.url), "fail_open": false,
-        ]
-        let upstreams: [JSONValue] = [["name": "u", "targets": [["target": "127.0.0.1:9"]]]]
-        try proxy.apply(version: 2, upstreams: upstreams, routes: [["name": "api", "paths": ["/api"], "upstream": "u"]], policies: [.object(closed)])
+        let upstream = try await TestUpstream.start()
+        let upstreams: [JSONValue] = [["name": "u", "targets": [["target": .string(upstream.target)]]]]
+        let routes: [JSONValue] = [["name": "api", "paths": ["/api"], "upstream": "u"]]
+        try proxy.apply(version: 2, upstreams: upstreams, routes: routes, policies: [limit(nowhere, failOpen: false)])
         let refused = try await httpRequest(port: proxy.port, .GET, "/api")
         #expect(refused.status == 503)
         #expect(refused.json["error"]?["code"] == "limit_unavailable")
         #expect(metrics.prometheusText.contains("gatehouse_limit_unavailable_total{outcome=\"fail_closed\"} 1\n"))
 
-        // Redis back: counting resumes once the connection's rest is over.
-        try await redis.restart()
+        // A Redis that stops answering (frozen, its port still held) fails closed too, and once
+        // it answers again, counting resumes after the connection's rest.
+        let redis = try await TestRedis.start()
+        defer { redis.resume() }
+        try proxy.apply(version: 3, upstreams: upstreams, routes: routes, policies: [limit(redis.url, failOpen: false)])
+        #expect(try await httpRequest(port: proxy.port, .GET, "/api").header("ratelimit-remaining") == "4")
+        redis.pause()
+        #expect(try await httpRequest(port: proxy.port, .GET, "/api").status == 503)
+        redis.resume()
         try await waitUntil("the data plane to count in Redis again") {
-            try await httpRequest(port: proxy.port, .GET, "/api").status != 503
+            try await httpRequest(port: proxy.port, .GET, "/api").header("ratelimit-remaining") != nil
         }
     }
 

@@ -62,20 +62,6 @@ public final class TestRedis: @unchecked Sendable {
         kill(process.processIdentifier, SIGCONT)
     }
 
-    /// Starts again on the same port, empty.
-    public func restart() async throws {
-        stop()
-        var attempts = 0
-        while true {
-            do {
-                process = try await Self.launch(port: port, password: password, directory: directory)
-                return
-            } catch is PortTaken where attempts < 20 {
-                attempts += 1
-            }
-        }
-    }
-
     /// Runs a command with `redis-cli` and returns what it printed.
     public func cli(_ arguments: String...) throws -> String {
         let process = Process()
