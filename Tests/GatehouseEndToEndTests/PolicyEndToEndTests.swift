@@ -38,7 +38,7 @@ import Testing
                 ],
             ],
             ["name": "auth", "type": "key-auth"],
-            ["name": "limit", "type": "rate-limit", "config": ["limit": 2, "window": "1h"]],
+            ["name": "limit", "type": "rate-limit", "config": ["limit": 2, "window": "31d"]],
         ] {
             let created = try await httpRequest(port: admin, .POST, "/policies", json: policy)
             #expect(created.status == 201, "\(created.text)")
