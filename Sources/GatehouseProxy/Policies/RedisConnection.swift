@@ -28,6 +28,7 @@ final class RedisConnection: @unchecked Sendable {
     /// Commands written while connecting, sent once connected.
     private var queued: ByteBuffer
     private var timer: Scheduled<Void>?
+    private var flushScheduled = false
 
     init(client: RedisClient, loop: any EventLoop) {
         self.client = client
@@ -55,7 +56,16 @@ final class RedisConnection: @unchecked Sendable {
 
     private func send(_ command: ByteBuffer) {
         if case .ready(let channel) = state {
-            channel.writeAndFlush(command, promise: nil)
+            channel.write(command, promise: nil)
+            // One flush for every command of this turn of the event loop: requests that arrived
+            // together go to Redis in one write.
+            if !flushScheduled {
+                flushScheduled = true
+                loop.assumeIsolated().execute { [self] in
+                    flushScheduled = false
+                    if case .ready(let channel) = state { channel.flush() }
+                }
+            }
         } else {
             var command = command
             queued.writeBuffer(&command)
