@@ -244,4 +244,28 @@ import Testing
         let (status, output) = try Self.cli(["validate", example], environment: ["GATEHOUSE_WEB_APP_KEY": "0123456789abcdef0123"])
         #expect(status == 0, "\(output)")
     }
+
+    @Test func explainChecksACORSRuleAgainstFilesOffline() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let example = root.appendingPathComponent("deploy/config-repo/gateway").path
+        let environment = ["GATEHOUSE_WEB_APP_KEY": "0123456789abcdef0123"]
+        let (status, allowed) = try Self.cli(
+            [
+                "explain", "POST", "https://api.example.com/api/recipes", "-f", example, "--origin", "https://www.example.com", "-H",
+                "Content-Type: application/json",
+            ],
+            environment: environment)
+        #expect(status == 0, "\(allowed)")
+        #expect(allowed.contains("route: recipes → upstream 'recipes-service'"))
+        #expect(allowed.contains("a browser ALLOWS this request"))
+        #expect(allowed.contains("authentication: 401"))
+        // PUT is not allowed on the recipes route's CORS rule, and another origin is not either.
+        let (_, blocked) = try Self.cli(
+            ["explain", "PUT", "https://api.example.com/api/recipes/7", "-f", example, "--origin", "https://evil.example.net", "--json"],
+            environment: environment)
+        let json = try JSONValue.parse(Array(blocked.utf8))
+        #expect(json["route"]?["name"] == "recipe")
+        #expect(json["cors"]?["browser"] == "blocked")
+        #expect(json["cors"]?["origin_allowed"] == false)
+    }
 }
