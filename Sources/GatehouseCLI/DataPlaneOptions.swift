@@ -55,6 +55,14 @@ struct DataPlaneOptions: ParsableArguments {
         ConfigDuration($0)
     }
 
+    @Option(
+        help:
+            "Time a rate limit or quota waits for Redis before failing open or closed as configured (GATEHOUSE_REDIS_TIMEOUT)."
+    )
+    var redisTimeout = EnvironmentDefault.value("GATEHOUSE_REDIS_TIMEOUT", ConfigDuration("250ms")!, expected: "a duration such as 250ms") {
+        ConfigDuration($0)
+    }
+
     @Option(help: "Proxy event loops, one per core by default (GATEHOUSE_WORKERS).")
     var workers = EnvironmentDefault.value("GATEHOUSE_WORKERS", System.coreCount, expected: "a number of event loops") { Int($0) }
 

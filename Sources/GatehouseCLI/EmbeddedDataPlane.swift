@@ -25,7 +25,7 @@ struct EmbeddedDataPlane {
     ) async throws {
         checker = ActiveHealthChecker(group: group, health: health, logger: logger)
         discovery = TargetDiscovery(servers: options.dnsResolver.servers, group: group, logger: logger)
-        policies = PolicyState(logger: logger)
+        policies = PolicyState(logger: logger, redisTimeout: options.redisTimeout.timeAmount)
         applier = SnapshotApplier(active: active, state: state, checker: checker, discovery: discovery, policies: policies, logger: logger)
         let (active, state, health, discovery, metrics) = (active, state, health, discovery, policies.metrics)
         let proxyOptions = options.proxyOptions

@@ -137,7 +137,7 @@ import Testing
         let upstream = try await TestUpstream.start()
         let db = dir.file("gatehouse.db")
         do {
-            let gatehouse = try await GatehouseProcess.serve(db: db)
+            let gatehouse = try await GatehouseProcess.serve(db: db, extraArguments: ["--redis-timeout", "10s"])
             defer { _ = gatehouse.terminate() }
             try await setUp(gatehouse, upstream: upstream)
             for policy: JSONValue in [
@@ -152,7 +152,7 @@ import Testing
                 #expect(answer.header("x-quota-remaining") == remaining)
             }
         }
-        let restarted = try await GatehouseProcess.serve(db: db)
+        let restarted = try await GatehouseProcess.serve(db: db, extraArguments: ["--redis-timeout", "10s"])
         defer { _ = restarted.terminate() }
         let refused = try await httpRequest(port: restarted.ports.proxy, .GET, "/api/recipes", headers: [("apikey", Self.key)])
         #expect(refused.status == 429)

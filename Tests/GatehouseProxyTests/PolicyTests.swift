@@ -2,6 +2,7 @@ import Foundation
 import GatehouseModel
 import GatehouseTestSupport
 import Logging
+import NIOCore
 import NIOHTTP1
 import Synchronization
 import Testing
@@ -13,7 +14,11 @@ final class TestWallClock: Sendable {
     private let milliseconds = Mutex<Int64>(1_800_000_000_000)
     var now: Int64 { milliseconds.withLock { $0 } }
     func advance(by delta: Int64) { milliseconds.withLock { $0 += delta } }
-    func policyState() -> PolicyState { PolicyState(logger: Logger(label: "test")) { [self] in now } }
+    /// - Parameter redisTimeout: generous by default: a Redis that answers must count, however
+    ///   loaded the machine is while the whole suite runs.
+    func policyState(redisTimeout: TimeAmount = .seconds(10)) -> PolicyState {
+        PolicyState(logger: Logger(label: "test"), redisTimeout: redisTimeout) { [self] in now }
+    }
 }
 
 /// The policy pipeline on the data plane, against real upstreams over loopback sockets.

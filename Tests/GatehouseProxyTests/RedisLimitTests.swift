@@ -18,11 +18,13 @@ import Testing
 
     /// Data planes with their own policy state (as separate processes would have), one clock.
     /// Entities that must be the same on both carry their ids, as one snapshot would.
-    func dataPlanes(_ count: Int, policies: [JSONValue], clock: TestWallClock) async throws -> [ProxyHarness] {
+    func dataPlanes(
+        _ count: Int, policies: [JSONValue], clock: TestWallClock, redisTimeout: TimeAmount = .seconds(10)
+    ) async throws -> [ProxyHarness] {
         let upstream = try await TestUpstream.start()
         var planes: [ProxyHarness] = []
         for _ in 0..<count {
-            let proxy = try await ProxyHarness.start(policies: clock.policyState())
+            let proxy = try await ProxyHarness.start(policies: clock.policyState(redisTimeout: redisTimeout))
             let rejection = try proxy.apply(
                 version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]],
                 routes: [["name": "api", "paths": ["/api"], "upstream": "u"]], policies: policies, consumers: Self.consumers)
@@ -63,7 +65,9 @@ import Testing
                 "config": ["limit": 5, "window": "1m", "by": "ip", "backend": "redis", "redis_url": .string(url), "fail_open": .bool(failOpen)],
             ]
         }
-        let proxy = try await dataPlanes(1, policies: [limit(nowhere, failOpen: true)], clock: TestWallClock())[0]
+        // A shorter wait for Redis, so the frozen Redis below fails its request soon, yet long
+        // enough for a Redis that answers to count however loaded the machine is.
+        let proxy = try await dataPlanes(1, policies: [limit(nowhere, failOpen: true)], clock: TestWallClock(), redisTimeout: .seconds(2))[0]
         for _ in 0..<3 {
             let response = try await httpRequest(port: proxy.port, .GET, "/api")
             #expect(response.status == 200)
@@ -124,7 +128,7 @@ import Testing
             "name": "limit", "type": "rate-limit",
             "config": ["limit": 5, "window": "1h", "by": "ip", "backend": "redis", "redis_url": .string(redis.url)],
         ]
-        let proxy = try await dataPlanes(1, policies: [limit], clock: TestWallClock())[0]
+        let proxy = try await dataPlanes(1, policies: [limit], clock: TestWallClock(), redisTimeout: .seconds(2))[0]
         #expect(try await httpRequest(port: proxy.port, .GET, "/api").header("ratelimit-remaining") == "4")
         // The connection stays open but nothing comes back: the command times out and the
         // request goes on (fail open) rather than waiting for Redis.

@@ -2,6 +2,7 @@ import Foundation
 import GatehouseModel
 import Logging
 import NIOConcurrencyHelpers
+import NIOCore
 
 /// What policies keep outside snapshots, for the life of a data plane: local rate-limit counts
 /// (by policy id and config hash, so an unchanged policy keeps them across swaps), Redis clients
@@ -18,8 +19,15 @@ public final class PolicyState: Sendable {
         weak var counters: LocalCounters?
     }
 
-    public init(logger: Logger, now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
+    /// A Redis command not answered within this fails (and the policy fails open or closed).
+    let redisTimeout: TimeAmount
+
+    public init(
+        logger: Logger, redisTimeout: TimeAmount = .milliseconds(250),
+        now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+    ) {
         self.logger = logger
+        self.redisTimeout = redisTimeout
         self.now = now
     }
 
@@ -39,7 +47,7 @@ public final class PolicyState: Sendable {
     func redisClient(_ address: RedisAddress) -> RedisClient {
         redis.withLockedValue { redis in
             if let existing = redis[address] { return existing }
-            let created = RedisClient(address: address, logger: logger, metrics: metrics)
+            let created = RedisClient(address: address, logger: logger, metrics: metrics, commandTimeout: redisTimeout)
             redis[address] = created
             return created
         }
