@@ -101,11 +101,14 @@ import Testing
                 // Port 1 (tcpmux) has no listener here: connecting is refused.
                 ["name": "gone", "targets": [["target": "127.0.0.1:1"]]],
                 ["name": "slow", "targets": [["target": .string(slow.target)]], "timeouts": ["read": "200ms"]],
+                // Default timeouts: a close must be seen as a close however loaded the machine is.
+                ["name": "closing", "targets": [["target": .string(slow.target)]]],
             ],
             routes: [
                 ["name": "empty", "paths": ["/empty"], "upstream": "empty"],
                 ["name": "gone", "paths": ["/gone"], "upstream": "gone"],
-                ["name": "slow", "paths": ["/hang", "/close"], "upstream": "slow"],
+                ["name": "slow", "paths": ["/hang"], "upstream": "slow"],
+                ["name": "closing", "paths": ["/close"], "upstream": "closing"],
             ])
         let cases: [(String, Int, String)] = [
             ("/nothing-here", 404, "no_route"), ("/empty", 503, "no_healthy_target"), ("/gone", 502, "upstream_unreachable"),

@@ -61,7 +61,9 @@ import Testing
 
     @Test func aRequestThatFindsNoFreeConnectionInTimeGets503() async throws {
         let upstream = try await TestUpstream.start()
-        let proxy = try await Self.proxy(to: upstream, pool: ["max_connections": 1], timeouts: ["connect": "100ms"])
+        // `connect` bounds both the first request's connection (which must succeed, however loaded
+        // the machine is) and the second one's wait for a free connection.
+        let proxy = try await Self.proxy(to: upstream, pool: ["max_connections": 1], timeouts: ["connect": "1s"])
         let held = Task { try await httpRequest(port: proxy.port, .GET, "/hold") }
         try await waitUntil("the first request at the upstream") { upstream.heldCount == 1 }
         let refused = try await httpRequest(port: proxy.port, .GET, "/")
