@@ -68,7 +68,10 @@ import Testing
             version: 1,
             upstreams: [
                 [
-                    "name": "u", "health_checks": ["active": ["path": "/health", "interval": "50ms", "healthy": 1, "unhealthy": 1]],
+                    // A long probe timeout: with `unhealthy: 1`, one probe of the steady target slowed
+                    // by the whole suite's load must not take it out.
+                    "name": "u",
+                    "health_checks": ["active": ["path": "/health", "interval": "50ms", "timeout": "10s", "healthy": 1, "unhealthy": 1]],
                     "targets": [["target": .string(steady.target)], ["target": .string(flaky.target)]],
                 ]
             ], routes: [["name": "all", "upstream": "u"]])
