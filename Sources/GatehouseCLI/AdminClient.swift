@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import GatehouseModel
 
@@ -45,6 +46,23 @@ struct AdminClient {
         let json = data.isEmpty ? JSONValue.null : ((try? JSONValue.parse(data)) ?? .string(String(decoding: data, as: UTF8.self)))
         let version = (http.value(forHTTPHeaderField: "Gatehouse-Config-Version")).flatMap(Int.init)
         return Answer(status: http.statusCode, json: json, version: version)
+    }
+
+    /// For commands: the JSON of a 200 answer; anything else is printed and ends the command
+    /// with status 1.
+    func fetch(_ method: String, _ path: String, body: JSONValue? = nil) async throws -> JSONValue {
+        let answer: Answer
+        do {
+            answer = try await call(method, path, body: body)
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        guard answer.status == 200 else {
+            FileHandle.standardError.write(Data("error: \(Self.describe(answer))\n".utf8))
+            throw ExitCode(1)
+        }
+        return answer.json
     }
 
     /// An error answer as one line: status, code, field and message.

@@ -11,18 +11,42 @@ struct AdminTarget: ParsableArguments {
     var client: AdminClient { AdminClient(base: admin, token: ProcessInfo.processInfo.environment["GATEHOUSE_ADMIN_TOKEN"]) }
 }
 
+/// The files `diff` and `sync` manage, and the tag that scopes them.
+struct ManagedFiles: ParsableArguments {
+    @Argument(help: "Files or directories of .yaml, .yml and .json files, merged.")
+    var paths: [String]
+
+    @Option(help: "Manage only entities carrying this tag; the files' entities get it.")
+    var selectTag: String?
+
+    /// Checked whole unless scoped to a tag (the control plane checks the whole then).
+    func load() throws -> DeclarativeSource {
+        try DeclarativeInput.load(paths, wholeDocument: selectTag == nil)
+    }
+}
+
 /// Reading the files: only `GATEHOUSE_…` variables are passed on for substitution.
 enum DeclarativeInput {
     /// The files, checked; every problem is printed and ends the command with status 1.
     static func load(_ paths: [String], wholeDocument: Bool) throws -> DeclarativeSource {
+        try checked(paths, wholeDocument: wholeDocument).source
+    }
+
+    /// The files, checked, with the whole document they make (nil when not checked whole).
+    static func checked(_ paths: [String], wholeDocument: Bool) throws -> (source: DeclarativeSource, document: ConfigDocument?) {
         let environment = ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("GATEHOUSE_") }
         var (source, problems) = DeclarativeSource.load(paths, environment: environment)
-        if !source.entries.isEmpty { problems += source.check(wholeDocument: wholeDocument && problems.isEmpty).problems }
+        var document: ConfigDocument?
+        if !source.entries.isEmpty {
+            let check = source.check(wholeDocument: wholeDocument && problems.isEmpty)
+            problems += check.problems
+            document = check.document
+        }
         guard problems.isEmpty else {
             report(problems)
             throw ExitCode(1)
         }
-        return source
+        return (source, document)
     }
 
     static func report(_ problems: [DeclarativeSource.Problem]) {
@@ -97,11 +121,7 @@ struct Diff: AsyncParsableCommand {
         discussion: "Exit status: 0 when nothing would change, 2 when something would, 1 on error."
     )
 
-    @Argument(help: "Files or directories of .yaml, .yml and .json files, merged.")
-    var paths: [String]
-
-    @Option(help: "Manage only entities carrying this tag; the files' entities get it.")
-    var selectTag: String?
+    @OptionGroup var files: ManagedFiles
 
     @Flag(help: "Print the plan as JSON.")
     var json = false
@@ -109,8 +129,8 @@ struct Diff: AsyncParsableCommand {
     @OptionGroup var target: AdminTarget
 
     func run() async throws {
-        let source = try DeclarativeInput.load(paths, wholeDocument: selectTag == nil)
-        let answer = try await DeclarativeInput.put(source, tag: selectTag, dryRun: true, ifMatch: nil, client: target.client)
+        let source = try files.load()
+        let answer = try await DeclarativeInput.put(source, tag: files.selectTag, dryRun: true, ifMatch: nil, client: target.client)
         let changes = answer.json["changes"]?.arrayValue ?? []
         if json {
             print(JSONValue.object(["version": answer.json["version"] ?? .null, "changes": .array(changes)]).prettyString)
@@ -130,11 +150,7 @@ struct Sync: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "Files or directories of .yaml, .yml and .json files, merged.")
-    var paths: [String]
-
-    @Option(help: "Manage only entities carrying this tag; the files' entities get it.")
-    var selectTag: String?
+    @OptionGroup var files: ManagedFiles
 
     @Flag(help: "Print the plan and change nothing.")
     var dryRun = false
@@ -142,9 +158,9 @@ struct Sync: AsyncParsableCommand {
     @OptionGroup var target: AdminTarget
 
     func run() async throws {
-        let source = try DeclarativeInput.load(paths, wholeDocument: selectTag == nil)
+        let source = try files.load()
         let client = target.client
-        let planned = try await DeclarativeInput.put(source, tag: selectTag, dryRun: true, ifMatch: nil, client: client)
+        let planned = try await DeclarativeInput.put(source, tag: files.selectTag, dryRun: true, ifMatch: nil, client: client)
         let changes = planned.json["changes"]?.arrayValue ?? []
         print(DeclarativeInput.plan(changes), terminator: "")
         let version = planned.json["version"]?.intValue ?? 0
@@ -152,7 +168,7 @@ struct Sync: AsyncParsableCommand {
             print(dryRun ? "dry run: nothing written (version \(version))" : "nothing to change (version \(version))")
             return
         }
-        let applied = try await DeclarativeInput.put(source, tag: selectTag, dryRun: false, ifMatch: version, client: client)
+        let applied = try await DeclarativeInput.put(source, tag: files.selectTag, dryRun: false, ifMatch: version, client: client)
         print("applied as version \(applied.json["version"]?.intValue ?? -1)")
     }
 }
@@ -179,18 +195,8 @@ struct Dump: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let answer: AdminClient.Answer
-        do {
-            answer = try await target.client.call("GET", "/config")
-        } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode(1)
-        }
-        guard answer.status == 200 else {
-            FileHandle.standardError.write(Data("error: \(AdminClient.describe(answer))\n".utf8))
-            throw ExitCode(1)
-        }
-        let document = DeclarativeSource.dumpable(answer.json, tag: selectTag)
+        let answer = try await target.client.fetch("GET", "/config")
+        let document = DeclarativeSource.dumpable(answer, tag: selectTag)
         let text = format == "json" ? document.prettyString + "\n" : try YAMLDocument.write(document)
         if let output {
             try text.write(toFile: output, atomically: true, encoding: .utf8)

@@ -38,20 +38,9 @@ struct Explain: AsyncParsableCommand {
         body["headers"] = .object(headerFields)
         let explanation: JSONValue
         if files.isEmpty {
-            let answer: AdminClient.Answer
-            do {
-                answer = try await target.client.call("POST", "/explain", body: .object(body))
-            } catch {
-                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-                throw ExitCode(1)
-            }
-            guard answer.status == 200 else {
-                FileHandle.standardError.write(Data("error: \(AdminClient.describe(answer))\n".utf8))
-                throw ExitCode(1)
-            }
-            explanation = answer.json
+            explanation = try await target.client.fetch("POST", "/explain", body: .object(body))
         } else {
-            guard let document = try DeclarativeInput.load(files, wholeDocument: true).check().document else { throw ExitCode(1) }
+            guard let document = try DeclarativeInput.checked(files, wholeDocument: true).document else { throw ExitCode(1) }
             do {
                 explanation = try Explainer.explain(Snapshot(version: 0, document: document), body: .object(body))
             } catch let error as ConfigError {
