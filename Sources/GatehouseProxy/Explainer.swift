@@ -30,11 +30,10 @@ public enum Explainer {
             let method = try reader.string("method").uppercased()
             guard EntityName.isToken(method) else { throw .invalid("'\(method)' is not a method", field: "method") }
             var request = Request(method: method, url: try reader.string("url"), origin: try reader.optionalString("origin"))
-            if let headers = try reader.optionalObject("headers") {
+            if var headers = try reader.optionalObject("headers") {
                 for key in headers.keys.sorted() {
                     guard EntityName.isToken(key) else { throw .invalid("'\(key)' is not a header name", field: "headers") }
-                    var copy = headers
-                    request.headers.append((key, try copy.string(key)))
+                    request.headers.append((key, try headers.string(key)))
                 }
             }
             request.withCredentials = try reader.optionalBool("with_credentials") ?? false

@@ -55,10 +55,7 @@ extension ProxyHandler {
         switch auth.authenticate(headers: head.headers, query: query) {
         case .missing:
             metrics.authenticationFailures.wrappingIncrement(ordering: .relaxed)
-            respondLocally(
-                head, .unauthorized, "unauthorized",
-                "no API key: send it in the \(auth.keyNames.joined(separator: " or ")) header or query parameter",
-                headers: answerHeaders + [KeyAuthPolicy.challenge])
+            respondLocally(head, .unauthorized, "unauthorized", auth.missingKeyMessage, headers: answerHeaders + [KeyAuthPolicy.challenge])
             return nil
         case .invalid:
             metrics.authenticationFailures.wrappingIncrement(ordering: .relaxed)
@@ -124,10 +121,7 @@ extension ProxyHandler {
         guard count <= policy.limit else {
             (policy.isQuota ? metrics.quotaExceeded : metrics.rateLimited).wrappingIncrement(ordering: .relaxed)
             failBeforeResponse(
-                .tooManyRequests, policy.isQuota ? "quota_exceeded" : "rate_limited",
-                policy.isQuota
-                    ? "the quota of \(policy.limit) requests per \(policy.periodName) is used up"
-                    : "more than \(policy.limit) requests per \(policy.periodName)",
+                .tooManyRequests, policy.isQuota ? "quota_exceeded" : "rate_limited", policy.refusalMessage,
                 headers: headers + [("retry-after", String((reset + 999) / 1000))])
             return false
         }
@@ -138,8 +132,9 @@ extension ProxyHandler {
     /// The client address limits count by: the peer, or for a trusted proxy the address it
     /// forwarded for.
     func limitClientIP(_ headers: HTTPHeaders, peer: String, trusted: Bool) -> String {
-        guard trusted, let forwarded = headers[canonicalForm: "x-forwarded-for"].last else { return peer }
-        return String(forwarded.split(separator: ",").last.map { $0.trimmingASCIISpaces() } ?? Substring(peer))
+        // The canonical form splits on commas and trims: its last element is the last address.
+        guard trusted, let forwarded = headers[canonicalForm: "x-forwarded-for"].last, !forwarded.isEmpty else { return peer }
+        return String(forwarded)
     }
 
     /// Puts the policies' headers on a response from the upstream; a route with a `cors` policy
@@ -155,24 +150,5 @@ extension ProxyHandler {
             for name in upstreamCORS { headers.remove(name: name) }
         }
         for (name, value) in exchange.addedHeaders { headers.add(name: name, value: value) }
-    }
-}
-
-extension Substring {
-    func trimmingASCIISpaces() -> Substring {
-        var result = self
-        while result.first == " " || result.first == "\t" { result = result.dropFirst() }
-        while result.last == " " || result.last == "\t" { result = result.dropLast() }
-        return result
-    }
-}
-
-extension LimitPolicy {
-    /// "minute", "10s", "day", "month": for messages.
-    var periodName: String {
-        switch kind {
-        case .rateLimit(let window): Duration.milliseconds(window).configText
-        case .quota(let monthly): monthly ? "month" : "day"
-        }
     }
 }

@@ -9,6 +9,8 @@ public final class KeyAuthPolicy: Sendable {
     let hideCredentials: Bool
     let anonymous: CompiledConsumer?
     let consumers: ConsumerDirectory
+    /// The 401's message when no key was sent: made once, not per refused request.
+    let missingKeyMessage: String
     /// What the proxy drops from requests it forwards on a key-auth route (as its other dropped
     /// headers, in the same pass): the client's identity headers and, with `hide_credentials`,
     /// the key headers. For a peer that is not, and one that is a trusted proxy.
@@ -25,6 +27,7 @@ public final class KeyAuthPolicy: Sendable {
         hideCredentials = config["hide_credentials"]?.boolValue ?? true
         anonymous = config["anonymous"]?.stringValue.flatMap { consumers.byName[$0] }
         self.consumers = consumers
+        missingKeyMessage = "no API key: send it in the \(keyNames.joined(separator: " or ")) header or query parameter"
         let own = Self.identityHeaders + (hideCredentials ? keyNames : [])
         droppedUntrusted = ProxyHandler.replacedWithHost + own
         droppedTrusted = ProxyHandler.replacedWhenTrusted + own

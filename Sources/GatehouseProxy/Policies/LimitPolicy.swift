@@ -39,6 +39,10 @@ public final class LimitPolicy: Sendable {
     /// Wall-clock milliseconds since the epoch.
     let now: @Sendable () -> Int64
     private let limitText: String
+    /// "1m", "10s", "day", "month": for messages.
+    let periodName: String
+    /// The 429's message: made once, not per refused request.
+    let refusalMessage: String
 
     init(
         name: String, kind: Kind, limit: Int, by: CountedBy, counter: Counter, failOpen: Bool, identity: String,
@@ -53,6 +57,14 @@ public final class LimitPolicy: Sendable {
         self.identity = identity
         self.now = now
         limitText = String(limit)
+        switch kind {
+        case .rateLimit(let window):
+            periodName = Duration.milliseconds(window).configText
+            refusalMessage = "more than \(limit) requests per \(periodName)"
+        case .quota(let monthly):
+            periodName = monthly ? "month" : "day"
+            refusalMessage = "the quota of \(limit) requests per \(periodName) is used up"
+        }
     }
 
     var isQuota: Bool {
