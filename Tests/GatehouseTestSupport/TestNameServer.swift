@@ -40,20 +40,11 @@ public final class TestNameServer: @unchecked Sendable {
         let directory = try TemporaryDirectory()
         try FileManager.default.createDirectory(atPath: directory.file("hosts.d"), withIntermediateDirectories: true)
         try write(hosts, in: directory)
-        // A free UDP port: bound by the kernel, released, then handed to dnsmasq. Another test
-        // may be handed the same port meanwhile; dnsmasq then fails to bind, and we pick again.
-        var attempts = 0
-        while true {
-            let probe = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
-            let port = probe.localAddress!.port!
-            try await probe.close()
-            do {
-                let process = try await launch(port: port, directory: directory, services: services, aliases: aliases)
-                return TestNameServer(port: port, directory: directory, process: process)
-            } catch is PortTaken where attempts < 20 {
-                attempts += 1
-            }
+        // dnsmasq exits with status 2 when its port was taken meanwhile.
+        let (port, process) = try await onFreePort(udp: true) { port in
+            try await launch(port: port, directory: directory, services: services, aliases: aliases)
         }
+        return TestNameServer(port: port, directory: directory, process: process)
     }
 
     private init(port: Int, directory: TemporaryDirectory, process: Process) {
@@ -144,6 +135,4 @@ public final class TestNameServer: @unchecked Sendable {
         }
         return process
     }
-
-    private struct PortTaken: Error {}
 }

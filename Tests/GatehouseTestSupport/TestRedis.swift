@@ -15,21 +15,8 @@ public final class TestRedis: @unchecked Sendable {
     /// - Parameter password: when set, clients must log in (`requirepass`).
     public static func start(password: String? = nil) async throws -> TestRedis {
         let directory = try TemporaryDirectory()
-        var attempts = 0
-        while true {
-            // A free port: bound by the kernel, released, then handed to Redis. Should another
-            // test take it meanwhile, Redis exits and we pick again.
-            let probe = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
-            let port = probe.localAddress!.port!
-            try await probe.close()
-            do {
-                return TestRedis(
-                    port: port, password: password, directory: directory,
-                    process: try await launch(port: port, password: password, directory: directory))
-            } catch is PortTaken where attempts < 20 {
-                attempts += 1
-            }
-        }
+        let (port, process) = try await onFreePort { port in try await launch(port: port, password: password, directory: directory) }
+        return TestRedis(port: port, password: password, directory: directory, process: process)
     }
 
     private init(port: Int, password: String?, directory: TemporaryDirectory, process: Process) {
@@ -95,6 +82,4 @@ public final class TestRedis: @unchecked Sendable {
         }
         return process
     }
-
-    private struct PortTaken: Error {}
 }
