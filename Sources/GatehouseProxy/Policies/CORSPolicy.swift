@@ -14,6 +14,9 @@ public final class CORSPolicy: Sendable {
     private let patterns: [(scheme: String, suffix: String)]
     let allowMethods: [String]
     let allowHeaders: [String]
+    /// The two lists as a preflight answer sends them: joined once, not per preflight.
+    private let allowMethodsText: String
+    private let allowHeadersText: String
     private let exposeHeaders: String
     private let credentials: Bool
     var allowsCredentials: Bool { credentials }
@@ -33,6 +36,8 @@ public final class CORSPolicy: Sendable {
         }
         allowMethods = config["allow_methods"]?.arrayValue?.compactMap(\.stringValue) ?? []
         allowHeaders = config["allow_headers"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        allowMethodsText = allowMethods.joined(separator: ", ")
+        allowHeadersText = allowHeaders.joined(separator: ", ")
         exposeHeaders = (config["expose_headers"]?.arrayValue?.compactMap(\.stringValue) ?? []).joined(separator: ", ")
         credentials = config["allow_credentials"]?.boolValue ?? false
         maxAge = String(config["max_age"]?.intValue ?? 600)
@@ -85,8 +90,8 @@ public final class CORSPolicy: Sendable {
         guard allows(origin) else { return headers }
         headers.append(allowOrigin(origin))
         if credentials { headers.append(("access-control-allow-credentials", "true")) }
-        headers.append(("access-control-allow-methods", allowMethods.joined(separator: ", ")))
-        if !allowHeaders.isEmpty { headers.append(("access-control-allow-headers", allowHeaders.joined(separator: ", "))) }
+        headers.append(("access-control-allow-methods", allowMethodsText))
+        if !allowHeaders.isEmpty { headers.append(("access-control-allow-headers", allowHeadersText)) }
         headers.append(("access-control-max-age", maxAge))
         return headers
     }
@@ -103,11 +108,11 @@ public final class CORSPolicy: Sendable {
         var problems: [String] = []
         let wildcard = !credentials
         if !Self.safelistedMethods.contains(method), !allowMethods.contains(method), !(wildcard && allowMethods.contains("*")) {
-            problems.append("method \(method) is not in allow_methods (\(allowMethods.joined(separator: ", ")))")
+            problems.append("method \(method) is not in allow_methods (\(allowMethodsText))")
         }
         for header in headers.map({ $0.lowercased() }) where !allowHeaders.contains(header) && !(wildcard && allowHeaders.contains("*")) {
             problems.append(
-                "request header \(header) is not in allow_headers (\(allowHeaders.isEmpty ? "empty" : allowHeaders.joined(separator: ", ")))")
+                "request header \(header) is not in allow_headers (\(allowHeaders.isEmpty ? "empty" : allowHeadersText))")
         }
         return problems
     }
