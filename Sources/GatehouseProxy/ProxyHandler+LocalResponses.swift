@@ -15,7 +15,7 @@ extension ProxyHandler {
         let keepAlive = exchange.clientKeepAlive && !close && !quiescing
         writeError(
             status, code, message, version: exchange.clientVersion, keepAlive: keepAlive, requestID: exchange.requestID,
-            headers: exchange.addedHeaders + headers
+            headers: exchange.addedHeaders + headers, bodiless: exchange.head.method == .HEAD
         )
         answered(closing: !keepAlive)
     }
@@ -27,12 +27,15 @@ extension ProxyHandler {
         discardingBody = true
         let requestID = head.headers.first(name: "x-request-id") ?? pool.requestIDs.make()
         writeError(
-            status, code, message, version: head.version, keepAlive: head.isKeepAlive && !close && !quiescing, requestID: requestID, headers: headers)
+            status, code, message, version: head.version, keepAlive: head.isKeepAlive && !close && !quiescing, requestID: requestID, headers: headers,
+            bodiless: head.method == .HEAD)
     }
 
+    /// - Parameter bodiless: the request was HEAD: the head says what the body would be, and
+    ///   none follows.
     func writeError(
         _ status: HTTPResponseStatus, _ code: String, _ message: String, version: HTTPVersion, keepAlive: Bool, requestID: String,
-        headers: [(String, String)] = []
+        headers: [(String, String)] = [], bodiless: Bool = false
     ) {
         guard let context else { return }
         let body = ProxyError.body(code: code, message: message, allocator: context.channel.allocator)
@@ -42,20 +45,33 @@ extension ProxyHandler {
         head.headers.add(name: "x-request-id", value: requestID)
         for (name, value) in headers { head.headers.add(name: name, value: value) }
         if !keepAlive { head.headers.add(name: "connection", value: "close") }
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        writeHead(head, flush: false)
+        if !bodiless { context.write(wrapOutboundOut(.byteBuffer(body)), promise: nil) }
         writeEnd(closeAfter: !keepAlive)
     }
 
+    /// Writes a head the gateway made.
+    func writeHead(_ head: HTTPResponseHead, flush: Bool) {
+        guard let context else { return }
+        var bytes = context.channel.allocator.buffer(capacity: 256)
+        bytes.writeResponseHead(head)
+        if flush {
+            context.writeAndFlush(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
+        } else {
+            context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
+        }
+    }
+
+    /// The response is written: sends it, and closes the connection after it when asked.
     func writeEnd(closeAfter: Bool) {
         guard let context else { return }
         timeouts?.responseFinished()
         if closeAfter {
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            context.writeAndFlush(wrapOutboundOut(.byteBuffer(ByteBuffer()))).assumeIsolated().whenComplete { _ in
                 context.close(promise: nil)
             }
         } else {
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            context.flush()
         }
     }
 

@@ -39,7 +39,7 @@ extension ProxyHandler {
         headers.add(name: "content-length", value: "0")
         headers.add(name: "x-request-id", value: head.headers.first(name: "x-request-id") ?? pool.requestIDs.make())
         if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
-        context?.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .noContent, headers: headers))), promise: nil)
+        writeHead(HTTPResponseHead(version: head.version, status: .noContent, headers: headers), flush: false)
         writeEnd(closeAfter: !head.isKeepAlive)
     }
 

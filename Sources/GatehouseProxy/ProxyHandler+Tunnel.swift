@@ -10,24 +10,21 @@ extension ProxyHandler {
         guard let connection = exchange.connection, let upstream = connection.channel else {
             return context.close(promise: nil)
         }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        context.flush()
         pool.detach(connection)
         let (clientEnd, upstreamEnd) = TunnelHandler.pair(context.channel, upstream)
         do {
             let client = context.channel.pipeline.syncOperations
             try client.addHandler(clientEnd)
             client.removeIfPresent(ClientTimeouts.self)
-            client.removeIfPresent(NIOHTTPResponseHeadersValidator.self)
-            client.removeIfPresent(HTTPResponseEncoder.self)
             client.removeIfPresent(ByteToMessageHandler<HTTPRequestDecoder>.self)
             client.removeHandler(context: context, promise: nil)
             let server = upstream.pipeline.syncOperations
-            // The tunnel end first: removing the decoder hands it the bytes behind the 101.
+            // The bytes read behind the 101 went to the client with it.
             try server.addHandler(upstreamEnd)
             server.removeIfPresent(UpstreamConnection.self)
             server.removeIfPresent(HTTPRequestEncoder.self)
             server.removeIfPresent(NIOHTTPRequestHeadersValidator.self)
-            server.removeIfPresent(ByteToMessageHandler<HTTPResponseDecoder>.self)
         } catch {
             context.close(promise: nil)
             upstream.close(promise: nil)

@@ -11,8 +11,10 @@ import NIOSSL
 /// Lives on the client channel's event loop, which also owns the upstream connections it uses.
 final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamConnectionDelegate {
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias OutboundIn = IOData
+    /// Responses are written as bytes (`ResponseHeadBytes`): upstream bodies pass through as
+    /// they came.
+    typealias OutboundOut = IOData
 
     /// One request on its way through. A class: it changes with every part of the request and
     /// response, and a struct this size would be copied (and its references retained) each time.
@@ -41,7 +43,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         var bodyForwarded = false
         var bodyBytes = 0
         var responseStarted = false
-        var informational = false
+        /// The upstream's body ends with its connection and the client's stays open: the gateway
+        /// frames the body in chunks.
+        var chunkEncodes = false
         var upstreamKeepAlive = true
         var closeClientAfter = false
         /// Headers policies add to the response (CORS, rate-limit state), whoever answers.
@@ -292,7 +296,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         // The gateway answers `Expect: 100-continue` itself once the request is routed and within
         // its limits (it was stripped from what goes upstream): the client sends its body then.
         if exchange.expectsContinue {
-            context?.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: exchange.clientVersion, status: .continue))), promise: nil)
+            writeHead(HTTPResponseHead(version: exchange.clientVersion, status: .continue), flush: true)
         }
         connect(excluding: [])
     }
@@ -385,57 +389,78 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
     }
 
-    func upstreamResponsePart(_ part: HTTPClientResponsePart) {
+    func upstreamResponseHead(_ upstreamHead: UpstreamResponseHead, body: UpstreamConnection.ResponseBody) {
         guard let exchange, let context else { return }
         if exchange.requestEnded { armReadTimeout() }
-        switch part {
-        case .head(let upstreamHead) where upstreamHead.status == .switchingProtocols:
-            guard exchange.websocket else {
-                return upstreamFailed(ChannelError.inappropriateOperationForState)
-            }
+        var head = context.channel.allocator.buffer(capacity: upstreamHead.bytes.readableBytes + 256)
+        let clientMinor = exchange.clientVersion.minor
+        if upstreamHead.status == 101 {
+            guard exchange.websocket else { return upstreamFailed(UpstreamResponseError.malformed("101 to a request that asked for no upgrade")) }
             exchange.switching = true
             exchange.responseStarted = true
-            var head = HTTPResponseHead(version: exchange.clientVersion, status: .switchingProtocols)
-            head.headers = ForwardedRequest.endToEnd(upstreamHead.headers)
-            head.headers.add(name: "upgrade", value: "websocket")
-            head.headers.add(name: "connection", value: "upgrade")
-            context.write(wrapOutboundOut(.head(head)), promise: nil)
-        case .head(let upstreamHead):
-            let status = upstreamHead.status.code
-            exchange.informational = (100..<200).contains(status) && status != 101
-            if !exchange.informational {
-                exchange.responseStarted = true
-                exchange.upstreamKeepAlive = upstreamHead.isKeepAlive
-                if exchange.upstream.passiveHealth != nil { health.recordSuccess(exchange.upstream.healthKeys[exchange.target]) }
-            }
-            var head = HTTPResponseHead(version: exchange.clientVersion, status: upstreamHead.status)
-            head.headers = ForwardedRequest.endToEnd(upstreamHead.headers)
-            ForwardedRequest.appendVia(to: &head.headers, version: upstreamHead.version)
-            if !exchange.informational {
-                if exchange.replacesCORS || !exchange.addedHeaders.isEmpty { Self.addPolicyHeaders(exchange, to: &head.headers) }
-                // An HTTP/1.0 client can only find the end of an unsized body by the close.
-                let unsized = !head.headers.contains(name: "content-length") && exchange.clientVersion.minor == 0
-                // After an upgrade request the HTTP parser stops: the connection cannot carry more.
-                exchange.closeClientAfter = !exchange.clientKeepAlive || unsized || exchange.upgradeRequested || quiescing
-                if exchange.closeClientAfter {
-                    head.headers.replaceOrAdd(name: "connection", value: "close")
-                } else if exchange.clientVersion.minor == 0 {
-                    head.headers.replaceOrAdd(name: "connection", value: "keep-alive")
-                }
-            }
-            context.write(wrapOutboundOut(.head(head)), promise: nil)
-        case .body(let buffer):
-            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        case .end where exchange.switching:
-            switchToTunnel(exchange, context: context)
-        case .end:
-            if exchange.informational {
-                exchange.informational = false
-                return context.flush()
-            }
-            finish(exchange)
+            head.writeForwardedHead(upstreamHead, clientMinorVersion: clientMinor, dropsCORS: false)
+            head.writeStaticString("upgrade: websocket\r\nconnection: upgrade\r\n\r\n")
+            return context.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
+        }
+        if upstreamHead.status < 200 {
+            // An HTTP/1.0 client cannot be sent informational responses (RFC 9110 §15.2).
+            if clientMinor == 0 { return }
+            head.writeForwardedHead(upstreamHead, clientMinorVersion: clientMinor, dropsCORS: false)
+            head.writeStaticString("\r\n")
+            return context.writeAndFlush(wrapOutboundOut(.byteBuffer(head)), promise: nil)
+        }
+        exchange.responseStarted = true
+        exchange.upstreamKeepAlive = upstreamHead.keepAlive && body != .untilClose
+        if exchange.upstream.passiveHealth != nil { health.recordSuccess(exchange.upstream.healthKeys[exchange.target]) }
+        head.writeForwardedHead(upstreamHead, clientMinorVersion: clientMinor, dropsCORS: exchange.replacesCORS)
+        for (name, value) in exchange.addedHeaders { head.writeField(name, value) }
+        let unframed = body == .chunked || body == .untilClose
+        if clientMinor == 0 {
+            // An HTTP/1.0 client reads no chunks: it gets the data, and the close ends the body.
+            exchange.connection?.passesChunkFraming = false
+        } else if unframed {
+            exchange.chunkEncodes = body == .untilClose
+            head.writeStaticString("transfer-encoding: chunked\r\n")
+        }
+        // After an upgrade request the HTTP parser stops: the connection cannot carry more.
+        exchange.closeClientAfter = !exchange.clientKeepAlive || (unframed && clientMinor == 0) || exchange.upgradeRequested || quiescing
+        if exchange.closeClientAfter {
+            head.writeStaticString("connection: close\r\n")
+        } else if clientMinor == 0 {
+            head.writeStaticString("connection: keep-alive\r\n")
+        }
+        head.writeStaticString("\r\n")
+        context.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
+    }
+
+    func upstreamResponseBody(_ bytes: ByteBuffer) {
+        guard let exchange, let context else { return }
+        if exchange.requestEnded { armReadTimeout() }
+        if exchange.chunkEncodes {
+            var size = context.channel.allocator.buffer(capacity: 18)
+            size.writeChunkSize(bytes.readableBytes)
+            context.write(wrapOutboundOut(.byteBuffer(size)), promise: nil)
+            context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
+            context.write(wrapOutboundOut(.byteBuffer(Self.crlf)), promise: nil)
+        } else {
+            context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
         }
     }
+
+    func upstreamResponseEnd() {
+        guard let exchange, let context else { return }
+        if exchange.chunkEncodes { context.write(wrapOutboundOut(.byteBuffer(Self.lastChunk)), promise: nil) }
+        finish(exchange)
+    }
+
+    func upstreamSwitchedProtocols(leftover: ByteBuffer) {
+        guard let exchange, exchange.switching, let context else { return }
+        if leftover.readableBytes > 0 { context.write(wrapOutboundOut(.byteBuffer(leftover)), promise: nil) }
+        switchToTunnel(exchange, context: context)
+    }
+
+    private static let crlf = ByteBuffer(string: "\r\n")
+    private static let lastChunk = ByteBuffer(string: "0\r\n\r\n")
 
     func upstreamReadComplete() {
         context?.flush()
@@ -451,6 +476,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             cancelTimer()
             self.exchange = nil
             context?.close(promise: nil)
+        } else if let error = error as? UpstreamResponseError {
+            // The upstream answered, wrongly: not a stale connection, and not retried elsewhere.
+            recordFailure(exchange)
+            failBeforeResponse(.badGateway, "upstream_invalid_response", "upstream '\(exchange.upstream.name)' sent an invalid response: \(error)")
         } else if exchange.reused, !exchange.bodyForwarded, exchange.idempotent {
             // A pooled connection the server had already closed: retry once on a fresh one.
             exchange.reused = false

@@ -54,8 +54,8 @@ public enum ProxyServer {
         return Listener(name: "proxy", channels: channels, logger: logger, drain: drain)
     }
 
-    /// A client connection's pipeline: raw-byte timeouts, the HTTP/1 codec with its limits, then
-    /// the proxy.
+    /// A client connection's pipeline: raw-byte timeouts, the HTTP/1 request decoder with its
+    /// limits, then the proxy.
     private static func configure(
         _ pipeline: ChannelPipeline.SynchronousOperations, pool: UpstreamConnectionPool, active: ActiveConfig, options: ProxyOptions,
         health: TargetHealth
@@ -63,9 +63,11 @@ public enum ProxyServer {
         var limits = NIOHTTPDecoderLimitConfiguration()
         limits.maxHeaderListSize = options.maxHeaderBytes
         limits.maxHeaderFieldSize = options.maxHeaderBytes
-        // Pipelining, drains and protocol errors are the proxy handler's (ProxyHandler+Connection).
-        try pipeline.configureHTTPServerPipeline(
-            withPipeliningAssistance: false, withErrorHandling: false, withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
+        // Only a decoder: the proxy writes responses as bytes (ResponseHeadBytes), and handles
+        // pipelining, drains and protocol errors itself (ProxyHandler+Connection). After an
+        // upgrade, bytes the client sent behind its request belong to the tunnel.
+        let decoder = HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes, limitConfiguration: limits)
+        try pipeline.addHandler(ByteToMessageHandler(decoder))
         let timeouts = ClientTimeouts(headerTimeout: options.headerTimeout, idleTimeout: options.idleTimeout)
         try pipeline.addHandler(timeouts, position: .first)
         try pipeline.addHandler(ProxyHandler(active: active, pool: pool, options: options, health: health, timeouts: timeouts))

@@ -5,19 +5,48 @@ import NIOHTTP1
 /// loop that owns both the client and the upstream channel.
 protocol UpstreamConnectionDelegate: AnyObject {
     var clientIsWritable: Bool { get }
-    func upstreamResponsePart(_ part: HTTPClientResponsePart)
+    /// A response head; an informational (1xx) one is followed by another head.
+    func upstreamResponseHead(_ head: UpstreamResponseHead, body: UpstreamConnection.ResponseBody)
+    /// Body bytes as they arrived: a chunked body with its framing unless `passesChunkFraming`
+    /// was turned off.
+    func upstreamResponseBody(_ bytes: ByteBuffer)
+    func upstreamResponseEnd()
+    /// A 101 head went before; `leftover` are the first bytes of the new protocol.
+    func upstreamSwitchedProtocols(leftover: ByteBuffer)
     func upstreamReadComplete()
     func upstreamFailed(_ error: any Error)
     func upstreamWritabilityChanged(isWritable: Bool)
 }
 
 /// One keep-alive HTTP/1.1 connection to a target, owned by its event loop's
-/// `UpstreamConnectionPool`. It is the last handler of its channel: it hands responses to the
+/// `UpstreamConnectionPool`. It is the last handler of its channel: requests go out through
+/// NIO's encoder, responses are framed here from the raw bytes (`UpstreamResponseHead`,
+/// `ChunkedBody`) so their bytes can be passed on as they came. It hands responses to the
 /// request using it and stops reading while that request's client cannot take more bytes.
 final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPClientResponsePart
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
+
+    /// How a response's body is delimited (RFC 9112 §6.3).
+    enum ResponseBody: Equatable {
+        /// HEAD, 1xx, 204, 304, or `Content-Length: 0`.
+        case none
+        case length(Int)
+        case chunked
+        /// Neither length nor chunked: the body ends when the upstream closes.
+        case untilClose
+    }
+
+    /// Where the response in flight has got, as a value.
+    private enum Reading {
+        case idle
+        case head
+        case length(remaining: Int)
+        case chunked(ChunkedBody)
+        case untilClose
+        case switched
+    }
 
     let key: String
     weak var delegate: (any UpstreamConnectionDelegate)?
@@ -25,9 +54,18 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     var onClose: ((UpstreamConnection) -> Void)?
     /// While idle in the pool: when it is closed unless borrowed again.
     var idleUntil: NIODeadline?
+    /// Whether a chunked body goes to the delegate with its framing (false for HTTP/1.0 clients,
+    /// which cannot read it).
+    var passesChunkFraming = true
     private(set) var isOpen = true
     private var context: ChannelHandlerContext?
     private var readPending = false
+    private var reading = Reading.idle
+    private var requestIsHEAD = false
+    /// The start of a head that has not all arrived.
+    private var partialHead: ByteBuffer?
+    /// The fields of the last head, kept for their capacity.
+    private var fields: [UpstreamResponseHead.Field] = []
 
     init(key: String) {
         self.key = key
@@ -41,6 +79,12 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
 
     func write(_ part: HTTPClientRequestPart, flush: Bool) {
         guard let context else { return }
+        if case .head(let head) = part {
+            requestIsHEAD = head.method == .HEAD
+            reading = .head
+            partialHead = nil
+            passesChunkFraming = true
+        }
         if flush {
             context.writeAndFlush(wrapOutboundOut(part), promise: nil)
         } else {
@@ -77,11 +121,91 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard let delegate else {
-            // Bytes on an idle connection: the server is confused or closing. Do not reuse it.
-            return close()
+        var buffer = unwrapInboundIn(data)
+        if var partial = partialHead.take() {
+            partial.writeBuffer(&buffer)
+            buffer = partial
         }
-        delegate.upstreamResponsePart(unwrapInboundIn(data))
+        do {
+            try frame(&buffer)
+        } catch {
+            fail(error)
+        }
+    }
+
+    /// Hands the response parts in `buffer` to the delegate, as far as they go.
+    private func frame(_ buffer: inout ByteBuffer) throws(UpstreamResponseError) {
+        while buffer.readableBytes > 0 {
+            // Bytes with no request waiting for them: the server is confused or closing.
+            guard let delegate else { return close() }
+            switch reading {
+            case .idle, .switched:
+                return close()
+            case .head:
+                guard let (head, length) = try UpstreamResponseHead.parse(buffer, fields: &fields) else {
+                    partialHead = buffer
+                    return
+                }
+                buffer.moveReaderIndex(forwardBy: length)
+                if head.status == 101 {
+                    reading = .switched
+                    delegate.upstreamResponseHead(head, body: .none)
+                    return delegate.upstreamSwitchedProtocols(leftover: buffer)
+                }
+                let body = bodyFraming(of: head)
+                switch body {
+                case .none: reading = head.status < 200 ? .head : .idle
+                case .length(let length): reading = .length(remaining: length)
+                case .chunked: reading = .chunked(ChunkedBody())
+                case .untilClose: reading = .untilClose
+                }
+                delegate.upstreamResponseHead(head, body: body)
+                if body == .none, head.status >= 200 { self.delegate?.upstreamResponseEnd() }
+            case .length(let remaining):
+                let run = min(remaining, buffer.readableBytes)
+                reading = run == remaining ? .idle : .length(remaining: remaining - run)
+                delegate.upstreamResponseBody(buffer.readSlice(length: run)!)
+                if run == remaining { self.delegate?.upstreamResponseEnd() }
+            case .chunked(var chunked):
+                try forwardChunks(&chunked, from: &buffer, to: delegate)
+                reading = chunked.isDone ? .idle : .chunked(chunked)
+                if chunked.isDone { self.delegate?.upstreamResponseEnd() }
+            case .untilClose:
+                delegate.upstreamResponseBody(buffer)
+                return
+            }
+        }
+    }
+
+    private func bodyFraming(of head: UpstreamResponseHead) -> ResponseBody {
+        if requestIsHEAD || head.status < 200 || head.status == 204 || head.status == 304 { return .none }
+        if head.chunked { return .chunked }
+        guard let length = head.contentLength else { return .untilClose }
+        return length == 0 ? .none : .length(length)
+    }
+
+    private func forwardChunks(
+        _ chunked: inout ChunkedBody, from buffer: inout ByteBuffer, to delegate: any UpstreamConnectionDelegate
+    ) throws(UpstreamResponseError) {
+        var data: [Range<Int>] = []
+        let passesFraming = passesChunkFraming
+        let taken = try buffer.withUnsafeReadableBytes { (bytes) throws(UpstreamResponseError) -> Int in
+            try chunked.advance(bytes) { run in if !passesFraming { data.append(run) } }
+        }
+        if passesFraming {
+            delegate.upstreamResponseBody(buffer.readSlice(length: taken)!)
+        } else {
+            let start = buffer.readerIndex
+            for run in data { delegate.upstreamResponseBody(buffer.getSlice(at: start + run.lowerBound, length: run.count)!) }
+            buffer.moveReaderIndex(forwardBy: taken)
+        }
+    }
+
+    private func fail(_ error: any Error) {
+        let delegate = self.delegate
+        self.delegate = nil
+        delegate?.upstreamFailed(error)
+        close()
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -94,6 +218,11 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         isOpen = false
+        // A body delimited by the close is complete now.
+        if case .untilClose = reading {
+            reading = .idle
+            delegate?.upstreamResponseEnd()
+        }
         let delegate = self.delegate
         self.delegate = nil
         delegate?.upstreamFailed(ChannelError.eof)
@@ -103,9 +232,6 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        let delegate = self.delegate
-        self.delegate = nil
-        delegate?.upstreamFailed(error)
-        close()
+        fail(error)
     }
 }

@@ -102,9 +102,8 @@ final class UpstreamConnectionPool {
                     if let tls {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls.context, serverHostname: tls.serverName))
                     }
-                    // After a 101, bytes the upstream sent behind it belong to the new protocol.
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
-                    try channel.pipeline.syncOperations.addHandler(handler.value)
+                    // Requests go out through NIO's encoder; responses are read as bytes by the connection.
+                    try channel.pipeline.syncOperations.addHandlers([HTTPRequestEncoder(), NIOHTTPRequestHeadersValidator(), handler.value])
                 }
             }
             .connect(host: recipe.target.host, port: recipe.target.port)

@@ -1,0 +1,61 @@
+import NIOCore
+import NIOHTTP1
+
+/// Response heads as the bytes that go to the client. The proxy writes them itself (there is no
+/// response encoder in the client pipeline) so an upstream's head is rewritten by copying the
+/// field lines it keeps, and its body passes through as it came.
+extension ByteBuffer {
+    /// A head the gateway makes itself.
+    mutating func writeResponseHead(_ head: HTTPResponseHead) {
+        writeStatusLinePrefix(minorVersion: head.version.minor)
+        writeString(String(head.status.code))
+        writeInteger(UInt8(ascii: " "))
+        writeString(head.status.reasonPhrase)
+        writeStaticString("\r\n")
+        for (name, value) in head.headers { writeField(name, value) }
+        writeStaticString("\r\n")
+    }
+
+    /// `HTTP/1.x ` in the client's version.
+    mutating func writeStatusLinePrefix(minorVersion: Int) {
+        writeStaticString(minorVersion == 0 ? "HTTP/1.0 " : "HTTP/1.1 ")
+    }
+
+    mutating func writeField(_ name: String, _ value: String) {
+        writeString(name)
+        writeStaticString(": ")
+        writeString(value)
+        writeStaticString("\r\n")
+    }
+
+    /// An upstream head as it goes to the client: the client's HTTP version, the status as the
+    /// upstream sent it, the field lines it keeps (see `UpstreamResponseHead.Field.forwarded`;
+    /// `dropsCORS` also leaves out `Access-Control-*`), then `Via` and the rest of what the
+    /// gateway adds. The caller ends the head with `writeStaticString("\r\n")`.
+    mutating func writeForwardedHead(_ head: UpstreamResponseHead, clientMinorVersion: Int, dropsCORS: Bool) {
+        writeStatusLinePrefix(minorVersion: clientMinorVersion)
+        head.bytes.withUnsafeReadableBytes { raw in
+            writeBytes(UnsafeRawBufferPointer(rebasing: raw[head.statusText]))
+            writeStaticString("\r\n")
+            for field in head.fields where field.forwarded {
+                if dropsCORS, Self.isCORSField(UnsafeRawBufferPointer(rebasing: raw[field.name])) { continue }
+                writeBytes(UnsafeRawBufferPointer(rebasing: raw[field.line]))
+                writeStaticString("\r\n")
+            }
+        }
+        writeStaticString(head.minorVersion == 0 ? "via: 1.0 gatehouse\r\n" : "via: 1.1 gatehouse\r\n")
+    }
+
+    private static func isCORSField(_ name: UnsafeRawBufferPointer) -> Bool {
+        name.count > 15 && UpstreamResponseHead.equalsIgnoringCase(name.prefix(15), corsPrefix)
+    }
+
+    private static let corsPrefix = Array("access-control-".utf8)
+
+    /// The frame of one chunk the gateway writes (an upstream body that ends with its
+    /// connection, going to an HTTP/1.1 client on a connection that stays open).
+    mutating func writeChunkSize(_ size: Int) {
+        writeString(String(size, radix: 16))
+        writeStaticString("\r\n")
+    }
+}

@@ -1,0 +1,253 @@
+import NIOCore
+
+/// What an upstream sent that the gateway will not pass on: the client gets 502 (or, once its
+/// response started, a closed connection).
+enum UpstreamResponseError: Error, Equatable, CustomStringConvertible {
+    case malformed(String)
+    case headTooLarge
+
+    var description: String {
+        switch self {
+        case .malformed(let reason): reason
+        case .headTooLarge: "response head over \(UpstreamResponseHead.maxBytes) bytes"
+        }
+    }
+}
+
+/// An upstream response's status line and header fields, parsed in place in the bytes read
+/// (RFC 9112 §4–6): fields are kept as ranges, so forwarding them copies bytes rather than
+/// building strings. Strict where a lax reading would let bytes from one response leak into
+/// the framing of the next: obs-fold, whitespace before the colon, control characters,
+/// conflicting `Content-Length`, `Transfer-Encoding` other than `chunked` are all refused.
+struct UpstreamResponseHead {
+    /// One field line: `line` runs from the name to the end of the value (no trailing
+    /// whitespace), so a kept field is copied as is.
+    struct Field {
+        var name: Range<Int>
+        var line: Range<Int>
+        /// False for hop-by-hop fields, those the `Connection` header names, and names with `_`.
+        var forwarded: Bool
+    }
+
+    static let maxBytes = 64 * 1024
+
+    /// The head's bytes; ranges index into them.
+    let bytes: ByteBuffer
+    let minorVersion: Int
+    let status: Int
+    /// `200 OK`: the status code and reason as sent.
+    let statusText: Range<Int>
+    let fields: [Field]
+    let contentLength: Int?
+    let chunked: Bool
+    /// HTTP/1.1 unless `Connection: close`; HTTP/1.0 only with `Connection: keep-alive`.
+    let keepAlive: Bool
+
+    func name(of field: Field) -> ByteBufferView { bytes.readableBytesView[field.name] }
+
+    /// Parses a head at the start of `buffer`. Returns nil while the head is incomplete; on
+    /// success, the number of bytes it took (through the empty line) comes with it.
+    /// - Parameter fields: storage for the fields, kept by the caller so its capacity is reused.
+    static func parse(_ buffer: ByteBuffer, fields: inout [Field]) throws(UpstreamResponseError) -> (UpstreamResponseHead, Int)? {
+        fields.removeAll(keepingCapacity: true)
+        let scan = try buffer.withUnsafeReadableBytes { (raw) throws(UpstreamResponseError) -> Scan? in
+            try Scan.run(raw, fields: &fields)
+        }
+        guard let scan else {
+            if buffer.readableBytes > maxBytes { throw .headTooLarge }
+            return nil
+        }
+        if scan.length > maxBytes { throw .headTooLarge }
+        if scan.chunked, scan.contentLength != nil { throw .malformed("both Content-Length and Transfer-Encoding") }
+        if scan.transferEncoded, scan.minorVersion == 0 { throw .malformed("Transfer-Encoding in an HTTP/1.0 response") }
+        if !scan.connectionNamed.isEmpty {
+            let view = buffer.readableBytesView
+            for index in fields.indices where fields[index].forwarded {
+                let name = view[fields[index].name]
+                if scan.connectionNamed.contains(where: { Self.equalsIgnoringCase(name, $0) }) { fields[index].forwarded = false }
+            }
+        }
+        let keepAlive = scan.minorVersion == 1 ? !scan.closeToken : scan.keepAliveToken && !scan.closeToken
+        let head = UpstreamResponseHead(
+            bytes: buffer.getSlice(at: buffer.readerIndex, length: scan.length)!, minorVersion: scan.minorVersion, status: scan.status,
+            statusText: scan.statusText, fields: fields, contentLength: scan.contentLength, chunked: scan.chunked, keepAlive: keepAlive)
+        return (head, scan.length)
+    }
+
+    static func equalsIgnoringCase<Bytes: Collection<UInt8>>(_ bytes: Bytes, _ lowercase: [UInt8]) -> Bool {
+        bytes.count == lowercase.count && zip(bytes, lowercase).allSatisfy { Self.lowered($0) == $1 }
+    }
+
+    @inline(__always) static func lowered(_ byte: UInt8) -> UInt8 {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+    }
+}
+
+extension UpstreamResponseHead {
+    /// One pass over the head's lines.
+    fileprivate struct Scan {
+        var length = 0
+        var minorVersion = 1
+        var status = 0
+        var statusText = 0..<0
+        var contentLength: Int?
+        var chunked = false
+        var transferEncoded = false
+        var closeToken = false
+        var keepAliveToken = false
+        var connectionNamed: [[UInt8]] = []
+
+        static func run(_ raw: UnsafeRawBufferPointer, fields: inout [Field]) throws(UpstreamResponseError) -> Scan? {
+            var scan = Scan()
+            var start = 0
+            var first = true
+            while true {
+                // Lines end in CRLF; a bare LF is accepted as the end of a line (RFC 9112 §2.2).
+                guard let newline = raw[start...].firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+                var end = newline
+                if end > start, raw[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+                if first {
+                    try scan.statusLine(raw, start..<end)
+                    first = false
+                } else if end == start {
+                    scan.length = newline + 1
+                    return scan
+                } else {
+                    fields.append(try scan.field(raw, start..<end))
+                }
+                start = newline + 1
+            }
+        }
+
+        private mutating func statusLine(_ raw: UnsafeRawBufferPointer, _ line: Range<Int>) throws(UpstreamResponseError) {
+            let prefix = "HTTP/1.".utf8
+            guard line.count >= 12, zip(raw[line.lowerBound..<line.lowerBound + 7], prefix).allSatisfy({ $0 == $1 }) else {
+                throw .malformed("not an HTTP/1.x status line")
+            }
+            let at = line.lowerBound
+            guard raw[at + 7] == UInt8(ascii: "0") || raw[at + 7] == UInt8(ascii: "1"), raw[at + 8] == UInt8(ascii: " ") else {
+                throw .malformed("unsupported HTTP version")
+            }
+            minorVersion = Int(raw[at + 7] - UInt8(ascii: "0"))
+            var code = 0
+            for index in at + 9..<at + 12 {
+                let digit = raw[index] &- UInt8(ascii: "0")
+                guard digit < 10 else { throw .malformed("invalid status code") }
+                code = code * 10 + Int(digit)
+            }
+            guard code >= 100, line.count == 12 || raw[at + 12] == UInt8(ascii: " ") else { throw .malformed("invalid status code") }
+            for index in at + 12..<line.upperBound where !Self.isFieldValueByte(raw[index]) {
+                throw .malformed("control character in the status line")
+            }
+            status = code
+            statusText = at + 9..<line.upperBound
+        }
+
+        private mutating func field(_ raw: UnsafeRawBufferPointer, _ line: Range<Int>) throws(UpstreamResponseError) -> Field {
+            var colon = line.lowerBound
+            while colon < line.upperBound, Self.isTokenByte(raw[colon]) { colon += 1 }
+            guard colon < line.upperBound, raw[colon] == UInt8(ascii: ":") else {
+                let byte = raw[line.lowerBound]
+                throw .malformed(
+                    byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") ? "obsolete line folding in a header" : "invalid header field")
+            }
+            guard colon > line.lowerBound else { throw .malformed("empty header name") }
+            let name = line.lowerBound..<colon
+            var valueStart = colon + 1
+            var valueEnd = line.upperBound
+            while valueStart < valueEnd, raw[valueStart] == UInt8(ascii: " ") || raw[valueStart] == UInt8(ascii: "\t") { valueStart += 1 }
+            while valueEnd > valueStart, raw[valueEnd - 1] == UInt8(ascii: " ") || raw[valueEnd - 1] == UInt8(ascii: "\t") { valueEnd -= 1 }
+            for index in valueStart..<valueEnd where !Self.isFieldValueByte(raw[index]) {
+                throw .malformed("control character in a header value")
+            }
+            let forwarded = try classify(
+                UnsafeRawBufferPointer(rebasing: raw[name]), value: UnsafeRawBufferPointer(rebasing: raw[valueStart..<valueEnd]))
+            return Field(name: name, line: line.lowerBound..<valueEnd, forwarded: forwarded)
+        }
+
+        /// Notes what the field says about framing and the connection; returns whether it is
+        /// passed on.
+        private mutating func classify(_ name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(UpstreamResponseError) -> Bool {
+            if name.contains(UInt8(ascii: "_")) { return false }
+            switch name.count {
+            case 14 where equalsIgnoringCase(name, Self.contentLength):
+                try contentLength(value)
+                return true
+            case 17 where equalsIgnoringCase(name, Self.transferEncoding):
+                transferEncoded = true
+                for coding in ListElements(value) {
+                    guard !chunked, equalsIgnoringCase(coding, Self.chunkedToken) else {
+                        throw .malformed("unsupported Transfer-Encoding")
+                    }
+                    chunked = true
+                }
+                return false
+            case 10 where equalsIgnoringCase(name, Self.connection):
+                for option in ListElements(value) {
+                    if equalsIgnoringCase(option, Self.close) {
+                        closeToken = true
+                    } else if equalsIgnoringCase(option, Self.keepAlive) {
+                        keepAliveToken = true
+                    } else {
+                        connectionNamed.append(option.map(lowered))
+                    }
+                }
+                return false
+            default:
+                return !ForwardedRequest.hopByHopBytes.contains { equalsIgnoringCase(name, $0) }
+            }
+        }
+
+        private mutating func contentLength(_ value: UnsafeRawBufferPointer) throws(UpstreamResponseError) {
+            // `Content-Length: 5, 5` is one length said twice (RFC 9110 §8.6); differing ones are refused.
+            for element in ListElements(value) {
+                var length = 0
+                for byte in element {
+                    let digit = byte &- UInt8(ascii: "0")
+                    guard digit < 10, length < Int.max / 10 - 10 else { throw .malformed("invalid Content-Length") }
+                    length = length * 10 + Int(digit)
+                }
+                if let known = contentLength, known != length { throw .malformed("conflicting Content-Length values") }
+                contentLength = length
+            }
+            if contentLength == nil { throw .malformed("invalid Content-Length") }
+        }
+
+        /// The non-empty elements of a comma-separated list, without surrounding whitespace; an
+        /// iterator, so reading the usual one-element list allocates nothing.
+        private struct ListElements: Sequence, IteratorProtocol {
+            var rest: Slice<UnsafeRawBufferPointer>
+
+            init(_ value: UnsafeRawBufferPointer) { rest = value[...] }
+
+            mutating func next() -> Slice<UnsafeRawBufferPointer>? {
+                while !rest.isEmpty {
+                    let comma = rest.firstIndex(of: UInt8(ascii: ",")) ?? rest.endIndex
+                    var element = rest[..<comma]
+                    rest = comma == rest.endIndex ? rest[comma...] : rest[(comma + 1)...]
+                    while let first = element.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { element = element.dropFirst() }
+                    while let last = element.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { element = element.dropLast() }
+                    if !element.isEmpty { return element }
+                }
+                return nil
+            }
+        }
+
+        /// tchar (RFC 9110 §5.6.2).
+        private static func isTokenByte(_ byte: UInt8) -> Bool { tokenBytes[Int(byte)] }
+
+        /// HTAB, SP, VCHAR and obs-text: anything but control characters.
+        private static func isFieldValueByte(_ byte: UInt8) -> Bool { byte == UInt8(ascii: "\t") || (byte >= 0x20 && byte != 0x7F) }
+
+        private static let tokenBytes: [Bool] = (0..<256).map { byte in
+            guard byte > 0x20, byte < 0x7F else { return false }
+            return !"\"(),/:;<=>?@[\\]{}".utf8.contains(UInt8(byte))
+        }
+        private static let contentLength = Array("content-length".utf8)
+        private static let transferEncoding = Array("transfer-encoding".utf8)
+        private static let connection = Array("connection".utf8)
+        private static let chunkedToken = Array("chunked".utf8)
+        private static let close = Array("close".utf8)
+        private static let keepAlive = Array("keep-alive".utf8)
+    }
+}
