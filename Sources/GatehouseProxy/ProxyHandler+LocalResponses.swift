@@ -75,6 +75,13 @@ extension ProxyHandler {
         }
     }
 
+    /// A response under way cannot be finished: what was written goes out, then the connection
+    /// closes, the only honest signal left to the client that the response is incomplete.
+    func cutShort() {
+        context?.flush()
+        context?.close(promise: nil)
+    }
+
     /// Restarts the read timeout. Called for every upstream read, so it only moves a deadline;
     /// the one scheduled check pushes itself back until the deadline has really passed.
     func armReadTimeout() {
@@ -111,7 +118,7 @@ extension ProxyHandler {
         if exchange.responseStarted {
             if let connection = exchange.connection { pool.release(connection, reusable: false) }
             self.exchange = nil
-            context?.close(promise: nil)
+            cutShort()
         } else {
             recordFailure(exchange)
             if retryElsewhere() { return }

@@ -134,10 +134,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             guard !discardingBody, let exchange else { return }
             exchange.bodyBytes += buffer.readableBytes
             if let limit = options.maxBodyBytes, exchange.bodyBytes > limit {
-                if exchange.responseStarted {
-                    context?.close(promise: nil)
-                    return
-                }
+                if exchange.responseStarted { return cutShort() }
                 return failBeforeResponse(.payloadTooLarge, "body_too_large", "the request body is over the limit of \(limit) bytes", close: true)
             }
             if let connection = exchange.connection {
@@ -471,11 +468,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         exchange.connection = nil
         pool.release(connection, reusable: false)
         if exchange.responseStarted {
-            // Part of the response is already with the client: the only honest signal left is
-            // to close its connection.
             cancelTimer()
             self.exchange = nil
-            context?.close(promise: nil)
+            cutShort()
         } else if let error = error as? UpstreamResponseError {
             // The upstream answered, wrongly: not a stale connection, and not retried elsewhere.
             recordFailure(exchange)

@@ -1,0 +1,79 @@
+import NIOCore
+import Testing
+
+@testable import GatehouseProxy
+
+/// The response head parser and the chunked-body reader, on their own, at every split point.
+@Suite struct UpstreamResponseParsingTests {
+    static func parse(_ text: String) throws(UpstreamResponseError) -> (UpstreamResponseHead, Int)? {
+        var fields: [UpstreamResponseHead.Field] = []
+        return try UpstreamResponseHead.parse(ByteBuffer(string: text), fields: &fields)
+    }
+
+    @Test func aHeadIsReadOnlyOnceWhole() throws {
+        let text = "HTTP/1.1 201 Created\r\nContent-Length: 7\r\nX-A:  a b \r\nConnection: x-a\r\nTE: trailers\r\nX_B: b\r\n\r\nbody..."
+        let whole = text.utf8.count - 7
+        for end in 0..<whole {
+            #expect(try Self.parse(String(decoding: text.utf8.prefix(end), as: UTF8.self)) == nil, "parsed from \(end) bytes")
+        }
+        let (head, length) = try #require(try Self.parse(text))
+        #expect(length == whole)
+        #expect((head.status, head.minorVersion, head.contentLength, head.chunked, head.keepAlive) == (201, 1, 7, false, true))
+        let fields = head.fields.map { (String(decoding: head.name(of: $0), as: UTF8.self), $0.forwarded) }
+        #expect(fields.map(\.0) == ["Content-Length", "X-A", "Connection", "TE", "X_B"])
+        // Only Content-Length goes on: X-A is named by Connection, the rest are hop-by-hop or have `_`.
+        #expect(fields.map(\.1) == [true, false, false, false, false])
+        #expect(String(decoding: head.bytes.readableBytesView[head.fields[1].line], as: UTF8.self) == "X-A:  a b")
+        #expect(String(decoding: head.bytes.readableBytesView[head.statusText], as: UTF8.self) == "201 Created")
+    }
+
+    @Test func bareLineFeedsEndLinesAndAReasonIsOptional() throws {
+        let (head, length) = try #require(try Self.parse("HTTP/1.1 204\nX-A: 1\n\nnext"))
+        #expect(head.status == 204 && length == 21)
+        #expect(String(decoding: head.bytes.readableBytesView[head.statusText], as: UTF8.self) == "204")
+    }
+
+    @Test(arguments: [
+        ("HTTP/1.1 200 OK\r\n\r\n", true), ("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", false),
+        ("HTTP/1.0 200 OK\r\n\r\n", false), ("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\n\r\n", true),
+    ])
+    func keepAliveFollowsTheVersionAndConnection(_ text: String, _ keepAlive: Bool) throws {
+        #expect(try #require(try Self.parse(text)).0.keepAlive == keepAlive)
+    }
+
+    @Test func repeatedEqualLengthsAreOneLength() throws {
+        let head = try #require(try Self.parse("HTTP/1.1 200 OK\r\nContent-Length: 4, 4\r\ncontent-length: 4\r\n\r\n")).0
+        #expect(head.contentLength == 4)
+    }
+
+    static let chunked = "4\r\nWiki\r\n7;name=\"v\"\r\npedia i\r\nB\r\nn \r\nchunks.\r\n0\r\nExpires: never\r\n\r\n"
+
+    @Test func aChunkedBodyIsReadAcrossEverySplit() throws {
+        let bytes = Array(Self.chunked.utf8) + Array("HTTP/1.1".utf8)
+        for split in 0...bytes.count {
+            var body = ChunkedBody()
+            var data: [UInt8] = []
+            var taken = 0
+            for part in [bytes[0..<split], bytes[split...]] where !body.isDone {
+                let base = part.startIndex
+                taken += try Array(part).withUnsafeBytes { (raw) throws(UpstreamResponseError) -> Int in
+                    try body.advance(raw) { run in data += bytes[base + run.lowerBound..<base + run.upperBound] }
+                }
+            }
+            #expect(body.isDone, "split at \(split)")
+            #expect(taken == Self.chunked.utf8.count, "the bytes after the body are left, split at \(split)")
+            #expect(String(decoding: data, as: UTF8.self) == "Wikipedia in \r\nchunks.")
+        }
+    }
+
+    @Test(arguments: [
+        "\r\n", "x\r\n", ";a\r\n", "5\n", "5\r\nhelloX\r\n", "5\r\nhello\r\n0\r\nA: \u{7F}\r\n\r\n", "5\r\nhello\r\n0\r\n\r\r",
+        "10000000000000000\r\n",
+    ])
+    func badChunkFramingIsRefused(_ text: String) {
+        var body = ChunkedBody()
+        #expect(throws: UpstreamResponseError.self) {
+            _ = try Array(text.utf8).withUnsafeBytes { (raw) throws(UpstreamResponseError) -> Int in try body.advance(raw) { _ in } }
+        }
+    }
+}
