@@ -8,8 +8,8 @@
 #
 #   bench/run.sh [ROUNDS] [SECONDS]      (defaults: 5 rounds of 10 s each)
 #
-# Environment: CONNECTIONS (32), THREADS (1), WORKERS (1: nginx worker_processes and
-# gatehouse --workers), BODY_BYTES (1024).
+# Environment: CONNECTIONS (32), THREADS (1), WORKERS (1: worker_processes of nginx as the proxy, and
+# gatehouse --workers; the upstream nginx always has one), BODY_BYTES (1024).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}
@@ -27,6 +27,7 @@ work=$(mktemp -d)
 chmod 755 "$work"  # nginx workers run as an unprivileged user
 cleanup() {
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  [ -f "$work/upstream/nginx.pid" ] && kill "$(cat "$work/upstream/nginx.pid")" 2>/dev/null || true
   [ -n "${gatehouse_pid:-}" ] && kill "$gatehouse_pid" 2>/dev/null || true
   [ -n "${gatehouse10k_pid:-}" ] && kill "$gatehouse10k_pid" 2>/dev/null || true
   wait 2>/dev/null || true
@@ -38,10 +39,14 @@ UPSTREAM_PORT=18080 NGINX_PORT=18081 PROXY_PORT=18000 ADMIN_PORT=18001 STATUS_PO
 PROXY10K_PORT=18010 ADMIN10K_PORT=18011 STATUS10K_PORT=18110
 mkdir -p "$work/www" "$work/logs"
 head -c "$BODY_BYTES" /dev/zero | tr '\0' 'x' > "$work/www/body"
-cat > "$work/nginx.conf" <<NGINX
-worker_processes $WORKERS;
-pid $work/nginx.pid;
-error_log $work/logs/error.log warn;
+# Two nginx processes: the upstream, and nginx as the proxy under test. Each proxy (nginx and
+# Gatehouse alike) then reaches the same upstream process over loopback; an nginx that served
+# the upstream from its own worker would answer its upstream requests without a thread switch.
+mkdir -p "$work/upstream"
+cat > "$work/upstream/nginx.conf" <<NGINX
+worker_processes 1;
+pid $work/upstream/nginx.pid;
+error_log $work/logs/upstream-error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
@@ -50,6 +55,16 @@ http {
     listen 127.0.0.1:$UPSTREAM_PORT reuseport;
     location / { root $work/www; try_files /body =404; }
   }
+}
+NGINX
+cat > "$work/nginx.conf" <<NGINX
+worker_processes $WORKERS;
+pid $work/nginx.pid;
+error_log $work/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
   upstream backend { server 127.0.0.1:$UPSTREAM_PORT; keepalive 64; }
   server {
     listen 127.0.0.1:$NGINX_PORT reuseport;
@@ -62,6 +77,7 @@ http {
   }
 }
 NGINX
+nginx -c "$work/upstream/nginx.conf" -p "$work/upstream"
 nginx -c "$work/nginx.conf" -p "$work"
 
 .build/release/gatehouse serve --db "$work/gatehouse.db" --workers "$WORKERS" --log-level warning \

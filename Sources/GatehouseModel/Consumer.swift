@@ -20,6 +20,10 @@ public struct Consumer: Sendable, Hashable {
         var consumer = Consumer(header: try EntityHeader.read(&reader, id: id))
         if let customID = try reader.optionalString("custom_id") {
             guard (1...256).contains(customID.utf8.count) else { throw .invalid("must be 1 to 256 bytes", field: reader.field("custom_id")) }
+            // It goes upstream in `X-Consumer-Custom-Id`: a control character would break the header.
+            guard customID.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7F }) else {
+                throw .invalid("must not contain control characters", field: reader.field("custom_id"))
+            }
             consumer.customID = customID
         }
         let groups = try reader.optionalStrings("groups") ?? []

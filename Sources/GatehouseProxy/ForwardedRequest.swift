@@ -37,22 +37,6 @@ enum ForwardedRequest {
         return names
     }
 
-    /// Copies `headers` without hop-by-hop ones, those in `dropping` (lowercase), and names
-    /// containing `_` (which some servers read as `-`, letting a client smuggle a header past a
-    /// check). Runs per request in both directions, so it compares names without allocating.
-    static func endToEnd(_ headers: HTTPHeaders, dropping: [String] = []) -> HTTPHeaders {
-        let named = headers.contains(name: "connection") ? connectionNamed(headers) : []
-        var out = HTTPHeaders()
-        out.reserveCapacity(headers.count + 6)
-        for (name, value) in headers {
-            if name.utf8.contains(UInt8(ascii: "_")) || isListed(name, hopByHop) || isListed(name, dropping) || isListed(name, named) {
-                continue
-            }
-            out.add(name: name, value: value)
-        }
-        return out
-    }
-
     /// Whether `name` equals one of the lowercase `names`, ignoring ASCII case.
     @inline(__always)
     static func isListed(_ name: String, _ names: [String]) -> Bool {
@@ -67,26 +51,32 @@ enum ForwardedRequest {
         return false
     }
 
-    /// Sets `X-Forwarded-For/Proto/Host/Port`. From a trusted proxy, the client address is
-    /// appended to its `X-Forwarded-For` and its other forwarding headers are kept.
-    static func addForwarding(to headers: inout HTTPHeaders, clientIP: String, host: String, port: Int, trusted: Bool) {
-        if trusted, let chain = headers.first(name: "x-forwarded-for") {
-            headers.replaceOrAdd(name: "x-forwarded-for", value: "\(chain), \(clientIP)")
+    /// Fields the gateway always writes itself, combining the client's value with its own:
+    /// never copied as they are.
+    static let rewritten: [String] = ["x-forwarded-for", "via"]
+
+    /// Adds `X-Forwarded-For/Proto/Host/Port`. From a trusted proxy, the client address is
+    /// appended to its `X-Forwarded-For` and its other forwarding fields (copied) are kept.
+    static func addForwarding(
+        to head: inout UpstreamRequestHead, from client: HTTPHeaders, clientIP: String, host: String, port: String, trusted: Bool
+    ) {
+        if trusted, let chain = client.first(name: "x-forwarded-for") {
+            head.add("x-forwarded-for", "\(chain), \(clientIP)")
         } else {
-            headers.replaceOrAdd(name: "x-forwarded-for", value: clientIP)
+            head.add("x-forwarded-for", clientIP)
         }
-        if !(trusted && headers.contains(name: "x-forwarded-proto")) { headers.replaceOrAdd(name: "x-forwarded-proto", value: "http") }
-        if !(trusted && headers.contains(name: "x-forwarded-host")), !host.isEmpty { headers.replaceOrAdd(name: "x-forwarded-host", value: host) }
-        if !(trusted && headers.contains(name: "x-forwarded-port")) { headers.replaceOrAdd(name: "x-forwarded-port", value: String(port)) }
+        if !(trusted && client.contains(name: "x-forwarded-proto")) { head.add("x-forwarded-proto", "http") }
+        if !(trusted && client.contains(name: "x-forwarded-host")), !host.isEmpty { head.add("x-forwarded-host", host) }
+        if !(trusted && client.contains(name: "x-forwarded-port")) { head.add("x-forwarded-port", port) }
     }
 
-    /// Appends this hop to `Via` (RFC 9110 §7.6.3).
-    static func appendVia(to headers: inout HTTPHeaders, version: HTTPVersion) {
-        let hop = "\(version.major).\(version.minor) gatehouse"
-        if let via = headers.first(name: "via") {
-            headers.replaceOrAdd(name: "via", value: "\(via), \(hop)")
+    /// Appends this hop to the client's `Via` (RFC 9110 §7.6.3).
+    static func addVia(to head: inout UpstreamRequestHead, from client: HTTPHeaders, version: HTTPVersion) {
+        let hop = version.minor == 0 ? "1.0 gatehouse" : "1.1 gatehouse"
+        if let via = client.first(name: "via") {
+            head.add("via", "\(via), \(hop)")
         } else {
-            headers.add(name: "via", value: hop)
+            head.add("via", hop)
         }
     }
 

@@ -15,7 +15,7 @@ extension ProxyHandler {
         let keepAlive = exchange.clientKeepAlive && !close && !quiescing
         writeError(
             status, code, message, version: exchange.clientVersion, keepAlive: keepAlive, requestID: exchange.requestID,
-            headers: exchange.addedHeaders + headers, bodiless: exchange.head.method == .HEAD
+            headers: exchange.addedHeaders + headers, bodiless: exchange.method == .HEAD
         )
         answered(closing: !keepAlive)
     }

@@ -43,12 +43,10 @@ extension ProxyHandler {
         writeEnd(closeAfter: !head.isKeepAlive)
     }
 
-    /// Runs key-auth on a request: the consumer's headers added and, with `hide_credentials`, the
-    /// key left out of the query (key headers were dropped with the hop-by-hop ones). Returns nil
-    /// when the request was answered with 401.
+    /// Runs key-auth on a request; with `hide_credentials`, the key is left out of the query (key
+    /// headers are never copied upstream). Returns nil when the request was answered with 401.
     func authenticate(
-        _ head: HTTPRequestHead, _ auth: KeyAuthPolicy, query: inout Substring?, headers: inout HTTPHeaders, answerHeaders: [(String, String)],
-        metrics: PolicyMetrics
+        _ head: HTTPRequestHead, _ auth: KeyAuthPolicy, query: inout Substring?, answerHeaders: [(String, String)], metrics: PolicyMetrics
     ) -> KeyAuthPolicy.Caller? {
         let caller: KeyAuthPolicy.Caller
         let source: KeyAuthPolicy.Source?
@@ -66,16 +64,19 @@ extension ProxyHandler {
         case .anonymous(let consumer, let from):
             (caller, source) = (KeyAuthPolicy.Caller(consumer: consumer, identified: false), from)
         }
-        // Who the consumer is comes from the gateway only: the client's own identity headers were
-        // dropped with the hop-by-hop ones.
-        headers.add(name: "x-consumer-id", value: caller.consumer.id)
-        headers.add(name: "x-consumer-name", value: caller.consumer.name)
-        if let customID = caller.consumer.customID { headers.add(name: "x-consumer-custom-id", value: customID) }
-        if !caller.identified { headers.add(name: "x-anonymous-consumer", value: "true") }
         if auth.hideCredentials, case .query(let name) = source {
             query = query.flatMap { KeyAuthPolicy.removing(name, from: $0) }
         }
         return caller
+    }
+
+    /// Who the consumer is comes from the gateway only: the client's own identity headers are
+    /// never copied on a key-auth route.
+    static func addConsumer(_ caller: KeyAuthPolicy.Caller, to head: inout UpstreamRequestHead) {
+        head.add("x-consumer-id", caller.consumer.id)
+        head.add("x-consumer-name", caller.consumer.name)
+        if let customID = caller.consumer.customID { head.add("x-consumer-custom-id", customID) }
+        if !caller.identified { head.add("x-anonymous-consumer", "true") }
     }
 
     /// Counts the request with each limit in turn; on through to the upstream when none refuses.

@@ -23,8 +23,6 @@ extension ProxyHandler {
             // The bytes read behind the 101 went to the client with it.
             try server.addHandler(upstreamEnd)
             server.removeIfPresent(UpstreamConnection.self)
-            server.removeIfPresent(HTTPRequestEncoder.self)
-            server.removeIfPresent(NIOHTTPRequestHeadersValidator.self)
         } catch {
             context.close(promise: nil)
             upstream.close(promise: nil)

@@ -21,7 +21,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     final class Exchange {
         let config: CompiledConfig
         let upstream: CompiledUpstream
-        var head: HTTPRequestHead
+        /// The request line and fields that go upstream; `Host` is added per attempt.
+        let head: ByteBuffer
+        let method: HTTPMethod
+        /// The request body is chunked (it is framed again on its way upstream).
+        let chunked: Bool
         let clientVersion: HTTPVersion
         let clientKeepAlive: Bool
         let requestID: String
@@ -56,12 +60,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         var expectsContinue = false
 
         init(
-            config: CompiledConfig, upstream: CompiledUpstream, head: HTTPRequestHead, clientVersion: HTTPVersion, clientKeepAlive: Bool,
+            config: CompiledConfig, upstream: CompiledUpstream, head: ByteBuffer, method: HTTPMethod, chunked: Bool, clientVersion: HTTPVersion,
+            clientKeepAlive: Bool,
             requestID: String, idempotent: Bool, balancerKey: Balancer.RequestKey, preserveHost: Bool, websocket: Bool, upgradeRequested: Bool
         ) {
             self.config = config
             self.upstream = upstream
             self.head = head
+            self.method = method
+            self.chunked = chunked
             self.clientVersion = clientVersion
             self.clientKeepAlive = clientKeepAlive
             self.requestID = requestID
@@ -92,7 +99,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     var timerChecksReads = false
     var readDeadline: NIODeadline?
     private var clientIP = ""
-    private var localPort = 0
+    private var localPort = ""
     /// Whether the peer is a trusted proxy: decided once per connection.
     private var trustedPeer = false
 
@@ -109,7 +116,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         clientIP = context.channel.remoteAddress?.ipAddress ?? ""
-        localPort = context.channel.localAddress?.port ?? 0
+        localPort = String(context.channel.localAddress?.port ?? 0)
         trustedPeer = options.trustedProxies.contains { $0.contains(clientIP) }
     }
 
@@ -139,7 +146,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             }
             if let connection = exchange.connection {
                 exchange.bodyForwarded = true
-                connection.write(.body(.byteBuffer(buffer)), flush: false)
+                connection.writeBody(buffer, chunked: exchange.chunked)
             } else {
                 exchange.buffered.append(buffer)
             }
@@ -151,7 +158,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             guard let exchange else { return }
             exchange.requestEnded = true
             if let connection = exchange.connection {
-                connection.write(.end(nil), flush: true)
+                connection.writeEnd(chunked: exchange.chunked)
+                connection.flush()
                 armReadTimeout()
             }
         }
@@ -225,53 +233,51 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
         let trusted = trustedPeer
         let keyAuth = route.policies?.keyAuth
-        var headers = ForwardedRequest.endToEnd(
-            head.headers, dropping: keyAuth?.dropped(trusted: trusted) ?? (trusted ? Self.replacedWhenTrusted : Self.replacedWithHost))
         var query = target.query
         var addedHeaders: [(String, String)] = []
         var consumer: KeyAuthPolicy.Caller?
         if let chain = route.policies {
             if let cors = chain.cors { addedHeaders = cors.actualHeaders(origin: head.headers.first(name: "origin")) }
             if let auth = keyAuth {
-                guard
-                    let caller = authenticate(
-                        head, auth, query: &query, headers: &headers, answerHeaders: addedHeaders, metrics: config.policyMetrics)
-                else { return }
+                guard let caller = authenticate(head, auth, query: &query, answerHeaders: addedHeaders, metrics: config.policyMetrics) else {
+                    return
+                }
                 consumer = caller
             }
         }
+        var upstreamHead = UpstreamRequestHead(method: head.method, path: forwardedPath, query: query)
+        upstreamHead.copyEndToEnd(
+            head.headers, dropping: keyAuth?.dropped(trusted: trusted) ?? (trusted ? Self.replacedWhenTrusted : Self.replacedWithHost))
+        if let consumer { Self.addConsumer(consumer, to: &upstreamHead) }
         let chunked = head.headers[canonicalForm: "transfer-encoding"].last?.lowercased() == "chunked"
-        let hasBody = chunked || head.headers.contains(name: "content-length")
         if chunked {
-            headers.remove(name: "content-length")
-            headers.add(name: "transfer-encoding", value: "chunked")
-        } else if !hasBody, head.method.hasRequestBodyExpected {
-            headers.replaceOrAdd(name: "content-length", value: "0")
+            upstreamHead.add("transfer-encoding", "chunked")
+        } else if head.method.hasRequestBodyExpected, !head.headers.contains(name: "content-length") {
+            upstreamHead.add("content-length", "0")
         }
         let upgradeRequested = head.headers.contains(name: "upgrade") && ForwardedRequest.connectionNamed(head.headers).contains("upgrade")
         let websocket =
             upgradeRequested && head.method == .GET
             && head.headers[canonicalForm: "upgrade"].contains { $0.lowercased() == "websocket" }
         if websocket {
-            // Hop-by-hop, so stripped above; a WebSocket upgrade is forwarded on purpose (h2c never is).
-            headers.add(name: "upgrade", value: "websocket")
-            headers.add(name: "connection", value: "upgrade")
+            // Hop-by-hop, so left out above; a WebSocket upgrade is forwarded on purpose (h2c never is).
+            upstreamHead.add("upgrade", "websocket")
+            upstreamHead.add("connection", "upgrade")
         }
-        ForwardedRequest.addForwarding(to: &headers, clientIP: clientIP, host: hostHeader, port: localPort, trusted: trusted)
-        ForwardedRequest.appendVia(to: &headers, version: head.version)
+        ForwardedRequest.addForwarding(to: &upstreamHead, from: head.headers, clientIP: clientIP, host: hostHeader, port: localPort, trusted: trusted)
+        ForwardedRequest.addVia(to: &upstreamHead, from: head.headers, version: head.version)
         let requestID = head.headers.first(name: "x-request-id") ?? pool.requestIDs.make()
-        if !head.headers.contains(name: "x-request-id") { headers.add(name: "x-request-id", value: requestID) }
-
-        let uri = query.map { "\(forwardedPath)?\($0)" } ?? forwardedPath
-        var upstreamHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers)
-        if route.preserveHost, !hostHeader.isEmpty { upstreamHead.headers.add(name: "host", value: hostHeader) }
+        if !head.headers.contains(name: "x-request-id") { upstreamHead.add("x-request-id", requestID) }
+        let preserveHost = route.preserveHost && !hostHeader.isEmpty
+        if preserveHost { upstreamHead.add("host", hostHeader) }
 
         let key = Balancer.RequestKey(clientIP: clientIP, path: path, headers: head.headers)
         let exchange = Exchange(
-            config: config, upstream: config.upstreams[route.upstream], head: upstreamHead, clientVersion: head.version,
+            config: config, upstream: config.upstreams[route.upstream], head: upstreamHead.bytes, method: head.method,
+            chunked: chunked, clientVersion: head.version,
             clientKeepAlive: head.isKeepAlive, requestID: requestID,
             idempotent: Self.idempotentMethods.contains(head.method), balancerKey: key,
-            preserveHost: route.preserveHost && !hostHeader.isEmpty, websocket: websocket, upgradeRequested: upgradeRequested
+            preserveHost: preserveHost, websocket: websocket, upgradeRequested: upgradeRequested
         )
         exchange.expectsContinue =
             head.version.minor >= 1 && head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" })
@@ -316,12 +322,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             }
             return failBeforeResponse(.badGateway, "upstream_unreachable", "no target of upstream '\(upstream.name)' accepted the connection")
         }
-        let endpoint = upstream.endpoints[index]
         exchange.target = index
         exchange.tried.insert(index)
-        if !exchange.preserveHost {
-            exchange.head.headers.replaceOrAdd(name: "host", value: endpoint.authority)
-        }
         acquire(upstream, index, reuse: true)
     }
 
@@ -362,13 +364,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             exchange.connection = connection
             exchange.reused = reused
             connection.delegate = self
-            connection.write(.head(exchange.head), flush: false)
+            let end = exchange.preserveHost ? Self.endOfHead : exchange.upstream.endpoints[exchange.target].hostLine
+            connection.writeHead(exchange.head, end: end, isHEAD: exchange.method == .HEAD)
             for buffer in exchange.buffered {
-                connection.write(.body(.byteBuffer(buffer)), flush: false)
+                connection.writeBody(buffer, chunked: exchange.chunked)
             }
             exchange.bodyForwarded = !exchange.buffered.isEmpty
             exchange.buffered = []
-            if exchange.requestEnded { connection.write(.end(nil), flush: false) }
+            if exchange.requestEnded { connection.writeEnd(chunked: exchange.chunked) }
             connection.flush()
             if exchange.requestEnded { armReadTimeout() }
             resumeClientReads()
@@ -438,7 +441,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             size.writeChunkSize(bytes.readableBytes)
             context.write(wrapOutboundOut(.byteBuffer(size)), promise: nil)
             context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
-            context.write(wrapOutboundOut(.byteBuffer(Self.crlf)), promise: nil)
+            context.write(wrapOutboundOut(.byteBuffer(ByteBuffer.crlf)), promise: nil)
         } else {
             context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
         }
@@ -446,7 +449,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     func upstreamResponseEnd() {
         guard let exchange, let context else { return }
-        if exchange.chunkEncodes { context.write(wrapOutboundOut(.byteBuffer(Self.lastChunk)), promise: nil) }
+        if exchange.chunkEncodes { context.write(wrapOutboundOut(.byteBuffer(ByteBuffer.lastChunk)), promise: nil) }
         finish(exchange)
     }
 
@@ -455,9 +458,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if leftover.readableBytes > 0 { context.write(wrapOutboundOut(.byteBuffer(leftover)), promise: nil) }
         switchToTunnel(exchange, context: context)
     }
-
-    private static let crlf = ByteBuffer(string: "\r\n")
-    private static let lastChunk = ByteBuffer(string: "0\r\n\r\n")
 
     func upstreamReadComplete() {
         context?.flush()
@@ -529,8 +529,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         )
     }
 
-    static let replacedWithHost = ForwardedRequest.replacedForwarding + ["host", "expect"]
-    static let replacedWhenTrusted = ["host", "expect"]
+    static let replacedWithHost = ForwardedRequest.replacedForwarding + ["host", "expect", "via"]
+    static let replacedWhenTrusted = ForwardedRequest.rewritten + ["host", "expect"]
+    /// Ends a head that carries the client's `Host` (`preserve_host`).
+    private static let endOfHead = ByteBuffer(string: "\r\n")
     private static let idempotentMethods: [HTTPMethod] = [.GET, .HEAD, .OPTIONS, .PUT, .DELETE]
 }
 

@@ -1,6 +1,8 @@
 import NIOCore
 import NIOHTTP1
 
+/// HTTP/1.1 as the bytes the proxy writes.
+///
 /// Response heads as the bytes that go to the client. The proxy writes them itself (there is no
 /// response encoder in the client pipeline) so an upstream's head is rewritten by copying the
 /// field lines it keeps, and its body passes through as it came.
@@ -52,10 +54,16 @@ extension ByteBuffer {
 
     private static let corsPrefix = Array("access-control-".utf8)
 
-    /// The frame of one chunk the gateway writes (an upstream body that ends with its
-    /// connection, going to an HTTP/1.1 client on a connection that stays open).
+    /// The line before a chunk the gateway frames itself: a request body the client sent
+    /// chunked, or a response body that ends with the upstream's connection going to an
+    /// HTTP/1.1 client.
     mutating func writeChunkSize(_ size: Int) {
         writeString(String(size, radix: 16))
         writeStaticString("\r\n")
     }
+
+    /// What follows a chunk's data.
+    static let crlf = ByteBuffer(string: "\r\n")
+    /// The end of a chunked body, without trailers.
+    static let lastChunk = ByteBuffer(string: "0\r\n\r\n")
 }

@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHTTP1
 
 /// What an upstream connection reports to the request currently using it. Called on the event
 /// loop that owns both the client and the upstream channel.
@@ -19,14 +18,14 @@ protocol UpstreamConnectionDelegate: AnyObject {
 }
 
 /// One keep-alive HTTP/1.1 connection to a target, owned by its event loop's
-/// `UpstreamConnectionPool`. It is the last handler of its channel: requests go out through
-/// NIO's encoder, responses are framed here from the raw bytes (`UpstreamResponseHead`,
-/// `ChunkedBody`) so their bytes can be passed on as they came. It hands responses to the
+/// `UpstreamConnectionPool`. It is the last handler of its channel, and speaks HTTP/1.1 as bytes:
+/// request heads come written (`UpstreamRequestHead`), responses are framed here from the raw
+/// bytes (`UpstreamResponseHead`, `ChunkedBody`) so they can be passed on as they came. It hands responses to the
 /// request using it and stops reading while that request's client cannot take more bytes.
 final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
-    typealias OutboundIn = HTTPClientRequestPart
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
 
     /// How a response's body is delimited (RFC 9112 §6.3).
     enum ResponseBody: Equatable {
@@ -77,19 +76,34 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         self.context = context
     }
 
-    func write(_ part: HTTPClientRequestPart, flush: Bool) {
+    /// Starts a request: its head (`UpstreamRequestHead`), then `end` (the `Host` line and the
+    /// empty line). Nothing is flushed until `flush`.
+    func writeHead(_ head: ByteBuffer, end: ByteBuffer, isHEAD: Bool) {
         guard let context else { return }
-        if case .head(let head) = part {
-            requestIsHEAD = head.method == .HEAD
-            reading = .head
-            partialHead = nil
-            passesChunkFraming = true
-        }
-        if flush {
-            context.writeAndFlush(wrapOutboundOut(part), promise: nil)
+        requestIsHEAD = isHEAD
+        reading = .head
+        partialHead = nil
+        passesChunkFraming = true
+        context.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
+        context.write(wrapOutboundOut(.byteBuffer(end)), promise: nil)
+    }
+
+    /// Body bytes as the client's HTTP parser handed them over: a chunked body is framed again.
+    func writeBody(_ bytes: ByteBuffer, chunked: Bool) {
+        guard let context, bytes.readableBytes > 0 else { return }
+        if chunked {
+            var size = context.channel.allocator.buffer(capacity: 18)
+            size.writeChunkSize(bytes.readableBytes)
+            context.write(wrapOutboundOut(.byteBuffer(size)), promise: nil)
+            context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
+            context.write(wrapOutboundOut(.byteBuffer(ByteBuffer.crlf)), promise: nil)
         } else {
-            context.write(wrapOutboundOut(part), promise: nil)
+            context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
         }
+    }
+
+    func writeEnd(chunked: Bool) {
+        if chunked { context?.write(wrapOutboundOut(.byteBuffer(ByteBuffer.lastChunk)), promise: nil) }
     }
 
     func flush() {

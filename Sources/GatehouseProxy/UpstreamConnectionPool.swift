@@ -102,8 +102,7 @@ final class UpstreamConnectionPool {
                     if let tls {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls.context, serverHostname: tls.serverName))
                     }
-                    // Requests go out through NIO's encoder; responses are read as bytes by the connection.
-                    try channel.pipeline.syncOperations.addHandlers([HTTPRequestEncoder(), NIOHTTPRequestHeadersValidator(), handler.value])
+                    try channel.pipeline.syncOperations.addHandler(handler.value)
                 }
             }
             .connect(host: recipe.target.host, port: recipe.target.port)

@@ -1,4 +1,5 @@
 import GatehouseModel
+import NIOCore
 
 /// One place a request can be sent: a target given as an address, or one address a target's DNS
 /// name resolved to.
@@ -15,6 +16,8 @@ struct UpstreamEndpoint: Sendable, Hashable {
     /// The `Host` header for this endpoint: its name, or its address; no port for 80. Made once
     /// per snapshot, not per request.
     let authority: String
+    /// `Host: authority` and the empty line, which end the head of a request sent here.
+    let hostLine: ByteBuffer
 
     init(host: String, port: Int, weight: Int, name: String?) {
         self.host = host
@@ -23,6 +26,7 @@ struct UpstreamEndpoint: Sendable, Hashable {
         self.name = name
         let shown = name ?? host
         authority = port == 80 ? RequestTarget.bracketed(shown) : UpstreamTarget(host: shown, port: port).target
+        hostLine = ByteBuffer(string: "host: \(authority)\r\n\r\n")
     }
 
     /// `host:port` of the address, bracketed for IPv6.

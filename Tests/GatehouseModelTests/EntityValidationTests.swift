@@ -37,6 +37,12 @@ import Testing
         #expect(field { _ = try Upstream.read(["name": .string(name)], id: id) } == "name")
     }
 
+    /// A custom id goes upstream in a header: it cannot break the header's line.
+    @Test(arguments: ["", "a\r\nX-Admin: 1", "tab\tbefore", "nul\u{0}", String(repeating: "a", count: 257)])
+    func badCustomIDsAreRefused(customID: String) {
+        #expect(field { _ = try Consumer.read(["name": "c", "custom_id": .string(customID)], id: id) } == "custom_id")
+    }
+
     @Test(arguments: ["10.0.0.1", "host:0", "host:70000", ":80", "a..b:80", "[::1:80", "-x.com:80", "exa mple:80"])
     func badTargetsAreRefused(target: String) {
         #expect(field { _ = try Upstream.read(["name": "api", "targets": [["target": .string(target)]]], id: id) } == "targets[0].target")

@@ -69,4 +69,25 @@ import Testing
         #expect(final.contains("HTTP/1.1 200 OK"))
         #expect(final.contains("\"body_bytes\":5"))
     }
+
+    @Test func aChunkedRequestBodyReachesTheUpstreamWholeAndChunked() async throws {
+        let proxy = try await Self.proxy()
+        let client = try await RawConnection.open(port: proxy.port)
+        try await client.send("POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n6;x=1\r\nhello \r\n")
+        try await client.send("5\r\nworld\r\n0\r\nX-Trailer: t\r\n\r\n")
+        let response = await client.receivedUntilClosed(deadline: .seconds(10))
+        #expect(response.contains("HTTP/1.1 200 OK"))
+        #expect(response.contains("\"body_bytes\":11"))
+        // sha256("hello world")
+        #expect(response.contains("b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"))
+        #expect(response.contains("\"transfer-encoding\":[\"chunked\"]"))
+        #expect(!response.contains("\"content-length\""))
+    }
+
+    @Test func aPOSTWithoutABodyIsSentWithALengthOfZero() async throws {
+        let proxy = try await Self.proxy()
+        let response = try await rawExchange(port: proxy.port, "POST /empty HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        #expect(response.contains("\"content-length\":[\"0\"]"))
+        #expect(response.contains("\"body_bytes\":0"))
+    }
 }

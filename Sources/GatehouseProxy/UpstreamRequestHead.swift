@@ -1,0 +1,52 @@
+import NIOCore
+import NIOHTTP1
+
+/// The head of a request as it goes upstream, written as bytes while it is built (no request
+/// encoder sits in the upstream pipeline): the request line, the client's end-to-end fields
+/// copied, then what the gateway adds. `Host` and the empty line that ends the head are written
+/// per attempt (`UpstreamEndpoint.hostLine`): each target has its own.
+///
+/// Field names and values come from the client's head, which the HTTP parser checked, or from
+/// config validated at admission: none can hold a line break.
+struct UpstreamRequestHead {
+    private(set) var bytes: ByteBuffer
+
+    init(method: HTTPMethod, path: String, query: Substring?) {
+        bytes = ByteBufferAllocator().buffer(capacity: 512)
+        bytes.writeString(method.rawValue)
+        bytes.writeInteger(UInt8(ascii: " "))
+        bytes.writeString(path)
+        if let query {
+            bytes.writeInteger(UInt8(ascii: "?"))
+            bytes.writeSubstring(query)
+        }
+        bytes.writeStaticString(" HTTP/1.1\r\n")
+    }
+
+    mutating func add(_ name: String, _ value: String) {
+        bytes.writeField(name, value)
+    }
+
+    mutating func add(_ name: StaticString, _ value: String) {
+        bytes.writeStaticString(name)
+        bytes.writeStaticString(": ")
+        bytes.writeString(value)
+        bytes.writeStaticString("\r\n")
+    }
+
+    /// Copies the client's fields but hop-by-hop ones, those its `Connection` header names,
+    /// names containing `_` (which some servers read as `-`, letting a client smuggle a header
+    /// past a check), and those in `dropping` (lowercase). Runs per request, so names are
+    /// compared without allocating.
+    mutating func copyEndToEnd(_ headers: HTTPHeaders, dropping: [String]) {
+        let named = headers.contains(name: "connection") ? ForwardedRequest.connectionNamed(headers) : []
+        for (name, value) in headers {
+            if name.utf8.contains(UInt8(ascii: "_")) || ForwardedRequest.isListed(name, ForwardedRequest.hopByHop)
+                || ForwardedRequest.isListed(name, dropping) || ForwardedRequest.isListed(name, named)
+            {
+                continue
+            }
+            bytes.writeField(name, value)
+        }
+    }
+}
