@@ -82,7 +82,7 @@ enum ForwardedRequest {
 
     /// Removes `.` and `..` segments (RFC 3986 §5.2.4) from a path that starts with `/`.
     static func removeDotSegments(_ path: String) -> String {
-        if !path.contains(".") { return path }
+        if !path.utf8.contains(UInt8(ascii: ".")) { return path }
         var output: [Substring] = []
         let segments = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
         for (index, segment) in segments.enumerated() {

@@ -391,7 +391,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     func upstreamResponseHead(_ upstreamHead: UpstreamResponseHead, body: UpstreamConnection.ResponseBody) {
         guard let exchange, let context else { return }
-        if exchange.requestEnded { armReadTimeout() }
         var head = context.channel.allocator.buffer(capacity: upstreamHead.bytes.readableBytes + 256)
         let clientMinor = exchange.clientVersion.minor
         if upstreamHead.status == 101 {
@@ -435,7 +434,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     func upstreamResponseBody(_ bytes: ByteBuffer) {
         guard let exchange, let context else { return }
-        if exchange.requestEnded { armReadTimeout() }
         if exchange.chunkEncodes {
             var size = context.channel.allocator.buffer(capacity: 18)
             size.writeChunkSize(bytes.readableBytes)
@@ -460,6 +458,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func upstreamReadComplete() {
+        // Whatever this read brought, the upstream is alive: the read timeout starts again (once
+        // per read, not per part of the response).
+        if let exchange, exchange.requestEnded { armReadTimeout() }
         context?.flush()
     }
 

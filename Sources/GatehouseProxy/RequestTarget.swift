@@ -20,9 +20,10 @@ struct RequestTarget: Equatable {
     init(_ uri: String) throws(Refusal) {
         let (authority, target) = Self.originForm(uri)
         self.authority = authority
-        let mark = target.firstIndex(of: "?")
+        // Searched as bytes: a String search walks grapheme clusters.
+        let mark = target.utf8.firstIndex(of: UInt8(ascii: "?"))
         let rawPath = mark.map { target[..<$0] } ?? target[...]
-        query = mark.map { target[target.index(after: $0)...] }
+        query = mark.map { target[target.utf8.index(after: $0)...] }
         for byte in target.utf8 {
             switch byte {
             case UInt8(ascii: "#"): throw .invalidCharacter("#")
@@ -31,7 +32,7 @@ struct RequestTarget: Equatable {
             default: break
             }
         }
-        guard rawPath.first == "/" else { throw .notOriginForm }
+        guard rawPath.utf8.first == UInt8(ascii: "/") else { throw .notOriginForm }
         if let query { try Self.checkEscapes(query.utf8) }
         path = ForwardedRequest.removeDotSegments(try Self.decodeUnreserved(rawPath))
     }

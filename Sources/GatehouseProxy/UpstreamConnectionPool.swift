@@ -33,7 +33,8 @@ final class UpstreamConnectionPool {
         }
     }
 
-    private struct Target {
+    /// A class, so each operation looks its target up once rather than once per field it touches.
+    private final class Target {
         var idle: [UpstreamConnection] = []
         /// Connections lent out or being opened.
         var busy = 0
@@ -52,6 +53,13 @@ final class UpstreamConnectionPool {
         self.eventLoop = eventLoop
     }
 
+    private func target(_ key: String) -> Target {
+        if let target = targets[key] { return target }
+        let target = Target()
+        targets[key] = target
+        return target
+    }
+
     /// Requests in flight to `key` on this loop (for `least-connections`).
     func activeCount(_ key: String) -> Int { targets[key]?.busy ?? 0 }
 
@@ -63,30 +71,31 @@ final class UpstreamConnectionPool {
         limits: Upstream.Pool, reuse: Bool = true, _ callback: @escaping Callback
     ) {
         eventLoop.preconditionInEventLoop()
-        targets[key, default: Target()].limits = limits
-        while reuse, let connection = targets[key]?.idle.popLast() {
+        let pooled = self.target(key)
+        pooled.limits = limits
+        while reuse, let connection = pooled.idle.popLast() {
             connection.idleUntil = nil
             if connection.isOpen {
-                targets[key]?.busy += 1
+                pooled.busy += 1
                 return callback(.success((connection, true)))
             }
         }
         let recipe = Recipe(target: target, tls: tls, connectTimeout: connectTimeout)
-        if let max = limits.maxConnections, targets[key]!.busy >= max {
+        if let max = limits.maxConnections, pooled.busy >= max {
             let waiter = Waiter(recipe: recipe, callback: callback)
             waiter.timer = eventLoop.assumeIsolated().scheduleTask(in: connectTimeout) { [weak self, weak waiter] in
                 guard let self, let waiter else { return }
                 self.targets[key]?.waiting.removeAll { $0 === waiter }
                 waiter.callback(.failure(Saturated()))
             }
-            targets[key]!.waiting.append(waiter)
+            pooled.waiting.append(waiter)
             return
         }
         open(recipe, key: key, callback)
     }
 
     private func open(_ recipe: Recipe, key: String, _ callback: @escaping Callback) {
-        targets[key, default: Target()].busy += 1
+        target(key).busy += 1
         let connection = UpstreamConnection(key: key)
         connection.onClose = { [weak self] closed in
             self?.targets[closed.key]?.idle.removeAll { $0 === closed }
@@ -128,16 +137,17 @@ final class UpstreamConnectionPool {
             connection.close()
             return freed(key)
         }
-        if let waiter = nextWaiter(key) {
+        guard let pooled = targets[key] else { return connection.close() }
+        if let waiter = nextWaiter(pooled) {
             return waiter.callback(.success((connection, true)))
         }
-        targets[key]?.busy -= 1
-        guard let limits = targets[key]?.limits, targets[key]!.idle.count < limits.maxIdle else {
+        pooled.busy -= 1
+        guard pooled.idle.count < pooled.limits.maxIdle else {
             connection.close()
             return forgetIfUnused(key)
         }
-        targets[key]!.idle.append(connection)
-        let until = NIODeadline.now() + .milliseconds(limits.idleTimeout.milliseconds)
+        pooled.idle.append(connection)
+        let until = NIODeadline.now() + .milliseconds(pooled.limits.idleTimeout.milliseconds)
         connection.idleUntil = until
         sweep(at: until)
     }
@@ -184,14 +194,15 @@ final class UpstreamConnectionPool {
         sweepTask = nil
         sweepAt = nil
         let all = targets.values.flatMap(\.idle)
-        for key in targets.keys { targets[key]?.idle = [] }
+        for target in targets.values { target.idle = [] }
         for connection in all { connection.close() }
     }
 
     /// A connection to `key` is gone: a request waiting for one gets a new one instead.
     private func freed(_ key: String) {
-        targets[key]?.busy -= 1
-        if let waiter = nextWaiter(key) {
+        guard let pooled = targets[key] else { return }
+        pooled.busy -= 1
+        if let waiter = nextWaiter(pooled) {
             return open(waiter.recipe, key: key, waiter.callback)
         }
         forgetIfUnused(key)
@@ -203,9 +214,9 @@ final class UpstreamConnectionPool {
     }
 
     /// The first waiting request, out of line, its timer stopped; the slot stays counted as busy.
-    private func nextWaiter(_ key: String) -> Waiter? {
-        guard let waiter = targets[key]?.waiting.first else { return nil }
-        targets[key]!.waiting.removeFirst()
+    private func nextWaiter(_ target: Target) -> Waiter? {
+        guard let waiter = target.waiting.first else { return nil }
+        target.waiting.removeFirst()
         waiter.timer?.cancel()
         return waiter
     }
