@@ -50,9 +50,9 @@ struct ChunkedBody: Equatable {
     private mutating func step(_ byte: UInt8) throws(UpstreamResponseError) {
         switch state {
         case .size:
-            if let value = Self.hexValue(byte) {
+            if let value = RequestTarget.hexValue(byte) {
                 guard digits < 15 else { throw .malformed("chunk size too large") }
-                size = size << 4 | value
+                size = size << 4 | Int(value)
                 digits += 1
             } else if digits > 0, byte == UInt8(ascii: ";") || byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") {
                 lineBytes = digits
@@ -104,15 +104,6 @@ struct ChunkedBody: Equatable {
         }
     }
 
-    private static func hexValue(_ byte: UInt8) -> Int? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): Int(byte - UInt8(ascii: "0"))
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): Int(byte - UInt8(ascii: "a") + 10)
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): Int(byte - UInt8(ascii: "A") + 10)
-        default: nil
-        }
-    }
-
-    /// HTAB and visible characters: what a chunk extension or trailer line may hold.
-    private static func isLineByte(_ byte: UInt8) -> Bool { byte == UInt8(ascii: "\t") || (byte >= 0x20 && byte != 0x7F) }
+    /// What a chunk extension or trailer line may hold: what a field value may.
+    private static func isLineByte(_ byte: UInt8) -> Bool { UpstreamResponseHead.isFieldValueByte(byte) }
 }

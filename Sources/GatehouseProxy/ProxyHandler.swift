@@ -435,11 +435,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     func upstreamResponseBody(_ bytes: ByteBuffer) {
         guard let exchange, let context else { return }
         if exchange.chunkEncodes {
-            var size = context.channel.allocator.buffer(capacity: 18)
-            size.writeChunkSize(bytes.readableBytes)
-            context.write(wrapOutboundOut(.byteBuffer(size)), promise: nil)
-            context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
-            context.write(wrapOutboundOut(.byteBuffer(ByteBuffer.crlf)), promise: nil)
+            context.writeChunk(bytes)
         } else {
             context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
         }

@@ -54,16 +54,21 @@ extension ByteBuffer {
 
     private static let corsPrefix = Array("access-control-".utf8)
 
-    /// The line before a chunk the gateway frames itself: a request body the client sent
-    /// chunked, or a response body that ends with the upstream's connection going to an
-    /// HTTP/1.1 client.
-    mutating func writeChunkSize(_ size: Int) {
-        writeString(String(size, radix: 16))
-        writeStaticString("\r\n")
-    }
-
-    /// What follows a chunk's data.
-    static let crlf = ByteBuffer(string: "\r\n")
     /// The end of a chunked body, without trailers.
     static let lastChunk = ByteBuffer(string: "0\r\n\r\n")
+    fileprivate static let crlf = ByteBuffer(string: "\r\n")
+}
+
+extension ChannelHandlerContext {
+    /// Writes `data` as one chunk, for a body the gateway frames itself: a request body the
+    /// client sent chunked (the parser handed over its data), or a response body that ends with
+    /// the upstream's connection going to an HTTP/1.1 client. For handlers that write `IOData`.
+    func writeChunk(_ data: ByteBuffer) {
+        var size = channel.allocator.buffer(capacity: 18)
+        size.writeString(String(data.readableBytes, radix: 16))
+        size.writeStaticString("\r\n")
+        write(NIOAny(IOData.byteBuffer(size)), promise: nil)
+        write(NIOAny(IOData.byteBuffer(data)), promise: nil)
+        write(NIOAny(IOData.byteBuffer(ByteBuffer.crlf)), promise: nil)
+    }
 }

@@ -92,11 +92,7 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     func writeBody(_ bytes: ByteBuffer, chunked: Bool) {
         guard let context, bytes.readableBytes > 0 else { return }
         if chunked {
-            var size = context.channel.allocator.buffer(capacity: 18)
-            size.writeChunkSize(bytes.readableBytes)
-            context.write(wrapOutboundOut(.byteBuffer(size)), promise: nil)
-            context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
-            context.write(wrapOutboundOut(.byteBuffer(ByteBuffer.crlf)), promise: nil)
+            context.writeChunk(bytes)
         } else {
             context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
         }

@@ -27,13 +27,6 @@ struct UpstreamRequestHead {
         bytes.writeField(name, value)
     }
 
-    mutating func add(_ name: StaticString, _ value: String) {
-        bytes.writeStaticString(name)
-        bytes.writeStaticString(": ")
-        bytes.writeString(value)
-        bytes.writeStaticString("\r\n")
-    }
-
     /// Copies the client's fields but hop-by-hop ones, those its `Connection` header names,
     /// names containing `_` (which some servers read as `-`, letting a client smuggle a header
     /// past a check), and those in `dropping` (lowercase). Runs per request, so names are

@@ -78,6 +78,9 @@ struct UpstreamResponseHead {
         bytes.count == lowercase.count && zip(bytes, lowercase).allSatisfy { Self.lowered($0) == $1 }
     }
 
+    /// HTAB, SP, VCHAR and obs-text: anything but control characters.
+    static func isFieldValueByte(_ byte: UInt8) -> Bool { byte == UInt8(ascii: "\t") || (byte >= 0x20 && byte != 0x7F) }
+
     @inline(__always) static func lowered(_ byte: UInt8) -> UInt8 {
         byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
     }
@@ -136,7 +139,7 @@ extension UpstreamResponseHead {
                 code = code * 10 + Int(digit)
             }
             guard code >= 100, line.count == 12 || raw[at + 12] == UInt8(ascii: " ") else { throw .malformed("invalid status code") }
-            for index in at + 12..<line.upperBound where !Self.isFieldValueByte(raw[index]) {
+            for index in at + 12..<line.upperBound where !UpstreamResponseHead.isFieldValueByte(raw[index]) {
                 throw .malformed("control character in the status line")
             }
             status = code
@@ -157,7 +160,7 @@ extension UpstreamResponseHead {
             var valueEnd = line.upperBound
             while valueStart < valueEnd, raw[valueStart] == UInt8(ascii: " ") || raw[valueStart] == UInt8(ascii: "\t") { valueStart += 1 }
             while valueEnd > valueStart, raw[valueEnd - 1] == UInt8(ascii: " ") || raw[valueEnd - 1] == UInt8(ascii: "\t") { valueEnd -= 1 }
-            for index in valueStart..<valueEnd where !Self.isFieldValueByte(raw[index]) {
+            for index in valueStart..<valueEnd where !UpstreamResponseHead.isFieldValueByte(raw[index]) {
                 throw .malformed("control character in a header value")
             }
             let forwarded = try classify(
@@ -235,9 +238,6 @@ extension UpstreamResponseHead {
 
         /// tchar (RFC 9110 §5.6.2).
         private static func isTokenByte(_ byte: UInt8) -> Bool { tokenBytes[Int(byte)] }
-
-        /// HTAB, SP, VCHAR and obs-text: anything but control characters.
-        private static func isFieldValueByte(_ byte: UInt8) -> Bool { byte == UInt8(ascii: "\t") || (byte >= 0x20 && byte != 0x7F) }
 
         private static let tokenBytes: [Bool] = (0..<256).map { byte in
             guard byte > 0x20, byte < 0x7F else { return false }
