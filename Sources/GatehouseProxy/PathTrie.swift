@@ -80,30 +80,42 @@ struct PathTrie: Sendable {
     }
 
     func match(path: String, _ accepts: (CompiledRoute) -> Bool) -> Match? {
-        let segments: [Substring] = path == "/" ? [] : Array(path.dropFirst().split(separator: "/", omittingEmptySubsequences: false))
-        if let (entry, depth) = Self.search(root, segments, 0, accepts) {
-            let matched = segments.prefix(depth).reduce(0) { $0 + 1 + $1.utf8.count }
+        // Segments are read off the path as the search descends, not split into an array first:
+        // most matches need none of them again (only templates capture).
+        let rest = path == "/" ? nil : path.dropFirst()
+        if let (entry, stop) = Self.search(root, rest, accepts) {
+            let matched = stop.map { path.utf8.distance(from: path.utf8.startIndex, to: $0.startIndex) - 1 } ?? path.utf8.count
+            guard !entry.parameters.isEmpty else { return Match(entry: entry, matchedLength: matched, captures: []) }
+            let segments = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
             return Match(entry: entry, matchedLength: matched, captures: entry.parameters.map { ($0.name, segments[$0.position]) })
         }
         return anyPath.first(where: { accepts($0.route) }).map { Match(entry: $0, matchedLength: 0, captures: []) }
     }
 
-    private static func search(_ node: Node, _ segments: [Substring], _ index: Int, _ accepts: (CompiledRoute) -> Bool) -> (Entry, Int)? {
-        if index < segments.count {
-            let segment = segments[index]
-            let literal = node.children[String(segment)].flatMap { search($0, segments, index + 1, accepts) }
-            let parameter = segment.isEmpty ? nil : node.parameter.flatMap { search($0, segments, index + 1, accepts) }
+    /// - Parameter rest: the path from the segment at this depth on (without its leading `/`),
+    ///   or nil once every segment was read.
+    /// - Returns: the entry and what of the path it left unmatched (nil: none).
+    private static func search(_ node: Node, _ rest: Substring?, _ accepts: (CompiledRoute) -> Bool) -> (Entry, Substring?)? {
+        if let rest {
+            let slash = rest.utf8.firstIndex(of: UInt8(ascii: "/"))
+            let segment = rest[..<(slash ?? rest.endIndex)]
+            let next = slash.map { rest[rest.utf8.index(after: $0)...] }
+            let literal = node.children[String(segment)].flatMap { search($0, next, accepts) }
+            let parameter = segment.isEmpty ? nil : node.parameter.flatMap { search($0, next, accepts) }
             // The longer match wins; at equal length, the literal one.
             switch (literal, parameter) {
-            case (let a?, let b?): return a.1 >= b.1 ? a : b
+            case (let a?, let b?): return remaining(a.1) <= remaining(b.1) ? a : b
             case (let a?, nil): return a
             case (nil, let b?): return b
             case (nil, nil): break
             }
         } else if let entry = node.exactEntries.first(where: { accepts($0.route) }) {
-            return (entry, index)
+            return (entry, nil)
         }
-        if let entry = node.prefixEntries.first(where: { accepts($0.route) }) { return (entry, index) }
+        if let entry = node.prefixEntries.first(where: { accepts($0.route) }) { return (entry, rest) }
         return nil
     }
+
+    /// How much of the path a match left: less is a longer match.
+    private static func remaining(_ rest: Substring?) -> Int { rest.map { $0.utf8.count + 1 } ?? 0 }
 }

@@ -10,6 +10,8 @@ enum RequestRules {
         let message: String
     }
 
+    private static let hostName = ["host"]
+
     static func check(_ head: HTTPRequestHead, options: ProxyOptions) -> Refusal? {
         switch head.method {
         case .TRACE:
@@ -21,7 +23,8 @@ enum RequestRules {
         if head.version.major == 1, head.version.minor >= 1, !head.headers.contains(name: "host") {
             return Refusal(status: .badRequest, code: "bad_request", message: "an HTTP/1.1 request needs a Host header")
         }
-        if head.headers["host"].count > 1 {
+        // Counted in place: `headers["host"]` would build an array for every request.
+        if head.headers.lazy.filter({ ForwardedRequest.isListed($0.name, hostName) }).count > 1 {
             return Refusal(status: .badRequest, code: "bad_request", message: "a request has one Host header, not several")
         }
         if head.version.major == 1, head.version.minor == 0, head.headers.contains(name: "transfer-encoding") {
