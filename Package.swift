@@ -37,6 +37,10 @@ let package = Package(
             name: "GatehouseBench",
             dependencies: ["GatehouseModel", "GatehouseProxy", "CHeapStats", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
+        .executableTarget(
+            name: "GatehouseLoad",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: strict),
         .plugin(
             name: "EmbedMigrations",
             capability: .buildTool(),

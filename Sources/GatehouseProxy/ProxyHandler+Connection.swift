@@ -4,7 +4,7 @@ import NIOHTTP1
 /// What the client connection itself needs: requests sent ahead (HTTP pipelining), a drain's
 /// request to close, and answers to HTTP the parser refused. Handled here rather than by NIO's
 /// pipelining handler, which holds every read until the response is written, so that each
-/// request cost two `epoll_ctl` calls.
+/// request cost two `epoll_ctl` calls; here reads stop only once `PipelinedRequests` is full.
 extension ProxyHandler {
     /// The request in flight is answered: go on with one the client sent ahead, unless the
     /// connection closes.
@@ -15,7 +15,7 @@ extension ProxyHandler {
         }
         while let part = pipelined.first {
             // The next request begun: the rest waits for its answer.
-            if exchange != nil, part.isHead { return }
+            if exchange != nil, part.isHead { break }
             pipelined.removeFirst()
             handle(part)
         }

@@ -91,7 +91,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     var discardingBody = false
     var readPending = false
     /// Requests the client sent ahead (HTTP pipelining), held until the one in flight is answered.
-    var pipelined = CircularBuffer<HTTPServerRequestPart>()
+    var pipelined = PipelinedRequests()
     /// A drain asked this connection to close once the request in flight is answered.
     var quiescing = false
     var timer: Scheduled<Void>?
@@ -172,9 +172,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     func read(context: ChannelHandlerContext) {
         // While a request waits for its upstream connection, or that connection cannot take more
-        // bytes, or requests sent ahead wait their turn, stop reading the client: memory stays
-        // bounded whatever the body size.
-        if !pipelined.isEmpty {
+        // bytes, or enough requests sent ahead wait their turn, stop reading the client: memory
+        // stays bounded whatever the body size.
+        if pipelined.isFull {
             readPending = true
         } else if let exchange, !exchange.requestEnded, !(exchange.connection?.isWritable ?? false) {
             readPending = true
@@ -183,10 +183,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
     }
 
+    /// Reads the client again if reads were held and what held them is gone.
     func resumeClientReads() {
         guard readPending, let context else { return }
         readPending = false
-        context.read()
+        read(context: context)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
