@@ -2,8 +2,9 @@
 # Gatehouse against nginx as a plain reverse proxy and against the upstream direct, in one run,
 # alternating so that this noisy machine's drift hits all alike: direct, nginx, Gatehouse with one
 # route, Gatehouse with 10,000 routes (matching the last-added one). Prints a Markdown table with
-# medians and ratios; then latency at one fixed rate for all (half of Gatehouse's maximum, with
-# hey), so the p99 each adds over direct is compared at the same load; then compile times for
+# medians and ratios; then latency at two fixed rates for all (a quarter and half of Gatehouse's
+# maximum, with GatehouseLoad), so the p99 each adds over direct is compared at the same load;
+# then compile times for
 # 10,000 and 100,000 routes and memory per route.
 #
 #   bench/run.sh [ROUNDS] [SECONDS]      (defaults: 5 rounds of 10 s each)
@@ -19,9 +20,10 @@ THREADS=${THREADS:-1}
 WORKERS=${WORKERS:-1}
 BODY_BYTES=${BODY_BYTES:-1024}
 
-scripts/ensure-packages wrk hey nginx-light curl python3
+scripts/ensure-packages wrk nginx-light curl python3
 swift build -c release --product gatehouse >&2
 swift build -c release --product GatehouseBench >&2
+swift build -c release --product GatehouseLoad >&2
 
 work=$(mktemp -d)
 chmod 755 "$work"  # nginx workers run as an unprivileged user
@@ -122,17 +124,22 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
-# Latency at the same request rate for all: half of Gatehouse's median maximum, so none saturates.
-rate=$(awk -F'\t' '$2 == "gatehouse" {print $3}' "$results" | sort -n | awk '{a[NR]=$1} END {print int(a[int((NR+1)/2)] / 2)}')
+# Latency at the same request rates for all: a quarter and half of Gatehouse's median maximum,
+# so none saturates. GatehouseLoad keeps the rate whatever the latency (open loop, 16
+# connections) and measures from each request's planned time; hey's rate limit could not, as
+# its workers wait for each answer and its own CPU caps the rate on this machine.
+max=$(awk -F'\t' '$2 == "gatehouse" {print $3}' "$results" | sort -n | awk '{a[NR]=$1} END {print int(a[int((NR+1)/2)])}')
 fixed="$work/fixed-rate.tsv"
 for round in $(seq "$ROUNDS"); do
-  for target in "direct:$UPSTREAM_PORT/body" "nginx:$NGINX_PORT/body" "gatehouse:$PROXY_PORT/body"; do
-    name=${target%%:*}; url=${target#*:}
-    out=$(hey -z "${SECONDS_EACH}s" -c 16 -q $((rate / 16)) "http://127.0.0.1:$url")
-    p50=$(awk '/50% in/ {print $3 * 1000}' <<<"$out")
-    p99=$(awk '/99% in/ {print $3 * 1000}' <<<"$out")
-    printf '%s\t%s\t%s\t%s\n' "$round" "$name" "$p50" "$p99" >> "$fixed"
-    echo "fixed rate $rate round $round $name: p50 ${p50} ms, p99 ${p99} ms" >&2
+  for rate in $((max / 4)) $((max / 2)); do
+    for target in "direct:$UPSTREAM_PORT" "nginx:$NGINX_PORT" "gatehouse:$PROXY_PORT"; do
+      name=${target%%:*}; port=${target#*:}
+      out=$(.build/release/GatehouseLoad "$port" /body "$rate" 16 "$SECONDS_EACH")
+      p50=$(grep -o 'p50_us=[0-9]*' <<<"$out" | cut -d= -f2)
+      p99=$(grep -o 'p99_us=[0-9]*' <<<"$out" | cut -d= -f2)
+      printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$rate" "$p50" "$p99" >> "$fixed"
+      echo "fixed rate $rate round $round $name: $out" >&2
+    done
   done
 done
 
@@ -145,10 +152,10 @@ table10k=$(.build/release/GatehouseBench 10000)
 table100k=$(.build/release/GatehouseBench 100000)
 
 python3 - "$results" "$ROUNDS" "$SECONDS_EACH" "$CONNECTIONS" "$THREADS" "$WORKERS" "$BODY_BYTES" \
-  "$compile10k" "$compile100k" "$rss1" "$rss10k" "$table10k" "$table100k" "$fixed" "$rate" <<'PY'
+  "$compile10k" "$compile100k" "$rss1" "$rss10k" "$table10k" "$table100k" "$fixed" <<'PY'
 import statistics, sys
 (path, rounds, seconds, connections, threads, workers, body, compile10k, compile100k, rss1, rss10k, table10k, table100k,
- fixed, rate) = sys.argv[1:]
+ fixed) = sys.argv[1:]
 def field(line, name):
     return int(dict(item.split("=") for item in line.split())[name])
 def ms(text):
@@ -177,13 +184,17 @@ print(f"\np99 added over direct, each at its own maximum rate: nginx {added_ngin
       f"10,000 routes vs one: {med['gatehouse-10k-routes'][0] / med['gatehouse'][0]:.2f}× the throughput.")
 at_rate = {}
 for line in open(fixed):
-    _, name, p50, p99 = line.split()
-    at_rate.setdefault(name, []).append((float(p50), float(p99)))
-fixed_med = {name: (statistics.median(v[0] for v in values), statistics.median(v[1] for v in values)) for name, values in at_rate.items()}
-print(f"\nAt one fixed rate for all, {int(rate):,} req/s (hey, 16 connections, half of Gatehouse's maximum): "
-      + ", ".join(f"{name} p50 {fixed_med[name][0]:.2f} ms, p99 {fixed_med[name][1]:.2f} ms" for name in ("direct", "nginx", "gatehouse"))
-      + f". p99 added over direct: nginx {fixed_med['nginx'][1] - fixed_med['direct'][1]:.2f} ms, "
-      + f"Gatehouse {fixed_med['gatehouse'][1] - fixed_med['direct'][1]:.2f} ms.")
+    _, name, at, p50, p99 = line.rstrip("\n").split("\t")
+    at_rate.setdefault(int(at), {}).setdefault(name, []).append((int(p50) / 1000, int(p99) / 1000))
+print("\nLatency at fixed rates (GatehouseLoad: open loop, 16 connections, measured from each request's planned time; medians):\n")
+print("| rate | target | p50 | p99 | p99 added over direct |")
+print("|---|---|---|---|---|")
+for at in sorted(at_rate):
+    med_at = {name: (statistics.median(v[0] for v in values), statistics.median(v[1] for v in values)) for name, values in at_rate[at].items()}
+    for name in ("direct", "nginx", "gatehouse"):
+        p50, p99 = med_at[name]
+        added = "" if name == "direct" else f"{p99 - med_at['direct'][1]:.2f} ms"
+        print(f"| {at:,} req/s | {name} | {p50:.2f} ms | {p99:.2f} ms | {added} |")
 print(f"\nCompiling a snapshot (data plane, `compile_ms` in its log): 10,000 routes {compile10k} ms, 100,000 routes {compile100k} ms. "
       f"RSS: {int(rss1) / 1024:.0f} MiB with one route, {int(rss10k) / 1024:.0f} MiB with 10,000 "
       f"({(int(rss10k) - int(rss1)) * 1024 / 10000:,.0f} bytes per route, control plane and data plane together).")

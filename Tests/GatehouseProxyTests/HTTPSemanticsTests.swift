@@ -50,6 +50,26 @@ import Testing
         #expect(response.hasSuffix("\r\n\r\nxxx"))
     }
 
+    @Test func moreRequestsSentAheadThanTheQueueHoldsAreAllAnsweredInOrder() async throws {
+        let upstream = try await TestUpstream.start()
+        let proxy = try await ProxyHarness.routingEverything(to: upstream)
+        let connection = try await RawConnection.open(port: proxy.port)
+        // A held first request, then more pipelined requests than `PipelinedRequests` keeps
+        // before it stops reading the client, with bodies: reading must stop and start again.
+        let count = PipelinedRequests.maxParts * 2
+        var burst = "GET /hold HTTP/1.1\r\nHost: a\r\n\r\n"
+        for index in 0..<count {
+            burst += "POST /sink/\(index) HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc"
+        }
+        try await connection.send(burst + "GET /bytes/3 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        try await waitUntil("the first request to reach the upstream") { upstream.heldCount == 1 }
+        upstream.release()
+        let response = await connection.receivedUntilClosed(deadline: .seconds(20))
+        #expect(response.matches(of: /HTTP\/1\.1 200 OK/).count == count + 2)
+        #expect(response.matches(of: /"body_bytes":3/).count == count)
+        #expect(response.hasSuffix("\r\n\r\nxxx"))
+    }
+
     @Test func anHTTP10ClientGetsAnHTTP10ResponseAndTheConnectionCloses() async throws {
         let proxy = try await Self.proxy()
         let response = try await rawExchange(port: proxy.port, "GET /bytes/5 HTTP/1.0\r\nHost: a\r\n\r\n")
