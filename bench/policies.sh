@@ -12,6 +12,7 @@
 # Environment: CONNECTIONS (32), THREADS (1), WORKERS (1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/upstream.sh
 ROUNDS=${1:-5}
 SECONDS_EACH=${2:-10}
 CONNECTIONS=${CONNECTIONS:-32}
@@ -24,7 +25,7 @@ swift build -c release --product gatehouse >&2
 work=$(mktemp -d)
 chmod 755 "$work"
 cleanup() {
-  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  stop_upstream "$work"
   # Gatehouse first: Redis going away under it would be logged as an outage.
   [ -n "${gatehouse_pid:-}" ] && kill "$gatehouse_pid" 2>/dev/null && wait "$gatehouse_pid" 2>/dev/null || true
   [ -n "${redis_pid:-}" ] && kill -9 "$redis_pid" 2>/dev/null || true
@@ -35,20 +36,7 @@ trap cleanup EXIT
 
 UPSTREAM_PORT=18080 PROXY_PORT=18000 ADMIN_PORT=18001 STATUS_PORT=18100 REDIS_PORT=18379
 KEY=bench-key-0123456789abcdef ORIGIN=https://www.example.com
-mkdir -p "$work/www" "$work/logs"
-head -c 1024 /dev/zero | tr '\0' 'x' > "$work/www/body"
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:$UPSTREAM_PORT reuseport; location / { root $work/www; try_files /body =404; } }
-}
-NGINX
-nginx -c "$work/nginx.conf" -p "$work"
+start_upstream "$work" "$UPSTREAM_PORT" 1024
 redis-server --port $REDIS_PORT --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --logfile "$work/redis.log" &
 redis_pid=$!
 
@@ -74,7 +62,7 @@ cat > "$work/config.json" <<JSON
 JSON
 curl -fs -X PUT "127.0.0.1:$ADMIN_PORT/config" --data-binary @"$work/config.json" >/dev/null
 for route in plain policies redis; do
-  curl -fs -H "apikey: $KEY" -H "Origin: $ORIGIN" "127.0.0.1:$PROXY_PORT/$route/body" | cmp -s - "$work/www/body" \
+  curl -fs -H "apikey: $KEY" -H "Origin: $ORIGIN" "127.0.0.1:$PROXY_PORT/$route/body" | cmp -s - "$work/upstream/www/body" \
     || { echo "/$route does not serve the body" >&2; exit 1; }
 done
 curl -fs -D - -o /dev/null -H "apikey: $KEY" -H "Origin: $ORIGIN" "127.0.0.1:$PROXY_PORT/policies/body" | grep -qi '^ratelimit-remaining' \

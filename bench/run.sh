@@ -13,6 +13,7 @@
 # gatehouse --workers; the upstream nginx always has one), BODY_BYTES (1024).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/upstream.sh
 ROUNDS=${1:-5}
 SECONDS_EACH=${2:-10}
 CONNECTIONS=${CONNECTIONS:-32}
@@ -29,7 +30,7 @@ work=$(mktemp -d)
 chmod 755 "$work"  # nginx workers run as an unprivileged user
 cleanup() {
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
-  [ -f "$work/upstream/nginx.pid" ] && kill "$(cat "$work/upstream/nginx.pid")" 2>/dev/null || true
+  stop_upstream "$work"
   [ -n "${gatehouse_pid:-}" ] && kill "$gatehouse_pid" 2>/dev/null || true
   [ -n "${gatehouse10k_pid:-}" ] && kill "$gatehouse10k_pid" 2>/dev/null || true
   wait 2>/dev/null || true
@@ -39,26 +40,11 @@ trap cleanup EXIT
 
 UPSTREAM_PORT=18080 NGINX_PORT=18081 PROXY_PORT=18000 ADMIN_PORT=18001 STATUS_PORT=18100
 PROXY10K_PORT=18010 ADMIN10K_PORT=18011 STATUS10K_PORT=18110
-mkdir -p "$work/www" "$work/logs"
-head -c "$BODY_BYTES" /dev/zero | tr '\0' 'x' > "$work/www/body"
+mkdir -p "$work/logs"
 # Two nginx processes: the upstream, and nginx as the proxy under test. Each proxy (nginx and
 # Gatehouse alike) then reaches the same upstream process over loopback; an nginx that served
 # the upstream from its own worker would answer its upstream requests without a thread switch.
-mkdir -p "$work/upstream"
-cat > "$work/upstream/nginx.conf" <<NGINX
-worker_processes 1;
-pid $work/upstream/nginx.pid;
-error_log $work/logs/upstream-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$UPSTREAM_PORT reuseport;
-    location / { root $work/www; try_files /body =404; }
-  }
-}
-NGINX
+start_upstream "$work" "$UPSTREAM_PORT" "$BODY_BYTES"
 cat > "$work/nginx.conf" <<NGINX
 worker_processes $WORKERS;
 pid $work/nginx.pid;
@@ -79,7 +65,6 @@ http {
   }
 }
 NGINX
-nginx -c "$work/upstream/nginx.conf" -p "$work/upstream"
 nginx -c "$work/nginx.conf" -p "$work"
 
 .build/release/gatehouse serve --db "$work/gatehouse.db" --workers "$WORKERS" --log-level warning \
@@ -107,7 +92,7 @@ compile10k=$(grep -o 'compile_ms=[0-9]*' "$work/gatehouse10k.log" | tail -1 | cu
 rss1=$(rss_kib "$gatehouse_pid"); rss10k=$(rss_kib "$gatehouse10k_pid")
 
 for url in "$UPSTREAM_PORT/body" "$NGINX_PORT/body" "$PROXY_PORT/body" "$PROXY10K_PORT/svc9999/body"; do
-  curl -fs "127.0.0.1:$url" | cmp -s - "$work/www/body" || { echo "127.0.0.1:$url does not serve the body" >&2; exit 1; }
+  curl -fs "127.0.0.1:$url" | cmp -s - "$work/upstream/www/body" || { echo "127.0.0.1:$url does not serve the body" >&2; exit 1; }
 done
 
 results="$work/results.tsv"
