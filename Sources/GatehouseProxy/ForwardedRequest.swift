@@ -10,9 +10,6 @@ enum ForwardedRequest {
         "te", "trailer", "transfer-encoding", "upgrade",
     ]
 
-    /// `hopByHop` as bytes, for fields compared where they were read.
-    static let hopByHopBytes: [[UInt8]] = hopByHop.map { Array($0.utf8) }
-
     /// Client-supplied forwarding headers are replaced, not trusted.
     static let replacedForwarding: [String] = [
         "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port", "forwarded", "x-real-ip",

@@ -50,11 +50,15 @@ struct RequestTarget: Equatable {
     }
 
     static func hostWithoutPort(_ host: String) -> String {
-        if !host.utf8.contains(where: { $0 == UInt8(ascii: ":") || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }) { return host }
-        if host.hasPrefix("[") {
-            return host.firstIndex(of: "]").map { String(host[...$0]).lowercased() } ?? host.lowercased()
-        }
-        return (host.firstIndex(of: ":").map { String(host[..<$0]) } ?? host).lowercased()
+        // As bytes: a String search walks grapheme clusters, and this runs for every request.
+        let utf8 = host.utf8
+        let upper = utf8.contains { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }
+        guard upper || utf8.contains(UInt8(ascii: ":")) else { return host }
+        let name =
+            utf8.first == UInt8(ascii: "[")
+            ? utf8.firstIndex(of: UInt8(ascii: "]")).map { host[...$0] } ?? host[...]
+            : utf8.firstIndex(of: UInt8(ascii: ":")).map { host[..<$0] } ?? host[...]
+        return upper ? name.lowercased() : String(name)
     }
 
     static func bracketed(_ host: String) -> String { host.contains(":") ? "[\(host)]" : host }

@@ -1,5 +1,11 @@
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// What an upstream sent that the gateway will not pass on: the client gets 502 (or, once its
 /// response started, a closed connection).
 enum UpstreamResponseError: Error, Equatable, CustomStringConvertible {
@@ -106,7 +112,8 @@ extension UpstreamResponseHead {
             var first = true
             while true {
                 // Lines end in CRLF; a bare LF is accepted as the end of a line (RFC 9112 §2.2).
-                guard let newline = raw[start...].firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+                guard let found = memchr(raw.baseAddress! + start, Int32(UInt8(ascii: "\n")), raw.count - start) else { return nil }
+                let newline = raw.baseAddress!.distance(to: UnsafeRawPointer(found))
                 var end = newline
                 if end > start, raw[end - 1] == UInt8(ascii: "\r") { end -= 1 }
                 if first {
@@ -172,32 +179,39 @@ extension UpstreamResponseHead {
         /// passed on.
         private mutating func classify(_ name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(UpstreamResponseError) -> Bool {
             if name.contains(UInt8(ascii: "_")) { return false }
+            // By length first: most names match none of these and cost one comparison.
             switch name.count {
-            case 14 where equalsIgnoringCase(name, Self.contentLength):
+            case 14 where matches(name, "content-length"):
                 try contentLength(value)
                 return true
-            case 17 where equalsIgnoringCase(name, Self.transferEncoding):
+            case 17 where matches(name, "transfer-encoding"):
                 transferEncoded = true
                 for coding in ListElements(value) {
-                    guard !chunked, equalsIgnoringCase(coding, Self.chunkedToken) else {
+                    guard !chunked, matches(coding, "chunked") else {
                         throw .malformed("unsupported Transfer-Encoding")
                     }
                     chunked = true
                 }
                 return false
-            case 10 where equalsIgnoringCase(name, Self.connection):
+            case 10 where matches(name, "connection"):
                 for option in ListElements(value) {
-                    if equalsIgnoringCase(option, Self.close) {
+                    if matches(option, "close") {
                         closeToken = true
-                    } else if equalsIgnoringCase(option, Self.keepAlive) {
+                    } else if matches(option, "keep-alive") {
                         keepAliveToken = true
                     } else {
                         connectionNamed.append(option.map(lowered))
                     }
                 }
                 return false
-            default:
-                return !ForwardedRequest.hopByHopBytes.contains { equalsIgnoringCase(name, $0) }
+            // The other hop-by-hop fields (`ForwardedRequest.hopByHop`).
+            case 2: return !matches(name, "te")
+            case 7: return !(matches(name, "trailer") || matches(name, "upgrade"))
+            case 10: return !matches(name, "keep-alive")
+            case 16: return !matches(name, "proxy-connection")
+            case 18: return !matches(name, "proxy-authenticate")
+            case 19: return !matches(name, "proxy-authorization")
+            default: return true
             }
         }
 
@@ -236,18 +250,30 @@ extension UpstreamResponseHead {
             }
         }
 
-        /// tchar (RFC 9110 §5.6.2).
-        private static func isTokenByte(_ byte: UInt8) -> Bool { tokenBytes[Int(byte)] }
-
-        private static let tokenBytes: [Bool] = (0..<256).map { byte in
-            guard byte > 0x20, byte < 0x7F else { return false }
-            return !"\"(),/:;<=>?@[\\]{}".utf8.contains(UInt8(byte))
+        /// Whether `bytes` spell the lowercase `literal`, ignoring ASCII case.
+        private func matches(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
+            guard bytes.count == literal.utf8CodeUnitCount else { return false }
+            let spelled = literal.utf8Start
+            for index in 0..<bytes.count where lowered(bytes[index]) != spelled[index] { return false }
+            return true
         }
-        private static let contentLength = Array("content-length".utf8)
-        private static let transferEncoding = Array("transfer-encoding".utf8)
-        private static let connection = Array("connection".utf8)
-        private static let chunkedToken = Array("chunked".utf8)
-        private static let close = Array("close".utf8)
-        private static let keepAlive = Array("keep-alive".utf8)
+
+        private func matches(_ bytes: Slice<UnsafeRawBufferPointer>, _ literal: StaticString) -> Bool {
+            matches(UnsafeRawBufferPointer(rebasing: bytes), literal)
+        }
+
+        /// tchar (RFC 9110 §5.6.2).
+        private static func isTokenByte(_ byte: UInt8) -> Bool {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                true
+            case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+                UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+                UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+                true
+            default:
+                false
+            }
+        }
     }
 }

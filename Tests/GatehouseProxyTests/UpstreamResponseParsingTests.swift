@@ -27,6 +27,15 @@ import Testing
         #expect(String(decoding: head.bytes.readableBytesView[head.statusText], as: UTF8.self) == "201 Created")
     }
 
+    /// The parser spells the hop-by-hop names out for speed: it must leave out every one the
+    /// proxy's list names, in any case.
+    @Test func everyHopByHopFieldStopsAtTheProxy() throws {
+        let lines = ForwardedRequest.hopByHop.filter { $0 != "transfer-encoding" }.map { "\($0.uppercased()): x\r\n" }
+        let (head, _) = try #require(try Self.parse("HTTP/1.1 200 OK\r\n" + lines.joined() + "X-Kept: y\r\n\r\n"))
+        #expect(head.fields.count == lines.count + 1)
+        #expect(head.fields.filter(\.forwarded).map { String(decoding: head.name(of: $0), as: UTF8.self) } == ["X-Kept"])
+    }
+
     @Test func bareLineFeedsEndLinesAndAReasonIsOptional() throws {
         let (head, length) = try #require(try Self.parse("HTTP/1.1 204\nX-A: 1\n\nnext"))
         #expect(head.status == 204 && length == 21)
