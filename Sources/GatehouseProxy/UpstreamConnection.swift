@@ -61,8 +61,9 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     private var readPending = false
     private var reading = Reading.idle
     private var requestIsHEAD = false
-    /// The start of a head that has not all arrived.
+    /// The start of a head that has not all arrived, and how far it was searched for its end.
     private var partialHead: ByteBuffer?
+    private var headSearchedTo = 0
     /// The fields of the last head, kept for their capacity.
     private var fields: [UpstreamResponseHead.Field] = []
 
@@ -83,6 +84,7 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         requestIsHEAD = isHEAD
         reading = .head
         partialHead = nil
+        headSearchedTo = 0
         passesChunkFraming = true
         context.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
         context.write(wrapOutboundOut(.byteBuffer(end)), promise: nil)
@@ -152,10 +154,18 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
             case .idle, .switched:
                 return close()
             case .head:
-                guard let (head, length) = try UpstreamResponseHead.parse(buffer, fields: &fields) else {
+                // A head in pieces is searched for its end from where the last piece ended, and
+                // parsed once whole: a server dripping bytes costs a scan of each byte, not one
+                // of the whole head per piece.
+                guard UpstreamResponseHead.isComplete(buffer, from: headSearchedTo),
+                    let (head, length) = try UpstreamResponseHead.parse(buffer, fields: &fields)
+                else {
+                    if buffer.readableBytes > UpstreamResponseHead.maxBytes { throw .headTooLarge }
+                    headSearchedTo = max(0, buffer.readableBytes - 2)
                     partialHead = buffer
                     return
                 }
+                headSearchedTo = 0
                 buffer.moveReaderIndex(forwardBy: length)
                 if head.status == 101 {
                     reading = .switched

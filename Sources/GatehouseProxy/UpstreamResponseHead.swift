@@ -80,6 +80,21 @@ struct UpstreamResponseHead {
         return (head, scan.length)
     }
 
+    /// Whether the empty line that ends a head is in `buffer`, looking from `start` on: a head
+    /// that arrives in many pieces is parsed once it is whole, not once per piece.
+    static func isComplete(_ buffer: ByteBuffer, from start: Int) -> Bool {
+        buffer.withUnsafeReadableBytes { raw in
+            var index = start
+            while index < raw.count, let found = memchr(raw.baseAddress! + index, Int32(UInt8(ascii: "\n")), raw.count - index) {
+                let newline = raw.baseAddress!.distance(to: UnsafeRawPointer(found))
+                if newline + 1 < raw.count, raw[newline + 1] == UInt8(ascii: "\n") { return true }
+                if newline + 2 < raw.count, raw[newline + 1] == UInt8(ascii: "\r"), raw[newline + 2] == UInt8(ascii: "\n") { return true }
+                index = newline + 1
+            }
+            return false
+        }
+    }
+
     static func equalsIgnoringCase<Bytes: Collection<UInt8>>(_ bytes: Bytes, _ lowercase: [UInt8]) -> Bool {
         bytes.count == lowercase.count && zip(bytes, lowercase).allSatisfy { Self.lowered($0) == $1 }
     }

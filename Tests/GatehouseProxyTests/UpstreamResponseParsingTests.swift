@@ -27,6 +27,21 @@ import Testing
         #expect(String(decoding: head.bytes.readableBytesView[head.statusText], as: UTF8.self) == "201 Created")
     }
 
+    @Test func theEndOfAHeadIsFoundPieceByPiece() {
+        for text in ["HTTP/1.1 200 OK\r\nA: 1\r\n\r\nbody", "HTTP/1.1 200 OK\nA: 1\n\nbody"] {
+            let bytes = Array(text.utf8)
+            let whole = bytes.count - 4
+            // Fed one byte at a time, searching on from where the last search stopped.
+            var searchedTo = 0
+            for end in 1...bytes.count {
+                let complete = UpstreamResponseHead.isComplete(ByteBuffer(bytes: bytes[..<end]), from: searchedTo)
+                #expect(complete == (end >= whole), "\(end) bytes of \(text.debugDescription)")
+                if complete { break }
+                searchedTo = max(0, end - 2)
+            }
+        }
+    }
+
     /// The parser spells the hop-by-hop names out for speed: it must leave out every one the
     /// proxy's list names, in any case.
     @Test func everyHopByHopFieldStopsAtTheProxy() throws {
