@@ -1,11 +1,9 @@
 import NIOCore
 import NIOHTTP1
 
-/// HTTP/1.1 as the bytes the proxy writes.
-///
-/// Response heads as the bytes that go to the client. The proxy writes them itself (there is no
-/// response encoder in the client pipeline) so an upstream's head is rewritten by copying the
-/// field lines it keeps, and its body passes through as it came.
+/// Response heads and chunk frames as the bytes the proxy writes. There is no response encoder
+/// in the client pipeline: an upstream's head is rewritten by copying the field lines it keeps,
+/// and its body passes through as it came.
 extension ByteBuffer {
     /// A head the gateway makes itself.
     mutating func writeResponseHead(_ head: HTTPResponseHead) {
