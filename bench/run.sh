@@ -115,11 +115,22 @@ done
 # its workers wait for each answer and its own CPU caps the rate on this machine.
 max=$(awk -F'\t' '$2 == "gatehouse" {print $3}' "$results" | sort -n | awk '{a[NR]=$1} END {print int(a[int((NR+1)/2)])}')
 fixed="$work/fixed-rate.tsv"
+# The proxy under test (nginx's or Gatehouse's) gets CPU 1 to itself; the load generator and the
+# upstream share CPU 0. Unpinned, the proxy competes with the load generator for the same two
+# cores, and the latency measured is mostly how the scheduler interleaves them.
+load=()
+pinned=no
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  for pid in $(cat "$work/nginx.pid") $(pgrep -P "$(cat "$work/nginx.pid")") "$gatehouse_pid"; do taskset -a -p -c 1 "$pid" >/dev/null; done
+  for pid in $(cat "$work/upstream/nginx.pid") $(pgrep -P "$(cat "$work/upstream/nginx.pid")"); do taskset -a -p -c 0 "$pid" >/dev/null; done
+  load=(taskset -c 0)
+  pinned=yes
+fi
 for round in $(seq "$ROUNDS"); do
   for rate in $((max / 4)) $((max / 2)); do
     for target in "direct:$UPSTREAM_PORT" "nginx:$NGINX_PORT" "gatehouse:$PROXY_PORT"; do
       name=${target%%:*}; port=${target#*:}
-      out=$(.build/release/GatehouseLoad "$port" /body "$rate" 16 "$SECONDS_EACH")
+      out=$("${load[@]}" .build/release/GatehouseLoad "$port" /body "$rate" 16 "$SECONDS_EACH")
       p50=$(grep -o 'p50_us=[0-9]*' <<<"$out" | cut -d= -f2)
       p99=$(grep -o 'p99_us=[0-9]*' <<<"$out" | cut -d= -f2)
       printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$rate" "$p50" "$p99" >> "$fixed"
@@ -137,10 +148,10 @@ table10k=$(.build/release/GatehouseBench 10000)
 table100k=$(.build/release/GatehouseBench 100000)
 
 python3 - "$results" "$ROUNDS" "$SECONDS_EACH" "$CONNECTIONS" "$THREADS" "$WORKERS" "$BODY_BYTES" \
-  "$compile10k" "$compile100k" "$rss1" "$rss10k" "$table10k" "$table100k" "$fixed" <<'PY'
+  "$compile10k" "$compile100k" "$rss1" "$rss10k" "$table10k" "$table100k" "$fixed" "$pinned" <<'PY'
 import statistics, sys
 (path, rounds, seconds, connections, threads, workers, body, compile10k, compile100k, rss1, rss10k, table10k, table100k,
- fixed) = sys.argv[1:]
+ fixed, pinned) = sys.argv[1:]
 def field(line, name):
     return int(dict(item.split("=") for item in line.split())[name])
 def ms(text):
@@ -171,7 +182,8 @@ at_rate = {}
 for line in open(fixed):
     _, name, at, p50, p99 = line.rstrip("\n").split("\t")
     at_rate.setdefault(int(at), {}).setdefault(name, []).append((int(p50) / 1000, int(p99) / 1000))
-print("\nLatency at fixed rates (GatehouseLoad: open loop, 16 connections, measured from each request's planned time; medians):\n")
+where = ("the proxy under test alone on CPU 1, load generator and upstream on CPU 0" if pinned == "yes" else "unpinned")
+print(f"\nLatency at fixed rates (GatehouseLoad: open loop, 16 connections, measured from each request's planned time; {where}; medians):\n")
 print("| rate | target | p50 | p99 | p99 added over direct |")
 print("|---|---|---|---|---|")
 for at in sorted(at_rate):
