@@ -137,19 +137,4 @@ extension ProxyHandler {
         guard trusted, let forwarded = headers[canonicalForm: "x-forwarded-for"].last, !forwarded.isEmpty else { return peer }
         return String(forwarded)
     }
-
-    /// Puts the policies' headers on a response from the upstream; a route with a `cors` policy
-    /// answers CORS itself, so the upstream's own CORS headers are dropped (two
-    /// `Access-Control-Allow-Origin` values make browsers refuse the response).
-    static func addPolicyHeaders(_ exchange: Exchange, to headers: inout HTTPHeaders) {
-        if exchange.replacesCORS {
-            var upstreamCORS: [String] = []
-            for (name, _) in headers
-            where name.utf8.count > 15 && name.utf8.prefix(15).elementsEqual("access-control-".utf8, by: { ($0 | 0x20) == $1 }) {
-                upstreamCORS.append(name)
-            }
-            for name in upstreamCORS { headers.remove(name: name) }
-        }
-        for (name, value) in exchange.addedHeaders { headers.add(name: name, value: value) }
-    }
 }
