@@ -46,11 +46,11 @@ extension ByteBuffer {
         writeStaticString(head.minorVersion == 0 ? "via: 1.0 gatehouse\r\n" : "via: 1.1 gatehouse\r\n")
     }
 
+    /// On a route with a `cors` policy the gateway answers CORS itself: two
+    /// `Access-Control-Allow-Origin` values would make browsers refuse the response.
     private static func isCORSField(_ name: UnsafeRawBufferPointer) -> Bool {
-        name.count > 15 && UpstreamResponseHead.equalsIgnoringCase(name.prefix(15), corsPrefix)
+        name.count > 15 && UpstreamResponseHead.spells(UnsafeRawBufferPointer(rebasing: name.prefix(15)), "access-control-")
     }
-
-    private static let corsPrefix = Array("access-control-".utf8)
 
     /// The end of a chunked body, without trailers.
     static let lastChunk = ByteBuffer(string: "0\r\n\r\n")

@@ -59,10 +59,8 @@ struct UpstreamResponseHead {
         let scan = try buffer.withUnsafeReadableBytes { (raw) throws(UpstreamResponseError) -> Scan? in
             try Scan.run(raw, fields: &fields)
         }
-        guard let scan else {
-            if buffer.readableBytes > maxBytes { throw .headTooLarge }
-            return nil
-        }
+        // An incomplete head's size is the caller's to bound: it holds the pieces.
+        guard let scan else { return nil }
         if scan.length > maxBytes { throw .headTooLarge }
         if scan.chunked, scan.contentLength != nil { throw .malformed("both Content-Length and Transfer-Encoding") }
         if scan.transferEncoded, scan.minorVersion == 0 { throw .malformed("Transfer-Encoding in an HTTP/1.0 response") }
@@ -95,7 +93,16 @@ struct UpstreamResponseHead {
         }
     }
 
-    static func equalsIgnoringCase<Bytes: Collection<UInt8>>(_ bytes: Bytes, _ lowercase: [UInt8]) -> Bool {
+    /// Whether `bytes` spell the lowercase `literal`, ignoring ASCII case (no table, no
+    /// allocation: it runs for every field of every response).
+    static func spells(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
+        guard bytes.count == literal.utf8CodeUnitCount else { return false }
+        let spelled = literal.utf8Start
+        for index in 0..<bytes.count where lowered(bytes[index]) != spelled[index] { return false }
+        return true
+    }
+
+    private static func equalsIgnoringCase<Bytes: Collection<UInt8>>(_ bytes: Bytes, _ lowercase: [UInt8]) -> Bool {
         bytes.count == lowercase.count && zip(bytes, lowercase).allSatisfy { Self.lowered($0) == $1 }
     }
 
@@ -265,16 +272,12 @@ extension UpstreamResponseHead {
             }
         }
 
-        /// Whether `bytes` spell the lowercase `literal`, ignoring ASCII case.
         private func matches(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
-            guard bytes.count == literal.utf8CodeUnitCount else { return false }
-            let spelled = literal.utf8Start
-            for index in 0..<bytes.count where lowered(bytes[index]) != spelled[index] { return false }
-            return true
+            UpstreamResponseHead.spells(bytes, literal)
         }
 
         private func matches(_ bytes: Slice<UnsafeRawBufferPointer>, _ literal: StaticString) -> Bool {
-            matches(UnsafeRawBufferPointer(rebasing: bytes), literal)
+            UpstreamResponseHead.spells(UnsafeRawBufferPointer(rebasing: bytes), literal)
         }
 
         /// tchar (RFC 9110 §5.6.2).
