@@ -66,6 +66,7 @@ extension ProxyHandler {
     func writeEnd(closeAfter: Bool) {
         guard let context else { return }
         timeouts?.responseFinished()
+        responseUnflushed = false
         if closeAfter {
             context.writeAndFlush(wrapOutboundOut(.byteBuffer(ByteBuffer()))).assumeIsolated().whenComplete { _ in
                 context.close(promise: nil)
@@ -78,6 +79,8 @@ extension ProxyHandler {
     /// A response under way cannot be finished: what was written goes out, then the connection
     /// closes, the only honest signal left to the client that the response is incomplete.
     func cutShort() {
+        writeHeldHead()
+        responseUnflushed = false
         context?.flush()
         context?.close(promise: nil)
     }

@@ -21,8 +21,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     final class Exchange {
         let config: CompiledConfig
         let upstream: CompiledUpstream
-        /// The request line and fields that go upstream; `Host` is added per attempt.
-        let head: ByteBuffer
+        /// The request line and fields that go upstream, then the ending of the last attempt
+        /// (`Host`, which differs per target, and the empty line).
+        private var head: ByteBuffer
+        private let headLength: Int
         let method: HTTPMethod
         /// The request body is chunked (it is framed again on its way upstream).
         let chunked: Bool
@@ -67,6 +69,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             self.config = config
             self.upstream = upstream
             self.head = head
+            self.headLength = head.writerIndex
             self.method = method
             self.chunked = chunked
             self.clientVersion = clientVersion
@@ -77,6 +80,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             self.preserveHost = preserveHost
             self.websocket = websocket
             self.upgradeRequested = upgradeRequested
+        }
+
+        /// The whole head for one attempt, in one buffer so it is one write. A retry ends it
+        /// again (copying it only if the last attempt's write still holds it).
+        func head(ending end: ByteBuffer) -> ByteBuffer {
+            head.moveWriterIndex(to: headLength)
+            head.writeImmutableBuffer(end)
+            return head
         }
     }
 
@@ -95,6 +106,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// A drain asked this connection to close once the request in flight is answered.
     var quiescing = false
     var timer: Scheduled<Void>?
+    /// An upstream response head held back for the first bytes of its body, so that a small
+    /// response goes out as one write; written at the latest when the upstream read that brought
+    /// it completes.
+    var heldHead: ByteBuffer?
+    /// Response bytes were written since the last flush (an empty flush still costs a trip
+    /// through the channel).
+    var responseUnflushed = false
     /// Whether `timer` is the read-timeout check, which `readDeadline` can push back.
     var timerChecksReads = false
     var readDeadline: NIODeadline?
@@ -111,10 +129,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         self.timeouts = timeouts
     }
 
-    var clientIsWritable: Bool { context?.channel.isWritable ?? false }
+    /// Kept from writability events: asked on every upstream read, and the channel's own answer
+    /// costs a trip through the pipeline.
+    private(set) var clientIsWritable = false
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        clientIsWritable = context.channel.isWritable
         clientIP = context.channel.remoteAddress?.ipAddress ?? ""
         localPort = String(context.channel.localAddress?.port ?? 0)
         trustedPeer = options.trustedProxies.contains { $0.contains(clientIP) }
@@ -191,7 +212,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { exchange?.connection?.resumeReading() }
+        clientIsWritable = context.channel.isWritable
+        if clientIsWritable { exchange?.connection?.resumeReading() }
         context.fireChannelWritabilityChanged()
     }
 
@@ -199,8 +221,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         cancelTimer()
         if let connection = exchange?.connection { pool.release(connection, reusable: false) }
         exchange = nil
+        heldHead = nil
         pipelined.removeAll()
         self.context = nil
+        clientIsWritable = false
         context.fireChannelInactive()
     }
 
@@ -274,7 +298,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
         let key = Balancer.RequestKey(clientIP: clientIP, path: path, headers: head.headers)
         let exchange = Exchange(
-            config: config, upstream: config.upstreams[route.upstream], head: upstreamHead.bytes, method: head.method,
+            config: config, upstream: config.upstreams[route.upstream], head: (consume upstreamHead).finished(), method: head.method,
             chunked: chunked, clientVersion: head.version,
             clientKeepAlive: head.isKeepAlive, requestID: requestID,
             idempotent: Self.idempotentMethods.contains(head.method), balancerKey: key,
@@ -366,7 +390,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             exchange.reused = reused
             connection.delegate = self
             let end = exchange.preserveHost ? Self.endOfHead : exchange.upstream.endpoints[exchange.target].hostLine
-            connection.writeHead(exchange.head, end: end, isHEAD: exchange.method == .HEAD)
+            connection.writeHead(exchange.head(ending: end), isHEAD: exchange.method == .HEAD)
             for buffer in exchange.buffered {
                 connection.writeBody(buffer, chunked: exchange.chunked)
             }
@@ -392,7 +416,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     func upstreamResponseHead(_ upstreamHead: UpstreamResponseHead, body: UpstreamConnection.ResponseBody) {
         guard let exchange, let context else { return }
-        var head = context.channel.allocator.buffer(capacity: upstreamHead.bytes.readableBytes + 256)
+        var heldBody = 0
+        if case .length(let length) = body, length <= Self.heldBodyLimit { heldBody = length }
+        var head = ByteBufferAllocator().buffer(capacity: upstreamHead.bytes.readableBytes + 256 + heldBody)
         let clientMinor = exchange.clientVersion.minor
         if upstreamHead.status == 101 {
             guard exchange.websocket else { return upstreamFailed(UpstreamResponseError.malformed("101 to a request that asked for no upgrade")) }
@@ -400,7 +426,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             exchange.responseStarted = true
             head.writeForwardedHead(upstreamHead, clientMinorVersion: clientMinor, dropsCORS: false)
             head.writeStaticString("upgrade: websocket\r\nconnection: upgrade\r\n\r\n")
-            return context.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
+            return writeResponse(head)
         }
         if upstreamHead.status < 200 {
             // An HTTP/1.0 client cannot be sent informational responses (RFC 9110 §15.2).
@@ -430,27 +456,36 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             head.writeStaticString("connection: keep-alive\r\n")
         }
         head.writeStaticString("\r\n")
-        context.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
+        if heldBody > 0 {
+            heldHead = head
+        } else {
+            writeResponse(head)
+        }
     }
 
     func upstreamResponseBody(_ bytes: ByteBuffer) {
         guard let exchange, let context else { return }
-        if exchange.chunkEncodes {
+        if var head = heldHead.take() {
+            head.writeImmutableBuffer(bytes)
+            writeResponse(head)
+        } else if exchange.chunkEncodes {
+            responseUnflushed = true
             context.writeChunk(bytes)
         } else {
-            context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
+            writeResponse(bytes)
         }
     }
 
     func upstreamResponseEnd() {
-        guard let exchange, let context else { return }
-        if exchange.chunkEncodes { context.write(wrapOutboundOut(.byteBuffer(ByteBuffer.lastChunk)), promise: nil) }
+        guard let exchange else { return }
+        if exchange.chunkEncodes { writeResponse(ByteBuffer.lastChunk) }
+        writeHeldHead()
         finish(exchange)
     }
 
     func upstreamSwitchedProtocols(leftover: ByteBuffer) {
         guard let exchange, exchange.switching, let context else { return }
-        if leftover.readableBytes > 0 { context.write(wrapOutboundOut(.byteBuffer(leftover)), promise: nil) }
+        if leftover.readableBytes > 0 { writeResponse(leftover) }
         switchToTunnel(exchange, context: context)
     }
 
@@ -458,7 +493,25 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         // Whatever this read brought, the upstream is alive: the read timeout starts again (once
         // per read, not per part of the response).
         if let exchange, exchange.requestEnded { armReadTimeout() }
-        context?.flush()
+        writeHeldHead()
+        if responseUnflushed {
+            responseUnflushed = false
+            context?.flush()
+        }
+    }
+
+    /// Writes part of an upstream's response; it is flushed when the upstream read ends, or with
+    /// the response's end.
+    private func writeResponse(_ bytes: ByteBuffer) {
+        writeHeldHead()
+        responseUnflushed = true
+        context?.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
+    }
+
+    func writeHeldHead() {
+        guard let head = heldHead.take() else { return }
+        responseUnflushed = true
+        context?.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
     }
 
     func upstreamFailed(_ error: any Error) {
@@ -531,6 +584,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     static let replacedWhenTrusted = ForwardedRequest.rewritten + ["host", "expect"]
     /// Ends a head that carries the client's `Host` (`preserve_host`).
     private static let endOfHead = ByteBuffer(string: "\r\n")
+    /// A body up to this size is copied behind its head, making one write of both.
+    private static let heldBodyLimit = 8 * 1024
     private static let idempotentMethods: [HTTPMethod] = [.GET, .HEAD, .OPTIONS, .PUT, .DELETE]
 }
 

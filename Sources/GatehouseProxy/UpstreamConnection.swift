@@ -59,6 +59,9 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     private(set) var isOpen = true
     private var context: ChannelHandlerContext?
     private var readPending = false
+    /// Something was written since the last flush: a flush with nothing to send still costs a
+    /// trip through the channel, and a request asks for up to three.
+    private var unflushed = false
     private var reading = Reading.idle
     private var requestIsHEAD = false
     /// The start of a head that has not all arrived, and how far it was searched for its end.
@@ -71,28 +74,30 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         self.key = key
     }
 
-    var isWritable: Bool { context?.channel.isWritable ?? false }
+    /// Kept from writability events: asked on every client read.
+    private(set) var isWritable = false
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        isWritable = context.channel.isWritable
     }
 
-    /// Starts a request: its head (`UpstreamRequestHead`), then `end` (the `Host` line and the
-    /// empty line). Nothing is flushed until `flush`.
-    func writeHead(_ head: ByteBuffer, end: ByteBuffer, isHEAD: Bool) {
+    /// Starts a request with its whole head. Nothing is flushed until `flush`.
+    func writeHead(_ head: ByteBuffer, isHEAD: Bool) {
         guard let context else { return }
         requestIsHEAD = isHEAD
         reading = .head
         partialHead = nil
         headSearchedTo = 0
         passesChunkFraming = true
+        unflushed = true
         context.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
-        context.write(wrapOutboundOut(.byteBuffer(end)), promise: nil)
     }
 
     /// Body bytes as the client's HTTP parser handed them over: a chunked body is framed again.
     func writeBody(_ bytes: ByteBuffer, chunked: Bool) {
         guard let context, bytes.readableBytes > 0 else { return }
+        unflushed = true
         if chunked {
             context.writeChunk(bytes)
         } else {
@@ -101,11 +106,15 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func writeEnd(chunked: Bool) {
-        if chunked { context?.write(wrapOutboundOut(.byteBuffer(ByteBuffer.lastChunk)), promise: nil) }
+        guard chunked, let context else { return }
+        unflushed = true
+        context.write(wrapOutboundOut(.byteBuffer(ByteBuffer.lastChunk)), promise: nil)
     }
 
     func flush() {
-        context?.flush()
+        guard unflushed, let context else { return }
+        unflushed = false
+        context.flush()
     }
 
     var channel: (any Channel)? { context?.channel }
@@ -233,11 +242,13 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        delegate?.upstreamWritabilityChanged(isWritable: context.channel.isWritable)
+        isWritable = context.channel.isWritable
+        delegate?.upstreamWritabilityChanged(isWritable: isWritable)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         isOpen = false
+        isWritable = false
         // A body delimited by the close is complete now.
         if case .untilClose = reading {
             reading = .idle

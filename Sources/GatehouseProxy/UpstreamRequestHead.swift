@@ -9,7 +9,7 @@ import NIOHTTP1
 /// Field names and values come from the client's head, which the HTTP parser checked, or from
 /// config validated at admission: none can hold a line break.
 struct UpstreamRequestHead {
-    private(set) var bytes: ByteBuffer
+    private var bytes: ByteBuffer
 
     init(method: HTTPMethod, path: String, query: Substring?) {
         bytes = ByteBufferAllocator().buffer(capacity: 512)
@@ -22,6 +22,10 @@ struct UpstreamRequestHead {
         }
         bytes.writeStaticString(" HTTP/1.1\r\n")
     }
+
+    /// The bytes, given up by the builder (call it on `consume head`) so that they are the only
+    /// reference to their storage and the ending can be written into them without a copy.
+    consuming func finished() -> ByteBuffer { bytes }
 
     mutating func add(_ name: String, _ value: String) {
         bytes.writeField(name, value)
