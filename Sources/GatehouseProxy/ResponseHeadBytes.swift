@@ -22,10 +22,12 @@ extension ByteBuffer {
     }
 
     mutating func writeField(_ name: String, _ value: String) {
-        writeString(name)
-        writeStaticString(": ")
-        writeString(value)
-        writeStaticString("\r\n")
+        writeWithCursor(reserving: name.utf8.count + value.utf8.count + 4) { cursor in
+            cursor.append(contentsOf: name)
+            cursor.append(": ")
+            cursor.append(contentsOf: value)
+            cursor.append("\r\n")
+        }
     }
 
     /// An upstream head as it goes to the client: the client's HTTP version, the status as the
@@ -33,17 +35,22 @@ extension ByteBuffer {
     /// `dropsCORS` also leaves out `Access-Control-*`), then `Via` and the rest of what the
     /// gateway adds. The caller ends the head with `writeStaticString("\r\n")`.
     mutating func writeForwardedHead(_ head: UpstreamResponseHead, clientMinorVersion: Int, dropsCORS: Bool) {
-        writeStatusLinePrefix(minorVersion: clientMinorVersion)
+        // What is copied comes from the head's bytes, a line end at most two bytes longer than
+        // the one it replaces; the version and `Via` take 29.
+        let reserved = head.bytes.readableBytes + 2 * head.fields.count + 32
         head.bytes.withUnsafeReadableBytes { raw in
-            writeBytes(UnsafeRawBufferPointer(rebasing: raw[head.statusText]))
-            writeStaticString("\r\n")
-            for field in head.fields where field.forwarded {
-                if dropsCORS, Self.isCORSField(UnsafeRawBufferPointer(rebasing: raw[field.name])) { continue }
-                writeBytes(UnsafeRawBufferPointer(rebasing: raw[field.line]))
-                writeStaticString("\r\n")
+            writeWithCursor(reserving: reserved) { cursor in
+                cursor.append(clientMinorVersion == 0 ? "HTTP/1.0 " : "HTTP/1.1 ")
+                cursor.append(UnsafeRawBufferPointer(rebasing: raw[head.statusText]))
+                cursor.append("\r\n")
+                for field in head.fields where field.forwarded {
+                    if dropsCORS, Self.isCORSField(UnsafeRawBufferPointer(rebasing: raw[field.name])) { continue }
+                    cursor.append(UnsafeRawBufferPointer(rebasing: raw[field.line]))
+                    cursor.append("\r\n")
+                }
+                cursor.append(head.minorVersion == 0 ? "via: 1.0 gatehouse\r\n" : "via: 1.1 gatehouse\r\n")
             }
         }
-        writeStaticString(head.minorVersion == 0 ? "via: 1.0 gatehouse\r\n" : "via: 1.1 gatehouse\r\n")
     }
 
     /// On a route with a `cors` policy the gateway answers CORS itself: two

@@ -12,15 +12,19 @@ struct UpstreamRequestHead {
     private var bytes: ByteBuffer
 
     init(method: HTTPMethod, path: String, query: Substring?) {
-        bytes = ByteBufferAllocator().buffer(capacity: 512)
-        bytes.writeString(method.rawValue)
-        bytes.writeInteger(UInt8(ascii: " "))
-        bytes.writeString(path)
-        if let query {
-            bytes.writeInteger(UInt8(ascii: "?"))
-            bytes.writeSubstring(query)
+        let method = method.rawValue
+        let length = method.utf8.count + path.utf8.count + (query.map { $0.utf8.count + 1 } ?? 0) + 11
+        bytes = ByteBufferAllocator().buffer(capacity: max(512, length + 256))
+        bytes.writeWithCursor(reserving: length) { cursor in
+            cursor.append(contentsOf: method)
+            cursor.append(" ")
+            cursor.append(contentsOf: path)
+            if let query {
+                cursor.append("?")
+                cursor.append(contentsOf: query)
+            }
+            cursor.append(" HTTP/1.1\r\n")
         }
-        bytes.writeStaticString(" HTTP/1.1\r\n")
     }
 
     /// The bytes, given up by the builder (call it on `consume head`) so that they are the only

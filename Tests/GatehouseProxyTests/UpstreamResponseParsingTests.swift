@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHTTP1
 import Testing
 
 @testable import GatehouseProxy
@@ -25,6 +26,23 @@ import Testing
         #expect(fields.map(\.1) == [true, false, false, false, false])
         #expect(String(decoding: head.bytes.readableBytesView[head.fields[1].line], as: UTF8.self) == "X-A:  a b")
         #expect(String(decoding: head.bytes.readableBytesView[head.statusText], as: UTF8.self) == "201 Created")
+    }
+
+    @Test func headsLargerThanTheSpaceFirstReservedAreWrittenWhole() throws {
+        // Heads are written through a cursor into space reserved in advance: long pieces must
+        // grow the buffer, not be cut or overrun it.
+        let path = "/" + String(repeating: "p", count: 9000)
+        let value = String(repeating: "v", count: 20000)
+        var request = UpstreamRequestHead(method: .PATCH, path: path, query: "q=" + String(repeating: "q", count: 3000))
+        request.add("x-long", value)
+        let bytes = (consume request).finished()
+        #expect(String(buffer: bytes) == "PATCH \(path)?q=\(String(repeating: "q", count: 3000)) HTTP/1.1\r\nx-long: \(value)\r\n")
+
+        let upstream = "HTTP/1.1 200 OK\nX-Big: \(value)\nX-A: 1\n\n"
+        let (head, _) = try #require(try Self.parse(upstream))
+        var out = ByteBuffer()
+        out.writeForwardedHead(head, clientMinorVersion: 0, dropsCORS: false)
+        #expect(String(buffer: out) == "HTTP/1.0 200 OK\r\nX-Big: \(value)\r\nX-A: 1\r\nvia: 1.1 gatehouse\r\n")
     }
 
     @Test func theEndOfAHeadIsFoundPieceByPiece() {
