@@ -19,6 +19,13 @@ struct ByteCursor {
         count += bytes.count
     }
 
+    /// Lets `body` fill the next `count` bytes.
+    mutating func appendWithUnsafeBytes(count: Int, _ body: (UnsafeMutableRawBufferPointer) -> Void) {
+        precondition(count <= out.count - self.count, "ByteCursor: more bytes than reserved")
+        body(UnsafeMutableRawBufferPointer(rebasing: out[self.count..<self.count + count]))
+        self.count += count
+    }
+
     mutating func append(_ literal: StaticString) {
         append(UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
     }

@@ -14,7 +14,7 @@ extension ProxyHandler {
         if !exchange.requestEnded { discardingBody = true }
         let keepAlive = exchange.clientKeepAlive && !close && !quiescing
         writeError(
-            status, code, message, version: exchange.clientVersion, keepAlive: keepAlive, requestID: exchange.requestID,
+            status, code, message, version: exchange.clientVersion, keepAlive: keepAlive, requestID: exchange.requestID.text,
             headers: exchange.addedHeaders + headers, bodiless: exchange.method == .HEAD
         )
         answered(closing: !keepAlive)

@@ -30,7 +30,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let chunked: Bool
         let clientVersion: HTTPVersion
         let clientKeepAlive: Bool
-        let requestID: String
+        let requestID: RequestID
         let idempotent: Bool
         let balancerKey: Balancer.RequestKey
         let preserveHost: Bool
@@ -64,7 +64,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         init(
             config: CompiledConfig, upstream: CompiledUpstream, head: ByteBuffer, method: HTTPMethod, chunked: Bool, clientVersion: HTTPVersion,
             clientKeepAlive: Bool,
-            requestID: String, idempotent: Bool, balancerKey: Balancer.RequestKey, preserveHost: Bool, websocket: Bool, upgradeRequested: Bool
+            requestID: RequestID, idempotent: Bool, balancerKey: Balancer.RequestKey, preserveHost: Bool, websocket: Bool, upgradeRequested: Bool
         ) {
             self.config = config
             self.upstream = upstream
@@ -291,8 +291,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
         ForwardedRequest.addForwarding(to: &upstreamHead, from: head.headers, clientIP: clientIP, host: hostHeader, port: localPort, trusted: trusted)
         ForwardedRequest.addVia(to: &upstreamHead, from: head.headers, version: head.version)
-        let requestID = head.headers.first(name: "x-request-id") ?? pool.requestIDs.make()
-        if !head.headers.contains(name: "x-request-id") { upstreamHead.add("x-request-id", requestID) }
+        // The client's id went with its other fields.
+        let requestID = head.headers.first(name: "x-request-id").map(RequestID.given) ?? pool.requestIDs.draw()
+        if case .drawn(let high, let low) = requestID { upstreamHead.add(drawn: high, low) }
         let preserveHost = route.preserveHost && !hostHeader.isEmpty
         if preserveHost { upstreamHead.add("host", hostHeader) }
 

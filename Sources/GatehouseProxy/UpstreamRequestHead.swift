@@ -35,6 +35,15 @@ struct UpstreamRequestHead {
         bytes.writeField(name, value)
     }
 
+    /// `X-Request-Id` for an id the gateway drew, written without making a string of it.
+    mutating func add(drawn high: UInt64, _ low: UInt64) {
+        bytes.writeWithCursor(reserving: 48) { cursor in
+            cursor.append("x-request-id: ")
+            cursor.appendWithUnsafeBytes(count: 32) { RequestID.writeHex(high, low, into: $0) }
+            cursor.append("\r\n")
+        }
+    }
+
     /// Copies the client's fields but hop-by-hop ones, those its `Connection` header names,
     /// names containing `_` (which some servers read as `-`, letting a client smuggle a header
     /// past a check), and those in `dropping` (lowercase). Runs per request, so names are

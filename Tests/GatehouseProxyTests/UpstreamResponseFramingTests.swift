@@ -180,6 +180,11 @@ import Testing
         #expect(response.contains("sent an invalid response: \(reason)"), "\(response)")
         // Answered, wrongly: not retried.
         #expect(first.requests.count + second.requests.count == 1)
+        // The id the gateway drew went upstream and comes back on its own answer.
+        let sent = try #require((first.requests + second.requests).first?.lowercased())
+        let id = try #require(sent.components(separatedBy: "x-request-id: ").dropFirst().first?.prefix(32))
+        #expect(id.count == 32 && id.allSatisfy(\.isHexDigit))
+        #expect(response.lowercased().contains("x-request-id: \(id)\r\n"), "\(response)")
     }
 
     static let invalidChunks = [
