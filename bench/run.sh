@@ -126,15 +126,26 @@ if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
   load=(taskset -c 0)
   pinned=yes
 fi
+# How busy the load generator and the upstream kept their core (CPU 0 when pinned): their CPU
+# time over the time the load ran (a second of warm-up and the measured seconds). Near 100%, the
+# direct baseline queues as well, and latency at that rate says more about the harness than
+# about the proxy.
+upstream_worker=$(pgrep -P "$(cat "$work/upstream/nginx.pid")" | head -1)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TIMEFORMAT='%U %S'
 for round in $(seq "$ROUNDS"); do
   for rate in $((max / 4)) $((max / 2)); do
     for target in "direct:$UPSTREAM_PORT" "nginx:$NGINX_PORT" "gatehouse:$PROXY_PORT"; do
       name=${target%%:*}; port=${target#*:}
-      out=$("${load[@]}" .build/release/GatehouseLoad "$port" /body "$rate" 16 "$SECONDS_EACH")
+      upstream_before=$(cpu_ticks "$upstream_worker")
+      { time "${load[@]}" .build/release/GatehouseLoad "$port" /body "$rate" 16 "$SECONDS_EACH" > "$work/load.out"; } 2> "$work/load.time"
+      out=$(cat "$work/load.out")
+      busy=$(awk -v ticks=$(($(cpu_ticks "$upstream_worker") - upstream_before)) -v hz="$(getconf CLK_TCK)" -v s="$SECONDS_EACH" \
+        '{printf "%d", 100 * ($1 + $2 + ticks / hz) / (s + 1.2)}' "$work/load.time")
       p50=$(grep -o 'p50_us=[0-9]*' <<<"$out" | cut -d= -f2)
       p99=$(grep -o 'p99_us=[0-9]*' <<<"$out" | cut -d= -f2)
-      printf '%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$rate" "$p50" "$p99" >> "$fixed"
-      echo "fixed rate $rate round $round $name: $out" >&2
+      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$rate" "$p50" "$p99" "$busy" >> "$fixed"
+      echo "fixed rate $rate round $round $name: $out load_core_busy=$busy%" >&2
     done
   done
 done
@@ -180,18 +191,20 @@ print(f"\np99 added over direct, each at its own maximum rate: nginx {added_ngin
       f"10,000 routes vs one: {med['gatehouse-10k-routes'][0] / med['gatehouse'][0]:.2f}× the throughput.")
 at_rate = {}
 for line in open(fixed):
-    _, name, at, p50, p99 = line.rstrip("\n").split("\t")
-    at_rate.setdefault(int(at), {}).setdefault(name, []).append((int(p50) / 1000, int(p99) / 1000))
+    _, name, at, p50, p99, busy = line.rstrip("\n").split("\t")
+    at_rate.setdefault(int(at), {}).setdefault(name, []).append((int(p50) / 1000, int(p99) / 1000, int(busy)))
 where = ("the proxy under test alone on CPU 1, load generator and upstream on CPU 0" if pinned == "yes" else "unpinned")
 print(f"\nLatency at fixed rates (GatehouseLoad: open loop, 16 connections, measured from each request's planned time; {where}; medians):\n")
-print("| rate | target | p50 | p99 | p99 added over direct |")
-print("|---|---|---|---|---|")
+print("| rate | target | p50 | p99 | p99 added over direct | load core busy |")
+print("|---|---|---|---|---|---|")
 for at in sorted(at_rate):
-    med_at = {name: (statistics.median(v[0] for v in values), statistics.median(v[1] for v in values)) for name, values in at_rate[at].items()}
+    med_at = {name: tuple(statistics.median(v[i] for v in values) for i in range(3)) for name, values in at_rate[at].items()}
     for name in ("direct", "nginx", "gatehouse"):
-        p50, p99 = med_at[name]
+        p50, p99, busy = med_at[name]
         added = "" if name == "direct" else f"{p99 - med_at['direct'][1]:.2f} ms"
-        print(f"| {at:,} req/s | {name} | {p50:.2f} ms | {p99:.2f} ms | {added} |")
+        print(f"| {at:,} req/s | {name} | {p50:.2f} ms | {p99:.2f} ms | {added} | {busy:.0f}% |")
+print("\nLoad core busy: the load generator's and the upstream's CPU time over the time the load ran. "
+      "Near 100%, the direct baseline queues too: the figures at that rate measure the harness as much as the proxy.")
 print(f"\nCompiling a snapshot (data plane, `compile_ms` in its log): 10,000 routes {compile10k} ms, 100,000 routes {compile100k} ms. "
       f"RSS: {int(rss1) / 1024:.0f} MiB with one route, {int(rss10k) / 1024:.0f} MiB with 10,000 "
       f"({(int(rss10k) - int(rss1)) * 1024 / 10000:,.0f} bytes per route, control plane and data plane together).")
