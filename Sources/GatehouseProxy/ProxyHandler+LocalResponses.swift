@@ -132,9 +132,8 @@ extension ProxyHandler {
     func schedule(after delay: TimeAmount, _ action: @escaping (ProxyHandler) -> Void) {
         cancelTimer()
         timerChecksReads = false
-        timer = pool.eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
-            guard let self else { return }
-            self.timer = nil
+        timer = pool.eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
+            timer = nil
             action(self)
         }
     }

@@ -93,9 +93,9 @@ extension ProxyHandler {
                 let (window, reset) = policy.window(at: policy.now())
                 // Kept a little past its window, so a late request of a slow data plane still finds it.
                 client.increment(policy.redisKey(key, window: window), ttl: .milliseconds(reset + 60_000), on: pool.eventLoop) {
-                    [weak self] count in
+                    [self] count in
                     // The client may have gone, or the gateway answered, while Redis was asked.
-                    guard let self, self.exchange === exchange,
+                    guard self.exchange === exchange,
                         self.counted(count, reset: reset, by: policy, exchange, metrics)
                     else { return }
                     self.runLimits(exchange, limits, from: index + 1, subject, metrics: metrics)

@@ -358,10 +358,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         pool.acquire(
             upstream.endpoints[index], key: upstream.poolKeys[index], tls: upstream.tls.map { ($0.context, $0.serverNames[index]) },
             connectTimeout: upstream.connectTimeout, limits: upstream.source.pool, reuse: reuse
-        ) { [weak self, pool] result in
+        ) { [self, pool] result in
+            // Strong (see `UpstreamConnection.delegate`): the pool keeps the callback only
+            // until the connection comes or the connect timeout passes.
             // The request may have ended meanwhile (its client gone, or answered by the gateway),
             // and another begun: the connection then serves the pool's next request.
-            guard let self, let exchange = self.exchange, exchange === requested else {
+            guard let exchange = self.exchange, exchange === requested else {
                 if case .success(let (connection, _)) = result { pool.release(connection, reusable: true) }
                 return
             }

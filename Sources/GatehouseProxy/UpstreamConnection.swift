@@ -48,7 +48,10 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     let key: String
-    weak var delegate: (any UpstreamConnectionDelegate)?
+    /// Strong, and cleared whenever the connection is given back, detached, failed or closed:
+    /// a weak reference would move the proxy handler's reference count to a side table, and
+    /// every retain and release of it (dozens per request) would take the runtime's slow path.
+    var delegate: (any UpstreamConnectionDelegate)?
     /// Set by the pool; told when the channel closes so an idle connection leaves the pool.
     var onClose: ((UpstreamConnection) -> Void)?
     /// While idle in the pool: when it is closed unless borrowed again.
@@ -80,6 +83,14 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         isWritable = context.channel.isWritable
+    }
+
+    /// The context holds this handler and this handler the context: the pair is let go here,
+    /// which also happens to a channel whose connect failed (it is closed without ever having
+    /// been active, so `channelInactive` never comes).
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        onClose = nil
     }
 
     /// Starts a request with its whole head. Nothing is flushed until `flush`.
