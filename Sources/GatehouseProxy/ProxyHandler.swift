@@ -141,6 +141,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         trustedPeer = options.trustedProxies.contains { $0.contains(clientIP) }
     }
 
+    /// The context and this handler hold each other: let go when the pipeline drops the handler,
+    /// which a WebSocket tunnel does without the channel going inactive.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
     // MARK: Client side
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -21,6 +21,12 @@ final class TunnelHandler: ChannelDuplexHandler {
         self.context = context
     }
 
+    /// The context holds this handler and this handler the context (and the peer channel):
+    /// let go when the pipeline drops the handler.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         // Flushed at once: bytes a decoder hands over as it leaves the pipeline come with no
         // read-complete event after them.

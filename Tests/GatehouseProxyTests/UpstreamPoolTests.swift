@@ -159,39 +159,3 @@ import Testing
         #expect(statuses.sorted() == [200, 200, 502, 502])
     }
 }
-
-/// Upstream connections that never became active (their connect failed) are let go.
-@Suite struct UpstreamConnectionLifetimeTests {
-    /// Seen from the test's thread; written once on the channel's loop before it is read.
-    final class Watch: @unchecked Sendable {
-        weak var connection: UpstreamConnection?
-        var channel: (any Channel)?
-    }
-
-    @Test func aConnectionWhoseConnectFailedIsReleased() async throws {
-        // A port nothing listens on: the connect is refused, as the pool's would be.
-        let closed = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
-        let port = try #require(closed.localAddress?.port)
-        try await closed.close()
-
-        let watch = Watch()
-        // Set up as the pool does: the handler added by the channel initializer.
-        let connect = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let connection = UpstreamConnection(key: "127.0.0.1:\(port)")
-                    watch.connection = connection
-                    watch.channel = channel
-                    try channel.pipeline.syncOperations.addHandler(connection)
-                }
-            }
-            .connect(host: "127.0.0.1", port: port)
-        await #expect(throws: (any Error).self) { try await connect.get() }
-        let channel = try #require(watch.channel)
-        watch.channel = nil
-        try await channel.closeFuture.get()
-        // One more turn of its loop, for whatever the close left to do.
-        try await channel.eventLoop.submit {}.get()
-        #expect(watch.connection == nil, "the connection and its channel context keep each other alive")
-    }
-}
