@@ -30,7 +30,7 @@ final class Balancer: Sendable {
     /// - Parameters:
     ///   - excluding: targets already tried by this request.
     ///   - active: open requests per target on this event loop (for `least-connections`).
-    func pick(excluding: Set<Int> = [], key: RequestKey, active: (Int) -> Int) -> Int? {
+    func pick(excluding: TargetSet = [], key: RequestKey, active: (Int) -> Int) -> Int? {
         let count = weights.count
         guard excluding.count < count else { return nil }
         switch algorithm {

@@ -41,7 +41,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let upgradeRequested: Bool
         var switching = false
         var target = 0
-        var tried: Set<Int> = []
+        var tried: TargetSet = []
         var connection: UpstreamConnection?
         var reused = false
         var buffered: [ByteBuffer] = []
@@ -338,7 +338,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     // MARK: Upstream connection
 
-    private func connect(excluding tried: Set<Int>) {
+    private func connect(excluding tried: TargetSet) {
         guard let exchange else { return }
         let upstream = exchange.upstream
         var excluding = tried

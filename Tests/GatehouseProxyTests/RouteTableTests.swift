@@ -184,4 +184,22 @@ import Testing
         #expect(balancer.pick(excluding: [0], key: Self.key, active: { _ in 0 }) == 1)
         #expect(balancer.pick(excluding: [0, 1], key: Self.key, active: { _ in 0 }) == nil)
     }
+
+    @Test func targetSetsCountEachIndexOnceOnBothSidesOf64() throws {
+        var set: TargetSet = [0, 63]
+        for index in [0, 63, 64, 1000, 64, 5] { set.insert(index) }
+        #expect(set.count == 5)
+        for index in [0, 5, 63, 64, 1000] { #expect(set.contains(index), "\(index)") }
+        for index in [1, 62, 65, 999, -1] { #expect(!set.contains(index), "\(index)") }
+        #expect(TargetSet().isEmpty)
+        // Past the first 64 the balancer still skips what was tried.
+        let many = Balancer(algorithm: .roundRobin, hashOn: nil, weights: Array(repeating: 1, count: 70))
+        var tried = TargetSet()
+        for _ in 0..<70 {
+            let index = try #require(many.pick(excluding: tried, key: Self.key, active: { _ in 0 }))
+            #expect(!tried.contains(index))
+            tried.insert(index)
+        }
+        #expect(many.pick(excluding: tried, key: Self.key, active: { _ in 0 }) == nil)
+    }
 }
