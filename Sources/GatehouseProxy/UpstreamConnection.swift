@@ -176,8 +176,9 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
             case .head:
                 // A head in pieces is searched for its end from where the last piece ended, and
                 // parsed once whole: a server dripping bytes costs a scan of each byte, not one
-                // of the whole head per piece.
-                guard UpstreamResponseHead.isComplete(buffer, from: headSearchedTo),
+                // of the whole head per piece. A first piece is parsed at once (the parser finds
+                // an incomplete head as well), so a head that came whole is read once, not twice.
+                guard headSearchedTo == 0 || UpstreamResponseHead.isComplete(buffer, from: headSearchedTo),
                     let (head, length) = try UpstreamResponseHead.parse(buffer, fields: &fields)
                 else {
                     if buffer.readableBytes > UpstreamResponseHead.maxBytes { throw .headTooLarge }

@@ -83,14 +83,22 @@ struct UpstreamResponseHead {
     static func isComplete(_ buffer: ByteBuffer, from start: Int) -> Bool {
         buffer.withUnsafeReadableBytes { raw in
             var index = start
-            while index < raw.count, let found = memchr(raw.baseAddress! + index, Int32(UInt8(ascii: "\n")), raw.count - index) {
-                let newline = raw.baseAddress!.distance(to: UnsafeRawPointer(found))
+            while let newline = lineFeed(in: raw, from: index) {
                 if newline + 1 < raw.count, raw[newline + 1] == UInt8(ascii: "\n") { return true }
                 if newline + 2 < raw.count, raw[newline + 1] == UInt8(ascii: "\r"), raw[newline + 2] == UInt8(ascii: "\n") { return true }
                 index = newline + 1
             }
             return false
         }
+    }
+
+    /// Where the next line feed in `raw` is, from `start` on (`memchr`: heads are searched for
+    /// line ends on every response).
+    static func lineFeed(in raw: UnsafeRawBufferPointer, from start: Int) -> Int? {
+        guard start < raw.count, let found = memchr(raw.baseAddress! + start, Int32(UInt8(ascii: "\n")), raw.count - start) else {
+            return nil
+        }
+        return raw.baseAddress!.distance(to: UnsafeRawPointer(found))
     }
 
     /// Whether `bytes` spell the lowercase `literal`, ignoring ASCII case (no table, no
@@ -134,8 +142,7 @@ extension UpstreamResponseHead {
             var first = true
             while true {
                 // Lines end in CRLF; a bare LF is accepted as the end of a line (RFC 9112 §2.2).
-                guard let found = memchr(raw.baseAddress! + start, Int32(UInt8(ascii: "\n")), raw.count - start) else { return nil }
-                let newline = raw.baseAddress!.distance(to: UnsafeRawPointer(found))
+                guard let newline = UpstreamResponseHead.lineFeed(in: raw, from: start) else { return nil }
                 var end = newline
                 if end > start, raw[end - 1] == UInt8(ascii: "\r") { end -= 1 }
                 if first {
