@@ -45,14 +45,7 @@ mkdir -p "$work/logs"
 # Gatehouse alike) then reaches the same upstream process over loopback; an nginx that served
 # the upstream from its own worker would answer its upstream requests without a thread switch.
 start_upstream "$work" "$UPSTREAM_PORT" "$BODY_BYTES"
-cat > "$work/nginx.conf" <<NGINX
-worker_processes $WORKERS;
-pid $work/nginx.pid;
-error_log $work/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
+{ nginx_preamble "$WORKERS" "$work"; cat <<NGINX
   upstream backend { server 127.0.0.1:$UPSTREAM_PORT; keepalive 64; }
   server {
     listen 127.0.0.1:$NGINX_PORT reuseport;
@@ -65,6 +58,7 @@ http {
   }
 }
 NGINX
+} > "$work/nginx.conf"
 nginx -c "$work/nginx.conf" -p "$work"
 
 .build/release/gatehouse serve --db "$work/gatehouse.db" --workers "$WORKERS" --log-level warning \

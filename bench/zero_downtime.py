@@ -39,17 +39,10 @@ def call(method, port, path, body=None):
         return error.code, None
 
 
-def start_nginx(work):
-    os.makedirs(f"{work}/www", exist_ok=True)
-    with open(f"{work}/www/body", "w") as f:
-        f.write("x" * 1024)
-    with open(f"{work}/nginx.conf", "w") as f:
-        f.write(f"""worker_processes 1; pid {work}/nginx.pid; error_log {work}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{ access_log off; keepalive_requests 1000000;
-  server {{ listen 127.0.0.1:{UPSTREAM} reuseport; location / {{ root {work}/www; try_files /body =404; }} }} }}
-""")
-    subprocess.run(["nginx", "-c", f"{work}/nginx.conf", "-p", work], check=True)
+def upstream(command, work):
+    """The upstream every benchmark uses (bench/upstream.sh): nginx answering with 1 KiB."""
+    script = f'. "{ROOT}/bench/upstream.sh" && {command} "$1" "$2" 1024'
+    subprocess.run(["bash", "-c", script, "upstream", work, str(UPSTREAM)], check=True)
 
 
 def start_gatehouse(work, binary=BINARY):
@@ -107,7 +100,7 @@ def churn(stop, counts):
 def main():
     work = tempfile.mkdtemp()
     os.chmod(work, 0o755)
-    start_nginx(work)
+    upstream("start_upstream", work)
     gatehouse, args = start_gatehouse(work)
     try:
         call("POST", ADMIN, "/upstreams", {"name": "origin", "targets": [{"target": f"127.0.0.1:{UPSTREAM}"}]})
@@ -184,7 +177,7 @@ def main():
     finally:
         if gatehouse.poll() is None:
             gatehouse.terminate()
-        subprocess.run(["nginx", "-c", f"{work}/nginx.conf", "-p", work, "-s", "stop"])
+        upstream("stop_upstream", work)
 
 
 if __name__ == "__main__":
