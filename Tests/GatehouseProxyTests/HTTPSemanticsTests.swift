@@ -78,6 +78,14 @@ import Testing
         #expect(!response.lowercased().contains("transfer-encoding"))
     }
 
+    @Test func viaNamesTheVersionEachMessageArrivedIn() async throws {
+        let proxy = try await Self.proxy()
+        let response = try await rawExchange(port: proxy.port, "GET /echo HTTP/1.0\r\nHost: a\r\n\r\n")
+        // The request came as HTTP/1.0, the upstream's response as HTTP/1.1.
+        #expect(response.contains("\"via\":[\"1.0 gatehouse\"]"), "\(response)")
+        #expect(response.lowercased().contains("\r\nvia: 1.1 gatehouse\r\n"))
+    }
+
     @Test func expectContinueIsRelayedBeforeTheBody() async throws {
         let proxy = try await Self.proxy()
         let client = try await RawConnection.open(port: proxy.port)
