@@ -1,3 +1,4 @@
+import GatehouseModel
 import NIOHTTP1
 
 /// What the edge refuses in a request head before routing it (RFC 9110/9112 as an intermediary).
@@ -30,9 +31,54 @@ enum RequestRules {
         if head.version.major == 1, head.version.minor == 0, head.headers.contains(name: "transfer-encoding") {
             return Refusal(status: .badRequest, code: "bad_request", message: "Transfer-Encoding is not defined for HTTP/1.0")
         }
+        if let refusal = checkTransferCoding(head.headers) { return refusal }
+        if let refusal = checkAuthorities(head) { return refusal }
         if let limit = options.maxBodyBytes, let length = head.headers.first(name: "content-length").flatMap(Int.init), length > limit {
             return Refusal(status: .payloadTooLarge, code: "body_too_large", message: "the request body is \(length) bytes; the limit is \(limit)")
         }
         return nil
     }
+
+    /// A request's body is framed by `chunked` alone: when it is not the last coding the body's
+    /// length is unknown (400, RFC 9112 §6.3); any other coding the gateway would pass on
+    /// unlabelled once it has taken the chunk framing off, so it is refused (501, §6.1) before
+    /// anything goes upstream.
+    static func checkTransferCoding(_ headers: HTTPHeaders) -> Refusal? {
+        var codings: [String] = []
+        for (name, value) in headers where ForwardedRequest.isListed(name, transferEncodingName) {
+            codings += value.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingASCIISpaces() }
+        }
+        guard let last = codings.last else { return nil }
+        if codings.contains(where: \.isEmpty) {
+            return Refusal(status: .badRequest, code: "bad_request", message: "Transfer-Encoding has an empty coding")
+        }
+        guard last.lowercased() == "chunked" else {
+            return Refusal(
+                status: .badRequest, code: "bad_request",
+                message: "the body's length cannot be determined: Transfer-Encoding does not end with chunked")
+        }
+        if codings.count > 1 {
+            let other = codings.first { $0.lowercased() != "chunked" } ?? "chunked"
+            return Refusal(
+                status: .notImplemented, code: "unsupported_transfer_coding",
+                message: "transfer coding '\(other)' is not supported; request bodies may only be chunked")
+        }
+        return nil
+    }
+
+    /// `Host` (and an absolute-form target's authority) must be `host[:port]` as RFC 3986 spells
+    /// it: no user info, no spaces or slashes, a port of digits up to 65535 (RFC 9112 §3.2).
+    static func checkAuthorities(_ head: HTTPRequestHead) -> Refusal? {
+        for (name, value) in head.headers where ForwardedRequest.isListed(name, hostName) {
+            if !RequestAuthority.isValid(value) {
+                return Refusal(status: .badRequest, code: "bad_request", message: "the Host header is not a valid host[:port]")
+            }
+        }
+        if let authority = RequestTarget.originForm(head.uri).authority, !RequestAuthority.isValid(authority) {
+            return Refusal(status: .badRequest, code: "bad_request", message: "the request target's authority is not a valid host[:port]")
+        }
+        return nil
+    }
+
+    private static let transferEncodingName = ["transfer-encoding"]
 }

@@ -1,8 +1,8 @@
 /// A request target checked and normalized for routing: the path the gateway routes on is the
 /// path it forwards.
 ///
-/// Refused: fragments (`#`), backslashes, control characters and spaces, and malformed
-/// percent-encoding. Normalized: percent-encoded unreserved characters are decoded (`%2e` is
+/// Refused: fragments (`#`), backslashes, control characters and spaces, malformed
+/// percent-encoding, and an encoded NUL (`%00`) in the path. Normalized: percent-encoded unreserved characters are decoded (`%2e` is
 /// `.`, `%7E` is `~`), other escapes get uppercase hex, and dot-segments are removed, so `/a/%2e%2e/b`
 /// routes and forwards as `/b`. An encoded slash (`%2F`) stays encoded: it is data, not a separator.
 struct RequestTarget: Equatable {
@@ -98,6 +98,8 @@ struct RequestTarget: Equatable {
                 throw .badPercentEncoding
             }
             let decoded = high << 4 | low
+            // An encoded NUL ends the path early for an upstream written in C: not what was routed.
+            if decoded == 0 { throw .invalidCharacter("%00") }
             if isUnreserved(decoded) {
                 out.append(decoded)
             } else {

@@ -29,6 +29,15 @@ import Testing
         ("fragment in target", "GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", "400"),
         ("backslash in target", "GET /a\\..\\b HTTP/1.1\r\nHost: a\r\n\r\n", "400"),
         ("bad percent-encoding", "GET /a%zz HTTP/1.1\r\nHost: a\r\n\r\n", "400"),
+        ("coding not ending in chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\nabc", "400"),
+        ("coding the gateway cannot label", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", "501"),
+        ("empty transfer coding", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\nContent-Length: 5\r\n\r\nhello", "400"),
+        ("host with user info", "GET / HTTP/1.1\r\nHost: user@a\r\n\r\n", "400"),
+        ("host with a space", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", "400"),
+        ("host with a path", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", "400"),
+        ("host with a bad port", "GET / HTTP/1.1\r\nHost: a:99999\r\n\r\n", "400"),
+        ("absolute-form target with user info", "GET http://user@a/ HTTP/1.1\r\nHost: a\r\n\r\n", "400"),
+        ("encoded NUL in path", "GET /a%00b HTTP/1.1\r\nHost: a\r\n\r\n", "400"),
         ("TRACE", "TRACE / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "405"),
     ]
 

@@ -111,7 +111,7 @@ import Testing
         #expect(try RequestTarget(input).path == expected)
     }
 
-    @Test(arguments: ["/a#b", "/a\\b", "/a%zz", "/a%2", "*", "/a b", "/x?q=%g0"])
+    @Test(arguments: ["/a#b", "/a\\b", "/a%zz", "/a%2", "*", "/a b", "/x?q=%g0", "/a%00b"])
     func badTargetsAreRefused(input: String) {
         #expect(throws: RequestTarget.Refusal.self) { try RequestTarget(input) }
     }
@@ -127,6 +127,18 @@ import Testing
         #expect(RequestTarget.originForm("https://h") == ("h", "/"))
         #expect(RequestTarget.originForm("/plain") == (nil, "/plain"))
         #expect(try RequestTarget("http://h.example/p").authority == "h.example")
+    }
+}
+
+@Suite struct RequestAuthorityTests {
+    @Test(arguments: ["", "a", "api.example.com:8080", "a.", "[::1]", "[::1]:8080", "[::ffff:10.0.0.1]", "a:", "1.2.3.4:65535", "a%2eb", "a,b"])
+    func validAuthoritiesAreAccepted(_ authority: String) {
+        #expect(RequestAuthority.isValid(authority))
+    }
+
+    @Test(arguments: ["u@a", "a b", "a/b", "a:b", "a:65536", "a:1234567", "[::1", "[zz]", "[]", "a%2", "a%zz", "a:80:80", "[::1]x", "a\tb"])
+    func invalidAuthoritiesAreRefused(_ authority: String) {
+        #expect(!RequestAuthority.isValid(authority))
     }
 }
 
