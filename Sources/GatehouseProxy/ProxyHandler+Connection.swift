@@ -32,12 +32,15 @@ extension ProxyHandler {
     /// Malformed, ambiguous or oversized requests get 400 (431 for headers) and the connection
     /// closes; a response already under way is not interrupted, the connection just closes.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // After the first refusal the parser only reports that it stopped: the answer is on its way.
+        if lingering != nil || framingLost { return }
         guard let parserError = error as? HTTPParserError else { return context.close(promise: nil) }
         let (status, code, message): (HTTPResponseStatus, String, String) =
             parserError == .headerOverflow
             ? (.requestHeaderFieldsTooLarge, "headers_too_large", "the request headers are too large")
             : (.badRequest, "bad_request", "malformed HTTP request: \(parserError)")
         pipelined.removeAll()
+        framingLost = true
         if let exchange {
             if exchange.responseStarted { return context.close(promise: nil) }
             return failBeforeResponse(status, code, message, close: true)

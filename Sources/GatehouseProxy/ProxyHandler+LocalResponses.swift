@@ -69,7 +69,7 @@ extension ProxyHandler {
         responseUnflushed = false
         if closeAfter {
             context.writeAndFlush(wrapOutboundOut(.byteBuffer(ByteBuffer()))).assumeIsolated().whenComplete { _ in
-                context.close(promise: nil)
+                self.closeAfterResponse()
             }
         } else {
             context.flush()

@@ -93,7 +93,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     private let active: ActiveConfig
     let pool: UpstreamConnectionPool
-    private let options: ProxyOptions
+    let options: ProxyOptions
     let timeouts: ClientTimeouts?
     let health: TargetHealth
     var context: ChannelHandlerContext?
@@ -118,6 +118,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     var readDeadline: NIODeadline?
     private var clientIP = ""
     private var localPort = ""
+    /// The parser refused the request: where the client's next bytes belong is unknown.
+    var framingLost = false
+    /// The connection is closing after an answer the client may still be sending to.
+    var lingering: LingeringClose?
     /// Whether the peer is a trusted proxy: decided once per connection.
     private var trustedPeer = false
 
@@ -150,6 +154,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     // MARK: Client side
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // Raw bytes once the decoder is gone, and not looked at.
+        if lingering != nil { return lingeredBytesArrived() }
         let part = unwrapInboundIn(data)
         // A request sent before the one in flight was answered (HTTP pipelining) waits its turn.
         if !pipelined.isEmpty || (exchange != nil && part.isHead) {
@@ -201,7 +207,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         // While a request waits for its upstream connection, or that connection cannot take more
         // bytes, or enough requests sent ahead wait their turn, stop reading the client: memory
         // stays bounded whatever the body size.
-        if pipelined.isFull {
+        if lingering != nil {
+            context.read()
+        } else if pipelined.isFull {
             readPending = true
         } else if let exchange, !exchange.requestEnded, !(exchange.connection?.isWritable ?? false) {
             readPending = true
@@ -228,6 +236,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if let connection = exchange?.connection { pool.release(connection, reusable: false) }
         exchange = nil
         heldHead = nil
+        lingering = nil
         pipelined.removeAll()
         self.context = nil
         clientIsWritable = false

@@ -77,6 +77,39 @@ import Testing
         #expect(statusLine(within) == "HTTP/1.1 200 OK")
     }
 
+    /// An answer given while the client is still sending reaches it: the gateway reads and drops
+    /// the rest instead of closing on unread bytes, which would make the kernel reset the
+    /// connection and discard the answer before the client read it.
+    @Test(arguments: [
+        ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \(32 << 20)\r\n\r\n", "413", "body_too_large"),
+        ("POST / HTTP/1.1\r\nHost: a\r\nX A: b\r\nContent-Length: \(32 << 20)\r\n\r\n", "400", "bad_request"),
+    ])
+    func aClientStillSendingReadsTheAnswerBeforeTheClose(_ head: String, _ status: String, _ code: String) async throws {
+        var options = ProxyOptions()
+        options.maxBodyBytes = 1024
+        let (proxy, upstream) = try await Self.proxy(options)
+        let connection = try await RawConnection.open(port: proxy.port, halfClosure: true)
+        // More than loopback's socket buffers hold, so most of it arrives after the answer: all
+        // of it is taken (a close on unread bytes would reset the connection and fail the send).
+        try await connection.send(head + String(repeating: "x", count: 32 << 20))
+        let response = try await connection.received(containing: code)
+        #expect(statusLine(response).hasPrefix("HTTP/1.1 \(status)"))
+        try await connection.inputEnded()
+        #expect(upstream.connectionCount == 0)
+        await connection.close()
+    }
+
+    @Test func aLingeringClientThatGoesQuietIsClosed() async throws {
+        var options = ProxyOptions()
+        options.maxBodyBytes = 10
+        options.lingerTimeout = .milliseconds(100)
+        let (proxy, _) = try await Self.proxy(options)
+        let connection = try await RawConnection.open(port: proxy.port)
+        try await connection.send("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\nsome of the body")
+        _ = try await connection.received(containing: "body_too_large")
+        #expect(await connection.closedByServer(within: .seconds(10)))
+    }
+
     @Test func underscoreHeadersAreDroppedAndViaIsAdded() async throws {
         let (proxy, _) = try await Self.proxy()
         let response = try await httpRequest(

@@ -17,8 +17,11 @@ public func statusLine(_ response: String) -> String {
 
 private final class ByteCollector: Sendable {
     private let bytes = NIOLockedValueBox<[UInt8]>([])
+    private let ended = NIOLockedValueBox(false)
 
     var text: String { String(decoding: bytes.withLockedValue { $0 }, as: UTF8.self) }
+    /// The server ended its side (a half-closed connection only).
+    var inputEnded: Bool { ended.withLockedValue { $0 } }
 
     func handler() -> Handler { Handler(collector: self) }
 
@@ -31,6 +34,11 @@ private final class ByteCollector: Sendable {
             let buffer = unwrapInboundIn(data)
             collector.bytes.withLockedValue { $0 += buffer.readableBytesView }
         }
+
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if case ChannelEvent.inputClosed = event { collector.ended.withLockedValue { $0 = true } }
+            context.fireUserInboundEventTriggered(event)
+        }
     }
 }
 
@@ -39,9 +47,12 @@ public final class RawConnection: Sendable {
     private let channel: any Channel
     private let collector: ByteCollector
 
-    public static func open(port: Int) async throws -> RawConnection {
+    /// - Parameter halfClosure: the server ending its side does not close this one, which can
+    ///   go on sending (`inputEnded` tells).
+    public static func open(port: Int, halfClosure: Bool = false) async throws -> RawConnection {
         let collector = ByteCollector()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.allowRemoteHalfClosure, value: halfClosure)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector.handler()) }
             }
@@ -77,6 +88,24 @@ public final class RawConnection: Sendable {
         try? await channel.closeFuture.get()
         timeout.cancel()
         return collector.text
+    }
+
+    /// Whether the server closed the connection within `deadline`; closed either way after it.
+    public func closedByServer(within deadline: TimeAmount) async -> Bool {
+        let channel = self.channel
+        let expired = NIOLockedValueBox(false)
+        let timeout = channel.eventLoop.scheduleTask(in: deadline) {
+            expired.withLockedValue { $0 = true }
+            channel.close(promise: nil)
+        }
+        try? await channel.closeFuture.get()
+        timeout.cancel()
+        return !expired.withLockedValue { $0 }
+    }
+
+    /// Waits for the server to end its side of a half-closed connection.
+    public func inputEnded() async throws {
+        try await waitUntil("the server's end of stream", deadline: .seconds(10)) { collector.inputEnded }
     }
 
     public func close() async {
