@@ -5,48 +5,46 @@
 /// RFC 9110 §4.2.4 asks. Empty is valid: a client may send an empty `Host`.
 enum RequestAuthority {
     static func isValid(_ authority: String) -> Bool {
-        var bytes = authority.utf8[...]
-        if bytes.first == UInt8(ascii: "[") {
-            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { return false }
-            let literal = bytes[bytes.index(after: bytes.startIndex)..<close]
-            guard !literal.isEmpty, literal.allSatisfy(isIPLiteralByte) else { return false }
-            bytes = bytes[bytes.index(after: close)...]
+        // Checked for every request: over the bytes in place.
+        authority.utf8.withContiguousStorageIfAvailable(isValid) ?? Array(authority.utf8).withUnsafeBufferPointer(isValid)
+    }
+
+    private static func isValid(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        let count = bytes.count
+        var index = 0
+        if count > 0, bytes[0] == UInt8(ascii: "[") {
+            index = 1
+            while index < count, bytes[index] != UInt8(ascii: "]") {
+                guard ipLiteral.contains(bytes[index]) else { return false }
+                index += 1
+            }
+            guard index < count, index > 1 else { return false }
+            index += 1
         } else {
-            let end = bytes.firstIndex(of: UInt8(ascii: ":")) ?? bytes.endIndex
-            guard bytes[..<end].allSatisfy(isRegisteredNameByte), hasValidEscapes(bytes[..<end]) else { return false }
-            bytes = bytes[end...]
+            while index < count, bytes[index] != UInt8(ascii: ":") {
+                if bytes[index] == UInt8(ascii: "%") {
+                    guard index + 2 < count, RequestTarget.hexValue(bytes[index + 1]) != nil, RequestTarget.hexValue(bytes[index + 2]) != nil
+                    else { return false }
+                    index += 3
+                    continue
+                }
+                guard registeredName.contains(bytes[index]) else { return false }
+                index += 1
+            }
         }
-        guard let colon = bytes.first else { return true }
-        guard colon == UInt8(ascii: ":"), bytes.count <= 6 else { return false }
-        let port = bytes.dropFirst()
-        guard port.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return false }
+        if index == count { return true }
+        guard bytes[index] == UInt8(ascii: ":"), count - index <= 6 else { return false }
         // An empty port is allowed by the grammar (`host:`) and means the default.
-        return port.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) } <= 65535
-    }
-
-    private static func isRegisteredNameByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "%"),
-            UInt8(ascii: "!"), UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("), UInt8(ascii: ")"),
-            UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="):
-            true
-        default: false
+        var port = 0
+        for byte in bytes[(index + 1)...] {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return false }
+            port = port * 10 + Int(byte - UInt8(ascii: "0"))
         }
+        return port <= 65535
     }
 
+    /// Unreserved characters and sub-delimiters (percent-escapes are checked apart).
+    private static let registeredName = ASCIISet("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=")
     /// Hex digits, colons and dots: IPv6 with an optional embedded IPv4 address.
-    private static func isIPLiteralByte(_ byte: UInt8) -> Bool {
-        byte == UInt8(ascii: ":") || byte == UInt8(ascii: ".") || RequestTarget.hexValue(byte) != nil
-    }
-
-    private static func hasValidEscapes(_ name: Substring.UTF8View.SubSequence) -> Bool {
-        var index = name.startIndex
-        while let percent = name[index...].firstIndex(of: UInt8(ascii: "%")) {
-            let digits = name[name.index(after: percent)...].prefix(2)
-            guard digits.count == 2, digits.allSatisfy({ RequestTarget.hexValue($0) != nil }) else { return false }
-            index = digits.endIndex
-        }
-        return true
-    }
+    private static let ipLiteral = ASCIISet("0123456789abcdefABCDEF:.")
 }

@@ -21,18 +21,38 @@ enum RequestRules {
             return Refusal(status: .methodNotAllowed, code: "method_not_allowed", message: "CONNECT tunnels are not supported")
         default: break
         }
-        if head.version.major == 1, head.version.minor >= 1, !head.headers.contains(name: "host") {
+        // One pass over the fields, and no arrays: this runs for every request.
+        var hosts = 0
+        var validHosts = true
+        var transferEncoding = false
+        for (name, value) in head.headers {
+            if ForwardedRequest.isListed(name, hostName) {
+                hosts += 1
+                validHosts = validHosts && RequestAuthority.isValid(value)
+            } else if ForwardedRequest.isListed(name, transferEncodingName) {
+                transferEncoding = true
+            }
+        }
+        if head.version.major == 1, head.version.minor >= 1, hosts == 0 {
             return Refusal(status: .badRequest, code: "bad_request", message: "an HTTP/1.1 request needs a Host header")
         }
-        // Counted in place: `headers["host"]` would build an array for every request.
-        if head.headers.lazy.filter({ ForwardedRequest.isListed($0.name, hostName) }).count > 1 {
+        if hosts > 1 {
             return Refusal(status: .badRequest, code: "bad_request", message: "a request has one Host header, not several")
         }
-        if head.version.major == 1, head.version.minor == 0, head.headers.contains(name: "transfer-encoding") {
-            return Refusal(status: .badRequest, code: "bad_request", message: "Transfer-Encoding is not defined for HTTP/1.0")
+        if !validHosts {
+            return Refusal(status: .badRequest, code: "bad_request", message: "the Host header is not a valid host[:port]")
         }
-        if let refusal = checkTransferCoding(head.headers) { return refusal }
-        if let refusal = checkAuthorities(head) { return refusal }
+        if head.uri.utf8.first != UInt8(ascii: "/"), let authority = RequestTarget.originForm(head.uri).authority,
+            !RequestAuthority.isValid(authority)
+        {
+            return Refusal(status: .badRequest, code: "bad_request", message: "the request target's authority is not a valid host[:port]")
+        }
+        if transferEncoding {
+            if head.version.major == 1, head.version.minor == 0 {
+                return Refusal(status: .badRequest, code: "bad_request", message: "Transfer-Encoding is not defined for HTTP/1.0")
+            }
+            if let refusal = checkTransferCoding(head.headers) { return refusal }
+        }
         if let limit = options.maxBodyBytes, let length = head.headers.first(name: "content-length").flatMap(Int.init), length > limit {
             return Refusal(status: .payloadTooLarge, code: "body_too_large", message: "the request body is \(length) bytes; the limit is \(limit)")
         }
@@ -62,20 +82,6 @@ enum RequestRules {
             return Refusal(
                 status: .notImplemented, code: "unsupported_transfer_coding",
                 message: "transfer coding '\(other)' is not supported; request bodies may only be chunked")
-        }
-        return nil
-    }
-
-    /// `Host` (and an absolute-form target's authority) must be `host[:port]` as RFC 3986 spells
-    /// it: no user info, no spaces or slashes, a port of digits up to 65535 (RFC 9112 §3.2).
-    static func checkAuthorities(_ head: HTTPRequestHead) -> Refusal? {
-        for (name, value) in head.headers where ForwardedRequest.isListed(name, hostName) {
-            if !RequestAuthority.isValid(value) {
-                return Refusal(status: .badRequest, code: "bad_request", message: "the Host header is not a valid host[:port]")
-            }
-        }
-        if let authority = RequestTarget.originForm(head.uri).authority, !RequestAuthority.isValid(authority) {
-            return Refusal(status: .badRequest, code: "bad_request", message: "the request target's authority is not a valid host[:port]")
         }
         return nil
     }
