@@ -51,6 +51,7 @@ extension ByteBuffer {
                 cursor.append(head.minorVersion == 0 ? "via: 1.0 gatehouse\r\n" : "via: 1.1 gatehouse\r\n")
             }
         }
+        if head.restatesLength, let length = head.contentLength { writeField("content-length", String(length)) }
     }
 
     /// On a route with a `cors` policy the gateway answers CORS itself: two

@@ -36,6 +36,7 @@ struct UpstreamResponseHead {
     }
 
     static let maxBytes = 64 * 1024
+    private static let contentLengthName = Array("content-length".utf8)
 
     /// The head's bytes; ranges index into them.
     let bytes: ByteBuffer
@@ -45,6 +46,8 @@ struct UpstreamResponseHead {
     let statusText: Range<Int>
     let fields: [Field]
     let contentLength: Int?
+    /// The upstream said its length more than once: the gateway says it once (`writeForwardedHead`).
+    let restatesLength: Bool
     let chunked: Bool
     /// HTTP/1.1 unless `Connection: close`; HTTP/1.0 only with `Connection: keep-alive`.
     let keepAlive: Bool
@@ -71,10 +74,21 @@ struct UpstreamResponseHead {
                 if scan.connectionNamed.contains(where: { Self.equalsIgnoringCase(name, $0) }) { fields[index].forwarded = false }
             }
         }
+        // 1xx and 204 have no body and must not claim one (RFC 9110 §8.6): a client that took the
+        // length at its word would read the next response as this one's body. A length said
+        // more than once (`5, 5`, or two fields) goes on said once: strict clients refuse lists.
+        let bodiless = scan.status < 200 || scan.status == 204
+        if scan.contentLength != nil, bodiless || scan.lengthsSaid > 1 {
+            let view = buffer.readableBytesView
+            for index in fields.indices where Self.equalsIgnoringCase(view[fields[index].name], contentLengthName) {
+                fields[index].forwarded = false
+            }
+        }
         let keepAlive = scan.minorVersion == 1 ? !scan.closeToken : scan.keepAliveToken && !scan.closeToken
         let head = UpstreamResponseHead(
             bytes: buffer.getSlice(at: buffer.readerIndex, length: scan.length)!, minorVersion: scan.minorVersion, status: scan.status,
-            statusText: scan.statusText, fields: fields, contentLength: scan.contentLength, chunked: scan.chunked, keepAlive: keepAlive)
+            statusText: scan.statusText, fields: fields, contentLength: scan.contentLength,
+            restatesLength: !bodiless && scan.lengthsSaid > 1, chunked: scan.chunked, keepAlive: keepAlive)
         return (head, scan.length)
     }
 
@@ -130,6 +144,8 @@ extension UpstreamResponseHead {
         var status = 0
         var statusText = 0..<0
         var contentLength: Int?
+        /// How many times the length was said (`5, 5` is twice).
+        var lengthsSaid = 0
         var chunked = false
         var transferEncoded = false
         var closeToken = false
@@ -255,6 +271,7 @@ extension UpstreamResponseHead {
                 }
                 if let known = contentLength, known != length { throw .malformed("conflicting Content-Length values") }
                 contentLength = length
+                lengthsSaid += 1
             }
             if contentLength == nil { throw .malformed("invalid Content-Length") }
         }

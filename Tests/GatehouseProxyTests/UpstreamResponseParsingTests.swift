@@ -83,9 +83,26 @@ import Testing
         #expect(try #require(try Self.parse(text)).0.keepAlive == keepAlive)
     }
 
-    @Test func repeatedEqualLengthsAreOneLength() throws {
-        let head = try #require(try Self.parse("HTTP/1.1 200 OK\r\nContent-Length: 4, 4\r\ncontent-length: 4\r\n\r\n")).0
+    @Test func repeatedEqualLengthsAreOneLengthAndGoOnSaidOnce() throws {
+        let head = try #require(try Self.parse("HTTP/1.1 200 OK\r\nContent-Length: 4, 4\r\ncontent-length: 4\r\nX-A: 1\r\n\r\n")).0
         #expect(head.contentLength == 4)
+        var out = ByteBuffer()
+        out.writeForwardedHead(head, clientMinorVersion: 1, dropsCORS: false)
+        #expect(String(buffer: out) == "HTTP/1.1 200 OK\r\nX-A: 1\r\nvia: 1.1 gatehouse\r\ncontent-length: 4\r\n")
+    }
+
+    /// 1xx and 204 have no body: a length would make a client read the next response as one.
+    /// A 304's length describes the representation, and stays.
+    @Test(arguments: [
+        ("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", "HTTP/1.1 204 No Content\r\nvia: 1.1 gatehouse\r\n"),
+        ("HTTP/1.1 103 Early Hints\r\nContent-Length: 5, 5\r\n\r\n", "HTTP/1.1 103 Early Hints\r\nvia: 1.1 gatehouse\r\n"),
+        ("HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n", "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\nvia: 1.1 gatehouse\r\n"),
+    ])
+    func responsesWithoutABodyClaimNoLength(_ text: String, _ forwarded: String) throws {
+        let head = try #require(try Self.parse(text)).0
+        var out = ByteBuffer()
+        out.writeForwardedHead(head, clientMinorVersion: 1, dropsCORS: false)
+        #expect(String(buffer: out) == forwarded)
     }
 
     static let chunked = "4\r\nWiki\r\n7;name=\"v\"\r\npedia i\r\nB\r\nn \r\nchunks.\r\n0\r\nExpires: never\r\n\r\n"
