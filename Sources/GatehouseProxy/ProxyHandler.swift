@@ -355,8 +355,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             let now = NIODeadline.now()
             for (index, key) in upstream.healthKeys.enumerated() where !health.isHealthy(key, now: now) { excluding.insert(index) }
         }
-        let active = { [pool] (index: Int) in pool.activeCount(upstream.poolKeys[index]) }
-        guard let index = upstream.balancer.pick(excluding: excluding, key: exchange.balancerKey, active: active) else {
+        // A closure literal in the call, not a local: it then needs no context on the heap.
+        let picked = upstream.balancer.pick(excluding: excluding, key: exchange.balancerKey) { [pool] index in
+            pool.activeCount(upstream.poolKeys[index])
+        }
+        guard let index = picked else {
             if tried.isEmpty {
                 return failBeforeResponse(
                     .serviceUnavailable, "no_healthy_target", "upstream '\(upstream.name)' has no healthy target to send the request to")
@@ -369,6 +372,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     private func acquire(_ upstream: CompiledUpstream, _ index: Int, reuse: Bool) {
+        // The usual case, an idle pooled connection, is taken without making a callback.
+        if reuse, let exchange, let connection = pool.takeIdle(key: upstream.poolKeys[index], limits: upstream.source.pool) {
+            return connected(.success((connection, true)), exchange)
+        }
         let requested = exchange
         pool.acquire(
             upstream.endpoints[index], key: upstream.poolKeys[index], tls: upstream.tls.map { ($0.context, $0.serverNames[index]) },

@@ -63,6 +63,21 @@ final class UpstreamConnectionPool {
     /// Requests in flight to `key` on this loop (for `least-connections`).
     func activeCount(_ key: String) -> Int { targets[key]?.busy ?? 0 }
 
+    /// An open idle connection to `key`, taken for a request (counted busy), if there is one.
+    func takeIdle(key: String, limits: Upstream.Pool) -> UpstreamConnection? {
+        eventLoop.preconditionInEventLoop()
+        let pooled = self.target(key)
+        pooled.limits = limits
+        while let connection = pooled.idle.popLast() {
+            connection.idleUntil = nil
+            if connection.isOpen {
+                pooled.busy += 1
+                return connection
+            }
+        }
+        return nil
+    }
+
     /// A connection to the endpoint: an idle one when there is one, else a new one, else (at the
     /// limit) the next one given back. The callback runs on this loop with the connection and
     /// whether it was reused.
@@ -70,16 +85,9 @@ final class UpstreamConnectionPool {
         _ target: UpstreamEndpoint, key: String, tls: (context: NIOSSLContext, serverName: String?)?, connectTimeout: TimeAmount,
         limits: Upstream.Pool, reuse: Bool = true, _ callback: @escaping Callback
     ) {
-        eventLoop.preconditionInEventLoop()
+        if reuse, let connection = takeIdle(key: key, limits: limits) { return callback(.success((connection, true))) }
         let pooled = self.target(key)
         pooled.limits = limits
-        while reuse, let connection = pooled.idle.popLast() {
-            connection.idleUntil = nil
-            if connection.isOpen {
-                pooled.busy += 1
-                return callback(.success((connection, true)))
-            }
-        }
         let recipe = Recipe(target: target, tls: tls, connectTimeout: connectTimeout)
         if let max = limits.maxConnections, pooled.busy >= max {
             let waiter = Waiter(recipe: recipe, callback: callback)
