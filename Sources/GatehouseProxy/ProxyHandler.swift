@@ -84,6 +84,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
         /// The whole head for one attempt, in one buffer so it is one write. A retry ends it
         /// again (copying it only if the last attempt's write still holds it).
+        /// The head's buffer, for the next request's head once this one is done.
+        var headBuffer: ByteBuffer { head }
+
         func head(ending end: ByteBuffer) -> ByteBuffer {
             head.moveWriterIndex(to: headLength)
             head.writeImmutableBuffer(end)
@@ -110,6 +113,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// response goes out as one write; written at the latest when the upstream read that brought
     /// it completes.
     var heldHead: ByteBuffer?
+    /// Head buffers kept for the next request, one each way (`SpareBuffer`).
+    var spareRequestHead = SpareBuffer()
+    var spareResponseHead = SpareBuffer()
     /// Response bytes were written since the last flush (an empty flush still costs a trip
     /// through the channel).
     var responseUnflushed = false
@@ -285,7 +291,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 consumer = caller
             }
         }
-        var upstreamHead = UpstreamRequestHead(method: head.method, path: forwardedPath, query: query)
+        var upstreamHead = UpstreamRequestHead(method: head.method, path: forwardedPath, query: query, spare: &spareRequestHead)
         upstreamHead.copyEndToEnd(
             head.headers, dropping: keyAuth?.dropped(trusted: trusted) ?? (trusted ? Self.replacedWhenTrusted : Self.replacedWithHost))
         if let consumer { Self.addConsumer(consumer, to: &upstreamHead) }
@@ -443,7 +449,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         guard let exchange, let context else { return }
         var heldBody = 0
         if case .length(let length) = body, length <= Self.heldBodyLimit { heldBody = length }
-        var head = ByteBufferAllocator().buffer(capacity: upstreamHead.bytes.readableBytes + 256 + heldBody)
+        var head = spareResponseHead.take(capacity: upstreamHead.bytes.readableBytes + 256 + heldBody)
         let clientMinor = exchange.clientVersion.minor
         if upstreamHead.status == 101 {
             guard exchange.websocket else { return upstreamFailed(UpstreamResponseError.malformed("101 to a request that asked for no upgrade")) }
@@ -485,6 +491,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             heldHead = head
         } else {
             writeResponse(head)
+            spareResponseHead.keep(head)
         }
     }
 
@@ -493,6 +500,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if var head = heldHead.take() {
             head.writeImmutableBuffer(bytes)
             writeResponse(head)
+            spareResponseHead.keep(head)
         } else if exchange.chunkEncodes {
             responseUnflushed = true
             context.writeChunk(bytes)
@@ -589,6 +597,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private func finish(_ exchange: Exchange) {
         disarmReadTimeout()
         self.exchange = nil
+        spareRequestHead.keep(exchange.headBuffer)
         if let connection = exchange.connection {
             pool.release(connection, reusable: exchange.requestEnded && exchange.upstreamKeepAlive)
         }

@@ -11,10 +11,10 @@ import NIOHTTP1
 struct UpstreamRequestHead {
     private var bytes: ByteBuffer
 
-    init(method: HTTPMethod, path: String, query: Substring?) {
+    init(method: HTTPMethod, path: String, query: Substring?, spare: inout SpareBuffer) {
         let method = method.rawValue
         let length = method.utf8.count + path.utf8.count + (query.map { $0.utf8.count + 1 } ?? 0) + 11
-        bytes = ByteBufferAllocator().buffer(capacity: max(512, length + 256))
+        bytes = spare.take(capacity: max(512, length + 256))
         bytes.writeWithCursor(reserving: length) { cursor in
             cursor.append(contentsOf: method)
             cursor.append(" ")

@@ -33,7 +33,8 @@ import Testing
         // grow the buffer, not be cut or overrun it.
         let path = "/" + String(repeating: "p", count: 9000)
         let value = String(repeating: "v", count: 20000)
-        var request = UpstreamRequestHead(method: .PATCH, path: path, query: "q=" + String(repeating: "q", count: 3000))
+        var spare = SpareBuffer()
+        var request = UpstreamRequestHead(method: .PATCH, path: path, query: "q=" + String(repeating: "q", count: 3000), spare: &spare)
         request.add("x-long", value)
         let bytes = (consume request).finished()
         #expect(String(buffer: bytes) == "PATCH \(path)?q=\(String(repeating: "q", count: 3000)) HTTP/1.1\r\nx-long: \(value)\r\n")
@@ -134,5 +135,26 @@ import Testing
         #expect(throws: UpstreamResponseError.self) {
             _ = try Array(text.utf8).withUnsafeBytes { (raw) throws(UpstreamResponseError) -> Int in try body.advance(raw) { _ in } }
         }
+    }
+}
+
+@Suite struct SpareBufferTests {
+    @Test func aKeptBufferIsReusedEmptyAndNeverWrittenWhileSomeoneStillHoldsIt() {
+        var spare = SpareBuffer()
+        var written = ByteBuffer(string: "GET / HTTP/1.1\r\n")
+        written.reserveCapacity(64)
+        spare.keep(written)
+        // The channel may still hold the bytes it was given: reuse must not change them.
+        var next = spare.take(capacity: 32)
+        #expect(next.readableBytes == 0 && next.capacity >= 32)
+        next.writeString("POST /other HTTP/1.1\r\n")
+        #expect(String(buffer: written) == "GET / HTTP/1.1\r\n")
+    }
+
+    @Test func largeBuffersAreNotKept() {
+        var spare = SpareBuffer()
+        let large = ByteBufferAllocator().buffer(capacity: SpareBuffer.keptCapacity * 4)
+        spare.keep(large)
+        #expect(spare.take(capacity: 16).capacity < large.capacity)
     }
 }
