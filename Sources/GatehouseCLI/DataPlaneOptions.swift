@@ -45,6 +45,11 @@ struct DataPlaneOptions: ParsableArguments {
         ConfigDuration($0)
     }
 
+    @Option(help: "Time a request body may go without a byte from the client; longer gets 408 (GATEHOUSE_BODY_TIMEOUT).")
+    var bodyTimeout = EnvironmentDefault.value("GATEHOUSE_BODY_TIMEOUT", ConfigDuration("60s")!, expected: "a duration such as 60s") {
+        ConfigDuration($0)
+    }
+
     @Option(help: "Time an idle keep-alive client connection stays open (GATEHOUSE_IDLE_TIMEOUT).")
     var idleTimeout = EnvironmentDefault.value("GATEHOUSE_IDLE_TIMEOUT", ConfigDuration("60s")!, expected: "a duration such as 60s") {
         ConfigDuration($0)
@@ -80,6 +85,7 @@ struct DataPlaneOptions: ParsableArguments {
         options.trustedProxies = trustedProxies.ranges
         options.headerTimeout = headerTimeout.timeAmount
         options.idleTimeout = idleTimeout.timeAmount
+        options.bodyTimeout = bodyTimeout.timeAmount
         options.drainTimeout = drainTimeout.timeAmount
         return options
     }

@@ -1,9 +1,12 @@
 import NIOCore
 
-/// Time limits on a client connection between requests, placed before the HTTP decoder so it
-/// sees raw bytes: a connection idle for `idleTimeout` is closed; once a request's first bytes
-/// arrive, its head must be complete within `headerTimeout` (slow-header clients get 408).
-/// `ProxyHandler` reports when a head arrived and when its response finished.
+/// Time limits on a client connection, placed before the HTTP decoder so it sees raw bytes: a
+/// connection idle for `idleTimeout` is closed; once a request's first bytes arrive, its head
+/// must be complete within `headerTimeout` (slow-header clients get 408); while its body comes,
+/// no more than `bodyTimeout` may pass between two reads (`BodyTimedOut` goes to the proxy
+/// handler, which answers 408 or closes). Time the proxy itself holds reads (an upstream slow
+/// to take the body) does not count against the client. `ProxyHandler` reports when a head
+/// arrived, when the request ended, when it holds reads, and when its response finished.
 ///
 /// It also holds back a drain's quiesce event from a connection whose first request is still on
 /// its way (accepted, or partly read): NIO would close such a connection as idle and lose that
@@ -17,6 +20,9 @@ final class ClientTimeouts: ChannelInboundHandler, RemovableChannelHandler {
     enum State: Equatable {
         case idle
         case readingHead
+        /// The head is in, the rest of the request is still coming; `answered` once its
+        /// response is finished (an upstream may answer before the body ends).
+        case readingBody(answered: Bool)
         case busy
         case closed
 
@@ -24,39 +30,63 @@ final class ClientTimeouts: ChannelInboundHandler, RemovableChannelHandler {
             case none
             case startIdleTimer
             case startHeaderTimer
+            case startBodyTimer
             case cancelTimer
         }
 
         mutating func bytesArrived() -> Action {
-            guard self == .idle else { return .none }
-            self = .readingHead
-            return .startHeaderTimer
+            switch self {
+            case .idle:
+                self = .readingHead
+                return .startHeaderTimer
+            case .readingBody: return .startBodyTimer
+            default: return .none
+            }
         }
 
         mutating func headArrived() -> Action {
             guard self != .closed else { return .none }
-            self = .busy
-            return .cancelTimer
+            self = .readingBody(answered: false)
+            return .startBodyTimer
+        }
+
+        mutating func requestEnded() -> Action {
+            guard case .readingBody(let answered) = self else { return .none }
+            self = answered ? .idle : .busy
+            return answered ? .startIdleTimer : .cancelTimer
         }
 
         mutating func responseFinished() -> Action {
-            guard self == .busy else { return .none }
-            self = .idle
-            return .startIdleTimer
+            switch self {
+            case .busy:
+                self = .idle
+                return .startIdleTimer
+            case .readingBody:
+                self = .readingBody(answered: true)
+                return .none
+            default: return .none
+            }
         }
     }
 
+    /// Sent down the pipeline when a request body stalled for `bodyTimeout`.
+    struct BodyTimedOut {}
+
     private let headerTimeout: TimeAmount
     private let idleTimeout: TimeAmount
+    private let bodyTimeout: TimeAmount
+    /// The proxy stopped reading the client: its silence is not the client's.
+    private var readsHeld = false
     private var state = State.idle
     private var timer: Scheduled<Void>?
     private var servedRequest = false
     private var heldQuiesce: Any?
     private var context: ChannelHandlerContext?
 
-    init(headerTimeout: TimeAmount, idleTimeout: TimeAmount) {
+    init(headerTimeout: TimeAmount, idleTimeout: TimeAmount, bodyTimeout: TimeAmount) {
         self.headerTimeout = headerTimeout
         self.idleTimeout = idleTimeout
+        self.bodyTimeout = bodyTimeout
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -109,12 +139,22 @@ final class ClientTimeouts: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    func requestEnded() { perform(state.requestEnded()) }
+
     func responseFinished() { perform(state.responseFinished()) }
+
+    /// The proxy holds (or resumes) reading the client; when it resumes, the client gets a
+    /// whole `bodyTimeout` again.
+    func clientReadsHeld(_ held: Bool) {
+        readsHeld = held
+        if !held, case .readingBody = state { perform(.startBodyTimer) }
+    }
 
     /// What happens when the deadline passes.
     private enum Expiry {
         case closeIdle
         case answer408
+        case bodyStalled
     }
 
     /// Per request only this deadline moves; the one scheduled check follows it, so a busy
@@ -129,6 +169,7 @@ final class ClientTimeouts: ChannelInboundHandler, RemovableChannelHandler {
         case .cancelTimer: deadline = nil
         case .startIdleTimer: arm(.now() + idleTimeout, .closeIdle)
         case .startHeaderTimer: arm(.now() + headerTimeout, .answer408)
+        case .startBodyTimer: arm(.now() + bodyTimeout, .bodyStalled)
         }
     }
 
@@ -153,8 +194,11 @@ final class ClientTimeouts: ChannelInboundHandler, RemovableChannelHandler {
         checkAt = nil
         guard state != .closed, let deadline, let context else { return }
         if NIODeadline.now() < deadline.at { return scheduleCheck(at: deadline.at) }
+        if deadline.expiry == .bodyStalled, readsHeld { return arm(.now() + bodyTimeout, .bodyStalled) }
         self.deadline = nil
         switch deadline.expiry {
+        case .bodyStalled:
+            context.fireUserInboundEventTriggered(BodyTimedOut())
         case .closeIdle:
             context.close(promise: nil)
         case .answer408:

@@ -23,10 +23,24 @@ extension ProxyHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ClientTimeouts.BodyTimedOut { return bodyStalled(context) }
         guard event is ChannelShouldQuiesceEvent else { return context.fireUserInboundEventTriggered(event) }
         // Between requests the connection closes now; otherwise after the answer in flight.
         quiescing = true
         if exchange == nil { context.close(promise: nil) }
+    }
+
+    /// The client stopped sending its request body: 408 if nothing was answered yet, else the
+    /// connection closes (and the upstream connection, holding part of a request, with it).
+    private func bodyStalled(_ context: ChannelHandlerContext) {
+        guard let exchange, !exchange.responseStarted else {
+            if let connection = exchange?.connection { pool.release(connection, reusable: false) }
+            self.exchange = nil
+            return cutShort()
+        }
+        failBeforeResponse(
+            .requestTimeout, "request_timeout", "the request body stalled: no byte came for \(options.bodyTimeout.nanoseconds / 1_000_000) ms",
+            close: true)
     }
 
     /// Malformed, ambiguous or oversized requests get 400 (431 for headers) and the connection

@@ -190,6 +190,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 exchange.buffered.append(buffer)
             }
         case .end:
+            timeouts?.requestEnded()
             if discardingBody {
                 discardingBody = false
                 return
@@ -216,18 +217,25 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if lingering != nil {
             context.read()
         } else if pipelined.isFull {
-            readPending = true
+            holdClientReads()
         } else if let exchange, !exchange.requestEnded, !(exchange.connection?.isWritable ?? false) {
-            readPending = true
+            holdClientReads()
         } else {
             context.read()
         }
+    }
+
+    private func holdClientReads() {
+        readPending = true
+        // The client's silence from now on is the gateway's doing, not a stalled body.
+        timeouts?.clientReadsHeld(true)
     }
 
     /// Reads the client again if reads were held and what held them is gone.
     func resumeClientReads() {
         guard readPending, let context else { return }
         readPending = false
+        timeouts?.clientReadsHeld(false)
         read(context: context)
     }
 

@@ -10,6 +10,9 @@ public struct ProxyOptions: Sendable {
     public var trustedProxies: [IPRange] = []
     /// How long a client may take to send a complete request head once it started one.
     public var headerTimeout: TimeAmount = .seconds(10)
+    /// How long a request body may go without a byte from the client (not counting time the
+    /// gateway itself stops reading it).
+    public var bodyTimeout: TimeAmount = .seconds(60)
     /// How long an idle keep-alive client connection is kept open.
     public var idleTimeout: TimeAmount = .seconds(60)
     /// After an answer sent while the client was still sending (see `LingeringClose`): how long

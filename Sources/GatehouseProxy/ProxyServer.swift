@@ -68,7 +68,8 @@ public enum ProxyServer {
         // upgrade, bytes the client sent behind its request belong to the tunnel.
         let decoder = HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes, limitConfiguration: limits)
         try pipeline.addHandler(ByteToMessageHandler(decoder))
-        let timeouts = ClientTimeouts(headerTimeout: options.headerTimeout, idleTimeout: options.idleTimeout)
+        let timeouts = ClientTimeouts(
+            headerTimeout: options.headerTimeout, idleTimeout: options.idleTimeout, bodyTimeout: options.bodyTimeout)
         try pipeline.addHandler(timeouts, position: .first)
         try pipeline.addHandler(ProxyHandler(active: active, pool: pool, options: options, health: health, timeouts: timeouts))
     }
