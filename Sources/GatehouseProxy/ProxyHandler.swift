@@ -82,11 +82,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             self.upgradeRequested = upgradeRequested
         }
 
-        /// The whole head for one attempt, in one buffer so it is one write. A retry ends it
-        /// again (copying it only if the last attempt's write still holds it).
         /// The head's buffer, for the next request's head once this one is done.
         var headBuffer: ByteBuffer { head }
 
+        /// The whole head for one attempt, in one buffer so it is one write. A retry ends it
+        /// again (copying it only if the last attempt's write still holds it).
         func head(ending end: ByteBuffer) -> ByteBuffer {
             head.moveWriterIndex(to: headLength)
             head.writeImmutableBuffer(end)

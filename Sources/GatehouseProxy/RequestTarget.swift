@@ -2,9 +2,10 @@
 /// path it forwards.
 ///
 /// Refused: fragments (`#`), backslashes, control characters and spaces, malformed
-/// percent-encoding, and an encoded NUL (`%00`) in the path. Normalized: percent-encoded unreserved characters are decoded (`%2e` is
-/// `.`, `%7E` is `~`), other escapes get uppercase hex, and dot-segments are removed, so `/a/%2e%2e/b`
-/// routes and forwards as `/b`. An encoded slash (`%2F`) stays encoded: it is data, not a separator.
+/// percent-encoding, and an encoded NUL (`%00`) in the path. Normalized: percent-encoded
+/// unreserved characters are decoded (`%2e` is `.`, `%7E` is `~`), other escapes get uppercase
+/// hex, and dot-segments are removed, so `/a/%2e%2e/b` routes and forwards as `/b`. An encoded
+/// slash (`%2F`) stays encoded: it is data, not a separator.
 struct RequestTarget: Equatable {
     enum Refusal: Error, Equatable {
         case notOriginForm
