@@ -40,6 +40,12 @@ struct DataPlaneOptions: ParsableArguments {
         NameServerList($0)
     }
 
+    @Flag(help: "Forward TRACE requests instead of refusing them with 405 (GATEHOUSE_ALLOW_TRACE=1).")
+    var allowTrace = false
+
+    @Flag(help: "Pass on header names containing _ both ways instead of dropping them (GATEHOUSE_ALLOW_UNDERSCORE_HEADERS=1).")
+    var allowUnderscoreHeaders = false
+
     @Option(help: "Time a client has to send a request head once it started (GATEHOUSE_HEADER_TIMEOUT).")
     var headerTimeout = EnvironmentDefault.value("GATEHOUSE_HEADER_TIMEOUT", ConfigDuration("10s")!, expected: "a duration such as 10s") {
         ConfigDuration($0)
@@ -76,6 +82,9 @@ struct DataPlaneOptions: ParsableArguments {
 
     func validate() throws {
         guard (1...256).contains(workers) else { throw ValidationError("--workers must be from 1 to 256") }
+        // Read now, so that a bad value stops the process before it opens anything.
+        _ = EnvironmentDefault.flag("GATEHOUSE_ALLOW_TRACE")
+        _ = EnvironmentDefault.flag("GATEHOUSE_ALLOW_UNDERSCORE_HEADERS")
     }
 
     var proxyOptions: ProxyOptions {
@@ -86,6 +95,8 @@ struct DataPlaneOptions: ParsableArguments {
         options.headerTimeout = headerTimeout.timeAmount
         options.idleTimeout = idleTimeout.timeAmount
         options.bodyTimeout = bodyTimeout.timeAmount
+        options.allowsTrace = allowTrace || EnvironmentDefault.flag("GATEHOUSE_ALLOW_TRACE")
+        options.allowsUnderscoreHeaders = allowUnderscoreHeaders || EnvironmentDefault.flag("GATEHOUSE_ALLOW_UNDERSCORE_HEADERS")
         options.drainTimeout = drainTimeout.timeAmount
         return options
     }

@@ -301,7 +301,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
         var upstreamHead = UpstreamRequestHead(method: head.method, path: forwardedPath, query: query, spare: &spareRequestHead)
         upstreamHead.copyEndToEnd(
-            head.headers, dropping: keyAuth?.dropped(trusted: trusted) ?? (trusted ? Self.replacedWhenTrusted : Self.replacedWithHost))
+            head.headers, dropping: keyAuth?.dropped(trusted: trusted) ?? (trusted ? Self.replacedWhenTrusted : Self.replacedWithHost),
+            keepingUnderscores: options.allowsUnderscoreHeaders)
         if let consumer { Self.addConsumer(consumer, to: &upstreamHead) }
         let chunked = head.headers[canonicalForm: "transfer-encoding"].last?.lowercased() == "chunked"
         if chunked {
@@ -428,6 +429,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             exchange.connection = connection
             exchange.reused = reused
             connection.delegate = self
+            connection.keepsUnderscoreFields = options.allowsUnderscoreHeaders
             let end = exchange.preserveHost ? Self.endOfHead : exchange.upstream.endpoints[exchange.target].hostLine
             connection.writeHead(exchange.head(ending: end), isHEAD: exchange.method == .HEAD)
             for buffer in exchange.buffered {

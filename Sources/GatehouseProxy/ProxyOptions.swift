@@ -6,6 +6,11 @@ public struct ProxyOptions: Sendable {
     public var maxHeaderBytes = 32 * 1024
     /// Request bodies over this many bytes get 413; nil for no limit.
     public var maxBodyBytes: Int?
+    /// `TRACE` requests are forwarded instead of refused with 405.
+    public var allowsTrace = false
+    /// Header names with `_` are passed on both ways instead of dropped (some servers read `_` as
+    /// `-`, which lets a client slip a header past a check made on the `-` name).
+    public var allowsUnderscoreHeaders = false
     /// Peers whose `X-Forwarded-*`, `Forwarded` and `X-Real-IP` are kept and appended to.
     public var trustedProxies: [IPRange] = []
     /// How long a client may take to send a complete request head once it started one.

@@ -15,7 +15,7 @@ enum RequestRules {
 
     static func check(_ head: HTTPRequestHead, options: ProxyOptions) -> Refusal? {
         switch head.method {
-        case .TRACE:
+        case .TRACE where !options.allowsTrace:
             return Refusal(status: .methodNotAllowed, code: "method_not_allowed", message: "TRACE is refused: it would echo credentials back")
         case .CONNECT:
             return Refusal(status: .methodNotAllowed, code: "method_not_allowed", message: "CONNECT tunnels are not supported")

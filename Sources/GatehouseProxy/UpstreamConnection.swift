@@ -59,6 +59,8 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     /// Whether a chunked body goes to the delegate with its framing (false for HTTP/1.0 clients,
     /// which cannot read it).
     var passesChunkFraming = true
+    /// Response fields with `_` in their names are passed on (`--allow-underscore-headers`).
+    var keepsUnderscoreFields = false
     private(set) var isOpen = true
     private var context: ChannelHandlerContext?
     private var readPending = false
@@ -179,7 +181,7 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
                 // of the whole head per piece. A first piece is parsed at once (the parser finds
                 // an incomplete head as well), so a head that came whole is read once, not twice.
                 guard headSearchedTo == 0 || UpstreamResponseHead.isComplete(buffer, from: headSearchedTo),
-                    let (head, length) = try UpstreamResponseHead.parse(buffer, fields: &fields)
+                    let (head, length) = try UpstreamResponseHead.parse(buffer, fields: &fields, keepsUnderscores: keepsUnderscoreFields)
                 else {
                     if buffer.readableBytes > UpstreamResponseHead.maxBytes { throw .headTooLarge }
                     headSearchedTo = max(0, buffer.readableBytes - 2)

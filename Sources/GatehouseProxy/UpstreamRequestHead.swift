@@ -48,10 +48,10 @@ struct UpstreamRequestHead {
     /// names containing `_` (which some servers read as `-`, letting a client smuggle a header
     /// past a check), and those in `dropping` (lowercase). Runs per request, so names are
     /// compared without allocating.
-    mutating func copyEndToEnd(_ headers: HTTPHeaders, dropping: [String]) {
+    mutating func copyEndToEnd(_ headers: HTTPHeaders, dropping: [String], keepingUnderscores: Bool = false) {
         let named = headers.contains(name: "connection") ? ForwardedRequest.connectionNamed(headers) : []
         for (name, value) in headers {
-            if name.utf8.contains(UInt8(ascii: "_")) || ForwardedRequest.isListed(name, ForwardedRequest.hopByHop)
+            if (!keepingUnderscores && name.utf8.contains(UInt8(ascii: "_"))) || ForwardedRequest.isListed(name, ForwardedRequest.hopByHop)
                 || ForwardedRequest.isListed(name, dropping) || ForwardedRequest.isListed(name, named)
             {
                 continue

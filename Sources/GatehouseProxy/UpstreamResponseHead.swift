@@ -56,11 +56,15 @@ struct UpstreamResponseHead {
 
     /// Parses a head at the start of `buffer`. Returns nil while the head is incomplete; on
     /// success, the number of bytes it took (through the empty line) comes with it.
-    /// - Parameter fields: storage for the fields, kept by the caller so its capacity is reused.
-    static func parse(_ buffer: ByteBuffer, fields: inout [Field]) throws(UpstreamResponseError) -> (UpstreamResponseHead, Int)? {
+    /// - Parameters:
+    ///   - fields: storage for the fields, kept by the caller so its capacity is reused.
+    ///   - keepsUnderscores: names with `_` are passed on (`--allow-underscore-headers`).
+    static func parse(
+        _ buffer: ByteBuffer, fields: inout [Field], keepsUnderscores: Bool = false
+    ) throws(UpstreamResponseError) -> (UpstreamResponseHead, Int)? {
         fields.removeAll(keepingCapacity: true)
         let scan = try buffer.withUnsafeReadableBytes { (raw) throws(UpstreamResponseError) -> Scan? in
-            try Scan.run(raw, fields: &fields)
+            try Scan.run(raw, fields: &fields, keepsUnderscores: keepsUnderscores)
         }
         // An incomplete head's size is the caller's to bound: it holds the pieces.
         guard let scan else { return nil }
@@ -151,9 +155,11 @@ extension UpstreamResponseHead {
         var closeToken = false
         var keepAliveToken = false
         var connectionNamed: [[UInt8]] = []
+        var keepsUnderscores = false
 
-        static func run(_ raw: UnsafeRawBufferPointer, fields: inout [Field]) throws(UpstreamResponseError) -> Scan? {
+        static func run(_ raw: UnsafeRawBufferPointer, fields: inout [Field], keepsUnderscores: Bool) throws(UpstreamResponseError) -> Scan? {
             var scan = Scan()
+            scan.keepsUnderscores = keepsUnderscores
             var start = 0
             var first = true
             while true {
@@ -223,7 +229,7 @@ extension UpstreamResponseHead {
         /// Notes what the field says about framing and the connection; returns whether it is
         /// passed on.
         private mutating func classify(_ name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(UpstreamResponseError) -> Bool {
-            if name.contains(UInt8(ascii: "_")) { return false }
+            if !keepsUnderscores, name.contains(UInt8(ascii: "_")) { return false }
             // By length first: most names match none of these and cost one comparison.
             switch name.count {
             case 14 where matches(name, "content-length"):

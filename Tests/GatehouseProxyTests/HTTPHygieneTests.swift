@@ -121,6 +121,34 @@ import Testing
         #expect(response.header("via") == "1.1 gatehouse")
     }
 
+    @Test func traceIsForwardedWhenAllowed() async throws {
+        var options = ProxyOptions()
+        options.allowsTrace = true
+        let (proxy, _) = try await Self.proxy(options)
+        let response = try await httpRequest(port: proxy.port, .TRACE, "/echo")
+        #expect(response.status == 200)
+        #expect(response.json["method"] == "TRACE")
+    }
+
+    @Test func underscoreHeadersGoBothWaysWhenAllowed() async throws {
+        let upstream = try await RawUpstream.start { head in
+            // The request's field comes back, so one answer shows both directions.
+            let kept = head.lowercased().contains("x_api_key: smuggled") ? "yes" : "no"
+            return RawUpstream.Reply(["HTTP/1.1 200 OK\r\nX_Upstream: 1\r\nX-Request-Kept: \(kept)\r\nContent-Length: 0\r\n\r\n"])
+        }
+        for allowed in [false, true] {
+            var options = ProxyOptions()
+            options.allowsUnderscoreHeaders = allowed
+            let proxy = try await ProxyHarness.start(options: options)
+            try proxy.apply(
+                version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]],
+                routes: [["name": "all", "upstream": "u"]])
+            let response = try await httpRequest(port: proxy.port, .GET, "/", headers: [("X_Api_Key", "smuggled")])
+            #expect(response.header("x-request-kept") == (allowed ? "yes" : "no"))
+            #expect((response.header("x_upstream") != nil) == allowed)
+        }
+    }
+
     @Test func forwardingHeadersAreKeptOnlyFromTrustedProxies() async throws {
         var options = ProxyOptions()
         options.trustedProxies = [IPRange("127.0.0.0/8")!]
