@@ -1,0 +1,124 @@
+import NIOCore
+import NIOHTTP1
+
+/// The response side of a request: the upstream's head rewritten for the client, the body
+/// relayed as it comes (small bodies behind their head, in one write), and the end of the
+/// exchange.
+extension ProxyHandler {
+    func upstreamResponseHead(_ upstreamHead: UpstreamResponseHead, body: UpstreamConnection.ResponseBody) {
+        guard let exchange, let context else { return }
+        var heldBody = 0
+        if case .length(let length) = body, length <= Self.heldBodyLimit { heldBody = length }
+        var head = spareResponseHead.take(capacity: upstreamHead.bytes.readableBytes + 256 + heldBody)
+        let clientMinor = exchange.clientVersion.minor
+        if upstreamHead.status == 101 {
+            guard exchange.websocket else { return upstreamFailed(UpstreamResponseError.malformed("101 to a request that asked for no upgrade")) }
+            exchange.switching = true
+            exchange.responseStarted = true
+            head.writeForwardedHead(upstreamHead, clientMinorVersion: clientMinor, dropsCORS: false)
+            head.writeStaticString("upgrade: websocket\r\nconnection: upgrade\r\n\r\n")
+            return writeResponse(head)
+        }
+        if upstreamHead.status < 200 {
+            // An HTTP/1.0 client cannot be sent informational responses (RFC 9110 §15.2).
+            if clientMinor == 0 { return }
+            head.writeForwardedHead(upstreamHead, clientMinorVersion: clientMinor, dropsCORS: false)
+            head.writeStaticString("\r\n")
+            return context.writeAndFlush(wrapOutboundOut(.byteBuffer(head)), promise: nil)
+        }
+        exchange.responseStarted = true
+        exchange.upstreamKeepAlive = upstreamHead.keepAlive && body != .untilClose
+        if exchange.upstream.passiveHealth != nil { health.recordSuccess(exchange.upstream.healthKeys[exchange.target]) }
+        head.writeForwardedHead(upstreamHead, clientMinorVersion: clientMinor, dropsCORS: exchange.replacesCORS)
+        for (name, value) in exchange.addedHeaders { head.writeField(name, value) }
+        let unframed = body == .chunked || body == .untilClose
+        if clientMinor == 0 {
+            // An HTTP/1.0 client reads no chunks: it gets the data, and the close ends the body.
+            exchange.connection?.passesChunkFraming = false
+        } else if unframed {
+            exchange.chunkEncodes = body == .untilClose
+            head.writeStaticString("transfer-encoding: chunked\r\n")
+        }
+        // After an upgrade request the HTTP parser stops: the connection cannot carry more.
+        exchange.closeClientAfter = !exchange.clientKeepAlive || (unframed && clientMinor == 0) || exchange.upgradeRequested || quiescing
+        if exchange.closeClientAfter {
+            head.writeStaticString("connection: close\r\n")
+        } else if clientMinor == 0 {
+            head.writeStaticString("connection: keep-alive\r\n")
+        }
+        head.writeStaticString("\r\n")
+        if heldBody > 0 {
+            heldHead = head
+        } else {
+            writeResponse(head)
+            spareResponseHead.keep(head)
+        }
+    }
+
+    func upstreamResponseBody(_ bytes: ByteBuffer) {
+        guard let exchange, let context else { return }
+        if var head = heldHead.take() {
+            head.writeImmutableBuffer(bytes)
+            writeResponse(head)
+            spareResponseHead.keep(head)
+        } else if exchange.chunkEncodes {
+            responseUnflushed = true
+            context.writeChunk(bytes)
+        } else {
+            writeResponse(bytes)
+        }
+    }
+
+    func upstreamResponseEnd() {
+        guard let exchange else { return }
+        if exchange.chunkEncodes { writeResponse(ByteBuffer.lastChunk) }
+        writeHeldHead()
+        finish(exchange)
+    }
+
+    func upstreamSwitchedProtocols(leftover: ByteBuffer) {
+        guard let exchange, exchange.switching, let context else { return }
+        if leftover.readableBytes > 0 { writeResponse(leftover) }
+        switchToTunnel(exchange, context: context)
+    }
+
+    func upstreamReadComplete() {
+        // Whatever this read brought, the upstream is alive: the read timeout starts again (once
+        // per read, not per part of the response).
+        if let exchange, exchange.requestEnded { armReadTimeout() }
+        writeHeldHead()
+        if responseUnflushed {
+            responseUnflushed = false
+            context?.flush()
+        }
+    }
+
+    /// Writes part of an upstream's response; it is flushed when the upstream read ends, or with
+    /// the response's end.
+    private func writeResponse(_ bytes: ByteBuffer) {
+        writeHeldHead()
+        responseUnflushed = true
+        context?.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
+    }
+
+    func writeHeldHead() {
+        guard let head = heldHead.take() else { return }
+        responseUnflushed = true
+        context?.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
+    }
+
+    private func finish(_ exchange: Exchange) {
+        disarmReadTimeout()
+        self.exchange = nil
+        spareRequestHead.keep(exchange.headBuffer)
+        if let connection = exchange.connection {
+            pool.release(connection, reusable: exchange.requestEnded && exchange.upstreamKeepAlive)
+        }
+        if !exchange.requestEnded { discardingBody = true }
+        writeEnd(closeAfter: exchange.closeClientAfter)
+        answered(closing: exchange.closeClientAfter)
+    }
+
+    /// A body up to this size is copied behind its head, making one write of both.
+    private static let heldBodyLimit = 8 * 1024
+}
