@@ -50,9 +50,12 @@ extension ProxyHandler {
         if lingering != nil || framingLost { return }
         guard let parserError = error as? HTTPParserError else { return context.close(promise: nil) }
         let (status, code, message): (HTTPResponseStatus, String, String) =
-            parserError == .headerOverflow
-            ? (.requestHeaderFieldsTooLarge, "headers_too_large", "the request headers are too large")
-            : (.badRequest, "bad_request", "malformed HTTP request: \(parserError)")
+            switch parserError {
+            case .headerOverflow: (.requestHeaderFieldsTooLarge, "headers_too_large", "the request headers are too large")
+            // The parser stops at HTTP/2's connection preface (`PRI * HTTP/2.0`).
+            case .paused: (.httpVersionNotSupported, "http_version_not_supported", "HTTP/2 with prior knowledge is not supported: use HTTP/1.1")
+            default: (.badRequest, "bad_request", "malformed HTTP request: \(parserError)")
+            }
         pipelined.removeAll()
         framingLost = true
         if let exchange {

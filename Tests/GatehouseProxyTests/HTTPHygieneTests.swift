@@ -38,6 +38,7 @@ import Testing
         ("host with a bad port", "GET / HTTP/1.1\r\nHost: a:99999\r\n\r\n", "400"),
         ("absolute-form target with user info", "GET http://user@a/ HTTP/1.1\r\nHost: a\r\n\r\n", "400"),
         ("encoded NUL in path", "GET /a%00b HTTP/1.1\r\nHost: a\r\n\r\n", "400"),
+        ("HTTP/2 prior knowledge", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "505"),
         ("TRACE", "TRACE / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "405"),
     ]
 
