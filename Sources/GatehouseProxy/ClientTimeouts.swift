@@ -5,8 +5,11 @@ import NIOCore
 /// must be complete within `headerTimeout` (slow-header clients get 408); while its body comes,
 /// no more than `bodyTimeout` may pass between two reads (`BodyTimedOut` goes to the proxy
 /// handler, which answers 408 or closes). Time the proxy itself holds reads (an upstream slow
-/// to take the body) does not count against the client. `ProxyHandler` reports when a head
-/// arrived, when the request ended, when it holds reads, and when its response finished.
+/// to take the body) does not count against the client. When the proxy closes after an answer
+/// the client may still be sending to, the connection lingers: what comes is dropped until the
+/// client closes, goes quiet for `lingerTimeout`, or `lingerTime` passes (`linger()`).
+/// `ProxyHandler` reports when a head arrived, when the request ended, when it holds reads, when
+/// its response finished, and when it lingers.
 ///
 /// It also holds back a drain's quiesce event from a connection whose first request is still on
 /// its way (accepted, or partly read): NIO would close such a connection as idle and lose that
@@ -24,6 +27,8 @@ final class ClientTimeouts: ChannelInboundHandler, RemovableChannelHandler {
         /// response is finished (an upstream may answer before the body ends).
         case readingBody(answered: Bool)
         case busy
+        /// Closing: the proxy shut its output and drops what the client still sends.
+        case lingering
         case closed
 
         enum Action: Equatable {
@@ -31,6 +36,7 @@ final class ClientTimeouts: ChannelInboundHandler, RemovableChannelHandler {
             case startIdleTimer
             case startHeaderTimer
             case startBodyTimer
+            case startLingerTimer
             case cancelTimer
         }
 
@@ -40,12 +46,13 @@ final class ClientTimeouts: ChannelInboundHandler, RemovableChannelHandler {
                 self = .readingHead
                 return .startHeaderTimer
             case .readingBody: return .startBodyTimer
+            case .lingering: return .startLingerTimer
             default: return .none
             }
         }
 
         mutating func headArrived() -> Action {
-            guard self != .closed else { return .none }
+            guard self != .closed, self != .lingering else { return .none }
             self = .readingBody(answered: false)
             return .startBodyTimer
         }
@@ -75,6 +82,10 @@ final class ClientTimeouts: ChannelInboundHandler, RemovableChannelHandler {
     private let headerTimeout: TimeAmount
     private let idleTimeout: TimeAmount
     private let bodyTimeout: TimeAmount
+    private let lingerTimeout: TimeAmount
+    private let lingerTime: TimeAmount
+    /// While lingering: when the client's time is up, however much it still sends.
+    private var lingerUntil = NIODeadline.distantFuture
     /// The proxy stopped reading the client: its silence is not the client's.
     private var readsHeld = false
     private var state = State.idle
@@ -83,10 +94,12 @@ final class ClientTimeouts: ChannelInboundHandler, RemovableChannelHandler {
     private var heldQuiesce: Any?
     private var context: ChannelHandlerContext?
 
-    init(headerTimeout: TimeAmount, idleTimeout: TimeAmount, bodyTimeout: TimeAmount) {
-        self.headerTimeout = headerTimeout
-        self.idleTimeout = idleTimeout
-        self.bodyTimeout = bodyTimeout
+    init(options: ProxyOptions) {
+        headerTimeout = options.headerTimeout
+        idleTimeout = options.idleTimeout
+        bodyTimeout = options.bodyTimeout
+        lingerTimeout = options.lingerTimeout
+        lingerTime = options.lingerTime
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -141,6 +154,15 @@ final class ClientTimeouts: ChannelInboundHandler, RemovableChannelHandler {
 
     func requestEnded() { perform(state.requestEnded()) }
 
+    /// The proxy shut its output after an answer the client may still be sending to (see
+    /// `ProxyHandler.closeAfterResponse`).
+    func linger() {
+        guard state != .closed else { return }
+        state = .lingering
+        lingerUntil = .now() + lingerTime
+        perform(.startLingerTimer)
+    }
+
     func responseFinished() { perform(state.responseFinished()) }
 
     /// The proxy holds (or resumes) reading the client; when it resumes, the client gets a
@@ -170,6 +192,7 @@ final class ClientTimeouts: ChannelInboundHandler, RemovableChannelHandler {
         case .startIdleTimer: arm(.now() + idleTimeout, .closeIdle)
         case .startHeaderTimer: arm(.now() + headerTimeout, .answer408)
         case .startBodyTimer: arm(.now() + bodyTimeout, .bodyStalled)
+        case .startLingerTimer: arm(min(.now() + lingerTimeout, lingerUntil), .closeIdle)
         }
     }
 

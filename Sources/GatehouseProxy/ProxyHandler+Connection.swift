@@ -47,7 +47,7 @@ extension ProxyHandler {
     /// closes; a response already under way is not interrupted, the connection just closes.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // After the first refusal the parser only reports that it stopped: the answer is on its way.
-        if lingering != nil || framingLost { return }
+        if lingering || framingLost { return }
         guard let parserError = error as? HTTPParserError else { return context.close(promise: nil) }
         let (status, code, message): (HTTPResponseStatus, String, String) =
             switch parserError {
@@ -63,6 +63,22 @@ extension ProxyHandler {
             return failBeforeResponse(status, code, message, close: true)
         }
         writeError(status, code, message, version: .http1_1, keepAlive: false, requestID: pool.requestIDs.make())
+    }
+
+    /// Closes the client connection after the answer just written: at once when the request was
+    /// read whole; else its output is shut and it lingers (`ClientTimeouts.linger`), because
+    /// closing on unread bytes makes the kernel reset the connection, which discards the answer
+    /// (413, 400) before the client reads it. nginx's `lingering_close` does the same.
+    func closeAfterResponse() {
+        guard let context else { return }
+        guard discardingBody || framingLost, context.channel.isActive, let timeouts else { return context.close(promise: nil) }
+        lingering = true
+        // What still comes is dropped unparsed.
+        context.pipeline.syncOperations.removeIfPresent(ByteToMessageHandler<HTTPRequestDecoder>.self)
+        // A channel that cannot shut its output alone (TLS) closes whole.
+        context.close(mode: .output).assumeIsolated().whenFailure { _ in context.close(promise: nil) }
+        timeouts.linger()
+        resumeClientReads()
     }
 }
 

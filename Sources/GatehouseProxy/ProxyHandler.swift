@@ -126,8 +126,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private var localPort = ""
     /// The parser refused the request: where the client's next bytes belong is unknown.
     var framingLost = false
-    /// The connection is closing after an answer the client may still be sending to.
-    var lingering: LingeringClose?
+    /// The connection is closing after an answer the client may still be sending to: what it
+    /// sends is dropped unread (`closeAfterResponse`).
+    var lingering = false
     /// Whether the peer is a trusted proxy: decided once per connection.
     private var trustedPeer = false
 
@@ -161,7 +162,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         // Raw bytes once the decoder is gone, and not looked at.
-        if lingering != nil { return lingeredBytesArrived() }
+        if lingering { return }
         let part = unwrapInboundIn(data)
         // A request sent before the one in flight was answered (HTTP pipelining) waits its turn.
         if !pipelined.isEmpty || (exchange != nil && part.isHead) {
@@ -214,7 +215,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         // While a request waits for its upstream connection, or that connection cannot take more
         // bytes, or enough requests sent ahead wait their turn, stop reading the client: memory
         // stays bounded whatever the body size.
-        if lingering != nil {
+        if lingering {
             context.read()
         } else if pipelined.isFull {
             holdClientReads()
@@ -250,7 +251,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if let connection = exchange?.connection { pool.release(connection, reusable: false) }
         exchange = nil
         heldHead = nil
-        lingering = nil
+        lingering = false
         pipelined.removeAll()
         self.context = nil
         clientIsWritable = false

@@ -20,7 +20,7 @@ public struct ProxyOptions: Sendable {
     public var bodyTimeout: TimeAmount = .seconds(60)
     /// How long an idle keep-alive client connection is kept open.
     public var idleTimeout: TimeAmount = .seconds(60)
-    /// After an answer sent while the client was still sending (see `LingeringClose`): how long
+    /// After an answer sent while the client was still sending (see `ClientTimeouts.linger`): how long
     /// its further bytes are read and dropped, as of the last ones, and at most in all.
     public var lingerTimeout: TimeAmount = .seconds(5)
     public var lingerTime: TimeAmount = .seconds(30)

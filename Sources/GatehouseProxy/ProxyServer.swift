@@ -68,8 +68,7 @@ public enum ProxyServer {
         // upgrade, bytes the client sent behind its request belong to the tunnel.
         let decoder = HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes, limitConfiguration: limits)
         try pipeline.addHandler(ByteToMessageHandler(decoder))
-        let timeouts = ClientTimeouts(
-            headerTimeout: options.headerTimeout, idleTimeout: options.idleTimeout, bodyTimeout: options.bodyTimeout)
+        let timeouts = ClientTimeouts(options: options)
         try pipeline.addHandler(timeouts, position: .first)
         try pipeline.addHandler(ProxyHandler(active: active, pool: pool, options: options, health: health, timeouts: timeouts))
     }
