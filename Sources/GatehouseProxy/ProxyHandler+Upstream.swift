@@ -36,10 +36,11 @@ extension ProxyHandler {
         if reuse, let exchange, let connection = pool.takeIdle(key: upstream.poolKeys[index], limits: upstream.source.pool) {
             return connected(.success((connection, true)), exchange)
         }
+        // None idle (or a fresh one wanted): one is opened, or waited for at the pool's limit.
         let requested = exchange
         pool.acquire(
             upstream.endpoints[index], key: upstream.poolKeys[index], tls: upstream.tls.map { ($0.context, $0.serverNames[index]) },
-            connectTimeout: upstream.connectTimeout, limits: upstream.source.pool, reuse: reuse
+            connectTimeout: upstream.connectTimeout, limits: upstream.source.pool, reuse: false
         ) { [self, pool] result in
             // Strong (see `UpstreamConnection.delegate`): the pool keeps the callback only
             // until the connection comes or the connect timeout passes.
@@ -74,7 +75,6 @@ extension ProxyHandler {
             exchange.connection = connection
             exchange.reused = reused
             connection.delegate = self
-            connection.keepsUnderscoreFields = options.allowsUnderscoreHeaders
             let end = exchange.preserveHost ? Self.endOfHead : exchange.upstream.endpoints[exchange.target].hostLine
             connection.writeHead(exchange.head(ending: end), isHEAD: exchange.method == .HEAD)
             for buffer in exchange.buffered {

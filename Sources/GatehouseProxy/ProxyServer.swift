@@ -23,7 +23,9 @@ public enum ProxyServer {
         var port = address.port
         do {
             for loop in group.makeIterator() {
-                let pool = try await loop.submit { NIOLoopBound(UpstreamConnectionPool(eventLoop: loop), eventLoop: loop) }.get()
+                let pool = try await loop.submit {
+                    NIOLoopBound(UpstreamConnectionPool(eventLoop: loop, keepsUnderscoreFields: options.allowsUnderscoreHeaders), eventLoop: loop)
+                }.get()
                 let tracker = ConnectionTracker(serverEventLoop: loop)
                 let channel = try await ServerBootstrap(group: loop, childGroup: loop)
                     .serverChannelInitializer { channel in

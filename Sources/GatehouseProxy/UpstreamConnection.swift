@@ -60,7 +60,7 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     /// which cannot read it).
     var passesChunkFraming = true
     /// Response fields with `_` in their names are passed on (`--allow-underscore-headers`).
-    var keepsUnderscoreFields = false
+    let keepsUnderscoreFields: Bool
     private(set) var isOpen = true
     private var context: ChannelHandlerContext?
     private var readPending = false
@@ -75,8 +75,9 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     /// The fields of the last head, kept for their capacity.
     private var fields: [UpstreamResponseHead.Field] = []
 
-    init(key: String) {
+    init(key: String, keepsUnderscoreFields: Bool = false) {
         self.key = key
+        self.keepsUnderscoreFields = keepsUnderscoreFields
     }
 
     /// Kept from writability events: asked on every client read.

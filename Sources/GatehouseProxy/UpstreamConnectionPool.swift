@@ -49,8 +49,12 @@ final class UpstreamConnectionPool {
     /// This loop's request ids (kept here: the pool is the one per-loop object handlers share).
     var requestIDs = RequestIDs()
 
-    init(eventLoop: any EventLoop) {
+    /// Whether the connections opened pass on response fields with `_` in their names.
+    private let keepsUnderscoreFields: Bool
+
+    init(eventLoop: any EventLoop, keepsUnderscoreFields: Bool = false) {
         self.eventLoop = eventLoop
+        self.keepsUnderscoreFields = keepsUnderscoreFields
     }
 
     private func target(_ key: String) -> Target {
@@ -104,7 +108,7 @@ final class UpstreamConnectionPool {
 
     private func open(_ recipe: Recipe, key: String, _ callback: @escaping Callback) {
         target(key).busy += 1
-        let connection = UpstreamConnection(key: key)
+        let connection = UpstreamConnection(key: key, keepsUnderscoreFields: keepsUnderscoreFields)
         connection.onClose = { [weak self] closed in
             self?.targets[closed.key]?.idle.removeAll { $0 === closed }
             self?.forgetIfUnused(closed.key)
