@@ -79,11 +79,15 @@ import Testing
         let gatehouse = try await GatehouseProcess.serve(db: db)
         let acknowledged = NameList()
         let refused = NameList()
+        let stopped = StopSignal()
         let port = gatehouse.ports.admin
         let burst = Task {
             await withTaskGroup(of: Void.self) { group in
-                for index in 0..<400 {
+                for index in 0..<400 where !stopped.isSet {
                     group.addTask {
+                        // Once the process is killed its port is free, and a server another test
+                        // starts meanwhile may be given it: nothing more is sent there.
+                        guard !stopped.isSet else { return }
                         // Every fifth write is invalid and must never appear.
                         let name = "u\(index)"
                         let body: JSONValue =
@@ -99,6 +103,7 @@ import Testing
             }
         }
         try await waitUntil("some writes to be acknowledged") { acknowledged.names.count >= 40 }
+        stopped.set()
         gatehouse.kill9()
         await burst.value
 
@@ -209,6 +214,12 @@ import Testing
         #expect(refused.status == 3)
         #expect(refused.output.contains("newer Gatehouse"))
     }
+}
+
+final class StopSignal: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
 }
 
 final class NameList: Sendable {
