@@ -47,20 +47,15 @@ extension ProxyHandler {
             head.writeStaticString("connection: keep-alive\r\n")
         }
         head.writeStaticString("\r\n")
-        if heldBody > 0 {
-            heldHead = head
-        } else {
-            writeResponse(head)
-            spareResponseHead.keep(head)
-        }
+        heldHead = head
+        if heldBody == 0 { writeHeldHead() }
     }
 
     func upstreamResponseBody(_ bytes: ByteBuffer) {
         guard let exchange, let context else { return }
-        if var head = heldHead.take() {
-            head.writeImmutableBuffer(bytes)
-            writeResponse(head)
-            spareResponseHead.keep(head)
+        if heldHead != nil {
+            heldHead!.writeImmutableBuffer(bytes)
+            writeHeldHead()
         } else if exchange.chunkEncodes {
             responseUnflushed = true
             context.writeChunk(bytes)
@@ -101,10 +96,13 @@ extension ProxyHandler {
         context?.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
     }
 
+    /// Writes the response head (with the body copied behind it, if it came), and keeps its
+    /// buffer for the next response's head.
     func writeHeldHead() {
         guard let head = heldHead.take() else { return }
         responseUnflushed = true
         context?.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
+        spareResponseHead.keep(head)
     }
 
     private func finish(_ exchange: Exchange) {
