@@ -42,9 +42,7 @@ import Testing
         var options = ProxyOptions()
         options.bodyTimeout = .milliseconds(200)
         options.lingerTimeout = .milliseconds(100)
-        let proxy = try await ProxyHarness.start(options: options)
-        try proxy.apply(
-            version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]], routes: [["name": "all", "upstream": "u"]])
+        let proxy = try await ProxyHarness.routingEverything(toTarget: upstream.target, options: options)
         let connection = try await RawConnection.open(port: proxy.port)
         try await connection.send("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nhello")
         let response = try await connection.received(containing: "request_timeout")
@@ -55,12 +53,12 @@ import Testing
     /// An upstream slow to take a body makes the gateway stop reading the client: that silence
     /// is not the client's, and the upload goes through.
     @Test func timeTheGatewayHoldsReadsDoesNotCountAgainstTheBody() async throws {
-        let upstream = try await SlowReadingUpstream.start(pause: .seconds(2))
+        // The pause is well past the body timeout, and the timeout well past any stall of this
+        // busy machine's client: only time the gateway holds reads could make it expire.
+        let upstream = try await SlowReadingUpstream.start(pause: .seconds(3))
         var options = ProxyOptions()
-        options.bodyTimeout = .milliseconds(500)
-        let proxy = try await ProxyHarness.start(options: options)
-        try proxy.apply(
-            version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]], routes: [["name": "all", "upstream": "u"]])
+        options.bodyTimeout = .seconds(1)
+        let proxy = try await ProxyHarness.routingEverything(toTarget: upstream.target, options: options)
         let client = try await TestConnection.open(port: proxy.port)
         // Far more than the socket buffers between client, gateway and upstream hold.
         let upload = try await client.stream(.POST, "/", bodyBytes: 64 << 20)

@@ -40,9 +40,14 @@ struct ProxyHarness {
 
     /// A data plane serving version 1: upstream `u` (the given upstream) and route `all` to it.
     static func routingEverything(to upstream: TestUpstream, options: ProxyOptions = ProxyOptions()) async throws -> ProxyHarness {
+        try await routingEverything(toTarget: upstream.target, options: options)
+    }
+
+    /// The same, to any `host:port` (a `RawUpstream`, a server of the test's own).
+    static func routingEverything(toTarget target: String, options: ProxyOptions = ProxyOptions()) async throws -> ProxyHarness {
         let proxy = try await start(options: options)
         try proxy.apply(
-            version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]], routes: [["name": "all", "upstream": "u"]])
+            version: 1, upstreams: [["name": "u", "targets": [["target": .string(target)]]]], routes: [["name": "all", "upstream": "u"]])
         return proxy
     }
 

@@ -83,10 +83,7 @@ public final class RawConnection: Sendable {
     /// Everything received once the server closed the connection (or, so that a server that
     /// never closes fails the test instead of hanging it, once `deadline` passed).
     public func receivedUntilClosed(deadline: TimeAmount) async -> String {
-        let channel = self.channel
-        let timeout = channel.eventLoop.scheduleTask(in: deadline) { channel.close(promise: nil) }
-        try? await channel.closeFuture.get()
-        timeout.cancel()
+        _ = await closedByServer(within: deadline)
         return collector.text
     }
 
