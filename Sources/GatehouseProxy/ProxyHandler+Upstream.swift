@@ -1,7 +1,6 @@
 import GatehouseModel
 import NIOCore
 import NIOHTTP1
-import NIOSSL
 
 /// The upstream side of a request: picking a target, taking a pooled connection or opening one,
 /// sending the head and buffered body, and what happens when an attempt fails (retries,
@@ -120,8 +119,8 @@ extension ProxyHandler {
         } else {
             recordFailure(exchange)
             if retryElsewhere() { return }
-            if error is NIOSSLError || error is BoringSSLError {
-                return failBeforeResponse(.badGateway, "upstream_tls_failed", "TLS with upstream '\(exchange.upstream.name)' failed: \(error)")
+            if let reason = UpstreamTLSFailure.reason(error) {
+                return failBeforeResponse(.badGateway, "upstream_tls_failed", "TLS with upstream '\(exchange.upstream.name)' failed: \(reason)")
             }
             failBeforeResponse(.badGateway, "upstream_failed", "upstream '\(exchange.upstream.name)' closed the connection before responding")
         }
