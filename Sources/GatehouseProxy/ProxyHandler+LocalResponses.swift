@@ -121,11 +121,12 @@ extension ProxyHandler {
         if exchange.responseStarted {
             if let connection = exchange.connection { pool.release(connection, reusable: false) }
             self.exchange = nil
+            logUpstreamFailure(exchange, "upstream_timeout", message + " after its response had started")
             cutShort()
         } else {
             recordFailure(exchange)
             if retryElsewhere() { return }
-            failBeforeResponse(.gatewayTimeout, "upstream_timeout", message)
+            failUpstream(.gatewayTimeout, "upstream_timeout", message)
         }
     }
 

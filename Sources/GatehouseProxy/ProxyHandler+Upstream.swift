@@ -20,10 +20,10 @@ extension ProxyHandler {
         }
         guard let index = picked else {
             if tried.isEmpty {
-                return failBeforeResponse(
+                return failUpstream(
                     .serviceUnavailable, "no_healthy_target", "upstream '\(upstream.name)' has no healthy target to send the request to")
             }
-            return failBeforeResponse(.badGateway, "upstream_unreachable", "no target of upstream '\(upstream.name)' accepted the connection")
+            return failUpstream(.badGateway, "upstream_unreachable", "no target of upstream '\(upstream.name)' accepted the connection")
         }
         exchange.target = index
         exchange.tried.insert(index)
@@ -56,7 +56,7 @@ extension ProxyHandler {
     private func connected(_ result: Result<(UpstreamConnection, reused: Bool), any Error>, _ exchange: Exchange) {
         switch result {
         case .failure(is UpstreamConnectionPool.Saturated):
-            failBeforeResponse(
+            failUpstream(
                 .serviceUnavailable, "upstream_busy",
                 "every connection to upstream '\(exchange.upstream.name)' allowed by pool.max_connections stayed busy for timeouts.connect")
         case .failure(let error):
@@ -66,9 +66,9 @@ extension ProxyHandler {
                 return connect(excluding: exchange.tried)
             }
             if case ChannelError.connectTimeout = error {
-                failBeforeResponse(.gatewayTimeout, "upstream_timeout", "connecting to upstream '\(exchange.upstream.name)' timed out")
+                failUpstream(.gatewayTimeout, "upstream_timeout", "connecting to upstream '\(exchange.upstream.name)' timed out")
             } else {
-                failBeforeResponse(.badGateway, "upstream_unreachable", "upstream '\(exchange.upstream.name)' refused the connection")
+                failUpstream(.badGateway, "upstream_unreachable", "upstream '\(exchange.upstream.name)' refused the connection", cause: error)
             }
         case .success(let (connection, reused)):
             exchange.connection = connection
@@ -106,11 +106,13 @@ extension ProxyHandler {
         if exchange.responseStarted {
             cancelTimer()
             self.exchange = nil
+            logUpstreamFailure(
+                exchange, "upstream_failed", "upstream '\(exchange.upstream.name)' failed after its response had started", cause: error)
             cutShort()
         } else if let error = error as? UpstreamResponseError {
             // The upstream answered, wrongly: not a stale connection, and not retried elsewhere.
             recordFailure(exchange)
-            failBeforeResponse(.badGateway, "upstream_invalid_response", "upstream '\(exchange.upstream.name)' sent an invalid response: \(error)")
+            failUpstream(.badGateway, "upstream_invalid_response", "upstream '\(exchange.upstream.name)' sent an invalid response: \(error)")
         } else if exchange.reused, !exchange.bodyForwarded, exchange.idempotent {
             // A pooled connection the server had already closed: retry once on a fresh one.
             exchange.reused = false
@@ -120,9 +122,10 @@ extension ProxyHandler {
             recordFailure(exchange)
             if retryElsewhere() { return }
             if let reason = UpstreamTLSFailure.reason(error) {
-                return failBeforeResponse(.badGateway, "upstream_tls_failed", "TLS with upstream '\(exchange.upstream.name)' failed: \(reason)")
+                return failUpstream(
+                    .badGateway, "upstream_tls_failed", "TLS with upstream '\(exchange.upstream.name)' failed: \(reason)", cause: error)
             }
-            failBeforeResponse(.badGateway, "upstream_failed", "upstream '\(exchange.upstream.name)' closed the connection before responding")
+            failUpstream(.badGateway, "upstream_failed", "upstream '\(exchange.upstream.name)' closed the connection before responding", cause: error)
         }
     }
 

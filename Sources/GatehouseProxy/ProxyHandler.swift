@@ -1,5 +1,6 @@
 import Atomics
 import GatehouseModel
+import Logging
 import NIOCore
 import NIOHTTP1
 import NIOSSL
@@ -99,6 +100,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     let options: ProxyOptions
     let timeouts: ClientTimeouts?
     let health: TargetHealth
+    /// For upstream failures: the client is told the code, the operator which target and why.
+    let logger: Logger
     var context: ChannelHandlerContext?
     var exchange: Exchange?
     /// The rest of a request body arriving after its response was already sent.
@@ -132,8 +135,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// Whether the peer is a trusted proxy: decided once per connection.
     private var trustedPeer = false
 
-    init(active: ActiveConfig, pool: UpstreamConnectionPool, options: ProxyOptions, health: TargetHealth, timeouts: ClientTimeouts? = nil) {
+    init(
+        active: ActiveConfig, pool: UpstreamConnectionPool, options: ProxyOptions, health: TargetHealth, timeouts: ClientTimeouts? = nil,
+        logger: Logger
+    ) {
         self.active = active
+        self.logger = logger
         self.pool = pool
         self.options = options
         self.health = health

@@ -38,7 +38,8 @@ public enum ProxyServer {
                     .childChannelOption(.maxMessagesPerRead, value: 16)
                     .childChannelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
-                            try configure(channel.pipeline.syncOperations, pool: pool.value, active: active, options: options, health: health)
+                            try configure(
+                                channel.pipeline.syncOperations, pool: pool.value, active: active, options: options, health: health, logger: logger)
                         }
                     }
                     .bind(host: address.host, port: port)
@@ -60,7 +61,7 @@ public enum ProxyServer {
     /// limits, then the proxy.
     private static func configure(
         _ pipeline: ChannelPipeline.SynchronousOperations, pool: UpstreamConnectionPool, active: ActiveConfig, options: ProxyOptions,
-        health: TargetHealth
+        health: TargetHealth, logger: Logger
     ) throws {
         var limits = NIOHTTPDecoderLimitConfiguration()
         limits.maxHeaderListSize = options.maxHeaderBytes
@@ -72,6 +73,6 @@ public enum ProxyServer {
         try pipeline.addHandler(ByteToMessageHandler(decoder))
         let timeouts = ClientTimeouts(options: options)
         try pipeline.addHandler(timeouts, position: .first)
-        try pipeline.addHandler(ProxyHandler(active: active, pool: pool, options: options, health: health, timeouts: timeouts))
+        try pipeline.addHandler(ProxyHandler(active: active, pool: pool, options: options, health: health, timeouts: timeouts, logger: logger))
     }
 }

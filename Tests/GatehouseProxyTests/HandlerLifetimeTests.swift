@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import NIOEmbedded
 import NIOPosix
@@ -62,7 +63,9 @@ extension HandlerLifetimeTests {
         let freed = try Self.isFreed(after: { channel, handler in
             try channel.pipeline.syncOperations.removeHandler(handler as! ProxyHandler).wait()
         }) {
-            ProxyHandler(active: ActiveConfig(), pool: UpstreamConnectionPool(eventLoop: loop), options: ProxyOptions(), health: TargetHealth())
+            ProxyHandler(
+                active: ActiveConfig(), pool: UpstreamConnectionPool(eventLoop: loop), options: ProxyOptions(), health: TargetHealth(),
+                logger: Logger(label: "test"))
         }
         #expect(freed)
     }

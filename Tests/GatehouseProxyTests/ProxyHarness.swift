@@ -18,13 +18,13 @@ struct ProxyHarness {
 
     /// - Parameter group: the proxy's event loops (a one-loop group makes every connection share one pool).
     static func start(
-        options: ProxyOptions = ProxyOptions(), group: MultiThreadedEventLoopGroup = .singleton, policies: PolicyState? = nil
+        options: ProxyOptions = ProxyOptions(), group: MultiThreadedEventLoopGroup = .singleton, policies: PolicyState? = nil,
+        logger: Logger = Logger(label: "test")
     ) async throws
         -> ProxyHarness
     {
         let active = ActiveConfig()
         let state = DataPlaneState()
-        let logger = Logger(label: "test")
         let health = TargetHealth()
         let checker = ActiveHealthChecker(group: MultiThreadedEventLoopGroup.singleton, health: health, logger: logger)
         let server = try await ProxyServer.bind(
