@@ -9,6 +9,16 @@ struct ASCIISet: Sendable {
         }
     }
 
+    /// RFC 3986's unreserved characters: letters, digits, `-._~`.
+    static let unreserved = ASCIISet("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+
+    func union(_ other: ASCIISet) -> ASCIISet {
+        var union = self
+        union.low |= other.low
+        union.high |= other.high
+        return union
+    }
+
     func contains(_ byte: UInt8) -> Bool {
         byte < 64 ? low & (1 << byte) != 0 : byte < 128 && high & (1 << (byte - 64)) != 0
     }

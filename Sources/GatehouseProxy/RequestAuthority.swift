@@ -44,7 +44,7 @@ enum RequestAuthority {
     }
 
     /// Unreserved characters and sub-delimiters (percent-escapes are checked apart).
-    private static let registeredName = ASCIISet("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=")
+    private static let registeredName = ASCIISet.unreserved.union(ASCIISet("!$&'()*+,;="))
     /// Hex digits, colons and dots: IPv6 with an optional embedded IPv4 address.
     private static let ipLiteral = ASCIISet("0123456789abcdefABCDEF:.")
 }

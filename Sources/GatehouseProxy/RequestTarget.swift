@@ -101,7 +101,7 @@ struct RequestTarget: Equatable {
             let decoded = high << 4 | low
             // An encoded NUL ends the path early for an upstream written in C: not what was routed.
             if decoded == 0 { throw .invalidCharacter("%00") }
-            if isUnreserved(decoded) {
+            if ASCIISet.unreserved.contains(decoded) {
                 out.append(decoded)
             } else {
                 out.append(contentsOf: [UInt8(ascii: "%"), upperHex[Int(high)], upperHex[Int(low)]])
@@ -122,14 +122,6 @@ struct RequestTarget: Equatable {
         }
     }
 
-    private static func isUnreserved(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-            true
-        default: false
-        }
-    }
 }
 
 extension String {
