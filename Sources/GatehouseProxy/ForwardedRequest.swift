@@ -5,47 +5,33 @@ import NIOHTTP1
 /// Header rules for what crosses the proxy in each direction: hop-by-hop headers (and those a
 /// `Connection` header names) never cross; `X-Forwarded-*` are set by the gateway.
 enum ForwardedRequest {
-    static let hopByHop: [String] = [
+    static let hopByHop = FieldNameSet([
         "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
         "te", "trailer", "transfer-encoding", "upgrade",
-    ]
+    ])
 
     /// Client-supplied forwarding headers are replaced, not trusted.
     static let replacedForwarding: [String] = [
         "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port", "forwarded", "x-real-ip",
     ]
 
-    private static let connectionHeader = ["connection"]
-    private static let connectionOptions = ["close", "keep-alive"]
+    private static let connectionHeader = FieldNameSet(["connection"])
+    private static let connectionOptions = FieldNameSet(["close", "keep-alive"])
 
     /// Names listed in `Connection` headers, lowercased. `close` and `keep-alive` (hop-by-hop
     /// anyway) are left out, so the usual `Connection` header costs no allocation.
     static func connectionNamed(_ headers: HTTPHeaders) -> [String] {
         var names: [String] = []
-        for (name, value) in headers where isListed(name, connectionHeader) {
+        for (name, value) in headers where connectionHeader.contains(name) {
             for token in value.utf8.split(separator: UInt8(ascii: ",")) {
                 var token = token[...]
                 while let first = token.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { token = token.dropFirst() }
                 while let last = token.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { token = token.dropLast() }
-                if token.isEmpty || isListed(token, connectionOptions) { continue }
+                if token.isEmpty || connectionOptions.contains(token) { continue }
                 names.append(String(decoding: token, as: UTF8.self).lowercased())
             }
         }
         return names
-    }
-
-    /// Whether `name` equals one of the lowercase `names`, ignoring ASCII case.
-    @inline(__always)
-    static func isListed(_ name: String, _ names: [String]) -> Bool {
-        isListed(name.utf8[...], names)
-    }
-
-    static func isListed(_ name: Substring.UTF8View, _ names: [String]) -> Bool {
-        let count = name.count
-        for candidate in names where candidate.utf8.count == count {
-            if name.elementsEqual(candidate.utf8, by: { ($0 | 0x20) == $1 || $0 == $1 }) { return true }
-        }
-        return false
     }
 
     /// Fields the gateway always writes itself, combining the client's value with its own:

@@ -368,8 +368,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         connect(excluding: [])
     }
 
-    static let replacedWithHost = ForwardedRequest.replacedForwarding + ["host", "expect", "via"]
-    static let replacedWhenTrusted = ForwardedRequest.rewritten + ["host", "expect"]
+    static let replacedWithHost = FieldNameSet(ForwardedRequest.replacedForwarding + ["host", "expect", "via"])
+    static let replacedWhenTrusted = FieldNameSet(ForwardedRequest.rewritten + ["host", "expect"])
     private static let idempotentMethods: [HTTPMethod] = [.GET, .HEAD, .OPTIONS, .PUT, .DELETE]
 }
 

@@ -11,7 +11,7 @@ enum RequestRules {
         let message: String
     }
 
-    private static let hostName = ["host"]
+    private static let hostName = FieldNameSet(["host"])
 
     static func check(_ head: HTTPRequestHead, options: ProxyOptions) -> Refusal? {
         switch head.method {
@@ -26,10 +26,10 @@ enum RequestRules {
         var validHosts = true
         var transferEncoding = false
         for (name, value) in head.headers {
-            if ForwardedRequest.isListed(name, hostName) {
+            if hostName.contains(name) {
                 hosts += 1
                 validHosts = validHosts && RequestAuthority.isValid(value)
-            } else if ForwardedRequest.isListed(name, transferEncodingName) {
+            } else if transferEncodingName.contains(name) {
                 transferEncoding = true
             }
         }
@@ -65,7 +65,7 @@ enum RequestRules {
     /// anything goes upstream.
     static func checkTransferCoding(_ headers: HTTPHeaders) -> Refusal? {
         var codings: [String] = []
-        for (name, value) in headers where ForwardedRequest.isListed(name, transferEncodingName) {
+        for (name, value) in headers where transferEncodingName.contains(name) {
             codings += value.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingASCIISpaces() }
         }
         guard let last = codings.last else { return nil }
@@ -86,5 +86,5 @@ enum RequestRules {
         return nil
     }
 
-    private static let transferEncodingName = ["transfer-encoding"]
+    private static let transferEncodingName = FieldNameSet(["transfer-encoding"])
 }

@@ -48,15 +48,15 @@ struct UpstreamRequestHead {
     /// names containing `_` (which some servers read as `-`, letting a client smuggle a header
     /// past a check), and those in `dropping` (lowercase). Runs per request, so names are
     /// compared without allocating.
-    mutating func copyEndToEnd(_ headers: HTTPHeaders, dropping: [String], keepingUnderscores: Bool = false) {
-        let named = headers.contains(name: "connection") ? ForwardedRequest.connectionNamed(headers) : []
+    mutating func copyEndToEnd(_ headers: HTTPHeaders, dropping: FieldNameSet, keepingUnderscores: Bool = false) {
+        let named = headers.contains(name: "connection") ? FieldNameSet(ForwardedRequest.connectionNamed(headers)) : nil
+        func isDropped(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+            (!keepingUnderscores && name.contains(UInt8(ascii: "_"))) || ForwardedRequest.hopByHop.contains(name) || dropping.contains(name)
+                || named?.contains(name) == true
+        }
         for (name, value) in headers {
-            if (!keepingUnderscores && name.utf8.contains(UInt8(ascii: "_"))) || ForwardedRequest.isListed(name, ForwardedRequest.hopByHop)
-                || ForwardedRequest.isListed(name, dropping) || ForwardedRequest.isListed(name, named)
-            {
-                continue
-            }
-            bytes.writeField(name, value)
+            let dropped = name.utf8.withContiguousStorageIfAvailable(isDropped) ?? Array(name.utf8).withUnsafeBufferPointer(isDropped)
+            if !dropped { bytes.writeField(name, value) }
         }
     }
 }

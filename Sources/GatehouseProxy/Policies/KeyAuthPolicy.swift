@@ -14,8 +14,8 @@ public final class KeyAuthPolicy: Sendable {
     /// What the proxy drops from requests it forwards on a key-auth route (as its other dropped
     /// headers, in the same pass): the client's identity headers and, with `hide_credentials`,
     /// the key headers. For a peer that is not, and one that is a trusted proxy.
-    private let droppedUntrusted: [String]
-    private let droppedTrusted: [String]
+    private let droppedUntrusted: FieldNameSet
+    private let droppedTrusted: FieldNameSet
 
     /// Headers a client could send to pass as a consumer: always replaced on a key-auth route.
     static let identityHeaders = ["x-consumer-id", "x-consumer-name", "x-consumer-custom-id", "x-anonymous-consumer"]
@@ -33,7 +33,7 @@ public final class KeyAuthPolicy: Sendable {
         droppedTrusted = ProxyHandler.replacedWhenTrusted + own
     }
 
-    func dropped(trusted: Bool) -> [String] { trusted ? droppedTrusted : droppedUntrusted }
+    func dropped(trusted: Bool) -> FieldNameSet { trusted ? droppedTrusted : droppedUntrusted }
 
     /// Where a key was found.
     enum Source: Equatable {
