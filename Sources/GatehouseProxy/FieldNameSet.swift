@@ -26,8 +26,6 @@ struct FieldNameSet: Sendable {
 
     static func + (set: FieldNameSet, more: [String]) -> FieldNameSet { FieldNameSet(set.names + more) }
 
-    var isEmpty: Bool { names.isEmpty }
-
     func contains(_ name: String) -> Bool {
         name.utf8.withContiguousStorageIfAvailable { contains($0) } ?? Array(name.utf8).withUnsafeBufferPointer { contains($0) }
     }
