@@ -10,7 +10,8 @@
 #   bench/run.sh [ROUNDS] [SECONDS]      (defaults: 5 rounds of 10 s each)
 #
 # Environment: CONNECTIONS (32), THREADS (1), WORKERS (1: worker_processes of nginx as the proxy, and
-# gatehouse --workers; the upstream nginx always has one), BODY_BYTES (1024).
+# gatehouse --workers; the upstream nginx always has one), BODY_BYTES (1024), REQUEST_HEADERS
+# (`browser`: wrk's requests carry ten header fields as a browser's do, ~600 bytes; default: Host only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/upstream.sh
@@ -20,6 +21,15 @@ CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
 WORKERS=${WORKERS:-1}
 BODY_BYTES=${BODY_BYTES:-1024}
+headers=()
+if [ "${REQUEST_HEADERS:-}" = browser ]; then
+  headers=(-H 'User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
+    -H 'Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8'
+    -H 'Accept-Language: en-US,en;q=0.9' -H 'Accept-Encoding: gzip, deflate, br'
+    -H 'Cookie: session=4f1d2c3b4a5968778695a4b3c2d1e0f1; theme=dark; consent=yes'
+    -H 'Referer: https://www.example.com/catalog/items?page=2' -H 'Sec-Fetch-Mode: navigate' -H 'Sec-Fetch-Site: same-origin'
+    -H 'Cache-Control: max-age=0' -H 'Upgrade-Insecure-Requests: 1')
+fi
 
 scripts/ensure-packages wrk nginx-light curl python3
 swift build -c release --product gatehouse >&2
@@ -93,7 +103,7 @@ results="$work/results.tsv"
 for round in $(seq "$ROUNDS"); do
   for target in "direct:$UPSTREAM_PORT/body" "nginx:$NGINX_PORT/body" "gatehouse:$PROXY_PORT/body" "gatehouse-10k-routes:$PROXY10K_PORT/svc9999/body"; do
     name=${target%%:*}; url=${target#*:}
-    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SECONDS_EACH}s" --latency "http://127.0.0.1:$url")
+    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SECONDS_EACH}s" --latency ${headers[@]+"${headers[@]}"} "http://127.0.0.1:$url")
     rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
@@ -153,10 +163,10 @@ table10k=$(.build/release/GatehouseBench 10000)
 table100k=$(.build/release/GatehouseBench 100000)
 
 python3 - "$results" "$ROUNDS" "$SECONDS_EACH" "$CONNECTIONS" "$THREADS" "$WORKERS" "$BODY_BYTES" \
-  "$compile10k" "$compile100k" "$rss1" "$rss10k" "$table10k" "$table100k" "$fixed" "$pinned" <<'PY'
+  "$compile10k" "$compile100k" "$rss1" "$rss10k" "$table10k" "$table100k" "$fixed" "$pinned" "${REQUEST_HEADERS:-host}" <<'PY'
 import statistics, sys
 (path, rounds, seconds, connections, threads, workers, body, compile10k, compile100k, rss1, rss10k, table10k, table100k,
- fixed, pinned) = sys.argv[1:]
+ fixed, pinned, request_headers) = sys.argv[1:]
 def field(line, name):
     return int(dict(item.split("=") for item in line.split())[name])
 def ms(text):
@@ -172,7 +182,8 @@ for line in open(path):
     if err.strip():
         errors.setdefault(name, []).append(err.strip())
 med = {name: tuple(statistics.median(v[i] for v in values) for i in range(3)) for name, values in rows.items()}
-print(f"wrk -t{threads} -c{connections}, {rounds} alternating rounds of {seconds} s, {body}-byte body, "
+fields = "ten browser-like request header fields" if request_headers == "browser" else "requests with Host only"
+print(f"wrk -t{threads} -c{connections}, {rounds} alternating rounds of {seconds} s, {body}-byte body, {fields}, "
       f"{workers} worker(s) for nginx and Gatehouse; medians.\n")
 print("| target | requests/s | p50 | p99 | vs nginx (req/s) | vs direct (req/s) |")
 print("|---|---|---|---|---|---|")
