@@ -48,6 +48,8 @@ final class UpstreamConnectionPool {
     private var sweepAt: NIODeadline?
     /// This loop's request ids (kept here: the pool is the one per-loop object handlers share).
     var requestIDs = RequestIDs()
+    /// This loop's limit on upstream failure log lines.
+    var failureLog = FailureLogThrottle()
 
     /// Whether the connections opened pass on response fields with `_` in their names.
     private let keepsUnderscoreFields: Bool
