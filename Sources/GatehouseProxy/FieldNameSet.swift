@@ -43,9 +43,7 @@ struct FieldNameSet: Sendable {
                 var offset = 0
                 while offset < count {
                     // Members are lowercase: only A–Z are folded.
-                    let byte = name[offset]
-                    let folded = byte &- UInt8(ascii: "A") < 26 ? byte | 0x20 : byte
-                    guard folded == bytes[span.lowerBound + offset] else { return false }
+                    guard UpstreamResponseHead.lowered(name[offset]) == bytes[span.lowerBound + offset] else { return false }
                     offset += 1
                 }
                 return true

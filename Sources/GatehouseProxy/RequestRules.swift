@@ -12,6 +12,7 @@ enum RequestRules {
     }
 
     private static let hostName = FieldNameSet(["host"])
+    private static let transferEncodingName = FieldNameSet(["transfer-encoding"])
 
     static func check(_ head: HTTPRequestHead, options: ProxyOptions) -> Refusal? {
         switch head.method {
@@ -85,6 +86,4 @@ enum RequestRules {
         }
         return nil
     }
-
-    private static let transferEncodingName = FieldNameSet(["transfer-encoding"])
 }

@@ -121,7 +121,6 @@ struct RequestTarget: Equatable {
         default: nil
         }
     }
-
 }
 
 extension String {

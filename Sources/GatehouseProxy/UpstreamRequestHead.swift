@@ -49,7 +49,9 @@ struct UpstreamRequestHead {
     /// past a check), and those in `dropping` (lowercase). Runs per request, so names are
     /// compared without allocating.
     mutating func copyEndToEnd(_ headers: HTTPHeaders, dropping: FieldNameSet, keepingUnderscores: Bool = false) {
-        let named = headers.contains(name: "connection") ? FieldNameSet(ForwardedRequest.connectionNamed(headers)) : nil
+        // Usually nothing: `Connection: keep-alive` or `close` names no other field.
+        let listed = headers.contains(name: "connection") ? ForwardedRequest.connectionNamed(headers) : []
+        let named = listed.isEmpty ? nil : FieldNameSet(listed)
         func isDropped(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
             (!keepingUnderscores && name.contains(UInt8(ascii: "_"))) || ForwardedRequest.hopByHop.contains(name) || dropping.contains(name)
                 || named?.contains(name) == true

@@ -26,7 +26,7 @@ enum UpstreamTLSFailure {
 
     /// `Error: 268435581 error:1000007d:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED at
     /// /path/handshake.cc:320` → `certificate verify failed`.
-    static func reasonText(_ description: String) -> String? {
+    private static func reasonText(_ description: String) -> String? {
         guard let code = description.firstRange(of: "error:") else { return nil }
         let message = description[code.upperBound...]
         let parts = message.split(separator: ":", maxSplits: 3, omittingEmptySubsequences: false)
