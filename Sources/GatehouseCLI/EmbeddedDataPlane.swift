@@ -15,6 +15,7 @@ struct EmbeddedDataPlane {
     let checker: ActiveHealthChecker
     let discovery: TargetDiscovery
     let policies: PolicyState
+    let edgeMetrics = EdgeMetrics()
     let applier: SnapshotApplier
     let proxy: ProxyWhenReady
     let status: Listener
@@ -27,10 +28,10 @@ struct EmbeddedDataPlane {
         discovery = TargetDiscovery(servers: options.dnsResolver.servers, group: group, logger: logger)
         policies = PolicyState(logger: logger, redisTimeout: options.redisTimeout.timeAmount)
         applier = SnapshotApplier(active: active, state: state, checker: checker, discovery: discovery, policies: policies, logger: logger)
-        let (active, state, health, discovery, metrics) = (active, state, health, discovery, policies.metrics)
+        let (active, state, health, discovery, metrics, edgeMetrics) = (active, state, health, discovery, policies.metrics, edgeMetrics)
         let proxyOptions = options.proxyOptions
         proxy = ProxyWhenReady(state: state) { [proxyListen = options.proxyListen] in
-            try await ProxyServer.bind(proxyListen, group: group, active: active, options: proxyOptions, state: state, health: health, logger: logger)
+            try await ProxyServer.bind(proxyListen, group: group, active: active, options: proxyOptions, state: state, health: health, metrics: edgeMetrics, logger: logger)
         }
         status = try await StatusServer.bind(
             options.statusListen, group: group, state: state,
@@ -42,7 +43,7 @@ struct EmbeddedDataPlane {
                 fields["dns_failed_lookups"] = .int(discovery.failedLookups)
                 return fields
             },
-            extraMetrics: { metrics.prometheusText },
+            extraMetrics: { metrics.prometheusText + edgeMetrics.prometheusText },
             logger: logger
         )
     }

@@ -16,7 +16,7 @@ public enum ProxyServer {
     /// Binds the listeners; requests are served from then on.
     public static func bind(
         _ address: ListenAddress, group: MultiThreadedEventLoopGroup, active: ActiveConfig, options: ProxyOptions = ProxyOptions(),
-        state: DataPlaneState? = nil, health: TargetHealth = TargetHealth(), logger: Logger
+        state: DataPlaneState? = nil, health: TargetHealth = TargetHealth(), metrics: EdgeMetrics = EdgeMetrics(), logger: Logger
     ) async throws -> Listener {
         var channels: [any Channel] = []
         var trackers: [ConnectionTracker] = []
@@ -24,7 +24,7 @@ public enum ProxyServer {
         do {
             for loop in group.makeIterator() {
                 let pool = try await loop.submit {
-                    NIOLoopBound(UpstreamConnectionPool(eventLoop: loop, keepsUnderscoreFields: options.allowsUnderscoreHeaders), eventLoop: loop)
+                    NIOLoopBound(UpstreamConnectionPool(eventLoop: loop, keepsUnderscoreFields: options.allowsUnderscoreHeaders, metrics: metrics), eventLoop: loop)
                 }.get()
                 let tracker = ConnectionTracker(serverEventLoop: loop)
                 let channel = try await ServerBootstrap(group: loop, childGroup: loop)

@@ -61,7 +61,13 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     var passesChunkFraming = true
     /// Response fields with `_` in their names are passed on (`--allow-underscore-headers`).
     let keepsUnderscoreFields: Bool
+    private let metrics: EdgeMetrics
     private(set) var isOpen = true
+    /// False once the upstream sent bytes beyond a response's framing: whatever they are, they
+    /// would be read as the next request's response, so the connection is never lent again.
+    private(set) var isReusable = true
+    /// Informational heads of the response in flight; past `maxInformational` it is refused.
+    private var informational = 0
     private var context: ChannelHandlerContext?
     private var readPending = false
     /// Something was written since the last flush: a flush with nothing to send still costs a
@@ -75,10 +81,15 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     /// The fields of the last head, kept for their capacity.
     private var fields: [UpstreamResponseHead.Field] = []
 
-    init(key: String, keepsUnderscoreFields: Bool = false) {
+    init(key: String, keepsUnderscoreFields: Bool = false, metrics: EdgeMetrics = EdgeMetrics()) {
         self.key = key
         self.keepsUnderscoreFields = keepsUnderscoreFields
+        self.metrics = metrics
     }
+
+    /// More 1xx heads than any real exchange needs (a 100 Continue, a few 103 Early Hints)
+    /// before the final one: an upstream sending more is refused rather than relayed forever.
+    static let maxInformational = 16
 
     /// Kept from writability events: asked on every client read.
     private(set) var isWritable = false
@@ -101,6 +112,7 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         guard let context else { return }
         requestIsHEAD = isHEAD
         reading = .head
+        informational = 0
         partialHead = nil
         headSearchedTo = 0
         passesChunkFraming = true
@@ -171,10 +183,13 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     /// Hands the response parts in `buffer` to the delegate, as far as they go.
     private func frame(_ buffer: inout ByteBuffer) throws(UpstreamResponseError) {
         while buffer.readableBytes > 0 {
-            // Bytes with no request waiting for them: the server is confused or closing.
-            guard let delegate else { return close() }
+            // Bytes with no request waiting for them: the server is confused, or answering a
+            // request it was never sent.
+            guard let delegate else { return closeForExcessBytes() }
             switch reading {
-            case .idle, .switched:
+            case .idle:
+                return closeForExcessBytes()
+            case .switched:
                 return close()
             case .head:
                 // A head in pieces is searched for its end from where the last piece ended, and
@@ -196,6 +211,13 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
                     delegate.upstreamResponseHead(head, body: .none)
                     return delegate.upstreamSwitchedProtocols(leftover: buffer)
                 }
+                if head.status < 200 {
+                    informational += 1
+                    if informational > Self.maxInformational {
+                        metrics.count(\.upstreamInformationalFlood)
+                        throw .malformed("more than \(Self.maxInformational) informational (1xx) responses to one request")
+                    }
+                }
                 let body = bodyFraming(of: head)
                 switch body {
                 case .none: reading = head.status < 200 ? .head : .idle
@@ -204,21 +226,42 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
                 case .untilClose: reading = .untilClose
                 }
                 delegate.upstreamResponseHead(head, body: body)
-                if body == .none, head.status >= 200 { self.delegate?.upstreamResponseEnd() }
+                if body == .none, head.status >= 200 { return endResponse(before: buffer) }
             case .length(let remaining):
                 let run = min(remaining, buffer.readableBytes)
                 reading = run == remaining ? .idle : .length(remaining: remaining - run)
                 delegate.upstreamResponseBody(buffer.readSlice(length: run)!)
-                if run == remaining { self.delegate?.upstreamResponseEnd() }
+                if run == remaining { return endResponse(before: buffer) }
             case .chunked(var chunked):
                 try forwardChunks(&chunked, from: &buffer, to: delegate)
                 reading = chunked.isDone ? .idle : .chunked(chunked)
-                if chunked.isDone { self.delegate?.upstreamResponseEnd() }
+                if chunked.isDone { return endResponse(before: buffer) }
             case .untilClose:
                 delegate.upstreamResponseBody(buffer)
                 return
             }
         }
+    }
+
+    /// The response in flight is complete; `rest` is what came after it in the same read. Any
+    /// byte there answers no request (a body to a HEAD, a second response the server made up):
+    /// the connection is marked so it is closed, not pooled, when the request gives it back, and
+    /// those bytes are never parsed.
+    private func endResponse(before rest: ByteBuffer) {
+        if rest.readableBytes > 0 { refuseReuse() }
+        delegate?.upstreamResponseEnd()
+        if !isReusable { close() }
+    }
+
+    private func refuseReuse() {
+        guard isReusable else { return }
+        isReusable = false
+        metrics.count(\.upstreamExcessBytes)
+    }
+
+    private func closeForExcessBytes() {
+        refuseReuse()
+        close()
     }
 
     private func bodyFraming(of head: UpstreamResponseHead) -> ResponseBody {

@@ -53,10 +53,12 @@ final class UpstreamConnectionPool {
 
     /// Whether the connections opened pass on response fields with `_` in their names.
     private let keepsUnderscoreFields: Bool
+    let metrics: EdgeMetrics
 
-    init(eventLoop: any EventLoop, keepsUnderscoreFields: Bool = false) {
+    init(eventLoop: any EventLoop, keepsUnderscoreFields: Bool = false, metrics: EdgeMetrics = EdgeMetrics()) {
         self.eventLoop = eventLoop
         self.keepsUnderscoreFields = keepsUnderscoreFields
+        self.metrics = metrics
     }
 
     private func target(_ key: String) -> Target {
@@ -76,7 +78,7 @@ final class UpstreamConnectionPool {
         pooled.limits = limits
         while let connection = pooled.idle.popLast() {
             connection.idleUntil = nil
-            if connection.isOpen {
+            if connection.isOpen, connection.isReusable {
                 pooled.busy += 1
                 return connection
             }
@@ -110,7 +112,7 @@ final class UpstreamConnectionPool {
 
     private func open(_ recipe: Recipe, key: String, _ callback: @escaping Callback) {
         target(key).busy += 1
-        let connection = UpstreamConnection(key: key, keepsUnderscoreFields: keepsUnderscoreFields)
+        let connection = UpstreamConnection(key: key, keepsUnderscoreFields: keepsUnderscoreFields, metrics: metrics)
         connection.onClose = { [weak self] closed in
             self?.targets[closed.key]?.idle.removeAll { $0 === closed }
             self?.forgetIfUnused(closed.key)
@@ -147,7 +149,7 @@ final class UpstreamConnectionPool {
         eventLoop.preconditionInEventLoop()
         connection.delegate = nil
         let key = connection.key
-        guard reusable, connection.isOpen else {
+        guard reusable, connection.isOpen, connection.isReusable else {
             connection.close()
             return freed(key)
         }

@@ -14,6 +14,7 @@ struct ProxyHarness {
     let state: DataPlaneState
     let applier: SnapshotApplier
     let health: TargetHealth
+    let metrics: EdgeMetrics
     var port: Int { server.localAddress.port! }
 
     /// - Parameter group: the proxy's event loops (a one-loop group makes every connection share one pool).
@@ -27,14 +28,15 @@ struct ProxyHarness {
         let state = DataPlaneState()
         let health = TargetHealth()
         let checker = ActiveHealthChecker(group: MultiThreadedEventLoopGroup.singleton, health: health, logger: logger)
+        let metrics = EdgeMetrics()
         let server = try await ProxyServer.bind(
             ListenAddress(host: "127.0.0.1", port: 0), group: group, active: active, options: options,
-            health: health, logger: logger
+            health: health, metrics: metrics, logger: logger
         )
         return ProxyHarness(
             server: server, active: active, state: state,
             applier: SnapshotApplier(active: active, state: state, checker: checker, policies: policies, logger: logger),
-            health: health
+            health: health, metrics: metrics
         )
     }
 
