@@ -111,7 +111,9 @@ public struct Route: Sendable, Hashable {
     }
 
     private static func validHost(_ host: String) throws(ConfigError) -> String {
-        let lower = host.lowercased()
+        // `api.example.com.` is the same name as `api.example.com` (RFC 1034), and requests are
+        // routed without the dot.
+        let lower = host.hasSuffix(".") ? String(host.lowercased().dropLast()) : host.lowercased()
         let bare = lower.hasPrefix("*.") ? lower.dropFirst(2) : Substring(lower)
         guard !bare.contains("*"), UpstreamTarget.isHostName(bare) else {
             throw .invalid("'\(host)' is not a host: use a DNS name such as api.example.com or *.example.com, without a port")

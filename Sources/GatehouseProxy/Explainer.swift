@@ -68,7 +68,7 @@ public enum Explainer {
         var headers = HTTPHeaders(request.headers.map { ($0.name, $0.value) })
         if let origin = request.origin { headers.replaceOrAdd(name: "origin", value: origin) }
         let hostHeader = target.authority ?? headers.first(name: "host") ?? ""
-        let host = RequestTarget.hostWithoutPort(hostHeader)
+        let host = RequestTarget.routingHost(hostHeader)
         var out: [String: JSONValue] = [
             "config_version": .int(config.version),
             "request": ["method": .string(request.method), "host": .string(host), "path": .string(target.path)],

@@ -279,7 +279,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             return respondLocally(head, .serviceUnavailable, "not_ready", "no config has been applied yet")
         }
         let hostHeader = target.authority ?? head.headers.first(name: "host") ?? ""
-        let host = RequestTarget.hostWithoutPort(hostHeader)
+        let host = RequestTarget.routingHost(hostHeader)
         let method = head.method.rawValue
         let path = target.path
         if Self.isPreflight(head), let requested = head.headers.first(name: "access-control-request-method"),

@@ -1,8 +1,13 @@
-/// The `host[:port]` of a `Host` header or an absolute-form target, checked as RFC 3986 spells
-/// it before the gateway routes on it or passes it on (`X-Forwarded-Host`): a registered name or
-/// IPv4 address (unreserved characters, percent-escapes, sub-delimiters) or a bracketed IPv6
+/// The `host[:port]` of a `Host` header or an absolute-form target, checked before the gateway
+/// routes on it or passes it on (`X-Forwarded-Host`): a registered name or IPv4 address
+/// (unreserved characters and sub-delimiters, as RFC 3986 spells it) or a bracketed IPv6
 /// literal, then an optional port of digits up to 65535. User info (`user@host`) is refused, as
 /// RFC 9110 §4.2.4 asks. Empty is valid: a client may send an empty `Host`.
+///
+/// Stricter than RFC 3986 where a second spelling of one name would route apart from the first
+/// (a route for `api.example.com` passed by, a catch-all reached): percent-escapes (`api%2Eexample.com`)
+/// and empty labels (`.api.example.com`, `api..example.com`) are refused. One trailing dot is
+/// valid, and `routingHost` drops it (`api.example.com.` is the same name, RFC 1034 §3.1).
 enum RequestAuthority {
     static func isValid(_ authority: String) -> Bool {
         // Checked for every request: over the bytes in place.
@@ -22,13 +27,9 @@ enum RequestAuthority {
             index += 1
         } else {
             while index < count, bytes[index] != UInt8(ascii: ":") {
-                if bytes[index] == UInt8(ascii: "%") {
-                    guard index + 2 < count, RequestTarget.hexValue(bytes[index + 1]) != nil, RequestTarget.hexValue(bytes[index + 2]) != nil
-                    else { return false }
-                    index += 3
-                    continue
-                }
-                guard registeredName.contains(bytes[index]) else { return false }
+                let byte = bytes[index]
+                guard registeredName.contains(byte) else { return false }
+                if byte == UInt8(ascii: "."), index == 0 || bytes[index - 1] == UInt8(ascii: ".") { return false }
                 index += 1
             }
         }
@@ -43,7 +44,7 @@ enum RequestAuthority {
         return port <= 65535
     }
 
-    /// Unreserved characters and sub-delimiters (percent-escapes are checked apart).
+    /// Unreserved characters and sub-delimiters.
     private static let registeredName = ASCIISet.unreserved.union(ASCIISet("!$&'()*+,;="))
     /// Hex digits, colons and dots: IPv6 with an optional embedded IPv4 address.
     private static let ipLiteral = ASCIISet("0123456789abcdefABCDEF:.")

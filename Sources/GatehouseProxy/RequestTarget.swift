@@ -50,15 +50,18 @@ struct RequestTarget: Equatable {
         return (String(rest[..<end]), target.first == "?" ? "/" + target : target.isEmpty ? "/" : String(target))
     }
 
-    static func hostWithoutPort(_ host: String) -> String {
+    /// The name a request is routed by: lowercase, without a port, without the one trailing dot
+    /// a fully qualified name may carry. `host` passed `RequestAuthority.isValid`.
+    static func routingHost(_ host: String) -> String {
         // As bytes: a String search walks grapheme clusters, and this runs for every request.
         let utf8 = host.utf8
         let upper = utf8.contains { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }
-        guard upper || utf8.contains(UInt8(ascii: ":")) else { return host }
-        let name =
+        guard upper || utf8.contains(UInt8(ascii: ":")) || utf8.last == UInt8(ascii: ".") else { return host }
+        var name =
             utf8.first == UInt8(ascii: "[")
             ? utf8.firstIndex(of: UInt8(ascii: "]")).map { host[...$0] } ?? host[...]
             : utf8.firstIndex(of: UInt8(ascii: ":")).map { host[..<$0] } ?? host[...]
+        if name.utf8.last == UInt8(ascii: ".") { name = name.dropLast() }
         return upper ? name.lowercased() : String(name)
     }
 

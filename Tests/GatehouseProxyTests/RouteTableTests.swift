@@ -126,17 +126,20 @@ import Testing
         #expect(RequestTarget.originForm("HTTP://h?x") == ("h", "/?x"))
         #expect(RequestTarget.originForm("https://h") == ("h", "/"))
         #expect(RequestTarget.originForm("/plain") == (nil, "/plain"))
+        #expect(RequestTarget.routingHost("API.example.com.:8080") == "api.example.com")
+        #expect(RequestTarget.routingHost("api.example.com.") == "api.example.com")
+        #expect(RequestTarget.routingHost("[::1]:80") == "[::1]")
         #expect(try RequestTarget("http://h.example/p").authority == "h.example")
     }
 }
 
 @Suite struct RequestAuthorityTests {
-    @Test(arguments: ["", "a", "api.example.com:8080", "a.", "[::1]", "[::1]:8080", "[::ffff:10.0.0.1]", "a:", "1.2.3.4:65535", "a%2eb", "a,b"])
+    @Test(arguments: ["", "a", "api.example.com:8080", "a.", "[::1]", "[::1]:8080", "[::ffff:10.0.0.1]", "a:", "1.2.3.4:65535", "a,b"])
     func validAuthoritiesAreAccepted(_ authority: String) {
         #expect(RequestAuthority.isValid(authority))
     }
 
-    @Test(arguments: ["u@a", "a b", "a/b", "a:b", "a:65536", "a:1234567", "[::1", "[zz]", "[]", "a%2", "a%zz", "a:80:80", "[::1]x", "a\tb"])
+    @Test(arguments: ["u@a", "a b", "a/b", "a:b", "a:65536", "a:1234567", "[::1", "[zz]", "[]", "a%2", "a%zz", "a:80:80", "[::1]x", "a\tb", "a%2eb", "a..b", ".a", ".", "a..", "a.:80:"])
     func invalidAuthoritiesAreRefused(_ authority: String) {
         #expect(!RequestAuthority.isValid(authority))
     }
