@@ -51,6 +51,7 @@ let package = Package(
             dependencies: [
                 "GatehouseModel",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict,
             plugins: ["EmbedMigrations"]
@@ -167,7 +168,7 @@ let package = Package(
         .testTarget(
             name: "GatehouseEndToEndTests",
             dependencies: [
-                "GatehouseTestSupport", "GatehouseModel",
+                "GatehouseTestSupport", "GatehouseModel", "GatehouseStore",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict

@@ -1,6 +1,7 @@
 import GatehouseModel
 import HTTPTypes
 import Hummingbird
+import NIOCore
 
 /// Reading admin requests: bounded JSON bodies, `If-Match`, and query parameters.
 extension Request {
@@ -14,6 +15,12 @@ extension Request {
             buffer = try await collectBody(upTo: limit)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw ConfigError(code: .tooLarge, message: "the request body is over the limit of \(limit) bytes")
+        } catch is NIOTooManyBytesError {
+            // A chunked body has no length to refuse up front: it is counted as it comes.
+            throw ConfigError(code: .tooLarge, message: "the request body is over the limit of \(limit) bytes")
+        } catch {
+            // The body's framing broke (a bad chunk size, a body cut short): the client's bytes.
+            throw ConfigError.invalid("the request body could not be read: \(error)")
         }
         guard buffer.readableBytes > 0 else { throw ConfigError.invalid("the request body is empty; send a JSON object") }
         return try JSONValue.parse(buffer.readableBytesView)

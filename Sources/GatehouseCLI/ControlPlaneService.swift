@@ -27,12 +27,18 @@ struct ControlPlaneService: Service {
     /// Returns once a committed version is live (for `serve`, applied by its data plane).
     let waitForApply: @Sendable (Int) async -> Void
     let adminListen: ListenAddress
+    /// Closes an admin connection idle this long, or holding a body that was refused unread (a
+    /// 413 before the body came): Hummingbird stops reading such a body, and its client would
+    /// otherwise hold the connection half closed for good.
+    var adminIdleTimeout: TimeAmount = .seconds(30)
     let adminOptions: AdminAPI.Options
     let group: any EventLoopGroup
     let logger: Logger
     let role: NIOLockedValueBox<String>
     /// `--config-dir`: the files that own the config, if any.
     var configDirectory: ConfigDirectory? = nil
+    /// Hears of a newest version passed over at start because it cannot be served.
+    var onRefused: @Sendable (Snapshot, String) -> Void = { _, _ in }
 
     func run() async throws {
         var store = self.store
@@ -42,6 +48,7 @@ struct ControlPlaneService: Service {
         let logger = logger
         let admin = Application(
             router: api.router(),
+            server: .http1(configuration: .init(idleTimeout: adminIdleTimeout)),
             configuration: .init(address: .hostname(adminListen.host, port: adminListen.port), serverName: nil),
             onServerRunning: { channel in
                 logger.info("admin listening", metadata: ["address": "\(channel.localAddress!.display)"])
@@ -61,31 +68,69 @@ struct ControlPlaneService: Service {
         role.withLockedValue { $0 = "standby" }
         logger.notice(
             "another gatehouse process is this database's writer; serving its committed versions until it exits", metadata: ["db": "\(database)"])
-        var followed = -1
+        var followed = (version: -1, epoch: String?.none)
         while !lock.tryAcquire() {
-            if let snapshot = try? ConfigStore.latestSnapshot(path: database), snapshot.version > followed {
-                followed = snapshot.version
-                publisher.publish(snapshot)
+            // A writer that started again (a restore from backup) may go on from a lower version.
+            let epoch = try? ConfigStore.epoch(path: database)
+            if let snapshot = try? ConfigStore.latestSnapshot(path: database), snapshot.version > followed.version || epoch != followed.epoch {
+                followed = (snapshot.version, epoch)
+                publisher.publish(snapshot, epoch: epoch)
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(250)) }
             if Task.isCancelled || Task.isShuttingDownGracefully { return nil }
         }
-        let store = try Self.open(database, publisher: publisher, logger: logger)
+        let store = try Self.open(database, publisher: publisher, logger: logger, onRefused: onRefused)
         role.withLockedValue { $0 = "writer" }
         return store
     }
 
-    /// Opens and migrates the database and publishes its current snapshot.
-    static func open(_ database: String, publisher: SnapshotPublisher, logger: Logger) throws -> ConfigStore {
+    /// Opens and migrates the database and publishes its newest version a data plane can serve.
+    /// Every write is checked as a data plane would check it (`ConfigAdmission`) before it is
+    /// committed; a database written by a release without those checks may still end in a
+    /// version that cannot be served: then the newest one that can is published, the refusal
+    /// goes to `onRefused`, and the log says which and why.
+    static func open(
+        _ database: String, publisher: SnapshotPublisher, logger: Logger, onRefused: @Sendable (Snapshot, String) -> Void = { _, _ in }
+    ) throws -> ConfigStore {
+        let admission = ConfigAdmission()
         let store: ConfigStore
+        // A new epoch of the history each time this process becomes the writer (docs/cluster-protocol.md).
+        let epoch: String
         do {
-            store = try ConfigStore(path: database, onCommit: { publisher.publish($0) })
+            store = try ConfigStore(path: database, onCommit: { publisher.publish($0) }, admit: { document throws(ConfigError) in try admission.check(document) })
+            epoch = try store.startEpoch()
         } catch {
             logger.critical("cannot open the database", metadata: ["db": "\(database)", "error": "\(error)"])
             throw OpenFailure(description: "\(error)")
         }
-        publisher.publish(store.current.snapshot)
-        logger.info("database open", metadata: ["db": "\(database)", "config_version": "\(store.current.snapshot.version)"])
+        let latest = store.current.snapshot
+        var served = latest
+        do {
+            try admission.check(latest.document)
+        } catch {
+            onRefused(latest, error.message)
+            if let older = newestServable(before: latest.version, in: store, admission: admission) {
+                served = older
+                logger.critical(
+                    "the newest config version cannot be served; serving the newest one that can. Roll back to it (POST /versions/\(older.version)/rollback) or write a fix",
+                    metadata: ["version": "\(latest.version)", "reason": "\(error.message)", "serving_version": "\(older.version)"])
+            } else {
+                logger.critical(
+                    "no config version of this database can be served", metadata: ["version": "\(latest.version)", "reason": "\(error.message)"])
+            }
+        }
+        publisher.publish(served, epoch: epoch)
+        logger.info("database open", metadata: ["db": "\(database)", "config_version": "\(latest.version)"])
         return store
+    }
+
+    /// Walks the history back from `version` (version 0, the empty config, can always be served).
+    private static func newestServable(before version: Int, in store: ConfigStore, admission: ConfigAdmission) -> Snapshot? {
+        var candidate = version - 1
+        while candidate >= 0 {
+            if let snapshot = try? store.snapshot(version: candidate), (try? admission.check(snapshot.document)) != nil { return snapshot }
+            candidate -= 1
+        }
+        return nil
     }
 }

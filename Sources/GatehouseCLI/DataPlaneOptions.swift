@@ -74,6 +74,12 @@ struct DataPlaneOptions: ParsableArguments {
         ConfigDuration($0)
     }
 
+    @Option(
+        help:
+            "Client connections open at once; past it new clients wait to be accepted. 0: half of what the open-file limit leaves after a reserve (GATEHOUSE_MAX_CONNECTIONS)."
+    )
+    var maxConnections = EnvironmentDefault.value("GATEHOUSE_MAX_CONNECTIONS", 0, expected: "a number of connections") { Int($0).flatMap { $0 >= 0 ? $0 : nil } }
+
     @Option(help: "Proxy event loops, one per core by default (GATEHOUSE_WORKERS).")
     var workers = EnvironmentDefault.value("GATEHOUSE_WORKERS", System.coreCount, expected: "a number of event loops") { Int($0) }
 
@@ -98,6 +104,7 @@ struct DataPlaneOptions: ParsableArguments {
         options.allowsTrace = allowTrace || EnvironmentDefault.flag("GATEHOUSE_ALLOW_TRACE")
         options.allowsUnderscoreHeaders = allowUnderscoreHeaders || EnvironmentDefault.flag("GATEHOUSE_ALLOW_UNDERSCORE_HEADERS")
         options.drainTimeout = drainTimeout.timeAmount
+        options.maxConnections = maxConnections == 0 ? nil : maxConnections
         return options
     }
 }

@@ -41,9 +41,13 @@ struct Serve: AsyncParsableCommand {
         // The writer opens the database before binding, so a database it cannot use stops it
         // at once; a standby opens it when the writer is gone.
         var store: ConfigStore?
+        // A newest version that cannot be served, found before the data plane exists.
+        let refusedAtStart = NIOLockedValueBox<(Snapshot, String)?>(nil)
         if lock.tryAcquire() {
             do {
-                store = try ControlPlaneService.open(controlPlane.db, publisher: publisher, logger: logger)
+                store = try ControlPlaneService.open(controlPlane.db, publisher: publisher, logger: logger) { snapshot, reason in
+                    refusedAtStart.withLockedValue { $0 = (snapshot, reason) }
+                }
             } catch {
                 throw ExitCode(3)
             }
@@ -52,7 +56,8 @@ struct Serve: AsyncParsableCommand {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: dataPlane.workers)
         let outcome: Listener.DrainOutcome?
         do {
-            outcome = try await serve(store: store, lock: lock, publisher: publisher, group: group, logger: logger)
+            outcome = try await serve(
+                store: store, lock: lock, publisher: publisher, group: group, refusedAtStart: refusedAtStart.withLockedValue { $0 }, logger: logger)
         } catch is ControlPlaneService.OpenFailure {
             try? await group.shutdownGracefully()
             throw ExitCode(3)
@@ -68,22 +73,26 @@ struct Serve: AsyncParsableCommand {
 
     /// Binds the listeners and runs every service until a graceful shutdown completes.
     private func serve(
-        store: ConfigStore?, lock: WriterLock, publisher: SnapshotPublisher, group: MultiThreadedEventLoopGroup, logger: Logger
+        store: ConfigStore?, lock: WriterLock, publisher: SnapshotPublisher, group: MultiThreadedEventLoopGroup,
+        refusedAtStart: (Snapshot, String)?, logger: Logger
     ) async throws -> Listener.DrainOutcome? {
         let role = NIOLockedValueBox(store == nil ? "standby" : "writer")
         let embedded = try await EmbeddedDataPlane(options: dataPlane, group: group, logger: logger) {
             ["control_plane": .string(role.withLockedValue { $0 })]
         }
         let state = embedded.state
+        if let (snapshot, reason) = refusedAtStart { state.rejected(snapshot, reason: reason) }
         var adminOptions = controlPlane.adminOptions
-        adminOptions.dataPlanes = { _ in
+        adminOptions.dataPlanes = { latest in
             let current = state.current
-            let status = current.lastRejection.map { $0.version > (current.version ?? -1) } == true ? "rejected" : "in_sync"
+            let served = current.version ?? 0
+            let status =
+                current.lastRejection.map { $0.version > served } == true ? "rejected" : served < latest ? "behind" : "in_sync"
             return [
                 [
                     "id": "embedded", "hostname": .string(ProcessInfo.processInfo.hostName), "gatehouse_version": .string(GatehouseVersion.current),
                     "config_version": current.version.map(JSONValue.int) ?? .null, "config_hash": current.hash.map(JSONValue.string) ?? .null,
-                    "status": .string(status), "connected": true, "behind": 0,
+                    "status": .string(status), "connected": true, "behind": .int(max(0, latest - served)),
                     "error": current.lastRejection.map { .string("version \($0.version): \($0.reason)") } ?? .null,
                     "last_seen": .int(Int(Date().timeIntervalSince1970)),
                 ]
@@ -91,9 +100,10 @@ struct Serve: AsyncParsableCommand {
         }
         let controlPlaneService = ControlPlaneService(
             database: controlPlane.db, lock: lock, store: store, publisher: publisher, waitForApply: { await state.waitUntilSettled(version: $0) },
-            adminListen: controlPlane.adminListen,
+            adminListen: controlPlane.adminListen, adminIdleTimeout: controlPlane.adminIdleTimeout.timeAmount,
             adminOptions: adminOptions, group: group, logger: logger, role: role,
-            configDirectory: controlPlane.configDirectory(logger: logger)
+            configDirectory: controlPlane.configDirectory(logger: logger),
+            onRefused: { state.rejected($0, reason: $1) }
         )
         // Graceful shutdown runs in reverse order: the proxy drains first, while the status port
         // still reports it; the control plane and the snapshot feed stop after.

@@ -36,8 +36,10 @@ extension ConfigDocument {
         }
     }
 
-    /// The index of the `T` addressed by id or name.
+    /// The index of the `T` addressed by id or name. An id wins: a name in the form of an id
+    /// (refused for new names, but kept by databases older than that rule) never shadows one.
     public func index<T: ConfigEntity>(of type: T.Type, _ key: String) -> Int? {
-        self[keyPath: T.all].firstIndex { $0.header.id == key || $0.header.name == key }
+        let entities = self[keyPath: T.all]
+        return entities.firstIndex { $0.header.id == key } ?? entities.firstIndex { $0.header.name == key }
     }
 }

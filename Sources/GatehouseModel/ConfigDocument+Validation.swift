@@ -67,6 +67,25 @@ extension ConfigDocument {
         }
     }
 
+    /// Names given since `old` must not have the form of an id: `/upstreams/{id-or-name}` and
+    /// the references between entities take either, and a name that is another entity's id
+    /// would address the wrong one. Names `old` already had stay valid, so a database written
+    /// before this rule still opens, serves and takes writes.
+    public func validateNewNames(since old: ConfigDocument) throws(ConfigError) {
+        func check(_ headers: [EntityHeader], _ before: [EntityHeader], _ kind: EntityKind) throws(ConfigError) {
+            let known = Set(before.map(\.name))
+            if let header = headers.first(where: { EntityName.isUUID($0.name) && !known.contains($0.name) }) {
+                throw .invalid(
+                    "\(kind.singular) '\(header.name)': a name may not have the form of an id (a UUID); ids and names share /\(kind.plural)/{id-or-name}",
+                    field: "name")
+            }
+        }
+        try check(upstreams.map(\.header), old.upstreams.map(\.header), .upstream)
+        try check(routes.map(\.header), old.routes.map(\.header), .route)
+        try check(consumers.map(\.header), old.consumers.map(\.header), .consumer)
+        try check(policies.map(\.header), old.policies.map(\.header), .policy)
+    }
+
     private func unique(_ headers: [EntityHeader], _ kind: EntityKind) throws(ConfigError) {
         var seen: Set<String> = []
         for header in headers where !seen.insert(header.name).inserted {

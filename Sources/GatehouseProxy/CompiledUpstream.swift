@@ -51,14 +51,19 @@ public final class CompiledUpstream: Sendable {
                 tls = (context, names)
                 return
             }
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            configuration.certificateVerification = upstream.tls.verify ? .fullVerification : .none
-            if let pem = upstream.tls.caCertificates {
-                configuration.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8)))]
-            }
-            tls = (try NIOSSLContext(configuration: configuration), names)
+            tls = (try Self.tlsContext(upstream.tls), names)
         } else {
             tls = nil
         }
+    }
+
+    /// The client TLS context of an https upstream's settings.
+    static func tlsContext(_ settings: Upstream.TLS) throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.certificateVerification = settings.verify ? .fullVerification : .none
+        if let pem = settings.caCertificates {
+            configuration.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8)))]
+        }
+        return try NIOSSLContext(configuration: configuration)
     }
 }

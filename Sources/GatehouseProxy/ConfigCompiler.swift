@@ -21,16 +21,10 @@ public enum ConfigCompiler {
         } catch {
             throw Rejection(description: "invalid snapshot: \(error)")
         }
-        for policy in document.policies where policy.enabled {
-            guard PolicyCatalog.enforcedTypes.contains(policy.type) else {
-                throw Rejection(description: "policy '\(policy.name)' of type \(policy.type.rawValue) cannot be enforced by this data plane")
-            }
-            // Fail closed: a policy that cannot be built takes the whole snapshot with it.
-            do {
-                try policy.type.validate(policy.config)
-            } catch {
-                throw Rejection(description: "policy '\(policy.name)' cannot be built: \(error.field.map { "\($0): " } ?? "")\(error.message)")
-            }
+        do {
+            try ConfigAdmission.checkPolicies(document)
+        } catch {
+            throw Rejection(description: error.message)
         }
         var upstreams: [CompiledUpstream] = []
         var indices: [String: Int] = [:]

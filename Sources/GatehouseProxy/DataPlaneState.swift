@@ -42,7 +42,9 @@ public final class DataPlaneState: Sendable {
         }
     }
 
-    func rejected(_ snapshot: Snapshot, reason: String) {
+    /// Records a snapshot refused: by the applier, or before it was offered (a control plane
+    /// starting on a database whose newest version cannot be served).
+    public func rejected(_ snapshot: Snapshot, reason: String) {
         settle { current in
             current.lastRejection = Rejection(version: snapshot.version, hash: snapshot.hash, reason: reason)
         }

@@ -59,20 +59,29 @@ public enum Explainer {
     static let listedRoutes = 50
 
     public static func explain(_ request: Request, config: CompiledConfig) throws(ConfigError) -> JSONValue {
+        var headers = HTTPHeaders(request.headers.map { ($0.name, $0.value) })
+        if let origin = request.origin { headers.replaceOrAdd(name: "origin", value: origin) }
+        // The edge's checks come first, as on the proxy: a request they refuse never reaches a
+        // route. A URL with a host stands for the Host header a client would send with it.
+        var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: request.method), uri: request.url, headers: headers)
+        if !head.headers.contains(name: "host") { head.headers.add(name: "host", value: RequestTarget.originForm(request.url).authority ?? "") }
+        var out: [String: JSONValue] = ["config_version": .int(config.version)]
+        if let refusal = RequestRules.check(head, options: ProxyOptions()) {
+            out["request"] = ["method": .string(request.method), "url": .string(request.url)]
+            out["answer"] = ["status": .int(Int(refusal.status.code)), "reason": .string("refused by the edge: \(refusal.message)")]
+            return .object(out)
+        }
         let target: RequestTarget
         do {
             target = try RequestTarget(request.url)
         } catch {
-            throw .invalid("'\(request.url)' is not a URL the gateway would route: \(error)", field: "url")
+            out["request"] = ["method": .string(request.method), "url": .string(request.url)]
+            out["answer"] = ["status": 400, "reason": .string("refused by the edge: invalid request target: \(error)")]
+            return .object(out)
         }
-        var headers = HTTPHeaders(request.headers.map { ($0.name, $0.value) })
-        if let origin = request.origin { headers.replaceOrAdd(name: "origin", value: origin) }
         let hostHeader = target.authority ?? headers.first(name: "host") ?? ""
         let host = RequestTarget.routingHost(hostHeader)
-        var out: [String: JSONValue] = [
-            "config_version": .int(config.version),
-            "request": ["method": .string(request.method), "host": .string(host), "path": .string(target.path)],
-        ]
+        out["request"] = ["method": .string(request.method), "host": .string(host), "path": .string(target.path)]
         let found = config.routes.match(host: host, path: target.path, method: request.method, header: { headers[$0] })
         out["routes"] = routeReasons(
             config.routes, winner: found?.entry.route, host: host, path: target.path, method: request.method, headers: headers)

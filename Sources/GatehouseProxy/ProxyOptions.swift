@@ -24,6 +24,9 @@ public struct ProxyOptions: Sendable {
     /// its further bytes are read and dropped, as of the last ones, and at most in all.
     public var lingerTimeout: TimeAmount = .seconds(5)
     public var lingerTime: TimeAmount = .seconds(30)
+    /// Client connections open at once, over all workers; past it new clients wait in the
+    /// backlog to be accepted. Nil: half of what the descriptor limit leaves after a reserve.
+    public var maxConnections: Int?
     /// How long a drain waits for open connections before cutting them.
     public var drainTimeout: TimeAmount = .seconds(30)
 

@@ -21,15 +21,20 @@ public enum ProxyServer {
         var channels: [any Channel] = []
         var trackers: [ConnectionTracker] = []
         var port = address.port
+        let loops = Array(group.makeIterator())
+        let perLoop = max(1, (options.maxConnections ?? AcceptGate.defaultLimit()) / loops.count)
         do {
-            for loop in group.makeIterator() {
+            for loop in loops {
                 let pool = try await loop.submit {
                     NIOLoopBound(UpstreamConnectionPool(eventLoop: loop, keepsUnderscoreFields: options.allowsUnderscoreHeaders, metrics: metrics), eventLoop: loop)
                 }.get()
                 let tracker = ConnectionTracker(serverEventLoop: loop)
                 let channel = try await ServerBootstrap(group: loop, childGroup: loop)
                     .serverChannelInitializer { channel in
-                        channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(tracker) }
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(AcceptGate(limit: perLoop, metrics: metrics, logger: logger))
+                            try channel.pipeline.syncOperations.addHandler(tracker)
+                        }
                     }
                     .serverChannelOption(.backlog, value: 1024)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

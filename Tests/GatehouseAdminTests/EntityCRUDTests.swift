@@ -101,3 +101,21 @@ import Testing
         }
     }
 }
+
+@Suite struct IDShapedNameTests {
+    @Test func aNameInTheFormOfAnIdIsRefused() async throws {
+        try await AdminHarness().run { client in
+            let first = try await client.call(.post, "/upstreams", ["name": "api", "targets": [["target": "127.0.0.1:9000"]]])
+            let id = try #require(first.json["id"]?.stringValue)
+            for name in [id, "00000000-0000-4000-8000-000000000001"] {
+                let refused = try await client.call(.post, "/upstreams", ["name": .string(name), "targets": [["target": "127.0.0.1:9001"]]])
+                #expect(refused.status == 400, "\(refused.json)")
+                #expect(refused.json["error"]?["field"] == "name")
+            }
+            // Nor by a rename, nor in a whole document.
+            #expect(try await client.call(.patch, "/upstreams/api", ["name": .string(id)]).status == 400)
+            #expect(try await client.call(.get, "/upstreams/\(id)").json["name"] == "api")
+            #expect(try await client.call(.get, "/versions").json["data"]?.arrayValue?.count == 1)
+        }
+    }
+}

@@ -173,3 +173,24 @@ import Testing
             ])
     }
 }
+
+@Suite struct IDShapedNameRulesTests {
+    static let idShaped = "00000000-0000-4000-8000-00000000abcd"
+
+    @Test func anIdWinsOverANameOfTheSameText() throws {
+        var document = ConfigDocument()
+        document.upstreams = [
+            try Upstream.read(["name": .string(Self.idShaped), "targets": [["target": "127.0.0.1:1"]]], id: "00000000-0000-4000-8000-000000000001"),
+            try Upstream.read(["name": "real", "targets": [["target": "127.0.0.1:2"]]], id: Self.idShaped),
+        ]
+        #expect(document.index(of: Upstream.self, Self.idShaped) == 1)
+    }
+
+    @Test func onlyNewNamesAreHeldToTheRule() throws {
+        var old = ConfigDocument()
+        old.upstreams = [try Upstream.read(["name": .string(Self.idShaped), "targets": [["target": "127.0.0.1:1"]]], id: "00000000-0000-4000-8000-000000000001")]
+        // A database written before the rule keeps its names.
+        try old.validateNewNames(since: old)
+        #expect(throws: ConfigError.self) { try old.validateNewNames(since: ConfigDocument()) }
+    }
+}

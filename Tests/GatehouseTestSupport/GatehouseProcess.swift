@@ -45,16 +45,18 @@ public final class GatehouseProcess: Sendable {
     /// - Parameters:
     ///   - proxyPort: a fixed proxy port (to start beside another process); 0 picks one.
     ///   - standby: the process is expected to wait as a standby, so no admin port is awaited.
+    ///   - openFileLimit: the process's open-file limit (`RLIMIT_NOFILE`), set by `prlimit`.
     public static func serve(
         db: String, passDB: Bool = true, environment: [String: String] = [:], extraArguments: [String] = [],
-        proxyPort: Int = 0, standby: Bool = false
+        proxyPort: Int = 0, standby: Bool = false, openFileLimit: Int? = nil
     ) async throws -> GatehouseProcess {
         try await launch(
             ["serve"] + (passDB ? ["--db", db] : []) + [
                 "--proxy-listen", "127.0.0.1:\(proxyPort)", "--admin-listen", "127.0.0.1:0", "--status-listen", "127.0.0.1:0", "--workers", "2",
             ] + extraArguments,
             environment: environment,
-            awaiting: standby ? ["proxy listening", "status listening"] : ["proxy listening", "status listening", "admin listening"])
+            awaiting: standby ? ["proxy listening", "status listening"] : ["proxy listening", "status listening", "admin listening"],
+            openFileLimit: openFileLimit)
     }
 
     /// Starts `gatehouse control-plane` on `db` and returns once its admin and cluster ports are known.
@@ -78,11 +80,19 @@ public final class GatehouseProcess: Sendable {
             ] + extraArguments, awaiting: ["status listening"])
     }
 
-    private static func launch(_ arguments: [String], environment: [String: String] = [:], awaiting: [String]) async throws -> GatehouseProcess {
+    private static func launch(
+        _ arguments: [String], environment: [String: String] = [:], awaiting: [String], openFileLimit: Int? = nil
+    ) async throws -> GatehouseProcess {
         let process = Process()
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
+        if let openFileLimit {
+            // prlimit sets the limit and becomes the command (same process).
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+            process.arguments = ["--nofile=\(openFileLimit):\(openFileLimit)", binary] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = arguments
+        }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

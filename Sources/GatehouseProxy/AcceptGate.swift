@@ -1,0 +1,124 @@
+import Logging
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Decides when a proxy listener accepts, in its server channel's pipeline (one per event loop).
+///
+/// - At `limit` open connections it stops accepting until one closes: new clients wait in the
+///   kernel's backlog instead of the process running out of file descriptors, so the status
+///   and admin ports, upstream connections and the database keep theirs (nginx's
+///   `worker_connections`).
+/// - An accept that fails for want of descriptors or memory (`EMFILE`, `ENFILE`, `ENOBUFS`,
+///   `ENOMEM`) pauses accepting for `backoff` instead of retrying at once: NIO would otherwise
+///   spin on the still-readable socket. The first failure of a run is logged, the run's end
+///   too, and every failure is counted.
+///
+/// Its state belongs to the server channel's event loop, which is also its connections' loop.
+final class AcceptGate: ChannelDuplexHandler {
+    typealias InboundIn = any Channel
+    typealias InboundOut = any Channel
+    typealias OutboundIn = Never
+
+    private let limit: Int
+    private let backoff: TimeAmount
+    private let metrics: EdgeMetrics
+    private let logger: Logger
+    private var open = 0
+    /// A read the channel asked for and was not given yet.
+    private var readHeld = false
+    private var pausedUntil: NIODeadline?
+    private var resume: Scheduled<Void>?
+    /// Failed accepts since the last one that succeeded; 0 outside a run of failures.
+    private var failures = 0
+    private var loggedLimit = false
+    private var context: ChannelHandlerContext?
+
+    init(limit: Int, backoff: TimeAmount = .milliseconds(100), metrics: EdgeMetrics, logger: Logger) {
+        self.limit = limit
+        self.backoff = backoff
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        resume?.cancel()
+        resume = nil
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if open >= limit || pausedUntil.map({ $0 > .now() }) == true {
+            readHeld = true
+            if open >= limit, !loggedLimit {
+                loggedLimit = true
+                logger.warning("connection limit reached; new clients wait to be accepted", metadata: ["limit": "\(limit)"])
+            }
+            return
+        }
+        pausedUntil = nil
+        context.read()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let child = unwrapInboundIn(data)
+        if failures > 0 {
+            logger.notice("accepting connections again", metadata: ["failed_accepts": "\(failures)"])
+            failures = 0
+        }
+        open += 1
+        child.closeFuture.assumeIsolatedUnsafeUnchecked().whenComplete { [self] _ in
+            open -= 1
+            if open < limit { loggedLimit = false }
+            releaseHeldRead()
+        }
+        context.fireChannelRead(data)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let error = error as? IOError, [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(error.errnoCode) else {
+            return context.fireErrorCaught(error)
+        }
+        metrics.count(\.acceptFailures)
+        if failures == 0 {
+            logger.error(
+                "cannot accept connections: \(error.errnoCode == ENFILE ? "the system" : "this process") is out of file descriptors or memory; pausing accepts",
+                metadata: ["open_connections": "\(open)", "pause": "\(backoff)", "error": "\(error)"])
+        }
+        failures += 1
+        pausedUntil = .now() + backoff
+        resume?.cancel()
+        resume = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: backoff) { [self] in
+            resume = nil
+            releaseHeldRead()
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        resume?.cancel()
+        resume = nil
+        context.fireChannelInactive()
+    }
+
+    private func releaseHeldRead() {
+        guard readHeld, let context else { return }
+        readHeld = false
+        read(context: context)
+    }
+
+    /// The connections a process may hold open at once by default: half of what its descriptor
+    /// limit leaves after a reserve (each client connection may hold an upstream one too).
+    static func defaultLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < rlim_t(Int32.max) else { return 1 << 20 }
+        let soft = Int(clamping: limit.rlim_cur)
+        let reserve = min(64, soft / 2)
+        return max(1, (soft - reserve) / 2)
+    }
+}
