@@ -3,7 +3,8 @@ import GatehouseCluster
 
 /// The cluster's shared secret and TLS files, on both sides of the cluster protocol: the control
 /// plane serves TLS with the certificate and requires client certificates signed by the CA; a
-/// data plane verifies the control plane with the CA and presents the certificate.
+/// data plane verifies the control plane with the CA and presents the certificate. Plain HTTP
+/// beyond loopback is the operator's explicit choice (`--cluster-insecure`).
 struct ClusterOptions: ParsableArguments {
     @Option(help: "The shared secret of the cluster, the same on every process (GATEHOUSE_CLUSTER_TOKEN).")
     var clusterToken = EnvironmentDefault.value("GATEHOUSE_CLUSTER_TOKEN", "")
@@ -19,6 +20,14 @@ struct ClusterOptions: ParsableArguments {
             "PEM CA: on the control plane, data planes must present a certificate it signed (mutual TLS); on a data plane, the CA of the control plane's certificate (default: the system's roots) (GATEHOUSE_CLUSTER_CA)."
     )
     var clusterCA = EnvironmentDefault.value("GATEHOUSE_CLUSTER_CA", "")
+
+    @Flag(
+        help:
+            "Allow the cluster link in plain HTTP beyond loopback: a data plane refuses an http:// control plane on another address without it; a control plane warns (GATEHOUSE_CLUSTER_INSECURE=1)."
+    )
+    var clusterInsecure = false
+
+    var insecure: Bool { clusterInsecure || EnvironmentDefault.flag("GATEHOUSE_CLUSTER_INSECURE") }
 
     var tls: ClusterTLS {
         ClusterTLS(

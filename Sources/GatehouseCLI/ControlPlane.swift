@@ -56,6 +56,11 @@ struct ControlPlane: AsyncParsableCommand {
 
     func run() async throws {
         let logger = LogSetup.logger(level: logLevel)
+        if cluster.clusterCert.isEmpty, !clusterListen.isLoopback, !cluster.insecure {
+            logger.warning(
+                "the cluster endpoint serves plain HTTP beyond loopback: the cluster token and snapshots cross the network in clear. Serve TLS (--cluster-cert, --cluster-key), or pass --cluster-insecure to say this is intended",
+                metadata: ["address": "\(clusterListen)"])
+        }
         let publisher = SnapshotPublisher()
         let lock: WriterLock
         var store: ConfigStore?
@@ -80,9 +85,10 @@ struct ControlPlane: AsyncParsableCommand {
             logger: logger
         )
         var adminOptions = controlPlane.adminOptions
-        adminOptions.dataPlanes = { registry.json(currentVersion: $0) }
+        adminOptions.dataPlanes = { registry.json(currentVersion: $0, currentEpoch: publisher.epoch) }
         let controlPlaneService = ControlPlaneService(
             database: controlPlane.db, lock: lock, store: store, publisher: publisher, waitForApply: { _ in }, adminListen: controlPlane.adminListen,
+            adminIdleTimeout: controlPlane.adminIdleTimeout.timeAmount,
             adminOptions: adminOptions, group: group, logger: logger, role: NIOLockedValueBox(store == nil ? "standby" : "writer"),
             configDirectory: controlPlane.configDirectory(logger: logger)
         )

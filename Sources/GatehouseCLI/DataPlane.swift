@@ -4,6 +4,7 @@ import GatehouseCluster
 import GatehouseModel
 import GatehouseProxy
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -29,6 +30,11 @@ struct DataPlane: AsyncParsableCommand {
     @Option(help: "Where the last good snapshot and this node's id are kept (GATEHOUSE_CACHE_DIR).")
     var cacheDir = EnvironmentDefault.value("GATEHOUSE_CACHE_DIR", "./gatehouse-dp-cache")
 
+    @Option(help: "The largest cluster frame taken from the control plane, uncompressed: the size of the config (GATEHOUSE_CLUSTER_MAX_FRAME_SIZE).")
+    var clusterMaxFrameSize = EnvironmentDefault.value(
+        "GATEHOUSE_CLUSTER_MAX_FRAME_SIZE", ByteSize(bytes: ClusterFrame.defaultMaxMessageBytes), expected: "a size such as 256MiB"
+    ) { ByteSize($0) }
+
     @OptionGroup var dataPlane: DataPlaneOptions
 
     var usesTLS: Bool { controlPlane.hasPrefix("https://") }
@@ -42,10 +48,18 @@ struct DataPlane: AsyncParsableCommand {
     }
 
     func validate() throws {
-        guard controlPlaneAddress != nil else {
+        guard let address = controlPlaneAddress else {
             throw ValidationError("--control-plane (GATEHOUSE_CONTROL_PLANE) must be http://host:port or https://host:port, got '\(controlPlane)'")
         }
         guard !cluster.clusterToken.isEmpty else { throw ValidationError("--cluster-token (GATEHOUSE_CLUSTER_TOKEN) must be set") }
+        if !usesTLS, !address.isLoopback, !cluster.insecure {
+            throw ValidationError(
+                "--control-plane \(controlPlane) is plain HTTP beyond loopback: the cluster token and every snapshot would cross the network in clear. Use https:// (with --cluster-ca), or pass --cluster-insecure (GATEHOUSE_CLUSTER_INSECURE=1) to accept that"
+            )
+        }
+        guard (1...Int(UInt32.max)).contains(clusterMaxFrameSize.bytes) else {
+            throw ValidationError("--cluster-max-frame-size (GATEHOUSE_CLUSTER_MAX_FRAME_SIZE) must be from 1 byte to 4GiB, got \(clusterMaxFrameSize)")
+        }
         if !usesTLS, !cluster.clusterCA.isEmpty || !cluster.clusterCert.isEmpty {
             throw ValidationError("--cluster-ca and --cluster-cert apply to an https:// control plane")
         }
@@ -69,27 +83,31 @@ struct DataPlane: AsyncParsableCommand {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: dataPlane.workers)
         let address = controlPlaneAddress!
         let tls = try usesTLS ? NIOSSLContext(configuration: cluster.tls.clientConfiguration()) : nil
-        let client = ControlPlaneClient(host: address.host, port: address.port, token: cluster.clusterToken, tls: tls, group: group, logger: logger)
+        let client = ControlPlaneClient(
+            host: address.host, port: address.port, token: cluster.clusterToken, tls: tls, group: group, maxFrameBytes: clusterMaxFrameSize.bytes,
+            logger: logger)
+        let servedEpoch = NIOLockedValueBox<String?>(nil)
         let embedded = try await EmbeddedDataPlane(options: dataPlane, group: group, logger: logger) { [controlPlane] in
             let status = client.status
             return [
-                "node_id": .string(nodeID),
+                "node_id": .string(nodeID), "config_epoch": servedEpoch.withLockedValue { $0 }.map(JSONValue.string) ?? .null,
                 "control_plane": [
                     "url": .string(controlPlane), "connected": .bool(status.connected), "last_error": status.lastError.map(JSONValue.string) ?? .null,
                 ],
             ]
         }
         do {
-            if let cached = try cache.load() {
-                let reason = embedded.applier.apply(cached)
+            if let cached = try cache.load(signer: SnapshotSigner(token: cluster.clusterToken), maxBytes: clusterMaxFrameSize.bytes) {
+                let reason = embedded.applier.apply(cached.snapshot)
+                if reason == nil { servedEpoch.withLockedValue { $0 = cached.epoch } }
                 logger.notice(
                     reason == nil ? "serving the cached snapshot until the control plane answers" : "the cached snapshot cannot be applied",
-                    metadata: ["version": "\(cached.version)", "reason": "\(reason ?? "")"])
+                    metadata: ["version": "\(cached.snapshot.version)", "epoch": "\(cached.epoch)", "reason": "\(reason ?? "")"])
             }
         } catch {
             logger.error("the cached snapshot is refused; waiting for the control plane", metadata: ["reason": "\(error)"])
         }
-        let feed = RemoteSnapshotFeed(nodeID: nodeID, client: client, cache: cache, embedded: embedded, logger: logger)
+        let feed = RemoteSnapshotFeed(nodeID: nodeID, client: client, cache: cache, embedded: embedded, servedEpoch: servedEpoch, logger: logger)
         let services = ServiceGroup(
             configuration: .init(
                 services: [.init(service: embedded.status), .init(service: feed), .init(service: embedded.proxy)],
@@ -106,52 +124,5 @@ struct DataPlane: AsyncParsableCommand {
             throw ExitCode(2)
         }
         logger.info("stopped")
-    }
-}
-
-/// Snapshots from the control plane into the data plane: each applied one is written to the
-/// cache, then acknowledged; a refused one is reported with its reason. A heartbeat report goes
-/// out every heartbeat interval.
-private struct RemoteSnapshotFeed: Service {
-    let nodeID: String
-    let client: ControlPlaneClient
-    let cache: SnapshotCache
-    let embedded: EmbeddedDataPlane
-    let logger: Logger
-
-    func run() async {
-        let (snapshots, continuation) = AsyncStream.makeStream(of: Snapshot.self, bufferingPolicy: .bufferingNewest(1))
-        let (nodeID, client, cache, state, logger) = (nodeID, client, cache, embedded.state, logger)
-        let hello: @Sendable () -> ClusterProtocol.Hello = {
-            let current = state.current
-            return ClusterProtocol.Hello(
-                nodeID: nodeID, hostname: ProcessInfo.processInfo.hostName, gatehouseVersion: GatehouseVersion.current,
-                policyTypes: PolicyCatalog.enforcedTypes.map(\.rawValue).sorted(), configVersion: current.version, configHash: current.hash)
-        }
-        await cancelWhenGracefulShutdown {
-            await withDiscardingTaskGroup { group in
-                group.addTask { await client.run(hello: hello) { continuation.yield($0) } }
-                group.addTask {
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: .seconds(ClusterProtocol.heartbeatSeconds))
-                        let current = state.current
-                        await client.report(.init(nodeID: nodeID, kind: .heartbeat, version: current.version, hash: current.hash))
-                    }
-                }
-                await embedded.applier.run(snapshots) { snapshot, reason in
-                    if let reason {
-                        await client.report(.init(nodeID: nodeID, kind: .rejected, version: snapshot.version, hash: snapshot.hash, reason: reason))
-                        return
-                    }
-                    do {
-                        try cache.store(snapshot)
-                    } catch {
-                        logger.error("cannot write the snapshot cache", metadata: ["error": "\(error)"])
-                    }
-                    let current = state.current
-                    await client.report(.init(nodeID: nodeID, kind: .applied, version: current.version, hash: current.hash))
-                }
-            }
-        }
     }
 }

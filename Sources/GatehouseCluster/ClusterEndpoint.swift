@@ -10,15 +10,17 @@ import Synchronization
 
 /// The control plane's side of the cluster protocol (docs/cluster-protocol.md): one long-lived
 /// stream per data plane carrying snapshots and heartbeats, and a reports endpoint for ACK, NACK
-/// and heartbeats from the data planes. Every request must carry the cluster token.
+/// and heartbeats from the data planes. Every request must carry the cluster token; every
+/// snapshot goes out signed (`SnapshotSigner`) with the epoch it was published under.
 public final class ClusterEndpoint: Sendable {
     private let publisher: SnapshotPublisher
     public let registry: DataPlaneRegistry
     private let token: String
+    private let signer: SnapshotSigner
     private let heartbeat: Duration
     private let logger: Logger
     /// The newest snapshot's frame, built once and sent to every data plane.
-    private let frame = Mutex<(version: Int, hash: String, bytes: ByteBuffer)?>(nil)
+    private let frame = Mutex<(version: Int, hash: String, epoch: String, bytes: ByteBuffer)?>(nil)
     private let streams = Mutex<(next: Int, open: [Int: AsyncStream<Event>.Continuation], stopped: Bool)>((0, [:], false))
 
     private enum Event: Sendable {
@@ -34,6 +36,7 @@ public final class ClusterEndpoint: Sendable {
         self.publisher = publisher
         self.registry = registry
         self.token = token
+        signer = SnapshotSigner(token: token)
         self.heartbeat = heartbeat
         self.logger = logger
     }
@@ -73,8 +76,12 @@ public final class ClusterEndpoint: Sendable {
             logger.warning("cluster stream refused: wrong or missing token")
             return refusal(.unauthorized, "unauthorized", "the cluster token is wrong or missing")
         }
-        guard let hello = ClusterProtocol.Hello(header: { name in request.headers[HTTPField.Name(name)!] }) else {
-            return refusal(.badRequest, "bad_hello", "the stream request must carry the Gatehouse-Node-Id and Gatehouse-Cluster-Protocol headers")
+        let hello: ClusterProtocol.Hello
+        do {
+            hello = try ClusterProtocol.Hello(header: { name in request.headers[HTTPField.Name(name)!] })
+        } catch {
+            logger.warning("cluster stream refused: a malformed hello", metadata: ["reason": "\(error)"])
+            return refusal(.badRequest, "bad_hello", error.description)
         }
         guard hello.protocolVersion == ClusterProtocol.version else {
             let reason = "data plane speaks cluster protocol \(hello.protocolVersion); this control plane speaks \(ClusterProtocol.version)"
@@ -95,12 +102,12 @@ public final class ClusterEndpoint: Sendable {
         let publisher = self.publisher
         let heartbeat = self.heartbeat
         // Only the newest snapshot waits: a version the writer has not reached yet is skipped.
-        let pending = NIOLockedValueBox<Snapshot?>(nil)
+        let pending = NIOLockedValueBox<SnapshotPublisher.Published?>(nil)
         let body = ResponseBody { writer in
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask {
-                    for await snapshot in publisher.subscribe() {
-                        pending.withLockedValue { $0 = snapshot }
+                    for await published in publisher.subscribeWithEpochs() {
+                        pending.withLockedValue { $0 = published }
                         continuation.yield(.snapshot)
                     }
                 }
@@ -116,20 +123,22 @@ public final class ClusterEndpoint: Sendable {
                     self.registry.disconnected(hello.nodeID)
                     self.logger.info("data plane disconnected", metadata: ["node": "\(hello.nodeID)"])
                 }
-                var sent = (version: hello.configVersion, hash: hello.configHash)
+                // What the data plane serves needs no frame: the same version and hash of the same epoch.
+                var sent = (version: hello.configVersion, hash: hello.configHash, epoch: hello.configEpoch)
                 var latest: Int?
                 for await event in events {
                     switch event {
                     case .snapshot:
                         guard
-                            let snapshot = pending.withLockedValue({ slot in
+                            let published = pending.withLockedValue({ slot in
                                 defer { slot = nil }; return slot
                             })
                         else { continue }
+                        let snapshot = published.snapshot
                         latest = snapshot.version
-                        if sent.version == snapshot.version, sent.hash == snapshot.hash { continue }
-                        try await writer.write(self.frame(for: snapshot))
-                        sent = (snapshot.version, snapshot.hash)
+                        if sent.version == snapshot.version, sent.hash == snapshot.hash, sent.epoch == published.epoch { continue }
+                        try await writer.write(self.frame(for: published))
+                        sent = (snapshot.version, snapshot.hash, published.epoch)
                     case .heartbeat:
                         try await writer.write(ByteBuffer(bytes: ClusterProtocol.heartbeatFrame(version: latest)))
                     }
@@ -140,12 +149,13 @@ public final class ClusterEndpoint: Sendable {
         return Response(status: .ok, headers: [.contentType: "application/vnd.gatehouse.cluster-frames"], body: body)
     }
 
-    /// The snapshot's frame, compressed once per version whatever the number of data planes.
-    private func frame(for snapshot: Snapshot) -> ByteBuffer {
-        frame.withLock { cached in
-            if let cached, cached.version == snapshot.version, cached.hash == snapshot.hash { return cached.bytes }
-            let bytes = ByteBuffer(bytes: ClusterProtocol.snapshotFrame(snapshot))
-            cached = (snapshot.version, snapshot.hash, bytes)
+    /// The snapshot's frame, signed and compressed once per version whatever the number of data planes.
+    private func frame(for published: SnapshotPublisher.Published) -> ByteBuffer {
+        let (snapshot, epoch) = (published.snapshot, published.epoch)
+        return frame.withLock { cached in
+            if let cached, cached.version == snapshot.version, cached.hash == snapshot.hash, cached.epoch == epoch { return cached.bytes }
+            let bytes = ByteBuffer(bytes: ClusterProtocol.snapshotFrame(SignedSnapshot(snapshot, epoch: epoch, signer: signer)))
+            cached = (snapshot.version, snapshot.hash, epoch, bytes)
             return bytes
         }
     }
@@ -158,6 +168,7 @@ public final class ClusterEndpoint: Sendable {
         do {
             report = try ClusterProtocol.Report(try JSONValue.parse(buffer.readableBytesView))
         } catch {
+            logger.warning("cluster report refused", metadata: ["reason": "\(error)"])
             return refusal(.badRequest, "bad_report", "\(error)")
         }
         guard registry.record(report) else {

@@ -17,8 +17,13 @@ public enum ClusterFrame {
         public let description: String
     }
 
-    /// Largest message accepted (uncompressed): a config of a few hundred thousand routes.
-    public static let maxMessageBytes = 512 << 20
+    /// The largest message a data plane accepts by default (uncompressed), as large as the admin
+    /// API's `PUT /config` body: a config of a hundred thousand routes or more. An operator with a
+    /// larger one raises it (`--cluster-max-frame-size`).
+    public static let defaultMaxMessageBytes = 64 << 20
+    /// No zlib stream inflates more than 1032 times its size (a 258-byte match in two bits), so a
+    /// frame announcing more is refused before anything is allocated for it.
+    static let maxInflation = 1032
 
     public static func encode(_ header: JSONValue, body: [UInt8] = []) -> [UInt8] {
         var raw = header.canonicalBytes
@@ -40,11 +45,16 @@ public enum ClusterFrame {
         return frame
     }
 
-    /// Splits a byte stream into messages; bytes may arrive in any pieces.
+    /// Splits a byte stream into messages; bytes may arrive in any pieces. A frame is inflated only
+    /// once all its compressed bytes are in, into at most `maxMessageBytes`: what a frame announces
+    /// is checked against that limit, and against what its compressed length can hold, first.
     public struct Decoder: Sendable {
         private var pending: [UInt8] = []
+        public let maxMessageBytes: Int
 
-        public init() {}
+        public init(maxMessageBytes: Int = ClusterFrame.defaultMaxMessageBytes) {
+            self.maxMessageBytes = maxMessageBytes
+        }
 
         public mutating func feed(_ bytes: some Sequence<UInt8>) throws(Malformed) -> [Message] {
             pending += bytes
@@ -52,8 +62,13 @@ public enum ClusterFrame {
             while pending.count >= 8 {
                 let compressed = Int(Self.u32(pending, 0))
                 let original = Int(Self.u32(pending, 4))
-                guard original <= ClusterFrame.maxMessageBytes, compressed <= czlib_bound(original) else {
-                    throw Malformed(description: "a frame announces \(original) bytes, over the limit or inconsistent")
+                guard original <= maxMessageBytes else {
+                    throw Malformed(
+                        description:
+                            "a frame announces \(original) bytes uncompressed, over this data plane's limit of \(maxMessageBytes) (--cluster-max-frame-size, GATEHOUSE_CLUSTER_MAX_FRAME_SIZE); raise it if the config is that large")
+                }
+                guard compressed > 0, compressed <= czlib_bound(original), original <= compressed * ClusterFrame.maxInflation else {
+                    throw Malformed(description: "a frame announces \(compressed) compressed bytes for \(original): no zlib stream has that ratio")
                 }
                 guard pending.count >= 8 + compressed else { break }
                 var raw = [UInt8](repeating: 0, count: original)

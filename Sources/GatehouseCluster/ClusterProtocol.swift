@@ -16,108 +16,73 @@ public enum ClusterProtocol {
         public static let policyTypes = "gatehouse-policy-types"
         public static let configVersion = "gatehouse-config-version"
         public static let configHash = "gatehouse-config-hash"
+        public static let configEpoch = "gatehouse-config-epoch"
     }
 
-    /// What a data plane says of itself when it connects.
-    public struct Hello: Sendable, Equatable {
-        public var nodeID: String
-        public var hostname: String
-        public var gatehouseVersion: String
-        public var protocolVersion: Int
-        public var policyTypes: [String]
-        public var configVersion: Int?
-        public var configHash: String?
-
-        public init(
-            nodeID: String, hostname: String, gatehouseVersion: String, protocolVersion: Int = ClusterProtocol.version, policyTypes: [String],
-            configVersion: Int?, configHash: String?
-        ) {
-            self.nodeID = nodeID
-            self.hostname = hostname
-            self.gatehouseVersion = gatehouseVersion
-            self.protocolVersion = protocolVersion
-            self.policyTypes = policyTypes
-            self.configVersion = configVersion
-            self.configHash = configHash
-        }
-
-        public var headers: [(String, String)] {
-            var headers = [
-                (Header.nodeID, nodeID), (Header.hostname, hostname), (Header.gatehouseVersion, gatehouseVersion),
-                (Header.protocolVersion, String(protocolVersion)), (Header.policyTypes, policyTypes.joined(separator: ",")),
-            ]
-            if let configVersion, let configHash {
-                headers += [(Header.configVersion, String(configVersion)), (Header.configHash, configHash)]
-            }
-            return headers
-        }
-
-        /// Reads a hello from request headers; nil when a required one is missing.
-        public init?(header: (String) -> String?) {
-            guard let nodeID = header(Header.nodeID), EntityName.isToken(nodeID), let protocolText = header(Header.protocolVersion),
-                let protocolVersion = Int(protocolText)
-            else { return nil }
-            self.nodeID = nodeID
-            hostname = header(Header.hostname) ?? ""
-            gatehouseVersion = header(Header.gatehouseVersion) ?? ""
-            self.protocolVersion = protocolVersion
-            policyTypes = (header(Header.policyTypes) ?? "").split(separator: ",").map(String.init)
-            configVersion = header(Header.configVersion).flatMap(Int.init)
-            configHash = header(Header.configHash)
-        }
-    }
-
-    /// Control plane → data plane: a snapshot's frame, its document as the canonical JSON that was hashed.
-    public static func snapshotFrame(_ snapshot: Snapshot) -> [UInt8] {
-        ClusterFrame.encode(["type": "snapshot", "version": .int(snapshot.version), "hash": .string(snapshot.hash)], body: snapshot.canonicalJSON)
+    /// Control plane → data plane: a snapshot's frame: its epoch, version, hash and signature in the
+    /// header, its document as the canonical JSON that was hashed after it.
+    public static func snapshotFrame(_ signed: SignedSnapshot) -> [UInt8] {
+        ClusterFrame.encode(
+            [
+                "type": "snapshot", "version": .int(signed.snapshot.version), "hash": .string(signed.snapshot.hash), "epoch": .string(signed.epoch),
+                "signature": .string(signed.signature),
+            ], body: signed.snapshot.canonicalJSON)
     }
 
     public static func heartbeatFrame(version: Int?) -> [UInt8] {
         ClusterFrame.encode(["type": "heartbeat", "version": version.map(JSONValue.int) ?? .null])
     }
 
-    /// A snapshot message read back, its bytes checked against its hash before they are parsed.
-    public static func snapshot(from message: ClusterFrame.Message) throws(ClusterFrame.Malformed) -> Snapshot {
-        guard let version = message.header["version"]?.intValue, let hash = message.header["hash"]?.stringValue else {
-            throw ClusterFrame.Malformed(description: "a snapshot message lacks its version or hash")
-        }
-        do {
-            return try Snapshot(version: version, canonicalJSON: Array(message.body), hash: hash)
-        } catch {
-            throw ClusterFrame.Malformed(description: "snapshot \(version): \(error)")
-        }
+    /// What a data plane can receive.
+    public enum Incoming: Sendable {
+        case snapshot(SignedSnapshot)
+        case heartbeat(version: Int?)
     }
 
-    /// Data plane → control plane: what it did with a version, or that it is alive.
-    public struct Report: Sendable, Equatable {
-        public enum Kind: String, Sendable { case applied, rejected, heartbeat }
-        public var nodeID: String
-        public var kind: Kind
-        public var version: Int?
-        public var hash: String?
-        public var reason: String?
-
-        public init(nodeID: String, kind: Kind, version: Int?, hash: String?, reason: String? = nil) {
-            self.nodeID = nodeID
-            self.kind = kind
-            self.version = version
-            self.hash = hash
-            self.reason = reason
-        }
-
-        public func json() -> JSONValue {
-            [
-                "node_id": .string(nodeID), "type": .string(kind.rawValue), "version": version.map(JSONValue.int) ?? .null,
-                "hash": hash.map(JSONValue.string) ?? .null, "reason": reason.map(JSONValue.string) ?? .null,
-            ]
-        }
-
-        public init(_ json: JSONValue) throws(ClusterFrame.Malformed) {
-            guard let nodeID = json["node_id"]?.stringValue, let kind = json["type"]?.stringValue.flatMap(Kind.init) else {
-                throw ClusterFrame.Malformed(description: "a report needs node_id and a type of applied, rejected or heartbeat")
+    /// A message read back and checked whole: every header field in form and range, a snapshot's
+    /// signature, then its bytes against its hash before they are parsed.
+    public static func incoming(_ message: ClusterFrame.Message, signer: SnapshotSigner) throws(ClusterFrame.Malformed) -> Incoming {
+        guard let header = message.header.objectValue else { throw ClusterFrame.Malformed(description: "a message header is not a JSON object") }
+        switch header["type"]?.stringValue {
+        case "heartbeat":
+            guard Set(header.keys).isSubset(of: ["type", "version"]), message.body.isEmpty else {
+                throw ClusterFrame.Malformed(description: "a heartbeat carries only type and version")
             }
-            self.init(
-                nodeID: nodeID, kind: kind, version: json["version"]?.intValue, hash: json["hash"]?.stringValue, reason: json["reason"]?.stringValue)
+            switch header["version"] {
+            case nil, .null?: return .heartbeat(version: nil)
+            case .int(let version)? where configVersions.contains(version): return .heartbeat(version: version)
+            default: throw ClusterFrame.Malformed(description: "a heartbeat's version must be null or \(versionRange)")
+            }
+        case "snapshot":
+            if let unknown = Set(header.keys).subtracting(["type", "version", "hash", "epoch", "signature"]).sorted().first {
+                throw ClusterFrame.Malformed(description: "a snapshot message has an unknown field '\(unknown.prefix(64))'")
+            }
+            guard let version = header["version"]?.intValue, configVersions.contains(version) else {
+                throw ClusterFrame.Malformed(description: "a snapshot's version must be \(versionRange)")
+            }
+            guard let hash = header["hash"]?.stringValue, isHexDigest(hash) else {
+                throw ClusterFrame.Malformed(description: "snapshot \(version): its hash must be 64 lowercase hex digits")
+            }
+            guard let epoch = header["epoch"]?.stringValue, isEpoch(epoch) else {
+                throw ClusterFrame.Malformed(description: "snapshot \(version): its epoch must be a lowercase UUID")
+            }
+            guard let signature = header["signature"]?.stringValue, isHexDigest(signature) else {
+                throw ClusterFrame.Malformed(description: "snapshot \(version): its signature must be 64 lowercase hex digits")
+            }
+            // The signature first: a forged frame is refused before its document is hashed or parsed.
+            guard signer.isValid(signature, epoch: epoch, version: version, hash: hash) else {
+                throw ClusterFrame.Malformed(
+                    description: "snapshot \(version) has no valid signature: it was not made with this cluster token (forged, altered, or another cluster's)")
+            }
+            let snapshot: Snapshot
+            do {
+                snapshot = try Snapshot(version: version, canonicalJSON: Array(message.body), hash: hash)
+            } catch {
+                throw ClusterFrame.Malformed(description: "snapshot \(version): \(error)")
+            }
+            return .snapshot(SignedSnapshot(checked: snapshot, epoch: epoch, signature: signature))
+        default:
+            throw ClusterFrame.Malformed(description: "a message has no type, or one other than snapshot and heartbeat")
         }
     }
 }

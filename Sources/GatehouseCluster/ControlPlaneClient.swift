@@ -7,8 +7,10 @@ import NIOPosix
 import NIOSSL
 
 /// The data plane's side of the cluster protocol: keeps one stream open to the control plane,
-/// yields each snapshot it receives, and sends reports. A stream that breaks, or brings no frame
-/// for three heartbeat intervals, is opened again after a jittered exponential backoff
+/// yields each snapshot it receives, and sends reports. Everything received is checked before it
+/// is used: frame sizes against `maxFrameBytes`, every message field, each snapshot's signature
+/// and hash; a stream that brings anything else is closed. A stream that breaks, or brings no
+/// frame for three heartbeat intervals, is opened again after a jittered exponential backoff
 /// (0.5 s doubling to 30 s).
 public final class ControlPlaneClient: Sendable {
     public struct Refused: Error, CustomStringConvertible {
@@ -18,6 +20,9 @@ public final class ControlPlaneClient: Sendable {
     public let host: String
     public let port: Int
     private let token: String
+    private let signer: SnapshotSigner
+    /// The largest frame accepted, uncompressed.
+    public let maxFrameBytes: Int
     private let group: any EventLoopGroup
     private let logger: Logger
     private let heartbeat: TimeAmount
@@ -27,8 +32,11 @@ public final class ControlPlaneClient: Sendable {
 
     public init(
         host: String, port: Int, token: String, tls: NIOSSLContext? = nil, group: any EventLoopGroup,
-        heartbeat: TimeAmount = .seconds(Int64(ClusterProtocol.heartbeatSeconds)), logger: Logger
+        heartbeat: TimeAmount = .seconds(Int64(ClusterProtocol.heartbeatSeconds)), maxFrameBytes: Int = ClusterFrame.defaultMaxMessageBytes,
+        logger: Logger
     ) {
+        signer = SnapshotSigner(token: token)
+        self.maxFrameBytes = maxFrameBytes
         self.tls = tls
         self.host = host
         self.port = port
@@ -43,14 +51,14 @@ public final class ControlPlaneClient: Sendable {
 
     /// Keeps a stream open until cancelled, each time saying hello with what `hello()` returns;
     /// every snapshot received goes to `received`.
-    public func run(hello: @escaping @Sendable () -> ClusterProtocol.Hello, received: @escaping @Sendable (Snapshot) -> Void) async {
+    public func run(hello: @escaping @Sendable () -> ClusterProtocol.Hello, received: @escaping @Sendable (SignedSnapshot) -> Void) async {
         var attempt = 0
         while !Task.isCancelled {
             let opened = NIOLockedValueBox(false)
             do {
                 try await stream(hello: hello()) { message in
                     opened.withLockedValue { $0 = true }
-                    if message.header["type"]?.stringValue == "snapshot" { received(try ClusterProtocol.snapshot(from: message)) }
+                    if case .snapshot(let signed) = try ClusterProtocol.incoming(message, signer: self.signer) { received(signed) }
                 }
                 state.withLockedValue { $0 = (false, "the control plane closed the stream") }
             } catch {
@@ -86,7 +94,7 @@ public final class ControlPlaneClient: Sendable {
     private func stream(hello: ClusterProtocol.Hello, _ handle: @escaping @Sendable (ClusterFrame.Message) throws -> Void) async throws {
         var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: ClusterProtocol.streamPath)
         for (name, value) in hello.headers { head.headers.add(name: name, value: value) }
-        let decoder = NIOLockedValueBox(ClusterFrame.Decoder())
+        let decoder = NIOLockedValueBox(ClusterFrame.Decoder(maxMessageBytes: maxFrameBytes))
         let failure = NIOLockedValueBox(String?.none)
         try await exchange(
             head, body: nil, idleLimit: heartbeat * 3,
@@ -99,10 +107,13 @@ public final class ControlPlaneClient: Sendable {
                 self.logger.info("connected to the control plane", metadata: ["control_plane": "\(self.host):\(self.port)"])
             },
             onBody: { buffer in
-                guard failure.withLockedValue({ $0 }) == nil else {
-                    failure.withLockedValue { $0! += ": \(String(buffer: buffer))" }
-                    return
+                let refused = failure.withLockedValue { failure -> Bool in
+                    guard let text = failure else { return false }
+                    // A refusal's body is shown, but only its beginning: the peer chooses its length.
+                    if text.utf8.count < 512 { failure = text + (text.contains(": ") ? "" : ": ") + String(buffer: buffer).prefix(512) }
+                    return true
                 }
+                if refused { return }
                 let messages = try decoder.withLockedValue { try $0.feed(buffer.readableBytesView) }
                 for message in messages { try handle(message) }
             })

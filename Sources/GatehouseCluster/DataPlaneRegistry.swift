@@ -11,7 +11,9 @@ public final class DataPlaneRegistry: Sendable {
         public var connected = false
         public var configVersion: Int?
         public var configHash: String?
-        public var rejection: (version: Int, reason: String)?
+        /// The epoch of the snapshot it serves, when it said.
+        public var configEpoch: String?
+        public var rejection: (version: Int, epoch: String?, reason: String)?
         /// Set when its protocol version is not one this control plane speaks.
         public var incompatible: String?
         public var lastSeen: Date
@@ -46,6 +48,7 @@ public final class DataPlaneRegistry: Sendable {
             if let version = hello.configVersion {
                 entry.configVersion = version
                 entry.configHash = hello.configHash
+                entry.configEpoch = hello.configEpoch
             }
             entries[hello.nodeID] = entry
         }
@@ -59,7 +62,8 @@ public final class DataPlaneRegistry: Sendable {
         }
     }
 
-    /// Records an ACK, a NACK or a heartbeat. False for a node that never said hello.
+    /// Records an ACK, a NACK or a heartbeat (checked in form and range as it was read). False for
+    /// a node that never said hello.
     @discardableResult
     public func record(_ report: ClusterProtocol.Report) -> Bool {
         let time = now()
@@ -73,9 +77,10 @@ public final class DataPlaneRegistry: Sendable {
                 }
                 entry.configVersion = report.version
                 entry.configHash = report.hash
+                entry.configEpoch = report.epoch
                 entry.rejection = nil
             case .rejected:
-                if let version = report.version { entry.rejection = (version, report.reason ?? "no reason given") }
+                if let version = report.version { entry.rejection = (version, report.epoch, report.reason ?? "no reason given") }
             case .heartbeat:
                 break
             }
@@ -94,25 +99,33 @@ public final class DataPlaneRegistry: Sendable {
         }
     }
 
-    /// The admin API's view: `status` is `in_sync`, `behind`, `rejected` or `incompatible`.
-    public func json(currentVersion: Int?) -> JSONValue {
+    /// The admin API's view: `status` is `in_sync`, `behind`, `rejected` or `incompatible`. A
+    /// data plane serving a snapshot of another epoch than `currentEpoch` is not in sync whatever
+    /// its version: that history is not the control plane's.
+    public func json(currentVersion: Int?, currentEpoch: String? = nil) -> JSONValue {
         .array(
             list().map { entry in
                 let status: String
+                let otherHistory = currentEpoch != nil && entry.configEpoch != currentEpoch
                 if entry.incompatible != nil {
                     status = "incompatible"
-                } else if let rejection = entry.rejection, rejection.version > (entry.configVersion ?? -1) {
+                } else if let rejection = entry.rejection,
+                    rejection.version > (entry.configVersion ?? -1) || (rejection.epoch != nil && rejection.epoch != entry.configEpoch)
+                {
                     status = "rejected"
-                } else if let current = currentVersion, entry.configVersion ?? -1 < current {
+                } else if let current = currentVersion, entry.configVersion ?? -1 < current || otherHistory {
                     status = "behind"
                 } else {
                     status = "in_sync"
                 }
+                // Received versions are checked on arrival; the subtraction is checked anyway.
+                let difference = (currentVersion ?? 0).subtractingReportingOverflow(entry.configVersion ?? 0)
+                let behind = difference.overflow ? 0 : max(0, difference.partialValue)
                 return [
                     "id": .string(entry.hello.nodeID), "hostname": .string(entry.hello.hostname),
                     "gatehouse_version": .string(entry.hello.gatehouseVersion), "config_version": entry.configVersion.map(JSONValue.int) ?? .null,
-                    "config_hash": entry.configHash.map(JSONValue.string) ?? .null, "status": .string(status), "connected": .bool(entry.connected),
-                    "behind": .int(max(0, (currentVersion ?? 0) - (entry.configVersion ?? 0))),
+                    "config_hash": entry.configHash.map(JSONValue.string) ?? .null, "config_epoch": entry.configEpoch.map(JSONValue.string) ?? .null,
+                    "status": .string(status), "connected": .bool(entry.connected), "behind": .int(behind),
                     "error": entry.incompatible.map(JSONValue.string) ?? entry.rejection.map { .string("version \($0.version): \($0.reason)") }
                         ?? .null,
                     "policy_types": .array(entry.hello.policyTypes.map(JSONValue.string)),

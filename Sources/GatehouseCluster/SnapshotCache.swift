@@ -7,8 +7,9 @@ import Glibc
 
 /// The data plane's last good snapshot on disk, so it can serve while the control plane is
 /// unreachable. Written as part of applying a snapshot: a temporary file, fsync, rename over the
-/// old one, fsync of the directory. The file is a JSON line with the version and hash, then the
-/// document's canonical JSON as it was hashed; it is read back only when that matches the hash.
+/// old one, fsync of the directory. The file is a JSON line with the epoch, version, hash and
+/// signature the control plane sent, then the document's canonical JSON as it was hashed; it is
+/// read back only when the signature is the cluster token's and the document matches the hash.
 public struct SnapshotCache: Sendable {
     public struct Unusable: Error, CustomStringConvertible {
         public let description: String
@@ -21,11 +22,13 @@ public struct SnapshotCache: Sendable {
         self.directory = directory
     }
 
-    public func store(_ snapshot: Snapshot) throws {
+    public func store(_ signed: SignedSnapshot) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let bytes =
-            JSONValue.object(["version": .int(snapshot.version), "hash": .string(snapshot.hash)]).canonicalBytes + [0x0A]
-            + snapshot.canonicalJSON
+        let header: JSONValue = [
+            "epoch": .string(signed.epoch), "version": .int(signed.snapshot.version), "hash": .string(signed.snapshot.hash),
+            "signature": .string(signed.signature),
+        ]
+        let bytes = header.canonicalBytes + [0x0A] + signed.snapshot.canonicalJSON
         let temporary = path + ".tmp"
         try Self.writeSynced(bytes, to: temporary)
         guard rename(temporary, path) == 0 else { throw Unusable(description: "cannot rename \(temporary): \(String(cString: strerror(errno)))") }
@@ -36,24 +39,32 @@ public struct SnapshotCache: Sendable {
         }
     }
 
-    /// The cached snapshot; nil when there is none; throws when it is corrupt or does not match
-    /// its hash.
-    public func load() throws(Unusable) -> Snapshot? {
+    /// The cached snapshot; nil when there is none; throws when it is corrupt, not signed with
+    /// this cluster token, or does not match its hash.
+    public func load(signer: SnapshotSigner, maxBytes: Int = ClusterFrame.defaultMaxMessageBytes) throws(Unusable) -> SignedSnapshot? {
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int else { return nil }
+        guard size <= maxBytes + 4096 else { throw Unusable(description: "\(path) is \(size) bytes, over the frame size limit of \(maxBytes)") }
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         let bytes = [UInt8](data)
         do {
-            guard let newline = bytes.firstIndex(of: 0x0A) else { throw Unusable(description: "\(path) lacks its version and hash line") }
-            let header = try JSONValue.parse(bytes[..<newline])
-            guard let version = header["version"]?.intValue, let hash = header["hash"]?.stringValue else {
-                throw Unusable(description: "\(path) lacks its version or hash")
+            guard let newline = bytes.firstIndex(of: 0x0A) else { throw Unusable(description: "\(path) lacks its header line") }
+            // The header is read as a snapshot frame's, with the same checks, signature first.
+            var header = try JSONValue.parse(bytes[..<newline])
+            guard case .object(var fields) = header else { throw Unusable(description: "\(path): its header is not a JSON object") }
+            guard fields["signature"] != nil else {
+                throw Unusable(description: "\(path) has no signature (written by an older Gatehouse); it is not used")
             }
-            do {
-                return try Snapshot(version: version, canonicalJSON: Array(bytes[(newline + 1)...]), hash: hash)
-            } catch {
-                throw Unusable(description: "\(path): \(error.message)")
+            fields["type"] = "snapshot"
+            header = .object(fields)
+            let message = ClusterFrame.Message(header: header, body: bytes[(newline + 1)...])
+            guard case .snapshot(let signed) = try ClusterProtocol.incoming(message, signer: signer) else {
+                throw Unusable(description: "\(path) holds no snapshot")
             }
+            return signed
         } catch let error as Unusable {
             throw error
+        } catch let error as ClusterFrame.Malformed {
+            throw Unusable(description: "\(path): \(error.description)")
         } catch {
             throw Unusable(description: "\(path) cannot be read: \(error)")
         }

@@ -32,11 +32,18 @@ public struct SnapshotApplier: Sendable {
         self.logger = logger
     }
 
-    /// Applies one snapshot. Returns the rejection reason, or nil when it is being served.
+    /// Applies one snapshot. Returns the rejection reason, or nil when it is being served. A
+    /// version not newer than the one served is passed over, unless `replacingNewer` (a remote
+    /// control plane whose history started again says it is current): then only the very version
+    /// and hash served already are.
     @discardableResult
-    public func apply(_ snapshot: Snapshot) -> String? {
+    public func apply(_ snapshot: Snapshot, replacingNewer: Bool = false) -> String? {
         swapping.withLock { () -> String? in
-            if let current = active.load(), current.version >= snapshot.version { return nil }
+            if let current = active.load(),
+                replacingNewer ? current.version == snapshot.version && current.hash == snapshot.hash : current.version >= snapshot.version
+            {
+                return nil
+            }
             let started = ContinuousClock.now
             do {
                 let compiled: CompiledConfig
@@ -99,14 +106,23 @@ public struct SnapshotApplier: Sendable {
         _ source: some AsyncSequence<Snapshot, Never> & Sendable, settled: @escaping @Sendable (Snapshot, String?) async -> Void = { _, _ in }
     ) async {
         await withDiscardingTaskGroup { group in
-            if let discovery {
-                group.addTask { await discovery.run { self.applyAddresses() } }
-            }
+            group.addTask { await keepAddressesFresh() }
             for await snapshot in source {
-                await discovery?.prepare(TargetDiscovery.questions(in: snapshot.document))
+                await prepare(snapshot)
                 await settled(snapshot, apply(snapshot))
             }
             group.cancelAll()
         }
+    }
+
+    /// Resolves the target names of `snapshot` not asked before, ahead of `apply`.
+    public func prepare(_ snapshot: Snapshot) async {
+        await discovery?.prepare(TargetDiscovery.questions(in: snapshot.document))
+    }
+
+    /// Asks target names again as their answers expire and applies new addresses, until cancelled
+    /// (part of `run`, for a source that calls `apply` itself).
+    public func keepAddressesFresh() async {
+        await discovery?.run { self.applyAddresses() }
     }
 }

@@ -258,4 +258,175 @@ import Testing
         }
         #expect(try await Self.dataPlanes(cp).count == 1)
     }
+
+    @Test func aReportOutOfRangeIsRefusedAndTheControlPlaneKeepsAnswering() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let upstream = try await TestUpstream.start(name: "origin")
+        let cp = try await GatehouseProcess.controlPlane(db: dir.file("cp.db"), token: Self.token)
+        defer { _ = cp.terminate() }
+        let plane = try await GatehouseProcess.dataPlane(
+            controlPlane: "http://127.0.0.1:\(cp.ports.cluster)", token: Self.token, cacheDir: dir.file("dp"))
+        defer { _ = plane.terminate() }
+        try await cp.routeEverything(to: upstream)
+        try await waitUntil("the data plane in sync") { try await Self.dataPlanes(cp).first?["status"] == "in_sync" }
+        let node = try #require(try await Self.status(plane)["node_id"]?.stringValue)
+        let hash = try #require(try await Self.status(plane)["config_hash"]?.stringValue)
+        let auth = [("authorization", "Bearer \(Self.token)")]
+
+        // What the probe sent: a live node id and the lowest Int; then other values out of form.
+        let reports: [JSONValue] = [
+            ["node_id": .string(node), "type": "applied", "version": .int(Int.min), "hash": "x"],
+            ["node_id": .string(node), "type": "applied", "version": .int(Int.max), "hash": .string(hash)],
+            ["node_id": .string(node), "type": "applied", "version": -1, "hash": .string(hash)],
+            ["node_id": .string(node), "type": "applied", "version": 2, "hash": "not-a-digest"],
+            ["node_id": .string(node), "type": "rejected", "version": 3, "hash": .string(hash), "reason": .string(String(repeating: "x", count: 5000))],
+            ["node_id": .string(node), "type": "heartbeat", "version": 2],
+        ]
+        for report in reports {
+            let answer = try await httpRequest(port: cp.ports.cluster, .POST, "/cluster/v1/reports", headers: auth, json: report)
+            #expect(answer.status == 400, "\(report)")
+            #expect(answer.json["error"]?["code"] == "bad_report")
+        }
+        // The stream's hello is checked the same way.
+        let hello = try await httpRequest(
+            port: cp.ports.cluster, .GET, "/cluster/v1/stream",
+            headers: auth + [
+                ("gatehouse-node-id", "intruder"), ("gatehouse-cluster-protocol", "1"), ("gatehouse-config-version", "-9223372036854775808"),
+                ("gatehouse-config-hash", hash),
+            ])
+        #expect(hello.status == 400)
+        #expect(hello.json["error"]?["message"]?.stringValue?.contains("Gatehouse-Config-Version") == true)
+
+        // Still up, and what it shows is what the data plane really reported.
+        #expect(cp.isRunning)
+        let planes = try await Self.dataPlanes(cp)
+        #expect(planes.count == 1)
+        #expect(planes.first?["config_version"] == 2 && planes.first?["status"] == "in_sync" && planes.first?["behind"] == 0)
+        let valid = try await httpRequest(
+            port: cp.ports.cluster, .POST, "/cluster/v1/reports", headers: auth,
+            json: ["node_id": .string(node), "type": "heartbeat", "version": 2, "hash": .string(hash)])
+        #expect(valid.status == 204)
+    }
+
+    @Test func aDatabaseRestoredFromABackupResetsTheDataPlanesToItsVersion() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let upstream = try await TestUpstream.start(name: "origin")
+        let db = dir.file("cp.db")
+        var cp = try await GatehouseProcess.controlPlane(db: db, token: Self.token)
+        let clusterPort = cp.ports.cluster
+        let url = "http://127.0.0.1:\(clusterPort)"
+        var plane = try await GatehouseProcess.dataPlane(controlPlane: url, token: Self.token, cacheDir: dir.file("dp"))
+        defer { _ = plane.terminate() }
+        try await cp.routeEverything(to: upstream)
+        try await Self.waitForVersion(2, plane)
+        let backup = dir.file("backup.db")
+        // As docs/operations.md says to back up, while the control plane runs.
+        let sqlite = Process()
+        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        sqlite.arguments = [db, ".backup '\(backup)'"]
+        try sqlite.run()
+        sqlite.waitUntilExit()
+        #expect(sqlite.terminationStatus == 0)
+
+        // Two more versions after the backup: the data plane serves version 4, with route "later".
+        for name in ["later", "latest"] {
+            let added = try await httpRequest(
+                port: cp.ports.admin, .POST, "/routes", json: ["name": .string(name), "paths": [.string("/\(name)")], "upstream": "u"])
+            #expect(added.status == 201)
+        }
+        try await Self.waitForVersion(4, plane)
+        #expect(try await httpRequest(port: try await plane.waitForProxy(), .GET, "/later").json["uri"] == "/later")
+
+        // The database is restored: the control plane goes on from version 2.
+        #expect(cp.terminate() == 0)
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
+        try FileManager.default.copyItem(atPath: backup, toPath: db)
+        cp = try await GatehouseProcess.controlPlane(db: db, token: Self.token, clusterPort: clusterPort)
+        defer { _ = cp.terminate() }
+        try await waitUntil("the data plane back at version 2") { try await Self.status(plane)["config_version"] == 2 }
+        try await waitUntil("the reset logged") { plane.output.contains("history started again") }
+        #expect(try await httpRequest(port: try await plane.waitForProxy(), .GET, "/later").status == 200)
+        try await waitUntil("the data plane in sync at version 2") {
+            let entry = try await Self.dataPlanes(cp).first
+            return entry?["status"] == "in_sync" && entry?["config_version"] == 2
+        }
+        let routed = try await httpRequest(port: try await plane.waitForProxy(), .GET, "/later")
+        #expect(routed.json["uri"] == "/later")  // now through route "all", the only one version 2 has
+        #expect(try await Self.status(plane)["config_epoch"] == (try await Self.dataPlanes(cp).first?["config_epoch"]))
+
+        // Restarted, it serves version 2 from its cache, and is still in sync.
+        #expect(plane.terminate() == 0)
+        plane = try await GatehouseProcess.dataPlane(controlPlane: url, token: Self.token, cacheDir: dir.file("dp"))
+        try await waitUntil("the cached version served") { try await Self.status(plane)["config_version"] == 2 }
+        #expect(plane.output.contains("serving the cached snapshot"))
+        try await waitUntil("the restarted data plane in sync") {
+            let entry = try await Self.dataPlanes(cp).first { $0["connected"] == true }
+            return entry?["status"] == "in_sync" && entry?["config_version"] == 2
+        }
+        // A version written now reaches it as usual: version 3 of the restored history.
+        let added = try await httpRequest(port: cp.ports.admin, .POST, "/routes", json: ["name": "after", "paths": ["/after"], "upstream": "u"])
+        #expect(added.header("gatehouse-config-version") == "3")
+        try await Self.waitForVersion(3, plane)
+    }
+
+    @Test func aPlainHTTPControlPlaneBeyondLoopbackIsRefusedUnlessTheOperatorSaysSo() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let refused = try GatehouseProcess.run([
+            "data-plane", "--control-plane", "http://10.20.30.40:8005", "--cluster-token", Self.token, "--cache-dir", dir.file("dp"),
+            "--status-listen", "127.0.0.1:0",
+        ])
+        #expect(refused.status == 64)
+        #expect(refused.output.contains("plain HTTP beyond loopback"))
+        #expect(refused.output.contains("--cluster-insecure"))
+        #expect(!FileManager.default.fileExists(atPath: dir.file("dp")))
+
+        // 0.0.0.0 is not a loopback address to the check, yet Linux connects it to this host: with the
+        // flag (or its variable), the data plane starts and follows the control plane over plain HTTP.
+        let upstream = try await TestUpstream.start(name: "origin")
+        let cp = try await GatehouseProcess.controlPlane(db: dir.file("cp.db"), token: Self.token)
+        defer { _ = cp.terminate() }
+        try await cp.routeEverything(to: upstream)
+        let unspecified = "http://0.0.0.0:\(cp.ports.cluster)"
+        let withoutFlag = try GatehouseProcess.run([
+            "data-plane", "--control-plane", unspecified, "--cluster-token", Self.token, "--cache-dir", dir.file("dp"),
+        ])
+        #expect(withoutFlag.status == 64)
+        let plane = try await GatehouseProcess.dataPlane(
+            controlPlane: unspecified, token: Self.token, cacheDir: dir.file("dp"), extraArguments: ["--cluster-insecure"])
+        defer { _ = plane.terminate() }
+        try await Self.waitForVersion(2, plane)
+    }
+
+    @Test func aCacheRewrittenWithAnotherDocumentAndItsOwnHashIsRefused() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let upstream = try await TestUpstream.start(name: "origin")
+        let cp = try await GatehouseProcess.controlPlane(db: dir.file("cp.db"), token: Self.token)
+        let url = "http://127.0.0.1:\(cp.ports.cluster)"
+        var plane = try await GatehouseProcess.dataPlane(controlPlane: url, token: Self.token, cacheDir: dir.file("dp"))
+        try await cp.routeEverything(to: upstream)
+        try await Self.waitForVersion(2, plane)
+        #expect(plane.terminate() == 0)
+        cp.kill9()
+
+        // Whoever can write the file replaces the document and fixes up the hash: the signature
+        // covers the hash, and only the cluster token makes a signature.
+        let cache = dir.file("dp/snapshot.json")
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: cache)))
+        let newline = try #require(bytes.firstIndex(of: 0x0A))
+        var header = try JSONValue.parse(bytes[..<newline]).objectValue ?? [:]
+        var document = try ConfigDocument.read(try JSONValue.parse(bytes[(newline + 1)...]))
+        document.routes = []
+        let forged = Snapshot(version: 2, document: document)
+        header["hash"] = .string(forged.hash)
+        try Data(JSONValue.object(header).canonicalBytes + [0x0A] + forged.canonicalJSON).write(to: URL(fileURLWithPath: cache))
+        plane = try await GatehouseProcess.dataPlane(controlPlane: url, token: Self.token, cacheDir: dir.file("dp"))
+        defer { _ = plane.terminate() }
+        try await waitUntil("the refusal to be logged") { plane.output.contains("the cached snapshot is refused") }
+        #expect(plane.output.contains("no valid signature"))
+        #expect(try await Self.status(plane)["ready"] == false)
+    }
 }

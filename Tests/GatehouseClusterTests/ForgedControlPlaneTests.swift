@@ -1,0 +1,148 @@
+import Foundation
+import GatehouseModel
+import GatehouseTestSupport
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Testing
+
+@testable import GatehouseCluster
+
+/// A real `gatehouse data-plane` process pointed at something that is not a control plane: a
+/// loopback server answering the stream request with the bytes a test chooses.
+@Suite struct ForgedControlPlaneTests {
+    static let token = "test-cluster-token-0123456789"
+
+    @Test func aHugeFrameIsRefusedNamingTheLimitWithoutTheAllocation() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        // The probe's frame: 500 KB of compressed bytes announcing 512 MiB.
+        let compressed = 500_000
+        let frame = ClusterFrameTests.header(compressed: compressed, original: 512 << 20) + [UInt8](repeating: 0x5A, count: compressed)
+        let forged = try await ForgedControlPlane.start(frames: frame)
+        let plane = try await GatehouseProcess.dataPlane(
+            controlPlane: "http://127.0.0.1:\(forged.port)", token: Self.token, cacheDir: dir.file("dp"))
+        defer { _ = plane.terminate() }
+        let pid = try #require(try await httpRequest(port: plane.ports.status, .GET, "/status").json["pid"]?.intValue)
+        try await waitUntil("the refusal") {
+            let error = try await httpRequest(port: plane.ports.status, .GET, "/status").json["control_plane"]?["last_error"]?.stringValue
+            return error?.contains("over this data plane's limit of 67108864 (--cluster-max-frame-size") == true
+        }
+        // Every reconnect gets the same frame; the peak resident size stays far below what it announces.
+        try await waitUntil("three streams", deadline: .seconds(30)) { forged.streams >= 3 }
+        let peakMiB = Self.peakResidentKiB(pid) / 1024
+        #expect(peakMiB > 0)
+        #expect(peakMiB < 200, "peak RSS \(peakMiB) MiB")
+        print("forged huge frame: data plane peak RSS \(peakMiB) MiB after \(forged.streams) streams")
+        #expect(try await httpRequest(port: plane.ports.status, .GET, "/status").json["ready"] == false)
+    }
+
+    @Test func aSnapshotSignedWithAnotherTokenIsRefusedAndOneSignedWithTheClustersIsServed() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let snapshot = try ClusterFrameTests.snapshot(version: 1)
+        let impostor = SignedSnapshot(snapshot, epoch: ClusterFrameTests.epoch, signer: SnapshotSigner(token: "the-impostors-own-token-0123"))
+        let forged = try await ForgedControlPlane.start(frames: ClusterProtocol.snapshotFrame(impostor))
+        let plane = try await GatehouseProcess.dataPlane(
+            controlPlane: "http://127.0.0.1:\(forged.port)", token: Self.token, cacheDir: dir.file("forged"))
+        defer { _ = plane.terminate() }
+        try await waitUntil("the refusal") {
+            let error = try await httpRequest(port: plane.ports.status, .GET, "/status").json["control_plane"]?["last_error"]?.stringValue
+            return error?.contains("no valid signature") == true
+        }
+        let status = try await httpRequest(port: plane.ports.status, .GET, "/status").json
+        #expect(status["ready"] == false && status["config_version"] == .null)
+        #expect(!FileManager.default.fileExists(atPath: dir.file("forged/snapshot.json")))
+
+        // The same server, signing with the cluster's token: served, so the refusal above was the signature's.
+        let genuine = try await ForgedControlPlane.start(frames: ClusterProtocol.snapshotFrame(ClusterFrameTests.signed(snapshot)))
+        let served = try await GatehouseProcess.dataPlane(
+            controlPlane: "http://127.0.0.1:\(genuine.port)", token: Self.token, cacheDir: dir.file("genuine"))
+        defer { _ = served.terminate() }
+        try await served.waitForConfigVersion(1)
+        #expect(FileManager.default.fileExists(atPath: dir.file("genuine/snapshot.json")))
+    }
+
+    /// The process's peak resident size (VmHWM), in KiB.
+    static func peakResidentKiB(_ pid: Int) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+        return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
+    }
+}
+
+extension ClusterFrameTests {
+    /// A frame header: compressed length, then original length, big-endian.
+    static func header(compressed: Int, original: Int) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for value in [UInt32(compressed), UInt32(original)] {
+            bytes += [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)]
+        }
+        return bytes
+    }
+}
+
+/// Answers every stream request with 200 and `frames` as one chunk, leaving the response open;
+/// reports get 204.
+final class ForgedControlPlane: Sendable {
+    let port: Int
+    private let channel: any Channel
+    private let heads: NIOLockedValueBox<[String]>
+
+    var requests: [String] { heads.withLockedValue { $0 } }
+    var streams: Int { requests.filter { $0.hasPrefix("GET \(ClusterProtocol.streamPath)") }.count }
+
+    static func start(frames: [UInt8]) async throws -> ForgedControlPlane {
+        let heads = NIOLockedValueBox<[String]>([])
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Handler(frames: frames, heads: heads)) }
+            }
+            .bind(host: "127.0.0.1", port: 0)
+            .get()
+        return ForgedControlPlane(channel: channel, heads: heads)
+    }
+
+    private init(channel: any Channel, heads: NIOLockedValueBox<[String]>) {
+        self.channel = channel
+        self.heads = heads
+        port = channel.localAddress!.port!
+    }
+
+    deinit {
+        channel.close(promise: nil)
+    }
+
+    private final class Handler: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+
+        let frames: [UInt8]
+        let heads: NIOLockedValueBox<[String]>
+        var received = ""
+
+        init(frames: [UInt8], heads: NIOLockedValueBox<[String]>) {
+            self.frames = frames
+            self.heads = heads
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            received += String(buffer: unwrapInboundIn(data))
+            guard let end = received.range(of: "\r\n\r\n") else { return }
+            let head = String(received[..<end.upperBound])
+            received = ""
+            heads.withLockedValue { $0.append(head) }
+            guard head.hasPrefix("GET \(ClusterProtocol.streamPath)") else {
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")), promise: nil)
+                return
+            }
+            var buffer = ByteBuffer(string: "HTTP/1.1 200 OK\r\ncontent-type: application/vnd.gatehouse.cluster-frames\r\ntransfer-encoding: chunked\r\n\r\n")
+            buffer.writeString(String(frames.count, radix: 16) + "\r\n")
+            buffer.writeBytes(frames)
+            buffer.writeString("\r\n")
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        }
+    }
+}
