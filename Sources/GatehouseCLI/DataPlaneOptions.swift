@@ -22,6 +22,11 @@ struct DataPlaneOptions: ParsableArguments {
     @Option(help: "Largest total size of request header names and values; larger gets 431 (GATEHOUSE_MAX_HEADER_SIZE).")
     var maxHeaderSize = EnvironmentDefault.value("GATEHOUSE_MAX_HEADER_SIZE", ByteSize("32KiB")!, expected: "a size such as 32KiB") { ByteSize($0) }
 
+    @Option(help: "Most header fields a request may have; more gets 431 (GATEHOUSE_MAX_HEADER_COUNT).")
+    var maxHeaderCount = EnvironmentDefault.value("GATEHOUSE_MAX_HEADER_COUNT", 100, expected: "a number from 1 to 10000") {
+        Int($0).flatMap { (1...10_000).contains($0) ? $0 : nil }
+    }
+
     @Option(help: "Largest request body; larger gets 413. 0 for no limit (GATEHOUSE_MAX_BODY_SIZE).")
     var maxBodySize = EnvironmentDefault.value("GATEHOUSE_MAX_BODY_SIZE", ByteSize(bytes: 0), expected: "a size such as 100MiB") { ByteSize($0) }
 
@@ -88,6 +93,7 @@ struct DataPlaneOptions: ParsableArguments {
 
     func validate() throws {
         guard (1...256).contains(workers) else { throw ValidationError("--workers must be from 1 to 256") }
+        guard (1...10_000).contains(maxHeaderCount) else { throw ValidationError("--max-header-count must be from 1 to 10000") }
         // Read now, so that a bad value stops the process before it opens anything.
         _ = EnvironmentDefault.flag("GATEHOUSE_ALLOW_TRACE")
         _ = EnvironmentDefault.flag("GATEHOUSE_ALLOW_UNDERSCORE_HEADERS")
@@ -96,6 +102,7 @@ struct DataPlaneOptions: ParsableArguments {
     var proxyOptions: ProxyOptions {
         var options = ProxyOptions()
         options.maxHeaderBytes = maxHeaderSize.bytes
+        options.maxHeaderCount = maxHeaderCount
         options.maxBodyBytes = maxBodySize.bytes == 0 ? nil : maxBodySize.bytes
         options.trustedProxies = trustedProxies.ranges
         options.headerTimeout = headerTimeout.timeAmount

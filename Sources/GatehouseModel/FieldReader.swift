@@ -26,6 +26,13 @@ public struct FieldReader {
         return value == .null ? nil : value
     }
 
+    /// Whether `key` is given as JSON `null` (which `value` reads as absent); counts as read.
+    public mutating func isNull(_ key: String) -> Bool {
+        guard fields[key] == .null else { return false }
+        if !seen.contains(key) { seen.append(key) }
+        return true
+    }
+
     public mutating func optionalString(_ key: String) throws(ConfigError) -> String? {
         guard let value = value(key) else { return nil }
         guard case .string(let string) = value else { throw wrongType(key, "a string", value) }

@@ -47,7 +47,10 @@ public struct Upstream: Sendable, Hashable {
     public var algorithm: Algorithm = .roundRobin
     public var hashOn: HashOn?
     public var timeouts = Timeouts()
-    public var retries = 0
+    /// Other targets tried after a failed attempt; nil is the default: a connect that failed
+    /// (nothing reached the upstream) is tried on every other target, whatever the method, and
+    /// nothing is tried again once the request was sent. 0 turns failover off.
+    public var retries: Int?
     public var pool = Pool()
     /// How `https` upstreams are verified.
     public var tls = TLS()
@@ -87,10 +90,11 @@ public struct Upstream: Sendable, Hashable {
     }
 
     /// After `failures` consecutive failed attempts (refused, reset, or timed out before a
-    /// response) a target is left out of rotation for `cooldown`.
+    /// response) a target is left out of rotation for `cooldown`. On by default.
     public struct PassiveHealth: Sendable, Hashable {
         public var failures = 3
-        public var cooldown: Duration = .seconds(30)
+        public var cooldown: Duration = .seconds(10)
+        public init() {}
     }
 
     public var id: String { header.id }
@@ -140,7 +144,7 @@ public struct Upstream: Sendable, Hashable {
             upstream.timeouts.write = try positive(timeouts.optionalDuration("write"), &timeouts, "write") ?? upstream.timeouts.write
             try timeouts.finish()
         }
-        upstream.retries = try reader.optionalInt("retries", in: 0...10) ?? 0
+        upstream.retries = try reader.optionalInt("retries", in: 0...10)
         if var pool = try reader.optionalObject("pool") {
             upstream.pool.maxConnections = try pool.optionalInt("max_connections", in: 1...100_000)
             upstream.pool.maxIdle = try pool.optionalInt("max_idle", in: 0...100_000) ?? upstream.pool.maxIdle
@@ -166,13 +170,19 @@ public struct Upstream: Sendable, Hashable {
                 throw .invalid("applies to https upstreams only", field: reader.field("tls"))
             }
         }
+        // Passive health is on unless turned off: `"enabled": false`, or `null` (how documents
+        // of releases where it was off by default say so, so their hashes stay as they were).
+        upstream.passiveHealth = PassiveHealth()
         if var checks = try reader.optionalObject("health_checks") {
-            if var passive = try checks.optionalObject("passive") {
+            if checks.isNull("passive") {
+                upstream.passiveHealth = nil
+            } else if var passive = try checks.optionalObject("passive") {
                 var health = PassiveHealth()
+                let enabled = try passive.optionalBool("enabled") ?? true
                 health.failures = try passive.optionalInt("failures", in: 1...1000) ?? health.failures
                 health.cooldown = try positive(passive.optionalDuration("cooldown"), &passive, "cooldown") ?? health.cooldown
                 try passive.finish()
-                upstream.passiveHealth = health
+                upstream.passiveHealth = enabled ? health : nil
             }
             if var active = try checks.optionalObject("active") {
                 var health = ActiveHealth()
@@ -210,7 +220,7 @@ public struct Upstream: Sendable, Hashable {
             "read": .string(timeouts.read.configText),
             "write": .string(timeouts.write.configText),
         ]
-        fields["retries"] = .int(retries)
+        fields["retries"] = retries.map(JSONValue.int) ?? .null
         fields["pool"] = [
             "max_connections": pool.maxConnections.map(JSONValue.int) ?? .null, "max_idle": .int(pool.maxIdle),
             "idle_timeout": .string(pool.idleTimeout.configText),

@@ -15,7 +15,10 @@ public final class CompiledUpstream: Sendable {
     let connectTimeout: TimeAmount
     let readTimeout: TimeAmount
     let writeTimeout: TimeAmount
-    var retries: Int { source.retries }
+    /// Other targets tried after a request was sent (idempotent methods only): `retries`, none by default.
+    var retries: Int { source.retries ?? 0 }
+    /// Other targets tried after a connect failed: `retries`, or every other target by default.
+    var connectRetries: Int { source.retries ?? (endpoints.count - 1) }
     let balancer: Balancer
     /// Passive health: failures that eject a target, and for how long; nil when off.
     let passiveHealth: (failures: Int, cooldown: TimeAmount)?

@@ -62,7 +62,7 @@ extension ProxyHandler {
         case .failure(let error):
             recordFailure(exchange)
             // Nothing was sent yet, so trying another target is safe for any method.
-            if exchange.tried.count <= exchange.upstream.retries, exchange.tried.count < exchange.upstream.endpoints.count {
+            if exchange.tried.count <= exchange.upstream.connectRetries, exchange.tried.count < exchange.upstream.endpoints.count {
                 return connect(excluding: exchange.tried)
             }
             if case ChannelError.connectTimeout = error {

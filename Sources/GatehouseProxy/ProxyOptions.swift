@@ -4,6 +4,8 @@ import NIOCore
 public struct ProxyOptions: Sendable {
     /// Request line and headers over this many bytes get 431.
     public var maxHeaderBytes = 32 * 1024
+    /// Requests with more header fields than this get 431 (Envoy's `max_headers_count` is 100).
+    public var maxHeaderCount = 100
     /// Request bodies over this many bytes get 413; nil for no limit.
     public var maxBodyBytes: Int?
     /// `TRACE` requests are forwarded instead of refused with 405.

@@ -15,6 +15,12 @@ enum RequestRules {
     private static let transferEncodingName = FieldNameSet(["transfer-encoding"])
 
     static func check(_ head: HTTPRequestHead, options: ProxyOptions) -> Refusal? {
+        // First: everything after this looks at each field.
+        if head.headers.count > options.maxHeaderCount {
+            return Refusal(
+                status: .requestHeaderFieldsTooLarge, code: "headers_too_large",
+                message: "the request has \(head.headers.count) header fields; the limit is \(options.maxHeaderCount)")
+        }
         switch head.method {
         case .TRACE where !options.allowsTrace:
             return Refusal(status: .methodNotAllowed, code: "method_not_allowed", message: "TRACE is refused: it would echo credentials back")

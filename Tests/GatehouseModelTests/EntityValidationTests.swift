@@ -56,8 +56,8 @@ import Testing
     @Test func passiveHealthChecksAreReadAndActiveOnesRefused() throws {
         let upstream = try Upstream.read(["name": "api", "health_checks": ["passive": ["failures": 2]]], id: id)
         #expect(upstream.passiveHealth?.failures == 2)
-        #expect(upstream.passiveHealth?.cooldown == .seconds(30))
-        #expect(upstream.json()["health_checks"]?["passive"]?["cooldown"] == "30s")
+        #expect(upstream.passiveHealth?.cooldown == .seconds(10))
+        #expect(upstream.json()["health_checks"]?["passive"]?["cooldown"] == "10s")
         #expect(field { _ = try Upstream.read(["name": "api", "health_checks": ["active": ["path": "h"]]], id: id) } == "health_checks.active.path")
         #expect(
             field { _ = try Upstream.read(["name": "api", "health_checks": ["passive": ["failures": 0]]], id: id) }

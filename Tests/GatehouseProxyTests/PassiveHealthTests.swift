@@ -14,7 +14,8 @@ import Testing
             version: 1,
             upstreams: [
                 [
-                    "name": "u", "health_checks": ["passive": ["failures": 1, "cooldown": "1h"]],
+                    // No failover, so the one failed attempt shows.
+                    "name": "u", "retries": 0, "health_checks": ["passive": ["failures": 1, "cooldown": "1h"]],
                     // Port 1 has no listener: connecting is refused.
                     "targets": [["target": "127.0.0.1:1"], ["target": .string(alive.target)]],
                 ]
