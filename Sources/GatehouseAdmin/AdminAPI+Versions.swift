@@ -21,7 +21,7 @@ extension AdminAPI {
             let data: [JSONValue] = versions.map { info in
                 [
                     "version": .int(info.version), "hash": .string(info.hash), "created_at": .int(info.createdAt),
-                    "summary": .string(info.summary), "changes": info.changes,
+                    "summary": .string(info.summary), "changes": info.changes, "pruned": .bool(info.pruned),
                 ]
             }
             let current = store.current.snapshot.version
@@ -30,8 +30,17 @@ extension AdminAPI {
             return AdminResponse.json(.object(body), version: current)
         }
 
+        // Served from the stored canonical bytes, re-indented: no document is built, so an old
+        // version of a large config answers about as fast as the current one.
         router.get("/versions/:n") { _, context in
-            Self.document(try snapshot(context, "n"))
+            let version = try versionNumber(context, "n")
+            guard let document = try store.document(version: version) else { throw noVersion(version) }
+            var response = Response(
+                status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: document.prettyJSON)))
+            response.headers[.configVersion] = String(version)
+            response.headers[.eTag] = "\"\(version)\""
+            response.headers[.configHash] = document.hash
+            return response
         }
 
         router.get("/versions/:n/diff/:b") { _, context in
@@ -56,13 +65,21 @@ extension AdminAPI {
         }
     }
 
+    /// Version n's snapshot; a pruned one is a 410 (`StoreError.pruned`).
     private func snapshot(_ context: BasicRequestContext, _ parameter: String) throws -> Snapshot {
+        let version = try versionNumber(context, parameter)
+        guard let snapshot = try store.snapshot(version: version) else { throw noVersion(version) }
+        return snapshot
+    }
+
+    private func versionNumber(_ context: BasicRequestContext, _ parameter: String) throws -> Int {
         let text = try context.parameters.require(parameter)
         guard let version = Int(text), version >= 0 else { throw ConfigError.invalid("'\(text)' is not a version number", field: parameter) }
-        guard let snapshot = try store.snapshot(version: version) else {
-            throw ConfigError(code: .notFound, message: "no version \(version); the current version is \(store.current.snapshot.version)")
-        }
-        return snapshot
+        return version
+    }
+
+    private func noVersion(_ version: Int) -> ConfigError {
+        ConfigError(code: .notFound, message: "no version \(version); the current version is \(store.current.snapshot.version)")
     }
 
     static func document(_ snapshot: Snapshot) -> Response {

@@ -2,7 +2,8 @@ import GRDB
 
 /// Applies `Schema/migrations/NNNN_name.sql` in order, each in its own transaction, and records
 /// them in `schema_migrations`. A database already migrated past what this binary knows is
-/// refused, so an older Gatehouse never writes to a newer schema.
+/// refused, so an older Gatehouse never writes to a newer schema. A migration may have a step in
+/// Swift (`steps`), run after its SQL in the same transaction, for what SQL cannot do.
 struct SchemaMigrator {
     struct Migration {
         let version: Int
@@ -10,9 +11,17 @@ struct SchemaMigrator {
         let sql: String
     }
 
-    let migrations: [Migration]
+    /// The migration that stores the history as deltas (`0003_history_deltas.sql`).
+    static let historyDeltas = 3
 
-    init(embedded: [(file: String, sql: String)] = embeddedMigrations) {
+    let migrations: [Migration]
+    let steps: [Int: (Database) throws -> Void]
+
+    init(
+        embedded: [(file: String, sql: String)] = embeddedMigrations,
+        steps: [Int: (Database) throws -> Void] = [historyDeltas: ConfigStore.encodeHistory]
+    ) {
+        self.steps = steps
         migrations = embedded.compactMap { entry in
             guard let version = Int(entry.file.prefix { $0.isNumber }) else { return nil }
             return Migration(version: version, file: entry.file, sql: entry.sql)
@@ -21,7 +30,9 @@ struct SchemaMigrator {
 
     var latestVersion: Int { migrations.last?.version ?? 0 }
 
-    func migrate(_ writer: some DatabaseWriter) throws {
+    /// Applies what the database lacks; returns the versions applied.
+    @discardableResult
+    func migrate(_ writer: some DatabaseWriter) throws -> [Int] {
         try writer.write { db in
             try db.execute(
                 sql: """
@@ -33,14 +44,18 @@ struct SchemaMigrator {
         if applied > latestVersion {
             throw StoreError.schemaTooNew(found: applied, supported: latestVersion)
         }
+        var done: [Int] = []
         for migration in migrations where migration.version > applied {
             try writer.write { db in
                 try db.execute(sql: migration.sql)
+                try steps[migration.version]?(db)
                 try db.execute(
                     sql: "INSERT INTO schema_migrations (version, file, applied_at) VALUES (?, ?, strftime('%s','now'))",
                     arguments: [migration.version, migration.file]
                 )
             }
+            done.append(migration.version)
         }
+        return done
     }
 }

@@ -15,7 +15,7 @@ public final class WriterLock: Sendable {
         path = databasePath + "-writer.lock"
         descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
-            throw StoreError(description: "cannot open the writer lock \(path): \(String(cString: strerror(errno)))")
+            throw StoreError(.storageUnavailable, "cannot open the writer lock \(path): \(String(cString: strerror(errno)))")
         }
     }
 
