@@ -287,6 +287,8 @@ import Testing
             let answer = try await httpRequest(port: cp.ports.cluster, .POST, "/cluster/v1/reports", headers: auth, json: report)
             #expect(answer.status == 400, "\(report)")
             #expect(answer.json["error"]?["code"] == "bad_report")
+            // The probe's crash came with the next listing.
+            #expect(try await httpRequest(port: cp.ports.admin, .GET, "/data-planes").status == 200)
         }
         // The stream's hello is checked the same way.
         let hello = try await httpRequest(
@@ -374,7 +376,7 @@ import Testing
     @Test func aPlainHTTPControlPlaneBeyondLoopbackIsRefusedUnlessTheOperatorSaysSo() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let refused = try GatehouseProcess.run([
+        let refused = try await Self.exit(of: [
             "data-plane", "--control-plane", "http://10.20.30.40:8005", "--cluster-token", Self.token, "--cache-dir", dir.file("dp"),
             "--status-listen", "127.0.0.1:0",
         ])
@@ -390,14 +392,39 @@ import Testing
         defer { _ = cp.terminate() }
         try await cp.routeEverything(to: upstream)
         let unspecified = "http://0.0.0.0:\(cp.ports.cluster)"
-        let withoutFlag = try GatehouseProcess.run([
+        let withoutFlag = try await Self.exit(of: [
             "data-plane", "--control-plane", unspecified, "--cluster-token", Self.token, "--cache-dir", dir.file("dp"),
+            "--status-listen", "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0",
         ])
         #expect(withoutFlag.status == 64)
         let plane = try await GatehouseProcess.dataPlane(
             controlPlane: unspecified, token: Self.token, cacheDir: dir.file("dp"), extraArguments: ["--cluster-insecure"])
         defer { _ = plane.terminate() }
         try await Self.waitForVersion(2, plane)
+    }
+
+    /// Runs `gatehouse` expecting it to exit by itself; one still running at the deadline is
+    /// killed and reported as status -1.
+    static func exit(of arguments: [String]) async throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: GatehouseProcess.binary)
+        process.arguments = arguments
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-exit-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: output) }
+        let handle = try FileHandle(forWritingTo: output)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        do {
+            try await waitUntil("gatehouse to exit") { !process.isRunning }
+        } catch {
+            process.terminate()
+            process.waitUntilExit()
+            return (-1, try String(contentsOf: output, encoding: .utf8))
+        }
+        process.waitUntilExit()
+        return (process.terminationStatus, try String(contentsOf: output, encoding: .utf8))
     }
 
     @Test func aCacheRewrittenWithAnotherDocumentAndItsOwnHashIsRefused() async throws {
