@@ -4,20 +4,32 @@ import Yams
 
 /// Declarative config files (YAML or JSON; one file, or a directory of them merged) read into
 /// one config document, remembering which file and line each entity came from so every problem
-/// can be reported with them. `${GATEHOUSE_…}` is replaced from the environment before parsing;
-/// no other variable is read.
+/// can be reported with them. `${GATEHOUSE_…}` is replaced from the environment inside each
+/// parsed string value (`VariableSubstitution`), never in the text; no other variable is read.
+/// Every problem passes through the source's `Redaction`, so no secret is ever shown.
 public struct DeclarativeSource: Sendable {
     /// A problem, located as precisely as the input allows.
     public struct Problem: Error, Sendable, CustomStringConvertible, Equatable {
         public var file: String
         public var line: Int?
+        public var column: Int?
         public var entity: String?
         public var field: String?
         public var message: String
 
+        init(file: String, line: Int? = nil, column: Int? = nil, entity: String? = nil, field: String? = nil, message: String) {
+            self.file = file
+            self.line = line
+            self.column = column
+            self.entity = entity
+            self.field = field
+            self.message = message
+        }
+
         public var description: String {
             var text = file
             if let line { text += ":\(line)" }
+            if line != nil, let column { text += ":\(column)" }
             if let entity { text += ": \(entity)" }
             if let field { text += ": \(field)" }
             return text + ": " + message
@@ -36,6 +48,8 @@ public struct DeclarativeSource: Sendable {
     }
 
     public private(set) var entries: [Entry] = []
+    /// The secrets and substituted values of every file read, kept out of every message.
+    private var redaction = Redaction()
 
     static let kinds: [EntityKind] = [.upstream, .route, .consumer, .policy]
 
@@ -64,7 +78,8 @@ public struct DeclarativeSource: Sendable {
         var owners: [String: Entry] = [:]
         for file in files {
             do {
-                let (read, refused) = try entries(of: file, environment: environment)
+                let (read, refused, secrets) = try entries(of: file, environment: environment)
+                source.redaction.merge(secrets)
                 problems += refused
                 for entry in read {
                     let key = "\(entry.kind.rawValue)/\(entry.name)"
@@ -83,10 +98,10 @@ public struct DeclarativeSource: Sendable {
             } catch let error as Problem {
                 problems.append(error)
             } catch {
-                problems.append(Problem(file: file, message: "\(error)"))
+                problems.append(Problem(file: file, message: "cannot be read"))
             }
         }
-        return (source, problems)
+        return (source, problems.map(source.redaction.apply))
     }
 
     /// The merged document, as the admin API's `PUT /config` takes it; with `tag`, every entity
@@ -132,7 +147,8 @@ public struct DeclarativeSource: Sendable {
                 case .credential: break
                 }
             } catch {
-                problems.append(Problem(file: entry.file, line: entry.line, entity: entry.label, field: error.field, message: error.message))
+                problems.append(
+                    redaction.apply(Problem(file: entry.file, line: entry.line, entity: entry.label, field: error.field, message: error.message)))
             }
         }
         guard problems.isEmpty, wholeDocument else { return (nil, problems) }
@@ -148,8 +164,18 @@ public struct DeclarativeSource: Sendable {
     }
 
     /// A whole-document error (from here or from the admin API), put on the file and entity its
-    /// field names (`routes[3].upstream`), or the entity its message names.
+    /// field names (`routes[3].upstream`), or the entity its message names; no secret shown.
     public func locate(code: String?, message: String, field: String?) -> Problem {
+        redaction.apply(place(message: message, field: field))
+    }
+
+    /// `text` (a message from elsewhere, such as the admin API) without the files' secrets, and
+    /// with the values it quotes cut short.
+    public func redacted(_ text: String) -> String {
+        redaction.apply(text)
+    }
+
+    private func place(message: String, field: String?) -> Problem {
         let error = (message: message, field: field)
         if let field = error.field, let bracket = field.firstIndex(of: "["), let close = field.firstIndex(of: "]"),
             let kind = Self.kinds.first(where: { $0.plural == field[..<bracket] }), let index = Int(field[field.index(after: bracket)..<close])
@@ -194,21 +220,45 @@ public struct DeclarativeSource: Sendable {
             message: violation.message)
     }
 
-    private static func entries(of file: String, environment: [String: String]) throws -> (entries: [Entry], problems: [Problem]) {
-        guard let data = FileManager.default.contents(atPath: file), let raw = String(data: data, encoding: .utf8) else {
+    private static func entries(
+        of file: String, environment: [String: String]
+    ) throws -> (entries: [Entry], problems: [Problem], secrets: Redaction) {
+        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
             throw Problem(file: file, message: "cannot be read as UTF-8 text")
         }
-        let text = try substitute(raw, file: file, environment: environment)
+        var substitution = VariableSubstitution(environment: environment)
         let root: (value: JSONValue, lines: [String: Int])
         if file.hasSuffix(".json") {
+            let parsed: JSONValue
             do {
-                root = (try JSONValue.parse(Array(text.utf8)), [:])
+                parsed = try JSONValue.parse(Array(text.utf8))
             } catch {
                 throw Problem(file: file, message: error.message)
             }
+            do {
+                root = (try substituting(parsed, with: &substitution), [:])
+            } catch {
+                let place = position(of: "${\(error.name)}", in: text)
+                throw Problem(file: file, line: place?.line, column: place?.column, message: "${\(error.name)} is not set in the environment")
+            }
         } else {
-            root = try YAMLDocument.read(text, file: file)
+            root = try YAMLDocument.read(text, file: file, substitution: &substitution)
         }
+        var secrets = Redaction()
+        secrets.learn(root.value, substituted: substitution.used)
+        do {
+            // Returned problems are redacted by `load`, with every file's secrets.
+            let (entries, problems) = try entries(of: root, file: file)
+            return (entries, problems, secrets)
+        } catch let error as Problems {
+            throw Problems(all: error.all.map(secrets.apply))
+        } catch let error as Problem {
+            throw secrets.apply(error)
+        }
+    }
+
+    /// The entities of one file's document, checked against the schema.
+    private static func entries(of root: (value: JSONValue, lines: [String: Int]), file: String) throws -> (entries: [Entry], problems: [Problem]) {
         guard case .object(let fields) = root.value else { throw Problem(file: file, message: "must hold a mapping with format_version") }
         var schema = SchemaCheck(root: DeclarativeSchema.value)
         let violations = schema.check(root.value)
@@ -256,27 +306,29 @@ public struct DeclarativeSource: Sendable {
         return .object(fields)
     }
 
-    /// Replaces `${GATEHOUSE_NAME}` with the variable's value; an unset one is an error. Other
-    /// `${…}` text is left as it is: no other variable is read.
-    static func substitute(_ text: String, file: String, environment: [String: String]) throws(Problem) -> String {
-        var result = ""
-        var rest = Substring(text)
-        while let start = rest.range(of: "${GATEHOUSE_") {
-            guard let end = rest[start.upperBound...].firstIndex(of: "}") else { break }
-            let name = "GATEHOUSE_" + rest[start.upperBound..<end]
-            guard name.dropFirst(10).allSatisfy({ $0.isASCII && ($0.isUppercase || $0.isNumber || $0 == "_") }) else {
-                result += rest[..<start.upperBound]
-                rest = rest[start.upperBound...]
-                continue
-            }
-            guard let value = environment[name] else {
-                let line = text[..<start.lowerBound].filter { $0 == "\n" }.count + 1
-                throw Problem(file: file, line: line, message: "${\(name)} is not set in the environment")
-            }
-            result += rest[..<start.lowerBound]
-            result += value
-            rest = rest[rest.index(after: end)...]
+    /// A JSON file's strings with their variables substituted (keys are names, left as written).
+    private static func substituting(
+        _ value: JSONValue, with substitution: inout VariableSubstitution
+    ) throws(VariableSubstitution.Unset) -> JSONValue {
+        switch value {
+        case .string(let string): return .string(try substitution.apply(string) ?? string)
+        case .array(let items):
+            var result: [JSONValue] = []
+            for item in items { result.append(try substituting(item, with: &substitution)) }
+            return .array(result)
+        case .object(let fields):
+            var result: [String: JSONValue] = [:]
+            for (key, field) in fields { result[key] = try substituting(field, with: &substitution) }
+            return .object(result)
+        default: return value
         }
-        return result + rest
+    }
+
+    /// Line and column (1-based) of the first `needle` in `text`: the JSON parser keeps no places.
+    private static func position(of needle: String, in text: String) -> (line: Int, column: Int)? {
+        guard let range = text.range(of: needle) else { return nil }
+        let before = text[..<range.lowerBound]
+        let lineStart = before.lastIndex(of: "\n").map(before.index(after:)) ?? before.startIndex
+        return (before.count { $0 == "\n" } + 1, before[lineStart...].count + 1)
     }
 }

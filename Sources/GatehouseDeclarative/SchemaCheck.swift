@@ -3,7 +3,8 @@ import GatehouseModel
 
 /// Checks a value against the subset of JSON Schema (2020-12) that `DeclarativeSchema` uses:
 /// `type`, `const`, `enum`, `required`, `properties`, `additionalProperties`, `items`,
-/// `minimum`, `maximum`, `pattern` and local `$ref`s. Returns every violation with its path.
+/// `minimum`, `maximum`, `pattern` and local `$ref`s. Returns every violation with its path; a
+/// message quotes a value only when it fails a pattern, cut short (`Redaction.capped`).
 struct SchemaCheck {
     struct Violation: Equatable {
         var path: String
@@ -67,7 +68,7 @@ struct SchemaCheck {
             }
         case .string(let string):
             if let pattern = schema["pattern"]?.stringValue, !matches(string, pattern) {
-                violations.append(Violation(path: path, message: "'\(string)' does not match \(pattern)"))
+                violations.append(Violation(path: path, message: "'\(Redaction.capped(string))' does not match \(pattern)"))
             }
         default:
             break

@@ -2,18 +2,27 @@ import GatehouseModel
 import Yams
 
 /// A YAML text as `JSONValue`, with the line of each top-level key and of each item of the
-/// top-level lists (`routes[3]`), for messages.
+/// top-level lists (`routes[3]`), for messages. `YAMLGuard` passes over the text first, so no
+/// anchor, alias or deep nesting reaches Yams; `${GATEHOUSE_…}` is substituted in each string
+/// value as it is converted.
 public enum YAMLDocument {
-    static func read(_ text: String, file: String) throws(DeclarativeSource.Problem) -> (value: JSONValue, lines: [String: Int]) {
+    typealias Problem = DeclarativeSource.Problem
+
+    static func read(
+        _ text: String, file: String, substitution: inout VariableSubstitution
+    ) throws(DeclarativeSource.Problem) -> (value: JSONValue, lines: [String: Int]) {
+        if let refusal = YAMLGuard.check(text) {
+            throw Problem(file: file, line: refusal.line, column: refusal.column, message: refusal.message)
+        }
         let node: Node?
         do {
             node = try Yams.compose(yaml: text)
         } catch let error as YamlError {
-            throw DeclarativeSource.Problem(file: file, line: Self.line(of: error), message: "not valid YAML: \(error)")
+            throw problem(error, file: file)
         } catch {
-            throw DeclarativeSource.Problem(file: file, message: "not valid YAML: \(error)")
+            throw Problem(file: file, message: "not valid YAML")
         }
-        guard let node else { throw DeclarativeSource.Problem(file: file, message: "is empty") }
+        guard let node else { throw Problem(file: file, message: "is empty") }
         var lines: [String: Int] = [:]
         if case .mapping(let mapping) = node {
             for (key, value) in mapping {
@@ -23,15 +32,27 @@ public enum YAMLDocument {
                 }
             }
         }
-        return (try json(node, file: file), lines)
+        return (try json(node, file: file, substitution: &substitution), lines)
     }
 
-    private static func json(_ node: Node, file: String) throws(DeclarativeSource.Problem) -> JSONValue {
+    private static func json(_ node: Node, file: String, substitution: inout VariableSubstitution) throws(Problem) -> JSONValue {
         switch node {
         case .scalar(let scalar):
+            var text = scalar.string
+            var plain = scalar.style == .plain
+            do {
+                if let substituted = try substitution.apply(text) {
+                    // A value is one string, unless a plain scalar is one variable and nothing
+                    // else: then it reads as the scalar it spells (`weight: ${GATEHOUSE_W}`).
+                    plain = plain && VariableSubstitution.isWhole(text)
+                    text = substituted
+                }
+            } catch {
+                throw Problem(
+                    file: file, line: scalar.mark?.line, column: scalar.mark?.column, message: "${\(error.name)} is not set in the environment")
+            }
             // Quoted scalars are strings; plain ones follow YAML 1.2's core schema.
-            guard scalar.style == .plain else { return .string(scalar.string) }
-            let text = scalar.string
+            guard plain else { return .string(text) }
             switch text {
             case "", "~", "null", "Null", "NULL": return .null
             case "true", "True", "TRUE": return .bool(true)
@@ -46,27 +67,43 @@ public enum YAMLDocument {
         case .mapping(let mapping):
             var fields: [String: JSONValue] = [:]
             for (key, value) in mapping {
+                // Keys are names, taken as written: no variable is substituted in them.
                 guard case .scalar(let name) = key else {
-                    throw DeclarativeSource.Problem(file: file, line: key.mark?.line, message: "a mapping key must be a plain string")
+                    throw Problem(file: file, line: key.mark?.line, column: key.mark?.column, message: "a mapping key must be a plain string")
                 }
-                guard fields.updateValue(try json(value, file: file), forKey: name.string) == nil else {
-                    throw DeclarativeSource.Problem(file: file, line: key.mark?.line, message: "the key '\(name.string)' is given twice")
+                guard fields.updateValue(try json(value, file: file, substitution: &substitution), forKey: name.string) == nil else {
+                    throw Problem(
+                        file: file, line: key.mark?.line, column: key.mark?.column,
+                        message: "the key '\(Redaction.capped(name.string))' is given twice")
                 }
             }
             return .object(fields)
         case .sequence(let items):
             var values: [JSONValue] = []
-            for item in items { values.append(try json(item, file: file)) }
+            for item in items { values.append(try json(item, file: file, substitution: &substitution)) }
             return .array(values)
         case .alias:
-            throw DeclarativeSource.Problem(file: file, line: node.mark?.line, message: "YAML aliases are not supported")
+            // YAMLGuard refuses aliases before composing; Yams resolves them anyway.
+            throw Problem(file: file, line: node.mark?.line, column: node.mark?.column, message: "YAML aliases are not supported")
         }
     }
 
-    private static func line(of error: YamlError) -> Int? {
+    /// A Yams error as a problem: its place and what went wrong, never the text around it
+    /// (Yams's description quotes the document, secrets and all).
+    private static func problem(_ error: YamlError, file: String) -> Problem {
         switch error {
-        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): return mark.line
-        default: return nil
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            let reason = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
+            return Problem(file: file, line: mark.line, column: mark.column, message: "not valid YAML: \(reason)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let keys = duplicates.map { "'\(Redaction.capped($0))'" }.joined(separator: ", ")
+            let given = duplicates.count == 1 ? "the key \(keys) is" : "the keys \(keys) are"
+            return Problem(file: file, line: context.mark.line, column: context.mark.column, message: "\(given) given twice")
+        case .reader(let problem, _, _, _):
+            return Problem(file: file, message: "not valid YAML: \(problem)")
+        default:
+            return Problem(file: file, message: "not valid YAML")
         }
     }
 
