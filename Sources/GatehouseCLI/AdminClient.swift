@@ -10,7 +10,24 @@ import FoundationNetworking
 /// `GATEHOUSE_ADMIN_TOKEN` as a bearer token when set. The CLI never opens the database.
 struct AdminClient {
     struct Failure: Error, CustomStringConvertible {
-        let description: String
+        enum Kind {
+            /// Nothing was sent: the address is wrong, or nothing listens there.
+            case unreachable
+            /// The request may have been sent, and no answer came: the connection broke or
+            /// timed out. A write may have been applied.
+            case noAnswer
+        }
+
+        let kind: Kind
+        let base: String
+        let reason: String
+
+        var description: String {
+            switch kind {
+            case .unreachable: "cannot reach the admin API at \(base): \(reason)"
+            case .noAnswer: "no answer from the admin API at \(base): \(reason)"
+            }
+        }
     }
 
     struct Answer {
@@ -22,9 +39,16 @@ struct AdminClient {
     let base: String
     let token: String?
 
+    /// Failures that happen before a request is on the wire: connecting, resolving, TLS.
+    private static let beforeSending: Set<URLError.Code> = [
+        .badURL, .unsupportedURL, .cannotFindHost, .dnsLookupFailed, .cannotConnectToHost, .notConnectedToInternet,
+        .secureConnectionFailed, .serverCertificateUntrusted, .serverCertificateHasBadDate, .serverCertificateNotYetValid,
+        .serverCertificateHasUnknownRoot, .clientCertificateRejected, .clientCertificateRequired,
+    ]
+
     func call(_ method: String, _ path: String, body: JSONValue? = nil, ifMatch: Int? = nil) async throws(Failure) -> Answer {
         guard let url = URL(string: base.hasSuffix("/") ? String(base.dropLast()) + path : base + path) else {
-            throw Failure(description: "'\(base)' is not a URL")
+            throw Failure(kind: .unreachable, base: base, reason: "not a URL")
         }
         var request = URLRequest(url: url)
         request.httpMethod = method
@@ -35,14 +59,23 @@ struct AdminClient {
         }
         if let ifMatch { request.setValue("\"\(ifMatch)\"", forHTTPHeaderField: "If-Match") }
         if let token, !token.isEmpty { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        // A session of its own, so the request never goes out on a kept-alive connection: on
+        // one that broke, libcurl sends it again on a new one, and a sync whose first attempt
+        // was applied would then report the second's failure ("cannot reach") instead.
+        let session = URLSession(configuration: .ephemeral)
+        defer { session.finishTasksAndInvalidate() }
         let data: Data
         let response: URLResponse
         do {
-            (data, response) = try await URLSession.shared.data(for: request)
+            (data, response) = try await session.data(for: request)
+        } catch let error as URLError where Self.beforeSending.contains(error.code) {
+            throw Failure(kind: .unreachable, base: base, reason: error.localizedDescription)
         } catch {
-            throw Failure(description: "cannot reach the admin API at \(base): \(error.localizedDescription)")
+            throw Failure(kind: .noAnswer, base: base, reason: error.localizedDescription)
         }
-        guard let http = response as? HTTPURLResponse else { throw Failure(description: "no HTTP answer from \(base)") }
+        guard let http = response as? HTTPURLResponse else {
+            throw Failure(kind: .noAnswer, base: base, reason: "the answer is not HTTP")
+        }
         let json = data.isEmpty ? JSONValue.null : ((try? JSONValue.parse(data)) ?? .string(String(decoding: data, as: UTF8.self)))
         let version = (http.value(forHTTPHeaderField: "Gatehouse-Config-Version")).flatMap(Int.init)
         return Answer(status: http.statusCode, json: json, version: version)

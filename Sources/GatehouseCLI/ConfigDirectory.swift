@@ -8,7 +8,9 @@ import ServiceLifecycle
 /// `--config-dir`: the directory's declarative files are the config. They are applied at start and
 /// again whenever their content changes (as a git-sync sidecar updates them): a valid change
 /// becomes one version; an invalid one is refused with its problems logged, and the last good
-/// config keeps serving. Checked every second.
+/// config keeps serving. Checked every second. The files are read as `gatehouse validate` reads
+/// them (`DeclarativeSource.load`): a YAML alias bomb or a too-deep file is refused before
+/// anything is built, so it costs the server no memory.
 struct ConfigDirectory: Sendable {
     let path: String
     let logger: Logger
@@ -64,7 +66,9 @@ struct ConfigDirectory: Sendable {
             logger.info(
                 changed ? "config directory applied" : "config directory unchanged", metadata: ["dir": "\(path)", "version": "\(snapshot.version)"])
         } catch {
-            logger.error("config directory refused; the last good config keeps serving", metadata: ["dir": "\(path)", "problems": "\(error)"])
+            logger.error(
+                "config directory refused; the last good config keeps serving",
+                metadata: ["dir": "\(path)", "problems": "\(source.redacted("\(error)"))"])
         }
     }
 }

@@ -23,10 +23,24 @@ struct ManagedFiles: ParsableArguments {
     func load() throws -> DeclarativeSource {
         try DeclarativeInput.load(paths, wholeDocument: selectTag == nil)
     }
+
+    /// The `diff` that tells whether these files are applied, for a message to paste in a shell.
+    var diffCommand: String {
+        let quoted = ((selectTag.map { ["--select-tag", $0] } ?? []) + paths).map { argument in
+            argument.allSatisfy { $0.isLetter || $0.isNumber || "/._-=:@".contains($0) }
+                ? argument : "'" + argument.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
+        }
+        return (["gatehouse diff"] + quoted).joined(separator: " ")
+    }
 }
 
-/// Reading the files: only `GATEHOUSE_…` variables are passed on for substitution.
+/// Reading the files: only `GATEHOUSE_…` variables are passed on for substitution. `validate`,
+/// `diff`, `sync`, `explain` and `serve --config-dir` all read them through
+/// `DeclarativeSource.load`, so each is refused the same way.
 enum DeclarativeInput {
+    /// `sync`'s status when the change was sent and no answer came: it may have been applied.
+    static let outcomeUnknown: Int32 = 3
+
     /// The files, checked; every problem is printed and ends the command with status 1.
     static func load(_ paths: [String], wholeDocument: Bool) throws -> DeclarativeSource {
         try checked(paths, wholeDocument: wholeDocument).source
@@ -53,29 +67,44 @@ enum DeclarativeInput {
         for problem in problems { FileHandle.standardError.write(Data("error: \(problem)\n".utf8)) }
     }
 
-    /// `PUT /config` of the files' document (scoped to `tag`), as a dry run or for real.
+    /// `PUT /config` of the files' document (scoped to `files.selectTag`), as a dry run or for
+    /// real. A real one sent without an answer ends the command with `outcomeUnknown`.
     static func put(
-        _ source: DeclarativeSource, tag: String?, dryRun: Bool, ifMatch: Int?, client: AdminClient
+        _ source: DeclarativeSource, files: ManagedFiles, dryRun: Bool, ifMatch: Int?, client: AdminClient
     ) async throws -> AdminClient.Answer {
+        let tag = files.selectTag
         var path = "/config?dry_run=\(dryRun)"
         if let tag { path += "&select_tags=\(tag.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? tag)" }
         let answer: AdminClient.Answer
         do {
             answer = try await client.call("PUT", path, body: source.documentJSON(addingTag: tag), ifMatch: ifMatch)
         } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode(1)
+            guard error.kind == .noAnswer, !dryRun else {
+                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+            FileHandle.standardError.write(
+                Data(
+                    """
+                    error: the change was sent to the admin API at \(error.base), but no answer came (\(error.reason)).
+                    It may or may not have been applied. To find out, run `\(files.diffCommand)` against the same admin API \
+                    (exit status 0: it was applied; 2: it was not), or look at GET /versions.
+
+                    """.utf8))
+            throw ExitCode(outcomeUnknown)
         }
         guard answer.status == 200 else {
             if answer.status == 412 {
                 FileHandle.standardError.write(
-                    Data("error: another change was committed since this one was planned (\(AdminClient.describe(answer))); run it again\n".utf8))
+                    Data(
+                        "error: another change was committed since this one was planned (\(source.redacted(AdminClient.describe(answer)))); run it again\n"
+                            .utf8))
             } else if let error = answer.json["error"] {
                 report([
                     source.locate(code: error["code"]?.stringValue, message: error["message"]?.stringValue ?? "", field: error["field"]?.stringValue)
                 ])
             } else {
-                FileHandle.standardError.write(Data("error: \(AdminClient.describe(answer))\n".utf8))
+                FileHandle.standardError.write(Data("error: \(source.redacted(AdminClient.describe(answer)))\n".utf8))
             }
             throw ExitCode(1)
         }
@@ -130,7 +159,7 @@ struct Diff: AsyncParsableCommand {
 
     func run() async throws {
         let source = try files.load()
-        let answer = try await DeclarativeInput.put(source, tag: files.selectTag, dryRun: true, ifMatch: nil, client: target.client)
+        let answer = try await DeclarativeInput.put(source, files: files, dryRun: true, ifMatch: nil, client: target.client)
         let changes = answer.json["changes"]?.arrayValue ?? []
         if json {
             print(JSONValue.object(["version": answer.json["version"] ?? .null, "changes": .array(changes)]).prettyString)
@@ -147,6 +176,10 @@ struct Sync: AsyncParsableCommand {
         discussion: """
             The plan is computed against the current version, then applied only if no other change \
             was committed meanwhile (If-Match). Syncing the same files again creates no version.
+
+            Exit status: 0 when applied or nothing to change, 1 on error (nothing was applied), 3 when \
+            the change was sent and no answer came: it may have been applied; `gatehouse diff` with \
+            the same files tells (0: applied).
             """
     )
 
@@ -160,7 +193,7 @@ struct Sync: AsyncParsableCommand {
     func run() async throws {
         let source = try files.load()
         let client = target.client
-        let planned = try await DeclarativeInput.put(source, tag: files.selectTag, dryRun: true, ifMatch: nil, client: client)
+        let planned = try await DeclarativeInput.put(source, files: files, dryRun: true, ifMatch: nil, client: client)
         let changes = planned.json["changes"]?.arrayValue ?? []
         print(DeclarativeInput.plan(changes), terminator: "")
         let version = planned.json["version"]?.intValue ?? 0
@@ -168,7 +201,7 @@ struct Sync: AsyncParsableCommand {
             print(dryRun ? "dry run: nothing written (version \(version))" : "nothing to change (version \(version))")
             return
         }
-        let applied = try await DeclarativeInput.put(source, tag: files.selectTag, dryRun: false, ifMatch: version, client: client)
+        let applied = try await DeclarativeInput.put(source, files: files, dryRun: false, ifMatch: version, client: client)
         print("applied as version \(applied.json["version"]?.intValue ?? -1)")
     }
 }

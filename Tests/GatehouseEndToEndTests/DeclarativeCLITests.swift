@@ -75,7 +75,7 @@ import Testing
             "env.json", in: dir)
         let unset = try Self.cli(["validate", dir.file("env.json")])
         #expect(unset.status == 1)
-        #expect(unset.output.contains("env.json:1: ${GATEHOUSE_TEST_KEY} is not set"))
+        #expect(unset.output.contains("env.json:1:98: ${GATEHOUSE_TEST_KEY} is not set"))
         let set = try Self.cli(["validate", dir.file("env.json")], environment: ["GATEHOUSE_TEST_KEY": "0123456789abcdef0123"])
         // ${HOME} is left as it is, and is then not a valid path.
         #expect(set.status == 1)
@@ -235,6 +235,115 @@ import Testing
         try await waitUntil("the refusal in the log") { gatehouse.output.contains("config directory refused") }
         #expect(gatehouse.output.contains("no upstream named 'missing'"))
         #expect(try await Self.version(gatehouse) == 2)
+        #expect(try await httpRequest(port: gatehouse.ports.proxy, .GET, "/one").status == 200)
+    }
+
+    /// `levels` lists, each of ten aliases of the one before: 10^levels strings expanded.
+    static func laughNodes(levels: Int) -> [String] {
+        [#"&l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]"#]
+            + (1..<levels).map { "&l\($0) [\(Array(repeating: "*l\($0 - 1)", count: 10).joined(separator: ", "))]" }
+    }
+
+    /// The laughs as ten lines of a file, one key each.
+    static func laughs(levels: Int) -> String {
+        "format_version: 1\n" + laughNodes(levels: levels).enumerated().map { "x\($0): \($1)\n" }.joined()
+    }
+
+    /// `gatehouse` with its address space limited (`ulimit -v`), so a regression fails the test
+    /// instead of taking the machine's memory.
+    static func cliWithin(kibibytes: Int, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "ulimit -v \(kibibytes) && exec \"$0\" \"$@\"", GatehouseProcess.binary] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func validateRefusesAliasBombsBeforeExpandingThem() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        // The issue's ten lines (several GB once expanded), and the levels hidden in a mapping key.
+        try Self.write(Self.laughs(levels: 9), "bombs/laughs.yaml", in: dir)
+        try Self.write("format_version: 1\n? [\(Self.laughNodes(levels: 8).joined(separator: ", "))]\n: 1\n", "bombs/key.yaml", in: dir)
+        let (status, output) = try Self.cliWithin(kibibytes: 1_048_576, ["validate", dir.file("bombs")])
+        #expect(status == 1, "\(output)")
+        #expect(output.contains("laughs.yaml:2:5: YAML anchors (&name) are not supported"))
+        #expect(output.contains("key.yaml:2:4: YAML anchors (&name) are not supported"))
+    }
+
+    /// The issue's value: pasted into the text, it closed the list and added an upstream.
+    @Test func aVariableFillsInOneValueAndNeverAddsAnEntity() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
+        defer { _ = gatehouse.terminate() }
+        let admin = gatehouse.ports.admin
+        try Self.write(
+            "format_version: 1\nupstreams:\n  - name: api\n    targets: [{ target: \"127.0.0.1:9000\" }]\n    tags: [\"${GATEHOUSE_TAG}\"]\n",
+            "tagged.yaml", in: dir)
+        let injection = "x\"]\n  - name: injected\n    targets: [{ target: \"6.6.6.6:80\" }]\n    tags: [\"y"
+        let refused = try Self.cli(["diff", dir.file("tagged.yaml")], admin: admin, environment: ["GATEHOUSE_TAG": injection])
+        // One tag, and not a valid one; shown as its variable.
+        #expect(refused.status == 1)
+        #expect(refused.output.contains("upstream 'api': tags[0]: '${GATEHOUSE_TAG}' is not a valid tag"), "\(refused.output)")
+        #expect(!refused.output.contains("injected"))
+
+        // Quotes and brackets are part of the value, as they came.
+        let tricky = #"x"]}&a*b"#
+        let synced = try Self.cli(["sync", dir.file("tagged.yaml")], admin: admin, environment: ["GATEHOUSE_TAG": tricky])
+        #expect(synced.status == 0, "\(synced.output)")
+        #expect(synced.output.contains("+ create upstream 'api'") && !synced.output.contains("injected"))
+        #expect(try await httpRequest(port: admin, .GET, "/upstreams/api").json["tags"] == [.string(tricky)])
+        #expect(try await httpRequest(port: admin, .GET, "/upstreams").json["data"]?.arrayValue?.count == 1)
+    }
+
+    @Test func aSyncWhoseAnswerIsLostSaysTheOutcomeIsUnknownAndHowToCheck() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
+        defer { _ = gatehouse.terminate() }
+        try Self.write(Self.base, "base.yaml", in: dir)
+        // The plan goes through; the server commits the change, and its answer never arrives.
+        let relay = try await AnswerDroppingRelay.start(to: gatehouse.ports.admin, droppingAnswersTo: "dry_run=false")
+        let lost = try Self.cli(["sync", dir.file("base.yaml")], admin: relay.port)
+        #expect(lost.status == 3, "\(lost.output)")
+        #expect(lost.output.contains("the change was sent to the admin API at http://127.0.0.1:\(relay.port), but no answer came"))
+        #expect(lost.output.contains("may or may not have been applied") && lost.output.contains("`gatehouse diff \(dir.file("base.yaml"))`"))
+        #expect(!lost.output.contains("cannot reach"))
+        // Sent once, not again on a new connection.
+        #expect(relay.droppedAnswers == 1)
+        #expect(try await Self.version(gatehouse) == 1)
+        #expect(try Self.cli(["diff", dir.file("base.yaml")], admin: gatehouse.ports.admin).status == 0)
+
+        // Nothing listens: nothing was sent, and the CLI says it could not reach it.
+        let unreachable = try Self.cli(["sync", dir.file("base.yaml")], admin: 1)
+        #expect(unreachable.status == 1)
+        #expect(unreachable.output.contains("cannot reach the admin API at http://127.0.0.1:1"))
+    }
+
+    @Test func aConfigDirectoryRefusesAnAliasBombWithoutGrowing() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let upstream = try await TestUpstream.start(name: "origin")
+        try Self.write(
+            "format_version: 1\nupstreams:\n  - { name: origin, targets: [{ target: \"\(upstream.target)\" }] }\nroutes:\n  - { name: one, paths: [/one], upstream: origin }\n",
+            "conf/gateway.yaml", in: dir)
+        let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"), extraArguments: ["--config-dir", dir.file("conf")])
+        defer { _ = gatehouse.terminate() }
+        try await gatehouse.waitForConfigVersion(1)
+        let before = gatehouse.residentKiB
+
+        // The issue's seven levels took this server from 47 to 309 MB.
+        try Self.write(Self.laughs(levels: 7), "conf/zz-bomb.yaml", in: dir)
+        try await waitUntil("the refusal in the log") { gatehouse.output.contains("config directory refused") }
+        #expect(gatehouse.output.contains("zz-bomb.yaml:2:5: YAML anchors (&name) are not supported"))
+        #expect(gatehouse.residentKiB - before < 64 * 1024, "grew from \(before) to \(gatehouse.residentKiB) KiB")
+        #expect(try await Self.version(gatehouse) == 1)
         #expect(try await httpRequest(port: gatehouse.ports.proxy, .GET, "/one").status == 200)
     }
 
