@@ -69,7 +69,7 @@ let package = Package(
         .target(
             name: "GatehouseProxy",
             dependencies: [
-                "GatehouseModel",
+                "GatehouseModel", "CSocketPassing",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -83,6 +83,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+        .target(name: "CSocketPassing"),
         .target(
             name: "GatehouseDeclarative",
             dependencies: ["GatehouseModel", .product(name: "Yams", package: "Yams")],

@@ -87,7 +87,9 @@ struct DataPlane: AsyncParsableCommand {
             host: address.host, port: address.port, token: cluster.clusterToken, tls: tls, group: group, maxFrameBytes: clusterMaxFrameSize.bytes,
             logger: logger)
         let servedEpoch = NIOLockedValueBox<String?>(nil)
-        let embedded = try await EmbeddedDataPlane(options: dataPlane, group: group, logger: logger) { [controlPlane] in
+        let embedded = try await EmbeddedDataPlane(
+            options: dataPlane, group: group, handoffPath: dataPlane.handoffPath(defaultingTo: cacheDir + "/handoff.sock"), logger: logger
+        ) { [controlPlane] in
             let status = client.status
             return [
                 "node_id": .string(nodeID), "config_epoch": servedEpoch.withLockedValue { $0 }.map(JSONValue.string) ?? .null,

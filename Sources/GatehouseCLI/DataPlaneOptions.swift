@@ -85,6 +85,12 @@ struct DataPlaneOptions: ParsableArguments {
     )
     var maxConnections = EnvironmentDefault.value("GATEHOUSE_MAX_CONNECTIONS", 0, expected: "a number of connections") { Int($0).flatMap { $0 >= 0 ? $0 : nil } }
 
+    @Option(
+        help:
+            "Unix socket over which an upgrade hands the proxy's listening sockets to the new process; 'off' for none. Default: beside the database (serve) or in the cache directory (data-plane) (GATEHOUSE_HANDOFF_SOCKET)."
+    )
+    var handoffSocket = EnvironmentDefault.value("GATEHOUSE_HANDOFF_SOCKET", "")
+
     @Option(help: "Proxy event loops, one per core by default (GATEHOUSE_WORKERS).")
     var workers = EnvironmentDefault.value("GATEHOUSE_WORKERS", System.coreCount, expected: "a number of event loops") { Int($0) }
 
@@ -97,6 +103,12 @@ struct DataPlaneOptions: ParsableArguments {
         // Read now, so that a bad value stops the process before it opens anything.
         _ = EnvironmentDefault.flag("GATEHOUSE_ALLOW_TRACE")
         _ = EnvironmentDefault.flag("GATEHOUSE_ALLOW_UNDERSCORE_HEADERS")
+    }
+
+    /// `--handoff-socket`, or `fallback` when it is not given; nil when 'off'.
+    func handoffPath(defaultingTo fallback: String) -> String? {
+        let path = handoffSocket.isEmpty ? fallback : handoffSocket
+        return path == "off" ? nil : path
     }
 
     var proxyOptions: ProxyOptions {

@@ -20,9 +20,12 @@ struct EmbeddedDataPlane {
     let proxy: ProxyWhenReady
     let status: Listener
 
-    /// - Parameter extra: fields the status port adds to `/status`.
+    /// - Parameters:
+    ///   - handoffPath: the Unix socket an upgrade hands the proxy's listening sockets over (nil: none).
+    ///   - extra: fields the status port adds to `/status`.
     init(
-        options: DataPlaneOptions, group: MultiThreadedEventLoopGroup, logger: Logger, extra: @escaping @Sendable () -> [String: JSONValue]
+        options: DataPlaneOptions, group: MultiThreadedEventLoopGroup, handoffPath: String?, logger: Logger,
+        extra: @escaping @Sendable () -> [String: JSONValue]
     ) async throws {
         checker = ActiveHealthChecker(group: group, health: health, logger: logger)
         discovery = TargetDiscovery(servers: options.dnsResolver.servers, group: group, logger: logger)
@@ -30,8 +33,11 @@ struct EmbeddedDataPlane {
         applier = SnapshotApplier(active: active, state: state, checker: checker, discovery: discovery, policies: policies, logger: logger)
         let (active, state, health, discovery, metrics, edgeMetrics) = (active, state, health, discovery, policies.metrics, edgeMetrics)
         let proxyOptions = options.proxyOptions
-        proxy = ProxyWhenReady(state: state) { [proxyListen = options.proxyListen] in
-            try await ProxyServer.bind(proxyListen, group: group, active: active, options: proxyOptions, state: state, health: health, metrics: edgeMetrics, logger: logger)
+        proxy = ProxyWhenReady(state: state, address: options.proxyListen, handoffPath: handoffPath, logger: logger) {
+            [proxyListen = options.proxyListen] sockets in
+            try await ProxyServer.bind(
+                proxyListen, group: group, active: active, options: proxyOptions, state: state, health: health, metrics: edgeMetrics,
+                sockets: sockets, logger: logger)
         }
         status = try await StatusServer.bind(
             options.statusListen, group: group, state: state,

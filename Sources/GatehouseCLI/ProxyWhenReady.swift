@@ -1,17 +1,33 @@
+import Foundation
 import GatehouseProxy
+import Logging
+import NIOCore
 import NIOConcurrencyHelpers
 import ServiceLifecycle
 
 /// Binds the proxy listener only once the data plane serves a config. During an upgrade the new
 /// process shares the port with the old one, so it must not take connections it would answer
 /// with 503 "not ready".
+///
+/// The listening sockets come from systemd (`LISTEN_FDS`) when it passed them, else from the
+/// process being replaced when one answers at `handoffPath` (its sockets, accept queues and all),
+/// else they are bound anew; from then on this process answers at `handoffPath` for the next.
 final class ProxyWhenReady: Service {
     private let state: DataPlaneState
-    private let bind: @Sendable () async throws -> Listener
+    private let address: ListenAddress
+    private let handoffPath: String?
+    private let logger: Logger
+    private let bind: @Sendable (ListeningSockets?) async throws -> Listener
     private let listener = NIOLockedValueBox<Listener?>(nil)
 
-    init(state: DataPlaneState, bind: @escaping @Sendable () async throws -> Listener) {
+    init(
+        state: DataPlaneState, address: ListenAddress, handoffPath: String?, logger: Logger,
+        bind: @escaping @Sendable (ListeningSockets?) async throws -> Listener
+    ) {
         self.state = state
+        self.address = address
+        self.handoffPath = handoffPath
+        self.logger = logger
         self.bind = bind
     }
 
@@ -23,8 +39,22 @@ final class ProxyWhenReady: Service {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(10)) }
             if Task.isShuttingDownGracefully || Task.isCancelled { return }
         }
-        let bound = try await bind()
+        let given =
+            ListeningSockets.fromSystemd(for: address, environment: ProcessInfo.processInfo.environment)
+            ?? handoffPath.flatMap { SocketHandoff.receive(path: $0, address: address, logger: logger) }
+        let bound = try await bind(given)
         listener.withLockedValue { $0 = bound }
+        var handoff: SocketHandoff?
+        if let handoffPath {
+            do {
+                // Port 0 stands for the port it picked: that is what a successor asks for.
+                let served = ListenAddress(host: address.host, port: bound.localAddress.port ?? address.port)
+                handoff = try SocketHandoff.serve(path: handoffPath, address: served, sockets: { bound.handOver() }, logger: logger)
+            } catch {
+                logger.warning("upgrades will not be handed this process's sockets", metadata: ["error": "\(error)"])
+            }
+        }
+        defer { handoff?.stop() }
         try await bound.run()
     }
 }

@@ -45,7 +45,8 @@ struct Serve: AsyncParsableCommand {
         let refusedAtStart = NIOLockedValueBox<(Snapshot, String)?>(nil)
         if lock.tryAcquire() {
             do {
-                store = try ControlPlaneService.open(controlPlane.db, publisher: publisher, logger: logger) { snapshot, reason in
+                store = try ControlPlaneService.open(controlPlane.db, historyKeep: controlPlane.historyRetention, publisher: publisher, logger: logger) {
+                    snapshot, reason in
                     refusedAtStart.withLockedValue { $0 = (snapshot, reason) }
                 }
             } catch {
@@ -77,7 +78,9 @@ struct Serve: AsyncParsableCommand {
         refusedAtStart: (Snapshot, String)?, logger: Logger
     ) async throws -> Listener.DrainOutcome? {
         let role = NIOLockedValueBox(store == nil ? "standby" : "writer")
-        let embedded = try await EmbeddedDataPlane(options: dataPlane, group: group, logger: logger) {
+        let embedded = try await EmbeddedDataPlane(
+            options: dataPlane, group: group, handoffPath: dataPlane.handoffPath(defaultingTo: controlPlane.db + ".handoff"), logger: logger
+        ) {
             ["control_plane": .string(role.withLockedValue { $0 })]
         }
         let state = embedded.state
@@ -102,7 +105,7 @@ struct Serve: AsyncParsableCommand {
             database: controlPlane.db, lock: lock, store: store, publisher: publisher, waitForApply: { await state.waitUntilSettled(version: $0) },
             adminListen: controlPlane.adminListen, adminIdleTimeout: controlPlane.adminIdleTimeout.timeAmount,
             adminOptions: adminOptions, group: group, logger: logger, role: role,
-            configDirectory: controlPlane.configDirectory(logger: logger),
+            configDirectory: controlPlane.configDirectory(logger: logger), historyKeep: controlPlane.historyRetention,
             onRefused: { state.rejected($0, reason: $1) }
         )
         // Graceful shutdown runs in reverse order: the proxy drains first, while the status port

@@ -51,7 +51,7 @@ public enum DeclarativeSchema {
                   "additionalProperties": false,
                   "properties": { "connect": { "$ref": "#/$defs/duration" }, "read": { "$ref": "#/$defs/duration" }, "write": { "$ref": "#/$defs/duration" } }
                 },
-                "retries": { "type": "integer", "minimum": 0, "maximum": 10 },
+                "retries": { "type": ["integer", "null"], "minimum": 0, "maximum": 10 },
                 "pool": {
                   "type": "object",
                   "additionalProperties": false,
@@ -77,7 +77,11 @@ public enum DeclarativeSchema {
                     "passive": {
                       "type": ["object", "null"],
                       "additionalProperties": false,
-                      "properties": { "failures": { "type": "integer", "minimum": 1, "maximum": 1000 }, "cooldown": { "$ref": "#/$defs/duration" } }
+                      "properties": {
+                        "enabled": { "type": "boolean" },
+                        "failures": { "type": "integer", "minimum": 1, "maximum": 1000 },
+                        "cooldown": { "$ref": "#/$defs/duration" }
+                      }
                     },
                     "active": {
                       "type": ["object", "null"],

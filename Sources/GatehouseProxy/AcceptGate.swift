@@ -16,7 +16,7 @@ import Glibc
 ///   spin on the still-readable socket. The first failure of a run is logged, the run's end
 ///   too, and every failure is counted.
 ///
-/// Its state belongs to the server channel's event loop, which is also its connections' loop.
+/// Its state belongs to the server channel's event loop.
 final class AcceptGate: ChannelDuplexHandler {
     typealias InboundIn = any Channel
     typealias InboundOut = any Channel
@@ -73,7 +73,8 @@ final class AcceptGate: ChannelDuplexHandler {
             failures = 0
         }
         open += 1
-        child.closeFuture.assumeIsolatedUnsafeUnchecked().whenComplete { [self] _ in
+        // The connection may live on another loop (one socket for all workers): back to this one.
+        child.closeFuture.hop(to: context.eventLoop).assumeIsolatedUnsafeUnchecked().whenComplete { [self] _ in
             open -= 1
             if open < limit { loggedLimit = false }
             releaseHeldRead()

@@ -11,10 +11,12 @@ import NIOCore
 /// `ProxyHandler` reports when a head arrived, when the request ended, when it holds reads, when
 /// its response finished, and when it lingers.
 ///
-/// It also holds back a drain's quiesce event from a connection whose first request is still on
-/// its way (accepted, or partly read): NIO would close such a connection as idle and lose that
-/// request. The event goes on once the head arrives, so the request is answered with
-/// `Connection: close`.
+/// It also holds back a drain's quiesce event from a connection between requests (accepted,
+/// idle after a response, or with a head partly read): closing a keep-alive connection the
+/// server thinks idle races the client's next request, which would be lost (HAProxy's
+/// `idle-close-on-response`). The event goes on once the next head arrives, so that request is
+/// answered with `Connection: close`; a connection that stays idle for `drainIdleGrace` (a
+/// fresh one that sends nothing: `headerTimeout`) is closed.
 final class ClientTimeouts: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -84,6 +86,7 @@ final class ClientTimeouts: ChannelInboundHandler, RemovableChannelHandler {
     private let bodyTimeout: TimeAmount
     private let lingerTimeout: TimeAmount
     private let lingerTime: TimeAmount
+    private let drainIdleGrace: TimeAmount
     /// While lingering: when the client's time is up, however much it still sends.
     private var lingerUntil = NIODeadline.distantFuture
     /// The proxy stopped reading the client: its silence is not the client's.
@@ -100,6 +103,7 @@ final class ClientTimeouts: ChannelInboundHandler, RemovableChannelHandler {
         bodyTimeout = options.bodyTimeout
         lingerTimeout = options.lingerTimeout
         lingerTime = options.lingerTime
+        drainIdleGrace = options.drainIdleGrace
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -133,10 +137,11 @@ final class ClientTimeouts: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent, !servedRequest, state == .idle || state == .readingHead {
+        if event is ChannelShouldQuiesceEvent, state == .idle || state == .readingHead {
             heldQuiesce = event
-            // A client that connected but never sends gets no longer than a slow one.
-            if state == .idle { perform(.startHeaderTimer) }
+            // A client that connected but never sends gets no longer than a slow one; one
+            // between requests, a short grace for its next.
+            if state == .idle { servedRequest ? arm(.now() + drainIdleGrace, .closeIdle) : perform(.startHeaderTimer) }
             return
         }
         context.fireUserInboundEventTriggered(event)

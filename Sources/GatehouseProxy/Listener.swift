@@ -4,6 +4,10 @@ import NIOConcurrencyHelpers
 import NIOCore
 import ServiceLifecycle
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Bound server sockets (one per event loop for the proxy, one for the status port) as a
 /// service: they serve from the moment they are bound, log their address when the service group
 /// starts, and stop on graceful shutdown. A listener with a `Drain` closes its sockets, lets every
@@ -28,9 +32,29 @@ public final class Listener: Service {
     private let drain: Drain?
     private let outcome = NIOLockedValueBox<DrainOutcome?>(nil)
 
-    init(name: String, channels: [any Channel], logger: Logger, drain: Drain? = nil) {
+    private let ownDescriptors: [CInt]
+    /// Open until the drain starts; handed over once a successor took the sockets.
+    private let sockets = NIOLockedValueBox((open: true, handedOver: false))
+
+    /// Copies (`dup`) of the listening sockets for a successor (`SocketHandoff`), while they are
+    /// open; the caller closes them. Made under the lock the drain takes before it closes them.
+    public func handOver() -> [CInt]? {
+        sockets.withLockedValue { state in
+            guard state.open, !ownDescriptors.isEmpty else { return nil }
+            let copies = ownDescriptors.map { dup($0) }
+            guard copies.allSatisfy({ $0 >= 0 }) else {
+                for copy in copies where copy >= 0 { close(copy) }
+                return nil
+            }
+            state.handedOver = true
+            return copies
+        }
+    }
+
+    init(name: String, channels: [any Channel], logger: Logger, drain: Drain? = nil, descriptors: [CInt] = []) {
         self.name = name
         self.channels = channels
+        ownDescriptors = descriptors
         localAddress = channels[0].localAddress!
         self.logger = logger
         self.drain = drain
@@ -43,14 +67,21 @@ public final class Listener: Service {
         logger.info("\(name) listening", metadata: ["address": "\(localAddress.display)"])
         try? await gracefulShutdown()
         guard let drain else {
+            sockets.withLockedValue { $0.open = false }
             for channel in channels { try? await channel.close() }
             return
         }
+        let handedOver = sockets.withLockedValue { state in
+            state.open = false
+            return state.handedOver
+        }
         drain.onStart()
         logger.info("\(name) draining", metadata: ["timeout": "\(drain.timeout)"])
-        if let migrate = try? String(contentsOfFile: "/proc/sys/net/ipv4/tcp_migrate_req", encoding: .utf8), migrate.hasPrefix("0") {
+        if !handedOver, !ownDescriptors.isEmpty,
+            let migrate = try? String(contentsOfFile: "/proc/sys/net/ipv4/tcp_migrate_req", encoding: .utf8), migrate.hasPrefix("0")
+        {
             logger.notice(
-                "net.ipv4.tcp_migrate_req is 0: connections still queued on these sockets as they close are reset instead of handed to a new process; set it to 1 for upgrades that drop nothing"
+                "net.ipv4.tcp_migrate_req is 0 and no new process took these sockets: connections still queued on them as they close are reset; upgrade with the handoff socket (deploy/upgrade.sh) or set it to 1"
             )
         }
         let result = await Self.drain(channels, drain)

@@ -29,6 +29,9 @@ public struct ProxyOptions: Sendable {
     /// Client connections open at once, over all workers; past it new clients wait in the
     /// backlog to be accepted. Nil: half of what the descriptor limit leaves after a reserve.
     public var maxConnections: Int?
+    /// During a drain, how long a keep-alive connection between requests is kept for its next
+    /// request (answered with `Connection: close`) before it is closed.
+    public var drainIdleGrace: TimeAmount = .seconds(1)
     /// How long a drain waits for open connections before cutting them.
     public var drainTimeout: TimeAmount = .seconds(30)
 

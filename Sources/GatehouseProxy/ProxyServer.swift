@@ -14,52 +14,66 @@ import Glibc
 /// new process can listen beside an old one during an upgrade.
 public enum ProxyServer {
     /// Binds the listeners; requests are served from then on.
+    /// - Parameter sockets: listening sockets to serve instead of binding new ones (handed over by
+    ///   the process this one replaces, or passed by systemd); they are the listener's from then on.
     public static func bind(
         _ address: ListenAddress, group: MultiThreadedEventLoopGroup, active: ActiveConfig, options: ProxyOptions = ProxyOptions(),
-        state: DataPlaneState? = nil, health: TargetHealth = TargetHealth(), metrics: EdgeMetrics = EdgeMetrics(), logger: Logger
+        state: DataPlaneState? = nil, health: TargetHealth = TargetHealth(), metrics: EdgeMetrics = EdgeMetrics(),
+        sockets given: ListeningSockets? = nil, logger: Logger
     ) async throws -> Listener {
+        let loops = Array(group.makeIterator())
+        let sockets = try given ?? ListeningSockets.bind(address, count: loops.count)
+        var pools: [ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>] = [:]
+        for loop in loops {
+            pools[ObjectIdentifier(loop)] = try await loop.submit {
+                NIOLoopBound(
+                    UpstreamConnectionPool(eventLoop: loop, keepsUnderscoreFields: options.allowsUnderscoreHeaders, metrics: metrics), eventLoop: loop)
+            }.get()
+        }
+        let pooled = pools
+        // A socket per worker keeps each connection on the loop that accepted it, with that
+        // loop's pool; fewer sockets than workers (systemd passes one) spread connections over all.
+        let spread = sockets.descriptors.count < loops.count
+        let perSocket = max(1, (options.maxConnections ?? AcceptGate.defaultLimit()) / sockets.descriptors.count)
         var channels: [any Channel] = []
         var trackers: [ConnectionTracker] = []
-        var port = address.port
-        let loops = Array(group.makeIterator())
-        let perLoop = max(1, (options.maxConnections ?? AcceptGate.defaultLimit()) / loops.count)
+        var adopted = 0
         do {
-            for loop in loops {
-                let pool = try await loop.submit {
-                    NIOLoopBound(UpstreamConnectionPool(eventLoop: loop, keepsUnderscoreFields: options.allowsUnderscoreHeaders, metrics: metrics), eventLoop: loop)
-                }.get()
+            for (index, descriptor) in sockets.descriptors.enumerated() {
+                let loop = loops[index % loops.count]
                 let tracker = ConnectionTracker(serverEventLoop: loop)
-                let channel = try await ServerBootstrap(group: loop, childGroup: loop)
+                let channel = try await ServerBootstrap(group: loop, childGroup: spread ? group : loop)
                     .serverChannelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(AcceptGate(limit: perLoop, metrics: metrics, logger: logger))
+                            try channel.pipeline.syncOperations.addHandler(AcceptGate(limit: perSocket, metrics: metrics, logger: logger))
                             try channel.pipeline.syncOperations.addHandler(tracker)
                         }
                     }
-                    .serverChannelOption(.backlog, value: 1024)
-                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                    .serverChannelOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
                     .childChannelOption(.socketOption(.so_keepalive), value: 1)
                     .childChannelOption(.maxMessagesPerRead, value: 16)
                     .childChannelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
                             try configure(
-                                channel.pipeline.syncOperations, pool: pool.value, active: active, options: options, health: health, logger: logger)
+                                channel.pipeline.syncOperations, pool: pooled[ObjectIdentifier(channel.eventLoop)]!.value, active: active,
+                                options: options, health: health, logger: logger)
                         }
                     }
-                    .bind(host: address.host, port: port)
+                    .withBoundSocket(descriptor)
                     .get()
-                // Port 0 picks a port once; the other loops' sockets join it.
-                port = channel.localAddress!.port!
+                adopted += 1
                 channels.append(channel)
                 trackers.append(tracker)
             }
         } catch {
             for channel in channels { try? await channel.close() }
+            for descriptor in sockets.descriptors.dropFirst(adopted) { close(descriptor) }
             throw error
         }
+        if sockets.origin != .bound {
+            logger.notice("proxy serves listening sockets it was given", metadata: ["from": "\(sockets.origin.rawValue)", "sockets": "\(channels.count)"])
+        }
         let drain = Listener.Drain(connections: trackers, timeout: options.drainTimeout, onStart: { state?.startDraining() })
-        return Listener(name: "proxy", channels: channels, logger: logger, drain: drain)
+        return Listener(name: "proxy", channels: channels, logger: logger, drain: drain, descriptors: sockets.descriptors)
     }
 
     /// A client connection's pipeline: raw-byte timeouts, the HTTP/1 request decoder with its

@@ -1,0 +1,172 @@
+import CSocketPassing
+import Foundation
+import GatehouseModel
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Hands the proxy's listening sockets to the process that replaces this one (nginx's USR2,
+/// HAProxy's `-x`): over a Unix socket at `path`, only to a process of the same user, as
+/// descriptors (`SCM_RIGHTS`). Both processes then accept from the same sockets until the old
+/// one drains, and no connection queued on them is lost when it closes its copies.
+///
+/// A process starting up asks first (`receive`); the one that answers is the one it replaces.
+/// It then serves the path itself (`SocketHandoff.serve`), for the next upgrade.
+public final class SocketHandoff: Sendable {
+    private let path: String
+    private let listening: CInt
+    /// The path's inode when this process bound it: at the stop it is removed only if it is
+    /// still this process's (a successor has replaced it with its own meanwhile).
+    private let inode: UInt64
+    private let stopped = Atomic(false)
+    private let logger: Logger
+
+    /// What the old process says beside the descriptors.
+    struct Offer: Equatable {
+        var address: String
+        var count: Int
+
+        var json: JSONValue { ["address": .string(address), "count": .int(count)] }
+
+        init(address: String, count: Int) {
+            self.address = address
+            self.count = count
+        }
+
+        init?(_ value: JSONValue) {
+            guard let address = value["address"]?.stringValue, let count = value["count"]?.intValue else { return nil }
+            self.init(address: address, count: count)
+        }
+    }
+
+    /// Asks the process serving `path` for its listening sockets on `address`. Nil when no process
+    /// answers (none runs, or the path is stale), or what it offers is not for `address`;
+    /// descriptors it passed that do not fit are closed.
+    public static func receive(path: String, address: ListenAddress, logger: Logger) -> ListeningSockets? {
+        let connection = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard connection >= 0 else { return nil }
+        defer { close(connection) }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        guard connect(connection, toUnixPath: path) else { return nil }
+        let request = Array("proxy \(address)\n".utf8)
+        guard write(connection, request, request.count) == request.count else { return nil }
+        var descriptors = [CInt](repeating: -1, count: 64)
+        var count: CInt = 0
+        var data = [UInt8](repeating: 0, count: 4096)
+        let received = csp_receive_descriptors(connection, &descriptors, 64, &count, &data, data.count)
+        let passed = Array(descriptors.prefix(Int(count)))
+        guard received > 0, let offer = (try? JSONValue.parse(Array(data.prefix(Int(received))))).flatMap(Offer.init),
+            offer.address == address.description, offer.count == passed.count, !passed.isEmpty,
+            passed.allSatisfy({ ListeningSockets.isListening($0, port: address.port) })
+        else {
+            for descriptor in passed { close(descriptor) }
+            if received > 0 { logger.warning("the process at the handoff socket offered no listening socket for this address", metadata: ["path": "\(path)"]) }
+            return nil
+        }
+        for descriptor in passed { _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK) }
+        return ListeningSockets(descriptors: passed, origin: .handedOver)
+    }
+
+    /// Serves `path` (replacing whatever is there) until `stop`: each process of this user that
+    /// connects gets `sockets()` (descriptors this closes once sent) if it names `address`.
+    public static func serve(
+        path: String, address: ListenAddress, sockets: @escaping @Sendable () -> [CInt]?, logger: Logger
+    ) throws(ListeningSockets.Failure) -> SocketHandoff {
+        unlink(path)
+        let listening = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard listening >= 0 else { throw .init(description: "cannot open the handoff socket: \(ListeningSockets.errnoText())") }
+        // Only this user may connect: the sockets are the gateway's port.
+        let mask = umask(0o077)
+        let bound = bind(listening, toUnixPath: path)
+        umask(mask)
+        guard bound, listen(listening, 8) == 0 else {
+            let reason = ListeningSockets.errnoText()
+            close(listening)
+            throw .init(description: "cannot listen on the handoff socket \(path): \(reason)")
+        }
+        var status = stat()
+        let inode = stat(path, &status) == 0 ? UInt64(status.st_ino) : 0
+        let handoff = SocketHandoff(path: path, listening: listening, inode: inode, logger: logger)
+        let thread = Thread { handoff.acceptLoop(address: address, sockets: sockets) }
+        thread.name = "gatehouse-handoff"
+        thread.start()
+        return handoff
+    }
+
+    private init(path: String, listening: CInt, inode: UInt64, logger: Logger) {
+        self.path = path
+        self.listening = listening
+        self.inode = inode
+        self.logger = logger
+    }
+
+    /// Stops answering; removes the path unless a successor has replaced it.
+    public func stop() {
+        guard !stopped.exchange(true, ordering: .relaxed) else { return }
+        var status = stat()
+        if stat(path, &status) == 0, UInt64(status.st_ino) == inode { unlink(path) }
+    }
+
+    private func acceptLoop(address: ListenAddress, sockets: @Sendable () -> [CInt]?) {
+        defer { close(listening) }
+        while !stopped.load(ordering: .relaxed) {
+            var poller = pollfd(fd: listening, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 200) > 0 else { continue }
+            let connection = csp_accept(listening)
+            guard connection >= 0 else { continue }
+            answer(connection, address: address, sockets: sockets)
+            close(connection)
+        }
+    }
+
+    private func answer(_ connection: CInt, address: ListenAddress, sockets: @Sendable () -> [CInt]?) {
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var uid: UInt32 = 0
+        var pid: Int32 = 0
+        guard csp_peer(connection, &uid, &pid) == 0, uid == getuid() else {
+            return logger.warning("refused a handoff request from another user", metadata: ["path": "\(path)"])
+        }
+        var request = [UInt8](repeating: 0, count: 256)
+        let count = read(connection, &request, request.count)
+        guard count > 0, String(decoding: request.prefix(count), as: UTF8.self) == "proxy \(address)\n",
+            let descriptors = sockets(), !descriptors.isEmpty
+        else {
+            _ = csp_send_descriptors(connection, [], 0, "{}", 2)
+            return
+        }
+        defer { for descriptor in descriptors { close(descriptor) } }
+        let offer = Array(Offer(address: address.description, count: descriptors.count).json.canonicalBytes)
+        if csp_send_descriptors(connection, descriptors, CInt(descriptors.count), offer, offer.count) == 0 {
+            logger.notice(
+                "listening sockets handed to a new process", metadata: ["pid": "\(pid)", "sockets": "\(descriptors.count)"])
+        }
+    }
+
+    private static func connect(_ descriptor: CInt, toUnixPath path: String) -> Bool {
+        withUnixAddress(path) { Glibc.connect(descriptor, $0, $1) == 0 }
+    }
+
+    private static func bind(_ descriptor: CInt, toUnixPath path: String) -> Bool {
+        withUnixAddress(path) { Glibc.bind(descriptor, $0, $1) == 0 }
+    }
+
+    private static func withUnixAddress(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Bool) -> Bool {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+    }
+}
