@@ -10,8 +10,10 @@
 # 3. Sends SIGTERM to the old process: it stops accepting, finishes in-flight requests, exits;
 #    the new process then takes the writer lock and opens the admin API.
 #
-# Needs net.ipv4.tcp_migrate_req=1 (Linux 5.14+), so connections queued on the old sockets as
-# they close move to the new ones instead of being reset; the script sets it when it can.
+# The new process is handed the old one's listening sockets over the handoff socket
+# (--handoff-socket), so no connection queued on them is lost and no kernel setting is needed.
+# Where that is turned off, net.ipv4.tcp_migrate_req=1 (Linux 5.14+) keeps the old sockets'
+# queued connections from being reset; the script sets it when it can.
 set -euo pipefail
 old_pid=$1; new_binary=$2; shift 2
 status=${GATEHOUSE_STATUS_LISTEN:-127.0.0.1:8100}
@@ -20,7 +22,7 @@ for ((i = 1; i <= $#; i++)); do
 done
 
 if [ "$(cat /proc/sys/net/ipv4/tcp_migrate_req 2>/dev/null || echo 1)" = "0" ]; then
-  sysctl -qw net.ipv4.tcp_migrate_req=1 2>/dev/null || echo "warning: set net.ipv4.tcp_migrate_req=1 for an upgrade that drops nothing" >&2
+  sysctl -qw net.ipv4.tcp_migrate_req=1 2>/dev/null || true
 fi
 
 "$new_binary" serve "$@" &
