@@ -23,6 +23,14 @@ struct ControlPlaneOptions: ParsableArguments {
 
     @Option(
         help:
+            "Keep the documents of the newest N config versions; older ones stay listed in GET /versions as pruned and cannot be read or rolled back to. 0 keeps all (GATEHOUSE_HISTORY_KEEP)."
+    )
+    var historyKeep = EnvironmentDefault.value("GATEHOUSE_HISTORY_KEEP", 0, expected: "a number of versions, 0 or more") { text in
+        Int(text).flatMap { $0 >= 0 ? $0 : nil }
+    }
+
+    @Option(
+        help:
             "A directory of declarative files that owns the config: applied at start and on every change; admin writes are refused (GATEHOUSE_CONFIG_DIR)."
     )
     var configDir = EnvironmentDefault.value("GATEHOUSE_CONFIG_DIR", "")
@@ -36,6 +44,9 @@ struct ControlPlaneOptions: ParsableArguments {
         if !configDir.isEmpty { options.managedBy = configDir }
         return options
     }
+
+    /// `--history-keep` as the store takes it: nil keeps every version's document.
+    var historyRetention: Int? { historyKeep > 0 ? historyKeep : nil }
 
     func configDirectory(logger: Logger) -> ConfigDirectory? {
         configDir.isEmpty ? nil : ConfigDirectory(path: configDir, logger: logger)
