@@ -18,7 +18,7 @@ extension AdminAPI {
         }
 
         router.post(base) { request, context in
-            let key = try context.parameters.require("key")
+            let key = try context.parameters.entityKey()
             var request = request
             let body = Self.withoutReadOnlyFields(try await request.jsonBody(limit: options.entityBodyLimit))
             // Hash outside the store's lock: password hashing is deliberately slow.
@@ -36,7 +36,7 @@ extension AdminAPI {
         router.get(item) { _, context in
             let state = store.current
             let consumer = try Self.consumer(context, in: state.snapshot.document)
-            let id = try context.parameters.require("id")
+            let id = try context.parameters.credentialID()
             guard let credential = consumer.credentials.first(where: { $0.id == id }) else {
                 throw ConfigError(code: .notFound, message: "consumer '\(consumer.name)' has no credential \(id)")
             }
@@ -44,8 +44,8 @@ extension AdminAPI {
         }
 
         router.delete(item) { request, context in
-            let key = try context.parameters.require("key")
-            let id = try context.parameters.require("id")
+            let key = try context.parameters.entityKey()
+            let id = try context.parameters.credentialID()
             let (_, snapshot) = try await commit(request) { document throws in
                 guard let index = document.index(of: Consumer.self, key) else { throw ConfigError.notFound(.consumer, key) }
                 guard let position = document.consumers[index].credentials.firstIndex(where: { $0.id == id }) else {
@@ -60,7 +60,7 @@ extension AdminAPI {
     }
 
     private static func consumer(_ context: BasicRequestContext, in document: ConfigDocument) throws -> Consumer {
-        let key = try context.parameters.require("key")
+        let key = try context.parameters.entityKey()
         guard let index = document.index(of: Consumer.self, key) else { throw ConfigError.notFound(.consumer, key) }
         return document.consumers[index]
     }

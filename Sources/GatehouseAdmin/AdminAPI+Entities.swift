@@ -32,7 +32,7 @@ extension AdminAPI {
         }
 
         router.get(item) { _, context in
-            let key = try context.parameters.require("key")
+            let key = try context.parameters.entityKey()
             let state = store.current
             guard let index = state.snapshot.document.index(of: T.self, key) else { throw ConfigError.notFound(T.kind, key) }
             let entity = state.snapshot.document[keyPath: T.all][index]
@@ -40,7 +40,7 @@ extension AdminAPI {
         }
 
         router.put(item) { request, context in
-            let key = try context.parameters.require("key")
+            let key = try context.parameters.entityKey()
             var request = request
             let body = Self.withoutReadOnlyFields(try await request.jsonBody(limit: options.entityBodyLimit))
             let newID = newID()
@@ -62,7 +62,7 @@ extension AdminAPI {
         }
 
         router.patch(item) { request, context in
-            let key = try context.parameters.require("key")
+            let key = try context.parameters.entityKey()
             var request = request
             let patch = Self.withoutReadOnlyFields(try await request.jsonBody(limit: options.entityBodyLimit))
             guard patch.objectValue != nil else { throw ConfigError.invalid("a PATCH body is a JSON object of the fields to change") }
@@ -75,7 +75,7 @@ extension AdminAPI {
         }
 
         router.delete(item) { request, context in
-            let key = try context.parameters.require("key")
+            let key = try context.parameters.entityKey()
             let (_, snapshot) = try await commit(request) { document throws in
                 guard let index = document.index(of: T.self, key) else { throw ConfigError.notFound(T.kind, key) }
                 let name = document[keyPath: T.all][index].name

@@ -74,6 +74,7 @@ public struct AdminAPI: Sendable {
             let snapshot = store.current.snapshot
             return AdminResponse.json(try options.explain(snapshot, body), version: snapshot.version)
         }
+        router.middlewares.add(MethodNotAllowedMiddleware(routes: router.routes))
         return router
     }
 

@@ -27,13 +27,15 @@ extension Request {
     }
 
     /// The config version named by `If-Match` (`"N"`, `N` or `W/"N"`), nil when absent or `*`.
+    /// Anything else, an empty value included, is malformed (400): no version can match it, and
+    /// 412 would tell the client to read the current version and try again, which cannot help.
     func ifMatchVersion() throws(ConfigError) -> Int? {
         guard let value = headers[.ifMatch]?.trimmingASCIISpaces(), value != "*" else { return nil }
         var text = Substring(value)
         if text.hasPrefix("W/") { text = text.dropFirst(2) }
         if text.hasPrefix("\""), text.hasSuffix("\""), text.count >= 2 { text = text.dropFirst().dropLast() }
-        guard let version = Int(text) else {
-            throw ConfigError(code: .preconditionFailed, message: "If-Match must name a config version such as \"12\", got \(value)")
+        guard !text.isEmpty, text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }), let version = Int(text) else {
+            throw ConfigError.invalid("must name a config version such as \"12\", got '\(value)'", field: "If-Match")
         }
         return version
     }

@@ -52,7 +52,13 @@ public struct FieldReader {
 
     public mutating func optionalInt(_ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
         guard let value = value(key) else { return nil }
-        guard case .int(let int) = value else { throw wrongType(key, "an integer", value) }
+        let int: Int
+        switch value {
+        case .int(let whole): int = whole
+        // JSON has one kind of number: 64.0 is the integer 64 (as JSON Schema's `integer` has it).
+        case .double(let number) where number.rounded() == number && abs(number) <= 9_007_199_254_740_992: int = Int(number)
+        default: throw wrongType(key, "an integer", value)
+        }
         guard range.contains(int) else {
             throw .invalid("must be between \(range.lowerBound) and \(range.upperBound), got \(int)", field: field(key))
         }
