@@ -170,6 +170,8 @@ let package = Package(
             name: "GatehouseEndToEndTests",
             dependencies: [
                 "GatehouseTestSupport", "GatehouseModel", "GatehouseStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict

@@ -23,6 +23,14 @@ struct ControlPlaneOptions: ParsableArguments {
 
     @Option(
         help:
+            "Time an admin connection may go without a byte read or written, with no request being answered, before it is closed; so is one whose body was refused unread (GATEHOUSE_ADMIN_IDLE_TIMEOUT)."
+    )
+    var adminIdleTimeout = EnvironmentDefault.value("GATEHOUSE_ADMIN_IDLE_TIMEOUT", ConfigDuration("30s")!, expected: "a duration such as 30s") {
+        ConfigDuration($0)
+    }
+
+    @Option(
+        help:
             "Keep the documents of the newest N config versions; older ones stay listed in GET /versions as pruned and cannot be read or rolled back to. 0 keeps all (GATEHOUSE_HISTORY_KEEP)."
     )
     var historyKeep = EnvironmentDefault.value("GATEHOUSE_HISTORY_KEEP", 0, expected: "a number of versions, 0 or more") { text in

@@ -91,3 +91,4 @@ import Testing
         #expect(try await gatehouse.exitStatus() == 0)
     }
 }
+

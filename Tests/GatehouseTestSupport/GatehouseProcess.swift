@@ -208,7 +208,7 @@ public final class GatehouseProcess: Sendable {
         }
     }
 
-    static func port(in log: String, for message: String) -> Int? {
+    public static func port(in log: String, for message: String) -> Int? {
         for line in log.split(separator: "\n") where line.contains(message) {
             guard let range = line.range(of: "address=") else { continue }
             let address = line[range.upperBound...].prefix { $0 != " " }
