@@ -16,3 +16,18 @@ int czlib_uncompress(const unsigned char *source, size_t length, unsigned char *
 size_t czlib_bound(size_t length) {
     return compressBound(length);
 }
+
+long czlib_uncompress_prefix(const unsigned char *source, size_t length, unsigned char *destination, size_t capacity) {
+    z_stream stream = {0};
+    if (inflateInit(&stream) != Z_OK) return -1;
+    stream.next_in = (unsigned char *)source;
+    stream.avail_in = (uInt)length;
+    stream.next_out = destination;
+    stream.avail_out = (uInt)capacity;
+    int result = inflate(&stream, Z_SYNC_FLUSH);
+    long produced = (long)(capacity - stream.avail_out);
+    inflateEnd(&stream);
+    // Running out of input or of room is expected: only a prefix was asked for.
+    if (result != Z_OK && result != Z_STREAM_END && result != Z_BUF_ERROR) return -1;
+    return produced;
+}

@@ -98,10 +98,14 @@ struct DataPlane: AsyncParsableCommand {
                 ],
             ]
         }
+        var served: SignedSnapshot?
         do {
             if let cached = try cache.load(signer: SnapshotSigner(token: cluster.clusterToken), maxBytes: clusterMaxFrameSize.bytes) {
                 let reason = embedded.applier.apply(cached.snapshot)
-                if reason == nil { servedEpoch.withLockedValue { $0 = cached.epoch } }
+                if reason == nil {
+                    served = cached
+                    servedEpoch.withLockedValue { $0 = cached.epoch }
+                }
                 logger.notice(
                     reason == nil ? "serving the cached snapshot until the control plane answers" : "the cached snapshot cannot be applied",
                     metadata: ["version": "\(cached.snapshot.version)", "epoch": "\(cached.epoch)", "reason": "\(reason ?? "")"])
@@ -109,7 +113,8 @@ struct DataPlane: AsyncParsableCommand {
         } catch {
             logger.error("the cached snapshot is refused; waiting for the control plane", metadata: ["reason": "\(error)"])
         }
-        let feed = RemoteSnapshotFeed(nodeID: nodeID, client: client, cache: cache, embedded: embedded, servedEpoch: servedEpoch, logger: logger)
+        let feed = RemoteSnapshotFeed(
+            nodeID: nodeID, client: client, cache: cache, embedded: embedded, servedEpoch: servedEpoch, served: served, logger: logger)
         let services = ServiceGroup(
             configuration: .init(
                 services: [.init(service: embedded.status), .init(service: feed), .init(service: embedded.proxy)],

@@ -11,7 +11,9 @@ import Synchronization
 /// The control plane's side of the cluster protocol (docs/cluster-protocol.md): one long-lived
 /// stream per data plane carrying snapshots and heartbeats, and a reports endpoint for ACK, NACK
 /// and heartbeats from the data planes. Every request must carry the cluster token; every
-/// snapshot goes out signed (`SnapshotSigner`) with the epoch it was published under.
+/// snapshot goes out signed (`SnapshotSigner`) with the epoch it was published under. A data plane
+/// that takes deltas and holds a version the `DeltaLog` reaches back to gets a signed delta from
+/// it instead of the whole snapshot.
 public final class ClusterEndpoint: Sendable {
     private let publisher: SnapshotPublisher
     public let registry: DataPlaneRegistry
@@ -21,6 +23,9 @@ public final class ClusterEndpoint: Sendable {
     private let logger: Logger
     /// The newest snapshot's frame, built once and sent to every data plane.
     private let frame = Mutex<(version: Int, hash: String, epoch: String, bytes: ByteBuffer)?>(nil)
+    private let deltas: DeltaLog
+    /// Delta frames to the newest version, by base: built once whatever the number of data planes.
+    private let deltaFrames = Mutex<(version: Int, hash: String, epoch: String, byBase: [String: ByteBuffer])?>(nil)
     private let streams = Mutex<(next: Int, open: [Int: AsyncStream<Event>.Continuation], stopped: Bool)>((0, [:], false))
 
     private enum Event: Sendable {
@@ -33,6 +38,9 @@ public final class ClusterEndpoint: Sendable {
         publisher: SnapshotPublisher, registry: DataPlaneRegistry, token: String, heartbeat: Duration = .seconds(ClusterProtocol.heartbeatSeconds),
         logger: Logger
     ) {
+        let deltas = DeltaLog()
+        self.deltas = deltas
+        publisher.observe { deltas.record($0) }
         self.publisher = publisher
         self.registry = registry
         self.token = token
@@ -137,7 +145,13 @@ public final class ClusterEndpoint: Sendable {
                         let snapshot = published.snapshot
                         latest = snapshot.version
                         if sent.version == snapshot.version, sent.hash == snapshot.hash, sent.epoch == published.epoch { continue }
-                        try await writer.write(self.frame(for: published))
+                        if hello.acceptsDeltas, let version = sent.version, let hash = sent.hash, sent.epoch == published.epoch,
+                            version < snapshot.version, let delta = self.deltaFrame(from: (version, hash), to: published)
+                        {
+                            try await writer.write(delta)
+                        } else {
+                            try await writer.write(self.frame(for: published))
+                        }
                         sent = (snapshot.version, snapshot.hash, published.epoch)
                     case .heartbeat:
                         try await writer.write(ByteBuffer(bytes: ClusterProtocol.heartbeatFrame(version: latest)))
@@ -158,6 +172,27 @@ public final class ClusterEndpoint: Sendable {
             cached = (snapshot.version, snapshot.hash, epoch, bytes)
             return bytes
         }
+    }
+
+    /// The signed delta frame from `base` to the published snapshot; nil when the log has none.
+    private func deltaFrame(from base: (version: Int, hash: String), to published: SnapshotPublisher.Published) -> ByteBuffer? {
+        let (snapshot, epoch) = (published.snapshot, published.epoch)
+        let key = "\(base.version) \(base.hash)"
+        let cached = deltaFrames.withLock { cached -> ByteBuffer? in
+            guard let cached, cached.version == snapshot.version, cached.hash == snapshot.hash, cached.epoch == epoch else { return nil }
+            return cached.byBase[key]
+        }
+        if let cached { return cached }
+        guard let delta = deltas.delta(from: base, to: snapshot, epoch: epoch) else { return nil }
+        let bytes = ByteBuffer(bytes: ClusterProtocol.deltaFrame(SignedDelta(delta, from: base, to: snapshot, epoch: epoch, signer: signer)))
+        deltaFrames.withLock { cached in
+            if let current = cached, current.version == snapshot.version, current.hash == snapshot.hash, current.epoch == epoch {
+                cached?.byBase[key] = bytes
+            } else {
+                cached = (snapshot.version, snapshot.hash, epoch, [key: bytes])
+            }
+        }
+        return bytes
     }
 
     private func report(_ request: Request) async throws -> Response {

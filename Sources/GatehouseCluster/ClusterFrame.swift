@@ -11,6 +11,15 @@ public enum ClusterFrame {
     public struct Message: Sendable {
         public var header: JSONValue
         public var body: ArraySlice<UInt8>
+        /// For a frame over the limit: the size it announced. Only its header was inflated, from
+        /// the first bytes; the rest was passed over unread and `body` is empty.
+        public var tooLarge: Int?
+
+        public init(header: JSONValue, body: ArraySlice<UInt8>, tooLarge: Int? = nil) {
+            self.header = header
+            self.body = body
+            self.tooLarge = tooLarge
+        }
     }
 
     public struct Malformed: Error, CustomStringConvertible {
@@ -47,10 +56,18 @@ public enum ClusterFrame {
 
     /// Splits a byte stream into messages; bytes may arrive in any pieces. A frame is inflated only
     /// once all its compressed bytes are in, into at most `maxMessageBytes`: what a frame announces
-    /// is checked against that limit, and against what its compressed length can hold, first.
+    /// is checked against that limit, and against what its compressed length can hold, first. A
+    /// frame over the limit is not read: its header line is inflated from its first bytes (so the
+    /// data plane can say which version it refused) and the rest is passed over as it arrives; a
+    /// frame whose header cannot be read that way is refused.
     public struct Decoder: Sendable {
         private var pending: [UInt8] = []
+        /// Compressed bytes of a frame over the limit still to pass over.
+        private var skipping = 0
         public let maxMessageBytes: Int
+        /// The most of an over-limit frame looked at for its header line, compressed and inflated.
+        static let headerPrefix = 64 << 10
+        static let maxHeaderBytes = 4 << 10
 
         public init(maxMessageBytes: Int = ClusterFrame.defaultMaxMessageBytes) {
             self.maxMessageBytes = maxMessageBytes
@@ -59,15 +76,28 @@ public enum ClusterFrame {
         public mutating func feed(_ bytes: some Sequence<UInt8>) throws(Malformed) -> [Message] {
             pending += bytes
             var messages: [Message] = []
-            while pending.count >= 8 {
+            while true {
+                if skipping > 0 {
+                    let passed = min(skipping, pending.count)
+                    pending.removeFirst(passed)
+                    skipping -= passed
+                    if skipping > 0 { break }
+                }
+                guard pending.count >= 8 else { break }
                 let compressed = Int(Self.u32(pending, 0))
                 let original = Int(Self.u32(pending, 4))
+                let possible = compressed > 0 && compressed <= czlib_bound(original) && original <= compressed * ClusterFrame.maxInflation
                 guard original <= maxMessageBytes else {
-                    throw Malformed(
-                        description:
-                            "a frame announces \(original) bytes uncompressed, over this data plane's limit of \(maxMessageBytes) (--cluster-max-frame-size, GATEHOUSE_CLUSTER_MAX_FRAME_SIZE); raise it if the config is that large")
+                    guard possible else { throw Self.overLimit(announced: original, limit: maxMessageBytes) }
+                    let prefix = min(compressed, Self.headerPrefix)
+                    guard pending.count >= 8 + prefix else { break }
+                    messages.append(try Self.headerOnly(pending[8..<8 + prefix], announced: original, limit: maxMessageBytes))
+                    let passed = min(pending.count - 8, compressed)
+                    pending.removeFirst(8 + passed)
+                    skipping = compressed - passed
+                    continue
                 }
-                guard compressed > 0, compressed <= czlib_bound(original), original <= compressed * ClusterFrame.maxInflation else {
+                guard possible else {
                     throw Malformed(description: "a frame announces \(compressed) compressed bytes for \(original): no zlib stream has that ratio")
                 }
                 guard pending.count >= 8 + compressed else { break }
@@ -85,6 +115,24 @@ public enum ClusterFrame {
                 }
             }
             return messages
+        }
+
+        static func overLimit(announced: Int, limit: Int) -> Malformed {
+            Malformed(
+                description:
+                    "a frame announces \(announced) bytes uncompressed, over this data plane's limit of \(limit) (--cluster-max-frame-size, GATEHOUSE_CLUSTER_MAX_FRAME_SIZE); raise it if the config is that large")
+        }
+
+        /// The header line of a frame over the limit, from its first compressed bytes.
+        private static func headerOnly(_ prefix: ArraySlice<UInt8>, announced: Int, limit: Int) throws(Malformed) -> Message {
+            var raw = [UInt8](repeating: 0, count: maxHeaderBytes)
+            let produced = prefix.withUnsafeBufferPointer { source in
+                raw.withUnsafeMutableBufferPointer { czlib_uncompress_prefix(source.baseAddress, source.count, $0.baseAddress, $0.count) }
+            }
+            guard produced > 0, let newline = raw[..<Int(produced)].firstIndex(of: 0x0A), let header = try? JSONValue.parse(raw[..<newline]) else {
+                throw overLimit(announced: announced, limit: limit)
+            }
+            return Message(header: header, body: [], tooLarge: announced)
         }
 
         private static func u32(_ bytes: [UInt8], _ at: Int) -> UInt32 {

@@ -12,11 +12,14 @@ extension ClusterProtocol {
         public var configVersion: Int?
         public var configHash: String?
         public var configEpoch: String?
+        /// Whether it takes a delta from the config it names instead of the whole snapshot.
+        public var acceptsDeltas: Bool
 
         public init(
             nodeID: String, hostname: String, gatehouseVersion: String, protocolVersion: Int = ClusterProtocol.version, policyTypes: [String],
-            configVersion: Int?, configHash: String?, configEpoch: String? = nil
+            configVersion: Int?, configHash: String?, configEpoch: String? = nil, acceptsDeltas: Bool = false
         ) {
+            self.acceptsDeltas = acceptsDeltas
             self.nodeID = nodeID
             self.hostname = hostname
             self.gatehouseVersion = gatehouseVersion
@@ -36,6 +39,7 @@ extension ClusterProtocol {
                 headers += [(Header.configVersion, String(configVersion)), (Header.configHash, configHash)]
                 if let configEpoch { headers.append((Header.configEpoch, configEpoch)) }
             }
+            if acceptsDeltas { headers.append((Header.deltas, "1")) }
             return headers
         }
 
@@ -65,8 +69,13 @@ extension ClusterProtocol {
             hostname = try label(Header.hostname, "Gatehouse-Hostname")
             gatehouseVersion = try label(Header.gatehouseVersion, "Gatehouse-Version")
             guard speaksOurs else {
-                (policyTypes, configVersion, configHash, configEpoch) = ([], nil, nil, nil)
+                (policyTypes, configVersion, configHash, configEpoch, acceptsDeltas) = ([], nil, nil, nil, false)
                 return
+            }
+            switch header(Header.deltas) {
+            case nil: acceptsDeltas = false
+            case "1": acceptsDeltas = true
+            default: throw ClusterFrame.Malformed(description: "Gatehouse-Deltas must be 1 when given")
             }
             let types = (header(Header.policyTypes) ?? "").split(separator: ",", omittingEmptySubsequences: true).map(String.init)
             guard types.count <= maxPolicyTypes, types.allSatisfy({ $0.utf8.count <= 64 && EntityName.isToken($0) }) else {

@@ -29,6 +29,8 @@ public final class ControlPlaneClient: Sendable {
     /// For an `https` control plane.
     private let tls: NIOSSLContext?
     private let state = NIOLockedValueBox((connected: false, lastError: String?.none))
+    /// The open stream's channel, and whether a new stream was asked for.
+    private let reconnecting = NIOLockedValueBox((channel: (any Channel)?.none, asked: false))
 
     public init(
         host: String, port: Int, token: String, tls: NIOSSLContext? = nil, group: any EventLoopGroup,
@@ -50,26 +52,49 @@ public final class ControlPlaneClient: Sendable {
     public var status: (connected: Bool, lastError: String?) { state.withLockedValue { $0 } }
 
     /// Keeps a stream open until cancelled, each time saying hello with what `hello()` returns;
-    /// every snapshot received goes to `received`.
-    public func run(hello: @escaping @Sendable () -> ClusterProtocol.Hello, received: @escaping @Sendable (SignedSnapshot) -> Void) async {
+    /// every snapshot, delta and refusal of an over-limit frame received goes to `received`, on
+    /// an event loop (it must be quick).
+    public func run(hello: @escaping @Sendable () -> ClusterProtocol.Hello, received: @escaping @Sendable (ClusterProtocol.Incoming) -> Void) async {
         var attempt = 0
         while !Task.isCancelled {
             let opened = NIOLockedValueBox(false)
             do {
                 try await stream(hello: hello()) { message in
                     opened.withLockedValue { $0 = true }
-                    if case .snapshot(let signed) = try ClusterProtocol.incoming(message, signer: self.signer) { received(signed) }
+                    let incoming = try ClusterProtocol.incoming(message, signer: self.signer)
+                    if case .heartbeat = incoming { return }
+                    received(incoming)
                 }
                 state.withLockedValue { $0 = (false, "the control plane closed the stream") }
             } catch {
-                state.withLockedValue { $0 = (false, "\(error)") }
-                logger.warning("control plane stream failed", metadata: ["control_plane": "\(host):\(port)", "error": "\(error)"])
+                if reconnecting.withLockedValue({ $0.asked }) {
+                    state.withLockedValue { $0 = (false, nil) }
+                } else {
+                    state.withLockedValue { $0 = (false, "\(error)") }
+                    logger.warning("control plane stream failed", metadata: ["control_plane": "\(host):\(port)", "error": "\(error)"])
+                }
+            }
+            // Asked for: at once, with a new hello.
+            if reconnecting.withLockedValue({ state in
+                defer { state.asked = false }; return state.asked
+            }) {
+                continue
             }
             if opened.withLockedValue({ $0 }) { attempt = 0 }
             let ceiling = min(30.0, 0.5 * Double(1 << min(attempt, 6)))
             attempt += 1
             try? await Task.sleep(for: .milliseconds(Int(ceiling * 1000 * Double.random(in: 0.5...1.0))))
         }
+    }
+
+    /// Closes the open stream and opens a new one at once, saying hello again (a data plane that
+    /// needs the whole snapshot says so in that hello).
+    public func reconnect() {
+        let channel = reconnecting.withLockedValue { state in
+            state.asked = true
+            return state.channel
+        }
+        channel?.close(promise: nil)
     }
 
     /// Sends one report; false when the control plane did not take it.
@@ -98,6 +123,14 @@ public final class ControlPlaneClient: Sendable {
         let failure = NIOLockedValueBox(String?.none)
         try await exchange(
             head, body: nil, idleLimit: heartbeat * 3,
+            opened: { channel in
+                // A new stream asked for while this one connected: its hello may be older than the ask.
+                if self.reconnecting.withLockedValue({ state in
+                    state.channel = channel; return state.asked
+                }) {
+                    channel.close(promise: nil)
+                }
+            },
             onHead: { response in
                 guard response.status == .ok else {
                     failure.withLockedValue { $0 = "the control plane answered \(response.status.code)" }
@@ -117,13 +150,14 @@ public final class ControlPlaneClient: Sendable {
                 let messages = try decoder.withLockedValue { try $0.feed(buffer.readableBytesView) }
                 for message in messages { try handle(message) }
             })
+        reconnecting.withLockedValue { $0.channel = nil }
         if let failure = failure.withLockedValue({ $0 }) { throw Refused(description: failure) }
     }
 
     /// One request on a new connection; returns when the response ended or the connection closed.
     private func exchange(
-        _ head: HTTPRequestHead, body: [UInt8]?, idleLimit: TimeAmount, onHead: @escaping @Sendable (HTTPResponseHead) -> Void,
-        onBody: @escaping @Sendable (ByteBuffer) throws -> Void
+        _ head: HTTPRequestHead, body: [UInt8]?, idleLimit: TimeAmount, opened: @Sendable (any Channel) -> Void = { _ in },
+        onHead: @escaping @Sendable (HTTPResponseHead) -> Void, onBody: @escaping @Sendable (ByteBuffer) throws -> Void
     ) async throws {
         var head = head
         head.headers.add(name: "host", value: "\(host):\(port)")
@@ -153,6 +187,7 @@ public final class ControlPlaneClient: Sendable {
             done.fail(error)
             throw error
         }
+        opened(channel)
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
         if let body { channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil) }
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)

@@ -18,6 +18,7 @@ public final class SnapshotPublisher: Sendable {
         var epoch: String
         var latest: Snapshot?
         var subscribers: [Int: @Sendable (Published) -> Void] = [:]
+        var observers: [@Sendable (Published) -> Void] = []
         var nextID = 0
         /// When the latest versions were published (committed), newest last.
         var published: [(version: Int, at: ContinuousClock.Instant)] = []
@@ -35,14 +36,24 @@ public final class SnapshotPublisher: Sendable {
     /// version order within an epoch.
     public func publish(_ snapshot: Snapshot, epoch: String? = nil) {
         let now = ContinuousClock.now
-        let (subscribers, published) = inner.withLock { inner in
+        let (observers, subscribers, published) = inner.withLock { inner in
             if let epoch { inner.epoch = epoch }
             inner.latest = snapshot
             inner.published.append((snapshot.version, now))
             if inner.published.count > 64 { inner.published.removeFirst() }
-            return (Array(inner.subscribers.values), Published(snapshot: snapshot, epoch: inner.epoch))
+            return (inner.observers, Array(inner.subscribers.values), Published(snapshot: snapshot, epoch: inner.epoch))
         }
+        for observer in observers { observer(published) }
         for subscriber in subscribers { subscriber(published) }
+    }
+
+    /// Calls `observer` with the latest snapshot (if any) and then with every snapshot published,
+    /// in order, each before any subscriber hears of it (on the publishing thread: it must be quick).
+    public func observe(_ observer: @escaping @Sendable (Published) -> Void) {
+        inner.withLock { inner in
+            inner.observers.append(observer)
+            if let latest = inner.latest { observer(Published(snapshot: latest, epoch: inner.epoch)) }
+        }
     }
 
     /// When `version` was published, if it is one of the latest 64.

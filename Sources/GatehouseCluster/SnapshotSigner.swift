@@ -27,6 +27,25 @@ public struct SnapshotSigner: Sendable {
         return HMAC<SHA256>.isValidAuthenticationCode(bytes, authenticating: Self.message(epoch: epoch, version: version, hash: hash), using: key)
     }
 
+    /// The signature of a delta: the epoch, the version and hash it applies to, and the version
+    /// and hash it makes, so a delta is only ever applied to the document it was made from.
+    public func deltaSignature(epoch: String, baseVersion: Int, baseHash: String, version: Int, hash: String) -> String {
+        let message = Self.deltaMessage(epoch: epoch, baseVersion: baseVersion, baseHash: baseHash, version: version, hash: hash)
+        return HMAC<SHA256>.authenticationCode(for: message, using: key).map { byte in String(byte >> 4, radix: 16) + String(byte & 0x0F, radix: 16) }
+            .joined()
+    }
+
+    public func isValidDelta(_ signature: String, epoch: String, baseVersion: Int, baseHash: String, version: Int, hash: String) -> Bool {
+        guard let bytes = Self.bytes(hex: signature), bytes.count == 32 else { return false }
+        let message = Self.deltaMessage(epoch: epoch, baseVersion: baseVersion, baseHash: baseHash, version: version, hash: hash)
+        return HMAC<SHA256>.isValidAuthenticationCode(bytes, authenticating: message, using: key)
+    }
+
+    /// Its first line differs from a snapshot's, so neither signature stands for the other.
+    private static func deltaMessage(epoch: String, baseVersion: Int, baseHash: String, version: Int, hash: String) -> [UInt8] {
+        Array("gatehouse-delta\n\(epoch)\n\(baseVersion)\n\(baseHash)\n\(version)\n\(hash)".utf8)
+    }
+
     /// Each value on its own line: none of them can hold a line break (the hello and frame checks
     /// see to it), so two different triples never make the same message.
     private static func message(epoch: String, version: Int, hash: String) -> [UInt8] {

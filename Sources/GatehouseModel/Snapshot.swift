@@ -28,4 +28,16 @@ public struct Snapshot: Sendable {
         self.canonicalJSON = canonicalJSON
         self.hash = hash
     }
+
+    /// A snapshot made by patching an earlier one (a cluster delta): `document` must be what
+    /// reading `canonicalJSON` gives, as the patch reads each entity it changes from those bytes.
+    /// The bytes are checked against `hash`, the whole document is not parsed again.
+    public init(version: Int, document: ConfigDocument, canonicalJSON: [UInt8], checkingHash hash: String) throws(ConfigError) {
+        let actual = Credential.hex(Array(SHA256.hash(data: canonicalJSON)))
+        guard actual == hash else { throw .invalid("the patched document does not match its hash \(hash.prefix(12))…") }
+        self.version = version
+        self.document = document
+        self.canonicalJSON = canonicalJSON
+        self.hash = hash
+    }
 }

@@ -13,11 +13,14 @@ public final class CompiledConfig: Sendable, AtomicReference {
     let questions: Set<TargetDiscovery.Question>
     /// Where its policies count what they decide.
     let policyMetrics: PolicyMetrics
+    /// The document it was compiled from, so the next one compiles only what changed.
+    let document: ConfigDocument
 
     init(
         version: Int, hash: String, routes: RouteTable, upstreams: [CompiledUpstream], questions: Set<TargetDiscovery.Question>,
-        policyMetrics: PolicyMetrics
+        policyMetrics: PolicyMetrics, document: ConfigDocument
     ) {
+        self.document = document
         self.version = version
         self.hash = hash
         self.routes = routes
@@ -29,7 +32,8 @@ public final class CompiledConfig: Sendable, AtomicReference {
     /// The same routes under another version, or with other upstreams (new addresses).
     func with(version: Int, hash: String, upstreams: [CompiledUpstream]? = nil) -> CompiledConfig {
         CompiledConfig(
-            version: version, hash: hash, routes: routes, upstreams: upstreams ?? self.upstreams, questions: questions, policyMetrics: policyMetrics)
+            version: version, hash: hash, routes: routes, upstreams: upstreams ?? self.upstreams, questions: questions, policyMetrics: policyMetrics,
+            document: document)
     }
 
     /// Upstream name → the endpoints requests go to now, for the status port.

@@ -11,9 +11,12 @@ public enum ConfigCompiler {
         try compile(snapshot, policies: policies, answers: [:])
     }
 
-    /// - Parameter answers: addresses discovery has found for targets given as names.
+    /// - Parameters:
+    ///   - answers: addresses discovery has found for targets given as names.
+    ///   - previous: the config served, whose compiled routes and upstreams are kept for the
+    ///     entities that did not change (`compileChanges`).
     static func compile(
-        _ snapshot: Snapshot, policies: PolicyState, answers: [TargetDiscovery.Question: [TargetDiscovery.Address]]
+        _ snapshot: Snapshot, policies: PolicyState, answers: [TargetDiscovery.Question: [TargetDiscovery.Address]], previous: CompiledConfig? = nil
     ) throws(Rejection) -> CompiledConfig {
         let document = snapshot.document
         do {
@@ -26,6 +29,7 @@ public enum ConfigCompiler {
         } catch {
             throw Rejection(description: error.message)
         }
+        if let previous, let compiled = try compileChanges(snapshot, from: previous, policies: policies, answers: answers) { return compiled }
         var upstreams: [CompiledUpstream] = []
         var indices: [String: Int] = [:]
         for upstream in document.upstreams {
@@ -42,7 +46,7 @@ public enum ConfigCompiler {
         }
         return CompiledConfig(
             version: snapshot.version, hash: snapshot.hash, routes: RouteTable(routes: routes), upstreams: upstreams,
-            questions: TargetDiscovery.questions(in: document), policyMetrics: policies.metrics)
+            questions: TargetDiscovery.questions(in: document), policyMetrics: policies.metrics, document: document)
     }
 
     /// - Parameter previous: the upstream compiled before, whose TLS context may be kept.

@@ -45,8 +45,13 @@ public final class DataPlaneState: Sendable {
     /// Records a snapshot refused: by the applier, or before it was offered (a control plane
     /// starting on a database whose newest version cannot be served).
     public func rejected(_ snapshot: Snapshot, reason: String) {
+        rejected(version: snapshot.version, hash: snapshot.hash, reason: reason)
+    }
+
+    /// Records a version refused before it was read (a cluster frame over the data plane's limit).
+    public func rejected(version: Int, hash: String, reason: String) {
         settle { current in
-            current.lastRejection = Rejection(version: snapshot.version, hash: snapshot.hash, reason: reason)
+            current.lastRejection = Rejection(version: version, hash: hash, reason: reason)
         }
     }
 

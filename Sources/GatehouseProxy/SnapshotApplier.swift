@@ -3,7 +3,8 @@ import Logging
 import NIOConcurrencyHelpers
 
 /// Feeds snapshots from a source (in-process or remote) into the data plane: each is compiled
-/// off the event loops and swapped in with one atomic store; a snapshot that cannot be compiled
+/// off the event loops, on a thread of low CPU priority, keeping what the served config compiled
+/// of the routes and upstreams that did not change, and swapped in with one atomic store; a snapshot that cannot be compiled
 /// is refused whole and the last good config keeps serving. A snapshot whose hash equals the one
 /// being served is not recompiled. Snapshots must come in version order from one task.
 ///
@@ -51,7 +52,7 @@ public struct SnapshotApplier: Sendable {
                     // Same content under a newer version (a rollback, say): keep the compiled table.
                     compiled = current.with(version: snapshot.version, hash: snapshot.hash)
                 } else {
-                    compiled = try ConfigCompiler.compile(snapshot, policies: policies, answers: discovery?.answers ?? [:])
+                    compiled = try ConfigCompiler.compile(snapshot, policies: policies, answers: discovery?.answers ?? [:], previous: active.load())
                 }
                 active.store(compiled)
                 state.applied(compiled)
@@ -72,6 +73,12 @@ public struct SnapshotApplier: Sendable {
                 return reason
             }
         }
+    }
+
+    /// `apply` on the compile thread (`CompileThread`), whose low CPU priority lets the event
+    /// loops go first on a busy machine.
+    public func applyOffLoop(_ snapshot: Snapshot, replacingNewer: Bool = false) async -> String? {
+        await CompileThread.shared.run { apply(snapshot, replacingNewer: replacingNewer) }
     }
 
     /// Compiles again the upstreams whose targets now resolve to other addresses, and swaps in
@@ -109,7 +116,7 @@ public struct SnapshotApplier: Sendable {
             group.addTask { await keepAddressesFresh() }
             for await snapshot in source {
                 await prepare(snapshot)
-                await settled(snapshot, apply(snapshot))
+                await settled(snapshot, await applyOffLoop(snapshot))
             }
             group.cancelAll()
         }

@@ -130,10 +130,41 @@ import Testing
         // A raised limit takes a frame the default refuses.
         let large = try Self.snapshot(version: 2, routes: 2000)
         let frame = ClusterProtocol.snapshotFrame(Self.signed(large))
-        var small = ClusterFrame.Decoder(maxMessageBytes: 64 << 10)
-        #expect(throws: ClusterFrame.Malformed.self) { try small.feed(frame) }
         var raised = ClusterFrame.Decoder(maxMessageBytes: 1 << 20)
         #expect(try raised.feed(frame).count == 1)
+    }
+
+    @Test func aGenuineFrameOverTheLimitIsNamedFromItsHeaderAndPassedOverUnread() throws {
+        let large = try Self.snapshot(version: 2, routes: 2000)
+        let frame = ClusterProtocol.snapshotFrame(Self.signed(large))
+        let next = ClusterProtocol.heartbeatFrame(version: 2)
+        var small = ClusterFrame.Decoder(maxMessageBytes: 64 << 10)
+        var messages: [ClusterFrame.Message] = []
+        // In small pieces: the header comes from the first bytes, the rest is passed over as it comes.
+        var offset = 0
+        let bytes = frame + next
+        while offset < bytes.count {
+            let end = min(offset + 4096, bytes.count)
+            messages += try small.feed(bytes[offset..<end])
+            offset = end
+        }
+        #expect(messages.count == 2)
+        #expect(messages[0].tooLarge == large.canonicalJSON.count + messages[0].header.canonicalBytes.count + 1)
+        #expect(messages[0].body.isEmpty)
+        guard case .tooLarge(let version, let hash, let epoch, let size) = try ClusterProtocol.incoming(messages[0], signer: Self.signer) else {
+            Issue.record("not refused as too large")
+            return
+        }
+        #expect(version == 2 && hash == large.hash && epoch == Self.epoch && size > 64 << 10)
+        guard case .heartbeat(version: 2) = try ClusterProtocol.incoming(messages[1], signer: Self.signer) else {
+            Issue.record("the stream did not go on after the frame passed over")
+            return
+        }
+        // Signed with another token, the same header is refused: a forger cannot make a data plane report a version.
+        let forged = ClusterProtocol.snapshotFrame(SignedSnapshot(large, epoch: Self.epoch, signer: SnapshotSigner(token: "another-token-0123456789")))
+        var other = ClusterFrame.Decoder(maxMessageBytes: 64 << 10)
+        let header = try #require(try other.feed(forged).first)
+        #expect(throws: ClusterFrame.Malformed.self) { try ClusterProtocol.incoming(header, signer: Self.signer) }
     }
 }
 

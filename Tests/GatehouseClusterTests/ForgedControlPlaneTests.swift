@@ -61,7 +61,51 @@ import Testing
             controlPlane: "http://127.0.0.1:\(genuine.port)", token: Self.token, cacheDir: dir.file("genuine"))
         defer { _ = served.terminate() }
         try await served.waitForConfigVersion(1)
-        #expect(FileManager.default.fileExists(atPath: dir.file("genuine/snapshot.json")))
+        // Cached before it is acknowledged, a moment after it is served.
+        try await waitUntil("the snapshot cached") { FileManager.default.fileExists(atPath: dir.file("genuine/snapshot.json")) }
+    }
+
+    @Test func aDeltaThatDoesNotApplyIsRefusedAndTheWholeSnapshotFetched() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let v1 = try ClusterFrameTests.snapshot(version: 1)
+        var document = v1.document
+        document.routes[0].paths = ["/moved"]
+        let v2 = Snapshot(version: 2, document: document)
+        let signer = ClusterFrameTests.signer
+        let epoch = ClusterFrameTests.epoch
+        // Signed with the cluster's token, so only applying them shows what is wrong: one for a
+        // base the data plane does not hold, one whose result is not the signed document.
+        let wrongBase = SignedDelta(
+            SnapshotDelta(from: v1.document, to: v2.document), from: (1, String(repeating: "0", count: 64)), to: v2, epoch: epoch, signer: signer)
+        var other = document
+        other.routes[1].paths = ["/evil"]
+        let wrongResult = SignedDelta(SnapshotDelta(from: v1.document, to: other), from: (1, v1.hash), to: v2, epoch: epoch, signer: signer)
+        let whole1 = ClusterProtocol.snapshotFrame(ClusterFrameTests.signed(v1))
+        let forged = try await ForgedControlPlane.start { stream in
+            switch stream {
+            case 0: whole1 + ClusterProtocol.deltaFrame(wrongBase)
+            case 1: whole1 + ClusterProtocol.deltaFrame(wrongResult)
+            default: ClusterProtocol.snapshotFrame(ClusterFrameTests.signed(v2))
+            }
+        }
+        let plane = try await GatehouseProcess.dataPlane(
+            controlPlane: "http://127.0.0.1:\(forged.port)", token: Self.token, cacheDir: dir.file("dp"))
+        defer { _ = plane.terminate() }
+        try await plane.waitForConfigVersion(2)
+        let status = try await httpRequest(port: plane.ports.status, .GET, "/status").json
+        #expect(status["config_hash"] == .string(v2.hash))
+        #expect(plane.output.contains("cannot apply the control plane's delta; asking it for the whole snapshot"))
+        #expect(plane.output.contains("the delta applies to version 1 (000000000000…)"), "\(plane.output)")
+        #expect(plane.output.contains("does not match its hash"), "\(plane.output)")
+        // Each new stream asked for the whole snapshot: its hello named no config.
+        let streams = forged.requests.filter { $0.hasPrefix("GET \(ClusterProtocol.streamPath)") }
+        #expect(streams.count >= 3)
+        #expect(streams.dropFirst().prefix(2).allSatisfy { !$0.lowercased().contains(ClusterProtocol.Header.configVersion) })
+        // The document served is the signed one: /moved routes, /evil does not exist.
+        let port = try await plane.waitForProxy()
+        #expect(try await httpRequest(port: port, .GET, "/moved").status == 502)
+        #expect(try await httpRequest(port: port, .GET, "/evil").status == 404)
     }
 
     static func lastError(_ statusPort: Int) async throws -> String? {
@@ -98,11 +142,16 @@ final class ForgedControlPlane: Sendable {
     var streams: Int { requests.filter { $0.hasPrefix("GET \(ClusterProtocol.streamPath)") }.count }
 
     static func start(frames: [UInt8]) async throws -> ForgedControlPlane {
+        try await start { _ in frames }
+    }
+
+    /// - Parameter framesForStream: the bytes for the stream request counted from 0.
+    static func start(framesForStream: @escaping @Sendable (Int) -> [UInt8]) async throws -> ForgedControlPlane {
         let heads = NIOLockedValueBox<[String]>([])
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Handler(frames: frames, heads: heads)) }
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Handler(framesForStream: framesForStream, heads: heads)) }
             }
             .bind(host: "127.0.0.1", port: 0)
             .get()
@@ -123,12 +172,12 @@ final class ForgedControlPlane: Sendable {
         typealias InboundIn = ByteBuffer
         typealias OutboundOut = ByteBuffer
 
-        let frames: [UInt8]
+        let framesForStream: @Sendable (Int) -> [UInt8]
         let heads: NIOLockedValueBox<[String]>
         var received = ""
 
-        init(frames: [UInt8], heads: NIOLockedValueBox<[String]>) {
-            self.frames = frames
+        init(framesForStream: @escaping @Sendable (Int) -> [UInt8], heads: NIOLockedValueBox<[String]>) {
+            self.framesForStream = framesForStream
             self.heads = heads
         }
 
@@ -137,11 +186,15 @@ final class ForgedControlPlane: Sendable {
             guard let end = received.range(of: "\r\n\r\n") else { return }
             let head = String(received[..<end.upperBound])
             received = ""
-            heads.withLockedValue { $0.append(head) }
+            let streamsBefore = heads.withLockedValue { heads in
+                defer { heads.append(head) }
+                return heads.filter { $0.hasPrefix("GET \(ClusterProtocol.streamPath)") }.count
+            }
             guard head.hasPrefix("GET \(ClusterProtocol.streamPath)") else {
                 context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")), promise: nil)
                 return
             }
+            let frames = framesForStream(streamsBefore)
             var buffer = ByteBuffer(string: "HTTP/1.1 200 OK\r\ncontent-type: application/vnd.gatehouse.cluster-frames\r\ntransfer-encoding: chunked\r\n\r\n")
             buffer.writeString(String(frames.count, radix: 16) + "\r\n")
             buffer.writeBytes(frames)

@@ -10,3 +10,7 @@ int czlib_uncompress(const unsigned char *source, size_t length, unsigned char *
 
 /// The largest compressed size of `length` bytes.
 size_t czlib_bound(size_t length);
+
+/// Inflates the beginning of a zlib stream given only its first `length` bytes, into at most
+/// `capacity` bytes. Returns how many bytes it produced, or -1 when the data is corrupt.
+long czlib_uncompress_prefix(const unsigned char *source, size_t length, unsigned char *destination, size_t capacity);
