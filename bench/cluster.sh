@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Cluster propagation with the release binary: one control plane and 3 data planes on this
-# machine (commit → every data plane acknowledged, with 100 and 10,000 routes), then 100
+# machine (commit → every data plane acknowledged, with 100, 10,000 and 100,000 routes), then 100
 # simulated data planes speaking the real protocol. Prints Markdown for docs/benchmarks.md.
 #
 #   bench/cluster.sh
