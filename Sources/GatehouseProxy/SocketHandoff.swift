@@ -7,6 +7,10 @@ import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
+// The release build finds timeval's members there (MemberImportVisibility).
+#if canImport(SwiftOverlayShims)
+import SwiftOverlayShims
+#endif
 
 /// Hands the proxy's listening sockets to the process that replaces this one (nginx's USR2,
 /// HAProxy's `-x`): over a Unix socket at `path`, only to a process of the same user, as
