@@ -55,9 +55,9 @@ import Testing
     @Test func timeTheGatewayHoldsReadsDoesNotCountAgainstTheBody() async throws {
         // The pause is well past the body timeout, and the timeout well past any stall of this
         // busy machine's client: only time the gateway holds reads could make it expire.
-        let upstream = try await SlowReadingUpstream.start(pause: .seconds(3))
+        let upstream = try await SlowReadingUpstream.start(pause: .seconds(5))
         var options = ProxyOptions()
-        options.bodyTimeout = .seconds(1)
+        options.bodyTimeout = .seconds(2)
         let proxy = try await ProxyHarness.routingEverything(toTarget: upstream.target, options: options)
         let client = try await TestConnection.open(port: proxy.port)
         // Far more than the socket buffers between client, gateway and upstream hold.

@@ -49,7 +49,7 @@ import Testing
             version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]], routes: [["name": "all", "upstream": "u"]])
         let connection = try await RawConnection.open(port: proxy.port)
         try await connection.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-        let received = try await connection.receivedUntilClosed(deadline: .seconds(10))
+        let received = await connection.receivedUntilClosed(deadline: .seconds(10))
         #expect(received.hasPrefix("HTTP/1.1 200 OK"))
         let failure = try #require(log.all.first { $0.metadata["code"] == "upstream_failed" })
         #expect(failure.message == "upstream 'u' failed after its response had started")

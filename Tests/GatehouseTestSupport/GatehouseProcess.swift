@@ -104,7 +104,7 @@ public final class GatehouseProcess: Sendable {
         try process.run()
         var found: Ports?
         do {
-            try await waitUntil("gatehouse to log its ports") {
+            try await waitUntil("gatehouse to log its ports", deadline: .seconds(60)) {
                 let text = box.text
                 if !process.isRunning { throw TimedOut(description: "gatehouse exited early") }
                 guard awaiting.allSatisfy({ port(in: text, for: $0) != nil }) else { return false }
