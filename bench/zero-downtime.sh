@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Config churn under load, propagation with 10,000 routes, and a binary upgrade under load.
-# Prints Markdown; CHURN_SECONDS (60) shortens the churn phase.
+# Prints Markdown; CHURN_SECONDS (60) shortens the churn phase, WINDOW_SECONDS (10) sets the length
+# of each steady and churn window, CHURN_ONLY=1 runs the churn rounds alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-packages wrk hey nginx-light python3

@@ -27,7 +27,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BINARY = os.path.join(ROOT, ".build/release/gatehouse")
 UPSTREAM, PROXY, ADMIN, STATUS = 18280, 18200, 18201, 18300
 CHURN_SECONDS = int(os.environ.get("CHURN_SECONDS", "60"))
-WINDOW_SECONDS = 10
+WINDOW_SECONDS = int(os.environ.get("WINDOW_SECONDS", "10"))
+# CHURN_ONLY=1: the churn rounds alone, without the propagation and upgrade parts.
+CHURN_ONLY = os.environ.get("CHURN_ONLY") == "1"
 
 
 def call(method, port, path, body=None):
@@ -137,6 +139,8 @@ def main():
         ratios = [c[1] / s[1] for s, c in zip(phases["steady"], phases["churn"])]
         listed = ", ".join(f"{r:.2f}×" for r in ratios)
         print(f"\np99 during churn / steady p99, median of the rounds: **{statistics.median(ratios):.2f}×** (round by round: {listed})\n")
+        if CHURN_ONLY:
+            return
 
         # Propagation with 10,000 routes.
         routes = [{"name": f"r{i}", "paths": [f"/svc{i}/items"], "methods": ["GET"], "upstream": "origin"} for i in range(10000)]

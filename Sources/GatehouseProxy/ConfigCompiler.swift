@@ -20,7 +20,8 @@ public enum ConfigCompiler {
     ) throws(Rejection) -> CompiledConfig {
         let document = snapshot.document
         do {
-            try document.validate()
+            // The served config's document was valid: a change can often be proven valid by itself.
+            if let previous, document.isValidChange(from: previous.document) {} else { try document.validate() }
         } catch {
             throw Rejection(description: "invalid snapshot: \(error)")
         }
