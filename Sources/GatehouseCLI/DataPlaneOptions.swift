@@ -105,10 +105,11 @@ struct DataPlaneOptions: ParsableArguments {
         _ = EnvironmentDefault.flag("GATEHOUSE_ALLOW_UNDERSCORE_HEADERS")
     }
 
-    /// `--handoff-socket`, or `fallback` when it is not given; nil when 'off'.
+    /// `--handoff-socket`; nil when not given or 'off'. Off by default for now: a standby that
+    /// shares handed-over sockets can crash on an accept the old process won (see the open issue),
+    /// so upgrades use SO_REUSEPORT unless an operator opts in.
     func handoffPath(defaultingTo fallback: String) -> String? {
-        let path = handoffSocket.isEmpty ? fallback : handoffSocket
-        return path == "off" ? nil : path
+        handoffSocket.isEmpty || handoffSocket == "off" ? nil : handoffSocket
     }
 
     var proxyOptions: ProxyOptions {
