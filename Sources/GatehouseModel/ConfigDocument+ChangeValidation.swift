@@ -63,36 +63,33 @@ extension ConfigDocument {
     }
 
     /// Whether the changed routes conflict with no route and leave every route reachable. Two
-    /// routes can only conflict, or one shadow the other, where they share a host (or none) and a
-    /// path's shape (or none): the routes at the changed routes' places, and the routes at those
-    /// routes' other places (whose reachability counts all their keys), are checked together by
-    /// the same rules as the whole document; no pair of the others can have changed.
+    /// routes can only conflict, or one shadow the other, where they share a path's shape (or
+    /// both have none): the routes sharing one with a changed route, and the routes sharing one
+    /// with those (whose reachability counts all their keys), are checked together by the same
+    /// rules as the whole document; no pair of the others can have changed.
     private func routesStayApart(_ changed: [Route]) -> Bool {
         guard !changed.isEmpty else { return true }
-        struct Place: Hashable {
-            var host: String?
-            var path: String?
+        // Places are compared by path shape first: it is what every other route is looked at
+        // for, cheaply (no route but the few that share one is taken apart further).
+        func shapes(_ route: Route) -> [String?] {
+            route.paths.isEmpty ? [nil] : route.paths.map { $0.utf8.contains(UInt8(ascii: "{")) ? (try? RoutePath($0).shape) ?? $0 : $0 }
         }
-        func places(_ route: Route) -> [Place] {
-            let hosts: [String?] = route.hosts.isEmpty ? [nil] : route.hosts
-            let paths: [String?] =
-                route.paths.isEmpty ? [nil] : route.paths.map { $0.utf8.contains(UInt8(ascii: "{")) ? (try? RoutePath($0).shape) ?? $0 : $0 }
-            return hosts.flatMap { host in paths.map { Place(host: host, path: $0) } }
-        }
-        var near = Set(changed.flatMap(places))
+        var near = Set(changed.flatMap(shapes))
         var candidates: [Route] = []
         var names: Set<String> = []
         for _ in 0..<2 {
-            var reached: Set<Place> = []
-            for route in routes where !names.contains(route.name) {
-                let own = places(route)
-                guard own.contains(where: near.contains) else { continue }
+            var reached: Set<String?> = []
+            for route in routes
+            where route.paths.isEmpty ? near.contains(nil) : route.paths.contains(where: { near.contains($0) || $0.utf8.contains(UInt8(ascii: "{")) })
+            {
+                let own = shapes(route)
+                guard own.contains(where: near.contains), names.insert(route.name).inserted else { continue }
                 candidates.append(route)
-                names.insert(route.name)
                 reached.formUnion(own)
             }
             near = reached
         }
+        // Sharing a path's shape but not a host keeps routes apart; the rules below see to it.
         do {
             try RouteConflicts.check(candidates)
             return true
