@@ -453,7 +453,7 @@ import Testing
         process.executableURL = URL(fileURLWithPath: GatehouseProcess.binary)
         process.arguments = arguments
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-exit-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: output) }
         let handle = try FileHandle(forWritingTo: output)
         process.standardOutput = handle
