@@ -26,6 +26,7 @@ import Testing
         let first = try await TestUpstream.start(name: "first")
         // Same port, another loopback address: only DNS tells them apart.
         let second = try await TestUpstream.start(name: "second", host: "127.0.0.2", port: first.port)
+        defer { withExtendedLifetime(second) {} }
         let names = try await TestNameServer.start(hosts: [("127.0.0.1", "api.test")])
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"), extraArguments: ["--dns-resolver", names.address])
         defer { _ = gatehouse.terminate() }

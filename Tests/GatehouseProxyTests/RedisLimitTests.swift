@@ -182,19 +182,4 @@ import Testing
         #expect(CivilDate.yearMonth(daysSinceEpoch: CivilDate.daysSinceEpoch(year: 2028, month: 2) + 28) == (2028, 2))
         #expect(CivilDate.yearMonth(daysSinceEpoch: CivilDate.daysSinceEpoch(year: 2026, month: 12) + 31) == (2027, 1))
     }
-
-    @Test func repliesAreReadWholeOrNotAtAll() throws {
-        let wire = Array("*2\r\n:12\r\n$5\r\nhello\r\n-ERR nope\r\n".utf8)
-        for split in 0..<wire.count {
-            var buffer = ByteBuffer(bytes: wire[..<split])
-            let early = try RESPReply.read(from: &buffer)
-            if split < 20 { #expect(early == nil, "split \(split)") }
-        }
-        var buffer = ByteBuffer(bytes: wire)
-        #expect(try RESPReply.read(from: &buffer) == .array([.integer(12), .bulk(Array("hello".utf8))]))
-        #expect(try RESPReply.read(from: &buffer) == .error("ERR nope"))
-        #expect(buffer.readableBytes == 0)
-        var bad = ByteBuffer(string: "?what\r\n")
-        #expect(throws: RESPReply.Malformed.self) { try RESPReply.read(from: &bad) }
-    }
 }

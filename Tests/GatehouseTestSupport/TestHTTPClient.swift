@@ -104,7 +104,8 @@ public final class TestConnection: Sendable {
                     .assumeIsolated().whenSuccess { send(left - size) }
             }
             send(bodyBytes)
-            return promise.futureResult.map { (status: $0.status, bodyBytes: collector.counted) }
+            // On the channel's loop, where the collector lives.
+            return promise.futureResult.assumeIsolated().map { (status: $0.status, bodyBytes: collector.counted) }.nonisolated()
         }.get()
     }
 }

@@ -1,4 +1,5 @@
 import GatehouseModel
+import GatehouseRedis
 
 /// A `rate-limit` or `quota` policy compiled: what it counts, per what, and where. Immutable;
 /// its counts live in `LocalCounters` or Redis, which outlive snapshots.

@@ -1,5 +1,7 @@
+import Atomics
 import Foundation
 import GatehouseModel
+import GatehouseRedis
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -47,7 +49,11 @@ public final class PolicyState: Sendable {
     func redisClient(_ address: RedisAddress) -> RedisClient {
         redis.withLockedValue { redis in
             if let existing = redis[address] { return existing }
-            let created = RedisClient(address: address, logger: logger, metrics: metrics, commandTimeout: redisTimeout)
+            let created = RedisClient(
+                address: RedisServerAddress(
+                    host: address.host, port: address.port, user: address.user, password: address.password, database: address.database),
+                logger: logger, commandTimeout: redisTimeout
+            ) { [metrics] in metrics.redisErrors.wrappingIncrement(ordering: .relaxed) }
             redis[address] = created
             return created
         }

@@ -3,9 +3,9 @@ import NIOCore
 
 /// What the system's resolver is configured with: name servers from `/etc/resolv.conf` and
 /// names from `/etc/hosts`, which is consulted first, as glibc's `files dns` order does.
-enum SystemResolverFiles {
+public enum SystemResolverFiles {
     /// The `nameserver` lines of a resolv.conf text, in order, on port 53.
-    static func nameServers(resolvConf text: String) -> [SocketAddress] {
+    public static func nameServers(resolvConf text: String) -> [SocketAddress] {
         text.split(whereSeparator: \.isNewline).compactMap { line -> SocketAddress? in
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard fields.count >= 2, fields[0] == "nameserver" else { return nil }
@@ -14,7 +14,7 @@ enum SystemResolverFiles {
     }
 
     /// Name (lowercase) → addresses, in file order, from a hosts-file text.
-    static func hosts(_ text: String) -> [String: [String]] {
+    public static func hosts(_ text: String) -> [String: [String]] {
         var names: [String: [String]] = [:]
         for line in text.split(whereSeparator: \.isNewline) {
             let content = line.prefix { $0 != "#" }
@@ -28,7 +28,7 @@ enum SystemResolverFiles {
         return names
     }
 
-    static func read(_ path: String) -> String {
+    public static func read(_ path: String) -> String {
         (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
     }
 }

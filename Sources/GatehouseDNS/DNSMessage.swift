@@ -2,8 +2,8 @@
 /// asking for addresses and services needs it: one question out, the answer and additional
 /// records back. Parsing is bounded: compression pointers may only point backwards, so a hostile
 /// answer cannot loop.
-struct DNSMessage: Sendable, Equatable {
-    enum RecordType: UInt16, Sendable {
+public struct DNSMessage: Sendable, Equatable {
+    public enum RecordType: UInt16, Sendable {
         case a = 1
         case cname = 5
         case soa = 6
@@ -11,36 +11,36 @@ struct DNSMessage: Sendable, Equatable {
         case srv = 33
     }
 
-    enum RecordData: Sendable, Equatable {
+    public enum RecordData: Sendable, Hashable {
         case address(String)
         case alias(String)
         case service(priority: UInt16, weight: UInt16, port: UInt16, target: String)
         case other
     }
 
-    struct Record: Sendable, Equatable {
-        var name: String
-        var type: UInt16
-        var ttl: UInt32
-        var data: RecordData
+    public struct Record: Sendable, Equatable {
+        public var name: String
+        public var type: UInt16
+        public var ttl: UInt32
+        public var data: RecordData
     }
 
-    struct ParseError: Error, Equatable, CustomStringConvertible {
-        let description: String
+    public struct ParseError: Error, Equatable, CustomStringConvertible {
+        public let description: String
     }
 
-    static let nameError: UInt8 = 3
+    public static let nameError: UInt8 = 3
 
-    var id: UInt16
-    var truncated: Bool
-    var responseCode: UInt8
-    var questionName: String
-    var questionType: UInt16
-    var answers: [Record]
-    var additional: [Record]
+    public var id: UInt16
+    public var truncated: Bool
+    public var responseCode: UInt8
+    public var questionName: String
+    public var questionType: UInt16
+    public var answers: [Record]
+    public var additional: [Record]
 
     /// A recursive query for `name` (no trailing dot needed).
-    static func query(id: UInt16, name: String, type: RecordType) -> [UInt8] {
+    public static func query(id: UInt16, name: String, type: RecordType) -> [UInt8] {
         var bytes: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]
         for label in name.split(separator: ".") {
             bytes.append(UInt8(label.utf8.count))
@@ -51,7 +51,7 @@ struct DNSMessage: Sendable, Equatable {
         return bytes
     }
 
-    static func parse(_ bytes: [UInt8]) throws(ParseError) -> DNSMessage {
+    public static func parse(_ bytes: [UInt8]) throws(ParseError) -> DNSMessage {
         var reader = Reader(bytes: bytes)
         let id = try reader.u16()
         let flags = try reader.u16()

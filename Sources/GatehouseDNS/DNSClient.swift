@@ -4,24 +4,24 @@ import NIOPosix
 /// Asks name servers one question at a time: over UDP from a fresh random port, again over TCP
 /// when the answer was truncated (RFC 7766). Servers are tried in turn, for `attempts` rounds; a
 /// server failure (SERVFAIL, REFUSED) moves on to the next server, a name error is an answer.
-final class DNSClient: Sendable {
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
+public final class DNSClient: Sendable {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
     }
 
-    let servers: [SocketAddress]
+    public let servers: [SocketAddress]
     private let group: any EventLoopGroup
     private let timeout: TimeAmount
     private let attempts: Int
 
-    init(servers: [SocketAddress], group: any EventLoopGroup, timeout: TimeAmount = .seconds(2), attempts: Int = 2) {
+    public init(servers: [SocketAddress], group: any EventLoopGroup, timeout: TimeAmount = .seconds(2), attempts: Int = 2) {
         self.servers = servers
         self.group = group
         self.timeout = timeout
         self.attempts = attempts
     }
 
-    func ask(_ name: String, _ type: DNSMessage.RecordType) async throws(Failure) -> DNSMessage {
+    public func ask(_ name: String, _ type: DNSMessage.RecordType) async throws(Failure) -> DNSMessage {
         var problem = "no name server is configured"
         for _ in 0..<attempts {
             for server in servers {

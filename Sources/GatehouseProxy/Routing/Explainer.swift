@@ -1,4 +1,5 @@
 import GatehouseModel
+import GatehouseRedis
 import Logging
 import NIOHTTP1
 

@@ -14,7 +14,9 @@ import Glibc
 /// - An accept that fails for want of descriptors or memory (`EMFILE`, `ENFILE`, `ENOBUFS`,
 ///   `ENOMEM`) pauses accepting for `backoff` instead of retrying at once: NIO would otherwise
 ///   spin on the still-readable socket. The first failure of a run is logged, the run's end
-///   too, and every failure is counted.
+///   too, and every failure is counted. A run ends when accepts have gone on succeeding for
+///   `recovery`: while descriptors free up one at a time, accepts alternate with failures, and
+///   that is one run, not a log line each.
 ///
 /// Its state belongs to the server channel's event loop.
 final class AcceptGate: ChannelDuplexHandler {
@@ -24,6 +26,7 @@ final class AcceptGate: ChannelDuplexHandler {
 
     private let limit: Int
     private let backoff: TimeAmount
+    private let recovery: TimeAmount
     private let metrics: EdgeMetrics
     private let logger: Logger
     private var open = 0
@@ -31,14 +34,17 @@ final class AcceptGate: ChannelDuplexHandler {
     private var readHeld = false
     private var pausedUntil: NIODeadline?
     private var resume: Scheduled<Void>?
-    /// Failed accepts since the last one that succeeded; 0 outside a run of failures.
+    /// Failed accepts in this run of failures; 0 outside one.
     private var failures = 0
+    /// Ends the run of failures, armed by an accept that succeeded during one.
+    private var recovered: Scheduled<Void>?
     private var loggedLimit = false
     private var context: ChannelHandlerContext?
 
-    init(limit: Int, backoff: TimeAmount = .milliseconds(100), metrics: EdgeMetrics, logger: Logger) {
+    init(limit: Int, backoff: TimeAmount = .milliseconds(100), recovery: TimeAmount = .seconds(1), metrics: EdgeMetrics, logger: Logger) {
         self.limit = limit
         self.backoff = backoff
+        self.recovery = recovery
         self.metrics = metrics
         self.logger = logger
     }
@@ -49,8 +55,7 @@ final class AcceptGate: ChannelDuplexHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
-        resume?.cancel()
-        resume = nil
+        cancelTimers()
     }
 
     func read(context: ChannelHandlerContext) {
@@ -68,9 +73,12 @@ final class AcceptGate: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let child = unwrapInboundIn(data)
-        if failures > 0 {
-            logger.notice("accepting connections again", metadata: ["failed_accepts": "\(failures)"])
-            failures = 0
+        if failures > 0, recovered == nil {
+            recovered = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: recovery) { [self] in
+                recovered = nil
+                logger.notice("accepting connections again", metadata: ["failed_accepts": "\(failures)"])
+                failures = 0
+            }
         }
         open += 1
         // The connection may live on another loop (one socket for all workers): back to this one.
@@ -93,6 +101,8 @@ final class AcceptGate: ChannelDuplexHandler {
                 metadata: ["open_connections": "\(open)", "pause": "\(backoff)", "error": "\(error)"])
         }
         failures += 1
+        recovered?.cancel()
+        recovered = nil
         pausedUntil = .now() + backoff
         resume?.cancel()
         resume = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: backoff) { [self] in
@@ -102,9 +112,15 @@ final class AcceptGate: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        cancelTimers()
+        context.fireChannelInactive()
+    }
+
+    private func cancelTimers() {
         resume?.cancel()
         resume = nil
-        context.fireChannelInactive()
+        recovered?.cancel()
+        recovered = nil
     }
 
     private func releaseHeldRead() {

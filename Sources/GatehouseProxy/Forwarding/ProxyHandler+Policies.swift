@@ -1,5 +1,6 @@
 import Atomics
 import GatehouseModel
+import GatehouseRedis
 import NIOCore
 import NIOHTTP1
 

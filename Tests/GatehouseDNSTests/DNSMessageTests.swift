@@ -1,7 +1,7 @@
 import NIOCore
 import Testing
 
-@testable import GatehouseProxy
+@testable import GatehouseDNS
 
 @Suite struct DNSMessageTests {
     static func bytes(_ hex: String) -> [UInt8] {

@@ -1,5 +1,3 @@
-import Atomics
-import GatehouseModel
 import NIOCore
 import NIOPosix
 
@@ -21,7 +19,7 @@ final class RedisConnection: @unchecked Sendable {
         case count(deadline: NIODeadline, (Int?) -> Void)
     }
 
-    private unowned let client: RedisClient
+    private let server: RedisServer
     let loop: any EventLoop
     private var state = State.idle
     private var waiters = CircularBuffer<Waiter>()
@@ -30,8 +28,8 @@ final class RedisConnection: @unchecked Sendable {
     private var timer: Scheduled<Void>?
     private var flushScheduled = false
 
-    init(client: RedisClient, loop: any EventLoop) {
-        self.client = client
+    init(server: RedisServer, loop: any EventLoop) {
+        self.server = server
         self.loop = loop
         queued = ByteBufferAllocator().buffer(capacity: 0)
     }
@@ -40,7 +38,7 @@ final class RedisConnection: @unchecked Sendable {
         loop.preconditionInEventLoop()
         switch state {
         case .resting(let until) where NIODeadline.now() < until:
-            client.metrics.redisErrors.wrappingIncrement(ordering: .relaxed)
+            server.onFailure()
             return done(nil)
         case .idle, .resting:
             connect()
@@ -49,7 +47,7 @@ final class RedisConnection: @unchecked Sendable {
         }
         var command = ByteBufferAllocator().buffer(capacity: 128 + key.utf8.count)
         RESPReply.writeCommand(["EVALSHA", RedisClient.incrementScriptSHA, "1", key, String(ttlMilliseconds)], to: &command)
-        waiters.append(.count(deadline: .now() + client.commandTimeout, done))
+        waiters.append(.count(deadline: .now() + server.commandTimeout, done))
         send(command)
         armTimer()
     }
@@ -74,7 +72,7 @@ final class RedisConnection: @unchecked Sendable {
 
     private func connect() {
         state = .connecting
-        let address = client.address
+        let address = server.address
         var setup = ByteBufferAllocator().buffer(capacity: 256)
         if let password = address.password {
             RESPReply.writeCommand(["AUTH"] + (address.user.map { [$0] } ?? []) + [password], to: &setup)
@@ -88,7 +86,7 @@ final class RedisConnection: @unchecked Sendable {
         waiters.append(.setup)
         queued.writeBuffer(&setup)
         ClientBootstrap(group: loop)
-            .connectTimeout(.milliseconds(Int64(client.commandTimeout.nanoseconds / 1_000_000) * 4))
+            .connectTimeout(.milliseconds(Int64(server.commandTimeout.nanoseconds / 1_000_000) * 4))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -115,7 +113,7 @@ final class RedisConnection: @unchecked Sendable {
         switch waiter {
         case .setup:
             if case .error(let message) = reply { return fail(RedisError(message: message)) }
-            if waiters.allSatisfy({ if case .count = $0 { true } else { false } }) { client.reachabilityChanged(reachable: true, error: nil) }
+            if waiters.allSatisfy({ if case .count = $0 { true } else { false } }) { server.reachabilityChanged(reachable: true, error: nil) }
         case .count(_, let done):
             switch reply {
             case .integer(let count):
@@ -123,7 +121,7 @@ final class RedisConnection: @unchecked Sendable {
             case .error(let message):
                 // NOSCRIPT (a SCRIPT FLUSH) and the like: a new connection loads the script again.
                 done(nil)
-                client.metrics.redisErrors.wrappingIncrement(ordering: .relaxed)
+                server.onFailure()
                 fail(RedisError(message: message))
             default:
                 done(nil)
@@ -138,15 +136,15 @@ final class RedisConnection: @unchecked Sendable {
         let channel: (any Channel)?
         if case .ready(let ready) = state { channel = ready } else { channel = nil }
         if case .resting = state, waiters.isEmpty { return }
-        state = .resting(until: .now() + client.retryDelay)
+        state = .resting(until: .now() + server.retryDelay)
         queued.clear()
         cancelTimer()
         let failed = waiters
         waiters.removeAll()
         channel?.close(promise: nil)
-        client.reachabilityChanged(reachable: false, error: error)
+        server.reachabilityChanged(reachable: false, error: error)
         for case .count(_, let done) in failed {
-            client.metrics.redisErrors.wrappingIncrement(ordering: .relaxed)
+            server.onFailure()
             done(nil)
         }
     }
@@ -157,11 +155,11 @@ final class RedisConnection: @unchecked Sendable {
 
     private func armTimer() {
         guard timer == nil else { return }
-        timer = loop.assumeIsolated().scheduleTask(in: client.commandTimeout) { [self] in
+        timer = loop.assumeIsolated().scheduleTask(in: server.commandTimeout) { [self] in
             timer = nil
             let now = NIODeadline.now()
             for case .count(let deadline, _) in waiters where deadline <= now {
-                return fail(RedisError(message: "no answer within \(client.commandTimeout.nanoseconds / 1_000_000) ms"))
+                return fail(RedisError(message: "no answer within \(server.commandTimeout.nanoseconds / 1_000_000) ms"))
             }
             if !waiters.isEmpty { armTimer() }
         }

@@ -1,4 +1,5 @@
 import Atomics
+import GatehouseDNS
 import GatehouseModel
 import Logging
 import NIOConcurrencyHelpers
