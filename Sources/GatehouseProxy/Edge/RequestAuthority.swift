@@ -1,12 +1,14 @@
 /// The `host[:port]` of a `Host` header or an absolute-form target, checked before the gateway
-/// routes on it or passes it on (`X-Forwarded-Host`): a registered name or IPv4 address
-/// (unreserved characters and sub-delimiters, as RFC 3986 spells it) or a bracketed IPv6
-/// literal, then an optional port of digits up to 65535. User info (`user@host`) is refused, as
+/// routes on it or passes it on (`X-Forwarded-Host`): a host name or IPv4 address (letters,
+/// digits, `-`, `.`, `_`) or a bracketed IPv6 literal, then an optional port of digits up to 65535. User info (`user@host`) is refused, as
 /// RFC 9110 §4.2.4 asks. Empty is valid: a client may send an empty `Host`.
 ///
-/// Stricter than RFC 3986 where a second spelling of one name would route apart from the first
-/// (a route for `api.example.com` passed by, a catch-all reached): percent-escapes (`api%2Eexample.com`)
-/// and empty labels (`.api.example.com`, `api..example.com`) are refused. One trailing dot is
+/// Stricter than RFC 3986's registered names, whose sub-delimiters and escapes let a second
+/// spelling of one name route apart from the first (a route for `api.example.com` passed by, a
+/// catch-all reached, and an upstream that reads `api.example.com,other` or
+/// `api.example.com;x` as its own name): percent-escapes (`api%2Eexample.com`), `!$&'()*+,;=~`
+/// and empty labels (`.api.example.com`, `api..example.com`) are refused, as no route host can
+/// hold them. One trailing dot is
 /// valid, and `routingHost` drops it (`api.example.com.` is the same name, RFC 1034 §3.1).
 enum RequestAuthority {
     static func isValid(_ authority: String) -> Bool {
@@ -44,8 +46,8 @@ enum RequestAuthority {
         return port <= 65535
     }
 
-    /// Unreserved characters and sub-delimiters.
-    private static let registeredName = ASCIISet.unreserved.union(ASCIISet("!$&'()*+,;="))
+    /// What a DNS name or an IPv4 address is made of, and `_`, which names of services carry.
+    private static let registeredName = ASCIISet("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")
     /// Hex digits, colons and dots: IPv6 with an optional embedded IPv4 address.
     private static let ipLiteral = ASCIISet("0123456789abcdefABCDEF:.")
 }
