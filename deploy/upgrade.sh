@@ -3,16 +3,17 @@
 #
 #   deploy/upgrade.sh OLD_PID NEW_BINARY [serve flags, the same as the running process…]
 #
-# 1. Starts NEW_BINARY with the same flags beside the old process. It binds the proxy port with
-#    SO_REUSEPORT once it serves the current config, and waits as a standby for the database's
-#    writer lock (its status port must differ, or be shared with SO_REUSEPORT as it is by default).
+# 1. Starts NEW_BINARY with the same flags beside the old process. Once it serves the current
+#    config it is handed the old process's proxy sockets (the old one stops accepting on them),
+#    and waits as a standby for the database's writer lock (its status port must differ, or be
+#    shared with SO_REUSEPORT as it is by default).
 # 2. Waits until the new process reports ready on its status port.
 # 3. Sends SIGTERM to the old process: it stops accepting, finishes in-flight requests, exits;
 #    the new process then takes the writer lock and opens the admin API.
 #
-# The new process is handed the old one's listening sockets over the handoff socket
-# (--handoff-socket), so no connection queued on them is lost and no kernel setting is needed.
-# Where that is turned off, net.ipv4.tcp_migrate_req=1 (Linux 5.14+) keeps the old sockets'
+# The handoff socket (--handoff-socket, beside the database by default) means no connection
+# queued on the sockets is lost and no kernel setting is needed. Where it is turned off
+# ('off'), the new process binds beside the old one with SO_REUSEPORT and net.ipv4.tcp_migrate_req=1 (Linux 5.14+) keeps the old sockets'
 # queued connections from being reset; the script sets it when it can.
 set -euo pipefail
 old_pid=$1; new_binary=$2; shift 2

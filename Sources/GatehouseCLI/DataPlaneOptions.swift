@@ -105,11 +105,9 @@ struct DataPlaneOptions: ParsableArguments {
         _ = EnvironmentDefault.flag("GATEHOUSE_ALLOW_UNDERSCORE_HEADERS")
     }
 
-    /// `--handoff-socket`; nil when not given or 'off'. Off by default for now: a standby that
-    /// shares handed-over sockets can crash on an accept the old process won (see the open issue),
-    /// so upgrades use SO_REUSEPORT unless an operator opts in.
+    /// `--handoff-socket`, else `fallback` (beside the database or the cache); nil for 'off'.
     func handoffPath(defaultingTo fallback: String) -> String? {
-        handoffSocket.isEmpty || handoffSocket == "off" ? nil : handoffSocket
+        handoffSocket == "off" ? nil : handoffSocket.isEmpty ? fallback : handoffSocket
     }
 
     var proxyOptions: ProxyOptions {

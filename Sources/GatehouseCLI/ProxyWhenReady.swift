@@ -6,8 +6,8 @@ import NIOConcurrencyHelpers
 import ServiceLifecycle
 
 /// Binds the proxy listener only once the data plane serves a config. During an upgrade the new
-/// process shares the port with the old one, so it must not take connections it would answer
-/// with 503 "not ready".
+/// process takes over the port from the old one, so it must not take connections it would
+/// answer with 503 "not ready".
 ///
 /// The listening sockets come from systemd (`LISTEN_FDS`) when it passed them, else from the
 /// process being replaced when one answers at `handoffPath` (its sockets, accept queues and all),
@@ -39,17 +39,25 @@ final class ProxyWhenReady: Service {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(10)) }
             if Task.isShuttingDownGracefully || Task.isCancelled { return }
         }
-        let given =
-            ListeningSockets.fromSystemd(for: address, environment: ProcessInfo.processInfo.environment)
-            ?? handoffPath.flatMap { SocketHandoff.receive(path: $0, address: address, logger: logger) }
-        let bound = try await bind(given)
+        let systemd = ListeningSockets.fromSystemd(for: address, environment: ProcessInfo.processInfo.environment)
+        let received = systemd == nil ? handoffPath.flatMap { SocketHandoff.receive(path: $0, address: address, logger: logger) } : nil
+        let bound: Listener
+        do {
+            bound = try await bind(systemd ?? received?.sockets)
+        } catch {
+            received?.decline()
+            throw error
+        }
+        // From here this process accepts on them, and the old one no longer does.
+        received?.confirm()
         listener.withLockedValue { $0 = bound }
         var handoff: SocketHandoff?
         if let handoffPath {
             do {
                 // Port 0 stands for the port it picked: that is what a successor asks for.
                 let served = ListenAddress(host: address.host, port: bound.localAddress.port ?? address.port)
-                handoff = try SocketHandoff.serve(path: handoffPath, address: served, sockets: { bound.handOver() }, logger: logger)
+                handoff = try SocketHandoff.serve(
+                    path: handoffPath, address: served, sockets: { bound.handOver() }, ended: { bound.handOverEnded(taken: $0) }, logger: logger)
             } catch {
                 logger.warning("upgrades will not be handed this process's sockets", metadata: ["error": "\(error)"])
             }

@@ -43,15 +43,15 @@ import Testing
         defer { dir.remove() }
         let db = dir.file("gatehouse.db")
         let upstream = try await TestUpstream.start()
-        let handoff = ["--handoff-socket", dir.file("handoff.sock")]
-        var current = try await GatehouseProcess.serve(db: db, extraArguments: handoff)
+        // The handoff socket by default: beside the database.
+        var current = try await GatehouseProcess.serve(db: db)
         try await current.routeEverything(to: upstream)
         let port = current.ports.proxy
         let results = RequestTally()
         let traffic = Self.keepAliveTraffic(port: port, clients: 8, results: results)
         try await waitUntil("traffic through the first process") { results.succeeded >= 50 }
         for round in 1...3 {
-            let next = try await GatehouseProcess.serve(db: db, extraArguments: handoff, proxyPort: port, standby: true)
+            let next = try await GatehouseProcess.serve(db: db, proxyPort: port, standby: true)
             try await waitUntil("process \(round + 1) ready") {
                 (try? await httpRequest(port: next.ports.status, .GET, "/status/ready").status) == 200
             }

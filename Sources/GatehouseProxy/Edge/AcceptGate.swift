@@ -125,6 +125,8 @@ final class AcceptGate: ChannelDuplexHandler {
 
     private func releaseHeldRead() {
         guard readHeld, let context else { return }
+        // Not while the sockets are lent to a successor (`Listener.handOver`).
+        guard (try? context.channel.syncOptions?.getOption(.autoRead)) != false else { return }
         readHeld = false
         read(context: context)
     }

@@ -33,22 +33,53 @@ public final class Listener: Service {
     private let outcome = NIOLockedValueBox<DrainOutcome?>(nil)
 
     private let ownDescriptors: [CInt]
-    /// Open until the drain starts; handed over once a successor took the sockets.
-    private let sockets = NIOLockedValueBox((open: true, handedOver: false))
+    /// Open until the drain starts; lent while a successor is being given the sockets, handed
+    /// over once it took them.
+    private let sockets = NIOLockedValueBox(SocketsState.open)
 
-    /// Copies (`dup`) of the listening sockets for a successor (`SocketHandoff`), while they are
-    /// open; the caller closes them. Made under the lock the drain takes before it closes them.
+    private enum SocketsState {
+        case open
+        case lent
+        case handedOver
+        case closed
+    }
+
+    /// Stops accepting and returns copies (`dup`) of the listening sockets for a successor
+    /// (`SocketHandoff`), while they are open; the caller closes them and then says whether the
+    /// successor took them (`handOverEnded`). Accepting stops first, so the two processes never
+    /// wait on one socket together (both would be woken for each connection, and NIO asserts a
+    /// wake-up has something to accept); connections arriving meanwhile wait in the sockets'
+    /// accept queues. Not called on an event loop: it waits for the loops.
     public func handOver() -> [CInt]? {
         sockets.withLockedValue { state in
-            guard state.open, !ownDescriptors.isEmpty else { return nil }
+            guard case .open = state, !ownDescriptors.isEmpty else { return nil }
             let copies = ownDescriptors.map { dup($0) }
             guard copies.allSatisfy({ $0 >= 0 }) else {
                 for copy in copies where copy >= 0 { close(copy) }
                 return nil
             }
-            state.handedOver = true
+            setAccepting(false)
+            state = .lent
             return copies
         }
+    }
+
+    /// After `handOver`: the successor serves the sockets now (`taken`), or it did not confirm and
+    /// this process accepts on them again.
+    public func handOverEnded(taken: Bool) {
+        sockets.withLockedValue { state in
+            guard case .lent = state else { return }
+            if taken {
+                state = .handedOver
+            } else {
+                setAccepting(true)
+                state = .open
+            }
+        }
+    }
+
+    private func setAccepting(_ accepting: Bool) {
+        for channel in channels { try? channel.setOption(.autoRead, value: accepting).wait() }
     }
 
     init(name: String, channels: [any Channel], logger: Logger, drain: Drain? = nil, descriptors: [CInt] = []) {
@@ -67,13 +98,14 @@ public final class Listener: Service {
         logger.info("\(name) listening", metadata: ["address": "\(localAddress.display)"])
         try? await gracefulShutdown()
         guard let drain else {
-            sockets.withLockedValue { $0.open = false }
+            sockets.withLockedValue { $0 = .closed }
             for channel in channels { try? await channel.close() }
             return
         }
         let handedOver = sockets.withLockedValue { state in
-            state.open = false
-            return state.handedOver
+            defer { state = .closed }
+            if case .open = state { return false }
+            return true
         }
         drain.onStart()
         logger.info("\(name) draining", metadata: ["timeout": "\(drain.timeout)"])

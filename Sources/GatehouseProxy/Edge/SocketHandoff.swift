@@ -14,11 +14,15 @@ import SwiftOverlayShims
 
 /// Hands the proxy's listening sockets to the process that replaces this one (nginx's USR2,
 /// HAProxy's `-x`): over a Unix socket at `path`, only to a process of the same user, as
-/// descriptors (`SCM_RIGHTS`). Both processes then accept from the same sockets until the old
-/// one drains, and no connection queued on them is lost when it closes its copies.
+/// descriptors (`SCM_RIGHTS`). The old process stops accepting before it sends them and the new
+/// one confirms once it serves them, so one process at a time accepts and no connection queued
+/// on the sockets is lost; without the confirmation (the new process failed, or took more than
+/// `confirmTimeout`) the old one accepts again. The old process then serves its open connections
+/// until it is told to drain.
 ///
 /// A process starting up asks first (`receive`); the one that answers is the one it replaces.
-/// It then serves the path itself (`SocketHandoff.serve`), for the next upgrade.
+/// It then serves the path itself (`SocketHandoff.serve`), for the next upgrade. Both ends check
+/// that the other runs as the same user.
 public final class SocketHandoff: Sendable {
     private let path: String
     private let listening: CInt
@@ -27,6 +31,35 @@ public final class SocketHandoff: Sendable {
     private let inode: UInt64
     private let stopped = Atomic(false)
     private let logger: Logger
+    static let confirmTimeout: Int = 10
+    private static let confirmation = Array("taken\n".utf8)
+
+    /// Sockets received from the process being replaced, which waits for `confirm` (or the
+    /// connection's end) before it goes on.
+    public final class Received: Sendable {
+        public let sockets: ListeningSockets
+        private let connection: CInt
+        private let settled = Atomic(false)
+
+        init(sockets: ListeningSockets, connection: CInt) {
+            self.sockets = sockets
+            self.connection = connection
+        }
+
+        /// This process serves the sockets now: the old one must not accept on them again.
+        public func confirm() { settle(confirmed: true) }
+
+        /// This process could not serve them: the old one accepts on them again.
+        public func decline() { settle(confirmed: false) }
+
+        private func settle(confirmed: Bool) {
+            guard !settled.exchange(true, ordering: .relaxed) else { return }
+            if confirmed { _ = write(connection, SocketHandoff.confirmation, SocketHandoff.confirmation.count) }
+            close(connection)
+        }
+
+        deinit { decline() }
+    }
 
     /// What the old process says beside the descriptors.
     struct Offer: Equatable {
@@ -47,16 +80,24 @@ public final class SocketHandoff: Sendable {
     }
 
     /// Asks the process serving `path` for its listening sockets on `address`. Nil when no process
-    /// answers (none runs, or the path is stale), or what it offers is not for `address`;
-    /// descriptors it passed that do not fit are closed.
-    public static func receive(path: String, address: ListenAddress, logger: Logger) -> ListeningSockets? {
+    /// of this user answers (none runs, or the path is stale), or what it offers is not for
+    /// `address`; descriptors it passed that do not fit are closed. The caller confirms or
+    /// declines what it received.
+    public static func receive(path: String, address: ListenAddress, logger: Logger) -> Received? {
         let connection = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard connection >= 0 else { return nil }
-        defer { close(connection) }
+        var keep = false
+        defer { if !keep { close(connection) } }
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         guard connect(connection, toUnixPath: path) else { return nil }
+        var uid: UInt32 = 0
+        var pid: Int32 = 0
+        guard csp_peer(connection, &uid, &pid) == 0, uid == getuid() else {
+            logger.warning("the handoff socket is served by another user; binding anew", metadata: ["path": "\(path)"])
+            return nil
+        }
         let request = Array("proxy \(address)\n".utf8)
         guard write(connection, request, request.count) == request.count else { return nil }
         var descriptors = [CInt](repeating: -1, count: 64)
@@ -73,13 +114,16 @@ public final class SocketHandoff: Sendable {
             return nil
         }
         for descriptor in passed { _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK) }
-        return ListeningSockets(descriptors: passed, origin: .handedOver)
+        keep = true
+        return Received(sockets: ListeningSockets(descriptors: passed, origin: .handedOver), connection: connection)
     }
 
     /// Serves `path` (replacing whatever is there) until `stop`: each process of this user that
-    /// connects gets `sockets()` (descriptors this closes once sent) if it names `address`.
+    /// connects gets `sockets()` (descriptors this closes once sent) if it names `address`, and
+    /// `ended` is told whether it confirmed taking them.
     public static func serve(
-        path: String, address: ListenAddress, sockets: @escaping @Sendable () -> [CInt]?, logger: Logger
+        path: String, address: ListenAddress, sockets: @escaping @Sendable () -> [CInt]?, ended: @escaping @Sendable (_ taken: Bool) -> Void,
+        logger: Logger
     ) throws(ListeningSockets.Failure) -> SocketHandoff {
         unlink(path)
         let listening = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -96,7 +140,7 @@ public final class SocketHandoff: Sendable {
         var status = stat()
         let inode = stat(path, &status) == 0 ? UInt64(status.st_ino) : 0
         let handoff = SocketHandoff(path: path, listening: listening, inode: inode, logger: logger)
-        let thread = Thread { handoff.acceptLoop(address: address, sockets: sockets) }
+        let thread = Thread { handoff.acceptLoop(address: address, sockets: sockets, ended: ended) }
         thread.name = "gatehouse-handoff"
         thread.start()
         return handoff
@@ -116,19 +160,19 @@ public final class SocketHandoff: Sendable {
         if stat(path, &status) == 0, UInt64(status.st_ino) == inode { unlink(path) }
     }
 
-    private func acceptLoop(address: ListenAddress, sockets: @Sendable () -> [CInt]?) {
+    private func acceptLoop(address: ListenAddress, sockets: @Sendable () -> [CInt]?, ended: @Sendable (Bool) -> Void) {
         defer { close(listening) }
         while !stopped.load(ordering: .relaxed) {
             var poller = pollfd(fd: listening, events: Int16(POLLIN), revents: 0)
             guard poll(&poller, 1, 200) > 0 else { continue }
             let connection = csp_accept(listening)
             guard connection >= 0 else { continue }
-            answer(connection, address: address, sockets: sockets)
+            answer(connection, address: address, sockets: sockets, ended: ended)
             close(connection)
         }
     }
 
-    private func answer(_ connection: CInt, address: ListenAddress, sockets: @Sendable () -> [CInt]?) {
+    private func answer(_ connection: CInt, address: ListenAddress, sockets: @Sendable () -> [CInt]?, ended: @Sendable (Bool) -> Void) {
         var timeout = timeval(tv_sec: 2, tv_usec: 0)
         setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var uid: UInt32 = 0
@@ -144,12 +188,30 @@ public final class SocketHandoff: Sendable {
             _ = csp_send_descriptors(connection, [], 0, "{}", 2)
             return
         }
-        defer { for descriptor in descriptors { close(descriptor) } }
         let offer = Array(Offer(address: address.description, count: descriptors.count).json.canonicalBytes)
-        if csp_send_descriptors(connection, descriptors, CInt(descriptors.count), offer, offer.count) == 0 {
-            logger.notice(
-                "listening sockets handed to a new process", metadata: ["pid": "\(pid)", "sockets": "\(descriptors.count)"])
+        let sent = csp_send_descriptors(connection, descriptors, CInt(descriptors.count), offer, offer.count) == 0
+        for descriptor in descriptors { close(descriptor) }
+        let taken = sent && Self.confirmed(on: connection)
+        ended(taken)
+        if taken {
+            logger.notice("listening sockets handed to a new process", metadata: ["pid": "\(pid)", "sockets": "\(descriptors.count)"])
+        } else {
+            logger.warning("a new process asked for the listening sockets but did not take them; accepting on them again", metadata: ["pid": "\(pid)"])
         }
+    }
+
+    /// Whether the peer says it serves the sockets, within `confirmTimeout`.
+    private static func confirmed(on connection: CInt) -> Bool {
+        var timeout = timeval(tv_sec: confirmTimeout, tv_usec: 0)
+        setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var reply = [UInt8](repeating: 0, count: 16)
+        var length = 0
+        while length < confirmation.count {
+            let count = read(connection, &reply[length], reply.count - length)
+            guard count > 0 else { return false }
+            length += count
+        }
+        return Array(reply.prefix(length)) == confirmation
     }
 
     private static func connect(_ descriptor: CInt, toUnixPath path: String) -> Bool {
