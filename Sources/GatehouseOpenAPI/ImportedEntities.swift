@@ -3,7 +3,7 @@ import GatehouseModel
 /// The entities an import writes, as declarative JSON, each with the place in a spec it comes
 /// from, so every later problem (a clash, an admission error) can point there.
 struct ImportedEntities: Sendable {
-    struct Origin: Sendable, Hashable {
+    struct Origin: Sendable, Hashable, CustomStringConvertible {
         var file: String
         var pointer: JSONPointer
         var description: String { "\(file)\(pointer)" }
