@@ -20,6 +20,11 @@ enum ImportAdmission {
         for name in externalUpstreams.sorted() where !config.upstreams.contains(where: { $0.name == name }) {
             config.upstreams.append(Upstream(header: EntityHeader(id: "", name: name), targets: []))
         }
+        // Consumers of other owners that policies name (`anonymous`), likewise.
+        for name in Set(config.policies.compactMap { $0.config["anonymous"]?.stringValue }).sorted()
+        where !config.consumers.contains(where: { $0.name == name }) {
+            config.consumers.append(Consumer(header: EntityHeader(id: "", name: name)))
+        }
         var counter = 0
         config.adoptIdentities(from: ConfigDocument()) {
             counter += 1

@@ -197,7 +197,9 @@ struct SpecImport {
             let ownTimeouts = effective.timeouts != documentLayer.timeouts
             if ownTimeouts { upstreamName = route }
             var value: [String: JSONValue] = [
-                "name": .string(upstreamName), "tags": .array([.string(tag)]), "targets": [["target": .string(target)]],
+                // A shared upstream carries the document's tags; one of an operation's own, the operation's.
+                "name": .string(upstreamName), "tags": .array(Array(Set([tag] + (ownTimeouts ? effective.tags : documentLayer.tags))).sorted().map(JSONValue.string)),
+                "targets": [["target": .string(target)]],
                 "scheme": .string(server.scheme),
             ]
             if !effective.timeouts.isEmpty { value["timeouts"] = .object(effective.timeouts.mapValues(JSONValue.string)) }

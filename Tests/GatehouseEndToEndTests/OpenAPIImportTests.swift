@@ -217,3 +217,15 @@ import Testing
         #expect(relative.status == 1 && relative.output.contains("#/servers: the server URL is relative"))
     }
 }
+
+extension OpenAPIImportTests {
+    /// The example repository's CI step: its generated file matches its spec.
+    @Test func theDeployExamplesGeneratedFileIsUpToDate() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let repository = root.appendingPathComponent("deploy/config-repo").path
+        let checked = try Self.cli([
+            "import", "openapi", repository + "/openapi/menus.openapi.yaml", "--check", repository + "/gateway/openapi-menus.yaml",
+        ])
+        #expect(checked.status == 0, "\(checked.output)")
+    }
+}

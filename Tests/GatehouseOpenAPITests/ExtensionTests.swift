@@ -134,3 +134,25 @@ import Testing
         ])
     }
 }
+
+extension ExtensionTests {
+    @Test func anAnonymousConsumerOrAnUpstreamOfAnotherOwnerMayBeNamedWithoutBeingDefined() throws {
+        let spec = SpecFixture(
+            """
+            openapi: 3.0.3
+            info: { title: t, version: "1" }
+            paths:
+              /pets:
+                get:
+                  x-gatehouse:
+                    upstream: shared-api
+                    policies: { auth: { type: key-auth, config: { anonymous: guest } } }
+            """)
+        let document = try spec.document(OpenAPIImportOptions())
+        #expect(document.upstreams.isEmpty && document.consumers.isEmpty)
+        #expect(document.route("t.get.pets")?.upstream == "shared-api")
+        #expect(document.policy("t.get.pets.auth")?.config["anonymous"] == "guest")
+        // The explicit key-auth policy replaces what security schemes would give.
+        #expect(document.policy("t.get.pets.security") == nil)
+    }
+}
