@@ -229,3 +229,44 @@ extension OpenAPIImportTests {
         #expect(checked.status == 0, "\(checked.output)")
     }
 }
+
+extension OpenAPIImportTests {
+    /// docs/openapi.md's worked example, served: the example spec with its upstream on loopback.
+    @Test func theWorkedExampleServesAsDocumented() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let menus = try await TestUpstream.start(name: "menus-api")
+        let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
+        defer { _ = gatehouse.terminate() }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let spec = root.appendingPathComponent("deploy/config-repo/openapi/menus.openapi.yaml").path
+        let imported = try Self.cli(["import", "openapi", spec, "--server", "http://\(menus.target)/v1", "-o", dir.file("menus.yaml")])
+        #expect(imported.status == 0, "\(imported.output)")
+        try await Self.sync(dir.file("menus.yaml"), tag: "openapi:menus", on: gatehouse)
+        let admin = gatehouse.ports.admin
+        #expect(try await httpRequest(port: admin, .POST, "/consumers", json: ["name": "kitchen"]).status == 201)
+        let credential = try await httpRequest(port: admin, .POST, "/consumers/kitchen/credentials", json: ["type": "key-auth", "key": .string(Self.key)])
+        #expect(credential.status == 201)
+
+        let proxy = gatehouse.ports.proxy
+        let list = try await httpRequest(port: proxy, .GET, "/v1/menus")
+        #expect(list.status == 200 && list.json["uri"] == "/v1/menus" && list.header("ratelimit-limit") == "600")
+        #expect(try await httpRequest(port: proxy, .POST, "/v1/menus").status == 401)
+        let created = try await httpRequest(port: proxy, .POST, "/v1/menus", headers: [("X-Menus-Key", Self.key)])
+        #expect(created.status == 200 && created.header("ratelimit-limit") == "10")
+        let today = try await httpRequest(port: proxy, .GET, "/v1/menus/today")
+        #expect(today.status == 200 && today.header("ratelimit-limit") == nil)
+        #expect(try await httpRequest(port: proxy, .GET, "/v1/menus/42").status == 401)
+        #expect(try await httpRequest(port: proxy, .GET, "/v1/menus/42", headers: [("X-Menus-Key", Self.key)]).status == 200)
+        #expect(try await httpRequest(port: proxy, .PATCH, "/v1/menus/42", headers: [("X-Menus-Key", Self.key)]).status == 404)
+        #expect(try await httpRequest(port: proxy, .GET, "/v1/menus/42/items", headers: [("X-Menus-Key", Self.key)]).status == 404)
+        let preflight = try await httpRequest(
+            port: proxy, .OPTIONS, "/v1/menus/42",
+            headers: [
+                ("Origin", "https://www.example.com"), ("Access-Control-Request-Method", "PUT"), ("Access-Control-Request-Headers", "if-match,x-menus-key"),
+            ])
+        #expect(preflight.status == 204)
+        #expect(preflight.header("access-control-allow-methods") == "DELETE, GET, PUT")
+        #expect(preflight.header("access-control-allow-headers") == "content-type, if-match, x-menus-key")
+    }
+}

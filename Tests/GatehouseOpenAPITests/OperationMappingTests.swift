@@ -145,3 +145,21 @@ import Testing
         ])
     }
 }
+
+extension OperationMappingTests {
+    @Test func unreadableOrUnsupportedDocumentsAreErrorsWithTheirPlace() {
+        #expect(SpecFixture("openapi: 3.0.0\npaths: [unclosed\n").refusal().first?.hasPrefix("spec.yaml#: line 3:1: not valid YAML") == true)
+        #expect(SpecFixture("openapi: 4.0.0\n").refusal() == [
+            "spec.yaml#/openapi: OpenAPI version '4.0.0' is not supported; this import reads 2.0 and OpenAPI 3.0 to 3.2"
+        ])
+        #expect(SpecFixture("swagger: 1.2\n").refusal() == [
+            "spec.yaml#/swagger: Swagger version 1.2 is not supported; this import reads 2.0 and OpenAPI 3.0 to 3.2"
+        ])
+        #expect(SpecFixture("title: not a spec\n").refusal() == [
+            "spec.yaml#: is not an OpenAPI document: it has neither `openapi: 3.x` nor `swagger: \"2.0\"`"
+        ])
+        #expect(SpecFixture("openapi: 3.0.0\nx: &a [1]\ny: *a\n").refusal() == [
+            "spec.yaml#: line 2:4: YAML anchors (&name) are not supported; write the value out"
+        ])
+    }
+}
