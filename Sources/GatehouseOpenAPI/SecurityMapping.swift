@@ -10,6 +10,7 @@ struct SecurityMapping: Sendable, Equatable {
     var keyNames: [String]?
     /// The subset of `keyNames` sent as headers (for derived CORS).
     var headerKeyNames: [String]
+    /// Warnings, and errors where the spec names a scheme it does not define.
     var warnings: [ImportProblem]
 
     static let none = SecurityMapping(keyNames: nil, headerKeyNames: [], warnings: [])
@@ -23,6 +24,7 @@ struct SecurityMapping: Sendable, Equatable {
         var names: [String] = []
         var headerNames: [String] = []
         var unmapped: [(JSONPointer, String)] = []
+        var invalid: [ImportProblem] = []
         for (index, alternative) in alternatives.enumerated() {
             let at = pointer.appending(index)
             guard case .object(let schemes) = alternative else {
@@ -36,6 +38,7 @@ struct SecurityMapping: Sendable, Equatable {
                 continue
             }
             switch scheme(named: name, in: spec) {
+            case .failure(let refusal) where refusal.invalidSpec: invalid.append(spec.problem(at.appending(name), refusal.reason))
             case .failure(let refusal): unmapped.append((at.appending(name), refusal.reason))
             case .success(let (key, inHeader)):
                 if !names.contains(key) { names.append(key) }
@@ -49,7 +52,7 @@ struct SecurityMapping: Sendable, Equatable {
                 ? "served WITHOUT authentication" : "only callers with an API key (\(names.joined(separator: ", "))) are let in"
             warnings.append(spec.problem(at, "not enforced: \(reason); \(consequence)", .warning))
         }
-        return SecurityMapping(keyNames: names.isEmpty ? nil : names, headerKeyNames: headerNames, warnings: warnings)
+        return SecurityMapping(keyNames: names.isEmpty ? nil : names, headerKeyNames: headerNames, warnings: invalid + warnings)
     }
 
     /// The key name of an `apiKey` scheme in a header or the query, and whether it is a header;
@@ -58,7 +61,7 @@ struct SecurityMapping: Sendable, Equatable {
         let container = spec.flavor == .swagger2 ? ["securityDefinitions"] : ["components", "securitySchemes"]
         let pointer = JSONPointer(tokens: container + [name])
         guard let raw = spec.value(at: pointer), let scheme = try? spec.resolved(raw, at: pointer).value else {
-            return .failure("no security scheme '\(name)' is defined (\(pointer))")
+            return .failure(.invalid("no security scheme '\(name)' is defined (\(pointer))"))
         }
         let type = scheme["type"]?.stringValue ?? ""
         switch type {

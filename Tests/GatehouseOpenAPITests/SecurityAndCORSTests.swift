@@ -70,3 +70,17 @@ import Testing
         #expect(document.policy("api.open.cors")?.config["allow_headers"] == [])
     }
 }
+
+extension SecurityAndCORSTests {
+    @Test func aRequirementNamingNoDefinedSchemeIsAnError() {
+        let spec = SpecFixture(
+            """
+            openapi: 3.0.3
+            info: { title: t, version: "1" }
+            paths: { /a: { get: { security: [{ missing: [] }] } } }
+            """)
+        #expect(spec.refusal() == [
+            "spec.yaml#/paths/~1a/get/security/0/missing: no security scheme 'missing' is defined (#/components/securitySchemes/missing)"
+        ])
+    }
+}
