@@ -23,16 +23,3 @@ public struct ImportProblem: Error, Sendable, Hashable, CustomStringConvertible 
 
     public var description: String { "\(file)\(pointer): \(message)" }
 }
-
-/// The import refused its input: every error found (and the warnings), nothing written.
-public struct OpenAPIImportFailure: Error, Sendable, CustomStringConvertible {
-    public let problems: [ImportProblem]
-
-    public init(_ problems: [ImportProblem]) {
-        self.problems = problems
-    }
-
-    public var errors: [ImportProblem] { problems.filter { $0.severity == .error } }
-
-    public var description: String { errors.map(\.description).joined(separator: "\n") }
-}

@@ -8,8 +8,6 @@ struct SpecImport {
     let options: OpenAPIImportOptions
     let overlay: OpenAPIOverlay?
     private(set) var problems: [ImportProblem] = []
-    /// The operation each route comes from, for the admission check.
-    private(set) var operations: [(route: String, operation: SpecOperation)] = []
     /// `openapi:<name>`, once the name is known.
     private(set) var tag: String?
     /// Upstreams of other owners that operations name (`x-gatehouse.upstream`, `--upstream`).
@@ -259,7 +257,6 @@ struct SpecImport {
                 problems.append(clash)
                 continue
             }
-            operations.append((plan.route, plan.operation))
             let tags = plan.routeValue["tags"] ?? .array([.string(tag)])
             var hasKeyAuth = false
             for (policyName, declaration) in plan.policies {
