@@ -34,9 +34,15 @@ struct SpecFixture {
         try ConfigDocument.read(try run(options, overlay: overlay).document)
     }
 
-    /// A file of the shared test specs (`/work/shared/openapi-specs`, or `GATEHOUSE_OPENAPI_SPECS`).
+    /// The shared test specs, with their licences: `../shared/openapi-specs` beside the
+    /// repository (or `GATEHOUSE_OPENAPI_SPECS`).
+    static let sharedDirectory =
+        ProcessInfo.processInfo.environment["GATEHOUSE_OPENAPI_SPECS"]
+        ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("shared/openapi-specs").path
+
     static func shared(_ name: String) throws -> OpenAPIImport.Input {
-        let directory = ProcessInfo.processInfo.environment["GATEHOUSE_OPENAPI_SPECS"] ?? "/work/shared/openapi-specs"
+        let directory = sharedDirectory
         let path = directory + "/" + name
         guard let data = FileManager.default.contents(atPath: path) else { throw CocoaError(.fileReadNoSuchFile) }
         return OpenAPIImport.Input(file: name, bytes: Array(data))
