@@ -46,7 +46,7 @@ struct ImportOpenAPI: AsyncParsableCommand {
     @Option(help: "An overlay: x-gatehouse for operations selected by operationId, tag, or method and path.")
     var overlay: String?
 
-    @Flag(help: "Make whatever cannot be enforced (an unmappable security scheme) an error.")
+    @Flag(help: "Make every warning an error: a security requirement that cannot be enforced, a path matched more broadly than the spec says.")
     var strict = false
 
     @Option(name: .shortAndLong, help: "Write the file here (.json: JSON, else YAML) instead of standard output.")
@@ -87,6 +87,10 @@ struct ImportOpenAPI: AsyncParsableCommand {
         }
         for warning in output.warnings {
             FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+        }
+        if !output.warnings.isEmpty {
+            let count = output.warnings.count
+            FileHandle.standardError.write(Data("\(count) warning\(count == 1 ? "" : "s"): what they name is not enforced exactly as the spec says; --strict makes them errors\n".utf8))
         }
         let format: OpenAPIImport.Format = (check ?? self.output)?.hasSuffix(".json") == true ? .json : .yaml
         let text = try output.text(format)

@@ -75,6 +75,10 @@ public enum OpenAPIImport {
                 "\(input.file.split(separator: "/").last.map(String.init) ?? input.file) (\(info?["title"]?.stringValue ?? "untitled") \(info?["version"]?.stringValue ?? ""))"
                     .replacingOccurrences(of: " )", with: ")"))
         }
+        // --strict: nothing the spec says is approximated or left unenforced.
+        if options.strict {
+            problems = problems.map { ImportProblem(.error, file: $0.file, pointer: $0.pointer, $0.message) }
+        }
         // Operations that share a cause share its problem: say it once.
         var seen: Set<ImportProblem> = []
         problems = problems.filter { seen.insert($0).inserted }

@@ -35,7 +35,8 @@ public struct OpenAPIImportOptions: Sendable, Equatable {
     /// Values for the server URL's `{variables}`, over their defaults.
     public var serverVariables: [String: String] = [:]
     public var basePath: BasePath = .keep
-    /// Whatever cannot be enforced is an error instead of a warning.
+    /// Every warning (a security requirement not enforced, a path segment matched more broadly
+    /// than the spec says, a query in a path) is an error instead.
     public var strict = false
 
     public init() {}

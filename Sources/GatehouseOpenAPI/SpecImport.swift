@@ -275,7 +275,7 @@ struct SpecImport {
             // An explicit key-auth policy is the operation's own choice; otherwise its schemes decide.
             guard !hasKeyAuth else { continue }
             for warning in plan.security.warnings where seenWarnings.insert(warning).inserted {
-                problems.append(options.strict ? ImportProblem(.error, file: warning.file, pointer: warning.pointer, warning.message) : warning)
+                problems.append(warning)
             }
             guard let keyNames = plan.security.keyNames else { continue }
             let pointer = plan.operation.security?.pointer ?? plan.operation.pointer

@@ -163,3 +163,19 @@ extension OperationMappingTests {
         ])
     }
 }
+
+extension OperationMappingTests {
+    @Test func aSegmentMixingTextAndAParameterMatchesTheWholeSegmentWithAWarningThatStrictRefuses() throws {
+        let spec = SpecFixture(
+            """
+            openapi: 3.0.3
+            info: { title: gh, version: "1" }
+            paths: { "/compare/{base}...{head}": { get: { operationId: compare } } }
+            """)
+        let output = try spec.run()
+        #expect(try ConfigDocument.read(output.document).route("gh.compare")?.paths == ["=/compare/{base}"])
+        let warning = "spec.yaml#/paths/~1compare~1{base}...{head}: the segment '{base}...{head}' mixes text and a parameter; the route matches any value in that segment"
+        #expect(output.warnings.map(\.description) == [warning])
+        #expect(spec.refusal(.loopback.with { $0.strict = true }) == [warning])
+    }
+}
