@@ -179,3 +179,19 @@ extension OperationMappingTests {
         #expect(spec.refusal(.loopback.with { $0.strict = true }) == [warning])
     }
 }
+
+extension OperationMappingTests {
+    @Test func openAPI32QueryAndAdditionalOperationsAreRoutesToo() throws {
+        let spec = SpecFixture(
+            """
+            openapi: 3.2.0
+            info: { title: t, version: "1" }
+            paths:
+              /search:
+                query: { operationId: search }
+                additionalOperations: { COPY: { operationId: copySearch } }
+            """)
+        let document = try spec.document()
+        #expect(document.routes.map { "\($0.name) \($0.methods)" } == ["t.copy-search [\"COPY\"]", "t.search [\"QUERY\"]"])
+    }
+}
