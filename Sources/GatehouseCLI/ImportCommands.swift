@@ -90,7 +90,10 @@ struct ImportOpenAPI: AsyncParsableCommand {
         }
         if !output.warnings.isEmpty {
             let count = output.warnings.count
-            FileHandle.standardError.write(Data("\(count) warning\(count == 1 ? "" : "s"): what they name is not enforced exactly as the spec says; --strict makes them errors\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "\(count) warning\(count == 1 ? "" : "s"): what they name is not enforced exactly as the spec says; --strict makes them errors\n"
+                        .utf8))
         }
         let format: OpenAPIImport.Format = (check ?? self.output)?.hasSuffix(".json") == true ? .json : .yaml
         let text = try output.text(format)

@@ -44,7 +44,9 @@ struct GatehouseExtension: Sendable {
             }
         }
         if let value = fields["upstream"] {
-            if case .string(let name) = value, EntityName.isValid(name) { result.upstream = name } else {
+            if case .string(let name) = value, EntityName.isValid(name) {
+                result.upstream = name
+            } else {
                 problem(pointer.appending("upstream"), "must be the name of an upstream")
             }
         }

@@ -53,7 +53,8 @@ enum ImportAdmission {
                 problems.append(
                     ImportProblem(
                         .error, file: second.file, pointer: second.pointer,
-                        "matches the same requests as \(first) (\(method) \(shape.dropFirst()), parameter names aside): routes '\(other)' and '\(name)' would conflict"))
+                        "matches the same requests as \(first) (\(method) \(shape.dropFirst()), parameter names aside): routes '\(other)' and '\(name)' would conflict"
+                    ))
             } else {
                 owners[key] = name
             }
@@ -66,7 +67,8 @@ enum ImportAdmission {
     private static func problem(for error: ConfigError, in entities: ImportedEntities, document: JSONValue) -> ImportProblem {
         var named: [ImportedEntities.Origin] = []
         if let field = error.field, let bracket = field.firstIndex(of: "["), let close = field.firstIndex(of: "]"),
-            let index = Int(field[field.index(after: bracket)..<close]), case .string(let name)? = document[String(field[..<bracket])]?.arrayValue?[safe: index]?["name"],
+            let index = Int(field[field.index(after: bracket)..<close]),
+            case .string(let name)? = document[String(field[..<bracket])]?.arrayValue?[safe: index]?["name"],
             let origin = entities.origin(of: name)
         {
             named.append(origin)

@@ -21,7 +21,8 @@ public struct JSONPointer: Sendable, Hashable, CustomStringConvertible {
         guard let decoded = String(fragment).removingPercentEscapes() else { return nil }
         tokens =
             decoded.isEmpty
-            ? [] : decoded.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map {
+            ? []
+            : decoded.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map {
                 $0.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
             }
     }

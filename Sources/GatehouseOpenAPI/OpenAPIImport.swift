@@ -44,7 +44,11 @@ public enum OpenAPIImport {
     public static func run(_ specs: [Input], overlay: Input? = nil, options: OpenAPIImportOptions) throws(OpenAPIImportFailure) -> Output {
         var problems: [ImportProblem] = []
         if specs.count > 1, options.name != nil {
-            throw OpenAPIImportFailure([ImportProblem(.error, file: specs[1].file, pointer: .root, "--name names one spec; import several specs without it (each is named by its info.title or x-gatehouse.name)")])
+            throw OpenAPIImportFailure([
+                ImportProblem(
+                    .error, file: specs[1].file, pointer: .root,
+                    "--name names one spec; import several specs without it (each is named by its info.title or x-gatehouse.name)")
+            ])
         }
         var parsedOverlay: OpenAPIOverlay?
         if let overlay {

@@ -23,7 +23,8 @@ struct PolicyDeclaration: Sendable, Hashable {
         guard case .string(let typeText)? = fields["type"] else { return problem(pointer.appending("type"), "is required: a policy type") }
         guard let type = PolicyType(rawValue: typeText) else {
             return problem(
-                pointer.appending("type"), "'\(typeText)' is not a policy type: use one of \(PolicyType.allCases.map(\.rawValue).joined(separator: ", "))")
+                pointer.appending("type"),
+                "'\(typeText)' is not a policy type: use one of \(PolicyType.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         let config: [String: JSONValue]
         switch fields["config"] {

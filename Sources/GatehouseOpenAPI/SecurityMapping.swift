@@ -34,7 +34,8 @@ struct SecurityMapping: Sendable, Equatable {
             // `{}` among the alternatives: calling without credentials is allowed.
             if schemes.isEmpty { return .none }
             guard schemes.count == 1, let name = schemes.keys.first else {
-                unmapped.append((at, "requires \(schemes.keys.sorted().joined(separator: " AND ")) together; a route takes one authentication policy"))
+                unmapped.append(
+                    (at, "requires \(schemes.keys.sorted().joined(separator: " AND ")) together; a route takes one authentication policy"))
                 continue
             }
             switch scheme(named: name, in: spec) {
@@ -66,7 +67,9 @@ struct SecurityMapping: Sendable, Equatable {
         let type = scheme["type"]?.stringValue ?? ""
         switch type {
         case "apiKey":
-            guard case .string(let key)? = scheme["name"], EntityName.isToken(key) else { return .failure("apiKey scheme '\(name)' has no valid name") }
+            guard case .string(let key)? = scheme["name"], EntityName.isToken(key) else {
+                return .failure("apiKey scheme '\(name)' has no valid name")
+            }
             switch scheme["in"]?.stringValue {
             case "header": return .success((key.lowercased(), true))
             case "query": return .success((key.lowercased(), false))

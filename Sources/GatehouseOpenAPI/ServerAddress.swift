@@ -68,7 +68,9 @@ struct ServerAddress: Sendable, Hashable {
 
     /// The first server of a `servers` list (3.x) with its variables' defaults, overridden by
     /// `overrides`; the failure is a problem at its pointer.
-    static func first(of servers: JSONValue, at pointer: JSONPointer, overrides: [String: String], in spec: SpecDocument) -> Result<ServerAddress, ImportProblem> {
+    static func first(
+        of servers: JSONValue, at pointer: JSONPointer, overrides: [String: String], in spec: SpecDocument
+    ) -> Result<ServerAddress, ImportProblem> {
         guard case .array(let list) = servers, let server = list.first else {
             return .failure(spec.problem(pointer, "expected a list of servers"))
         }

@@ -26,13 +26,16 @@ struct SpecDocument: Sendable {
         if let swagger = fields["swagger"] {
             // `swagger: 2.0` unquoted is a number in YAML.
             guard swagger == .string("2.0") || swagger == .double(2.0) || swagger == .int(2) else {
-                throw fail("Swagger version \(describe(swagger)) is not supported; this import reads 2.0 and OpenAPI 3.0 to 3.2", JSONPointer(tokens: ["swagger"]))
+                throw fail(
+                    "Swagger version \(describe(swagger)) is not supported; this import reads 2.0 and OpenAPI 3.0 to 3.2",
+                    JSONPointer(tokens: ["swagger"]))
             }
             flavor = .swagger2
         } else if case .string(let version)? = fields["openapi"] {
             let parts = version.split(separator: ".")
             guard parts.count >= 2, parts[0] == "3", let minor = Int(parts[1]), (0...2).contains(minor) else {
-                throw fail("OpenAPI version '\(version)' is not supported; this import reads 2.0 and OpenAPI 3.0 to 3.2", JSONPointer(tokens: ["openapi"]))
+                throw fail(
+                    "OpenAPI version '\(version)' is not supported; this import reads 2.0 and OpenAPI 3.0 to 3.2", JSONPointer(tokens: ["openapi"]))
             }
             flavor = .openAPI3(minor: minor)
         } else {

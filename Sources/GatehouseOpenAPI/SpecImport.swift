@@ -84,9 +84,13 @@ struct SpecImport {
             if !operation.pathExtension.isEmpty || !operation.operationExtension.isEmpty {
                 problems.append(
                     spec.problem(
-                        operation.pointer, "differs from \(spec.file)\(other) only by its query, which the router does not match on; its x-gatehouse cannot apply"))
+                        operation.pointer,
+                        "differs from \(spec.file)\(other) only by its query, which the router does not match on; its x-gatehouse cannot apply"))
             } else {
-                problems.append(spec.problem(operation.pointer, "differs from \(other) only by its query, which the router does not match on: that route serves both", .warning))
+                problems.append(
+                    spec.problem(
+                        operation.pointer, "differs from \(other) only by its query, which the router does not match on: that route serves both",
+                        .warning))
             }
         }
         return result
@@ -187,7 +191,8 @@ struct SpecImport {
                 problems.append(
                     spec.problem(
                         serverPointer,
-                        "the server URL is relative (\(server.basePath.isEmpty ? "/" : server.basePath)): pass --upstream NAME for an upstream the config has, or --server URL"))
+                        "the server URL is relative (\(server.basePath.isEmpty ? "/" : server.basePath)): pass --upstream NAME for an upstream the config has, or --server URL"
+                    ))
                 return nil
             }
             var upstreamName = server == documentServer ? name : "\(name).\(EntityNameText.name(from: "\(server.host ?? "")-\(server.port)"))"
@@ -196,7 +201,8 @@ struct SpecImport {
             if ownTimeouts { upstreamName = route }
             var value: [String: JSONValue] = [
                 // A shared upstream carries the document's tags; one of an operation's own, the operation's.
-                "name": .string(upstreamName), "tags": .array(Array(Set([tag] + (ownTimeouts ? effective.tags : documentLayer.tags))).sorted().map(JSONValue.string)),
+                "name": .string(upstreamName),
+                "tags": .array(Array(Set([tag] + (ownTimeouts ? effective.tags : documentLayer.tags))).sorted().map(JSONValue.string)),
                 "targets": [["target": .string(target)]],
                 "scheme": .string(server.scheme),
             ]
@@ -210,7 +216,9 @@ struct SpecImport {
         }
 
         let path: GatewayPath
-        switch GatewayPath.make(operation.path, serverPath: server.basePath, basePath: options.basePath, stripServerPath: effective.stripPath ?? false) {
+        switch GatewayPath.make(
+            operation.path, serverPath: server.basePath, basePath: options.basePath, stripServerPath: effective.stripPath ?? false)
+        {
         case .success(let made): path = made
         case .failure(let refusal):
             problems.append(spec.problem(operation.pathPointer, refusal.reason))
@@ -244,12 +252,13 @@ struct SpecImport {
 
     /// CORS derived per path, the security policies, and every entity added.
     private mutating func finish(_ plans: [Plan], tag: String, into entities: inout ImportedEntities) {
-        let cors = DerivedCORS(plans.map { plan in
-            DerivedCORS.Operation(
-                path: plan.operation.path, method: plan.operation.method, headers: plan.operation.headerParameters,
-                keyHeaders: Self.keyHeaders(plan),
-                bodyMediaTypes: plan.operation.bodyMediaTypes)
-        })
+        let cors = DerivedCORS(
+            plans.map { plan in
+                DerivedCORS.Operation(
+                    path: plan.operation.path, method: plan.operation.method, headers: plan.operation.headerParameters,
+                    keyHeaders: Self.keyHeaders(plan),
+                    bodyMediaTypes: plan.operation.bodyMediaTypes)
+            })
         var seenWarnings: Set<ImportProblem> = []
         for plan in plans {
             let origin = ImportedEntities.Origin(file: spec.file, pointer: plan.operation.pointer)
@@ -283,7 +292,9 @@ struct SpecImport {
                 "name": .string("\(plan.route).security"), "tags": tags, "type": "key-auth", "route": .string(plan.route),
                 "config": ["key_names": .array(keyNames.map(JSONValue.string))],
             ]
-            if let clash = entities.add(.policy, .init(name: "\(plan.route).security", value: value, origin: .init(file: spec.file, pointer: pointer))) {
+            if let clash = entities.add(
+                .policy, .init(name: "\(plan.route).security", value: value, origin: .init(file: spec.file, pointer: pointer)))
+            {
                 problems.append(clash)
             }
         }

@@ -48,7 +48,9 @@ struct SpecOperation: Sendable {
                 continue
             }
             let (pathExtension, extensionProblems) =
-                fields["x-gatehouse"].map { GatehouseExtension.read($0, file: spec.file, at: item.pointer.appending("x-gatehouse"), level: .pathItem) }
+                fields["x-gatehouse"].map {
+                    GatehouseExtension.read($0, file: spec.file, at: item.pointer.appending("x-gatehouse"), level: .pathItem)
+                }
                 ?? (GatehouseExtension(), [])
             problems += extensionProblems
             var pathHeaders: Set<String> = []
@@ -75,7 +77,9 @@ struct SpecOperation: Sendable {
                     continue
                 }
                 let (operationExtension, operationProblems) =
-                    operation["x-gatehouse"].map { GatehouseExtension.read($0, file: spec.file, at: pointer.appending("x-gatehouse"), level: .operation) }
+                    operation["x-gatehouse"].map {
+                        GatehouseExtension.read($0, file: spec.file, at: pointer.appending("x-gatehouse"), level: .operation)
+                    }
                     ?? (GatehouseExtension(), [])
                 problems += operationProblems
                 var headers = pathHeaders

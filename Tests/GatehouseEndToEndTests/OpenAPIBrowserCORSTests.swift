@@ -58,7 +58,8 @@ import Testing
         ])
         #expect(imported.status == 0, "\(imported.output)")
         let synced = try GatehouseProcess.run(
-            ["sync", "--select-tag", "openapi:items", dir.file("items.yaml")], environment: ["GATEHOUSE_ADMIN_URL": "http://127.0.0.1:\(gatehouse.ports.admin)"])
+            ["sync", "--select-tag", "openapi:items", dir.file("items.yaml")],
+            environment: ["GATEHOUSE_ADMIN_URL": "http://127.0.0.1:\(gatehouse.ports.admin)"])
         #expect(synced.status == 0, "\(synced.output)")
         try await gatehouse.waitForConfigVersion(1)
 

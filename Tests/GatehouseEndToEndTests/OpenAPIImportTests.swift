@@ -115,7 +115,9 @@ import Testing
             #expect(created.status == 201, "\(created.text)")
         }
         try Self.write(Self.shopSpec(redis: redis.url), to: dir.file("shop.openapi.yaml"))
-        let imported = try Self.cli(["import", "openapi", dir.file("shop.openapi.yaml"), "--server", "http://\(shop.target)", "-o", dir.file("shop.yaml")])
+        let imported = try Self.cli([
+            "import", "openapi", dir.file("shop.openapi.yaml"), "--server", "http://\(shop.target)", "-o", dir.file("shop.yaml"),
+        ])
         #expect(imported.status == 0, "\(imported.output)")
         try await Self.sync(dir.file("shop.yaml"), tag: "openapi:shop", on: gatehouse)
 
@@ -182,7 +184,8 @@ import Testing
         #expect(untouched.status == 0 && untouched.output == "no changes\n", "\(untouched.output)")
 
         // Three changes: one operation added, one removed, one's own rate limit changed.
-        let edited = Self.inventory.replacingOccurrences(of: "limit: 10,", with: "limit: 20,")
+        let edited =
+            Self.inventory.replacingOccurrences(of: "limit: 10,", with: "limit: 20,")
             .replacingOccurrences(of: "    delete: { operationId: dropStock }\n", with: "")
             + "\n  /warehouses:\n    get: { operationId: listWarehouses }\n"
         try Self.write(edited, to: spec)
@@ -249,7 +252,8 @@ extension OpenAPIImportTests {
         try await Self.sync(dir.file("menus.yaml"), tag: "openapi:menus", on: gatehouse)
         let admin = gatehouse.ports.admin
         #expect(try await httpRequest(port: admin, .POST, "/consumers", json: ["name": "kitchen"]).status == 201)
-        let credential = try await httpRequest(port: admin, .POST, "/consumers/kitchen/credentials", json: ["type": "key-auth", "key": .string(Self.key)])
+        let credential = try await httpRequest(
+            port: admin, .POST, "/consumers/kitchen/credentials", json: ["type": "key-auth", "key": .string(Self.key)])
         #expect(credential.status == 201)
 
         let proxy = gatehouse.ports.proxy
@@ -267,7 +271,8 @@ extension OpenAPIImportTests {
         let preflight = try await httpRequest(
             port: proxy, .OPTIONS, "/v1/menus/42",
             headers: [
-                ("Origin", "https://www.example.com"), ("Access-Control-Request-Method", "PUT"), ("Access-Control-Request-Headers", "if-match,x-menus-key"),
+                ("Origin", "https://www.example.com"), ("Access-Control-Request-Method", "PUT"),
+                ("Access-Control-Request-Headers", "if-match,x-menus-key"),
             ])
         #expect(preflight.status == 204)
         #expect(preflight.header("access-control-allow-methods") == "DELETE, GET, PUT")

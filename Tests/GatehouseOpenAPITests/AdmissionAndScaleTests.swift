@@ -29,9 +29,10 @@ import Testing
               /pets/{id}: { get: { operationId: byId } }
               /pets/{name}: { get: { operationId: byName }, put: { operationId: rename } }
             """)
-        #expect(spec.refusal() == [
-            "spec.yaml#/paths/~1pets~1{name}/get: matches the same requests as spec.yaml#/paths/~1pets~1{id}/get (GET /pets/{}, parameter names aside): routes 't.by-id' and 't.by-name' would conflict"
-        ])
+        #expect(
+            spec.refusal() == [
+                "spec.yaml#/paths/~1pets~1{name}/get: matches the same requests as spec.yaml#/paths/~1pets~1{id}/get (GET /pets/{}, parameter names aside): routes 't.by-id' and 't.by-name' would conflict"
+            ])
     }
 
     static let sharedSpecs: [(file: String, routes: Int)] = [
@@ -81,8 +82,9 @@ import Testing
               /d: { get: { operationId: d } }
             """)
         let diff = ConfigDiff(from: try before.document(), to: try after.document())
-        #expect(diff.changes.map { "\($0.action) \($0.kind.singular) \($0.name) \($0.fields)" } == [
-            "delete route inv.b []", "create route inv.d []", "update policy inv.a.limit [\"config\"]", "delete policy inv.b.limit []",
-        ])
+        #expect(
+            diff.changes.map { "\($0.action) \($0.kind.singular) \($0.name) \($0.fields)" } == [
+                "delete route inv.b []", "create route inv.d []", "update policy inv.a.limit [\"config\"]", "delete policy inv.b.limit []",
+            ])
     }
 }

@@ -66,15 +66,16 @@ import Testing
                       extra: { type: quota, conf: {} }
                     timeouts: { read: soon }
             """)
-        #expect(spec.refusal() == [
-            "spec.yaml#/x-gatehouse/upstreams: unknown key; x-gatehouse has name, upstream, strip_path, timeouts, tags, policies",
-            "spec.yaml#/paths/~1pets/get/x-gatehouse/polices: unknown key; x-gatehouse has name, upstream, strip_path, timeouts, tags, policies",
-            "spec.yaml#/paths/~1pets/get/x-gatehouse/timeouts/read: must be a duration greater than zero, such as 250ms, 10s or 1m",
-            "spec.yaml#/paths/~1pets/get/x-gatehouse/policies/cors/config/allow_origins/0: 'https://a.example.com/' has a path or trailing slash; an origin is scheme://host[:port]",
-            "spec.yaml#/paths/~1pets/get/x-gatehouse/policies/extra/conf: unknown key; a policy has type and config",
-            "spec.yaml#/paths/~1pets/get/x-gatehouse/policies/limit/config/limit: must be between 1 and 2147483647, got 0",
-            "spec.yaml#/paths/~1pets/get/x-gatehouse/policies/odd/type: 'waf' is not a policy type: use one of cors, key-auth, rate-limit, quota",
-        ])
+        #expect(
+            spec.refusal() == [
+                "spec.yaml#/x-gatehouse/upstreams: unknown key; x-gatehouse has name, upstream, strip_path, timeouts, tags, policies",
+                "spec.yaml#/paths/~1pets/get/x-gatehouse/polices: unknown key; x-gatehouse has name, upstream, strip_path, timeouts, tags, policies",
+                "spec.yaml#/paths/~1pets/get/x-gatehouse/timeouts/read: must be a duration greater than zero, such as 250ms, 10s or 1m",
+                "spec.yaml#/paths/~1pets/get/x-gatehouse/policies/cors/config/allow_origins/0: 'https://a.example.com/' has a path or trailing slash; an origin is scheme://host[:port]",
+                "spec.yaml#/paths/~1pets/get/x-gatehouse/policies/extra/conf: unknown key; a policy has type and config",
+                "spec.yaml#/paths/~1pets/get/x-gatehouse/policies/limit/config/limit: must be between 1 and 2147483647, got 0",
+                "spec.yaml#/paths/~1pets/get/x-gatehouse/policies/odd/type: 'waf' is not a policy type: use one of cors, key-auth, rate-limit, quota",
+            ])
     }
 
     @Test func twoPoliciesOfOneTypeOnAnOperationAreRefusedByTheModelsRuleNamingThePlace() {
@@ -97,10 +98,11 @@ import Testing
     }
 
     @Test func timeoutsCannotGoToAnUpstreamTheImportDoesNotDefine() {
-        #expect(Self.layered.refusal(OpenAPIImportOptions().with { $0.upstream = "shared" }) == [
-            "spec.yaml#/x-gatehouse/timeouts: timeouts belong to an upstream; 'shared' is not one this import defines (drop --upstream or x-gatehouse.upstream)",
-            "spec.yaml#/paths/~1orders/post/x-gatehouse/timeouts: timeouts belong to an upstream; 'shared' is not one this import defines (drop --upstream or x-gatehouse.upstream)",
-        ])
+        #expect(
+            Self.layered.refusal(OpenAPIImportOptions().with { $0.upstream = "shared" }) == [
+                "spec.yaml#/x-gatehouse/timeouts: timeouts belong to an upstream; 'shared' is not one this import defines (drop --upstream or x-gatehouse.upstream)",
+                "spec.yaml#/paths/~1orders/post/x-gatehouse/timeouts: timeouts belong to an upstream; 'shared' is not one this import defines (drop --upstream or x-gatehouse.upstream)",
+            ])
     }
 
     @Test func anOverlaySetsTheSameThingsByOperationIdTagOrMethodAndPath() throws {
@@ -128,10 +130,11 @@ import Testing
         #expect(document.route("vendor.drop-item")?.header.tags == ["openapi:vendor"])
 
         let stale = "operations:\n  - { operationId: removed, x-gatehouse: { tags: [x] } }\n  - { tag: items, path: /x, x-gatehouse: {} }\n"
-        #expect(spec.refusal(overlay: stale) == [
-            "overlay.yaml#/operations/1: select operations by exactly one of: operationId, tag, or method and path (strings)",
-            "overlay.yaml#/operations/0: selects no operation of spec.yaml",
-        ])
+        #expect(
+            spec.refusal(overlay: stale) == [
+                "overlay.yaml#/operations/1: select operations by exactly one of: operationId, tag, or method and path (strings)",
+                "overlay.yaml#/operations/0: selects no operation of spec.yaml",
+            ])
     }
 }
 

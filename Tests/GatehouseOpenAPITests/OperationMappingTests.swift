@@ -25,10 +25,11 @@ import Testing
 
     @Test func everyOperationBecomesOneExactRouteNamedByXGatehouseOperationIdOrMethodAndPath() throws {
         let document = try Self.pets.document(OpenAPIImportOptions().with { $0.serverVariables = ["region": "127-0-0-1"] })
-        #expect(document.routes.map(\.name) == [
-            "pet-store.delete.pets.pet-id", "pet-store.get-my-pets", "pet-store.get-pet-by-id", "pet-store.list-pets", "pet-store.make-pet",
-            "pet-store.owners.list-pets",
-        ])
+        #expect(
+            document.routes.map(\.name) == [
+                "pet-store.delete.pets.pet-id", "pet-store.get-my-pets", "pet-store.get-pet-by-id", "pet-store.list-pets", "pet-store.make-pet",
+                "pet-store.owners.list-pets",
+            ])
         let byID = try #require(document.route("pet-store.get-pet-by-id"))
         #expect(byID.paths == ["=/api/v3/pets/{petId}"] && byID.methods == ["GET"] && byID.upstreamPath == nil)
         // `{owner-id}` is no router parameter name; `{owner_id}` is.
@@ -71,9 +72,10 @@ import Testing
               /a: { get: { operationId: getThing } }
               /b: { get: { operationId: get-thing } }
             """)
-        #expect(spec.refusal() == [
-            "spec.yaml#/paths/~1b/get: gets the route name 't.get-thing', which spec.yaml#/paths/~1a/get has too; set x-gatehouse.name on one of them"
-        ])
+        #expect(
+            spec.refusal() == [
+                "spec.yaml#/paths/~1b/get: gets the route name 't.get-thing', which spec.yaml#/paths/~1a/get has too; set x-gatehouse.name on one of them"
+            ])
     }
 
     @Test func aRelativeServerNeedsAnUpstreamNeverASilentLocalhost() throws {
@@ -84,9 +86,10 @@ import Testing
             servers: [{ url: /api }]
             paths: { /a: { get: {} }, /b: { get: {} } }
             """)
-        #expect(spec.refusal(OpenAPIImportOptions()) == [
-            "spec.yaml#/servers: the server URL is relative (/api): pass --upstream NAME for an upstream the config has, or --server URL"
-        ])
+        #expect(
+            spec.refusal(OpenAPIImportOptions()) == [
+                "spec.yaml#/servers: the server URL is relative (/api): pass --upstream NAME for an upstream the config has, or --server URL"
+            ])
         let document = try spec.document(OpenAPIImportOptions().with { $0.upstream = "shared" })
         #expect(document.upstreams.isEmpty)
         #expect(document.routes.map(\.paths) == [["=/api/a"], ["=/api/b"]] && document.routes.allSatisfy { $0.upstream == "shared" })
@@ -139,28 +142,33 @@ import Testing
               /things: { $ref: "other.yaml#/paths/~1things" }
               /loop: { $ref: "#/paths/~1loop" }
             """)
-        #expect(external.refusal() == [
-            "spec.yaml#/paths/~1loop/$ref: '#/paths/~1loop' is part of a $ref cycle",
-            "spec.yaml#/paths/~1things/$ref: 'other.yaml#/paths/~1things' is not a local reference; bundle the spec into one file first (e.g. `redocly bundle`)",
-        ])
+        #expect(
+            external.refusal() == [
+                "spec.yaml#/paths/~1loop/$ref: '#/paths/~1loop' is part of a $ref cycle",
+                "spec.yaml#/paths/~1things/$ref: 'other.yaml#/paths/~1things' is not a local reference; bundle the spec into one file first (e.g. `redocly bundle`)",
+            ])
     }
 }
 
 extension OperationMappingTests {
     @Test func unreadableOrUnsupportedDocumentsAreErrorsWithTheirPlace() {
         #expect(SpecFixture("openapi: 3.0.0\npaths: [unclosed\n").refusal().first?.hasPrefix("spec.yaml#: line 3:1: not valid YAML") == true)
-        #expect(SpecFixture("openapi: 4.0.0\n").refusal() == [
-            "spec.yaml#/openapi: OpenAPI version '4.0.0' is not supported; this import reads 2.0 and OpenAPI 3.0 to 3.2"
-        ])
-        #expect(SpecFixture("swagger: 1.2\n").refusal() == [
-            "spec.yaml#/swagger: Swagger version 1.2 is not supported; this import reads 2.0 and OpenAPI 3.0 to 3.2"
-        ])
-        #expect(SpecFixture("title: not a spec\n").refusal() == [
-            "spec.yaml#: is not an OpenAPI document: it has neither `openapi: 3.x` nor `swagger: \"2.0\"`"
-        ])
-        #expect(SpecFixture("openapi: 3.0.0\nx: &a [1]\ny: *a\n").refusal() == [
-            "spec.yaml#: line 2:4: YAML anchors (&name) are not supported; write the value out"
-        ])
+        #expect(
+            SpecFixture("openapi: 4.0.0\n").refusal() == [
+                "spec.yaml#/openapi: OpenAPI version '4.0.0' is not supported; this import reads 2.0 and OpenAPI 3.0 to 3.2"
+            ])
+        #expect(
+            SpecFixture("swagger: 1.2\n").refusal() == [
+                "spec.yaml#/swagger: Swagger version 1.2 is not supported; this import reads 2.0 and OpenAPI 3.0 to 3.2"
+            ])
+        #expect(
+            SpecFixture("title: not a spec\n").refusal() == [
+                "spec.yaml#: is not an OpenAPI document: it has neither `openapi: 3.x` nor `swagger: \"2.0\"`"
+            ])
+        #expect(
+            SpecFixture("openapi: 3.0.0\nx: &a [1]\ny: *a\n").refusal() == [
+                "spec.yaml#: line 2:4: YAML anchors (&name) are not supported; write the value out"
+            ])
     }
 }
 
@@ -174,7 +182,8 @@ extension OperationMappingTests {
             """)
         let output = try spec.run()
         #expect(try ConfigDocument.read(output.document).route("gh.compare")?.paths == ["=/compare/{base}"])
-        let warning = "spec.yaml#/paths/~1compare~1{base}...{head}: the segment '{base}...{head}' mixes text and a parameter; the route matches any value in that segment"
+        let warning =
+            "spec.yaml#/paths/~1compare~1{base}...{head}: the segment '{base}...{head}' mixes text and a parameter; the route matches any value in that segment"
         #expect(output.warnings.map(\.description) == [warning])
         #expect(spec.refusal(.loopback.with { $0.strict = true }) == [warning])
     }

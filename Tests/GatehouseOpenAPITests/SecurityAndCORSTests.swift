@@ -50,10 +50,11 @@ import Testing
 
     @Test func whatCannotBeEnforcedIsAWarningWithItsPointerAndStrictMakesItAnError() throws {
         let warnings = try Self.secured.run().warnings.map(\.description)
-        #expect(warnings == [
-            "spec.yaml#/paths/~1both/get/security/0: not enforced: requires bearer AND header_key together; a route takes one authentication policy; served WITHOUT authentication",
-            "spec.yaml#/paths/~1items~1{id}/delete/security/0/cookie_key: not enforced: apiKey scheme 'cookie_key' is sent in a cookie; key-auth reads headers and query parameters; served WITHOUT authentication",
-        ])
+        #expect(
+            warnings == [
+                "spec.yaml#/paths/~1both/get/security/0: not enforced: requires bearer AND header_key together; a route takes one authentication policy; served WITHOUT authentication",
+                "spec.yaml#/paths/~1items~1{id}/delete/security/0/cookie_key: not enforced: apiKey scheme 'cookie_key' is sent in a cookie; key-auth reads headers and query parameters; served WITHOUT authentication",
+            ])
         let strict = Self.secured.refusal(.loopback.with { $0.strict = true })
         #expect(strict == warnings)
     }
@@ -79,8 +80,9 @@ extension SecurityAndCORSTests {
             info: { title: t, version: "1" }
             paths: { /a: { get: { security: [{ missing: [] }] } } }
             """)
-        #expect(spec.refusal() == [
-            "spec.yaml#/paths/~1a/get/security/0/missing: no security scheme 'missing' is defined (#/components/securitySchemes/missing)"
-        ])
+        #expect(
+            spec.refusal() == [
+                "spec.yaml#/paths/~1a/get/security/0/missing: no security scheme 'missing' is defined (#/components/securitySchemes/missing)"
+            ])
     }
 }
