@@ -106,6 +106,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "GatehouseOpenAPI",
+            dependencies: ["GatehouseModel", "GatehouseDeclarative"],
+            swiftSettings: strict
+        ),
+        .target(
             name: "GatehouseCluster",
             dependencies: [
                 "GatehouseModel", "CZlib",
@@ -124,7 +129,7 @@ let package = Package(
         .executableTarget(
             name: "GatehouseCLI",
             dependencies: [
-                "GatehouseModel", "GatehouseStore", "GatehouseAdmin", "GatehouseProxy", "GatehouseCluster", "GatehouseDeclarative",
+                "GatehouseModel", "GatehouseStore", "GatehouseAdmin", "GatehouseProxy", "GatehouseCluster", "GatehouseDeclarative", "GatehouseOpenAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -192,6 +197,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(name: "GatehouseOpenAPITests", dependencies: ["GatehouseOpenAPI", "GatehouseTestSupport"], swiftSettings: strict),
         .testTarget(name: "GatehouseDeclarativeTests", dependencies: ["GatehouseDeclarative", "GatehouseTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "GatehouseEndToEndTests",

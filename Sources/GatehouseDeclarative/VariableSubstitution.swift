@@ -10,16 +10,19 @@ struct VariableSubstitution {
     }
 
     let environment: [String: String]
+    /// False for documents that are not config (an OpenAPI spec): their `${…}` text is theirs.
+    let enabled: Bool
     /// Each value substituted, with the variable it came from, to keep it out of messages.
     private(set) var used: [String: String] = [:]
 
-    init(environment: [String: String]) {
+    init(environment: [String: String], enabled: Bool = true) {
         self.environment = environment
+        self.enabled = enabled
     }
 
     /// `text` with its variables replaced, or nil when it names none.
     mutating func apply(_ text: String) throws(Unset) -> String? {
-        guard text.contains("${GATEHOUSE_") else { return nil }
+        guard enabled, text.contains("${GATEHOUSE_") else { return nil }
         var result = ""
         var rest = Substring(text)
         var replaced = false

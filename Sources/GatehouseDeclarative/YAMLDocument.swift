@@ -35,6 +35,14 @@ public enum YAMLDocument {
         return (try json(node, file: file, substitution: &substitution), lines)
     }
 
+    /// Any YAML document (an OpenAPI spec, say) as `JSONValue`, read with the same guards as
+    /// config files (no anchors or aliases, nesting bounded) and the same scalar rules, but with
+    /// no variable substituted: the text is not config.
+    public static func value(of text: String, file: String) throws(DeclarativeSource.Problem) -> JSONValue {
+        var substitution = VariableSubstitution(environment: [:], enabled: false)
+        return try read(text, file: file, substitution: &substitution).value
+    }
+
     private static func json(_ node: Node, file: String, substitution: inout VariableSubstitution) throws(Problem) -> JSONValue {
         switch node {
         case .scalar(let scalar):
