@@ -18,11 +18,15 @@
 set -euo pipefail
 old_pid=$1; new_binary=$2; shift 2
 status=${GATEHOUSE_STATUS_LISTEN:-127.0.0.1:8100}
+handoff=${GATEHOUSE_HANDOFF_SOCKET:-}
 for ((i = 1; i <= $#; i++)); do
-  if [ "${!i}" = "--status-listen" ]; then j=$((i + 1)); status=${!j}; fi
+  j=$((i + 1))
+  if [ "${!i}" = "--status-listen" ]; then status=${!j}; fi
+  if [ "${!i}" = "--handoff-socket" ]; then handoff=${!j}; fi
 done
 
-if [ "$(cat /proc/sys/net/ipv4/tcp_migrate_req 2>/dev/null || echo 1)" = "0" ]; then
+# Only without the handoff does the kernel setting matter.
+if [ "$handoff" = "off" ] && [ "$(cat /proc/sys/net/ipv4/tcp_migrate_req 2>/dev/null || echo 1)" = "0" ]; then
   sysctl -qw net.ipv4.tcp_migrate_req=1 2>/dev/null || true
 fi
 
