@@ -66,6 +66,14 @@ struct DataPlaneOptions: ParsableArguments {
         ConfigDuration($0)
     }
 
+    @Option(
+        help:
+            "While draining, how long an idle keep-alive connection is kept for its client's next request (answered with Connection: close) before it is closed (GATEHOUSE_DRAIN_IDLE_GRACE)."
+    )
+    var drainIdleGrace = EnvironmentDefault.value("GATEHOUSE_DRAIN_IDLE_GRACE", ConfigDuration("1s")!, expected: "a duration such as 1s") {
+        ConfigDuration($0)
+    }
+
     @Option(help: "On SIGTERM, how long open requests may take to finish before they are cut (GATEHOUSE_DRAIN_TIMEOUT).")
     var drainTimeout = EnvironmentDefault.value("GATEHOUSE_DRAIN_TIMEOUT", ConfigDuration("30s")!, expected: "a duration such as 30s") {
         ConfigDuration($0)
@@ -122,6 +130,7 @@ struct DataPlaneOptions: ParsableArguments {
         options.allowsTrace = allowTrace || EnvironmentDefault.flag("GATEHOUSE_ALLOW_TRACE")
         options.allowsUnderscoreHeaders = allowUnderscoreHeaders || EnvironmentDefault.flag("GATEHOUSE_ALLOW_UNDERSCORE_HEADERS")
         options.drainTimeout = drainTimeout.timeAmount
+        options.drainIdleGrace = drainIdleGrace.timeAmount
         options.maxConnections = maxConnections == 0 ? nil : maxConnections
         return options
     }
