@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -26,6 +27,10 @@ UPGRADES = int(os.environ.get("UPGRADES", "20"))
 def upgrade_series(gatehouse, args, work):
     """Upgrades UPGRADES times; returns the last process's pid and the seconds each took."""
     pid, took = gatehouse.pid, []
+    if isinstance(gatehouse, subprocess.Popen):
+        # This script's own child: reaped here, or upgrade.sh would wait on a zombie. Later ones
+        # are each upgrade.sh's child, reaped by it.
+        threading.Thread(target=gatehouse.wait, daemon=True).start()
     for _ in range(UPGRADES):
         started = time.time()
         log = open(f"{work}/upgrade.log", "a+")

@@ -40,7 +40,9 @@ extension AdminAPI {
                     throw ConfigError(
                         code: .preconditionFailed, message: "If-Match names version \(expected), but the current version is \(current.version)")
                 }
-                let diff = ConfigDiff(from: current.document, to: try replaced(current.document))
+                let new = try replaced(current.document)
+                if new != current.document { try store.checkAdmission(new, since: current.document) }
+                let diff = ConfigDiff(from: current.document, to: new)
                 return AdminResponse.json(["dry_run": true, "version": .int(current.version), "changes": diff.json()], version: current.version)
             }
             let (diff, snapshot) = try await commit(request, skipIfUnchanged: true) { document in

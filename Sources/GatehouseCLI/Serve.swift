@@ -97,6 +97,7 @@ struct Serve: AsyncParsableCommand {
                     "config_version": current.version.map(JSONValue.int) ?? .null, "config_hash": current.hash.map(JSONValue.string) ?? .null,
                     "status": .string(status), "connected": true, "behind": .int(max(0, latest - served)),
                     "error": current.lastRejection.map { .string("version \($0.version): \($0.reason)") } ?? .null,
+                    "policy_types": .array(PolicyCatalog.enforcedTypes.map(\.rawValue).sorted().map(JSONValue.string)),
                     "last_seen": .int(Int(Date().timeIntervalSince1970)),
                 ]
             ]

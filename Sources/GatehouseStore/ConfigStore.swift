@@ -201,6 +201,13 @@ public final class ConfigStore: Sendable {
         }
     }
 
+    /// What `write` checks beyond the document's own validation, for a dry run to refuse what
+    /// the write would: names new since `old`, and the data plane's admission.
+    public func checkAdmission(_ document: ConfigDocument, since old: ConfigDocument) throws(ConfigError) {
+        try document.validateNewNames(since: old)
+        try admit(document)
+    }
+
     public func versions(limit: Int, before: Int?) throws -> [VersionInfo] {
         try pool.read { db in
             try Row.fetchAll(

@@ -76,5 +76,12 @@ import Testing
         let fine = try await httpRequest(port: gatehouse.ports.admin, .POST, "/explain", json: ["method": "GET", "url": "http://api.example.com./x"])
         #expect(fine.json["answer"]?["status"] == .null, "\(fine.text)")
         #expect(fine.json["request"]?["host"] == "api.example.com")
+        // A value no parser would let through is a bad explain request, not an answer.
+        for value in ["a\r\nX-Injected: 1", "a\u{0}b", "a\u{7F}"] {
+            let bad = try await httpRequest(
+                port: gatehouse.ports.admin, .POST, "/explain", json: ["method": "GET", "url": "/x", "headers": ["X-Trace": .string(value)]])
+            #expect(bad.status == 400, "\(value.debugDescription): \(bad.text)")
+            #expect(bad.json["error"]?["field"] == "headers")
+        }
     }
 }

@@ -29,6 +29,10 @@ import Testing
         // PUT /config goes through the same door.
         let document: JSONValue = ["format_version": 1, "upstreams": [Self.poison]]
         #expect(try await httpRequest(port: admin, .PUT, "/config", json: document).status == 400)
+        // A dry run refuses what the write would, instead of approving it.
+        let plan = try await httpRequest(port: admin, .PUT, "/config?dry_run=true", json: document)
+        #expect(plan.status == 400)
+        #expect(plan.json["error"]?["field"] == "tls.ca_certificates", "\(plan.json)")
         #expect(try await httpRequest(port: admin, .GET, "/versions").json["data"]?.arrayValue?.count == 0)
 
         #expect(
@@ -39,6 +43,7 @@ import Testing
         #expect(try await httpRequest(port: gatehouse.ports.proxy, .GET, "/x").status == 200)
         let planes = try await httpRequest(port: admin, .GET, "/data-planes").json
         #expect(planes["data"]?.arrayValue?.first?["status"] == "in_sync")
+        #expect(planes["data"]?.arrayValue?.first?["policy_types"]?.arrayValue?.contains("key-auth") == true, "\(planes)")
     }
 
     @Test func aDatabaseEndingInAnUnservableVersionServesTheNewestThatCan() async throws {

@@ -7,33 +7,6 @@ import Testing
 /// real `serve`: a preflighted `fetch` with a header the spec declares succeeds, one with a header
 /// it never declares is blocked.
 @Suite(.serialized) struct OpenAPIBrowserCORSTests {
-    /// Loads the test page and returns what its fetch ended with (`status:200 …` or `error:…`).
-    func fetchInBrowser(page: TestUpstream, url: String, method: String, headers: [String]) throws -> String {
-        let profile = try TemporaryDirectory()
-        defer { profile.remove() }
-        var query = URLComponents()
-        query.queryItems =
-            [URLQueryItem(name: "url", value: url), URLQueryItem(name: "method", value: method)] + headers.map { URLQueryItem(name: "h", value: $0) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/chromium")
-        process.arguments = [
-            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(profile.path)",
-            // Lets the page's fetch settle before the DOM is printed; pending network I/O holds virtual time.
-            "--virtual-time-budget=10000", "--dump-dom", "http://\(page.target)/page?\(query.percentEncodedQuery ?? "")",
-        ]
-        let output = profile.file("dom.html")
-        _ = FileManager.default.createFile(atPath: output, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        let dom = try String(contentsOfFile: output, encoding: .utf8)
-        guard let start = dom.range(of: "<pre id=\"out\">"), let end = dom.range(of: "</pre>", range: start.upperBound..<dom.endIndex) else {
-            return dom
-        }
-        return String(dom[start.upperBound..<end.lowerBound])
-    }
-
     @Test func aPreflightForADeclaredHeaderSucceedsAndForAnUndeclaredOneIsBlocked() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -65,10 +38,10 @@ import Testing
 
         // The API on another origin: `localhost` and another port, where the page is on 127.0.0.1.
         let url = "http://localhost:\(gatehouse.ports.proxy)/items/7"
-        let declared = try fetchInBrowser(page: page, url: url, method: "PUT", headers: ["x-request-tag:blue"])
+        let declared = try HeadlessBrowser.fetch(page: page, url: url, method: "PUT", headers: ["x-request-tag:blue"])
         #expect(declared.hasPrefix("status:200 "), "\(declared)")
         #expect(declared.contains("\"server\":\"items-api\""))
-        let undeclared = try fetchInBrowser(page: page, url: url, method: "PUT", headers: ["x-debug:1"])
+        let undeclared = try HeadlessBrowser.fetch(page: page, url: url, method: "PUT", headers: ["x-debug:1"])
         #expect(undeclared.hasPrefix("error:TypeError"), "\(undeclared)")
         #expect(api.connectionCount == 1)
     }

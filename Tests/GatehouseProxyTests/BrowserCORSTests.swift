@@ -8,34 +8,6 @@ import Testing
 /// A real browser (Debian's headless Chromium) making a cross-origin `fetch` with a preflight
 /// against the gateway: it succeeds with the right CORS config and is blocked with a wrong one.
 @Suite struct BrowserCORSTests {
-    /// Loads the test page from `pageOrigin` and returns what its fetch ended with.
-    func fetchInBrowser(page: TestUpstream, url: String, method: String, headers: [String]) throws -> String {
-        let profile = try TemporaryDirectory()
-        defer { profile.remove() }
-        var query = URLComponents()
-        query.queryItems =
-            [URLQueryItem(name: "url", value: url), URLQueryItem(name: "method", value: method)]
-            + headers.map { URLQueryItem(name: "h", value: $0) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/chromium")
-        process.arguments = [
-            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(profile.path)",
-            // Lets the page's fetch settle before the DOM is printed; pending network I/O holds virtual time.
-            "--virtual-time-budget=10000", "--dump-dom", "http://\(page.target)/page?\(query.percentEncodedQuery ?? "")",
-        ]
-        let output = profile.file("dom.html")
-        _ = FileManager.default.createFile(atPath: output, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        let dom = try String(contentsOfFile: output, encoding: .utf8)
-        guard let start = dom.range(of: "<pre id=\"out\">"), let end = dom.range(of: "</pre>", range: start.upperBound..<dom.endIndex) else {
-            return dom
-        }
-        return String(dom[start.upperBound..<end.lowerBound])
-    }
-
     func gateway(page: TestUpstream, allowHeaders: [JSONValue]) async throws -> ProxyHarness {
         let api = try await TestUpstream.start(name: "recipes-api")
         let proxy = try await ProxyHarness.start()
@@ -61,7 +33,7 @@ import Testing
         // The API on another origin: `localhost` and another port, where the page is on 127.0.0.1.
         let right = try await gateway(page: page, allowHeaders: ["apikey", "content-type"])
         let headers = ["apikey:\(PolicyTests.webKey)", "content-type:application/json"]
-        let allowed = try fetchInBrowser(page: page, url: "http://localhost:\(right.port)/api/recipes/7", method: "PUT", headers: headers)
+        let allowed = try HeadlessBrowser.fetch(page: page, url: "http://localhost:\(right.port)/api/recipes/7", method: "PUT", headers: headers)
         #expect(allowed.hasPrefix("status:200 "), "\(allowed)")
         #expect(allowed.contains("\"server\":\"recipes-api\""))
         #expect(allowed.contains("web-app"))
@@ -69,7 +41,7 @@ import Testing
         // `content-type: application/json` is not a simple header: without it in allow_headers the
         // preflight's answer does not cover the request, and the browser never sends it.
         let wrong = try await gateway(page: page, allowHeaders: ["apikey"])
-        let blocked = try fetchInBrowser(page: page, url: "http://localhost:\(wrong.port)/api/recipes/7", method: "PUT", headers: headers)
+        let blocked = try HeadlessBrowser.fetch(page: page, url: "http://localhost:\(wrong.port)/api/recipes/7", method: "PUT", headers: headers)
         #expect(blocked.hasPrefix("error:TypeError"), "\(blocked)")
     }
 }

@@ -76,6 +76,19 @@ import Testing
         #expect(statusLine(try await rawExchange(port: proxy.port, Self.request(fields: 2000))) == "HTTP/1.1 431 Request Header Fields Too Large")
     }
 
+    @Test func trailerFieldsCountAgainstTheLimitToo() async throws {
+        let upstream = try await TestUpstream.start()
+        let proxy = try await ProxyHarness.routingEverything(to: upstream)
+        func chunked(trailers: Int) -> String {
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n"
+                + (0..<trailers).map { "X-T\($0): v\r\n" }.joined() + "\r\n"
+        }
+        #expect(statusLine(try await rawExchange(port: proxy.port, chunked(trailers: 100))) == "HTTP/1.1 200 OK")
+        #expect(statusLine(try await rawExchange(port: proxy.port, chunked(trailers: 101))) == "HTTP/1.1 431 Request Header Fields Too Large")
+        // The upstream connection the refused request had begun on is not lent to the next one.
+        #expect(statusLine(try await rawExchange(port: proxy.port, chunked(trailers: 1))) == "HTTP/1.1 200 OK")
+    }
+
     @Test func theLimitIsAnOption() async throws {
         let upstream = try await TestUpstream.start()
         var options = ProxyOptions()

@@ -53,9 +53,11 @@ import Testing
                 try await Self.status(proxy, "GET /x HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n") == "HTTP/1.1 400 Bad Request",
                 "Host: \(host)")
         }
-        #expect(
-            try await Self.status(proxy, "GET http://api%2Eexample.com/x HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\n\r\n")
-                == "HTTP/1.1 400 Bad Request")
+        for target in ["http://api%2Eexample.com/x", "http:///x", "http://:80/x", "https:///"] {
+            #expect(
+                try await Self.status(proxy, "GET \(target) HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\n\r\n")
+                    == "HTTP/1.1 400 Bad Request", "\(target)")
+        }
     }
 
     @Test func aRouteHostWithATrailingDotIsStoredWithout() throws {

@@ -49,8 +49,9 @@ enum RequestRules {
         if !validHosts {
             return Refusal(status: .badRequest, code: "bad_request", message: "the Host header is not a valid host[:port]")
         }
+        // An http(s) URI's host is never empty (RFC 9110 §4.2.1), unlike a Host header's.
         if head.uri.utf8.first != UInt8(ascii: "/"), let authority = RequestTarget.originForm(head.uri).authority,
-            !RequestAuthority.isValid(authority)
+            authority.isEmpty || authority.utf8.first == UInt8(ascii: ":") || !RequestAuthority.isValid(authority)
         {
             return Refusal(status: .badRequest, code: "bad_request", message: "the request target's authority is not a valid host[:port]")
         }

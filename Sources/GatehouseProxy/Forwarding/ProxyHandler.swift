@@ -197,13 +197,20 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             } else {
                 exchange.buffered.append(buffer)
             }
-        case .end:
+        case .end(let trailers):
             timeouts?.requestEnded()
             if discardingBody {
                 discardingBody = false
                 return
             }
             guard let exchange else { return }
+            // Trailers are not forwarded, but they are header fields all the same: the same limit.
+            if let trailers, trailers.count > options.maxHeaderCount {
+                if exchange.responseStarted { return cutShort() }
+                return failBeforeResponse(
+                    .requestHeaderFieldsTooLarge, "headers_too_large",
+                    "the request has \(trailers.count) trailer fields; the limit is \(options.maxHeaderCount)", close: true)
+            }
             exchange.requestEnded = true
             if let connection = exchange.connection {
                 connection.writeEnd(chunked: exchange.chunked)

@@ -34,7 +34,12 @@ public enum Explainer {
             if var headers = try reader.optionalObject("headers") {
                 for key in headers.keys.sorted() {
                     guard EntityName.isToken(key) else { throw .invalid("'\(key)' is not a header name", field: "headers") }
-                    request.headers.append((key, try headers.string(key)))
+                    let value = try headers.string(key)
+                    // As a request's parser would: no control characters but tab (a line break would split the field).
+                    guard !value.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7F }) else {
+                        throw .invalid("the value of '\(key)' holds a control character", field: "headers")
+                    }
+                    request.headers.append((key, value))
                 }
             }
             request.withCredentials = try reader.optionalBool("with_credentials") ?? false
