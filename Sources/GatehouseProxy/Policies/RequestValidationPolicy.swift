@@ -134,12 +134,21 @@ final class RequestValidationPolicy: Sendable {
 
     /// Every value of the query parameter, decoded (`form` style: `?id=1&id=2` for a list).
     private func queryValues(_ parameter: Parameter, _ query: Substring?) throws(Refusal) -> [String] {
-        guard let query else { return [] }
+        guard var rest = query else { return [] }
         var values: [String] = []
-        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
-            let equals = pair.firstIndex(of: "=")
+        // Walked in place: no list of the query's pairs is made for each parameter.
+        while !rest.isEmpty {
+            let end = rest.utf8.firstIndex(of: UInt8(ascii: "&")) ?? rest.endIndex
+            let pair = rest[..<end]
+            rest = end == rest.endIndex ? "" : rest[rest.index(after: end)...]
+            let equals = pair.utf8.firstIndex(of: UInt8(ascii: "="))
             let rawName = pair[..<(equals ?? pair.endIndex)]
-            guard let name = PercentDecoding.decode(rawName, plusIsSpace: true), name == parameter.name else { continue }
+            if rawName != parameter.name {
+                // Only a name with escapes can still be this one.
+                guard rawName.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }),
+                    PercentDecoding.decode(rawName, plusIsSpace: true) == parameter.name
+                else { continue }
+            }
             let rawValue = equals.map { pair[pair.index(after: $0)...] } ?? ""
             guard let value = PercentDecoding.decode(rawValue, plusIsSpace: true) else { throw refusal(parameter, "is not percent-encoded correctly") }
             values.append(value)
