@@ -33,7 +33,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-UPSTREAM_PORT=18080 PROXY_PORT=18000 ADMIN_PORT=18001 STATUS_PORT=18100
+# Ports of their own: the other benchmarks (and tests beside them) use 18xxx.
+UPSTREAM_PORT=${UPSTREAM_PORT:-28080} PROXY_PORT=${PROXY_PORT:-28000} ADMIN_PORT=${ADMIN_PORT:-28001} STATUS_PORT=${STATUS_PORT:-28100}
 # The shared upstream, except that a POST gets the body too (nginx answers POST to a file with 405).
 mkdir -p "$work/upstream/www" "$work/upstream/logs" "$work/logs"
 chmod 755 "$work/upstream" "$work/upstream/www"
