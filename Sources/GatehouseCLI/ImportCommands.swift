@@ -49,7 +49,11 @@ struct ImportOpenAPI: AsyncParsableCommand {
     @Flag(help: "Make every warning an error: a security requirement that cannot be enforced, a path matched more broadly than the spec says.")
     var strict = false
 
-    @Flag(name: .customLong("validate"), help: "Check every operation's parameters and JSON body at the gateway (a request-validation policy each; x-gatehouse.validate: false opts out).")
+    @Flag(
+        name: .customLong("validate"),
+        help:
+            "Check every operation's parameters and JSON body at the gateway (a request-validation policy each; x-gatehouse.validate: false opts out)."
+    )
     var validateRequests = false
 
     @Option(name: .shortAndLong, help: "Write the file here (.json: JSON, else YAML) instead of standard output.")

@@ -256,7 +256,8 @@ struct SpecImport {
         do {
             try PolicyType.requestValidation.validate(.object(fields))
         } catch {
-            problems.append(spec.problem(operation.pointer, "request validation is not derived: \(error.field ?? "config"): \(error.message)", .warning))
+            problems.append(
+                spec.problem(operation.pointer, "request validation is not derived: \(error.field ?? "config"): \(error.message)", .warning))
             return nil
         }
         return PolicyDeclaration(type: .requestValidation, config: fields, file: spec.file, pointer: operation.pointer)

@@ -200,7 +200,9 @@ import Testing
             (.GET, "/pets?limit=99", tag, nil, ["in": "query", "parameter": "limit", "message": "query parameter 'limit' must be at most 50"]),
             (.GET, "/pets/rex", [], nil, ["in": "path", "parameter": "petId", "message": "path parameter 'petId' must be an integer, got string"]),
             (.POST, "/pets", [], ["name": ""], ["pointer": "/name", "message": "body /name must be at least 1 characters long"]),
-            (.POST, "/pets", [], ["name": "Rex", "tags": ["a", "b", "c"]], ["pointer": "/tags", "message": "body /tags must have at most 2 items"]),
+            (
+                .POST, "/pets", [], ["name": "Rex", "tags": ["a", "b", "c"]], ["pointer": "/tags", "message": "body /tags must have at most 2 items"]
+            ),
             (.POST, "/pets", [], ["name": "Rex", "age": 3], ["pointer": "/age", "message": "body /age is not a property this object may have"]),
         ]
         for (method, uri, headers, body, expected) in refusals {

@@ -36,11 +36,20 @@ import Testing
                 ["parameters": [["name": "A", "in": "header"], ["name": "a", "in": "header"]]], "config.parameters[1].name",
                 "header parameter 'a' is listed twice"
             ),
-            (["parameters": [["name": "a", "in": "query", "schema": ["type": "object"]]]], "config.parameters[0].schema.type", "a parameter cannot be checked as an object"),
-            (["body": ["schema": ["type": "text"]]], "config.body.schema.type", "'text' is not a type: use string, integer, number, boolean, array, object, null"),
+            (
+                ["parameters": [["name": "a", "in": "query", "schema": ["type": "object"]]]], "config.parameters[0].schema.type",
+                "a parameter cannot be checked as an object"
+            ),
+            (
+                ["body": ["schema": ["type": "text"]]], "config.body.schema.type",
+                "'text' is not a type: use string, integer, number, boolean, array, object, null"
+            ),
             (["body": ["schema": ["pattern": "(unclosed"]]], "config.body.schema.pattern", "'(unclosed' is not a regular expression"),
             (["body": ["schema": ["minLength": 3, "maxLength": 2]]], "config.body.schema.maxLength", "is less than minLength"),
-            (["body": ["schema": ["properties": ["a": ["oneOf": []]]]]], "config.body.schema.properties.a.oneOf", "is not a keyword this gateway checks: use \(ValueSchemaRules.keywords.joined(separator: ", "))"),
+            (
+                ["body": ["schema": ["properties": ["a": ["oneOf": []]]]]], "config.body.schema.properties.a.oneOf",
+                "is not a keyword this gateway checks: use \(ValueSchemaRules.keywords.joined(separator: ", "))"
+            ),
             (["body": ["schema": ["items": ["minimum": "1"]]]], "config.body.schema.items.minimum", "expected a number, got string"),
             (["body": ["max_bytes": 0]], "config.body.max_bytes", "must be between 1 and 67108864, got 0"),
             (["body": ["size": 1]], "config.body.size", "unknown field"),

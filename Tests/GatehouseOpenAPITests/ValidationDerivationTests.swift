@@ -80,17 +80,20 @@ import Testing
                 ])
         #expect(
             output.warnings.map { $0.description }.contains(
-                "spec.yaml#/components/schemas/Pet/properties/kind/anyOf: request validation: anyOf is not checked; this part of the request is taken as it is"))
+                "spec.yaml#/components/schemas/Pet/properties/kind/anyOf: request validation: anyOf is not checked; this part of the request is taken as it is"
+            ))
         #expect(
             output.warnings.map { $0.description }.contains(
-                "spec.yaml#/paths/~1pets~1{pet-id}/get/parameters/2: request validation: the list's serialization is not one the gateway reads; only whether it is there is checked"))
+                "spec.yaml#/paths/~1pets~1{pet-id}/get/parameters/2: request validation: the list's serialization is not one the gateway reads; only whether it is there is checked"
+            ))
     }
 
     @Test func withoutValidateNothingIsChecked() throws {
         #expect(try Self.spec.document().policies.allSatisfy { $0.type != .requestValidation })
         // The document level turns it on like the flag; an operation level false still wins.
         var text = Self.spec.text
-        text = text.replacingOccurrences(of: "info: { title: pets, version: \"1\" }", with: "info: { title: pets, version: \"1\" }\nx-gatehouse: { validate: true }")
+        text = text.replacingOccurrences(
+            of: "info: { title: pets, version: \"1\" }", with: "info: { title: pets, version: \"1\" }\nx-gatehouse: { validate: true }")
         let names = try SpecFixture(text).document().policies.filter { $0.type == .requestValidation }.map(\.name).sorted()
         #expect(names == ["pets.create-pet.validation", "pets.get-pet.validation"])
     }

@@ -120,7 +120,9 @@ import Testing
         let policy = try policy(Self.body)
         #expect(try policy.holdsBody(HTTPHeaders([("content-type", "application/json; charset=utf-8"), ("content-length", "2")])))
         #expect(try policy.holdsBody(HTTPHeaders([("content-type", "application/merge-patch+json"), ("transfer-encoding", "chunked")])))
-        #expect(refusal { _ = try policy.holdsBody(HTTPHeaders([("content-type", "text/plain"), ("content-length", "2")])) }?.status == .unsupportedMediaType)
+        #expect(
+            refusal { _ = try policy.holdsBody(HTTPHeaders([("content-type", "text/plain"), ("content-length", "2")])) }?.status
+                == .unsupportedMediaType)
         #expect(refusal { _ = try policy.holdsBody(HTTPHeaders()) }?.message == "a request body is required")
         let lenient = try self.policy(["body": ["other_media_types": true, "schema": ["type": "object"]]])
         #expect(try !lenient.holdsBody(HTTPHeaders([("content-type", "text/plain"), ("content-length", "2")])))

@@ -322,7 +322,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 consumer = caller
             }
             if let validation = chain.validation {
-                guard let holds = validate(head, validation, query: target.query, match: found, answerHeaders: addedHeaders, metrics: config.policyMetrics)
+                guard
+                    let holds = validate(
+                        head, validation, query: target.query, match: found, answerHeaders: addedHeaders, metrics: config.policyMetrics)
                 else { return }
                 if holds { bodyCheck = validation }
             }

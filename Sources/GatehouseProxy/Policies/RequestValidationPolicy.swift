@@ -47,7 +47,8 @@ final class RequestValidationPolicy: Sendable {
                 throw .invalid("a parameter has no name or location", field: "parameters")
             }
             parameters.append(
-                Parameter(name: name, location: location, required: item["required"]?.boolValue ?? false, schema: try ValueSchema(item["schema"] ?? [:])))
+                Parameter(
+                    name: name, location: location, required: item["required"]?.boolValue ?? false, schema: try ValueSchema(item["schema"] ?? [:])))
         }
         self.parameters = parameters
         if let body = config["body"], body != .null {
@@ -93,7 +94,9 @@ final class RequestValidationPolicy: Sendable {
         let hasBody =
             headers.contains(name: "transfer-encoding") || headers.first(name: "content-length").map { $0 != "0" } ?? false
         guard hasBody else {
-            if body.required { throw Refusal(status: .badRequest, code: "invalid_request", message: "a request body is required", fields: [("pointer", "")]) }
+            if body.required {
+                throw Refusal(status: .badRequest, code: "invalid_request", message: "a request body is required", fields: [("pointer", "")])
+            }
             return false
         }
         if Self.isJSON(headers.first(name: "content-type")) { return true }
@@ -107,14 +110,17 @@ final class RequestValidationPolicy: Sendable {
     func checkBody(_ bytes: [UInt8]) throws(Refusal) {
         guard let body else { return }
         if bytes.isEmpty {
-            if body.required { throw Refusal(status: .badRequest, code: "invalid_request", message: "a request body is required", fields: [("pointer", "")]) }
+            if body.required {
+                throw Refusal(status: .badRequest, code: "invalid_request", message: "a request body is required", fields: [("pointer", "")])
+            }
             return
         }
         let value: JSONValue
         do {
             value = try JSONValue.parse(bytes)
         } catch {
-            throw Refusal(status: .badRequest, code: "invalid_json", message: "the request body is not JSON: \(error.message)", fields: [("pointer", "")])
+            throw Refusal(
+                status: .badRequest, code: "invalid_json", message: "the request body is not JSON: \(error.message)", fields: [("pointer", "")])
         }
         do {
             try body.schema.check(value)
@@ -150,7 +156,9 @@ final class RequestValidationPolicy: Sendable {
                 else { continue }
             }
             let rawValue = equals.map { pair[pair.index(after: $0)...] } ?? ""
-            guard let value = PercentDecoding.decode(rawValue, plusIsSpace: true) else { throw refusal(parameter, "is not percent-encoded correctly") }
+            guard let value = PercentDecoding.decode(rawValue, plusIsSpace: true) else {
+                throw refusal(parameter, "is not percent-encoded correctly")
+            }
             values.append(value)
         }
         return values
