@@ -66,6 +66,8 @@ final class ValueSchema: Sendable {
     /// which also runs it once so the library's lazily built program exists before any event
     /// loop shares it.
     nonisolated(unsafe) let pattern: Regex<AnyRegexOutput>?
+    /// The pattern matched without `Regex` where its form allows (most do).
+    let simplePattern: SimplePattern?
     let patternText: String
     let minLength: Int?
     let maxLength: Int?
@@ -87,6 +89,7 @@ final class ValueSchema: Sendable {
         self.types = types
         enumValues = config["enum"]?.arrayValue
         patternText = config["pattern"]?.stringValue ?? ""
+        simplePattern = config["pattern"]?.stringValue.flatMap(SimplePattern.init)
         if let text = config["pattern"]?.stringValue {
             do {
                 let regex = try Regex(text)
@@ -184,7 +187,9 @@ final class ValueSchema: Sendable {
             if let maxLength, length > maxLength { throw Violation(message: "must be at most \(maxLength) characters long") }
         }
         // Unanchored, as JSON Schema's `pattern` is.
-        if let pattern, (try? pattern.firstMatch(in: text)) == nil {
+        if let simplePattern {
+            if !simplePattern.matches(text) { throw Violation(message: "must match the pattern \(patternText)") }
+        } else if let pattern, (try? pattern.firstMatch(in: text)) == nil {
             throw Violation(message: "must match the pattern \(patternText)")
         }
     }
