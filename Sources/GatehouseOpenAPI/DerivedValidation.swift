@@ -153,6 +153,7 @@ struct DerivedValidation {
         }
         defer { if expanded { expanding.removeLast() } }
         guard case .object(let fields) = value, depth < Self.maxDepth else { return [:] }
+        if let nullable = nullableAlternative(fields, at: pointer, depth: depth) { return nullable }
         if let combinator = ["allOf", "oneOf", "anyOf", "not"].first(where: { fields[$0] != nil }) {
             note(pointer.appending(combinator), "\(combinator) is not checked; this part of the request is taken as it is")
             return [:]
@@ -223,6 +224,29 @@ struct DerivedValidation {
         default: break
         }
         return .object(result)
+    }
+
+    /// Keywords that say nothing about what is valid.
+    private static let annotations: Set<String> = ["description", "title", "default", "example", "examples", "deprecated", "readOnly", "writeOnly"]
+
+    /// 3.1's way to write "nullable": `anyOf` (or `oneOf`) of one schema and `{type: 'null'}`,
+    /// with nothing else beside it. It is that schema with `null` added to its types.
+    private mutating func nullableAlternative(_ fields: [String: JSONValue], at pointer: JSONPointer, depth: Int) -> JSONValue? {
+        guard let key = ["anyOf", "oneOf"].first(where: { fields[$0] != nil }), case .array(let branches)? = fields[key], branches.count == 2,
+            fields.keys.allSatisfy({ $0 == key || Self.annotations.contains($0) })
+        else { return nil }
+        func isNull(_ branch: JSONValue) -> Bool {
+            guard case .object(let keys) = branch, keys["type"] == "null" || keys["type"] == ["null"] else { return false }
+            return keys.keys.allSatisfy { $0 == "type" || Self.annotations.contains($0) }
+        }
+        guard let nullIndex = branches.firstIndex(where: isNull) else { return nil }
+        let index = 1 - nullIndex
+        guard case .object(var derived) = schema(branches[index], at: pointer.appending(key).appending(index), depth: depth + 1) else {
+            return nil
+        }
+        if case .array(let types)? = derived["type"], !types.contains("null") { derived["type"] = .array(types + ["null"]) }
+        if case .array(let values)? = derived["enum"], !values.contains(.null) { derived["enum"] = .array(values + [.null]) }
+        return .object(derived)
     }
 
     private static func count(_ value: JSONValue?) -> Int? {

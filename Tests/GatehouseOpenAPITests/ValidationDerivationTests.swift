@@ -98,6 +98,39 @@ import Testing
         #expect(names == ["pets.create-pet.validation", "pets.get-pet.validation"])
     }
 
+    @Test func anyOfWithNullIsNullable() throws {
+        let spec = SpecFixture(
+            """
+            openapi: 3.1.0
+            info: { title: n, version: "1" }
+            paths:
+              /things:
+                post:
+                  operationId: addThing
+                  requestBody:
+                    content:
+                      application/json:
+                        schema:
+                          type: object
+                          properties:
+                            size: { anyOf: [{ type: integer, maximum: 9 }, { type: "null" }], description: how big }
+                            mode: { oneOf: [{ type: "null" }, { enum: [a, b] }] }
+                            both: { anyOf: [{ type: integer }, { type: string }] }
+            """)
+        let output = try spec.run(OpenAPIImportOptions.loopback.with { $0.validate = true })
+        let config = try #require(try ConfigDocument.read(output.document).policies.first?.config)
+        #expect(
+            config["body"]?["schema"]?["properties"]
+                == [
+                    "size": ["type": ["integer", "null"], "maximum": 9], "mode": ["enum": ["a", "b", .null]], "both": [:],
+                ])
+        // Only the real alternative is a warning.
+        #expect(
+            output.warnings.map { $0.description } == [
+                "spec.yaml#/paths/~1things/post/requestBody/content/application~1json/schema/properties/both/anyOf: request validation: anyOf is not checked; this part of the request is taken as it is"
+            ])
+    }
+
     @Test func swagger2ParametersAndBodyAreRead() throws {
         let spec = SpecFixture(
             """
