@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import GatehouseModel
 import GatehouseTestSupport
+import NIOCore
 import NIOHTTP1
 import Testing
 
@@ -116,6 +117,28 @@ import Testing
         #expect(sized.json["body_sha256"] == .string(digest))
         await connection.close()
         #expect(upstream.connectionCount >= 1)
+    }
+
+    @Test func expectContinueIsAnsweredOnlyForAHeadThatPassed() async throws {
+        let (proxy, upstream) = try await proxy()
+        // Parameters wrong: the answer is the 400, and the body is never asked for.
+        let refused = try await RawConnection.open(port: proxy.port)
+        try await refused.send(
+            "POST /pets/7 HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 14\r\nExpect: 100-continue\r\n\r\n")
+        let answer = try await refused.received(containing: "\"parameter\":\"kind\"")
+        #expect(answer.hasPrefix("HTTP/1.1 400 ") && !answer.contains("100 Continue"), "\(answer)")
+        #expect(upstream.connectionCount == 0)
+        // Parameters right: 100 Continue, then the body is checked and sent on.
+        let client = try await RawConnection.open(port: proxy.port)
+        try await client.send(
+            "POST /pets/7?kind=cat HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 14\r\n"
+                + "Expect: 100-continue\r\nConnection: close\r\n\r\n")
+        let interim = try await client.received(containing: "HTTP/1.1 100 Continue\r\n\r\n")
+        #expect(!interim.contains("200"))
+        try await client.send(#"{"name":"Rex"}"#)
+        let final = await client.receivedUntilClosed(deadline: .seconds(10))
+        #expect(final.contains("HTTP/1.1 200 OK"), "\(final)")
+        #expect(final.contains("\"body_bytes\":14"))
     }
 
     @Test func aRouteWithoutTheValidationStreamsAsBefore() async throws {
