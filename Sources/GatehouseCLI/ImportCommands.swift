@@ -49,6 +49,13 @@ struct ImportOpenAPI: AsyncParsableCommand {
     @Flag(help: "Make every warning an error: a security requirement that cannot be enforced, a path matched more broadly than the spec says.")
     var strict = false
 
+    @Flag(
+        name: .customLong("validate"),
+        help:
+            "Check every operation's parameters and JSON body at the gateway (a request-validation policy each; x-gatehouse.validate: false opts out)."
+    )
+    var validateRequests = false
+
     @Option(name: .shortAndLong, help: "Write the file here (.json: JSON, else YAML) instead of standard output.")
     var output: String?
 
@@ -69,6 +76,7 @@ struct ImportOpenAPI: AsyncParsableCommand {
         options.server = server
         options.basePath = OpenAPIImportOptions.BasePath(argument: basePath) ?? .keep
         options.strict = strict
+        options.validate = validateRequests
         for variable in serverVariables {
             let parts = variable.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             options.serverVariables[String(parts[0])] = String(parts[1])

@@ -33,7 +33,9 @@ public struct Policy: Sendable, Hashable {
         policy.consumer = try reader.optionalString("consumer")
         if policy.consumer != nil, !type.isConsumerScopable {
             throw .invalid(
-                "a \(type.rawValue) policy runs before authentication identifies a consumer, so it cannot be scoped to one",
+                type == .requestValidation
+                    ? "a request-validation policy says what a route's requests must look like, whoever sends them: it cannot be scoped to a consumer"
+                    : "a \(type.rawValue) policy runs before authentication identifies a consumer, so it cannot be scoped to one",
                 field: reader.field("consumer"))
         }
         policy.enabled = try reader.optionalBool("enabled") ?? true

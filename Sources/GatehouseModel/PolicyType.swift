@@ -4,6 +4,7 @@ public enum PolicyType: String, Sendable, CaseIterable {
     case keyAuth = "key-auth"
     case rateLimit = "rate-limit"
     case quota
+    case requestValidation = "request-validation"
 
     /// Where in a request a policy of this type runs. Chains are ordered by phase, never by the
     /// order policies were created in.
@@ -12,12 +13,14 @@ public enum PolicyType: String, Sendable, CaseIterable {
         case .cors: .preflight
         case .keyAuth: .authentication
         case .rateLimit, .quota: .rateLimit
+        case .requestValidation: .validation
         }
     }
 
-    /// Whether a policy of this type can be scoped to a consumer: only those that run after
-    /// authentication has identified one.
-    public var isConsumerScopable: Bool { phase > .authentication }
+    /// Whether a policy of this type can be scoped to a consumer: only limits, which run after
+    /// authentication has identified one. What a request must look like is the route's, not
+    /// the caller's.
+    public var isConsumerScopable: Bool { phase == .rateLimit }
 
     /// Checks a config again (a data plane does, before building a policy from it).
     public func validate(_ config: JSONValue) throws(ConfigError) {
@@ -48,6 +51,7 @@ public enum PolicyType: String, Sendable, CaseIterable {
             }
             result = fields
         case .rateLimit: result = try RateLimitConfigRules.normalize(&reader)
+        case .requestValidation: result = try RequestValidationConfigRules.normalize(&reader)
         case .quota:
             guard let limit = try reader.optionalInt("limit", in: 1...Int(Int32.max)) else { throw reader.missing("limit") }
             let period = try reader.string("period")
@@ -73,6 +77,8 @@ public enum PolicyPhase: Int, Sendable, Comparable, CaseIterable {
     case preflight
     case authentication
     case authorization
+    /// Parameters checked when the head arrives; a JSON body once it has arrived, after limits.
+    case validation
     case rateLimit
     case requestTransform
     case responseTransform

@@ -11,6 +11,8 @@ struct GatehouseExtension: Sendable {
     var name: String?
     var upstream: String?
     var stripPath: Bool?
+    /// Whether operations get a `request-validation` policy (over `--validate`).
+    var validate: Bool?
     /// `connect`, `read`, `write` → duration text, each checked.
     var timeouts: [String: String] = [:]
     /// Where the timeouts were last set (an upstream the import does not define cannot take them).
@@ -19,7 +21,7 @@ struct GatehouseExtension: Sendable {
     /// Name → the policy, or nil where `false` removed it.
     var policies: [String: PolicyDeclaration?] = [:]
 
-    static let keys = ["name", "upstream", "strip_path", "timeouts", "tags", "policies"]
+    static let keys = ["name", "upstream", "strip_path", "validate", "timeouts", "tags", "policies"]
 
     /// Reads the object at `pointer`; every unknown key, wrong type or invalid config is a
     /// problem with its own pointer, and all of them are collected.
@@ -52,6 +54,9 @@ struct GatehouseExtension: Sendable {
         }
         if let value = fields["strip_path"] {
             if case .bool(let strip) = value { result.stripPath = strip } else { problem(pointer.appending("strip_path"), "expected a boolean") }
+        }
+        if let value = fields["validate"] {
+            if case .bool(let validate) = value { result.validate = validate } else { problem(pointer.appending("validate"), "expected a boolean") }
         }
         if let value = fields["timeouts"] {
             if case .object(let timeouts) = value {
@@ -112,7 +117,7 @@ struct GatehouseExtension: Sendable {
 
     /// Whether the layer sets nothing.
     var isEmpty: Bool {
-        name == nil && upstream == nil && stripPath == nil && timeouts.isEmpty && tags.isEmpty && policies.isEmpty
+        name == nil && upstream == nil && stripPath == nil && validate == nil && timeouts.isEmpty && tags.isEmpty && policies.isEmpty
     }
 
     /// `self` with `layer` on top of it.
@@ -121,6 +126,7 @@ struct GatehouseExtension: Sendable {
         result.name = layer.name ?? name
         result.upstream = layer.upstream ?? upstream
         result.stripPath = layer.stripPath ?? stripPath
+        result.validate = layer.validate ?? validate
         result.timeouts.merge(layer.timeouts) { _, new in new }
         result.timeoutsPointer = layer.timeoutsPointer ?? timeoutsPointer
         result.tags = Array(Set(tags + layer.tags)).sorted()

@@ -38,6 +38,9 @@ public struct OpenAPIImportOptions: Sendable, Equatable {
     /// Every warning (a security requirement not enforced, a path segment matched more broadly
     /// than the spec says, a query in a path) is an error instead.
     public var strict = false
+    /// Every operation gets a `request-validation` policy derived from its parameters and JSON
+    /// body (`x-gatehouse.validate: false` turns it off for some).
+    public var validate = false
 
     public init() {}
 }

@@ -12,6 +12,7 @@ struct SpecImport {
     private(set) var tag: String?
     /// Upstreams of other owners that operations name (`x-gatehouse.upstream`, `--upstream`).
     private(set) var externalUpstreams: Set<String> = []
+    private var validationWarnings: Set<ImportProblem> = []
 
     init(spec: SpecDocument, options: OpenAPIImportOptions, overlay: OpenAPIOverlay?) {
         self.spec = spec
@@ -237,8 +238,40 @@ struct SpecImport {
             guard let declaration else { continue }
             policies.append((policyName, declaration))
         }
+        // An explicit request-validation policy is the operation's own choice; otherwise its spec decides.
+        if effective.validate ?? options.validate, !policies.contains(where: { $0.1.type == .requestValidation }) {
+            if let derived = derivedValidation(operation, path: path) { policies.append(("validation", derived)) }
+        }
         let security = SecurityMapping.map(operation.security, in: spec)
         return Plan(operation: operation, route: route, routeValue: routeValue, policies: policies, security: security)
+    }
+
+    /// The operation's `request-validation` policy, or nil when it has nothing to check.
+    private mutating func derivedValidation(_ operation: SpecOperation, path: GatewayPath) -> PolicyDeclaration? {
+        var derivation = DerivedValidation(spec: spec)
+        let config = derivation.config(for: operation, routeParameters: Self.routeParameters(operation.path, path.operationPath))
+        // A schema several operations share is noted once.
+        for warning in derivation.warnings where validationWarnings.insert(warning).inserted { problems.append(warning) }
+        guard case .object(let fields)? = config else { return nil }
+        do {
+            try PolicyType.requestValidation.validate(.object(fields))
+        } catch {
+            problems.append(
+                spec.problem(operation.pointer, "request validation is not derived: \(error.field ?? "config"): \(error.message)", .warning))
+            return nil
+        }
+        return PolicyDeclaration(type: .requestValidation, config: fields, file: spec.file, pointer: operation.pointer)
+    }
+
+    /// The spec's path parameter names → the route's (`/pets/{pet-id}` routes as `/pets/{pet_id}`),
+    /// for parameters that are a whole segment (one inside other text matches the whole segment).
+    static func routeParameters(_ specPath: String, _ routePath: String) -> [String: String] {
+        var names: [String: String] = [:]
+        for (spec, route) in zip(specPath.split(separator: "/"), routePath.split(separator: "/"))
+        where spec.hasPrefix("{") && spec.hasSuffix("}") && spec.filter({ $0 == "{" }).count == 1 && route.hasPrefix("{") {
+            names[String(spec.dropFirst().dropLast())] = String(route.dropFirst().dropLast())
+        }
+        return names
     }
 
     /// The headers an operation's key may come in: an explicit key-auth policy's `key_names`

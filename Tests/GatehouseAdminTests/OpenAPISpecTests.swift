@@ -106,6 +106,14 @@ import Yams
         #expect(count == 37)
     }
 
+    @Test func theSpecListsEveryPolicyType() throws {
+        let spec = try #require(try Yams.load(yaml: String(contentsOfFile: Self.specPath, encoding: .utf8)) as? [String: Any])
+        let schemas = (spec["components"] as? [String: Any])?["schemas"] as? [String: Any]
+        let input = (schemas?["PolicyInput"] as? [String: Any])?["properties"] as? [String: Any]
+        let types = (input?["type"] as? [String: Any])?["enum"] as? [String]
+        #expect(Set(try #require(types)) == Set(PolicyType.allCases.map(\.rawValue)))
+    }
+
     @Test(arguments: try operations())
     func everyDocumentedOperationAnswersAsDocumented(_ operation: Operation) async throws {
         let ids = SequentialIDs()

@@ -56,6 +56,12 @@ import Testing
           - { name: partner, custom_id: p-1, groups: [gold], credentials: [{ type: key-auth, key_hash: "\(String(repeating: "ab", count: 32))" }] }
         policies:
           - { name: limit, type: rate-limit, enabled: false, route: items, consumer: partner, config: { limit: 100, window: 1m } }
+          - name: items-validation
+            type: request-validation
+            route: items
+            config:
+              parameters: [{ name: id, in: path, schema: { type: integer, minimum: 1 } }]
+              body: { max_bytes: 4096, schema: { type: object, required: [name], additionalProperties: false, properties: { name: { type: string } } } }
 
         """.write(toFile: dir.file("all.yaml"), atomically: true, encoding: .utf8)
         let (source, problems) = DeclarativeSource.load([dir.path], environment: [:])
@@ -63,5 +69,6 @@ import Testing
         let (document, checked) = source.check()
         #expect(checked == [])
         #expect(document?.routes.first?.upstreamPath == "/v2/items/{id}")
+        #expect(document?.policies.first { $0.name == "items-validation" }?.config["body"]?["max_bytes"] == 4096)
     }
 }

@@ -145,6 +145,85 @@ import Testing
         #expect(parameter.json["headers"]?["x-shop-key"] == nil && parameter.json["headers"]?["x-consumer-name"] == ["shopper"])
     }
 
+    static let petstore = """
+        openapi: 3.1.0
+        info: { title: Petstore, version: "1" }
+        paths:
+          /pets:
+            get:
+              operationId: listPets
+              parameters:
+                - { name: limit, in: query, schema: { type: integer, minimum: 1, maximum: 50 } }
+                - { name: X-Request-Tag, in: header, required: true, schema: { type: string, pattern: "^[a-z]+$" } }
+            post:
+              operationId: createPet
+              requestBody:
+                required: true
+                content:
+                  application/json:
+                    schema:
+                      type: object
+                      required: [name]
+                      additionalProperties: false
+                      properties:
+                        name: { type: string, minLength: 1 }
+                        tags: { type: array, items: { type: string }, maxItems: 2 }
+          /pets/{petId}:
+            get:
+              operationId: getPet
+              parameters: [{ name: petId, in: path, required: true, schema: { type: integer } }]
+            delete:
+              operationId: deletePet
+              x-gatehouse: { validate: false }
+              parameters: [{ name: petId, in: path, required: true, schema: { type: integer } }]
+        """
+
+    @Test func validateGives400sNamingWhatIsWrongBeforeTheUpstream() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let pets = try await TestUpstream.start(name: "pets-api")
+        let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
+        defer { _ = gatehouse.terminate() }
+        try Self.write(Self.petstore, to: dir.file("pets.openapi.yaml"))
+        let imported = try Self.cli([
+            "import", "openapi", dir.file("pets.openapi.yaml"), "--validate", "--server", "http://\(pets.target)", "-o", dir.file("pets.yaml"),
+        ])
+        #expect(imported.status == 0, "\(imported.output)")
+        let validated = try Self.cli(["validate", dir.file("pets.yaml")])
+        #expect(validated.status == 0, "\(validated.output)")
+        try await Self.sync(dir.file("pets.yaml"), tag: "openapi:petstore", on: gatehouse)
+
+        let proxy = gatehouse.ports.proxy
+        let tag = [("X-Request-Tag", "abc")]
+        let refusals: [(HTTPMethod, String, [(String, String)], JSONValue?, JSONValue)] = [
+            (.GET, "/pets", [], nil, ["in": "header", "parameter": "x-request-tag", "message": "header parameter 'x-request-tag' is required"]),
+            (.GET, "/pets?limit=99", tag, nil, ["in": "query", "parameter": "limit", "message": "query parameter 'limit' must be at most 50"]),
+            (.GET, "/pets/rex", [], nil, ["in": "path", "parameter": "petId", "message": "path parameter 'petId' must be an integer, got string"]),
+            (.POST, "/pets", [], ["name": ""], ["pointer": "/name", "message": "body /name must be at least 1 characters long"]),
+            (
+                .POST, "/pets", [], ["name": "Rex", "tags": ["a", "b", "c"]], ["pointer": "/tags", "message": "body /tags must have at most 2 items"]
+            ),
+            (.POST, "/pets", [], ["name": "Rex", "age": 3], ["pointer": "/age", "message": "body /age is not a property this object may have"]),
+        ]
+        for (method, uri, headers, body, expected) in refusals {
+            let response = try await httpRequest(port: proxy, method, uri, headers: headers, json: body)
+            #expect(response.status == 400, "\(method) \(uri): \(response.text)")
+            var error = response.json["error"]?.objectValue ?? [:]
+            #expect(error.removeValue(forKey: "code") == "invalid_request")
+            #expect(JSONValue.object(error) == expected)
+        }
+        // None of them reached the upstream.
+        #expect(pets.connectionCount == 0)
+
+        let listed = try await httpRequest(port: proxy, .GET, "/pets?limit=5", headers: tag)
+        #expect(listed.status == 200 && listed.json["server"] == "pets-api", "\(listed.text)")
+        let created = try await httpRequest(port: proxy, .POST, "/pets", json: ["name": "Rex", "tags": ["good"]])
+        #expect(created.status == 200 && created.json["body_bytes"] == .int(Array(#"{"name":"Rex","tags":["good"]}"#.utf8).count), "\(created.text)")
+        #expect(try await httpRequest(port: proxy, .GET, "/pets/7").status == 200)
+        // deletePet opted out: its path parameter goes unchecked.
+        #expect(try await httpRequest(port: proxy, .DELETE, "/pets/rex").status == 200)
+    }
+
     static let inventory = """
         openapi: 3.1.0
         info: { title: Inventory, version: "1" }

@@ -68,13 +68,13 @@ import Testing
             """)
         #expect(
             spec.refusal() == [
-                "spec.yaml#/x-gatehouse/upstreams: unknown key; x-gatehouse has name, upstream, strip_path, timeouts, tags, policies",
-                "spec.yaml#/paths/~1pets/get/x-gatehouse/polices: unknown key; x-gatehouse has name, upstream, strip_path, timeouts, tags, policies",
+                "spec.yaml#/x-gatehouse/upstreams: unknown key; x-gatehouse has name, upstream, strip_path, validate, timeouts, tags, policies",
+                "spec.yaml#/paths/~1pets/get/x-gatehouse/polices: unknown key; x-gatehouse has name, upstream, strip_path, validate, timeouts, tags, policies",
                 "spec.yaml#/paths/~1pets/get/x-gatehouse/timeouts/read: must be a duration greater than zero, such as 250ms, 10s or 1m",
                 "spec.yaml#/paths/~1pets/get/x-gatehouse/policies/cors/config/allow_origins/0: 'https://a.example.com/' has a path or trailing slash; an origin is scheme://host[:port]",
                 "spec.yaml#/paths/~1pets/get/x-gatehouse/policies/extra/conf: unknown key; a policy has type and config",
                 "spec.yaml#/paths/~1pets/get/x-gatehouse/policies/limit/config/limit: must be between 1 and 2147483647, got 0",
-                "spec.yaml#/paths/~1pets/get/x-gatehouse/policies/odd/type: 'waf' is not a policy type: use one of cors, key-auth, rate-limit, quota",
+                "spec.yaml#/paths/~1pets/get/x-gatehouse/policies/odd/type: 'waf' is not a policy type: use one of cors, key-auth, rate-limit, quota, request-validation",
             ])
     }
 

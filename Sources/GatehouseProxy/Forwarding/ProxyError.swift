@@ -3,12 +3,20 @@ import NIOCore
 /// The JSON body of responses the gateway makes itself:
 /// `{"error":{"code":"no_route","message":"…"}}`, the same shape as the admin API's errors.
 enum ProxyError {
-    static func body(code: String, message: String, allocator: ByteBufferAllocator) -> ByteBuffer {
+    /// - Parameter fields: more string fields of the error object (`"parameter"`, `"pointer"`),
+    ///   so a client can tell what was refused without reading the message.
+    static func body(code: String, message: String, fields: [(String, String)] = [], allocator: ByteBufferAllocator) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: 64 + message.utf8.count)
         buffer.writeStaticString(#"{"error":{"code":""#)
         writeEscaped(code, to: &buffer)
         buffer.writeStaticString(#"","message":""#)
         writeEscaped(message, to: &buffer)
+        for (name, value) in fields {
+            buffer.writeStaticString(#"",""#)
+            writeEscaped(name, to: &buffer)
+            buffer.writeStaticString(#"":""#)
+            writeEscaped(value, to: &buffer)
+        }
         buffer.writeStaticString("\"}}\n")
         return buffer
     }

@@ -5,7 +5,8 @@ import NIOHTTP1
 extension ProxyHandler {
     /// - Parameter headers: added to the policies' own headers (`Retry-After`, say).
     func failBeforeResponse(
-        _ status: HTTPResponseStatus, _ code: String, _ message: String, close: Bool = false, headers: [(String, String)] = []
+        _ status: HTTPResponseStatus, _ code: String, _ message: String, close: Bool = false, headers: [(String, String)] = [],
+        fields: [(String, String)] = []
     ) {
         guard let exchange else { return }
         cancelTimer()
@@ -15,30 +16,30 @@ extension ProxyHandler {
         let keepAlive = exchange.clientKeepAlive && !close && !quiescing
         writeError(
             status, code, message, version: exchange.clientVersion, keepAlive: keepAlive, requestID: exchange.requestID.text,
-            headers: exchange.addedHeaders + headers, bodiless: exchange.method == .HEAD
+            headers: exchange.addedHeaders + headers, fields: fields, bodiless: exchange.method == .HEAD
         )
         answered(closing: !keepAlive)
     }
 
     func respondLocally(
         _ head: HTTPRequestHead, _ status: HTTPResponseStatus, _ code: String, _ message: String, close: Bool = false,
-        headers: [(String, String)] = []
+        headers: [(String, String)] = [], fields: [(String, String)] = []
     ) {
         discardingBody = true
         let requestID = head.headers.first(name: "x-request-id") ?? pool.requestIDs.make()
         writeError(
             status, code, message, version: head.version, keepAlive: head.isKeepAlive && !close && !quiescing, requestID: requestID, headers: headers,
-            bodiless: head.method == .HEAD)
+            fields: fields, bodiless: head.method == .HEAD)
     }
 
     /// - Parameter bodiless: the request was HEAD: the head says what the body would be, and
     ///   none follows.
     func writeError(
         _ status: HTTPResponseStatus, _ code: String, _ message: String, version: HTTPVersion, keepAlive: Bool, requestID: String,
-        headers: [(String, String)] = [], bodiless: Bool = false
+        headers: [(String, String)] = [], fields: [(String, String)] = [], bodiless: Bool = false
     ) {
         guard let context else { return }
-        let body = ProxyError.body(code: code, message: message, allocator: context.channel.allocator)
+        let body = ProxyError.body(code: code, message: message, fields: fields, allocator: context.channel.allocator)
         var head = HTTPResponseHead(version: version, status: status)
         head.headers.add(name: "content-type", value: "application/json")
         head.headers.add(name: "content-length", value: String(body.readableBytes))

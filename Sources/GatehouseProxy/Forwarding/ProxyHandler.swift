@@ -61,6 +61,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         var replacesCORS = false
         /// The client sent `Expect: 100-continue`: it is told to go on once policies let it.
         var expectsContinue = false
+        /// The route checks this request's JSON body: it is held (up to the policy's size) and
+        /// goes upstream only once it has ended and passed.
+        var bodyCheck: RequestValidationPolicy?
+        /// Every policy let the request's head through; it waits for its body to be checked.
+        var awaitingBodyCheck = false
 
         init(
             config: CompiledConfig, upstream: CompiledUpstream, head: ByteBuffer, method: HTTPMethod, chunked: Bool, clientVersion: HTTPVersion,
@@ -191,6 +196,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 if exchange.responseStarted { return cutShort() }
                 return failBeforeResponse(.payloadTooLarge, "body_too_large", "the request body is over the limit of \(limit) bytes", close: true)
             }
+            if let check = exchange.bodyCheck, let limit = check.body?.maxBytes, exchange.bodyBytes > limit {
+                exchange.config.policyMetrics.invalidRequests.wrappingIncrement(ordering: .relaxed)
+                return failBeforeResponse(
+                    .payloadTooLarge, "body_too_large", "policy '\(check.name)' checks bodies of up to \(limit) bytes", close: true)
+            }
             if let connection = exchange.connection {
                 exchange.bodyForwarded = true
                 connection.writeBody(buffer, chunked: exchange.chunked)
@@ -212,6 +222,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                     "the request has \(trailers.count) trailer fields; the limit is \(options.maxHeaderCount)", close: true)
             }
             exchange.requestEnded = true
+            if exchange.awaitingBodyCheck { return checkHeldBody(exchange) }
             if let connection = exchange.connection {
                 connection.writeEnd(chunked: exchange.chunked)
                 connection.flush()
@@ -233,6 +244,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             context.read()
         } else if pipelined.isFull {
             holdClientReads()
+        } else if let exchange, exchange.bodyCheck != nil, exchange.connection == nil {
+            // A body being checked is read to its end (its size is bounded) before any upstream is asked.
+            context.read()
         } else if let exchange, !exchange.requestEnded, !(exchange.connection?.isWritable ?? false) {
             holdClientReads()
         } else {
@@ -305,6 +319,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         var query = target.query
         var addedHeaders: [(String, String)] = []
         var consumer: KeyAuthPolicy.Caller?
+        var bodyCheck: RequestValidationPolicy?
         if let chain = route.policies {
             if let cors = chain.cors { addedHeaders = cors.actualHeaders(origin: head.headers.first(name: "origin")) }
             if let auth = keyAuth {
@@ -312,6 +327,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                     return
                 }
                 consumer = caller
+            }
+            if let validation = chain.validation {
+                guard
+                    let holds = validate(
+                        head, validation, query: target.query, match: found, answerHeaders: addedHeaders, metrics: config.policyMetrics)
+                else { return }
+                if holds { bodyCheck = validation }
             }
         }
         var upstreamHead = UpstreamRequestHead(method: head.method, path: forwardedPath, query: query, spare: &spareRequestHead)
@@ -354,6 +376,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             head.version.minor >= 1 && head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" })
         self.exchange = exchange
         guard let chain = route.policies else { return proceed(exchange) }
+        if bodyCheck != nil {
+            exchange.bodyCheck = bodyCheck
+            resumeClientReads()
+        }
         exchange.addedHeaders = addedHeaders
         exchange.replacesCORS = chain.cors != nil
         let limits = chain.limits(for: consumer?.consumer)
@@ -371,6 +397,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         // its limits (it was stripped from what goes upstream): the client sends its body then.
         if exchange.expectsContinue {
             writeHead(HTTPResponseHead(version: exchange.clientVersion, status: .continue), flush: true)
+        }
+        if exchange.bodyCheck != nil {
+            guard exchange.requestEnded else {
+                exchange.awaitingBodyCheck = true
+                return
+            }
+            return checkHeldBody(exchange)
         }
         connect(excluding: [])
     }

@@ -1,12 +1,13 @@
 import GatehouseModel
 
 /// The policies one route runs, compiled with its snapshot and in phase order: CORS preflight,
-/// authentication, then rate limits and quotas (those of the identified consumer where it has
-/// its own). Immutable; routes with the same policies share one chain. A route without any
+/// authentication, request validation, then rate limits and quotas (those of the identified
+/// consumer where it has its own). Immutable; routes with the same policies share one chain. A route without any
 /// policy has none, and pays nothing.
 public final class PolicyChain: Sendable {
     let cors: CORSPolicy?
     let keyAuth: KeyAuthPolicy?
+    let validation: RequestValidationPolicy?
     /// For requests without a consumer, or whose consumer has no policies of its own here.
     let limits: [LimitPolicy]
     /// Consumer id → its limits, for consumers with policies scoped to them.
@@ -23,11 +24,12 @@ public final class PolicyChain: Sendable {
     }
 
     init(
-        cors: CORSPolicy?, keyAuth: KeyAuthPolicy?, limits: [LimitPolicy], consumerLimits: [String: [LimitPolicy]], described: [Step],
-        consumerDescribed: [String: [Step]]
+        cors: CORSPolicy?, keyAuth: KeyAuthPolicy?, validation: RequestValidationPolicy?, limits: [LimitPolicy],
+        consumerLimits: [String: [LimitPolicy]], described: [Step], consumerDescribed: [String: [Step]]
     ) {
         self.cors = cors
         self.keyAuth = keyAuth
+        self.validation = validation
         self.limits = limits
         self.consumerLimits = consumerLimits
         self.described = described

@@ -17,6 +17,7 @@ struct PolicyCompiler {
         case cors(CORSPolicy)
         case keyAuth(KeyAuthPolicy)
         case limit(LimitPolicy)
+        case validation(RequestValidationPolicy)
     }
 
     init(_ document: ConfigDocument, state: PolicyState) {
@@ -51,7 +52,9 @@ struct PolicyCompiler {
         let keyAuthSource = pick(.keyAuth, consumer: nil)
         let cors = try corsSource.map { policy throws(ConfigCompiler.Rejection) in try corsPolicy(policy) }
         let keyAuth = try keyAuthSource.map { policy throws(ConfigCompiler.Rejection) in try keyAuthPolicy(policy) }
-        let beforeLimits = [corsSource, keyAuthSource].compactMap { $0 }
+        let validationSource = pick(.requestValidation, consumer: nil)
+        let validation = try validationSource.map { policy throws(ConfigCompiler.Rejection) in try validationPolicy(policy) }
+        let beforeLimits = [corsSource, keyAuthSource, validationSource].compactMap { $0 }
         let limitTypes = PolicyType.allCases.filter(\.isConsumerScopable).sorted { $0.phase < $1.phase }
         func limitPolicies(consumer: String?) -> [Policy] { limitTypes.compactMap { pick($0, consumer: consumer) } }
 
@@ -65,9 +68,9 @@ struct PolicyCompiler {
             consumerDescribed[consumer.id] = (beforeLimits + own).map(Self.step)
         }
         let limits = try defaultPolicies.map { policy throws(ConfigCompiler.Rejection) in try limitPolicy(policy) }
-        if cors == nil, keyAuth == nil, limits.isEmpty, consumerLimits.isEmpty { return nil }
+        if cors == nil, keyAuth == nil, validation == nil, limits.isEmpty, consumerLimits.isEmpty { return nil }
         return PolicyChain(
-            cors: cors, keyAuth: keyAuth, limits: limits, consumerLimits: consumerLimits,
+            cors: cors, keyAuth: keyAuth, validation: validation, limits: limits, consumerLimits: consumerLimits,
             described: (beforeLimits + defaultPolicies).map(Self.step), consumerDescribed: consumerDescribed)
     }
 
@@ -100,6 +103,18 @@ struct PolicyCompiler {
             throw ConfigCompiler.Rejection(description: "policy '\(policy.name)': anonymous consumer '\(anonymous)' does not exist")
         }
         built[policy.id] = .keyAuth(compiled)
+        return compiled
+    }
+
+    private mutating func validationPolicy(_ policy: Policy) throws(ConfigCompiler.Rejection) -> RequestValidationPolicy {
+        if case .validation(let built)? = built[policy.id] { return built }
+        let compiled: RequestValidationPolicy
+        do {
+            compiled = try RequestValidationPolicy(name: policy.name, config: policy.config)
+        } catch {
+            throw ConfigCompiler.Rejection(description: "policy '\(policy.name)' cannot be built: \(error.message)")
+        }
+        built[policy.id] = .validation(compiled)
         return compiled
     }
 
@@ -142,7 +157,7 @@ struct PolicyCompiler {
                 name: policy.name, kind: .quota(monthly: config["period"]?.stringValue == "month"), limit: limit, by: .consumer,
                 counter: .redis(state.redisClient(address)), failOpen: failOpen, identity: policy.id,
                 now: state.now)
-        case .cors, .keyAuth:
+        case .cors, .keyAuth, .requestValidation:
             throw fail("\(policy.type.rawValue) is not a limit")
         }
         built[policy.id] = .limit(compiled)

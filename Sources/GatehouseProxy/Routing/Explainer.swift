@@ -258,6 +258,7 @@ extension PolicyPhase {
         case .preflight: "cors-preflight"
         case .authentication: "authentication"
         case .authorization: "authorization"
+        case .validation: "validation"
         case .rateLimit: "rate-limit"
         case .requestTransform: "request-transform"
         case .responseTransform: "response-transform"

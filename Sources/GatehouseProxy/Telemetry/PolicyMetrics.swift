@@ -6,6 +6,8 @@ public final class PolicyMetrics: Sendable {
     let authenticationFailures = ManagedAtomic(0)
     let rateLimited = ManagedAtomic(0)
     let quotaExceeded = ManagedAtomic(0)
+    /// Requests a `request-validation` policy refused (400, 413, 415).
+    let invalidRequests = ManagedAtomic(0)
     /// Redis commands that failed or timed out.
     let redisErrors = ManagedAtomic(0)
     /// Requests let through (fail open) or refused (fail closed) because Redis could not count them.
@@ -23,6 +25,7 @@ public final class PolicyMetrics: Sendable {
             + counter("gatehouse_auth_failures_total", "Requests refused with 401 for a missing or wrong credential.", authenticationFailures)
             + counter("gatehouse_rate_limited_total", "Requests refused with 429 by a rate limit.", rateLimited)
             + counter("gatehouse_quota_exceeded_total", "Requests refused with 429 by a quota.", quotaExceeded)
+            + counter("gatehouse_invalid_requests_total", "Requests refused by a request-validation policy.", invalidRequests)
             + counter("gatehouse_redis_errors_total", "Redis commands of rate limits and quotas that failed or timed out.", redisErrors)
             + "# HELP gatehouse_limit_unavailable_total Requests a rate limit or quota could not count (Redis unreachable), by what was done.\n"
             + "# TYPE gatehouse_limit_unavailable_total counter\n"
