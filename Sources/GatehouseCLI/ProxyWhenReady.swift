@@ -45,7 +45,7 @@ final class ProxyWhenReady: Service {
         do {
             bound = try await bind(systemd ?? received?.sockets)
         } catch {
-            received?.decline()
+            received?.release()
             throw error
         }
         // From here this process accepts on them, and the old one no longer does.
@@ -57,12 +57,16 @@ final class ProxyWhenReady: Service {
                 // Port 0 stands for the port it picked: that is what a successor asks for.
                 let served = ListenAddress(host: address.host, port: bound.localAddress.port ?? address.port)
                 handoff = try SocketHandoff.serve(
-                    path: handoffPath, address: served, sockets: { bound.handOver() }, ended: { bound.handOverEnded(taken: $0) }, logger: logger)
+                    path: handoffPath, address: served, sockets: { bound.handOver() }, ended: { bound.handOverEnded(taken: $0) },
+                    returned: { bound.handedBack() }, logger: logger)
             } catch {
                 logger.warning("upgrades will not be handed this process's sockets", metadata: ["error": "\(error)"])
             }
         }
         defer { handoff?.stop() }
+        // Held while serving: its end tells the process these sockets came from, if it still
+        // runs, to accept on them again.
+        defer { received?.release() }
         try await bound.run()
     }
 }

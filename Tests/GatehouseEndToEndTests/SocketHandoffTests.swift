@@ -74,6 +74,37 @@ import Testing
         #expect(current.terminate() == 0)
     }
 
+    @Test func aNewProcessThatDiesAfterTakingTheSocketsGivesThemBack() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let db = dir.file("gatehouse.db")
+        let upstream = try await TestUpstream.start()
+        let old = try await GatehouseProcess.serve(db: db)
+        defer { _ = old.terminate() }
+        try await old.routeEverything(to: upstream)
+        let port = old.ports.proxy
+        let new = try await GatehouseProcess.serve(db: db, proxyPort: port, standby: true)
+        try await waitUntil("the new process to take the sockets") { old.output.contains("listening sockets handed to a new process") }
+        new.signal(SIGKILL)
+        _ = try await new.exitStatus()
+        try await waitUntil("the old process to take them back") { old.output.contains("the process that took the listening sockets has ended") }
+        // Answered by the old process: not left in an accept queue nobody reads.
+        for _ in 0..<5 { #expect(try await httpRequest(port: port, .GET, "/x").status == 200) }
+    }
+
+    @Test func aHandoffPathThatIsNotASocketIsLeftAlone() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let upstream = try await TestUpstream.start()
+        let precious = dir.file("precious.txt")
+        try "keep me".write(toFile: precious, atomically: false, encoding: .utf8)
+        let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"), extraArguments: ["--handoff-socket", precious])
+        try await gatehouse.routeEverything(to: upstream)
+        try await waitUntil("the refusal logged") { gatehouse.output.contains("exists and is not a socket") }
+        #expect(gatehouse.terminate() == 0)
+        #expect(try String(contentsOfFile: precious, encoding: .utf8) == "keep me")
+    }
+
     @Test func aDrainAnswersAnIdleConnectionsNextRequestWithClose() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

@@ -26,7 +26,7 @@ import Testing
         let server = proxy.server
         let handoff = try SocketHandoff.serve(
             path: dir.file("handoff.sock"), address: address, sockets: { server.handOver() }, ended: { server.handOverEnded(taken: $0) },
-            logger: Logger(label: "test"))
+            returned: { server.handedBack() }, logger: Logger(label: "test"))
         let received = try #require(SocketHandoff.receive(path: dir.file("handoff.sock"), address: address, logger: Logger(label: "test")))
         #expect(received.sockets.origin == .handedOver)
         #expect(!received.sockets.descriptors.isEmpty)
@@ -45,7 +45,7 @@ import Testing
 
         let queued = try await RawConnection.open(port: setup.proxy.port)
         try await queued.send(Self.request)
-        setup.received.decline()
+        setup.received.release()
         for descriptor in setup.received.sockets.descriptors { close(descriptor) }
         #expect(statusLine(try await queued.received(containing: "\r\n\r\n")) == "HTTP/1.1 200 OK")
         for _ in 0..<5 {
@@ -75,7 +75,26 @@ import Testing
             #expect(statusLine(try await rawExchange(port: setup.proxy.port, Self.request)) == "HTTP/1.1 418 I'm a teapot")
         }
         await queued.close()
+        // The successor ends (it crashed, or the upgrade is rolled back): the old owner accepts again.
         for channel in successors { try await channel.close() }
+        let waiting = try await RawConnection.open(port: setup.proxy.port)
+        try await waiting.send(Self.request)
+        setup.received.release()
+        #expect(statusLine(try await waiting.received(containing: "\r\n\r\n")) == "HTTP/1.1 200 OK")
+        for _ in 0..<5 {
+            #expect(statusLine(try await rawExchange(port: setup.proxy.port, Self.request)) == "HTTP/1.1 200 OK")
+        }
+        await waiting.close()
+    }
+
+    @Test func aSuccessorThatNeverConfirmsGivesTheSocketsBackAtTheDeadline() async throws {
+        let setup = try await Self.lend()
+        defer { setup.handoff.stop(); setup.dir.remove() }
+        let waiting = try await RawConnection.open(port: setup.proxy.port)
+        try await waiting.send(Self.request)
+        #expect(statusLine(try await waiting.received(containing: "\r\n\r\n")) == "HTTP/1.1 200 OK")
+        for descriptor in setup.received.sockets.descriptors { close(descriptor) }
+        await waiting.close()
     }
 }
 

@@ -78,6 +78,15 @@ public final class Listener: Service {
         }
     }
 
+    /// The process that took the sockets has ended while this one still serves: accept on them again.
+    public func handedBack() {
+        sockets.withLockedValue { state in
+            guard case .handedOver = state else { return }
+            setAccepting(true)
+            state = .open
+        }
+    }
+
     private func setAccepting(_ accepting: Bool) {
         for channel in channels { try? channel.setOption(.autoRead, value: accepting).wait() }
     }

@@ -18,7 +18,9 @@ import SwiftOverlayShims
 /// one confirms once it serves them, so one process at a time accepts and no connection queued
 /// on the sockets is lost; without the confirmation (the new process failed, or took more than
 /// `confirmTimeout`) the old one accepts again. The old process then serves its open connections
-/// until it is told to drain.
+/// until it is told to drain. The connection between the two stays open while the new process
+/// lives: should it end before the old one drains (it crashed, or it was stopped to roll the
+/// upgrade back), the old process accepts on the sockets again.
 ///
 /// A process starting up asks first (`receive`); the one that answers is the one it replaces.
 /// It then serves the path itself (`SocketHandoff.serve`), for the next upgrade. Both ends check
@@ -31,34 +33,38 @@ public final class SocketHandoff: Sendable {
     private let inode: UInt64
     private let stopped = Atomic(false)
     private let logger: Logger
-    static let confirmTimeout: Int = 10
+    /// For the whole confirmation, however the peer spreads its bytes: a real successor confirms
+    /// within milliseconds.
+    static let confirmTimeout = Duration.seconds(5)
     private static let confirmation = Array("taken\n".utf8)
 
     /// Sockets received from the process being replaced, which waits for `confirm` (or the
-    /// connection's end) before it goes on.
+    /// connection's end) before it goes on. Keep it while serving the sockets: its end (`release`,
+    /// or this process's) tells the old process to accept on them again if it still runs.
     public final class Received: Sendable {
         public let sockets: ListeningSockets
         private let connection: CInt
-        private let settled = Atomic(false)
+        private let closed = Atomic(false)
+        private let confirmed = Atomic(false)
 
         init(sockets: ListeningSockets, connection: CInt) {
             self.sockets = sockets
             self.connection = connection
         }
 
-        /// This process serves the sockets now: the old one must not accept on them again.
-        public func confirm() { settle(confirmed: true) }
+        /// This process serves the sockets now: the old one must not accept on them while this lives.
+        public func confirm() {
+            guard !closed.load(ordering: .relaxed), !confirmed.exchange(true, ordering: .relaxed) else { return }
+            _ = write(connection, SocketHandoff.confirmation, SocketHandoff.confirmation.count)
+        }
 
-        /// This process could not serve them: the old one accepts on them again.
-        public func decline() { settle(confirmed: false) }
-
-        private func settle(confirmed: Bool) {
-            guard !settled.exchange(true, ordering: .relaxed) else { return }
-            if confirmed { _ = write(connection, SocketHandoff.confirmation, SocketHandoff.confirmation.count) }
+        /// This process could not serve them, or serves them no longer: the old one accepts on them again.
+        public func release() {
+            guard !closed.exchange(true, ordering: .relaxed) else { return }
             close(connection)
         }
 
-        deinit { decline() }
+        deinit { release() }
     }
 
     /// What the old process says beside the descriptors.
@@ -120,12 +126,23 @@ public final class SocketHandoff: Sendable {
 
     /// Serves `path` (replacing whatever is there) until `stop`: each process of this user that
     /// connects gets `sockets()` (descriptors this closes once sent) if it names `address`, and
-    /// `ended` is told whether it confirmed taking them.
+    /// `ended` is told whether it confirmed taking them; and `returned` once a process that took
+    /// them has ended.
     public static func serve(
         path: String, address: ListenAddress, sockets: @escaping @Sendable () -> [CInt]?, ended: @escaping @Sendable (_ taken: Bool) -> Void,
-        logger: Logger
+        returned: @escaping @Sendable () -> Void, logger: Logger
     ) throws(ListeningSockets.Failure) -> SocketHandoff {
-        unlink(path)
+        // Only a socket is replaced: a path given by mistake (the database, say) is left alone.
+        var existing = stat()
+        if lstat(path, &existing) == 0 {
+            guard existing.st_mode & S_IFMT == S_IFSOCK else {
+                throw .init(description: "\(path) exists and is not a socket; choose another --handoff-socket")
+            }
+            unlink(path)
+        }
+        guard path.utf8.count < MemoryLayout.size(ofValue: sockaddr_un().sun_path) else {
+            throw .init(description: "the handoff socket path \(path) is longer than a Unix socket path may be (107 bytes)")
+        }
         let listening = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard listening >= 0 else { throw .init(description: "cannot open the handoff socket: \(ListeningSockets.errnoText())") }
         // Only this user may connect: the sockets are the gateway's port.
@@ -140,7 +157,7 @@ public final class SocketHandoff: Sendable {
         var status = stat()
         let inode = stat(path, &status) == 0 ? UInt64(status.st_ino) : 0
         let handoff = SocketHandoff(path: path, listening: listening, inode: inode, logger: logger)
-        let thread = Thread { handoff.acceptLoop(address: address, sockets: sockets, ended: ended) }
+        let thread = Thread { handoff.acceptLoop(address: address, sockets: sockets, ended: ended, returned: returned) }
         thread.name = "gatehouse-handoff"
         thread.start()
         return handoff
@@ -160,25 +177,50 @@ public final class SocketHandoff: Sendable {
         if stat(path, &status) == 0, UInt64(status.st_ino) == inode { unlink(path) }
     }
 
-    private func acceptLoop(address: ListenAddress, sockets: @Sendable () -> [CInt]?, ended: @Sendable (Bool) -> Void) {
+    private func acceptLoop(
+        address: ListenAddress, sockets: @Sendable () -> [CInt]?, ended: @Sendable (Bool) -> Void, returned: @escaping @Sendable () -> Void
+    ) {
         defer { close(listening) }
         while !stopped.load(ordering: .relaxed) {
             var poller = pollfd(fd: listening, events: Int16(POLLIN), revents: 0)
             guard poll(&poller, 1, 200) > 0 else { continue }
             let connection = csp_accept(listening)
             guard connection >= 0 else { continue }
-            answer(connection, address: address, sockets: sockets, ended: ended)
-            close(connection)
+            if answer(connection, address: address, sockets: sockets, ended: ended) {
+                watch(connection, returned: returned)
+            } else {
+                close(connection)
+            }
         }
     }
 
-    private func answer(_ connection: CInt, address: ListenAddress, sockets: @Sendable () -> [CInt]?, ended: @Sendable (Bool) -> Void) {
+    /// Waits, on a thread of its own, for the end of the process that took the sockets.
+    private func watch(_ connection: CInt, returned: @escaping @Sendable () -> Void) {
+        let logger = logger
+        let thread = Thread {
+            var byte: UInt8 = 0
+            var poller = pollfd(fd: connection, events: Int16(POLLIN), revents: 0)
+            // Anything but more bytes is the end: EOF, an error, a hang-up.
+            while poll(&poller, 1, -1) >= 0 || errno == EINTR {
+                if poller.revents != 0, recv(connection, &byte, 1, Int32(MSG_DONTWAIT)) != 1 { break }
+            }
+            close(connection)
+            logger.notice("the process that took the listening sockets has ended")
+            returned()
+        }
+        thread.name = "gatehouse-handoff-watch"
+        thread.start()
+    }
+
+    /// Whether the sockets were taken (the connection is then kept, to learn when the taker ends).
+    private func answer(_ connection: CInt, address: ListenAddress, sockets: @Sendable () -> [CInt]?, ended: @Sendable (Bool) -> Void) -> Bool {
         var timeout = timeval(tv_sec: 2, tv_usec: 0)
         setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var uid: UInt32 = 0
         var pid: Int32 = 0
         guard csp_peer(connection, &uid, &pid) == 0, uid == getuid() else {
-            return logger.warning("refused a handoff request from another user", metadata: ["path": "\(path)"])
+            logger.warning("refused a handoff request from another user", metadata: ["path": "\(path)"])
+            return false
         }
         var request = [UInt8](repeating: 0, count: 256)
         let count = read(connection, &request, request.count)
@@ -186,7 +228,7 @@ public final class SocketHandoff: Sendable {
             let descriptors = sockets(), !descriptors.isEmpty
         else {
             _ = csp_send_descriptors(connection, [], 0, "{}", 2)
-            return
+            return false
         }
         let offer = Array(Offer(address: address.description, count: descriptors.count).json.canonicalBytes)
         let sent = csp_send_descriptors(connection, descriptors, CInt(descriptors.count), offer, offer.count) == 0
@@ -198,20 +240,26 @@ public final class SocketHandoff: Sendable {
         } else {
             logger.warning("a new process asked for the listening sockets but did not take them; accepting on them again", metadata: ["pid": "\(pid)"])
         }
+        return taken
     }
 
-    /// Whether the peer says it serves the sockets, within `confirmTimeout`.
+    /// Whether the peer says it serves the sockets, all of it within `confirmTimeout`.
     private static func confirmed(on connection: CInt) -> Bool {
-        var timeout = timeval(tv_sec: confirmTimeout, tv_usec: 0)
-        setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var reply = [UInt8](repeating: 0, count: 16)
+        let clock = ContinuousClock()
+        let deadline = clock.now + confirmTimeout
+        var reply = [UInt8](repeating: 0, count: confirmation.count)
         var length = 0
         while length < confirmation.count {
-            let count = read(connection, &reply[length], reply.count - length)
+            let left = deadline - clock.now
+            guard left > .zero else { return false }
+            var poller = pollfd(fd: connection, events: Int16(POLLIN), revents: 0)
+            let milliseconds = Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
+            guard poll(&poller, 1, milliseconds) > 0 else { return false }
+            let count = recv(connection, &reply[length], confirmation.count - length, Int32(MSG_DONTWAIT))
             guard count > 0 else { return false }
             length += count
         }
-        return Array(reply.prefix(length)) == confirmation
+        return reply == confirmation
     }
 
     private static func connect(_ descriptor: CInt, toUnixPath path: String) -> Bool {
