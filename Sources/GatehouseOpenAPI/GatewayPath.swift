@@ -19,6 +19,12 @@ struct GatewayPath: Sendable, Equatable {
         _ path: String, serverPath: String, basePath: OpenAPIImportOptions.BasePath, stripServerPath: Bool
     ) -> Result<GatewayPath, Refusal> {
         var warnings: [String] = []
+        if path.count > 1, path.hasSuffix("/") {
+            // Routes hold no trailing slash: `/users/` would route as `/users`, and a request for
+            // `/users/` would pass this operation's policies by.
+            warnings.append(
+                "the path ends with '/', which routes cannot hold: the route serves '\(path.dropLast())', and a request for '\(path)' reaches another route or a 404")
+        }
         var segments: [String] = []
         var used: Set<String> = []
         for raw in path.split(separator: "/", omittingEmptySubsequences: false).dropFirst() {

@@ -204,3 +204,20 @@ extension OperationMappingTests {
         #expect(document.routes.map { "\($0.name) \($0.methods)" } == ["t.copy-search [\"COPY\"]", "t.search [\"QUERY\"]"])
     }
 }
+
+extension OperationMappingTests {
+    @Test func aPathEndingInASlashIsWarnedOfAndStrictRefusesIt() throws {
+        let spec = SpecFixture(
+            """
+            openapi: 3.0.3
+            info: { title: t, version: "1" }
+            paths: { "/admin/users/": { get: { operationId: users } } }
+            """)
+        let output = try spec.run()
+        #expect(try ConfigDocument.read(output.document).route("t.users")?.paths == ["=/admin/users"])
+        let warning =
+            "spec.yaml#/paths/~1admin~1users~1: the path ends with '/', which routes cannot hold: the route serves '/admin/users', and a request for '/admin/users/' reaches another route or a 404"
+        #expect(output.warnings.map(\.description) == [warning])
+        #expect(spec.refusal(.loopback.with { $0.strict = true }) == [warning])
+    }
+}

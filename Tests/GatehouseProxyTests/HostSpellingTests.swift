@@ -48,7 +48,8 @@ import Testing
         let proxy = try await Self.proxy()
         for host in ["api%2Eexample.com", "api%2eexample%2ecom", "api..example.com", ".api.example.com", ".", "api.example.com..", "%61pi.example.com",
             "api.example.com,other", "api.example.com;x", "api.example.com&x", "api.example.com=", "api.example.com~", "(api.example.com)",
-            "api.example.com*", "api.example.com!", "api.example.com$", "api.example.com'", "api.example.com+x"] {
+            "api.example.com*", "api.example.com!", "api.example.com$", "api.example.com'", "api.example.com+x",
+            "10.1", "0x0a.0.0.1", "167772161", "010.000.000.001"] {
             #expect(
                 try await Self.status(proxy, "GET /x HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n") == "HTTP/1.1 400 Bad Request",
                 "Host: \(host)")
