@@ -4,6 +4,11 @@ import NIOCore
 #if canImport(Glibc)
 import Glibc
 #endif
+// sockaddr_in's members may be found through NIO's C module, depending on which files the
+// compiler reads together (MemberImportVisibility).
+#if canImport(CNIOLinux)
+import CNIOLinux
+#endif
 
 /// The proxy's listening TCP sockets as descriptors, before SwiftNIO takes them over: bound
 /// here (one `SO_REUSEPORT` socket per worker), handed over by the process being replaced
