@@ -27,6 +27,9 @@ struct ServerAddress: Sendable, Hashable {
             rest = rest[rest.index(after: close)...]
         }
         filled += rest
+        if filled.contains("?") || filled.contains("#") {
+            return .failure("'\(filled)' has a query or fragment; a server URL is scheme://host[:port][/path]")
+        }
         guard let schemeEnd = filled.range(of: "://") else {
             // Relative: the path alone (`/api/v3`, `v3`, or empty).
             let path = filled.hasPrefix("/") ? filled : "/" + filled
@@ -89,6 +92,12 @@ struct ServerAddress: Sendable, Hashable {
         let schemes = (spec.root["schemes"]?.arrayValue ?? []).compactMap(\.stringValue)
         let scheme = schemes.contains("https") ? "https" : schemes.first ?? "https"
         let basePath = spec.root["basePath"]?.stringValue ?? ""
+        guard basePath.isEmpty || basePath.hasPrefix("/") else {
+            return .failure(spec.problem(JSONPointer(tokens: ["basePath"]), "'\(basePath)' must start with '/'"))
+        }
+        if case .string(let host)? = spec.root["host"], host.contains(where: { "/?#".contains($0) }) {
+            return .failure(spec.problem(JSONPointer(tokens: ["host"]), "'\(host)' must be a host and an optional port, without a path (basePath holds the path)"))
+        }
         guard case .string(let host)? = spec.root["host"] else {
             return parse(basePath, variables: [:]).mapError { spec.problem(JSONPointer(tokens: ["basePath"]), $0.reason) }
         }

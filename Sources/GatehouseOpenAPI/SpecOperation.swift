@@ -34,8 +34,12 @@ struct SpecOperation: Sendable {
         guard let paths = spec.root["paths"] else { return ([], []) }
         guard case .object(let items) = paths else { return ([], [spec.problem(pathsPointer, "expected an object of paths")]) }
         let documentSecurity = spec.root["security"].map { ($0, JSONPointer(tokens: ["security"])) }
-        for path in items.keys.sorted() where path.hasPrefix("/") {
+        for path in items.keys.sorted() where !path.hasPrefix("x-") {
             let pathPointer = pathsPointer.appending(path)
+            guard path.hasPrefix("/") else {
+                problems.append(spec.problem(pathPointer, "a path must start with '/'"))
+                continue
+            }
             let item: (value: JSONValue, pointer: JSONPointer)
             do {
                 item = try spec.resolved(items[path]!, at: pathPointer)

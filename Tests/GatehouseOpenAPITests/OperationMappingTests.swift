@@ -221,3 +221,42 @@ extension OperationMappingTests {
         #expect(spec.refusal(.loopback.with { $0.strict = true }) == [warning])
     }
 }
+
+extension OperationMappingTests {
+    @Test func whatAnImportCannotMapIsAnErrorAtItsPointerNeverDroppedSilently() {
+        var options = OpenAPIImportOptions()
+        options.server = nil
+        let noSlash = SpecFixture(
+            """
+            openapi: 3.0.3
+            info: { title: t, version: "1" }
+            paths: { "g": { get: { operationId: g } }, "/ok": { get: { operationId: ok } }, "x-note": {} }
+            """)
+        #expect(noSlash.refusal() == ["spec.yaml#/paths/g: a path must start with '/'"])
+        let query = SpecFixture(
+            """
+            openapi: 3.0.3
+            info: { title: t, version: "1" }
+            servers: [{ url: "http://127.0.0.1:9/v1?x=1" }]
+            paths: { "/ok": { get: { operationId: ok } } }
+            """)
+        #expect(query.refusal(options).first?.hasPrefix("spec.yaml#/servers/0/url: 'http://127.0.0.1:9/v1?x=1' has a query or fragment") == true, "\(query.refusal(options))")
+        let hostWithPath = SpecFixture(
+            """
+            swagger: "2.0"
+            info: { title: t, version: "1" }
+            host: "127.0.0.1:9/x"
+            paths: { "/ok": { get: { operationId: ok } } }
+            """)
+        #expect(hostWithPath.refusal(options).first?.hasPrefix("spec.yaml#/host: '127.0.0.1:9/x' must be a host") == true, "\(hostWithPath.refusal(options))")
+        let relativeBase = SpecFixture(
+            """
+            swagger: "2.0"
+            info: { title: t, version: "1" }
+            host: "127.0.0.1:9"
+            basePath: v1
+            paths: { "/ok": { get: { operationId: ok } } }
+            """)
+        #expect(relativeBase.refusal(options) == ["spec.yaml#/basePath: 'v1' must start with '/'"], "\(relativeBase.refusal(options))")
+    }
+}
