@@ -8,11 +8,11 @@ import Testing
 /// `serve` on a real SQLite file, then requests on its proxy port. Every imported upstream is a
 /// loopback test upstream (`--server`, `--server-var`, `--upstream`), never a host a spec names.
 @Suite(.serialized) struct OpenAPIImportTests {
-    /// The shared test specs, with their licences: `../shared/openapi-specs` beside the
-    /// repository (or `GATEHOUSE_OPENAPI_SPECS`).
+    /// The shared test specs, with their licences (`Tests/Fixtures/openapi-specs`, copied from the
+    /// founders' `shared/openapi-specs`; `GATEHOUSE_OPENAPI_SPECS` names another directory).
     static let specs =
         ProcessInfo.processInfo.environment["GATEHOUSE_OPENAPI_SPECS"]
-        ?? ToolRun.repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/openapi-specs").path
+        ?? ToolRun.repositoryRoot.appendingPathComponent("Tests/Fixtures/openapi-specs").path
     static let key = "shop-key-0123456789abcdef"
 
     static func cli(_ arguments: [String], admin: Int? = nil) throws -> (status: Int32, output: String) {

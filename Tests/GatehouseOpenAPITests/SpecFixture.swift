@@ -34,12 +34,12 @@ struct SpecFixture {
         try ConfigDocument.read(try run(options, overlay: overlay).document)
     }
 
-    /// The shared test specs, with their licences: `../shared/openapi-specs` beside the
-    /// repository (or `GATEHOUSE_OPENAPI_SPECS`).
+    /// The shared test specs, with their licences (`Tests/Fixtures/openapi-specs`, copied from the
+    /// founders' `shared/openapi-specs`; `GATEHOUSE_OPENAPI_SPECS` names another directory).
     static let sharedDirectory =
         ProcessInfo.processInfo.environment["GATEHOUSE_OPENAPI_SPECS"]
-        ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("shared/openapi-specs").path
+        ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/openapi-specs").path
 
     static func shared(_ name: String) throws -> OpenAPIImport.Input {
         let directory = sharedDirectory
