@@ -1,3 +1,5 @@
+import GatehouseModel
+
 /// A request target checked and normalized for routing: the path the gateway routes on is the
 /// path it forwards.
 ///
@@ -78,7 +80,7 @@ struct RequestTarget: Equatable {
             if bytes[index] == UInt8(ascii: "%") {
                 let first = bytes.index(after: index)
                 guard first < bytes.endIndex, bytes.index(after: first) < bytes.endIndex,
-                    hexValue(bytes[first]) != nil, hexValue(bytes[bytes.index(after: first)]) != nil
+                    PercentDecoding.hexValue(bytes[first]) != nil, PercentDecoding.hexValue(bytes[bytes.index(after: first)]) != nil
                 else { throw .badPercentEncoding }
             }
             index = bytes.index(after: index)
@@ -98,7 +100,7 @@ struct RequestTarget: Equatable {
                 index += 1
                 continue
             }
-            guard index + 2 < bytes.count, let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2]) else {
+            guard index + 2 < bytes.count, let high = PercentDecoding.hexValue(bytes[index + 1]), let low = PercentDecoding.hexValue(bytes[index + 2]) else {
                 throw .badPercentEncoding
             }
             let decoded = high << 4 | low
@@ -116,14 +118,6 @@ struct RequestTarget: Equatable {
 
     private static let upperHex = Array("0123456789ABCDEF".utf8)
 
-    static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
 }
 
 extension String {

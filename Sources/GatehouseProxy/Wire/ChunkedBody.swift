@@ -1,3 +1,5 @@
+import GatehouseModel
+
 /// Where a chunked body (RFC 9112 §7.1) has got, as a value: fed the bytes as they arrive, it
 /// says how many belong to the body and where its data is, so the body can be passed on as it
 /// came (framing included) or without its framing. Strict about CRLF: a lenient reading of
@@ -50,7 +52,7 @@ struct ChunkedBody: Equatable {
     private mutating func step(_ byte: UInt8) throws(UpstreamResponseError) {
         switch state {
         case .size:
-            if let value = RequestTarget.hexValue(byte) {
+            if let value = PercentDecoding.hexValue(byte) {
                 guard digits < 15 else { throw .malformed("chunk size too large") }
                 size = size << 4 | Int(value)
                 digits += 1

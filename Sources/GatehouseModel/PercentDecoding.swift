@@ -1,9 +1,9 @@
-/// Percent-decoding of path segments and query values, for checking them as the upstream will
-/// read them.
-enum PercentDecoding {
+/// Percent-decoding (RFC 3986 `%XX`): of path segments and query values, to check them as an
+/// upstream will read them, and of URI fragments (JSON pointers). Pure functions.
+public enum PercentDecoding {
     /// `text` decoded, `+` read as a space when `plusIsSpace` (query strings); nil when an
     /// escape is malformed or the bytes are not UTF-8.
-    static func decode(_ text: Substring, plusIsSpace: Bool) -> String? {
+    public static func decode(_ text: Substring, plusIsSpace: Bool) -> String? {
         let utf8 = text.utf8
         // Most values have nothing to decode: no copy of their bytes then.
         if !utf8.contains(UInt8(ascii: "%")), !(plusIsSpace && utf8.contains(UInt8(ascii: "+"))) { return String(text) }
@@ -27,7 +27,8 @@ enum PercentDecoding {
         return String(validating: bytes, as: UTF8.self)
     }
 
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
+    /// The value of one hex digit, or nil.
+    public static func hexValue(_ byte: UInt8) -> UInt8? {
         switch byte {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
         case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
