@@ -67,23 +67,24 @@ public final class Listener: Service {
     /// After `handOver`: the successor serves the sockets now (`taken`), or it did not confirm and
     /// this process accepts on them again.
     public func handOverEnded(taken: Bool) {
-        sockets.withLockedValue { state in
-            guard case .lent = state else { return }
-            if taken {
-                state = .handedOver
-            } else {
-                setAccepting(true)
-                state = .open
-            }
+        if taken {
+            sockets.withLockedValue { state in if state == .lent { state = .handedOver } }
+        } else {
+            acceptAgain(after: .lent)
         }
     }
 
     /// The process that took the sockets has ended while this one still serves: accept on them again.
     public func handedBack() {
-        sockets.withLockedValue { state in
-            guard case .handedOver = state else { return }
+        acceptAgain(after: .handedOver)
+    }
+
+    /// Accepts again if the sockets are still `state` (not closed by a drain meanwhile).
+    private func acceptAgain(after state: SocketsState) {
+        sockets.withLockedValue { current in
+            guard current == state else { return }
             setAccepting(true)
-            state = .open
+            current = .open
         }
     }
 
