@@ -23,7 +23,7 @@ import Testing
         let forged = try await ForgedControlPlane.start(frames: frame)
         let plane = try await GatehouseProcess.dataPlane(
             controlPlane: "http://127.0.0.1:\(forged.port)", token: Self.token, cacheDir: dir.file("dp"))
-        defer { _ = plane.terminate() }
+        defer { plane.stop() }
         let pid = try #require(try await httpRequest(port: plane.ports.status, .GET, "/status").json["pid"]?.intValue)
         let before = Self.peakResidentKiB(pid) / 1024
         // Every reconnect gets the same frame; the peak resident size stays far below what it announces.
@@ -46,7 +46,7 @@ import Testing
         let forged = try await ForgedControlPlane.start(frames: ClusterProtocol.snapshotFrame(impostor))
         let plane = try await GatehouseProcess.dataPlane(
             controlPlane: "http://127.0.0.1:\(forged.port)", token: Self.token, cacheDir: dir.file("forged"))
-        defer { _ = plane.terminate() }
+        defer { plane.stop() }
         try await waitUntil("the refusal") {
             let error = try await httpRequest(port: plane.ports.status, .GET, "/status").json["control_plane"]?["last_error"]?.stringValue
             return error?.contains("no valid signature") == true
@@ -59,7 +59,7 @@ import Testing
         let genuine = try await ForgedControlPlane.start(frames: ClusterProtocol.snapshotFrame(ClusterFrameTests.signed(snapshot)))
         let served = try await GatehouseProcess.dataPlane(
             controlPlane: "http://127.0.0.1:\(genuine.port)", token: Self.token, cacheDir: dir.file("genuine"))
-        defer { _ = served.terminate() }
+        defer { served.stop() }
         try await served.waitForConfigVersion(1)
         // Cached before it is acknowledged, a moment after it is served.
         try await waitUntil("the snapshot cached") { FileManager.default.fileExists(atPath: dir.file("genuine/snapshot.json")) }
@@ -91,7 +91,7 @@ import Testing
         }
         let plane = try await GatehouseProcess.dataPlane(
             controlPlane: "http://127.0.0.1:\(forged.port)", token: Self.token, cacheDir: dir.file("dp"))
-        defer { _ = plane.terminate() }
+        defer { plane.stop() }
         try await plane.waitForConfigVersion(2)
         let status = try await httpRequest(port: plane.ports.status, .GET, "/status").json
         #expect(status["config_hash"] == .string(v2.hash))

@@ -11,7 +11,7 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
         let badChunk = try await rawExchange(
             port: gatehouse.ports.admin,
             "POST /upstreams HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n")
@@ -31,7 +31,7 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"), extraArguments: ["--admin-idle-timeout", "1s"])
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
         let client = try await RawConnection.open(port: gatehouse.ports.admin)
         try await client.send(
             "POST /upstreams HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 50000000\r\nConnection: close\r\n\r\n"
@@ -45,7 +45,7 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
         let tag = String(repeating: "t,", count: 200_000)
         let refused = try await httpRequest(
             port: gatehouse.ports.admin, .POST, "/upstreams", json: ["name": "u", "targets": [["target": "127.0.0.1:9"]], "tags": [.string(tag)]])
@@ -59,7 +59,7 @@ import Testing
         defer { dir.remove() }
         let upstream = try await TestUpstream.start()
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
         try await gatehouse.routeEverything(to: upstream)
         for (url, headers) in [
             ("http://api..example.com/x", [:]), ("http://user@api.example.com/x", [:]), ("/a#b", ["Host": "a"]), ("/x", ["Host": "a b"]),

@@ -18,7 +18,7 @@ import Testing
         defer { dir.remove() }
         let upstream = try await TestUpstream.start()
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
         let admin = gatehouse.ports.admin
 
         let refused = try await httpRequest(port: admin, .POST, "/upstreams", json: Self.poison)
@@ -62,7 +62,7 @@ import Testing
             try store.write { $0.upstreams.append(try Upstream.read(Self.poison, id: UUID().uuidString.lowercased())) }
         }
         let gatehouse = try await GatehouseProcess.serve(db: db)
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
         let admin = gatehouse.ports.admin
         try await gatehouse.waitForConfigVersion(1)
         #expect(try await httpRequest(port: gatehouse.ports.proxy, .GET, "/x").status == 200)

@@ -27,12 +27,12 @@ import Testing
         defer { dir.remove() }
         let upstream = try await TestUpstream.start(name: "origin")
         let cp = try await GatehouseProcess.controlPlane(db: dir.file("cp.db"), token: Self.token)
-        defer { _ = cp.terminate() }
+        defer { cp.stop() }
         let url = "http://127.0.0.1:\(cp.ports.cluster)"
         let one = try await GatehouseProcess.dataPlane(controlPlane: url, token: Self.token, cacheDir: dir.file("one"))
-        defer { _ = one.terminate() }
+        defer { one.stop() }
         let two = try await GatehouseProcess.dataPlane(controlPlane: url, token: Self.token, cacheDir: dir.file("two"))
-        defer { _ = two.terminate() }
+        defer { two.stop() }
 
         let created = try await httpRequest(
             port: cp.ports.admin, .POST, "/upstreams", json: ["name": "u", "targets": [["target": .string(upstream.target)]]])
@@ -70,14 +70,14 @@ import Testing
         let redis = try await TestRedis.start()
         let upstream = try await TestUpstream.start(name: "origin")
         let cp = try await GatehouseProcess.controlPlane(db: dir.file("cp.db"), token: Self.token)
-        defer { _ = cp.terminate() }
+        defer { cp.stop() }
         let url = "http://127.0.0.1:\(cp.ports.cluster)"
         // Redis must answer every count here, however loaded the machine is.
         let slowRedisOK = ["--redis-timeout", "10s"]
         let one = try await GatehouseProcess.dataPlane(controlPlane: url, token: Self.token, cacheDir: dir.file("one"), extraArguments: slowRedisOK)
-        defer { _ = one.terminate() }
+        defer { one.stop() }
         let two = try await GatehouseProcess.dataPlane(controlPlane: url, token: Self.token, cacheDir: dir.file("two"), extraArguments: slowRedisOK)
-        defer { _ = two.terminate() }
+        defer { two.stop() }
         let admin = cp.ports.admin
         let writes: [(String, JSONValue)] = [
             ("/upstreams", ["name": "u", "targets": [["target": .string(upstream.target)]]]),
@@ -111,7 +111,7 @@ import Testing
         let clusterPort = cp.ports.cluster
         let url = "http://127.0.0.1:\(clusterPort)"
         let one = try await GatehouseProcess.dataPlane(controlPlane: url, token: Self.token, cacheDir: dir.file("one"))
-        defer { _ = one.terminate() }
+        defer { one.stop() }
         var two = try await GatehouseProcess.dataPlane(controlPlane: url, token: Self.token, cacheDir: dir.file("two"))
         try await cp.routeEverything(to: upstream)
         try await Self.waitForVersion(2, one, two)
@@ -122,16 +122,16 @@ import Testing
         #expect(try await httpRequest(port: try await two.waitForProxy(), .GET, "/").status == 200)
 
         // Restarted while the control plane is down: it serves its cached snapshot.
-        #expect(two.terminate() == 0)
+        #expect(await two.terminate() == 0)
         two = try await GatehouseProcess.dataPlane(controlPlane: url, token: Self.token, cacheDir: dir.file("two"))
-        defer { _ = two.terminate() }
+        defer { two.stop() }
         try await Self.waitForVersion(2, two)
         #expect(try await Self.status(two)["ready"] == true)
         #expect(try await httpRequest(port: try await two.waitForProxy(), .GET, "/").status == 200)
 
         // The control plane comes back; a version committed now reaches both.
         cp = try await GatehouseProcess.controlPlane(db: dir.file("cp.db"), token: Self.token, clusterPort: clusterPort)
-        defer { _ = cp.terminate() }
+        defer { cp.stop() }
         let added = try await httpRequest(
             port: cp.ports.admin, .POST, "/routes", json: ["name": "later", "paths": ["/later"], "strip_path": true, "upstream": "u"])
         #expect(added.status == 201)
@@ -146,13 +146,13 @@ import Testing
         defer { dir.remove() }
         let upstream = try await TestUpstream.start(name: "origin")
         let cp = try await GatehouseProcess.controlPlane(db: dir.file("cp.db"), token: Self.token)
-        defer { _ = cp.terminate() }
+        defer { cp.stop() }
         // This data plane's own limit is below what the control plane admits: the admin API takes
         // the version, the data plane refuses it from its frame's header, before reading it.
         let plane = try await GatehouseProcess.dataPlane(
             controlPlane: "http://127.0.0.1:\(cp.ports.cluster)", token: Self.token, cacheDir: dir.file("dp"),
             extraArguments: ["--cluster-max-frame-size", "4KiB"])
-        defer { _ = plane.terminate() }
+        defer { plane.stop() }
         try await cp.routeEverything(to: upstream)
         try await Self.waitForVersion(2, plane)
 
@@ -178,10 +178,10 @@ import Testing
         defer { dir.remove() }
         let upstream = try await TestUpstream.start(name: "origin")
         let cp = try await GatehouseProcess.controlPlane(db: dir.file("cp.db"), token: Self.token)
-        defer { _ = cp.terminate() }
+        defer { cp.stop() }
         let plane = try await GatehouseProcess.dataPlane(
             controlPlane: "http://127.0.0.1:\(cp.ports.cluster)", token: Self.token, cacheDir: dir.file("dp"), extraArguments: ["--log-level", "debug"])
-        defer { _ = plane.terminate() }
+        defer { plane.stop() }
         try await cp.routeEverything(to: upstream)
         try await Self.waitForVersion(2, plane)
 
@@ -220,11 +220,11 @@ import Testing
         defer { dir.remove() }
         let upstream = try await TestUpstream.start(name: "origin")
         let cp = try await GatehouseProcess.controlPlane(db: dir.file("cp.db"), token: Self.token)
-        defer { _ = cp.terminate() }
+        defer { cp.stop() }
         try await cp.routeEverything(to: upstream)
         let intruder = try await GatehouseProcess.dataPlane(
             controlPlane: "http://127.0.0.1:\(cp.ports.cluster)", token: "not-the-cluster-token", cacheDir: dir.file("dp"))
-        defer { _ = intruder.terminate() }
+        defer { intruder.stop() }
         try await waitUntil("the refusal") {
             try await Self.status(intruder)["control_plane"]?["last_error"]?.stringValue?.contains("401") == true
         }
@@ -242,7 +242,7 @@ import Testing
         var plane = try await GatehouseProcess.dataPlane(controlPlane: url, token: Self.token, cacheDir: dir.file("dp"))
         try await cp.routeEverything(to: upstream)
         try await Self.waitForVersion(2, plane)
-        #expect(plane.terminate() == 0)
+        #expect(await plane.terminate() == 0)
         cp.kill9()
 
         let cache = dir.file("dp/snapshot.json")
@@ -250,7 +250,7 @@ import Testing
         #expect(text.contains("\"name\":\"all\""))
         try text.replacingOccurrences(of: "\"name\":\"all\"", with: "\"name\":\"evil\"").write(toFile: cache, atomically: true, encoding: .utf8)
         plane = try await GatehouseProcess.dataPlane(controlPlane: url, token: Self.token, cacheDir: dir.file("dp"))
-        defer { _ = plane.terminate() }
+        defer { plane.stop() }
         try await waitUntil("the refusal to be logged") { plane.output.contains("the cached snapshot is refused") }
         #expect(plane.output.contains("does not match its hash"))
         #expect(try await Self.status(plane)["ready"] == false)
@@ -261,7 +261,7 @@ import Testing
         defer { dir.remove() }
         let upstream = try await TestUpstream.start()
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
         try await gatehouse.routeEverything(to: upstream)
         let planes = try await Self.dataPlanes(gatehouse)
         #expect(planes.count == 1)
@@ -273,28 +273,28 @@ import Testing
     @Test func overMutualTLSOnlyADataPlaneWithACertificateTheCASignedGetsIn() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        try TestCertificates.make().write(to: dir)
+        try await TestCertificates.make().write(to: dir)
         let upstream = try await TestUpstream.start(name: "origin")
         let cp = try await GatehouseProcess.controlPlane(
             db: dir.file("cp.db"), token: Self.token,
             extraArguments: ["--cluster-cert", dir.file("server.pem"), "--cluster-key", dir.file("server.key"), "--cluster-ca", dir.file("ca.pem")])
-        defer { _ = cp.terminate() }
+        defer { cp.stop() }
         try await cp.routeEverything(to: upstream)
         let url = "https://127.0.0.1:\(cp.ports.cluster)"
         let trusted = try await GatehouseProcess.dataPlane(
             controlPlane: url, token: Self.token, cacheDir: dir.file("trusted"),
             extraArguments: ["--cluster-ca", dir.file("ca.pem"), "--cluster-cert", dir.file("client.pem"), "--cluster-key", dir.file("client.key")])
-        defer { _ = trusted.terminate() }
+        defer { trusted.stop() }
         try await Self.waitForVersion(2, trusted)
         #expect(try await httpRequest(port: try await trusted.waitForProxy(), .GET, "/").json["server"] == "origin")
 
         // The right token is not enough without a client certificate, nor is plain HTTP.
         let anonymous = try await GatehouseProcess.dataPlane(
             controlPlane: url, token: Self.token, cacheDir: dir.file("anonymous"), extraArguments: ["--cluster-ca", dir.file("ca.pem")])
-        defer { _ = anonymous.terminate() }
+        defer { anonymous.stop() }
         let plain = try await GatehouseProcess.dataPlane(
             controlPlane: "http://127.0.0.1:\(cp.ports.cluster)", token: Self.token, cacheDir: dir.file("plain"))
-        defer { _ = plain.terminate() }
+        defer { plain.stop() }
         for refused in [anonymous, plain] {
             try await waitUntil("the refusal") { try await Self.status(refused)["control_plane"]?["last_error"] != .null }
             #expect(try await Self.status(refused)["ready"] == false)
@@ -307,10 +307,10 @@ import Testing
         defer { dir.remove() }
         let upstream = try await TestUpstream.start(name: "origin")
         let cp = try await GatehouseProcess.controlPlane(db: dir.file("cp.db"), token: Self.token)
-        defer { _ = cp.terminate() }
+        defer { cp.stop() }
         let plane = try await GatehouseProcess.dataPlane(
             controlPlane: "http://127.0.0.1:\(cp.ports.cluster)", token: Self.token, cacheDir: dir.file("dp"))
-        defer { _ = plane.terminate() }
+        defer { plane.stop() }
         try await cp.routeEverything(to: upstream)
         try await waitUntil("the data plane in sync") { try await Self.dataPlanes(cp).first?["status"] == "in_sync" }
         let node = try #require(try await Self.status(plane)["node_id"]?.stringValue)
@@ -363,7 +363,7 @@ import Testing
         let clusterPort = cp.ports.cluster
         let url = "http://127.0.0.1:\(clusterPort)"
         var plane = try await GatehouseProcess.dataPlane(controlPlane: url, token: Self.token, cacheDir: dir.file("dp"))
-        defer { _ = plane.terminate() }
+        defer { plane.stop() }
         try await cp.routeEverything(to: upstream)
         try await Self.waitForVersion(2, plane)
         let backup = dir.file("backup.db")
@@ -372,7 +372,7 @@ import Testing
         sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
         sqlite.arguments = [db, ".backup '\(backup)'"]
         try sqlite.run()
-        sqlite.waitUntilExit()
+        _ = await sqlite.exited()
         #expect(sqlite.terminationStatus == 0)
 
         // Two more versions after the backup: the data plane serves version 4, with route "later".
@@ -385,11 +385,11 @@ import Testing
         #expect(try await httpRequest(port: try await plane.waitForProxy(), .GET, "/later").json["uri"] == "/later")
 
         // The database is restored: the control plane goes on from version 2.
-        #expect(cp.terminate() == 0)
+        #expect(await cp.terminate() == 0)
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
         try FileManager.default.copyItem(atPath: backup, toPath: db)
         cp = try await GatehouseProcess.controlPlane(db: db, token: Self.token, clusterPort: clusterPort)
-        defer { _ = cp.terminate() }
+        defer { cp.stop() }
         try await waitUntil("the data plane back at version 2") { try await Self.status(plane)["config_version"] == 2 }
         try await waitUntil("the reset logged") { plane.output.contains("history started again") }
         #expect(try await httpRequest(port: try await plane.waitForProxy(), .GET, "/later").status == 200)
@@ -402,7 +402,7 @@ import Testing
         #expect(try await Self.status(plane)["config_epoch"] == (try await Self.dataPlanes(cp).first?["config_epoch"]))
 
         // Restarted, it serves version 2 from its cache, and is still in sync.
-        #expect(plane.terminate() == 0)
+        #expect(await plane.terminate() == 0)
         plane = try await GatehouseProcess.dataPlane(controlPlane: url, token: Self.token, cacheDir: dir.file("dp"))
         try await waitUntil("the cached version served") { try await Self.status(plane)["config_version"] == 2 }
         #expect(plane.output.contains("serving the cached snapshot"))
@@ -432,7 +432,7 @@ import Testing
         // flag (or its variable), the data plane starts and follows the control plane over plain HTTP.
         let upstream = try await TestUpstream.start(name: "origin")
         let cp = try await GatehouseProcess.controlPlane(db: dir.file("cp.db"), token: Self.token)
-        defer { _ = cp.terminate() }
+        defer { cp.stop() }
         try await cp.routeEverything(to: upstream)
         let unspecified = "http://0.0.0.0:\(cp.ports.cluster)"
         let withoutFlag = try await Self.exit(of: [
@@ -442,7 +442,7 @@ import Testing
         #expect(withoutFlag.status == 64)
         let plane = try await GatehouseProcess.dataPlane(
             controlPlane: unspecified, token: Self.token, cacheDir: dir.file("dp"), extraArguments: ["--cluster-insecure"])
-        defer { _ = plane.terminate() }
+        defer { plane.stop() }
         try await Self.waitForVersion(2, plane)
     }
 
@@ -463,11 +463,10 @@ import Testing
             try await waitUntil("gatehouse to exit") { !process.isRunning }
         } catch {
             process.terminate()
-            process.waitUntilExit()
+            _ = await process.exited()
             return (-1, try String(contentsOf: output, encoding: .utf8))
         }
-        process.waitUntilExit()
-        return (process.terminationStatus, try String(contentsOf: output, encoding: .utf8))
+        return (await process.exited(), try String(contentsOf: output, encoding: .utf8))
     }
 
     @Test func aCacheRewrittenWithAnotherDocumentAndItsOwnHashIsRefused() async throws {
@@ -479,7 +478,7 @@ import Testing
         var plane = try await GatehouseProcess.dataPlane(controlPlane: url, token: Self.token, cacheDir: dir.file("dp"))
         try await cp.routeEverything(to: upstream)
         try await Self.waitForVersion(2, plane)
-        #expect(plane.terminate() == 0)
+        #expect(await plane.terminate() == 0)
         cp.kill9()
 
         // Whoever can write the file replaces the document and fixes up the hash: the signature
@@ -494,7 +493,7 @@ import Testing
         header["hash"] = .string(forged.hash)
         try Data(JSONValue.object(header).canonicalBytes + [0x0A] + forged.canonicalJSON).write(to: URL(fileURLWithPath: cache))
         plane = try await GatehouseProcess.dataPlane(controlPlane: url, token: Self.token, cacheDir: dir.file("dp"))
-        defer { _ = plane.terminate() }
+        defer { plane.stop() }
         try await waitUntil("the refusal to be logged") { plane.output.contains("the cached snapshot is refused") }
         #expect(plane.output.contains("no valid signature"))
         #expect(try await Self.status(plane)["ready"] == false)

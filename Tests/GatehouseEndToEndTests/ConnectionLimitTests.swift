@@ -13,8 +13,7 @@ import Testing
         process.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
         process.arguments = ["--pid", "\(pid)", "--nofile=\(openFiles):\(openFiles)"]
         try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        #expect(await process.exited() == 0)
         return Int32(pid)
     }
 
@@ -27,7 +26,7 @@ import Testing
         defer { dir.remove() }
         let upstream = try await TestUpstream.start()
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"), extraArguments: ["--max-connections", "4", "--workers", "1"])
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
         try await gatehouse.routeEverything(to: upstream)
         var held: [RawConnection] = []
         for _ in 0..<4 {
@@ -51,7 +50,7 @@ import Testing
         defer { dir.remove() }
         let upstream = try await TestUpstream.start()
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"), openFileLimit: 120)
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
         try await gatehouse.routeEverything(to: upstream)
         let pid = try #require(try await httpRequest(port: gatehouse.ports.status, .GET, "/status").json["pid"]?.intValue.map(Int32.init))
         var clients: [RawConnection] = []
@@ -72,7 +71,7 @@ import Testing
         let upstream = try await TestUpstream.start()
         // No connection limit to speak of: the descriptors run out first.
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"), extraArguments: ["--max-connections", "100000", "--workers", "1"])
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
         try await gatehouse.routeEverything(to: upstream)
         let pid = try #require(try await httpRequest(port: gatehouse.ports.status, .GET, "/status").json["pid"]?.intValue)
         _ = try await Self.setLimit(openFiles: Self.openDescriptors(Int32(pid)) + 8, of: gatehouse)

@@ -91,7 +91,7 @@ import Testing
             #expect(created.status == 201)
             #expect(created.header("gatehouse-config-version") == "3")
             #expect(try await httpRequest(port: new.ports.status, .GET, "/status").json["control_plane"] == "writer")
-            #expect(new.terminate() == 0)
+            #expect(await new.terminate() == 0)
         }
     }
 }

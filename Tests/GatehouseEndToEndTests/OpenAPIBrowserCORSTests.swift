@@ -13,7 +13,7 @@ import Testing
         let page = try await TestUpstream.start(name: "web-page")
         let api = try await TestUpstream.start(name: "items-api")
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
         try """
         openapi: 3.1.0
         info: { title: Items, version: "1" }
@@ -26,11 +26,11 @@ import Testing
               operationId: putItem
               parameters: [{ name: X-Request-Tag, in: header }]
         """.write(toFile: dir.file("items.openapi.yaml"), atomically: true, encoding: .utf8)
-        let imported = try GatehouseProcess.run([
+        let imported = try await GatehouseProcess.run([
             "import", "openapi", dir.file("items.openapi.yaml"), "--server", "http://\(api.target)", "-o", dir.file("items.yaml"),
         ])
         #expect(imported.status == 0, "\(imported.output)")
-        let synced = try GatehouseProcess.run(
+        let synced = try await GatehouseProcess.run(
             ["sync", "--select-tag", "openapi:items", dir.file("items.yaml")],
             environment: ["GATEHOUSE_ADMIN_URL": "http://127.0.0.1:\(gatehouse.ports.admin)"])
         #expect(synced.status == 0, "\(synced.output)")
@@ -38,10 +38,10 @@ import Testing
 
         // The API on another origin: `localhost` and another port, where the page is on 127.0.0.1.
         let url = "http://localhost:\(gatehouse.ports.proxy)/items/7"
-        let declared = try HeadlessBrowser.fetch(page: page, url: url, method: "PUT", headers: ["x-request-tag:blue"])
+        let declared = try await HeadlessBrowser.fetch(page: page, url: url, method: "PUT", headers: ["x-request-tag:blue"])
         #expect(declared.hasPrefix("status:200 "), "\(declared)")
         #expect(declared.contains("\"server\":\"items-api\""))
-        let undeclared = try HeadlessBrowser.fetch(page: page, url: url, method: "PUT", headers: ["x-debug:1"])
+        let undeclared = try await HeadlessBrowser.fetch(page: page, url: url, method: "PUT", headers: ["x-debug:1"])
         #expect(undeclared.hasPrefix("error:TypeError"), "\(undeclared)")
         #expect(api.connectionCount == 1)
     }

@@ -15,13 +15,13 @@ import Testing
         ?? ToolRun.repositoryRoot.appendingPathComponent("Tests/Fixtures/openapi-specs").path
     static let key = "shop-key-0123456789abcdef"
 
-    static func cli(_ arguments: [String], admin: Int? = nil) throws -> (status: Int32, output: String) {
-        try GatehouseProcess.run(arguments, environment: admin.map { ["GATEHOUSE_ADMIN_URL": "http://127.0.0.1:\($0)"] } ?? [:])
+    static func cli(_ arguments: [String], admin: Int? = nil) async throws -> (status: Int32, output: String) {
+        try await GatehouseProcess.run(arguments, environment: admin.map { ["GATEHOUSE_ADMIN_URL": "http://127.0.0.1:\($0)"] } ?? [:])
     }
 
     /// Syncs `file` under `tag` and waits until the proxy serves the version it made.
     static func sync(_ file: String, tag: String, on gatehouse: GatehouseProcess) async throws {
-        let synced = try cli(["sync", "--select-tag", tag, file], admin: gatehouse.ports.admin)
+        let synced = try await cli(["sync", "--select-tag", tag, file], admin: gatehouse.ports.admin)
         #expect(synced.status == 0, "\(synced.output)")
         guard let line = synced.output.split(separator: "\n").first(where: { $0.hasPrefix("applied as version ") }),
             let version = Int(line.dropFirst("applied as version ".count))
@@ -38,7 +38,7 @@ import Testing
         defer { dir.remove() }
         let upstream = try await TestUpstream.start(name: "api")
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
         let imports: [(spec: String, name: String, routes: Int)] = [
             ("swagger2.0-petstore-v2.yaml", "petstore2", 20), ("oas3.0-swagger-petstore.yaml", "petstore3", 19),
             ("oas3.0-github-ghes-3.0.yaml", "ghes", 664), ("oas3.1-redocly-museum.yaml", "museum", 8), ("oas3.1-openai.yaml", "openai", 281),
@@ -47,13 +47,13 @@ import Testing
         for (spec, name, routes) in imports {
             let file = dir.file("\(name).yaml")
             // Each under a prefix of its own: two petstores declare the same operations.
-            let imported = try Self.cli([
+            let imported = try await Self.cli([
                 "import", "openapi", "\(Self.specs)/\(spec)", "--name", name, "--server", "http://\(upstream.target)", "--base-path",
                 "prefix=/\(name)", "-o", file,
             ])
             #expect(imported.status == 0, "\(imported.output)")
             #expect(imported.output.contains("wrote \(file): \(routes) routes"))
-            let validated = try Self.cli(["validate", file])
+            let validated = try await Self.cli(["validate", file])
             #expect(validated.status == 0, "\(validated.output)")
             try await Self.sync(file, tag: "openapi:\(name)", on: gatehouse)
         }
@@ -104,7 +104,7 @@ import Testing
         let shop = try await TestUpstream.start(name: "shop-api")
         let mine = try await TestUpstream.start(name: "mine-api")
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
         let admin = gatehouse.ports.admin
         // Another owner's upstream and consumer, which the spec's entities refer to.
         for (path, body): (String, JSONValue) in [
@@ -115,7 +115,7 @@ import Testing
             #expect(created.status == 201, "\(created.text)")
         }
         try Self.write(Self.shopSpec(redis: redis.url), to: dir.file("shop.openapi.yaml"))
-        let imported = try Self.cli([
+        let imported = try await Self.cli([
             "import", "openapi", dir.file("shop.openapi.yaml"), "--server", "http://\(shop.target)", "-o", dir.file("shop.yaml"),
         ])
         #expect(imported.status == 0, "\(imported.output)")
@@ -183,13 +183,13 @@ import Testing
         defer { dir.remove() }
         let pets = try await TestUpstream.start(name: "pets-api")
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
         try Self.write(Self.petstore, to: dir.file("pets.openapi.yaml"))
-        let imported = try Self.cli([
+        let imported = try await Self.cli([
             "import", "openapi", dir.file("pets.openapi.yaml"), "--validate", "--server", "http://\(pets.target)", "-o", dir.file("pets.yaml"),
         ])
         #expect(imported.status == 0, "\(imported.output)")
-        let validated = try Self.cli(["validate", dir.file("pets.yaml")])
+        let validated = try await Self.cli(["validate", dir.file("pets.yaml")])
         #expect(validated.status == 0, "\(validated.output)")
         try await Self.sync(dir.file("pets.yaml"), tag: "openapi:petstore", on: gatehouse)
 
@@ -242,24 +242,24 @@ import Testing
         defer { dir.remove() }
         let upstream = try await TestUpstream.start()
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
         let admin = gatehouse.ports.admin
         let spec = dir.file("inventory.openapi.yaml")
         let file = dir.file("inventory.yaml")
         let server = ["--server", "http://\(upstream.target)"]
         try Self.write(Self.inventory, to: spec)
-        #expect(try Self.cli(["import", "openapi", spec, "-o", file] + server).status == 0)
+        #expect(try await Self.cli(["import", "openapi", spec, "-o", file] + server).status == 0)
         try await Self.sync(file, tag: "openapi:inventory", on: gatehouse)
-        #expect(try Self.cli(["import", "openapi", spec, "--check", file] + server).status == 0)
+        #expect(try await Self.cli(["import", "openapi", spec, "--check", file] + server).status == 0)
 
         // Another team's spec, under its own tag, with a path of its own.
         let other = dir.file("billing.openapi.yaml")
         try Self.write(
             "openapi: 3.0.3\ninfo: { title: Billing, version: \"1\" }\npaths:\n  /invoices: { get: { operationId: listInvoices } }\n  /stock/{id}/invoice: { get: {} }\n",
             to: other)
-        #expect(try Self.cli(["import", "openapi", other, "-o", dir.file("billing.yaml")] + server).status == 0)
+        #expect(try await Self.cli(["import", "openapi", other, "-o", dir.file("billing.yaml")] + server).status == 0)
         try await Self.sync(dir.file("billing.yaml"), tag: "openapi:billing", on: gatehouse)
-        let untouched = try Self.cli(["diff", "--select-tag", "openapi:inventory", file], admin: admin)
+        let untouched = try await Self.cli(["diff", "--select-tag", "openapi:inventory", file], admin: admin)
         #expect(untouched.status == 0 && untouched.output == "no changes\n", "\(untouched.output)")
 
         // Three changes: one operation added, one removed, one's own rate limit changed.
@@ -268,11 +268,11 @@ import Testing
             .replacingOccurrences(of: "    delete: { operationId: dropStock }\n", with: "")
             + "\n  /warehouses:\n    get: { operationId: listWarehouses }\n"
         try Self.write(edited, to: spec)
-        let drift = try Self.cli(["import", "openapi", spec, "--check", file] + server)
+        let drift = try await Self.cli(["import", "openapi", spec, "--check", file] + server)
         #expect(drift.status == 2)
         #expect(drift.output.contains("is stale") && drift.output.contains("+ create route 'inventory.list-warehouses'"), "\(drift.output)")
-        #expect(try Self.cli(["import", "openapi", spec, "-o", file] + server).status == 0)
-        let plan = try Self.cli(["diff", "--select-tag", "openapi:inventory", file], admin: admin)
+        #expect(try await Self.cli(["import", "openapi", spec, "-o", file] + server).status == 0)
+        let plan = try await Self.cli(["diff", "--select-tag", "openapi:inventory", file], admin: admin)
         #expect(plan.status == 2)
         #expect(
             plan.output == """
@@ -282,34 +282,34 @@ import Testing
 
                 """, "\(plan.output)")
         try await Self.sync(file, tag: "openapi:inventory", on: gatehouse)
-        let billing = try Self.cli(["diff", "--select-tag", "openapi:billing", dir.file("billing.yaml")], admin: admin)
+        let billing = try await Self.cli(["diff", "--select-tag", "openapi:billing", dir.file("billing.yaml")], admin: admin)
         #expect(billing.status == 0, "\(billing.output)")
         let routes = try await httpRequest(port: admin, .GET, "/routes?tags=openapi:billing")
         #expect(routes.json["data"]?.arrayValue?.count == 2, "\(routes.text)")
         #expect(try await httpRequest(port: gatehouse.ports.proxy, .GET, "/stock/a1/invoice").status == 200)
     }
 
-    @Test func badInputNamesItsPointerOnStandardErrorAndWritesNothing() throws {
+    @Test func badInputNamesItsPointerOnStandardErrorAndWritesNothing() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let spec = dir.file("bad.yaml")
         try Self.write(
             "openapi: 3.0.3\ninfo: { title: t, version: \"1\" }\npaths:\n  /pets:\n    get: { x-gatehouse: { polices: {} } }\n", to: spec)
-        let refused = try Self.cli(["import", "openapi", spec, "--server", "http://127.0.0.1:9", "-o", dir.file("out.yaml")])
+        let refused = try await Self.cli(["import", "openapi", spec, "--server", "http://127.0.0.1:9", "-o", dir.file("out.yaml")])
         #expect(refused.status == 1)
         #expect(refused.output.contains("error: \(spec)#/paths/~1pets/get/x-gatehouse/polices: unknown key"))
         #expect(!FileManager.default.fileExists(atPath: dir.file("out.yaml")))
-        let relative = try Self.cli(["import", "openapi", "\(Self.specs)/oas3.2-tags-example.yaml"])
+        let relative = try await Self.cli(["import", "openapi", "\(Self.specs)/oas3.2-tags-example.yaml"])
         #expect(relative.status == 1 && relative.output.contains("#/servers: the server URL is relative"))
     }
 }
 
 extension OpenAPIImportTests {
     /// The example repository's CI step: its generated file matches its spec.
-    @Test func theDeployExamplesGeneratedFileIsUpToDate() throws {
+    @Test func theDeployExamplesGeneratedFileIsUpToDate() async throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let repository = root.appendingPathComponent("deploy/config-repo").path
-        let checked = try Self.cli([
+        let checked = try await Self.cli([
             "import", "openapi", repository + "/openapi/menus.openapi.yaml", "--check", repository + "/gateway/openapi-menus.yaml",
         ])
         #expect(checked.status == 0, "\(checked.output)")
@@ -323,10 +323,10 @@ extension OpenAPIImportTests {
         defer { dir.remove() }
         let menus = try await TestUpstream.start(name: "menus-api")
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let spec = root.appendingPathComponent("deploy/config-repo/openapi/menus.openapi.yaml").path
-        let imported = try Self.cli(["import", "openapi", spec, "--server", "http://\(menus.target)/v1", "-o", dir.file("menus.yaml")])
+        let imported = try await Self.cli(["import", "openapi", spec, "--server", "http://\(menus.target)/v1", "-o", dir.file("menus.yaml")])
         #expect(imported.status == 0, "\(imported.output)")
         try await Self.sync(dir.file("menus.yaml"), tag: "openapi:menus", on: gatehouse)
         let admin = gatehouse.ports.admin

@@ -27,7 +27,7 @@ import Testing
         defer { dir.remove() }
         let upstream = try await TestUpstream.start()
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
         try await setUp(gatehouse, upstream: upstream)
         let admin = gatehouse.ports.admin
         for policy: JSONValue in [
@@ -80,7 +80,7 @@ import Testing
         #expect(explained.json["cors"]?["browser"] == "allowed")
         #expect(explained.json["cors"]?["preflight"]?["headers"]?["access-control-allow-methods"] == "GET, PUT")
         #expect(explained.json["authentication"]?["outcome"] == "missing")
-        let (status, output) = try GatehouseProcess.run([
+        let (status, output) = try await GatehouseProcess.run([
             "explain", "POST", "https://api.example.com/api/recipes", "--origin", "https://www.example.com", "-H", "apikey: \(Self.key)",
             "-H", "X-Trace: 1", "--admin", "http://127.0.0.1:\(admin)",
         ])
@@ -98,7 +98,7 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
         let before = try await httpRequest(port: gatehouse.ports.admin, .GET, "/").json["config_version"]?.intValue ?? -1
         let cases: [(JSONValue, field: String, says: String)] = [
             (
@@ -138,7 +138,7 @@ import Testing
         let db = dir.file("gatehouse.db")
         do {
             let gatehouse = try await GatehouseProcess.serve(db: db, extraArguments: ["--redis-timeout", "10s"])
-            defer { _ = gatehouse.terminate() }
+            defer { gatehouse.stop() }
             try await setUp(gatehouse, upstream: upstream)
             for policy: JSONValue in [
                 ["name": "auth", "type": "key-auth"],
@@ -153,7 +153,7 @@ import Testing
             }
         }
         let restarted = try await GatehouseProcess.serve(db: db, extraArguments: ["--redis-timeout", "10s"])
-        defer { _ = restarted.terminate() }
+        defer { restarted.stop() }
         let refused = try await httpRequest(port: restarted.ports.proxy, .GET, "/api/recipes", headers: [("apikey", Self.key)])
         #expect(refused.status == 429)
         #expect(refused.json["error"]?["code"] == "quota_exceeded")

@@ -90,7 +90,7 @@ import Testing
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let gatehouse = try await GatehouseProcess.serve(db: directory.file("gatehouse.db"))
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
         let binaries = URL(fileURLWithPath: GatehouseProcess.binary).deletingLastPathComponent().path
         let environment = [
             "PATH": binaries + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"),

@@ -28,7 +28,7 @@ import Testing
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let gatehouse = try await GatehouseProcess.serve(db: directory.file("gatehouse.db"))
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
         let admin = gatehouse.ports.admin
 
         let seed: [(String, JSONValue)] = [

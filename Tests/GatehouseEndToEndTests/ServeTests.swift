@@ -12,7 +12,7 @@ import Testing
         defer { dir.remove() }
         let upstream = try await TestUpstream.start(name: "recipes-service")
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
 
         #expect(try await httpRequest(port: gatehouse.ports.status, .GET, "/status/ready").status == 200)
         #expect(try await httpRequest(port: gatehouse.ports.proxy, .GET, "/api/recipes").status == 404)
@@ -61,10 +61,10 @@ import Testing
             for path in ["/config", "/versions", "/consumers/web-app/credentials"] {
                 before[path] = try await httpRequest(port: admin, .GET, path).json
             }
-            #expect(gatehouse.terminate() == 0)
+            #expect(await gatehouse.terminate() == 0)
         }
         let gatehouse = try await GatehouseProcess.serve(db: db)
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
         for (path, json) in before {
             #expect(try await httpRequest(port: gatehouse.ports.admin, .GET, path).json == json, "\(path)")
         }
@@ -108,7 +108,7 @@ import Testing
         await burst.value
 
         let restarted = try await GatehouseProcess.serve(db: db)
-        defer { _ = restarted.terminate() }
+        defer { restarted.stop() }
         let stored =
             try await httpRequest(port: restarted.ports.admin, .GET, "/upstreams").json["data"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
             ?? []
@@ -127,7 +127,7 @@ import Testing
         defer { dir.remove() }
         let upstream = try await TestUpstream.start()
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
         let admin = gatehouse.ports.admin
         _ = try await httpRequest(port: admin, .POST, "/upstreams", json: ["name": "u", "targets": [["target": .string(upstream.target)]]])
         _ = try await httpRequest(port: admin, .POST, "/routes", json: ["name": "a", "paths": ["/a"], "upstream": "u"])  // v2
@@ -160,7 +160,7 @@ import Testing
         let gatehouse = try await GatehouseProcess.serve(
             db: dir.file("gatehouse.db"), extraArguments: ["--max-body-size", "10", "--trusted-proxies", "127.0.0.1/32"]
         )
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
         try await gatehouse.routeEverything(to: upstream)
         let tooBig = try await httpRequest(port: gatehouse.ports.proxy, .POST, "/", json: ["eleven": "bytes+"])
         #expect(tooBig.status == 413)
@@ -168,22 +168,22 @@ import Testing
         #expect(forwarded.json["headers"]?["x-forwarded-for"] == ["203.0.113.9, 127.0.0.1"])
     }
 
-    @Test func versionAndHelpRead() throws {
-        let version = try GatehouseProcess.run(["--version"])
+    @Test func versionAndHelpRead() async throws {
+        let version = try await GatehouseProcess.run(["--version"])
         #expect(version.status == 0)
         #expect(version.output.trimmingCharacters(in: .whitespacesAndNewlines) == GatehouseVersion.current)
-        let help = try GatehouseProcess.run(["serve", "--help"])
+        let help = try await GatehouseProcess.run(["serve", "--help"])
         #expect(help.status == 0)
         for flag in ["--db", "--proxy-listen", "--admin-listen", "--status-listen", "GATEHOUSE_DB", "GATEHOUSE_PROXY_LISTEN"] {
             #expect(help.output.contains(flag), "\(flag)")
         }
     }
 
-    @Test func badFlagOrEnvironmentValuesAreUsageErrors() throws {
-        let fromEnvironment = try GatehouseProcess.run(["serve"], environment: ["GATEHOUSE_PROXY_LISTEN": "garbage"])
+    @Test func badFlagOrEnvironmentValuesAreUsageErrors() async throws {
+        let fromEnvironment = try await GatehouseProcess.run(["serve"], environment: ["GATEHOUSE_PROXY_LISTEN": "garbage"])
         #expect(fromEnvironment.status == 64)
         #expect(fromEnvironment.output.contains("GATEHOUSE_PROXY_LISTEN='garbage' is not host:port"))
-        let fromFlag = try GatehouseProcess.run(["serve", "--workers", "0"])
+        let fromFlag = try await GatehouseProcess.run(["serve", "--workers", "0"])
         #expect(fromFlag.status == 64)
         #expect(fromFlag.output.contains("--workers must be from 1 to 256"))
     }
@@ -193,7 +193,7 @@ import Testing
         defer { dir.remove() }
         let db = dir.file("from-env.db")
         let gatehouse = try await GatehouseProcess.serve(db: db, passDB: false, environment: ["GATEHOUSE_DB": db])
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
         #expect(FileManager.default.fileExists(atPath: db))
     }
 
@@ -202,13 +202,13 @@ import Testing
         defer { dir.remove() }
         let db = dir.file("gatehouse.db")
         let gatehouse = try await GatehouseProcess.serve(db: db)
-        #expect(gatehouse.terminate() == 0)
+        #expect(await gatehouse.terminate() == 0)
         let sqlite = Process()
         sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
         sqlite.arguments = [db, "INSERT INTO schema_migrations VALUES (999, '0999_future.sql', 0);"]
         try sqlite.run()
-        sqlite.waitUntilExit()
-        let refused = try GatehouseProcess.run([
+        _ = await sqlite.exited()
+        let refused = try await GatehouseProcess.run([
             "serve", "--db", db, "--proxy-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--status-listen", "127.0.0.1:0",
         ])
         #expect(refused.status == 3)

@@ -29,7 +29,7 @@ import Testing
         defer { withExtendedLifetime(second) {} }
         let names = try await TestNameServer.start(hosts: [("127.0.0.1", "api.test")])
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"), extraArguments: ["--dns-resolver", names.address])
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
         let created = try await httpRequest(
             port: gatehouse.ports.admin, .POST, "/upstreams", json: ["name": "api", "targets": [["target": .string("api.test:\(first.port)")]]])
         #expect(created.status == 201)
@@ -70,7 +70,7 @@ import Testing
         ]
         let names = try await TestNameServer.start(hosts: [("127.0.0.1", "a.test"), ("127.0.0.1", "b.test")], services: records)
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"), extraArguments: ["--dns-resolver", names.address])
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
         let created = try await httpRequest(
             port: gatehouse.ports.admin, .POST, "/upstreams", json: ["name": "api", "targets": [["target": "_api._tcp.svc.test"]]])
         #expect(created.status == 201)
@@ -87,7 +87,7 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
-        defer { _ = gatehouse.terminate() }
+        defer { gatehouse.stop() }
         let refused = try await httpRequest(
             port: gatehouse.ports.admin, .POST, "/upstreams", json: ["name": "api", "targets": [["target": "_api._tcp.svc.test:80"]]])
         #expect(refused.status == 400)

@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseTestSupport
 
 /// One run of an outside program (schemathesis, bash) as a child process: its output goes to a
 /// file, so a chatty tool never blocks on a full pipe, and the test awaits the exit without
@@ -26,15 +27,8 @@ struct ToolRun: Sendable {
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = handle
         process.standardError = handle
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
+        try process.run()
+        let status = await process.exited()
         let output = (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? ""
         return ToolRun(status: status, output: output)
     }

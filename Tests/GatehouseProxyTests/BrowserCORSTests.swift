@@ -33,7 +33,7 @@ import Testing
         // The API on another origin: `localhost` and another port, where the page is on 127.0.0.1.
         let right = try await gateway(page: page, allowHeaders: ["apikey", "content-type"])
         let headers = ["apikey:\(PolicyTests.webKey)", "content-type:application/json"]
-        let allowed = try HeadlessBrowser.fetch(page: page, url: "http://localhost:\(right.port)/api/recipes/7", method: "PUT", headers: headers)
+        let allowed = try await HeadlessBrowser.fetch(page: page, url: "http://localhost:\(right.port)/api/recipes/7", method: "PUT", headers: headers)
         #expect(allowed.hasPrefix("status:200 "), "\(allowed)")
         #expect(allowed.contains("\"server\":\"recipes-api\""))
         #expect(allowed.contains("web-app"))
@@ -41,7 +41,7 @@ import Testing
         // `content-type: application/json` is not a simple header: without it in allow_headers the
         // preflight's answer does not cover the request, and the browser never sends it.
         let wrong = try await gateway(page: page, allowHeaders: ["apikey"])
-        let blocked = try HeadlessBrowser.fetch(page: page, url: "http://localhost:\(wrong.port)/api/recipes/7", method: "PUT", headers: headers)
+        let blocked = try await HeadlessBrowser.fetch(page: page, url: "http://localhost:\(wrong.port)/api/recipes/7", method: "PUT", headers: headers)
         #expect(blocked.hasPrefix("error:TypeError"), "\(blocked)")
     }
 }

@@ -8,7 +8,7 @@ import Testing
 /// `https` upstreams: certificates are verified unless turned off.
 @Suite struct HTTPSUpstreamTests {
     @Test func httpsUpstreamsAreVerifiedAgainstTheGivenCA() async throws {
-        let certificates = try TestCertificates.make()
+        let certificates = try await TestCertificates.make()
         let upstream = try await TestUpstream.start(name: "secure", tls: (certificates.serverCertificatePEM, certificates.serverKeyPEM))
         let proxy = try await ProxyHarness.start()
         try proxy.apply(

@@ -51,7 +51,7 @@ import Testing
         #expect(statuses == [200, 200, 200, 429, 429])
         #expect(remaining == ["2", "1", "0", "0", "0"])
         // One script call per request, nothing else per request.
-        let stats = try redis.cli("INFO", "commandstats")
+        let stats = try await redis.cli("INFO", "commandstats")
         #expect(stats.contains("cmdstat_evalsha:calls=5,"))
         #expect(!stats.contains("cmdstat_incr:calls=") || stats.contains("cmdstat_incr:calls=5,"))
     }
@@ -111,8 +111,8 @@ import Testing
         let right = try await dataPlanes(1, policies: [limit("redis://:s3cret@127.0.0.1:\(redis.port)/3")], clock: TestWallClock())[0]
         #expect(try await httpRequest(port: right.port, .GET, "/api").header("ratelimit-remaining") == "4")
         // Counted in database 3.
-        #expect(try redis.cli("-n", "3", "DBSIZE") == "1")
-        #expect(try redis.cli("-n", "0", "DBSIZE") == "0")
+        #expect(try await redis.cli("-n", "3", "DBSIZE") == "1")
+        #expect(try await redis.cli("-n", "0", "DBSIZE") == "0")
 
         let wrong = try await dataPlanes(1, policies: [limit("redis://:nope@127.0.0.1:\(redis.port)")], clock: TestWallClock())[0]
         let answer = try await httpRequest(port: wrong.port, .GET, "/api")

@@ -27,8 +27,8 @@ import Testing
         #expect(await Self.increment(client, "hits", ttl: .seconds(30)) == 1)
         #expect(await Self.increment(client, "hits", ttl: .seconds(30)) == 2)
         #expect(await Self.increment(client, "hits", ttl: .seconds(30)) == 3)
-        #expect(try redis.cli("GET", "hits") == "3")
-        let ttl = try #require(Int(try redis.cli("PTTL", "hits")))
+        #expect(try await redis.cli("GET", "hits") == "3")
+        let ttl = try #require(Int(try await redis.cli("PTTL", "hits")))
         #expect(ttl > 0 && ttl <= 30_000)
     }
 
@@ -36,8 +36,8 @@ import Testing
         let redis = try await TestRedis.start(password: "s3cret")
         let client = Self.client(RedisServerAddress(host: "127.0.0.1", port: redis.port, password: "s3cret", database: 3))
         #expect(await Self.increment(client, "k") == 1)
-        #expect(try redis.cli("-n", "3", "GET", "k") == "1")
-        #expect(try redis.cli("-n", "0", "EXISTS", "k") == "0")
+        #expect(try await redis.cli("-n", "3", "GET", "k") == "1")
+        #expect(try await redis.cli("-n", "0", "EXISTS", "k") == "0")
     }
 
     @Test func aWrongPasswordOrNoServerFailsTheCommandAndIsCounted() async throws {
@@ -50,7 +50,7 @@ import Testing
         // Within the retry delay it fails at once, without asking again.
         #expect(await Self.increment(wrong, "k") == nil)
         #expect(failures.value == 2)
-        #expect(try redis.cli("EXISTS", "k") == "0")
+        #expect(try await redis.cli("EXISTS", "k") == "0")
         let port = redis.port
         redis.stop()
         let gone = RedisClient(address: RedisServerAddress(host: "127.0.0.1", port: port), logger: Logger(label: "test")) { failures.add() }

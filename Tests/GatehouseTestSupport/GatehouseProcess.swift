@@ -27,18 +27,12 @@ public final class GatehouseProcess: Sendable {
     }
 
     /// Runs `gatehouse` with `arguments` and returns its combined output once it exits.
-    public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    public static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
         let process = Process()
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        return try await process.output()
     }
 
     /// Starts `gatehouse serve` on `db` and returns once the proxy, admin and status ports are known.
@@ -189,15 +183,19 @@ public final class GatehouseProcess: Sendable {
     /// Waits (polling, with a deadline) for the process to exit and returns its status.
     public func exitStatus() async throws -> Int32 {
         try await waitUntil("gatehouse to exit", deadline: .seconds(60)) { !process.isRunning }
-        process.waitUntilExit()
-        return process.terminationStatus
+        return await process.exited()
     }
 
     /// SIGTERM, then waits for the exit status.
-    public func terminate() -> Int32 {
+    public func terminate() async -> Int32 {
         process.terminate()
-        process.waitUntilExit()
-        return process.terminationStatus
+        return await process.exited()
+    }
+
+    /// SIGKILL, for the end of a test (a `defer`) that needs it gone, not its exit status; keeps
+    /// the process alive until then.
+    public func stop() {
+        kill9()
     }
 
     /// Waits until the data plane serves `version` or later.

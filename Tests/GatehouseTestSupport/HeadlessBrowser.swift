@@ -4,7 +4,7 @@ import Foundation
 /// `fetch` as a browser would (CORS preflight and all) and prints how it ended.
 public enum HeadlessBrowser {
     /// Loads the page and returns what its fetch ended with (`status:200 …` or `error:…`).
-    public static func fetch(page: TestUpstream, url: String, method: String, headers: [String]) throws -> String {
+    public static func fetch(page: TestUpstream, url: String, method: String, headers: [String]) async throws -> String {
         let profile = try TemporaryDirectory()
         defer { profile.remove() }
         var query = URLComponents()
@@ -23,7 +23,7 @@ public enum HeadlessBrowser {
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
         process.standardError = FileHandle.nullDevice
         try process.run()
-        process.waitUntilExit()
+        _ = await process.exited()
         let dom = try String(contentsOfFile: output, encoding: .utf8)
         guard let start = dom.range(of: "<pre id=\"out\">"), let end = dom.range(of: "</pre>", range: start.upperBound..<dom.endIndex) else {
             return dom

@@ -50,16 +50,11 @@ public final class TestRedis: @unchecked Sendable {
     }
 
     /// Runs a command with `redis-cli` and returns what it printed.
-    public func cli(_ arguments: String...) throws -> String {
+    public func cli(_ arguments: String...) async throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
         process.arguments = ["-p", String(port)] + (password.map { ["--no-auth-warning", "-a", $0] } ?? []) + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return try await process.output().output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     private static func launch(port: Int, password: String?, directory: TemporaryDirectory) async throws -> Process {
