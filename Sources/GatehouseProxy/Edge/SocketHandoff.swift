@@ -7,9 +7,13 @@ import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
-// The release build finds timeval's members there (MemberImportVisibility).
+// The release build finds timeval's members there, and the socket types in NIO's C module
+// (MemberImportVisibility, depending on which files the compiler reads together).
 #if canImport(SwiftOverlayShims)
 import SwiftOverlayShims
+#endif
+#if canImport(CNIOLinux)
+import CNIOLinux
 #endif
 
 /// Hands the proxy's listening sockets to the process that replaces this one (nginx's USR2,
