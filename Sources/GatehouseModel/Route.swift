@@ -2,30 +2,112 @@
 /// uppercase, all sorted and unique) so that equal rules give equal snapshots and conflicts are
 /// found by comparing values.
 public struct Route: Sendable, Hashable {
-    public var header: EntityHeader
     /// Exact hosts or `*.example.com`; empty matches any host.
-    public var hosts: [String] = []
+    public var hosts: [String] {
+        get { fields.hosts }
+        set { unique().hosts = newValue }
+    }
     /// Path prefixes matched on segment boundaries, exact paths (`=/x`), with template segments
     /// (`/recipes/{id}`); empty matches any path.
-    public var paths: [String] = []
+    public var paths: [String] {
+        get { fields.paths }
+        set { unique().paths = newValue }
+    }
     /// Empty matches any method.
-    public var methods: [String] = []
+    public var methods: [String] {
+        get { fields.methods }
+        set { unique().methods = newValue }
+    }
     /// Lowercase header name → allowed values; every listed header must match.
-    public var headers: [String: [String]] = [:]
-    public var stripPath = false
-    public var preserveHost = false
+    public var headers: [String: [String]] {
+        get { fields.headers }
+        set { unique().headers = newValue }
+    }
+    public var stripPath: Bool {
+        get { fields.stripPath }
+        set { unique().stripPath = newValue }
+    }
+    public var preserveHost: Bool {
+        get { fields.preserveHost }
+        set { unique().preserveHost = newValue }
+    }
     /// The path to forward instead of the matched part, with `{name}` parameters captured by
     /// the route's path templates; nil to forward the path (less the prefix with `strip_path`).
-    public var upstreamPath: String?
+    public var upstreamPath: String? {
+        get { fields.upstreamPath }
+        set { unique().upstreamPath = newValue }
+    }
     /// The upstream's name.
-    public var upstream: String
+    public var upstream: String {
+        get { fields.upstream }
+        set { unique().upstream = newValue }
+    }
+    public var header: EntityHeader {
+        get { fields.header }
+        set { unique().header = newValue }
+    }
 
     public var id: String { header.id }
     public var name: String { header.name }
 
+    /// The fields in one shared box, copied when a copy is changed. A config holds up to 100,000
+    /// routes and a data plane applying a one-route change walks and compares all of them: a
+    /// copy costs one retain instead of one per field, and two routes sharing a box are equal
+    /// without comparing fields.
+    private final class Fields: @unchecked Sendable {
+        // Changed only through `unique()`, while no other route holds the box.
+        var header: EntityHeader
+        var hosts: [String] = []
+        var paths: [String] = []
+        var methods: [String] = []
+        var headers: [String: [String]] = [:]
+        var stripPath = false
+        var preserveHost = false
+        var upstreamPath: String?
+        var upstream: String
+
+        init(header: EntityHeader, upstream: String) {
+            self.header = header
+            self.upstream = upstream
+        }
+
+        func copy() -> Fields {
+            let copy = Fields(header: header, upstream: upstream)
+            (copy.hosts, copy.paths, copy.methods, copy.headers) = (hosts, paths, methods, headers)
+            (copy.stripPath, copy.preserveHost, copy.upstreamPath) = (stripPath, preserveHost, upstreamPath)
+            return copy
+        }
+    }
+
+    private var fields: Fields
+
+    private mutating func unique() -> Fields {
+        if !isKnownUniquelyReferenced(&fields) { fields = fields.copy() }
+        return fields
+    }
+
     public init(header: EntityHeader, upstream: String) {
-        self.header = header
-        self.upstream = upstream
+        fields = Fields(header: header, upstream: upstream)
+    }
+
+    public static func == (a: Route, b: Route) -> Bool {
+        if a.fields === b.fields { return true }
+        let (x, y) = (a.fields, b.fields)
+        return x.header == y.header && x.hosts == y.hosts && x.paths == y.paths && x.methods == y.methods && x.headers == y.headers
+            && x.stripPath == y.stripPath && x.preserveHost == y.preserveHost && x.upstreamPath == y.upstreamPath && x.upstream == y.upstream
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        let x = fields
+        hasher.combine(x.header)
+        hasher.combine(x.hosts)
+        hasher.combine(x.paths)
+        hasher.combine(x.methods)
+        hasher.combine(x.headers)
+        hasher.combine(x.stripPath)
+        hasher.combine(x.preserveHost)
+        hasher.combine(x.upstreamPath)
+        hasher.combine(x.upstream)
     }
 
     public static func read(_ value: JSONValue, id: String? = nil, path: String = "") throws(ConfigError) -> Route {

@@ -3,7 +3,8 @@ import GatehouseModel
 extension ConfigCompiler {
     /// Compiles `snapshot` keeping what `previous` compiled of the entities that did not change: a
     /// changed upstream is compiled again in its place, each created or changed route is compiled,
-    /// every other route is the same object as before, and the route table is built of them. Nil
+    /// every other route is the same object as before, and the route table is the previous one
+    /// with the routes that changed taken out and put in again. Nil
     /// when the change reaches further (an upstream created or deleted moves the upstream index of
     /// every route after it; a consumer or policy changed can change any route's chain): then the
     /// whole snapshot is compiled. The document was validated whole before this is called.
@@ -34,20 +35,30 @@ extension ConfigCompiler {
         let kept = previous.routes.all
         var routes: [CompiledRoute] = []
         routes.reserveCapacity(new.routes.count)
+        var (removed, added): ([CompiledRoute], [CompiledRoute]) = ([], [])
         var (i, j) = (0, 0)
-        while j < new.routes.count {
-            if i < old.routes.count, old.routes[i].name < new.routes[j].name {
-                i += 1  // deleted
+        while i < old.routes.count || j < new.routes.count {
+            if j == new.routes.count || (i < old.routes.count && old.routes[i].name < new.routes[j].name) {
+                removed.append(kept[i])  // deleted
+                i += 1
             } else if i < old.routes.count, old.routes[i].name == new.routes[j].name {
-                routes.append(old.routes[i] == new.routes[j] ? kept[i] : try compileRoute(new.routes[j]))
+                if old.routes[i] == new.routes[j] {
+                    routes.append(kept[i])
+                } else {
+                    removed.append(kept[i])
+                    added.append(try compileRoute(new.routes[j]))
+                    routes.append(added[added.count - 1])
+                }
                 (i, j) = (i + 1, j + 1)
             } else {
-                routes.append(try compileRoute(new.routes[j]))
+                added.append(try compileRoute(new.routes[j]))
+                routes.append(added[added.count - 1])
                 j += 1
             }
         }
         return CompiledConfig(
-            version: snapshot.version, hash: snapshot.hash, routes: RouteTable(routes: routes), upstreams: upstreams,
+            version: snapshot.version, hash: snapshot.hash, routes: previous.routes.updating(to: routes, removing: removed, adding: added),
+            upstreams: upstreams,
             questions: upstreamsChanged ? TargetDiscovery.questions(in: new) : previous.questions, policyMetrics: policies.metrics, document: new)
     }
 

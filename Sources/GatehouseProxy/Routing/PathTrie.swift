@@ -22,53 +22,135 @@ struct PathTrie: Sendable {
     }
 
     private final class Node: @unchecked Sendable {
-        // Written only while the trie is built, before it is shared.
+        // Written only while a trie is built or updated, before it is shared; an update copies
+        // the nodes it changes and shares the rest with the trie it started from.
         var children: [String: Node] = [:]
         var parameter: Node?
         var prefixEntries: [Entry] = []
         var exactEntries: [Entry] = []
+
+        var isEmpty: Bool { children.isEmpty && parameter == nil && prefixEntries.isEmpty && exactEntries.isEmpty }
+
+        func copy() -> Node {
+            let copy = Node()
+            (copy.children, copy.parameter, copy.prefixEntries, copy.exactEntries) = (children, parameter, prefixEntries, exactEntries)
+            return copy
+        }
     }
 
-    private let root = Node()
+    private let root: Node
     /// Routes without paths: they match any path, after every path rule.
-    private var anyPath: [Entry] = []
+    private let anyPath: [Entry]
+
+    var isEmpty: Bool { root.isEmpty && anyPath.isEmpty }
 
     init(_ routes: [(route: CompiledRoute, path: RoutePath?)]) {
-        for (route, path) in routes {
+        self = PathTrie(root: Node(), anyPath: []).updating(removing: [], adding: routes)
+    }
+
+    private init(root: Node, anyPath: [Entry]) {
+        self.root = root
+        self.anyPath = anyPath
+    }
+
+    /// This trie less the entries of `removed` (the same route objects it holds) and with those
+    /// of `added`. Only the nodes on their paths are new; every other node is shared with this
+    /// trie, so a one-route change costs the route's path, not the table.
+    func updating(
+        removing removed: [(route: CompiledRoute, path: RoutePath?)], adding added: [(route: CompiledRoute, path: RoutePath?)]
+    ) -> PathTrie {
+        var update = Update()
+        let root = update.own(self.root)
+        var anyPath = self.anyPath
+        for (route, path) in removed {
+            guard let path else {
+                anyPath.removeAll { $0.route === route }
+                continue
+            }
+            update.remove(route, path, from: root)
+        }
+        for (route, path) in added {
             guard let path else {
                 anyPath.append(Entry(route: route, parameters: []))
                 continue
             }
+            update.insert(route, path, into: root)
+        }
+        for node in update.added {
+            node.prefixEntries.sort(by: Self.precedes)
+            node.exactEntries.sort(by: Self.precedes)
+        }
+        if added.contains(where: { $0.path == nil }) { anyPath.sort(by: Self.precedes) }
+        return PathTrie(root: root, anyPath: anyPath)
+    }
+
+    /// One update's new nodes: a node of the trie being updated is copied the first time the
+    /// update changes it, and the copy is changed in place after that.
+    private struct Update {
+        private var fresh: Set<ObjectIdentifier> = []
+        /// Nodes given entries, to be put in order once every change is in.
+        private var given: [ObjectIdentifier: Node] = [:]
+        var added: Dictionary<ObjectIdentifier, Node>.Values { given.values }
+
+        mutating func own(_ node: Node) -> Node {
+            if fresh.contains(ObjectIdentifier(node)) { return node }
+            return made(node.copy())
+        }
+
+        private mutating func made(_ node: Node) -> Node {
+            fresh.insert(ObjectIdentifier(node))
+            return node
+        }
+
+        mutating func insert(_ route: CompiledRoute, _ path: RoutePath, into root: Node) {
             var node = root
             var parameters: [(Int, String)] = []
             for (position, segment) in path.segments.enumerated() {
                 switch segment {
                 case .literal(let text):
-                    if let child = node.children[text] {
-                        node = child
-                    } else {
-                        let child = Node()
-                        node.children[text] = child
-                        node = child
-                    }
+                    let child = node.children[text].map { own($0) } ?? made(Node())
+                    node.children[text] = child
+                    node = child
                 case .parameter(let name):
                     parameters.append((position, name))
-                    if node.parameter == nil { node.parameter = Node() }
-                    node = node.parameter!
+                    let child = node.parameter.map { own($0) } ?? made(Node())
+                    node.parameter = child
+                    node = child
                 }
             }
             let entry = Entry(route: route, parameters: parameters)
             if path.exact { node.exactEntries.append(entry) } else { node.prefixEntries.append(entry) }
+            given[ObjectIdentifier(node)] = node
         }
-        Self.order(root)
-        anyPath.sort(by: Self.precedes)
-    }
 
-    private static func order(_ node: Node) {
-        node.prefixEntries.sort(by: precedes)
-        node.exactEntries.sort(by: precedes)
-        for child in node.children.values { order(child) }
-        if let parameter = node.parameter { order(parameter) }
+        /// Takes the route's entry out of the node at `path` and drops the nodes left empty.
+        mutating func remove(_ route: CompiledRoute, _ path: RoutePath, from root: Node) {
+            var trail: [(parent: Node, segment: RoutePath.Segment)] = []
+            var node = root
+            for segment in path.segments {
+                let next: Node
+                switch segment {
+                case .literal(let text):
+                    guard let child = node.children[text] else { return }
+                    next = own(child)
+                    node.children[text] = next
+                case .parameter:
+                    guard let child = node.parameter else { return }
+                    next = own(child)
+                    node.parameter = next
+                }
+                trail.append((node, segment))
+                node = next
+            }
+            if path.exact { node.exactEntries.removeAll { $0.route === route } } else { node.prefixEntries.removeAll { $0.route === route } }
+            while node.isEmpty, let (parent, segment) = trail.popLast() {
+                switch segment {
+                case .literal(let text): parent.children[text] = nil
+                case .parameter: parent.parameter = nil
+                }
+                node = parent
+            }
+        }
     }
 
     /// Among routes with the same path: those naming methods first, then more header rules,
