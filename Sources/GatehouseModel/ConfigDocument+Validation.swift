@@ -41,10 +41,10 @@ extension ConfigDocument {
                 throw .invalid("policy '\(policy.name)': no consumer named '\(anonymous)'", field: "config.anonymous")
             }
         }
-        // One scope (global, a route, a consumer, or both) takes one enabled policy of a type:
-        // two would leave which one runs to chance.
+        // One scope (global, a route, a consumer, or both) takes one enabled policy of a type
+        // that does not stack: two would leave which one runs to chance.
         var scopes: [String: String] = [:]
-        for policy in policies where policy.enabled {
+        for policy in policies where policy.enabled && !policy.type.stacks {
             let scope = "\(policy.type.rawValue)|\(policy.route ?? "")|\(policy.consumer ?? "")"
             if let other = scopes.updateValue(policy.name, forKey: scope) {
                 throw ConfigError(

@@ -22,6 +22,12 @@ public enum PolicyType: String, Sendable, CaseIterable {
     /// the caller's.
     public var isConsumerScopable: Bool { phase == .rateLimit }
 
+    /// Whether several enabled policies of this type may share one scope: limits stack (a rate
+    /// per second and a quota per day, or two rates), each counting on its own, and a request
+    /// must pass them all. Two CORS, authentication or validation policies would give one request
+    /// two answers, so those stay one per scope.
+    public var stacks: Bool { phase == .rateLimit }
+
     /// Checks a config again (a data plane does, before building a policy from it).
     public func validate(_ config: JSONValue) throws(ConfigError) {
         _ = try normalize(config, path: "config")

@@ -3,8 +3,8 @@ import GatehouseModel
 
 /// The import's output checked by the model's own admission rules before anything is written:
 /// every entity read as the control plane reads it, then the document as a whole (references,
-/// one policy of a type per route, route conflicts). Two operations whose routes would match the
-/// same requests are reported as a pair, each with its pointer.
+/// one CORS, authentication or validation policy per route, route conflicts). Two operations
+/// whose routes would match the same requests are reported as a pair, each with its pointer.
 enum ImportAdmission {
     static func check(_ entities: ImportedEntities, externalUpstreams: Set<String>) -> [ImportProblem] {
         var problems = conflicts(entities)

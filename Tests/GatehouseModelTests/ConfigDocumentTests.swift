@@ -128,18 +128,27 @@ import Testing
         }
     }
 
-    @Test func twoEnabledPoliciesOfOneTypeAndScopeConflict() throws {
+    @Test func twoEnabledPoliciesOfOneTypeAndScopeConflictUnlessTheyAreLimits() throws {
         var document = try Self.document(routes: [["name": "r", "upstream": "api"]])
-        let limit: JSONValue = ["limit": 1, "window": "1s"]
+        let cors: JSONValue = ["allow_origins": ["https://a.example"]]
         document.policies = [
-            try Policy.read(["name": "a", "type": "rate-limit", "route": "r", "config": limit], id: Self.uuid(200)),
-            try Policy.read(["name": "b", "type": "rate-limit", "config": limit], id: Self.uuid(201)),
+            try Policy.read(["name": "a", "type": "cors", "route": "r", "config": cors], id: Self.uuid(200)),
+            try Policy.read(["name": "b", "type": "cors", "config": cors], id: Self.uuid(201)),
         ]
         #expect(error(document) == nil)
-        document.policies.append(try Policy.read(["name": "c", "type": "rate-limit", "route": "r", "config": limit], id: Self.uuid(202)))
+        document.policies.append(try Policy.read(["name": "c", "type": "cors", "route": "r", "config": cors], id: Self.uuid(202)))
         #expect(error(document)?.code == .conflict)
-        #expect(error(document)?.message.contains("policies 'a' and 'c' are both enabled rate-limit policies for route 'r'") == true)
+        #expect(error(document)?.message.contains("policies 'a' and 'c' are both enabled cors policies for route 'r'") == true)
         document.policies[2].enabled = false
+        #expect(error(document) == nil)
+        // Limits stack: a rate per second and one per hour on one route, two quotas globally.
+        let limit: JSONValue = ["limit": 1, "window": "1s"]
+        document.policies += [
+            try Policy.read(["name": "d", "type": "rate-limit", "route": "r", "config": limit], id: Self.uuid(203)),
+            try Policy.read(["name": "e", "type": "rate-limit", "route": "r", "config": ["limit": 100, "window": "1h"]], id: Self.uuid(204)),
+            try Policy.read(["name": "f", "type": "quota", "config": ["limit": 10, "period": "day", "redis_url": "redis://127.0.0.1:6379"]], id: Self.uuid(205)),
+            try Policy.read(["name": "g", "type": "quota", "config": ["limit": 100, "period": "month", "redis_url": "redis://127.0.0.1:6379"]], id: Self.uuid(206)),
+        ]
         #expect(error(document) == nil)
     }
 

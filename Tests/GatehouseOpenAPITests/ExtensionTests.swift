@@ -78,8 +78,8 @@ import Testing
             ])
     }
 
-    @Test func twoPoliciesOfOneTypeOnAnOperationAreRefusedByTheModelsRuleNamingThePlace() {
-        let spec = SpecFixture(
+    @Test func severalLimitsOnAnOperationHaveDifferentNamesAndTwoCORSPoliciesAreRefusedNamingThePlace() throws {
+        let limits = SpecFixture(
             """
             openapi: 3.0.3
             info: { title: t, version: "1" }
@@ -91,10 +91,25 @@ import Testing
                       per-second: { type: rate-limit, config: { limit: 5, window: 1s } }
                       per-hour: { type: rate-limit, config: { limit: 500, window: 1h } }
             """)
-        let problems = spec.refusal()
+        let document = try limits.document()
+        #expect(document.policies.map(\.name) == ["t.get.pets.per-hour", "t.get.pets.per-second"])
+        #expect(document.policies.allSatisfy { $0.route == "t.get.pets" && $0.type == .rateLimit })
+        let cors = SpecFixture(
+            """
+            openapi: 3.0.3
+            info: { title: t, version: "1" }
+            paths:
+              /pets:
+                get:
+                  x-gatehouse:
+                    policies:
+                      web: { type: cors, config: { allow_origins: ["https://a.example"] } }
+                      partner: { type: cors, config: { allow_origins: ["https://b.example"] } }
+            """)
+        let problems = cors.refusal()
         #expect(problems.count == 1)
-        #expect(problems.first?.hasPrefix("spec.yaml#/paths/~1pets/get/x-gatehouse/policies/per-") == true)
-        #expect(problems.first?.contains("are both enabled rate-limit policies for route 't.get.pets'") == true)
+        #expect(problems.first?.hasPrefix("spec.yaml#/paths/~1pets/get/x-gatehouse/policies/") == true)
+        #expect(problems.first?.contains("are both enabled cors policies for route 't.get.pets'") == true)
     }
 
     @Test func timeoutsCannotGoToAnUpstreamTheImportDoesNotDefine() {

@@ -175,6 +175,40 @@ final class TestWallClock: Sendable {
         #expect(try await httpRequest(port: proxy.port, .GET, "/api", headers: web).status == 200)
     }
 
+    @Test func limitsOfOneTypeStackAndTheClientHearsOfTheClosestToRefusing() async throws {
+        let clock = TestWallClock()
+        // A burst limit and a longer one on the route, and a global one the route's replace.
+        let policies: [JSONValue] = [
+            ["name": "burst", "type": "rate-limit", "route": "api", "config": ["limit": 3, "window": "1s"]],
+            ["name": "sustained", "type": "rate-limit", "route": "api", "config": ["limit": 4, "window": "1m"]],
+            ["name": "everywhere", "type": "rate-limit", "config": ["limit": 1, "window": "1h"]],
+        ]
+        let (proxy, _) = try await proxy(policies: policies, clock: clock)
+        var remaining: [String] = []
+        for _ in 0..<3 {
+            let response = try await httpRequest(port: proxy.port, .GET, "/api")
+            #expect(response.status == 200)
+            // One set of RateLimit fields, of the limit with the fewest requests left.
+            #expect(response.headers["ratelimit-limit"].count == 1)
+            remaining.append(response.headers["ratelimit-limit"].first! + "/" + (response.header("ratelimit-remaining") ?? ""))
+        }
+        #expect(remaining == ["3/2", "3/1", "3/0"])
+        let burst = try await httpRequest(port: proxy.port, .GET, "/api")
+        #expect(burst.status == 429)
+        #expect(burst.headers["ratelimit-limit"] == ["3"])
+        #expect(burst.json["error"]?["message"].flatMap(\.stringValue)?.contains("3 requests per 1s") == true)
+        // The next second the burst limit has room again; the minute's has one request left.
+        clock.advance(by: 1_000)
+        let fourth = try await httpRequest(port: proxy.port, .GET, "/api")
+        #expect(fourth.status == 200)
+        #expect(fourth.headers["ratelimit-limit"] == ["4"])
+        #expect(fourth.header("ratelimit-remaining") == "0")
+        let sustained = try await httpRequest(port: proxy.port, .GET, "/api")
+        #expect(sustained.status == 429)
+        #expect(sustained.headers["ratelimit-limit"] == ["4"])
+        #expect(sustained.json["error"]?["message"].flatMap(\.stringValue)?.contains("4 requests per 1m") == true)
+    }
+
     @Test func countersSurviveASwapWhenThePolicyIsUnchanged() async throws {
         let clock = TestWallClock()
         let limit: JSONValue = [

@@ -119,16 +119,29 @@ extension ProxyHandler {
             failBeforeResponse(.serviceUnavailable, "limit_unavailable", "policy '\(policy.name)' cannot count requests now (Redis unreachable)")
             return false
         }
-        let headers = policy.headers(count: count, resetMilliseconds: reset)
-        guard count <= policy.limit else {
+        let refused = count > policy.limit
+        show(policy.headers(count: count, resetMilliseconds: reset), in: exchange, refusing: refused)
+        guard !refused else {
             (policy.isQuota ? metrics.quotaExceeded : metrics.rateLimited).wrappingIncrement(ordering: .relaxed)
             failBeforeResponse(
                 .tooManyRequests, policy.isQuota ? "quota_exceeded" : "rate_limited", policy.refusalMessage,
-                headers: headers + [("retry-after", String((reset + 999) / 1000))])
+                headers: [("retry-after", String((reset + 999) / 1000))])
             return false
         }
-        exchange.addedHeaders += headers
         return true
+    }
+
+    /// Adds one limit's headers (limit, remaining, reset). Where several limits of one kind
+    /// count a request, the client hears of the one closest to refusing it (the lowest remaining,
+    /// as the RateLimit header fields draft advises), or of the one that refused it.
+    private func show(_ headers: [(String, String)], in exchange: Exchange, refusing: Bool) {
+        guard let start = exchange.addedHeaders.firstIndex(where: { $0.0 == headers[0].0 }) else {
+            exchange.addedHeaders += headers
+            return
+        }
+        if refusing || (Int(headers[1].1) ?? 0) < (Int(exchange.addedHeaders[start + 1].1) ?? 0) {
+            exchange.addedHeaders.replaceSubrange(start..<start + 3, with: headers)
+        }
     }
 
     /// The client address limits count by: the peer, or for a trusted proxy the address it

@@ -3,7 +3,8 @@ import GatehouseModel
 
 /// Builds the policy chain of every route of a snapshot. For each policy type the most specific
 /// enabled policy wins: route and consumer > consumer > route > global (as Kong orders plugin
-/// scopes). A policy that cannot be built fails the whole snapshot.
+/// scopes); of the types that stack (limits), every policy of the most specific scope, by name.
+/// A policy that cannot be built fails the whole snapshot.
 struct PolicyCompiler {
     private let policies: [Policy]
     private let byRoute: [String: [Policy]]
@@ -43,10 +44,12 @@ struct PolicyCompiler {
 
     private mutating func build(_ candidates: [Policy]) throws(ConfigCompiler.Rejection) -> PolicyChain? {
         guard !candidates.isEmpty else { return nil }
-        func pick(_ type: PolicyType, consumer: String?) -> Policy? {
-            candidates.filter { $0.type == type && ($0.consumer == nil || $0.consumer == consumer) }
-                .max { specificity($0) < specificity($1) }
+        func pickAll(_ type: PolicyType, consumer: String?) -> [Policy] {
+            let applying = candidates.filter { $0.type == type && ($0.consumer == nil || $0.consumer == consumer) }
+            guard let most = applying.map(specificity).max() else { return [] }
+            return applying.filter { specificity($0) == most }.sorted { $0.name < $1.name }
         }
+        func pick(_ type: PolicyType, consumer: String?) -> Policy? { pickAll(type, consumer: consumer).first }
         // CORS and authentication run before a consumer is known: never consumer-scoped.
         let corsSource = pick(.cors, consumer: nil)
         let keyAuthSource = pick(.keyAuth, consumer: nil)
@@ -56,7 +59,7 @@ struct PolicyCompiler {
         let validation = try validationSource.map { policy throws(ConfigCompiler.Rejection) in try validationPolicy(policy) }
         let beforeLimits = [corsSource, keyAuthSource, validationSource].compactMap { $0 }
         let limitTypes = PolicyType.allCases.filter(\.isConsumerScopable).sorted { $0.phase < $1.phase }
-        func limitPolicies(consumer: String?) -> [Policy] { limitTypes.compactMap { pick($0, consumer: consumer) } }
+        func limitPolicies(consumer: String?) -> [Policy] { limitTypes.flatMap { pickAll($0, consumer: consumer) } }
 
         let defaultPolicies = limitPolicies(consumer: nil)
         var consumerLimits: [String: [LimitPolicy]] = [:]
