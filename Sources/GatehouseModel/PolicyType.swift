@@ -2,6 +2,7 @@
 public enum PolicyType: String, Sendable, CaseIterable {
     case cors
     case keyAuth = "key-auth"
+    case jwt
     case rateLimit = "rate-limit"
     case quota
     case requestValidation = "request-validation"
@@ -11,7 +12,7 @@ public enum PolicyType: String, Sendable, CaseIterable {
     public var phase: PolicyPhase {
         switch self {
         case .cors: .preflight
-        case .keyAuth: .authentication
+        case .keyAuth, .jwt: .authentication
         case .rateLimit, .quota: .rateLimit
         case .requestValidation: .validation
         }
@@ -56,6 +57,7 @@ public enum PolicyType: String, Sendable, CaseIterable {
                 fields["anonymous"] = .string(anonymous)
             }
             result = fields
+        case .jwt: result = try JWTConfigRules.normalize(&reader)
         case .rateLimit: result = try RateLimitConfigRules.normalize(&reader)
         case .requestValidation: result = try RequestValidationConfigRules.normalize(&reader)
         case .quota:

@@ -44,6 +44,15 @@ public final class ConfigAdmission: Sendable {
             } catch {
                 throw .invalid("policy '\(policy.name)' cannot be built: \(error.field.map { "\($0): " } ?? "")\(error.message)", field: "config")
             }
+            // A key the model's rules let through may still not be one (a modulus too short, a
+            // point off its curve): refused here, not by every data plane.
+            if policy.type == .jwt {
+                do {
+                    _ = try JWTPolicy.keys(policy.config)
+                } catch {
+                    throw .invalid("policy '\(policy.name)' cannot be built: \(error.description)", field: "config.keys")
+                }
+            }
         }
     }
 }

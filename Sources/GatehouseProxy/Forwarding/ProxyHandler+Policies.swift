@@ -44,40 +44,41 @@ extension ProxyHandler {
         writeEnd(closeAfter: !head.isKeepAlive)
     }
 
-    /// Runs key-auth on a request; with `hide_credentials`, the key is left out of the query (key
-    /// headers are never copied upstream). Returns nil when the request was answered with 401.
+    /// Runs the route's authentication policies; answers 401 when none lets the request in.
     func authenticate(
-        _ head: HTTPRequestHead, _ auth: KeyAuthPolicy, query: inout Substring?, answerHeaders: [(String, String)], metrics: PolicyMetrics
-    ) -> KeyAuthPolicy.Caller? {
-        let caller: KeyAuthPolicy.Caller
-        let source: KeyAuthPolicy.Source?
-        switch auth.authenticate(headers: head.headers, query: query) {
-        case .missing:
+        _ head: HTTPRequestHead, _ chain: PolicyChain, query: inout Substring?, answerHeaders: [(String, String)], metrics: PolicyMetrics
+    ) -> Caller? {
+        switch AuthenticationDecision(chain, headers: head.headers, query: query, metrics: metrics) {
+        case .refused(let message, let challenges, _, _):
             metrics.authenticationFailures.wrappingIncrement(ordering: .relaxed)
-            respondLocally(head, .unauthorized, "unauthorized", auth.missingKeyMessage, headers: answerHeaders + [KeyAuthPolicy.challenge])
+            respondLocally(head, .unauthorized, "unauthorized", message, headers: answerHeaders + challenges)
             return nil
-        case .invalid:
-            metrics.authenticationFailures.wrappingIncrement(ordering: .relaxed)
-            respondLocally(head, .unauthorized, "unauthorized", "the API key is not valid", headers: answerHeaders + [KeyAuthPolicy.challenge])
-            return nil
-        case .identified(let consumer, let from):
-            (caller, source) = (KeyAuthPolicy.Caller(consumer: consumer, identified: true), from)
-        case .anonymous(let consumer, let from):
-            (caller, source) = (KeyAuthPolicy.Caller(consumer: consumer, identified: false), from)
+        case .caller(let caller):
+            // A credential sent in the query stays out of the forwarded URL unless told otherwise.
+            if let keyAuth = chain.keyAuth, keyAuth.hideCredentials, let present = query {
+                query = keyAuth.keyNames.reduce(Optional(present)) { rest, name in rest.flatMap { KeyAuthPolicy.removing(name, from: $0) } }
+            }
+            if let jwt = chain.jwt, jwt.hideCredentials, let parameter = jwt.queryParameter, let present = query {
+                query = KeyAuthPolicy.removing(parameter, from: present)
+            }
+            return caller
         }
-        if auth.hideCredentials, case .query(let name) = source {
-            query = query.flatMap { KeyAuthPolicy.removing(name, from: $0) }
-        }
-        return caller
     }
 
     /// Who the consumer is comes from the gateway only: the client's own identity headers are
-    /// never copied on a key-auth route.
-    static func addConsumer(_ caller: KeyAuthPolicy.Caller, to head: inout UpstreamRequestHead) {
-        head.add("x-consumer-id", caller.consumer.id)
-        head.add("x-consumer-name", caller.consumer.name)
-        if let customID = caller.consumer.customID { head.add("x-consumer-custom-id", customID) }
+    /// never copied on a route that authenticates.
+    static func addConsumer(_ caller: Caller, to head: inout UpstreamRequestHead) {
+        if let consumer = caller.consumer {
+            head.add("x-consumer-id", consumer.id)
+            head.add("x-consumer-name", consumer.name)
+            if let customID = consumer.customID { head.add("x-consumer-custom-id", customID) }
+        }
         if !caller.identified { head.add("x-anonymous-consumer", "true") }
+        if let token = caller.token {
+            if let subject = token.subject { head.add("x-token-subject", subject) }
+            if let scopes = token.scopes { head.add("x-token-scopes", scopes) }
+            for (name, value) in token.forwarded { head.add(name, value) }
+        }
     }
 
     /// Counts the request with each limit in turn; on through to the upstream when none refuses.

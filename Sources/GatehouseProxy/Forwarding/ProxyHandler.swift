@@ -315,15 +315,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let forwardedPath = UpstreamPath.forwarded(path, route: route, match: found)
 
         let trusted = trustedPeer
-        let keyAuth = route.policies?.keyAuth
         var query = target.query
         var addedHeaders: [(String, String)] = []
-        var consumer: KeyAuthPolicy.Caller?
+        var consumer: Caller?
         var bodyCheck: RequestValidationPolicy?
         if let chain = route.policies {
             if let cors = chain.cors { addedHeaders = cors.actualHeaders(origin: head.headers.first(name: "origin")) }
-            if let auth = keyAuth {
-                guard let caller = authenticate(head, auth, query: &query, answerHeaders: addedHeaders, metrics: config.policyMetrics) else {
+            if chain.authenticates {
+                guard let caller = authenticate(head, chain, query: &query, answerHeaders: addedHeaders, metrics: config.policyMetrics) else {
                     return
                 }
                 consumer = caller
@@ -338,7 +337,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
         var upstreamHead = UpstreamRequestHead(method: head.method, path: forwardedPath, query: query, spare: &spareRequestHead)
         upstreamHead.copyEndToEnd(
-            head.headers, dropping: keyAuth?.dropped(trusted: trusted) ?? (trusted ? Self.replacedWhenTrusted : Self.replacedWithHost),
+            head.headers, dropping: route.policies?.dropped(trusted: trusted) ?? (trusted ? Self.replacedWhenTrusted : Self.replacedWithHost),
             keepingUnderscores: options.allowsUnderscoreHeaders)
         if let consumer { Self.addConsumer(consumer, to: &upstreamHead) }
         let chunked = head.headers[canonicalForm: "transfer-encoding"].last?.lowercased() == "chunked"

@@ -72,6 +72,7 @@ final class ConsumerDirectory: Sendable {
     private let byKey: [Digest: CompiledConsumer]
     let byName: [String: CompiledConsumer]
     let byID: [String: CompiledConsumer]
+    private let byCustomID: [String: CompiledConsumer]
 
     init(_ consumers: [Consumer]) {
         var byKey: [Digest: CompiledConsumer] = [:]
@@ -86,6 +87,12 @@ final class ConsumerDirectory: Sendable {
         self.byKey = byKey
         self.byName = byName
         byID = Dictionary(byName.values.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        byCustomID = Dictionary(byName.values.compactMap { consumer in consumer.customID.map { ($0, consumer) } }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The consumer a token's claim names: by `custom_id` (an IdP's user id), else by name.
+    func byCustomIDOrName(_ value: String) -> CompiledConsumer? {
+        byCustomID[value] ?? byName[value]
     }
 
     /// The consumer whose key this is, if any.

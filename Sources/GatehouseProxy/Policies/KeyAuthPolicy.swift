@@ -11,13 +11,11 @@ public final class KeyAuthPolicy: Sendable {
     let consumers: ConsumerDirectory
     /// The 401's message when no key was sent: made once, not per refused request.
     let missingKeyMessage: String
-    /// What the proxy drops from requests it forwards on a key-auth route (as its other dropped
-    /// headers, in the same pass): the client's identity headers and, with `hide_credentials`,
-    /// the key headers. For a peer that is not, and one that is a trusted proxy.
-    private let droppedUntrusted: FieldNameSet
-    private let droppedTrusted: FieldNameSet
+    /// The key headers, when `hide_credentials` keeps them from the upstream.
+    let ownHeaders: [String]
 
-    /// Headers a client could send to pass as a consumer: always replaced on a key-auth route.
+    /// Headers a client could send to pass as a consumer: always replaced on a route that
+    /// authenticates.
     static let identityHeaders = ["x-consumer-id", "x-consumer-name", "x-consumer-custom-id", "x-anonymous-consumer"]
     static let challenge = ("www-authenticate", "Key realm=\"gatehouse\"")
 
@@ -28,12 +26,8 @@ public final class KeyAuthPolicy: Sendable {
         anonymous = config["anonymous"]?.stringValue.flatMap { consumers.byName[$0] }
         self.consumers = consumers
         missingKeyMessage = "no API key: send it in the \(keyNames.joined(separator: " or ")) header or query parameter"
-        let own = Self.identityHeaders + (hideCredentials ? keyNames : [])
-        droppedUntrusted = ProxyHandler.replacedWithHost + own
-        droppedTrusted = ProxyHandler.replacedWhenTrusted + own
+        ownHeaders = hideCredentials ? keyNames : []
     }
-
-    func dropped(trusted: Bool) -> FieldNameSet { trusted ? droppedTrusted : droppedUntrusted }
 
     /// Where a key was found.
     enum Source: Equatable {
@@ -46,12 +40,6 @@ public final class KeyAuthPolicy: Sendable {
         case anonymous(CompiledConsumer, Source?)
         case missing
         case invalid(Source)
-    }
-
-    /// Who a request goes on as: a consumer its key identified, or the anonymous one.
-    struct Caller {
-        let consumer: CompiledConsumer
-        let identified: Bool
     }
 
     func authenticate(headers: HTTPHeaders, query: Substring?) -> Outcome {

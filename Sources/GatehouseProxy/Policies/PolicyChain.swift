@@ -7,6 +7,12 @@ import GatehouseModel
 public final class PolicyChain: Sendable {
     let cors: CORSPolicy?
     let keyAuth: KeyAuthPolicy?
+    let jwt: JWTPolicy?
+    /// What the proxy drops from requests it forwards on this route (as its other dropped
+    /// headers, in the same pass): the identity headers the gateway writes and, with
+    /// `hide_credentials`, the credentials. For a peer that is not, and one that is a trusted proxy.
+    private let droppedUntrusted: FieldNameSet
+    private let droppedTrusted: FieldNameSet
     let validation: RequestValidationPolicy?
     /// For requests without a consumer, or whose consumer has no policies of its own here.
     let limits: [LimitPolicy]
@@ -24,17 +30,25 @@ public final class PolicyChain: Sendable {
     }
 
     init(
-        cors: CORSPolicy?, keyAuth: KeyAuthPolicy?, validation: RequestValidationPolicy?, limits: [LimitPolicy],
+        cors: CORSPolicy?, keyAuth: KeyAuthPolicy?, jwt: JWTPolicy?, validation: RequestValidationPolicy?, limits: [LimitPolicy],
         consumerLimits: [String: [LimitPolicy]], described: [Step], consumerDescribed: [String: [Step]]
     ) {
         self.cors = cors
         self.keyAuth = keyAuth
+        self.jwt = jwt
+        let own = keyAuth == nil && jwt == nil ? [] : Array(Set(KeyAuthPolicy.identityHeaders + (keyAuth?.ownHeaders ?? []) + (jwt?.ownHeaders ?? [])))
+        droppedUntrusted = ProxyHandler.replacedWithHost + own
+        droppedTrusted = ProxyHandler.replacedWhenTrusted + own
         self.validation = validation
         self.limits = limits
         self.consumerLimits = consumerLimits
         self.described = described
         self.consumerDescribed = consumerDescribed
     }
+
+    var authenticates: Bool { keyAuth != nil || jwt != nil }
+
+    func dropped(trusted: Bool) -> FieldNameSet { trusted ? droppedTrusted : droppedUntrusted }
 
     func limits(for consumer: CompiledConsumer?) -> [LimitPolicy] {
         guard let consumer, !consumerLimits.isEmpty else { return limits }

@@ -17,6 +17,7 @@ struct PolicyCompiler {
     private enum Built {
         case cors(CORSPolicy)
         case keyAuth(KeyAuthPolicy)
+        case jwt(JWTPolicy)
         case limit(LimitPolicy)
         case validation(RequestValidationPolicy)
     }
@@ -55,9 +56,11 @@ struct PolicyCompiler {
         let keyAuthSource = pick(.keyAuth, consumer: nil)
         let cors = try corsSource.map { policy throws(ConfigCompiler.Rejection) in try corsPolicy(policy) }
         let keyAuth = try keyAuthSource.map { policy throws(ConfigCompiler.Rejection) in try keyAuthPolicy(policy) }
+        let jwtSource = pick(.jwt, consumer: nil)
+        let jwt = try jwtSource.map { policy throws(ConfigCompiler.Rejection) in try jwtPolicy(policy) }
         let validationSource = pick(.requestValidation, consumer: nil)
         let validation = try validationSource.map { policy throws(ConfigCompiler.Rejection) in try validationPolicy(policy) }
-        let beforeLimits = [corsSource, keyAuthSource, validationSource].compactMap { $0 }
+        let beforeLimits = [corsSource, keyAuthSource, jwtSource, validationSource].compactMap { $0 }
         let limitTypes = PolicyType.allCases.filter(\.isConsumerScopable).sorted { $0.phase < $1.phase }
         func limitPolicies(consumer: String?) -> [Policy] { limitTypes.flatMap { pickAll($0, consumer: consumer) } }
 
@@ -71,9 +74,9 @@ struct PolicyCompiler {
             consumerDescribed[consumer.id] = (beforeLimits + own).map(Self.step)
         }
         let limits = try defaultPolicies.map { policy throws(ConfigCompiler.Rejection) in try limitPolicy(policy) }
-        if cors == nil, keyAuth == nil, validation == nil, limits.isEmpty, consumerLimits.isEmpty { return nil }
+        if cors == nil, keyAuth == nil, jwt == nil, validation == nil, limits.isEmpty, consumerLimits.isEmpty { return nil }
         return PolicyChain(
-            cors: cors, keyAuth: keyAuth, validation: validation, limits: limits, consumerLimits: consumerLimits,
+            cors: cors, keyAuth: keyAuth, jwt: jwt, validation: validation, limits: limits, consumerLimits: consumerLimits,
             described: (beforeLimits + defaultPolicies).map(Self.step), consumerDescribed: consumerDescribed)
     }
 
@@ -106,6 +109,26 @@ struct PolicyCompiler {
             throw ConfigCompiler.Rejection(description: "policy '\(policy.name)': anonymous consumer '\(anonymous)' does not exist")
         }
         built[policy.id] = .keyAuth(compiled)
+        return compiled
+    }
+
+    private mutating func jwtPolicy(_ policy: Policy) throws(ConfigCompiler.Rejection) -> JWTPolicy {
+        if case .jwt(let built)? = built[policy.id] { return built }
+        if let anonymous = policy.config["anonymous"]?.stringValue, consumers.byName[anonymous] == nil {
+            throw ConfigCompiler.Rejection(description: "policy '\(policy.name)': anonymous consumer '\(anonymous)' does not exist")
+        }
+        // Verified tokens outlive a snapshot that keeps the policy as it is.
+        let identity = "\(policy.id):\(Self.hash(policy.config).prefix(16))"
+        let compiled: JWTPolicy
+        do {
+            compiled = try JWTPolicy(
+                name: policy.name, config: policy.config, consumers: consumers,
+                cache: state.tokenCache(identity, capacity: policy.config["cache_size"]?.intValue ?? 10_000), metrics: state.metrics,
+                now: state.now)
+        } catch {
+            throw ConfigCompiler.Rejection(description: "policy '\(policy.name)' cannot be built: \(error.description)")
+        }
+        built[policy.id] = .jwt(compiled)
         return compiled
     }
 
@@ -160,7 +183,7 @@ struct PolicyCompiler {
                 name: policy.name, kind: .quota(monthly: config["period"]?.stringValue == "month"), limit: limit, by: .consumer,
                 counter: .redis(state.redisClient(address)), failOpen: failOpen, identity: policy.id,
                 now: state.now)
-        case .cors, .keyAuth, .requestValidation:
+        case .cors, .keyAuth, .jwt, .requestValidation:
             throw fail("\(policy.type.rawValue) is not a limit")
         }
         built[policy.id] = .limit(compiled)

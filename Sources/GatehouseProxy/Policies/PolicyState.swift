@@ -16,6 +16,11 @@ public final class PolicyState: Sendable {
     let now: @Sendable () -> Int64
     private let local = NIOLockedValueBox<[String: WeakCounters]>([:])
     private let redis = NIOLockedValueBox<[RedisAddress: RedisClient]>([:])
+    private let tokens = NIOLockedValueBox<[String: WeakTokenCache]>([:])
+
+    private struct WeakTokenCache {
+        weak var cache: TokenCache?
+    }
 
     private struct WeakCounters {
         weak var counters: LocalCounters?
@@ -42,6 +47,18 @@ public final class PolicyState: Sendable {
             local = local.filter { $0.value.counters != nil }
             let created = LocalCounters()
             local[identity] = WeakCounters(counters: created)
+            return created
+        }
+    }
+
+    /// The verified-token cache of the `jwt` policy `identity` (its id and config hash), kept
+    /// while a served config holds it, as local counters are.
+    func tokenCache(_ identity: String, capacity: Int) -> TokenCache {
+        tokens.withLockedValue { tokens in
+            if let existing = tokens[identity]?.cache { return existing }
+            tokens = tokens.filter { $0.value.cache != nil }
+            let created = TokenCache(capacity: capacity)
+            tokens[identity] = WeakTokenCache(cache: created)
             return created
         }
     }

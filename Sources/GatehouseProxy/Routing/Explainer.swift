@@ -112,21 +112,23 @@ public enum Explainer {
         }
         var consumerID: String?
         var answer: JSONValue = ["status": .null, "reason": .string("proxied to upstream '\(upstream.name)'")]
-        if let auth = chain.keyAuth {
+        if chain.authenticates {
             let result: JSONValue
-            switch auth.authenticate(headers: headers, query: target.query) {
-            case .missing:
-                result = ["outcome": "missing", "status": 401, "reason": .string("no key in \(auth.keyNames.joined(separator: ", "))")]
-                answer = ["status": 401, "reason": "key-auth: no key"]
-            case .invalid:
-                result = ["outcome": "invalid", "status": 401, "reason": "the key belongs to no consumer"]
-                answer = ["status": 401, "reason": "key-auth: wrong key"]
-            case .identified(let consumer, _):
-                consumerID = consumer.id
-                result = ["outcome": "identified", "consumer": .string(consumer.name)]
-            case .anonymous(let consumer, _):
-                consumerID = consumer.id
-                result = ["outcome": "anonymous", "consumer": .string(consumer.name)]
+            switch AuthenticationDecision(chain, headers: headers, query: target.query, metrics: PolicyMetrics()) {
+            case .refused(let message, _, let reasons, let sent):
+                let tried: [JSONValue] = reasons.map { ["policy": .string($0.policy), "reason": .string($0.reason)] }
+                result = ["outcome": .string(sent ? "invalid" : "missing"), "status": 401, "reason": .string(message), "policies": .array(tried)]
+                answer = ["status": 401, "reason": .string("authentication: \(message)")]
+            case .caller(let caller):
+                consumerID = caller.consumer?.id
+                var fields: [String: JSONValue] = [
+                    "outcome": .string(caller.identified ? "identified" : "anonymous"), "policy": .string(caller.policy),
+                    "consumer": caller.consumer.map { .string($0.name) } ?? .null,
+                ]
+                if let token = caller.token {
+                    fields["token"] = ["subject": token.subject.map(JSONValue.string) ?? .null, "scopes": token.scopes.map(JSONValue.string) ?? .null]
+                }
+                result = .object(fields)
             }
             out["authentication"] = result
         }
@@ -135,13 +137,13 @@ public enum Explainer {
                 ["phase": .string(step.phase.name), "type": .string(step.type.rawValue), "name": .string(step.name), "scope": .string(step.scope)]
             })
         out["rate_limits"] = .array(
-            chain.limits(for: consumerID.flatMap { id in chain.keyAuth?.consumers.byID[id] }).map { limit in
+            chain.limits(for: consumerID.flatMap { id in (chain.keyAuth?.consumers ?? chain.jwt?.consumers)?.byID[id] }).map { limit in
                 [
                     "name": .string(limit.name), "limit": .int(limit.limit), "per": .string(limit.periodName),
                     "by": .string(limit.byName), "backend": .string(limit.backendName),
                 ]
             })
-        out["cors"] = chain.cors.map { cors(request, $0) } ?? corsWithout(request, keyAuth: chain.keyAuth != nil)
+        out["cors"] = chain.cors.map { cors(request, $0) } ?? corsWithout(request, keyAuth: chain.authenticates)
         out["answer"] = answer
         return .object(out)
     }

@@ -13,8 +13,17 @@ public final class PolicyMetrics: Sendable {
     /// Requests let through (fail open) or refused (fail closed) because Redis could not count them.
     let failedOpen = ManagedAtomic(0)
     let failedClosed = ManagedAtomic(0)
+    /// Tokens a `jwt` policy refused, by `JWTRefusal.allCases` index.
+    let tokensRefused = JWTRefusal.allCases.map { _ in ManagedAtomic(0) }
+    /// Tokens found in a policy's cache, and those verified because they were not.
+    let tokenCacheHits = ManagedAtomic(0)
+    let tokenCacheMisses = ManagedAtomic(0)
 
     public init() {}
+
+    func refused(_ refusal: JWTRefusal) {
+        tokensRefused[JWTRefusal.allCases.firstIndex(of: refusal)!].wrappingIncrement(ordering: .relaxed)
+    }
 
     /// The Prometheus text of these counters.
     public var prometheusText: String {
@@ -31,5 +40,12 @@ public final class PolicyMetrics: Sendable {
             + "# TYPE gatehouse_limit_unavailable_total counter\n"
             + "gatehouse_limit_unavailable_total{outcome=\"fail_open\"} \(failedOpen.load(ordering: .relaxed))\n"
             + "gatehouse_limit_unavailable_total{outcome=\"fail_closed\"} \(failedClosed.load(ordering: .relaxed))\n"
+            + "# HELP gatehouse_jwt_refused_total Tokens a jwt policy refused, by reason.\n# TYPE gatehouse_jwt_refused_total counter\n"
+            + zip(JWTRefusal.allCases, tokensRefused).map { "gatehouse_jwt_refused_total{reason=\"\($0.reason)\"} \($1.load(ordering: .relaxed))\n" }
+            .joined()
+            + "# HELP gatehouse_token_cache_total Token lookups in the verified-token caches, by result.\n"
+            + "# TYPE gatehouse_token_cache_total counter\n"
+            + "gatehouse_token_cache_total{result=\"hit\"} \(tokenCacheHits.load(ordering: .relaxed))\n"
+            + "gatehouse_token_cache_total{result=\"miss\"} \(tokenCacheMisses.load(ordering: .relaxed))\n"
     }
 }

@@ -1,0 +1,151 @@
+/// Admission rules for `jwt` configs: which algorithms a policy accepts, the keys it verifies
+/// with (each bound to one algorithm), and the claims a token must carry. The keys' own bytes
+/// (a modulus, a curve point) are checked again when a data plane builds them, and a write whose
+/// keys cannot be built is refused like any config a data plane could not serve.
+public enum JWTConfigRules {
+    /// Every algorithm a policy may accept (RFC 7518 and RFC 8037); never `none`.
+    public static let algorithms = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512"]
+
+    /// The one algorithm a JWK is for: its `alg`, else the one its curve allows (EC, OKP), else
+    /// the policy's only algorithm of its family (an RSA key without `alg`, with one RS/PS
+    /// algorithm accepted). Nil when that leaves a choice: a token's `alg` never picks it.
+    public static func algorithm(ofJWK key: [String: JSONValue], accepted: [String]) -> String? {
+        if case .string(let alg)? = key["alg"] { return alg }
+        switch (key["kty"]?.stringValue, key["crv"]?.stringValue) {
+        case ("EC", "P-256"): return "ES256"
+        case ("EC", "P-384"): return "ES384"
+        case ("EC", "P-521"): return "ES512"
+        case ("OKP", "Ed25519"): return "EdDSA"
+        case ("RSA", _):
+            let rsa = accepted.filter { $0.hasPrefix("RS") || $0.hasPrefix("PS") }
+            return rsa.count == 1 ? rsa[0] : nil
+        default: return nil
+        }
+    }
+
+    static func normalize(_ reader: inout FieldReader) throws(ConfigError) -> [String: JSONValue] {
+        guard let accepted = try reader.optionalStrings("algorithms"), !accepted.isEmpty else {
+            throw .invalid("is required: list the algorithms tokens may be signed with (RS256, ES256, …); a token's alg never chooses", field: reader.field("algorithms"))
+        }
+        for (index, alg) in accepted.enumerated() where !algorithms.contains(alg) {
+            let why = alg.lowercased() == "none" ? "unsigned tokens are never accepted" : "use one of \(algorithms.joined(separator: ", "))"
+            throw .invalid("'\(alg)' is not an algorithm a policy can accept: \(why)", field: "\(reader.field("algorithms"))[\(index)]")
+        }
+        var fields: [String: JSONValue] = ["algorithms": .array(Array(Set(accepted)).sorted().map(JSONValue.string))]
+
+        let keys = try reader.optionalArray("keys") ?? []
+        for (index, key) in keys.enumerated() {
+            try checkKey(key, accepted: accepted, field: "\(reader.field("keys"))[\(index)]")
+        }
+        fields["keys"] = .array(keys)
+        guard !keys.isEmpty else { throw .invalid("must list at least one key (JWK objects) to verify tokens with", field: reader.field("keys")) }
+
+        if let issuers = try reader.optionalStrings("issuers") {
+            guard !issuers.isEmpty else { throw .invalid("must not be empty: leave it out to accept any issuer", field: reader.field("issuers")) }
+            fields["issuers"] = .array(Array(Set(issuers)).sorted().map(JSONValue.string))
+        } else {
+            fields["issuers"] = .null
+        }
+        if let audiences = try reader.optionalStrings("audiences") {
+            guard !audiences.isEmpty else { throw .invalid("must not be empty: leave it out to accept any audience", field: reader.field("audiences")) }
+            fields["audiences"] = .array(Array(Set(audiences)).sorted().map(JSONValue.string))
+        } else {
+            fields["audiences"] = .null
+        }
+        fields["require_exp"] = .bool(try reader.optionalBool("require_exp") ?? true)
+        let leeway = try reader.optionalDuration("leeway") ?? .seconds(30)
+        guard leeway >= .zero, leeway <= .seconds(300) else { throw .invalid("must be from 0s to 5m", field: reader.field("leeway")) }
+        fields["leeway"] = .string(leeway.configText)
+        let scopes = try reader.optionalStrings("required_scopes") ?? []
+        for (index, scope) in scopes.enumerated() where scope.isEmpty || scope.contains(" ") {
+            throw .invalid("a scope is one word", field: "\(reader.field("required_scopes"))[\(index)]")
+        }
+        fields["required_scopes"] = .array(Array(Set(scopes)).sorted().map(JSONValue.string))
+        fields["required_type"] = try reader.optionalString("required_type").map(JSONValue.string) ?? .null
+        var claims: [String: JSONValue] = [:]
+        if var required = try reader.optionalObject("required_claims") {
+            for name in required.keys.sorted() {
+                guard let values = try required.optionalStrings(name), !values.isEmpty else {
+                    throw .invalid("must list the values the claim may have", field: required.field(name))
+                }
+                claims[name] = .array(Array(Set(values)).sorted().map(JSONValue.string))
+            }
+        }
+        fields["required_claims"] = .object(claims)
+        var forwarded: [String: JSONValue] = [:]
+        if var forward = try reader.optionalObject("forward_claims") {
+            for claim in forward.keys.sorted() {
+                let header = try forward.string(claim)
+                guard EntityName.isToken(header), !forbiddenHeaders.contains(header.lowercased()) else {
+                    throw .invalid("'\(header)' is not a header a claim can be forwarded in", field: forward.field(claim))
+                }
+                forwarded[claim] = .string(header.lowercased())
+            }
+        }
+        fields["forward_claims"] = .object(forwarded)
+
+        let header = try reader.optionalString("header") ?? "authorization"
+        guard EntityName.isToken(header) else { throw .invalid("'\(header)' is not a header name", field: reader.field("header")) }
+        fields["header"] = .string(header.lowercased())
+        fields["query_parameter"] = try reader.optionalString("query_parameter").map(JSONValue.string) ?? .null
+        fields["cookie"] = try reader.optionalString("cookie").map(JSONValue.string) ?? .null
+        fields["max_token_bytes"] = .int(try reader.optionalInt("max_token_bytes", in: 256...65_536) ?? 8_192)
+        fields["cache_size"] = .int(try reader.optionalInt("cache_size", in: 0...1_000_000) ?? 10_000)
+        fields["hide_credentials"] = .bool(try reader.optionalBool("hide_credentials") ?? true)
+        fields["consumer_claim"] = try reader.optionalString("consumer_claim").map(JSONValue.string) ?? .null
+        fields["anonymous"] = .null
+        if let anonymous = try reader.optionalString("anonymous") {
+            try EntityName.validate(anonymous, field: reader.field("anonymous"))
+            fields["anonymous"] = .string(anonymous)
+        }
+        return fields
+    }
+
+    /// Headers a claim may never be forwarded in: framing, hop-by-hop, and the gateway's own
+    /// identity headers.
+    static let forbiddenHeaders: Set<String> = [
+        "host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer", "proxy-authorization",
+        "proxy-connection", "x-consumer-id", "x-consumer-name", "x-consumer-custom-id", "x-anonymous-consumer", "x-token-subject",
+        "x-token-scopes",
+    ]
+
+    /// A JWK the policy can verify with: public, for signatures, bound to one accepted algorithm.
+    private static func checkKey(_ value: JSONValue, accepted: [String], field: String) throws(ConfigError) {
+        guard case .object(let key) = value else { throw .invalid("a key is a JWK object", field: field) }
+        let kty = key["kty"]?.stringValue
+        let needed: [String]
+        switch kty {
+        case "RSA": needed = ["n", "e"]
+        case "EC": needed = ["crv", "x", "y"]
+        case "OKP": needed = ["crv", "x"]
+        case "oct": needed = ["k"]
+        default: throw .invalid("kty must be RSA, EC, OKP or oct", field: "\(field).kty")
+        }
+        for member in needed where key[member]?.stringValue == nil {
+            throw .invalid("a \(kty!) key needs \(member)", field: "\(field).\(member)")
+        }
+        if kty != "oct", let secret = ["d", "p", "q", "dp", "dq", "qi"].first(where: { key[$0] != nil }) {
+            throw .invalid("holds a private key part (\(secret)): give the public key only", field: "\(field).\(secret)")
+        }
+        if let use = key["use"], use != .string("sig") { throw .invalid("is not for signatures (use must be sig)", field: "\(field).use") }
+        if let ops = key["key_ops"], !(ops.arrayValue ?? []).contains(.string("verify")) {
+            throw .invalid("does not allow verify", field: "\(field).key_ops")
+        }
+        if let kid = key["kid"], (kid.stringValue?.utf8.count ?? 0) == 0 || (kid.stringValue?.utf8.count ?? 0) > 256 {
+            throw .invalid("kid is a string of 1 to 256 bytes", field: "\(field).kid")
+        }
+        guard let alg = algorithm(ofJWK: key, accepted: accepted) else {
+            throw .invalid("says no alg and could be used with several: give it one", field: "\(field).alg")
+        }
+        guard accepted.contains(alg) else { throw .invalid("is for \(alg), which algorithms does not list", field: "\(field).alg") }
+        let family: String? =
+            switch alg.prefix(2) {
+            case "RS", "PS": "RSA"
+            case "ES": "EC"
+            case "Ed": "OKP"
+            case "HS": "oct"
+            default: nil
+            }
+        guard family == kty else { throw .invalid("a \(kty!) key cannot verify \(alg)", field: "\(field).alg") }
+    }
+}

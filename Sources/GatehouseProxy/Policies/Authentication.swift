@@ -1,0 +1,75 @@
+import NIOHTTP1
+
+/// Who a request goes on as once a route's authentication ran: the consumer a credential
+/// identified (or none, for a token mapped to no consumer), or the anonymous one; and what a
+/// token policy forwards about the token.
+struct Caller {
+    let consumer: CompiledConsumer?
+    /// False for the anonymous fallback.
+    let identified: Bool
+    let token: VerifiedClaims?
+    /// The policy that decided, for `explain`.
+    let policy: String
+}
+
+/// What a route's authentication policies decide for a request. Several on one route mean any
+/// one suffices: the first credential that verifies wins (key-auth, then jwt); with none, the
+/// anonymous consumer one of them offers; else a 401 naming the first credential that was
+/// refused, or that none was sent. Pure: no I/O, so `explain` reaches the same decision.
+enum AuthenticationDecision {
+    case caller(Caller)
+    /// `sent`: a credential was sent and refused (else none was).
+    case refused(message: String, challenges: [(String, String)], reasons: [(policy: String, reason: String)], sent: Bool)
+
+    static let bearerChallenge = ("www-authenticate", "Bearer realm=\"gatehouse\"")
+    static let invalidTokenChallenge = ("www-authenticate", "Bearer realm=\"gatehouse\", error=\"invalid_token\"")
+
+    init(_ chain: PolicyChain, headers: HTTPHeaders, query: Substring?, metrics: PolicyMetrics) {
+        var anonymous: Caller?
+        var refusal: (message: String, challenge: (String, String))?
+        var reasons: [(policy: String, reason: String)] = []
+        var challenges: [(String, String)] = []
+        if let keyAuth = chain.keyAuth {
+            challenges.append(KeyAuthPolicy.challenge)
+            switch keyAuth.authenticate(headers: headers, query: query) {
+            case .identified(let consumer, _):
+                self = .caller(Caller(consumer: consumer, identified: true, token: nil, policy: keyAuth.name))
+                return
+            case .anonymous(let consumer, _):
+                anonymous = Caller(consumer: consumer, identified: false, token: nil, policy: keyAuth.name)
+            case .missing:
+                reasons.append((keyAuth.name, "no key"))
+            case .invalid:
+                reasons.append((keyAuth.name, "the key belongs to no consumer"))
+                refusal = ("the API key is not valid", KeyAuthPolicy.challenge)
+            }
+        }
+        if let jwt = chain.jwt {
+            challenges.append(Self.bearerChallenge)
+            switch jwt.authenticate(headers: headers, query: query) {
+            case .verified(let claims, let consumer):
+                self = .caller(Caller(consumer: consumer, identified: true, token: claims, policy: jwt.name))
+                return
+            case .missing:
+                reasons.append((jwt.name, "no token"))
+                if anonymous == nil, let consumer = jwt.anonymous { anonymous = Caller(consumer: consumer, identified: false, token: nil, policy: jwt.name) }
+            case .refused(let why):
+                metrics.refused(why)
+                reasons.append((jwt.name, why.message))
+                if anonymous == nil, let consumer = jwt.anonymous { anonymous = Caller(consumer: consumer, identified: false, token: nil, policy: jwt.name) }
+                if refusal == nil { refusal = (why.message, Self.invalidTokenChallenge) }
+            }
+        }
+        if let anonymous {
+            self = .caller(anonymous)
+        } else if let refusal {
+            self = .refused(message: refusal.message, challenges: [refusal.challenge], reasons: reasons, sent: true)
+        } else {
+            let message =
+                chain.jwt == nil
+                ? chain.keyAuth?.missingKeyMessage ?? "no credential"
+                : chain.keyAuth == nil ? JWTRefusal.missing.message : "no credential: send an API key or a bearer token"
+            self = .refused(message: message, challenges: challenges, reasons: reasons, sent: false)
+        }
+    }
+}
