@@ -111,6 +111,15 @@ import _CryptoExtras
         }
     }
 
+    @Test func theBearerSchemeIsReadInAnyCaseAndNothingElseIsATokensPlace() {
+        #expect(JWTPolicy.bearerToken("Bearer abc") == "abc")
+        #expect(JWTPolicy.bearerToken("bEaReR   abc  ") == "abc")
+        #expect(JWTPolicy.bearerToken("Bearer ") == nil)
+        #expect(JWTPolicy.bearerToken("Bearerabc") == nil)
+        #expect(JWTPolicy.bearerToken("Basic abc") == nil)
+        #expect(JWTPolicy.bearerToken("Bear") == nil)
+    }
+
     @Test func aValidTokenPassesWithItsClaims() throws {
         let policy = try F.policy()
         var headers = HTTPHeaders()

@@ -22,7 +22,8 @@ final class TokenCache: Sendable {
     }
 
     static func key(_ token: Substring) -> ConsumerDirectory.Digest {
-        ConsumerDirectory.Digest(SHA256.hash(data: Array(token.utf8)))
+        var token = token
+        return ConsumerDirectory.Digest(token.withUTF8 { SHA256.hash(data: $0) })
     }
 
     func lookup(_ key: ConsumerDirectory.Digest, now: Int64) -> VerifiedClaims? {
