@@ -78,10 +78,19 @@ enum ExplanationText {
             }
         }
         if let auth = explanation["authentication"] {
+            let policy = auth["policy"]?.stringValue ?? ""
+            let consumer = auth["consumer"]?.stringValue.map { "consumer '\($0)'" }
             switch auth["outcome"]?.stringValue {
-            case "identified": out += "authentication: key of consumer '\(auth["consumer"]?.stringValue ?? "")'\n"
-            case "anonymous": out += "authentication: no valid key; anonymous consumer '\(auth["consumer"]?.stringValue ?? "")'\n"
-            default: out += "authentication: 401 (\(auth["reason"]?.stringValue ?? ""))\n"
+            case "identified" where auth["token"] != nil:
+                let subject = auth["token"]?["subject"]?.stringValue.map { "'\($0)'" } ?? "no subject"
+                out += "authentication: token of \(subject) (policy '\(policy)')\(consumer.map { ", \($0)" } ?? "")\n"
+            case "identified": out += "authentication: key of \(consumer ?? "no consumer") (policy '\(policy)')\n"
+            case "anonymous": out += "authentication: no valid credential; anonymous \(consumer ?? "consumer") (policy '\(policy)')\n"
+            default:
+                out += "authentication: 401 (\(auth["reason"]?.stringValue ?? ""))\n"
+                for tried in auth["policies"]?.arrayValue ?? [] {
+                    out += "  '\(tried["policy"]?.stringValue ?? "")': \(tried["reason"]?.stringValue ?? "")\n"
+                }
             }
         }
         for limit in explanation["rate_limits"]?.arrayValue ?? [] {

@@ -71,6 +71,24 @@ import Testing
         #expect(wrongKey.json["error"]?["message"] == "the API key is not valid")
     }
 
+    @Test func explainShowsEachAuthenticationDecision() async throws {
+        let proxy = try await proxy([Self.jwt.value, PolicyTests.keyAuth])
+        let config = try #require(proxy.active.load())
+        func authentication(_ headers: [(name: String, value: String)]) throws -> JSONValue? {
+            try Explainer.explain(Explainer.Request(method: "GET", url: "http://any.test/api", headers: headers), config: config)["authentication"]
+        }
+        let token = try authentication([("authorization", "Bearer " + F.rsaToken())])
+        #expect(token?["outcome"] == "identified")
+        #expect(token?["policy"] == "tokens")
+        #expect(token?["token"]?["subject"] == "user-42")
+        let refused = try authentication([("authorization", "Bearer " + F.rsaToken(["aud": "other"])), ("apikey", "wrong-key-0123456789")])
+        #expect(refused?["outcome"] == "invalid")
+        #expect(refused?["status"] == 401)
+        #expect(
+            refused?["policies"]
+                == [["policy": "auth", "reason": "the key belongs to no consumer"], ["policy": "tokens", "reason": "the token is not for this audience"]])
+    }
+
     @Test func anAnonymousConsumerStandsInForAMissingOrRefusedToken() async throws {
         let anonymous: JSONValue = ["name": "tokens", "type": "jwt", "config": F.baseConfig.merging(patch: ["anonymous": "guest"])]
         let proxy = try await proxy([anonymous])
