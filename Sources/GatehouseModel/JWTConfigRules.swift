@@ -38,7 +38,30 @@ public enum JWTConfigRules {
             try checkKey(key, accepted: accepted, field: "\(reader.field("keys"))[\(index)]")
         }
         fields["keys"] = .array(keys)
-        guard !keys.isEmpty else { throw .invalid("must list at least one key (JWK objects) to verify tokens with", field: reader.field("keys")) }
+        let jwksURI = try reader.optionalString("jwks_uri")
+        if let jwksURI {
+            let lower = jwksURI.lowercased()
+            let rest = lower.hasPrefix("https://") ? lower.dropFirst(8) : lower.hasPrefix("http://") ? lower.dropFirst(7) : nil
+            guard let rest, let host = rest.split(separator: "/", maxSplits: 1).first, !host.isEmpty,
+                !jwksURI.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F })
+            else { throw .invalid("'\(jwksURI)' is not an http(s) URL", field: reader.field("jwks_uri")) }
+        }
+        fields["jwks_uri"] = jwksURI.map(JSONValue.string) ?? .null
+        guard !keys.isEmpty || jwksURI != nil else {
+            throw .invalid("must list at least one key (JWK objects) to verify tokens with, or give a jwks_uri", field: reader.field("keys"))
+        }
+        func duration(_ key: String, _ fallback: Duration, _ range: ClosedRange<Duration>) throws(ConfigError) -> Duration {
+            let value = try reader.optionalDuration(key) ?? fallback
+            guard range.contains(value) else { throw .invalid("must be from \(range.lowerBound.configText) to \(range.upperBound.configText)", field: reader.field(key)) }
+            fields[key] = .string(value.configText)
+            return value
+        }
+        let minimum = try duration("jwks_refresh_min", .seconds(60), .seconds(1)...Duration.seconds(86_400))
+        let maximum = try duration("jwks_refresh_max", .seconds(3_600), .seconds(1)...Duration.seconds(86_400))
+        guard minimum <= maximum else { throw .invalid("must not be under jwks_refresh_min", field: reader.field("jwks_refresh_max")) }
+        _ = try duration("jwks_keep_stale", .seconds(86_400), .seconds(0)...Duration.seconds(7 * 86_400))
+        _ = try duration("jwks_refetch_cooldown", .seconds(30), .seconds(1)...Duration.seconds(3_600))
+        _ = try duration("jwks_timeout", .seconds(5), .milliseconds(100)...Duration.seconds(60))
 
         if let issuers = try reader.optionalStrings("issuers") {
             guard !issuers.isEmpty else { throw .invalid("must not be empty: leave it out to accept any issuer", field: reader.field("issuers")) }
@@ -110,7 +133,8 @@ public enum JWTConfigRules {
     ]
 
     /// A JWK the policy can verify with: public, for signatures, bound to one accepted algorithm.
-    private static func checkKey(_ value: JSONValue, accepted: [String], field: String) throws(ConfigError) {
+    /// Keys fetched from a `jwks_uri` are checked by the same rules, and `oct` secrets refused.
+    public static func checkKey(_ value: JSONValue, accepted: [String], field: String) throws(ConfigError) {
         guard case .object(let key) = value else { throw .invalid("a key is a JWK object", field: field) }
         let kty = key["kty"]?.stringValue
         let needed: [String]

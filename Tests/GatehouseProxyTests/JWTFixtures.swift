@@ -9,6 +9,7 @@ import _CryptoExtras
 /// tokens signed with them as an IdP would, and the policy built from a config as a data plane
 /// builds it.
 enum JWTFixtures {
+    typealias RSAKey = _RSA.Signing.PrivateKey
     static let rsa = try! _RSA.Signing.PrivateKey(keySize: .bits2048)
     static let otherRSA = try! _RSA.Signing.PrivateKey(keySize: .bits2048)
     static let ec = P256.Signing.PrivateKey()

@@ -17,6 +17,7 @@ import Synchronization
 /// - `/hang` never answers; `/close` closes the connection without answering.
 /// - `/hold` answers like any other path, but only once `release()` is called.
 /// - `/page` answers `page`, a web page that makes a cross-origin `fetch` (browser tests).
+/// - `/document` answers what `setDocument` gave it (a JWKS, say), and counts the requests.
 /// - `/cors…` answers like anything else, with `Access-Control-Allow-Origin: *` of its own.
 /// - `/ws` accepts a WebSocket upgrade (101), sends `hello`, then echoes bytes back uppercased.
 /// - anything else answers 200 with JSON describing the request: `server`, `method`, `uri`,
@@ -43,6 +44,14 @@ public final class TestUpstream: Sendable {
     public func setDropsRequests(_ drops: Bool) { held.dropsRequests.withLock { $0 = drops } }
     /// Requests it closed the connection on while `setDropsRequests` was on.
     public var droppedCount: Int { held.dropped.withLock { $0 } }
+
+    /// What `/document` answers: JSON text with these extra headers (`Cache-Control`, say), or
+    /// with `status` alone.
+    public func setDocument(_ text: String, status: Int = 200, headers: [(String, String)] = []) {
+        held.document.withLock { $0 = (status, text, headers) }
+    }
+    /// Requests to `/document` so far.
+    public var documentRequests: Int { held.documentRequests.withLock { $0 } }
 
     /// Answers every request held so far.
     public func release() { held.releaseAll() }
@@ -103,6 +112,8 @@ final class HeldRequests: Sendable {
     let healthStatus = Mutex(200)
     let dropsRequests = Mutex(false)
     let dropped = Mutex(0)
+    let document = Mutex<(status: Int, text: String, headers: [(String, String)])>((404, "", []))
+    let documentRequests = Mutex(0)
 
     var count: Int { waiting.withLock { $0.count } }
 
@@ -232,6 +243,19 @@ private final class UpstreamHandler: ChannelInboundHandler, RemovableChannelHand
             return
         }
         if path.hasPrefix("/close") { return context.close(promise: nil) }
+        if path == "/document" {
+            held.documentRequests.withLock { $0 += 1 }
+            let (status, text, headers) = held.document.withLock { $0 }
+            let body = Array(text.utf8)
+            var response = HTTPResponseHead(version: .http1_1, status: .init(statusCode: status))
+            response.headers.add(name: "content-type", value: "application/json")
+            response.headers.add(name: "content-length", value: String(body.count))
+            for (name, value) in headers { response.headers.add(name: name, value: value) }
+            context.write(wrapOutboundOut(.head(response)), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            return
+        }
         if path == "/page" {
             let body = Array(Self.page.utf8)
             var response = HTTPResponseHead(version: .http1_1, status: .ok)

@@ -123,7 +123,9 @@ struct PolicyCompiler {
         do {
             compiled = try JWTPolicy(
                 name: policy.name, config: policy.config, consumers: consumers,
-                cache: state.tokenCache(identity, capacity: policy.config["cache_size"]?.intValue ?? 10_000), metrics: state.metrics,
+                cache: state.tokenCache(identity, capacity: policy.config["cache_size"]?.intValue ?? 10_000),
+                jwks: policy.config["jwks_uri"]?.stringValue == nil ? nil : state.jwksSource(JWKSSource.Settings(policy.config)),
+                metrics: state.metrics,
                 now: state.now)
         } catch {
             throw ConfigCompiler.Rejection(description: "policy '\(policy.name)' cannot be built: \(error.description)")

@@ -22,6 +22,24 @@ public final class PolicyState: Sendable {
         weak var cache: TokenCache?
     }
 
+    private let keySets = NIOLockedValueBox<[JWKSSource.Settings: WeakKeySet]>([:])
+
+    private struct WeakKeySet {
+        weak var source: JWKSSource?
+    }
+
+    /// The published keys of `settings.url`, fetched in the background while a served config
+    /// holds a policy naming them.
+    func jwksSource(_ settings: JWKSSource.Settings) -> JWKSSource {
+        keySets.withLockedValue { sets in
+            if let existing = sets[settings]?.source { return existing }
+            sets = sets.filter { $0.value.source != nil }
+            let created = JWKSSource(settings, logger: logger)
+            sets[settings] = WeakKeySet(source: created)
+            return created
+        }
+    }
+
     private struct WeakCounters {
         weak var counters: LocalCounters?
     }

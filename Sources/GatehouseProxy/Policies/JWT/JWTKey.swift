@@ -8,6 +8,8 @@ import _CryptoExtras
 struct JWTKey: Sendable {
     let kid: String?
     let algorithm: JWTAlgorithm
+    /// The JWK's canonical JSON: two sets hold the same keys when these are equal.
+    let fingerprint: [UInt8]
     private let verifier: Verifier
 
     private enum Verifier: Sendable {
@@ -66,6 +68,7 @@ struct JWTKey: Sendable {
         }
         kid = jwk["kid"]?.stringValue
         self.algorithm = algorithm
+        fingerprint = JSONValue.object(jwk).canonicalBytes
     }
 
     /// Whether `signature` signs `input` (the token's `header.payload`) with this key.

@@ -37,6 +37,8 @@ final class JWTPolicy: Sendable {
     let anonymous: CompiledConsumer?
     let consumers: ConsumerDirectory
     let cache: TokenCache
+    /// Keys published at the policy's `jwks_uri`, beside its own.
+    let jwks: JWKSSource?
     let metrics: PolicyMetrics
     /// Wall-clock milliseconds since the epoch.
     let now: @Sendable () -> Int64
@@ -44,9 +46,10 @@ final class JWTPolicy: Sendable {
     let ownHeaders: [String]
 
     init(
-        name: String, config: JSONValue, consumers: ConsumerDirectory, cache: TokenCache, metrics: PolicyMetrics,
+        name: String, config: JSONValue, consumers: ConsumerDirectory, cache: TokenCache, jwks: JWKSSource? = nil, metrics: PolicyMetrics,
         now: @escaping @Sendable () -> Int64
     ) throws(JWTKey.Unusable) {
+        self.jwks = jwks
         self.name = name
         let accepted = config["algorithms"]?.arrayValue?.compactMap(\.stringValue) ?? []
         self.accepted = Set(accepted.compactMap(JWTAlgorithm.init(rawValue:)))
@@ -100,16 +103,18 @@ final class JWTPolicy: Sendable {
         guard token.utf8.count <= maxTokenBytes else { return .refused(.tooLarge) }
         let seconds = now() / 1000
         let key = TokenCache.key(token)
-        if let claims = cache.lookup(key, now: seconds) {
+        let published = jwks?.current
+        if let claims = cache.lookup(key, now: seconds, generation: published?.generation ?? 0) {
             metrics.tokenCacheHits.wrappingIncrement(ordering: .relaxed)
             return outcome(claims)
         }
         metrics.tokenCacheMisses.wrappingIncrement(ordering: .relaxed)
         do {
-            let (claims, until) = try verify(token, at: seconds)
-            cache.store(key, .init(usableUntil: until, claims: claims))
+            let (claims, until) = try verify(token, at: seconds, with: published.map { keys + $0.keys } ?? keys)
+            cache.store(key, .init(usableUntil: until, generation: published?.generation ?? 0, claims: claims))
             return outcome(claims)
         } catch {
+            if error == .unknownKey { jwks?.sawUnknownKey() }
             return .refused(error)
         }
     }
@@ -121,7 +126,7 @@ final class JWTPolicy: Sendable {
     }
 
     /// Checks the signature, then the claims. Returns what the token lets through and until when.
-    func verify(_ token: Substring, at now: Int64) throws(JWTRefusal) -> (VerifiedClaims, Int64?) {
+    func verify(_ token: Substring, at now: Int64, with keys: [JWTKey]) throws(JWTRefusal) -> (VerifiedClaims, Int64?) {
         let signed = try SignedToken.verify(token, keys: keys, accepted: accepted)
         if let requiredType {
             guard case .string(let typ)? = signed.header["typ"], Self.sameMediaType(typ, requiredType) else { throw .wrongType }

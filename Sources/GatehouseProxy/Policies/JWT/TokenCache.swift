@@ -11,6 +11,9 @@ final class TokenCache: Sendable {
         /// Seconds since the epoch after which the token is no longer used (its `exp` plus the
         /// leeway); nil for a token without `exp` (accepted only when the policy allows it).
         let usableUntil: Int64?
+        /// The key set's generation it was verified with (`JWKSSource`): a token of a key the
+        /// provider removed is not trusted from the cache either.
+        let generation: Int
         let claims: VerifiedClaims
     }
 
@@ -26,10 +29,10 @@ final class TokenCache: Sendable {
         return ConsumerDirectory.Digest(token.withUTF8 { SHA256.hash(data: $0) })
     }
 
-    func lookup(_ key: ConsumerDirectory.Digest, now: Int64) -> VerifiedClaims? {
+    func lookup(_ key: ConsumerDirectory.Digest, now: Int64, generation: Int) -> VerifiedClaims? {
         entries.withLockedValue { entries in
             guard let entry = entries[key] else { return nil }
-            if let until = entry.usableUntil, now > until {
+            if entry.generation != generation || entry.usableUntil.map({ now > $0 }) == true {
                 entries[key] = nil
                 return nil
             }
