@@ -43,6 +43,19 @@ extension ConfigDocument {
         }
         // One scope (global, a route, a consumer, or both) takes one enabled policy of a type
         // that does not stack: two would leave which one runs to chance.
+        var stacked: [String: Int] = [:]
+        for policy in policies where policy.enabled && policy.type.stacks {
+            let scope = "\(policy.type.rawValue)|\(policy.route ?? "")|\(policy.consumer ?? "")"
+            stacked[scope, default: 0] += 1
+            // Each runs on every request of the scope: a few windows, not thousands.
+            guard stacked[scope]! <= PolicyType.maxStacked else {
+                throw ConfigError(
+                    code: .conflict,
+                    message:
+                        "policy '\(policy.name)': at most \(PolicyType.maxStacked) enabled \(policy.type.rawValue) policies may stack for \(policy.scopeDescription)",
+                    field: "type")
+            }
+        }
         var scopes: [String: String] = [:]
         for policy in policies where policy.enabled && !policy.type.stacks {
             let scope = "\(policy.type.rawValue)|\(policy.route ?? "")|\(policy.consumer ?? "")"

@@ -29,6 +29,9 @@ public enum PolicyType: String, Sendable, CaseIterable {
     /// two answers, so those stay one per scope.
     public var stacks: Bool { phase == .rateLimit }
 
+    /// How many enabled policies of a stacking type one scope may hold.
+    public static let maxStacked = 8
+
     /// Checks a config again (a data plane does, before building a policy from it).
     public func validate(_ config: JSONValue) throws(ConfigError) {
         _ = try normalize(config, path: "config")

@@ -21,6 +21,7 @@ public final class RedisClient: Sendable {
         if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
         return n
         """
+    static let decrementScript = "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end return 0"
     static let incrementScriptSHA: String = Insecure.SHA1.hash(data: Array(incrementScript.utf8)).map { byte in
         let digits = Array("0123456789abcdef")
         return "\(digits[Int(byte >> 4)])\(digits[Int(byte & 0xF)])"
@@ -41,6 +42,12 @@ public final class RedisClient: Sendable {
     /// the new count, or nil when Redis could not be asked. Call on `loop`.
     public func increment(_ key: String, ttl: TimeAmount, on loop: any EventLoop, _ done: @escaping (Int?) -> Void) {
         connection(on: loop).increment(key, ttlMilliseconds: max(1, ttl.nanoseconds / 1_000_000), done)
+    }
+
+    /// Takes back one count of `key` (a request another limit refused), if the key still exists;
+    /// nothing is reported back. Call on `loop`.
+    public func decrement(_ key: String, on loop: any EventLoop) {
+        connection(on: loop).decrement(key)
     }
 
     private func connection(on loop: any EventLoop) -> RedisConnection {

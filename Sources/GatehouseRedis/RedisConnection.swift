@@ -35,6 +35,15 @@ final class RedisConnection: @unchecked Sendable {
     }
 
     func increment(_ key: String, ttlMilliseconds: Int64, _ done: @escaping (Int?) -> Void) {
+        run(["EVALSHA", RedisClient.incrementScriptSHA, "1", key, String(ttlMilliseconds)], done)
+    }
+
+    /// Takes one off `key` if it still exists (a key that expired is not made again).
+    func decrement(_ key: String) {
+        run(["EVAL", RedisClient.decrementScript, "1", key]) { _ in }
+    }
+
+    private func run(_ arguments: [String], _ done: @escaping (Int?) -> Void) {
         loop.preconditionInEventLoop()
         switch state {
         case .resting(let until) where NIODeadline.now() < until:
@@ -45,8 +54,8 @@ final class RedisConnection: @unchecked Sendable {
         case .connecting, .ready:
             break
         }
-        var command = ByteBufferAllocator().buffer(capacity: 128 + key.utf8.count)
-        RESPReply.writeCommand(["EVALSHA", RedisClient.incrementScriptSHA, "1", key, String(ttlMilliseconds)], to: &command)
+        var command = ByteBufferAllocator().buffer(capacity: 128 + arguments.reduce(0) { $0 + $1.utf8.count })
+        RESPReply.writeCommand(arguments, to: &command)
         waiters.append(.count(deadline: .now() + server.commandTimeout, done))
         send(command)
         armTimer()

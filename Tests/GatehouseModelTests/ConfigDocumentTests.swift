@@ -150,6 +150,13 @@ import Testing
             try Policy.read(["name": "g", "type": "quota", "config": ["limit": 100, "period": "month", "redis_url": "redis://127.0.0.1:6379"]], id: Self.uuid(206)),
         ]
         #expect(error(document) == nil)
+        // A few windows stack, not thousands: each runs on every request.
+        for index in 0..<7 {
+            document.policies.append(
+                try Policy.read(["name": .string("x\(index)"), "type": "rate-limit", "route": "r", "config": limit], id: Self.uuid(210 + index)))
+        }
+        #expect(error(document)?.code == .conflict)
+        #expect(error(document)?.message.contains("at most 8 enabled rate-limit policies may stack for route 'r'") == true)
     }
 
     @Test func duplicateNamesConflict() throws {

@@ -209,6 +209,40 @@ final class TestWallClock: Sendable {
         #expect(sustained.json["error"]?["message"].flatMap(\.stringValue)?.contains("4 requests per 1m") == true)
     }
 
+    @Test func aRequestOneLimitRefusesCountsInNoneOfTheOthers() async throws {
+        let clock = TestWallClock()
+        // By name, the hour's limit counts first: a refused burst must not use it up.
+        let policies: [JSONValue] = [
+            ["name": "per-hour", "type": "rate-limit", "route": "api", "config": ["limit": 10, "window": "1h", "by": "ip"]],
+            ["name": "per-second", "type": "rate-limit", "route": "api", "config": ["limit": 2, "window": "1s", "by": "ip"]],
+        ]
+        let (proxy, _) = try await proxy(policies: policies, clock: clock)
+        var served = 0
+        for _ in 0..<30 where try await httpRequest(port: proxy.port, .GET, "/api").status == 200 { served += 1 }
+        #expect(served == 2)
+        // Four more seconds of two requests each: the hour's ten, all served.
+        for _ in 0..<4 {
+            clock.advance(by: 1_000)
+            for _ in 0..<2 { #expect(try await httpRequest(port: proxy.port, .GET, "/api").status == 200) }
+        }
+        clock.advance(by: 1_000)
+        let hour = try await httpRequest(port: proxy.port, .GET, "/api")
+        #expect(hour.status == 429)
+        #expect(hour.json["error"]?["message"] == "more than 10 requests per 1h")
+    }
+
+    @Test func theUpstreamsOwnLimitFieldsAreDroppedOnARouteWithLimits() async throws {
+        let limit: JSONValue = ["name": "limit", "type": "rate-limit", "config": ["limit": 3, "window": "1m", "by": "ip"]]
+        let (proxy, upstream) = try await proxy(policies: [limit], routePath: "/document")
+        upstream.setDocument("{}", headers: [("RateLimit-Limit", "999"), ("X-RateLimit-Remaining", "5"), ("X-Quota-Limit", "1"), ("X-Other", "kept")])
+        let response = try await httpRequest(port: proxy.port, .GET, "/document")
+        #expect(response.status == 200)
+        #expect(response.headers["ratelimit-limit"] == ["3"])
+        #expect(response.headers["x-ratelimit-remaining"].isEmpty)
+        #expect(response.headers["x-quota-limit"].isEmpty)
+        #expect(response.headers["x-other"] == ["kept"])
+    }
+
     @Test func countersSurviveASwapWhenThePolicyIsUnchanged() async throws {
         let clock = TestWallClock()
         let limit: JSONValue = [

@@ -167,6 +167,31 @@ import Testing
         #expect(try await httpRequest(port: second.port, .GET, "/api", headers: key).status == 200)
     }
 
+    @Test func aRequestTheDailyQuotaRefusesDoesNotUseTheMonthlyOne() async throws {
+        let redis = try await TestRedis.start()
+        let quota = { (name: String, limit: Int, period: String) -> JSONValue in
+            ["name": .string(name), "type": "quota", "config": ["limit": .int(limit), "period": .string(period), "redis_url": .string(redis.url)]]
+        }
+        // By name the month's counts first.
+        let policies = [["name": "auth", "type": "key-auth"], quota("a-monthly", 100, "month"), quota("daily", 3, "day")]
+        let plane = try await dataPlanes(1, policies: policies, clock: TestWallClock())[0]
+        var statuses: [Int] = []
+        for _ in 0..<10 { statuses.append(try await httpRequest(port: plane.port, .GET, "/api", headers: [("apikey", PolicyTests.webKey)]).status) }
+        #expect(statuses == [200, 200, 200] + Array(repeating: 429, count: 7))
+        // The take-backs are sent without waiting for their answers: wait for Redis to have them.
+        // The day's count has every request (the refusing limit counts what it refuses); the
+        // month's only the three served.
+        var counts: [String] = []
+        try await waitUntil("the month's count to be 3") {
+            counts = []
+            for key in try await redis.cli("--scan", "--pattern", "gatehouse:quota:*").split(separator: "\n") {
+                counts.append(try await redis.cli("GET", String(key)))
+            }
+            return counts.sorted() == ["10", "3"]
+        }
+        #expect(counts.sorted() == ["10", "3"])
+    }
+
     @Test func monthlyQuotaPeriodsFollowTheCalendar() throws {
         let state = TestWallClock().policyState()
         let policy = LimitPolicy(

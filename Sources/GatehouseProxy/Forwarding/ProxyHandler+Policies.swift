@@ -87,25 +87,43 @@ extension ProxyHandler {
         for index in start..<limits.count {
             let policy = limits[index]
             let key = subject.key(for: policy)
+            let (window, reset) = policy.window(at: policy.now())
             switch policy.counter {
             case .local(let counters):
-                let (window, reset) = policy.window(at: policy.now())
-                guard counted(counters.increment(key, windowID: window), reset: reset, by: policy, exchange, metrics) else { return }
+                guard counted(counters.increment(key, windowID: window), reset: reset, by: policy, exchange, metrics) else {
+                    return uncount(exchange, limits, subject)
+                }
             case .redis(let client):
-                let (window, reset) = policy.window(at: policy.now())
                 // Kept a little past its window, so a late request of a slow data plane still finds it.
                 client.increment(policy.redisKey(key, window: window), ttl: .milliseconds(reset + 60_000), on: pool.eventLoop) {
                     [self] count in
                     // The client may have gone, or the gateway answered, while Redis was asked.
-                    guard self.exchange === exchange,
-                        self.counted(count, reset: reset, by: policy, exchange, metrics)
-                    else { return }
+                    guard self.exchange === exchange else { return }
+                    guard self.counted(count, reset: reset, by: policy, exchange, metrics) else {
+                        return self.uncount(exchange, limits, subject)
+                    }
+                    exchange.countedWindows.append(window)
                     self.runLimits(exchange, limits, from: index + 1, subject, metrics: metrics)
                 }
                 return
             }
+            exchange.countedWindows.append(window)
         }
         proceed(exchange)
+    }
+
+    /// A request one limit refused counts in none: the limits that counted it before (those of
+    /// `countedWindows`, in order) take their count back, so a burst refused per second does
+    /// not use the hour's allowance, nor a refused day the month's.
+    private func uncount(_ exchange: Exchange, _ limits: [LimitPolicy], _ subject: LimitSubject) {
+        for (policy, window) in zip(limits, exchange.countedWindows) {
+            let key = subject.key(for: policy)
+            switch policy.counter {
+            case .local(let counters): counters.decrement(key, windowID: window)
+            case .redis(let client): client.decrement(policy.redisKey(key, window: window), on: pool.eventLoop)
+            }
+        }
+        exchange.countedWindows.removeAll()
     }
 
     /// Applies one limit's count: its headers, or the answer when over the limit or when it could

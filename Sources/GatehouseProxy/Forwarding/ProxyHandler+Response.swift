@@ -29,7 +29,8 @@ extension ProxyHandler {
         exchange.responseStarted = true
         exchange.upstreamKeepAlive = upstreamHead.keepAlive && body != .untilClose
         if exchange.upstream.passiveHealth != nil { health.recordSuccess(exchange.upstream.healthKeys[exchange.target]) }
-        head.writeForwardedHead(upstreamHead, clientMinorVersion: clientMinor, dropsCORS: exchange.replacesCORS)
+        head.writeForwardedHead(
+            upstreamHead, clientMinorVersion: clientMinor, dropsCORS: exchange.replacesCORS, dropsLimits: exchange.replacesLimits)
         for (name, value) in exchange.addedHeaders { head.writeField(name, value) }
         let unframed = body == .chunked || body == .untilClose
         if clientMinor == 0 {

@@ -59,6 +59,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         var addedHeaders: [(String, String)] = []
         /// The route's `cors` policy answers CORS: the upstream's own CORS headers are dropped.
         var replacesCORS = false
+        /// On a route with limits the gateway writes the limit fields; the upstream's are dropped.
+        var replacesLimits = false
+        /// The window each limit that counted this request counted it in, in the chain's order.
+        var countedWindows: [Int64] = []
         /// The client sent `Expect: 100-continue`: it is told to go on once policies let it.
         var expectsContinue = false
         /// The route checks this request's JSON body: it is held (up to the policy's size) and
@@ -381,6 +385,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
         exchange.addedHeaders = addedHeaders
         exchange.replacesCORS = chain.cors != nil
+        exchange.replacesLimits = !chain.limits.isEmpty || !chain.consumerLimits.isEmpty
         let limits = chain.limits(for: consumer?.consumer)
         if limits.isEmpty { return proceed(exchange) }
         let subject = LimitSubject(

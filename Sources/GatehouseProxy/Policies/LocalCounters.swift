@@ -29,4 +29,13 @@ final class LocalCounters: Sendable {
             return count
         }
     }
+
+    /// Takes back one count of `key` in window `windowID` (a request another limit refused);
+    /// nothing once that window is over.
+    func decrement(_ key: String, windowID: Int64) {
+        window.withLockedValue { window in
+            guard window.id == windowID, let count = window.counts[key], count > 0 else { return }
+            window.counts[key] = count - 1
+        }
+    }
 }

@@ -34,7 +34,7 @@ extension ByteBuffer {
     /// upstream sent it, the field lines it keeps (see `UpstreamResponseHead.Field.forwarded`;
     /// `dropsCORS` also leaves out `Access-Control-*`), then `Via` and the rest of what the
     /// gateway adds. The caller ends the head with `writeStaticString("\r\n")`.
-    mutating func writeForwardedHead(_ head: UpstreamResponseHead, clientMinorVersion: Int, dropsCORS: Bool) {
+    mutating func writeForwardedHead(_ head: UpstreamResponseHead, clientMinorVersion: Int, dropsCORS: Bool, dropsLimits: Bool = false) {
         // What is copied comes from the head's bytes, a line end at most two bytes longer than
         // the one it replaces; the version and `Via` take 29.
         let reserved = head.bytes.readableBytes + 2 * head.fields.count + 32
@@ -45,6 +45,7 @@ extension ByteBuffer {
                 cursor.append("\r\n")
                 for field in head.fields where field.forwarded {
                     if dropsCORS, Self.isCORSField(UnsafeRawBufferPointer(rebasing: raw[field.name])) { continue }
+                    if dropsLimits, Self.isLimitField(UnsafeRawBufferPointer(rebasing: raw[field.name])) { continue }
                     cursor.append(UnsafeRawBufferPointer(rebasing: raw[field.line]))
                     cursor.append("\r\n")
                 }
@@ -58,6 +59,16 @@ extension ByteBuffer {
     /// `Access-Control-Allow-Origin` values would make browsers refuse the response.
     private static func isCORSField(_ name: UnsafeRawBufferPointer) -> Bool {
         name.count > 15 && UpstreamResponseHead.spells(UnsafeRawBufferPointer(rebasing: name.prefix(15)), "access-control-")
+    }
+
+    /// On a route with limits the gateway says where the client stands: an upstream's own
+    /// `RateLimit-*`, `X-RateLimit-*` or `X-Quota-*` beside them would give two answers.
+    private static func isLimitField(_ name: UnsafeRawBufferPointer) -> Bool {
+        func starts(_ prefix: StaticString) -> Bool {
+            name.count >= prefix.utf8CodeUnitCount
+                && UpstreamResponseHead.spells(UnsafeRawBufferPointer(rebasing: name.prefix(prefix.utf8CodeUnitCount)), prefix)
+        }
+        return starts("ratelimit") || starts("x-ratelimit-") || starts("x-quota-")
     }
 
     /// The end of a chunked body, without trailers.
