@@ -55,6 +55,7 @@ extension ConfigDocument {
             }
         }
         try RouteConflicts.check(routes)
+        try checkPolicyRequirements()
 
         var secrets: [String: String] = [:]
         for consumer in consumers {

@@ -12,13 +12,13 @@ public final class KeyAuthPolicy: Sendable {
     /// The 401's message when no key was sent: made once, not per refused request.
     let missingKeyMessage: String
     /// What the proxy drops from requests it forwards on a key-auth route (as its other dropped
-    /// headers, in the same pass): the client's identity headers and, with `hide_credentials`,
-    /// the key headers. For a peer that is not, and one that is a trusted proxy.
-    private let droppedUntrusted: FieldNameSet
-    private let droppedTrusted: FieldNameSet
+    /// headers, in the same pass: `PolicyChain.dropped`): the client's identity headers and,
+    /// with `hide_credentials`, the key headers.
+    let dropped: [String]
 
-    /// Headers a client could send to pass as a consumer: always replaced on a key-auth route.
-    static let identityHeaders = ["x-consumer-id", "x-consumer-name", "x-consumer-custom-id", "x-anonymous-consumer"]
+    /// Headers a client could send to pass as a consumer (or as one of its groups): always
+    /// replaced on a key-auth route.
+    static let identityHeaders = ["x-consumer-id", "x-consumer-name", "x-consumer-custom-id", "x-consumer-groups", "x-anonymous-consumer"]
     static let challenge = ("www-authenticate", "Key realm=\"gatehouse\"")
 
     init(name: String, config: JSONValue, consumers: ConsumerDirectory) {
@@ -28,12 +28,8 @@ public final class KeyAuthPolicy: Sendable {
         anonymous = config["anonymous"]?.stringValue.flatMap { consumers.byName[$0] }
         self.consumers = consumers
         missingKeyMessage = "no API key: send it in the \(keyNames.joined(separator: " or ")) header or query parameter"
-        let own = Self.identityHeaders + (hideCredentials ? keyNames : [])
-        droppedUntrusted = ProxyHandler.replacedWithHost + own
-        droppedTrusted = ProxyHandler.replacedWhenTrusted + own
+        dropped = Self.identityHeaders + (hideCredentials ? keyNames : [])
     }
-
-    func dropped(trusted: Bool) -> FieldNameSet { trusted ? droppedTrusted : droppedUntrusted }
 
     /// Where a key was found.
     enum Source: Equatable {

@@ -256,6 +256,7 @@ extension PolicyPhase {
     public var name: String {
         switch self {
         case .preflight: "cors-preflight"
+        case .ipRestriction: "ip-restriction"
         case .authentication: "authentication"
         case .authorization: "authorization"
         case .validation: "validation"
