@@ -34,6 +34,8 @@ enum TransformerConfigRules {
             try sub?.finish()
             result[operation] = .object(targets)
         }
+        // An unknown operation (`append`, say) is named before "nothing to do" is said.
+        try reader.finish()
         guard any else {
             throw .invalid(
                 "must transform something: give remove, rename, set or add with \(request ? "headers or query parameters" : "headers")",
