@@ -21,7 +21,11 @@ public final class ResponseTransformPolicy: Sendable {
         let renames = operations.rename.filter { operations.renames($0.from) }
         renameSources = FieldNameSet(renames.map(\.from))
         renameTargets = FieldNameSet(renames.map(\.to))
+        addNames = operations.add.map { FieldNameSet([$0.name]) }
     }
+
+    /// Each `add` name as a set of one, to look for it in an upstream's head in place.
+    private let addNames: [FieldNameSet]
 
     /// Whether the head carries a field this policy renames.
     func renamesSomething(in head: UpstreamResponseHead) -> Bool {
@@ -86,15 +90,18 @@ public final class ResponseTransformPolicy: Sendable {
         for (name, value) in values.set { buffer.writeField(name, value) }
         for (name, value) in values.add {
             if renamed.contains(name) || values.set.contains(where: { $0.0 == name }) { continue }
-            if !headers.replaced.contains(name), !(renamesSomething(in: head) && renameTargets.contains(name)), has(head, name) { continue }
+            if !headers.replaced.contains(name), !(renamesSomething(in: head) && renameTargets.contains(name)),
+                let index = headers.add.firstIndex(where: { $0.name == name }), has(head, addNames[index])
+            {
+                continue
+            }
             buffer.writeField(name, value)
         }
     }
 
-    /// Whether the upstream's head forwards a field named `name` (lowercase).
-    private func has(_ head: UpstreamResponseHead, _ name: String) -> Bool {
-        let wanted = FieldNameSet([name])
-        return head.bytes.withUnsafeReadableBytes { raw in
+    /// Whether the upstream's head forwards a field named as `wanted`'s one member.
+    private func has(_ head: UpstreamResponseHead, _ wanted: FieldNameSet) -> Bool {
+        head.bytes.withUnsafeReadableBytes { raw in
             head.fields.contains { field in
                 field.forwarded && wanted.contains(UnsafeRawBufferPointer(rebasing: raw[field.name]).assumingMemoryBound(to: UInt8.self))
             }
