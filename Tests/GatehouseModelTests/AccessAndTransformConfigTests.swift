@@ -121,6 +121,19 @@ import Testing
         try document(routePaths: ["/a"], policies: [["name": "staff-only", "type": "acl", "enabled": false, "config": ["allow": ["staff"]]]]).validate()
     }
 
+    @Test func aRouteAddedUnderAGlobalACLWithoutAuthenticationIsRefusedEvenAsASmallChange() throws {
+        let old = try document(routePaths: ["/a"], policies: [
+            ["name": "staff-only", "type": "acl", "config": ["allow": ["staff"]]], ["name": "auth", "type": "key-auth", "route": "r"],
+        ])
+        try old.validate()
+        var new = old
+        new.routes.append(try Route.read(["name": "s", "paths": ["/b"], "upstream": "u"], id: "00000000-0000-4000-8000-000000000003"))
+        // The one-route shortcut cannot prove it: the whole document's check decides, and refuses.
+        #expect(!new.isValidChange(from: old))
+        let refused = #expect(throws: ConfigError.self) { try new.validate() }
+        #expect(refused?.message.contains("route 's'") == true)
+    }
+
     @Test func aPathVariableMustBeCapturedByEveryPathOfItsRoutes() throws {
         let transform: JSONValue = ["name": "t", "type": "request-transformer", "config": ["set": ["headers": ["X-Id": "$(path.id)"]]]]
         try document(routePaths: ["/items/{id}"], policies: [transform]).validate()
