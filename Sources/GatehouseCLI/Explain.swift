@@ -84,7 +84,8 @@ enum ExplanationText {
             if let note = restriction["note"]?.stringValue {
                 out += "\(note)\n"
             } else {
-                out += "\(restriction["address"]?.stringValue ?? "") \(restriction["outcome"]?.stringValue ?? ""): \(restriction["reason"]?.stringValue ?? "")\n"
+                out +=
+                    "\(restriction["address"]?.stringValue ?? "") \(restriction["outcome"]?.stringValue ?? ""): \(restriction["reason"]?.stringValue ?? "")\n"
             }
         }
         if let auth = explanation["authentication"] {

@@ -91,7 +91,8 @@ enum TransformerConfigRules {
             throw .invalid("'\(name)' frames the message or the connection (or is the gateway's own): a transform cannot change it", field: field)
         }
         if request, refusedOnRequests.contains(lower) {
-            throw .invalid("'\(name)' is written by the gateway from what it knows (the consumer, the client): a transform cannot change it", field: field)
+            throw .invalid(
+                "'\(name)' is written by the gateway from what it knows (the consumer, the client): a transform cannot change it", field: field)
         }
     }
 

@@ -9,7 +9,8 @@ import Testing
     @Test func anACLWithoutAuthenticationIsRefusedAndSoIsRemovingItsAuthentication() async throws {
         try await AdminHarness().run { client in
             try await client.seed()
-            let refused = try await client.call(.post, "/policies", ["name": "staff-only", "type": "acl", "route": "recipes", "config": ["allow": ["staff"]]])
+            let refused = try await client.call(
+                .post, "/policies", ["name": "staff-only", "type": "acl", "route": "recipes", "config": ["allow": ["staff"]]])
             #expect(refused.status == 400)
             #expect(refused.errorField == "route")
             #expect(refused.errorMessage.contains("staff-only"))
@@ -17,7 +18,8 @@ import Testing
             #expect(refused.version == nil)
             #expect(try await client.call(.post, "/policies", ["name": "auth", "type": "key-auth"]).status == 201)
             #expect(
-                try await client.call(.post, "/policies", ["name": "staff-only", "type": "acl", "route": "recipes", "config": ["allow": ["staff"]]]).status
+                try await client.call(.post, "/policies", ["name": "staff-only", "type": "acl", "route": "recipes", "config": ["allow": ["staff"]]])
+                    .status
                     == 201)
             // Now the acl needs the key-auth policy: it cannot go, or be disabled.
             let deleted = try await client.call(.delete, "/policies/auth")
@@ -33,8 +35,14 @@ import Testing
             for (body, field) in [
                 (["name": "ips", "type": "ip-restriction", "config": ["allow": ["10.0.0.0/8", "300.0.0.1"]]], "config.allow[1]"),
                 (["name": "t", "type": "request-transformer", "config": ["set": ["headers": ["X-A": "a\r\nb"]]]], "config.set.headers.X-A"),
-                (["name": "t", "type": "request-transformer", "config": ["set": ["headers": ["Transfer-Encoding": "chunked"]]]], "config.set.headers.Transfer-Encoding"),
-                (["name": "t", "type": "request-transformer", "route": "recipes", "config": ["add": ["headers": ["X-Id": "$(path.id)"]]]], "config.add.headers.x-id"),
+                (
+                    ["name": "t", "type": "request-transformer", "config": ["set": ["headers": ["Transfer-Encoding": "chunked"]]]],
+                    "config.set.headers.Transfer-Encoding"
+                ),
+                (
+                    ["name": "t", "type": "request-transformer", "route": "recipes", "config": ["add": ["headers": ["X-Id": "$(path.id)"]]]],
+                    "config.add.headers.x-id"
+                ),
                 (["name": "t", "type": "response-transformer", "config": ["add": ["headers": ["X-A": "$(nope)"]]]], "config.add.headers.X-A"),
             ] as [(JSONValue, String)] {
                 let refused = try await client.call(.post, "/policies", body)
@@ -42,7 +50,8 @@ import Testing
                 #expect(refused.errorField == field, "\(body)")
             }
             #expect(
-                try await client.call(.post, "/policies", ["name": "ips", "type": "ip-restriction", "config": ["deny": ["2001:db8::/32"]]]).status == 201)
+                try await client.call(.post, "/policies", ["name": "ips", "type": "ip-restriction", "config": ["deny": ["2001:db8::/32"]]]).status
+                    == 201)
         }
     }
 }

@@ -102,7 +102,10 @@ import Testing
     func document(routePaths: [String], policies: [JSONValue]) throws -> ConfigDocument {
         var document = ConfigDocument()
         document.upstreams = [try Upstream.read(["name": "u", "targets": [["target": "127.0.0.1:9"]]], id: "00000000-0000-4000-8000-000000000001")]
-        document.routes = [try Route.read(["name": "r", "paths": .array(routePaths.map(JSONValue.string)), "upstream": "u"], id: "00000000-0000-4000-8000-000000000002")]
+        document.routes = [
+            try Route.read(
+                ["name": "r", "paths": .array(routePaths.map(JSONValue.string)), "upstream": "u"], id: "00000000-0000-4000-8000-000000000002")
+        ]
         document.policies = try policies.enumerated().map { index, policy in
             try Policy.read(policy, id: "00000000-0000-4000-8000-00000000010\(index)")
         }
@@ -118,13 +121,16 @@ import Testing
         try document(routePaths: ["/a"], policies: [acl, ["name": "auth", "type": "key-auth"]]).validate()
         try document(routePaths: ["/a"], policies: [acl, ["name": "auth", "type": "key-auth", "route": "r"]]).validate()
         // Disabled, the acl asks nothing.
-        try document(routePaths: ["/a"], policies: [["name": "staff-only", "type": "acl", "enabled": false, "config": ["allow": ["staff"]]]]).validate()
+        try document(routePaths: ["/a"], policies: [["name": "staff-only", "type": "acl", "enabled": false, "config": ["allow": ["staff"]]]])
+            .validate()
     }
 
     @Test func aRouteAddedUnderAGlobalACLWithoutAuthenticationIsRefusedEvenAsASmallChange() throws {
-        let old = try document(routePaths: ["/a"], policies: [
-            ["name": "staff-only", "type": "acl", "config": ["allow": ["staff"]]], ["name": "auth", "type": "key-auth", "route": "r"],
-        ])
+        let old = try document(
+            routePaths: ["/a"],
+            policies: [
+                ["name": "staff-only", "type": "acl", "config": ["allow": ["staff"]]], ["name": "auth", "type": "key-auth", "route": "r"],
+            ])
         try old.validate()
         var new = old
         new.routes.append(try Route.read(["name": "s", "paths": ["/b"], "upstream": "u"], id: "00000000-0000-4000-8000-000000000003"))
@@ -141,7 +147,9 @@ import Testing
         #expect(refused?.field == "config.set.headers.x-id")
         #expect(refused?.message.contains("'/items' does not capture {id}") == true)
         #expect(throws: ConfigError.self) { try document(routePaths: [], policies: [transform]).validate() }
-        let response: JSONValue = ["name": "t", "type": "response-transformer", "route": "r", "config": ["add": ["headers": ["X-Id": "$(path.item)"]]]]
+        let response: JSONValue = [
+            "name": "t", "type": "response-transformer", "route": "r", "config": ["add": ["headers": ["X-Id": "$(path.item)"]]],
+        ]
         #expect(throws: ConfigError.self) { try document(routePaths: ["/items/{id}"], policies: [response]).validate() }
     }
 }

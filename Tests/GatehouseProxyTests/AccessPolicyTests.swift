@@ -65,8 +65,9 @@ import Testing
         #expect(try await httpRequest(port: proxy.port, .GET, "/api").status == 401)
         #expect(Self.metric(proxy, .acl, .allowed) == 1)
         #expect(Self.metric(proxy, .acl, .groupNotAllowed) == 2)
-        #expect(proxy.active.load()!.policyMetrics.prometheusText.contains(
-            "gatehouse_policy_decisions_total{type=\"acl\",reason=\"group_not_allowed\"} 2"))
+        #expect(
+            proxy.active.load()!.policyMetrics.prometheusText.contains(
+                "gatehouse_policy_decisions_total{type=\"acl\",reason=\"group_not_allowed\"} 2"))
     }
 
     @Test func aDenyListRefusesItsGroupsAndLetsOthersThrough() async throws {
@@ -128,7 +129,9 @@ import Testing
         #expect(refused.json["error"]?["message"]?.stringValue?.contains("office") == true)
         #expect(upstream.connectionCount == 0)
         #expect(Self.metric(refusing, .ipRestriction, .addressNotAllowed) == 1)
-        let (allowing, _) = try await Self.proxy(policies: [["name": "local", "type": "ip-restriction", "config": ["allow": ["127.0.0.0/8", "::1"]]]])
+        let (allowing, _) = try await Self.proxy(policies: [
+            ["name": "local", "type": "ip-restriction", "config": ["allow": ["127.0.0.0/8", "::1"]]]
+        ])
         #expect(try await httpRequest(port: allowing.port, .GET, "/api").status == 200)
         #expect(Self.metric(allowing, .ipRestriction, .allowed) == 1)
     }

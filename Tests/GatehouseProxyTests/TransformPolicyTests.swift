@@ -140,7 +140,10 @@ import Testing
     @Test func explainShowsWhatTheTransformsWouldWrite() async throws {
         let (proxy, _) = try await Self.proxy(policies: [
             Self.auth,
-            ["name": "reshape", "type": "request-transformer", "config": ["set": ["headers": ["X-User": "$(path.user)", "X-Who": "$(consumer.name)"]]]],
+            [
+                "name": "reshape", "type": "request-transformer",
+                "config": ["set": ["headers": ["X-User": "$(path.user)", "X-Who": "$(consumer.name)"]]],
+            ],
             ["name": "answer", "type": "response-transformer", "config": ["remove": ["headers": ["Server"]]]],
         ])
         let request = Explainer.Request(method: "GET", url: "http://a/users/42/items", headers: [("apikey", AccessPolicyTests.loneKey)])
@@ -150,6 +153,8 @@ import Testing
         #expect(explained["request_transform"]?["headers"]?["set"]?["x-who"] == "carol")
         #expect(explained["response_transform"]?["headers"]?["remove"] == ["server"])
         #expect(
-            explained["policies"]?.arrayValue?.map { $0["phase"]?.stringValue ?? "" } == ["authentication", "request-transform", "response-transform"])
+            explained["policies"]?.arrayValue?.map { $0["phase"]?.stringValue ?? "" } == [
+                "authentication", "request-transform", "response-transform",
+            ])
     }
 }

@@ -30,7 +30,8 @@ extension ProxyHandler {
         exchange.responseStarted = true
         exchange.upstreamKeepAlive = upstreamHead.keepAlive && body != .untilClose
         if exchange.upstream.passiveHealth != nil { health.recordSuccess(exchange.upstream.healthKeys[exchange.target]) }
-        head.writeForwardedHead(upstreamHead, clientMinorVersion: clientMinor, dropsCORS: exchange.replacesCORS, transform: exchange.responseTransform)
+        head.writeForwardedHead(
+            upstreamHead, clientMinorVersion: clientMinor, dropsCORS: exchange.replacesCORS, transform: exchange.responseTransform)
         for (name, value) in exchange.addedHeaders { head.writeField(name, value) }
         if let transform = exchange.responseTransform, let values = exchange.responseValues {
             exchange.config.policyMetrics.count(.responseTransformer, .applied)

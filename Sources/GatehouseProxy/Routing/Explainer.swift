@@ -153,7 +153,8 @@ public enum Explainer {
                 "policy": .string(acl.name), "outcome": .string(decision.reason.label),
                 "consumer": consumer.map { .string($0.name) } ?? .null,
                 "groups": .array((consumer?.groups ?? []).map(JSONValue.string)),
-                "rule": .string(acl.allow.map { "allow \($0.sorted().joined(separator: ", "))" } ?? "deny \((acl.deny ?? []).sorted().joined(separator: ", "))"),
+                "rule": .string(
+                    acl.allow.map { "allow \($0.sorted().joined(separator: ", "))" } ?? "deny \((acl.deny ?? []).sorted().joined(separator: ", "))"),
             ]
             if case .denied(let group) = decision { fields["reason"] = .string("consumer is in the denied group \(group)") }
             if decision == .notAllowed { fields["reason"] = "consumer is in none of the allowed groups" }
@@ -163,7 +164,9 @@ public enum Explainer {
             }
             out["authorization"] = .object(fields)
             if decision != .allowed, !refused {
-                answer = ["status": 403, "reason": .string("acl '\(acl.name)': \(decision.reason.label.split(separator: "_").joined(separator: " "))")]
+                answer = [
+                    "status": 403, "reason": .string("acl '\(acl.name)': \(decision.reason.label.split(separator: "_").joined(separator: " "))"),
+                ]
                 refused = true
             }
         }
