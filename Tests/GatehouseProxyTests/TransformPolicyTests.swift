@@ -137,6 +137,20 @@ import Testing
         #expect(proxy.active.load()!.policyMetrics.decisions(.responseTransformer, .applied) == 1)
     }
 
+    @Test func aRenameNeverForwardsAKeyKeyAuthHides() async throws {
+        let (proxy, _) = try await Self.proxy(policies: [
+            Self.auth,
+            ["name": "leak", "type": "request-transformer", "config": ["rename": ["headers": ["apikey": "X-Key", "X-Old": "X-New"]]]],
+        ])
+        let response = try await httpRequest(
+            port: proxy.port, .GET, "/users/1/items", headers: [("apikey", AccessPolicyTests.staffKey), ("X-Old", "moved")])
+        #expect(response.status == 200)
+        let seen = try #require(response.json["headers"])
+        #expect(seen["x-key"] == nil)
+        #expect(seen["apikey"] == nil)
+        #expect(seen["x-new"] == ["moved"])
+    }
+
     @Test func explainShowsWhatTheTransformsWouldWrite() async throws {
         let (proxy, _) = try await Self.proxy(policies: [
             Self.auth,

@@ -357,7 +357,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             let metrics = config.policyMetrics
             metrics.count(.requestTransformer, .applied)
             query = requestTransform.transformQuery(query, context: transformContext) { metrics.count(.requestTransformer, $0) }
-            renamed = requestTransform.renameTargets(head.headers)
+            renamed = requestTransform.renameTargets(head.headers, hidden: route.policies?.hiddenKeys ?? [])
         }
         var upstreamHead = UpstreamRequestHead(method: head.method, path: forwardedPath, query: query, spare: &spareRequestHead)
         upstreamHead.copyEndToEnd(
@@ -369,7 +369,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
         if let requestTransform, let transformContext {
             let metrics = config.policyMetrics
-            requestTransform.apply(to: &upstreamHead, request: head.headers, renamed: renamed, context: transformContext) {
+            requestTransform.apply(
+                to: &upstreamHead, request: head.headers, renamed: renamed, hidden: route.policies?.hiddenKeys ?? [], context: transformContext
+            ) {
                 metrics.count(.requestTransformer, $0)
             }
         }

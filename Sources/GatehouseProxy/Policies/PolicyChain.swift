@@ -19,6 +19,8 @@ public final class PolicyChain: Sendable {
     /// Built once here, so the copy is one pass with one set.
     private let droppedUntrusted: FieldNameSet
     private let droppedTrusted: FieldNameSet
+    /// The key headers key-auth hides from the upstream (none without `hide_credentials`).
+    let hiddenKeys: [String]
     /// For requests without a consumer, or whose consumer has no policies of its own here.
     let limits: [LimitPolicy]
     /// Consumer id → its limits, for consumers with policies scoped to them.
@@ -49,6 +51,7 @@ public final class PolicyChain: Sendable {
         let own = (keyAuth?.dropped ?? []) + (acl != nil ? [ACLPolicy.groupsHeader] : []) + (requestTransform?.headers.replaced ?? [])
         droppedUntrusted = ProxyHandler.replacedWithHost + own
         droppedTrusted = ProxyHandler.replacedWhenTrusted + own
+        hiddenKeys = keyAuth.map { $0.hideCredentials ? $0.keyNames : [] } ?? []
         self.limits = limits
         self.consumerLimits = consumerLimits
         self.described = described

@@ -17,9 +17,13 @@ public final class RequestTransformPolicy: Sendable {
     /// Header names a rename would write for this request (those whose source it carries): the
     /// client's own fields of those names are replaced, as Kong's rename does. Usually empty,
     /// and then nothing is allocated.
-    func renameTargets(_ request: HTTPHeaders) -> [String] {
+    /// - Parameter hidden: key headers the route's key-auth hides: a rename never forwards a
+    ///   credential under another name.
+    func renameTargets(_ request: HTTPHeaders, hidden: [String]) -> [String] {
         var targets: [String] = []
-        for (from, to) in headers.rename where headers.renames(from) && request.contains(name: from) { targets.append(to) }
+        for (from, to) in headers.rename where headers.renames(from) && !hidden.contains(from) && request.contains(name: from) {
+            targets.append(to)
+        }
         return targets
     }
 
@@ -27,10 +31,10 @@ public final class RequestTransformPolicy: Sendable {
     /// fields it replaces); each value it cannot write (a variable without a value, a control
     /// character) is told to `dropped`, for the metrics.
     func apply(
-        to head: inout UpstreamRequestHead, request: HTTPHeaders, renamed targets: [String], context: TransformContext,
+        to head: inout UpstreamRequestHead, request: HTTPHeaders, renamed targets: [String], hidden: [String], context: TransformContext,
         dropped: (PolicyMetrics.Reason) -> Void
     ) {
-        for (from, to) in headers.rename where headers.renames(from) {
+        for (from, to) in headers.rename where headers.renames(from) && !hidden.contains(from) {
             for value in request[from] { head.add(to, value) }
         }
         var written: [String] = []
