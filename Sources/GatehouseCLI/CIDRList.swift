@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GatehouseModel
 import GatehouseProxy
 
 /// A comma-separated list of CIDRs: `10.0.0.0/8,192.168.0.0/16,::1`.

@@ -21,6 +21,7 @@ struct Explain: AsyncParsableCommand {
     @Option(help: "The page's origin, to see the CORS answers.") var origin: String?
     @Option(name: [.customShort("H"), .customLong("header")], help: "A request header, 'Name: value' (repeatable).") var headers: [String] = []
     @Flag(help: "The page's fetch sends credentials (cookies, Authorization).") var withCredentials = false
+    @Option(help: "The client's address as the data plane resolves it, to see ip-restriction's decision.") var clientIP: String?
     @Option(name: [.customShort("f"), .customLong("file")], help: "Declarative files or directories to explain against, offline.")
     var files: [String] = []
     @Flag(help: "Print the explanation as JSON.") var json = false
@@ -29,6 +30,7 @@ struct Explain: AsyncParsableCommand {
     func run() async throws {
         var body: [String: JSONValue] = ["method": .string(method), "url": .string(url), "with_credentials": .bool(withCredentials)]
         if let origin { body["origin"] = .string(origin) }
+        if let clientIP { body["client_ip"] = .string(clientIP) }
         var headerFields: [String: JSONValue] = [:]
         for header in headers {
             guard let colon = header.firstIndex(of: ":") else { throw ValidationError("'\(header)' is not a header: use 'Name: value'") }
@@ -77,6 +79,15 @@ enum ExplanationText {
                     "  \(index + 1). \(policy["phase"]?.stringValue ?? "")  \(policy["type"]?.stringValue ?? "") '\(policy["name"]?.stringValue ?? "")' (\(policy["scope"]?.stringValue ?? ""))\n"
             }
         }
+        if let restriction = explanation["ip_restriction"] {
+            out += "ip-restriction '\(restriction["policy"]?.stringValue ?? "")': "
+            if let note = restriction["note"]?.stringValue {
+                out += "\(note)\n"
+            } else {
+                out +=
+                    "\(restriction["address"]?.stringValue ?? "") \(restriction["outcome"]?.stringValue ?? ""): \(restriction["reason"]?.stringValue ?? "")\n"
+            }
+        }
         if let auth = explanation["authentication"] {
             let policy = auth["policy"]?.stringValue ?? ""
             let consumer = auth["consumer"]?.stringValue.map { "consumer '\($0)'" }
@@ -90,6 +101,27 @@ enum ExplanationText {
                 out += "authentication: 401 (\(auth["reason"]?.stringValue ?? ""))\n"
                 for tried in auth["policies"]?.arrayValue ?? [] {
                     out += "  '\(tried["policy"]?.stringValue ?? "")': \(tried["reason"]?.stringValue ?? "")\n"
+                }
+            }
+        }
+        if let acl = explanation["authorization"] {
+            out += "acl '\(acl["policy"]?.stringValue ?? "")' (\(acl["rule"]?.stringValue ?? "")): \(acl["outcome"]?.stringValue ?? "")"
+            out += acl["reason"]?.stringValue.map { " (\($0))" } ?? ""
+            out += "\n"
+        }
+        for key in ["request_transform", "response_transform"] {
+            guard let transform = explanation[key] else { continue }
+            out += "\(key.split(separator: "_").joined(separator: " ")) '\(transform["policy"]?.stringValue ?? "")':\n"
+            for target in ["headers", "query"] {
+                guard let ops = transform[target] else { continue }
+                for name in ops["remove"]?.arrayValue ?? [] { out += "  remove \(target) \(name.stringValue ?? "")\n" }
+                for (from, to) in (ops["rename"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    out += "  rename \(target) \(from) → \(to.stringValue ?? "")\n"
+                }
+                for operation in ["set", "add"] {
+                    for (name, value) in (ops[operation]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
+                        out += "  \(operation) \(target) \(name): \(value.stringValue ?? "(dropped: \(value["dropped"]?.stringValue ?? ""))")\n"
+                    }
                 }
             }
         }

@@ -1,3 +1,4 @@
+import GatehouseModel
 import GatehouseProxy
 
 extension ListenAddress {

@@ -36,6 +36,8 @@ extension ConfigDocument {
             }
         }
         guard idsStayUnique(newIDs) else { return false }
+        // A route an acl or a transform runs on must suit it: the whole document's check decides.
+        if !changed.isEmpty, policies.contains(where: { $0.enabled && $0.type.needsRouteCheck }) { return false }
         let upstreamNames = Set(upstreams.map(\.name))
         guard changed.allSatisfy({ upstreamNames.contains($0.upstream) }) else { return false }
         if !deleted.isEmpty {

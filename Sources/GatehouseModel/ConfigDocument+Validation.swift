@@ -68,6 +68,7 @@ extension ConfigDocument {
             }
         }
         try RouteConflicts.check(routes)
+        try checkPolicyRequirements()
 
         var secrets: [String: String] = [:]
         for consumer in consumers {

@@ -32,11 +32,16 @@ public struct Policy: Sendable, Hashable {
         policy.route = try reader.optionalString("route")
         policy.consumer = try reader.optionalString("consumer")
         if policy.consumer != nil, !type.isConsumerScopable {
-            throw .invalid(
-                type == .requestValidation
-                    ? "a request-validation policy says what a route's requests must look like, whoever sends them: it cannot be scoped to a consumer"
-                    : "a \(type.rawValue) policy runs before authentication identifies a consumer, so it cannot be scoped to one",
-                field: reader.field("consumer"))
+            let why =
+                switch type {
+                case .requestValidation:
+                    "a request-validation policy says what a route's requests must look like, whoever sends them: it cannot be scoped to a consumer"
+                case .acl: "an acl says which consumer groups may call a route: scope it to a route (or none), and give consumers groups"
+                case .requestTransformer, .responseTransformer:
+                    "a \(type.rawValue) policy is a route's (or every route's) in this release: it cannot be scoped to a consumer; use $(consumer.…) in its values"
+                default: "a \(type.rawValue) policy runs before authentication identifies a consumer, so it cannot be scoped to one"
+                }
+            throw .invalid(why, field: reader.field("consumer"))
         }
         policy.enabled = try reader.optionalBool("enabled") ?? true
         try reader.finish()

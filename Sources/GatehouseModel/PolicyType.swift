@@ -6,6 +6,10 @@ public enum PolicyType: String, Sendable, CaseIterable {
     case rateLimit = "rate-limit"
     case quota
     case requestValidation = "request-validation"
+    case acl
+    case ipRestriction = "ip-restriction"
+    case requestTransformer = "request-transformer"
+    case responseTransformer = "response-transformer"
 
     /// Where in a request a policy of this type runs. Chains are ordered by phase, never by the
     /// order policies were created in.
@@ -15,8 +19,15 @@ public enum PolicyType: String, Sendable, CaseIterable {
         case .keyAuth, .jwt: .authentication
         case .rateLimit, .quota: .rateLimit
         case .requestValidation: .validation
+        case .acl: .authorization
+        case .ipRestriction: .ipRestriction
+        case .requestTransformer: .requestTransform
+        case .responseTransformer: .responseTransform
         }
     }
+
+    /// Whether this type identifies the caller (its policies are what an `acl` needs before it).
+    public var authenticates: Bool { phase == .authentication }
 
     /// Whether a policy of this type can be scoped to a consumer: only limits, which run after
     /// authentication has identified one. What a request must look like is the route's, not
@@ -63,6 +74,10 @@ public enum PolicyType: String, Sendable, CaseIterable {
         case .jwt: result = try JWTConfigRules.normalize(&reader)
         case .rateLimit: result = try RateLimitConfigRules.normalize(&reader)
         case .requestValidation: result = try RequestValidationConfigRules.normalize(&reader)
+        case .acl: result = try ACLConfigRules.normalize(&reader)
+        case .ipRestriction: result = try IPRestrictionConfigRules.normalize(&reader)
+        case .requestTransformer: result = try TransformerConfigRules.normalize(&reader, request: true)
+        case .responseTransformer: result = try TransformerConfigRules.normalize(&reader, request: false)
         case .quota:
             guard let limit = try reader.optionalInt("limit", in: 1...Int(Int32.max)) else { throw reader.missing("limit") }
             let period = try reader.string("period")
@@ -86,6 +101,10 @@ public enum PolicyType: String, Sendable, CaseIterable {
 /// The fixed order of the request pipeline.
 public enum PolicyPhase: Int, Sendable, Comparable, CaseIterable {
     case preflight
+    /// After preflights (a browser's preflight carries no credential and reveals only the CORS
+    /// policy, so it is answered whoever asks), before authentication: a refused address costs
+    /// no credential check.
+    case ipRestriction
     case authentication
     case authorization
     /// Parameters checked when the head arrives; a JSON body once it has arrived, after limits.

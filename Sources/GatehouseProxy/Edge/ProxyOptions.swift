@@ -1,3 +1,4 @@
+import GatehouseModel
 import NIOCore
 
 /// Edge rules of the data plane that are not part of a snapshot: set per process by flags.

@@ -65,6 +65,30 @@ extension ProxyHandler {
         }
     }
 
+    /// Runs ip-restriction on the client address. Returns false when the request was answered
+    /// with 403.
+    func restrict(
+        _ head: HTTPRequestHead, _ policy: IPRestrictionPolicy, address: String, answerHeaders: [(String, String)], metrics: PolicyMetrics
+    ) -> Bool {
+        let decision = policy.decide(address)
+        metrics.count(.ipRestriction, decision.reason)
+        guard decision != .allowed else { return true }
+        respondLocally(head, .forbidden, "forbidden", policy.message(decision, address: address), headers: answerHeaders)
+        return false
+    }
+
+    /// Runs an acl on the consumer authentication went on with. Returns false when the request
+    /// was answered with 403.
+    func authorize(
+        _ head: HTTPRequestHead, _ acl: ACLPolicy, consumer: CompiledConsumer?, answerHeaders: [(String, String)], metrics: PolicyMetrics
+    ) -> Bool {
+        let decision = acl.decide(consumer)
+        metrics.count(.acl, decision.reason)
+        guard decision != .allowed else { return true }
+        respondLocally(head, .forbidden, "forbidden", acl.message(decision, consumer: consumer), headers: answerHeaders)
+        return false
+    }
+
     /// Who the consumer is comes from the gateway only: the client's own identity headers are
     /// never copied on a route that authenticates.
     static func addConsumer(_ caller: Caller, to head: inout UpstreamRequestHead) {

@@ -1,3 +1,4 @@
+import GatehouseModel
 import NIOCore
 import NIOHTTP1
 
@@ -30,8 +31,13 @@ extension ProxyHandler {
         exchange.upstreamKeepAlive = upstreamHead.keepAlive && body != .untilClose
         if exchange.upstream.passiveHealth != nil { health.recordSuccess(exchange.upstream.healthKeys[exchange.target]) }
         head.writeForwardedHead(
-            upstreamHead, clientMinorVersion: clientMinor, dropsCORS: exchange.replacesCORS, dropsLimits: exchange.replacesLimits)
+            upstreamHead, clientMinorVersion: clientMinor, dropsCORS: exchange.replacesCORS, dropsLimits: exchange.replacesLimits,
+            transform: exchange.responseTransform)
         for (name, value) in exchange.addedHeaders { head.writeField(name, value) }
+        if let transform = exchange.responseTransform, let values = exchange.responseValues {
+            exchange.config.policyMetrics.count(.responseTransformer, .applied)
+            transform.write(upstreamHead, values: values, into: &head)
+        }
         let unframed = body == .chunked || body == .untilClose
         if clientMinor == 0 {
             // An HTTP/1.0 client reads no chunks: it gets the data, and the close ends the body.

@@ -63,6 +63,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         var replacesLimits = false
         /// The window each limit that counted this request counted it in, in the chain's order.
         var countedWindows: [Int64] = []
+        /// The route's response transform, with its values for this request worked out.
+        var responseTransform: ResponseTransformPolicy?
+        var responseValues: ResponseTransformPolicy.Values?
         /// The client sent `Expect: 100-continue`: it is told to go on once policies let it.
         var expectsContinue = false
         /// The route checks this request's JSON body: it is held (up to the policy's size) and
@@ -325,11 +328,19 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         var bodyCheck: RequestValidationPolicy?
         if let chain = route.policies {
             if let cors = chain.cors { addedHeaders = cors.actualHeaders(origin: head.headers.first(name: "origin")) }
+            if let restriction = chain.ipRestriction {
+                // The address rate limits count by: the peer, or what a trusted proxy forwarded.
+                let address = limitClientIP(head.headers, peer: clientIP, trusted: trusted)
+                guard restrict(head, restriction, address: address, answerHeaders: addedHeaders, metrics: config.policyMetrics) else { return }
+            }
             if chain.authenticates {
                 guard let caller = authenticate(head, chain, query: &query, answerHeaders: addedHeaders, metrics: config.policyMetrics) else {
                     return
                 }
                 consumer = caller
+            }
+            if let acl = chain.acl {
+                guard authorize(head, acl, consumer: consumer?.consumer, answerHeaders: addedHeaders, metrics: config.policyMetrics) else { return }
             }
             if let validation = chain.validation {
                 guard
@@ -339,11 +350,34 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 if holds { bodyCheck = validation }
             }
         }
+        let requestTransform = route.policies?.requestTransform
+        let responseTransform = route.policies?.responseTransform
+        let transformContext =
+            requestTransform != nil || responseTransform != nil
+            ? TransformContext(consumer: consumer?.consumer, routeName: route.name, captures: found.captures) : nil
+        var renamed: [String] = []
+        if let requestTransform, let transformContext {
+            let metrics = config.policyMetrics
+            metrics.count(.requestTransformer, .applied)
+            query = requestTransform.transformQuery(query, context: transformContext) { metrics.count(.requestTransformer, $0) }
+            renamed = requestTransform.renameTargets(head.headers, hidden: route.policies?.hiddenKeys ?? [])
+        }
         var upstreamHead = UpstreamRequestHead(method: head.method, path: forwardedPath, query: query, spare: &spareRequestHead)
         upstreamHead.copyEndToEnd(
             head.headers, dropping: route.policies?.dropped(trusted: trusted) ?? (trusted ? Self.replacedWhenTrusted : Self.replacedWithHost),
-            keepingUnderscores: options.allowsUnderscoreHeaders)
+            alsoDropping: renamed.isEmpty ? nil : FieldNameSet(renamed), keepingUnderscores: options.allowsUnderscoreHeaders)
         if let consumer { Self.addConsumer(consumer, to: &upstreamHead) }
+        if let acl = route.policies?.acl, !acl.hideGroupsHeader, let groups = consumer?.consumer?.groupsHeader, !groups.isEmpty {
+            upstreamHead.add(ACLPolicy.groupsHeader, groups)
+        }
+        if let requestTransform, let transformContext {
+            let metrics = config.policyMetrics
+            requestTransform.apply(
+                to: &upstreamHead, request: head.headers, renamed: renamed, hidden: route.policies?.hiddenKeys ?? [], context: transformContext
+            ) {
+                metrics.count(.requestTransformer, $0)
+            }
+        }
         let chunked = head.headers[canonicalForm: "transfer-encoding"].last?.lowercased() == "chunked"
         if chunked {
             upstreamHead.add("transfer-encoding", "chunked")
@@ -386,6 +420,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         exchange.addedHeaders = addedHeaders
         exchange.replacesCORS = chain.cors != nil
         exchange.replacesLimits = !chain.limits.isEmpty || !chain.consumerLimits.isEmpty
+        if let responseTransform, let transformContext {
+            let metrics = config.policyMetrics
+            exchange.responseTransform = responseTransform
+            exchange.responseValues = responseTransform.values(transformContext) { metrics.count(.responseTransformer, $0) }
+        }
         let limits = chain.limits(for: consumer?.consumer)
         if limits.isEmpty { return proceed(exchange) }
         let subject = LimitSubject(

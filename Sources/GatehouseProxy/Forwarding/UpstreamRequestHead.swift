@@ -48,13 +48,14 @@ struct UpstreamRequestHead {
     /// names containing `_` (which some servers read as `-`, letting a client smuggle a header
     /// past a check), and those in `dropping` (lowercase). Runs per request, so names are
     /// compared without allocating.
-    mutating func copyEndToEnd(_ headers: HTTPHeaders, dropping: FieldNameSet, keepingUnderscores: Bool = false) {
+    /// - Parameter alsoDropping: names left out for this request only (a rename's new name).
+    mutating func copyEndToEnd(_ headers: HTTPHeaders, dropping: FieldNameSet, alsoDropping: FieldNameSet? = nil, keepingUnderscores: Bool = false) {
         // Usually nothing: `Connection: keep-alive` or `close` names no other field.
         let listed = headers.contains(name: "connection") ? ForwardedRequest.connectionNamed(headers) : []
         let named = listed.isEmpty ? nil : FieldNameSet(listed)
         func isDropped(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
             (!keepingUnderscores && name.contains(UInt8(ascii: "_"))) || ForwardedRequest.hopByHop.contains(name) || dropping.contains(name)
-                || named?.contains(name) == true
+                || named?.contains(name) == true || alsoDropping?.contains(name) == true
         }
         for (name, value) in headers {
             let dropped = name.utf8.withContiguousStorageIfAvailable(isDropped) ?? Array(name.utf8).withUnsafeBufferPointer(isDropped)

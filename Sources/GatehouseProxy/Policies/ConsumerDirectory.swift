@@ -8,12 +8,18 @@ public final class CompiledConsumer: Sendable {
     let customID: String?
     /// What rate limits by consumer count it under.
     let limitKey: String
+    /// Its groups, sorted, for `acl` policies.
+    let groups: [String]
+    /// `X-Consumer-Groups` as an `acl` forwards it: made once per snapshot, not per request.
+    let groupsHeader: String
 
     init(_ consumer: Consumer) {
         id = consumer.id
         name = consumer.name
         customID = consumer.customID
         limitKey = "c:" + consumer.id
+        groups = consumer.groups.sorted()
+        groupsHeader = groups.joined(separator: ",")
     }
 }
 

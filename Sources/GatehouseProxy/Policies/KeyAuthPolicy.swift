@@ -14,9 +14,9 @@ public final class KeyAuthPolicy: Sendable {
     /// The key headers, when `hide_credentials` keeps them from the upstream.
     let ownHeaders: [String]
 
-    /// Headers a client could send to pass as a consumer: always replaced on a route that
-    /// authenticates.
-    static let identityHeaders = ["x-consumer-id", "x-consumer-name", "x-consumer-custom-id", "x-anonymous-consumer"]
+    /// Headers a client could send to pass as a consumer (or as one of its groups): always
+    /// replaced on a route that authenticates.
+    static let identityHeaders = ["x-consumer-id", "x-consumer-name", "x-consumer-custom-id", "x-consumer-groups", "x-anonymous-consumer"]
     static let challenge = ("www-authenticate", "Key realm=\"gatehouse\"")
 
     init(name: String, config: JSONValue, consumers: ConsumerDirectory) {

@@ -1,19 +1,27 @@
 import GatehouseModel
 
 /// The policies one route runs, compiled with its snapshot and in phase order: CORS preflight,
-/// authentication, request validation, then rate limits and quotas (those of the identified
-/// consumer where it has its own). Immutable; routes with the same policies share one chain. A route without any
-/// policy has none, and pays nothing.
+/// IP restriction, authentication, authorization (acl), request validation, then rate limits
+/// and quotas (those of the identified consumer where it has its own), request transforms, and
+/// response transforms on the upstream's answer. Immutable; routes with the same policies share
+/// one chain. A route without any policy has none, and pays nothing.
 public final class PolicyChain: Sendable {
     let cors: CORSPolicy?
+    let ipRestriction: IPRestrictionPolicy?
     let keyAuth: KeyAuthPolicy?
     let jwt: JWTPolicy?
-    /// What the proxy drops from requests it forwards on this route (as its other dropped
-    /// headers, in the same pass): the identity headers the gateway writes and, with
-    /// `hide_credentials`, the credentials. For a peer that is not, and one that is a trusted proxy.
+    let acl: ACLPolicy?
+    let validation: RequestValidationPolicy?
+    let requestTransform: RequestTransformPolicy?
+    let responseTransform: ResponseTransformPolicy?
+    /// What the proxy leaves out of the client's fields on this route, beyond hop-by-hop ones:
+    /// the forwarding fields it replaces (all of them for a peer that is not a trusted proxy),
+    /// the client's identity headers and hidden keys, the fields a request transform replaces.
+    /// Built once here, so the copy is one pass with one set.
     private let droppedUntrusted: FieldNameSet
     private let droppedTrusted: FieldNameSet
-    let validation: RequestValidationPolicy?
+    /// The key headers key-auth hides from the upstream (none without `hide_credentials`).
+    let hiddenKeys: [String]
     /// For requests without a consumer, or whose consumer has no policies of its own here.
     let limits: [LimitPolicy]
     /// Consumer id → its limits, for consumers with policies scoped to them.
@@ -30,16 +38,27 @@ public final class PolicyChain: Sendable {
     }
 
     init(
-        cors: CORSPolicy?, keyAuth: KeyAuthPolicy?, jwt: JWTPolicy?, validation: RequestValidationPolicy?, limits: [LimitPolicy],
-        consumerLimits: [String: [LimitPolicy]], described: [Step], consumerDescribed: [String: [Step]]
+        cors: CORSPolicy?, ipRestriction: IPRestrictionPolicy?, keyAuth: KeyAuthPolicy?, jwt: JWTPolicy?, acl: ACLPolicy?,
+        validation: RequestValidationPolicy?, limits: [LimitPolicy], consumerLimits: [String: [LimitPolicy]],
+        requestTransform: RequestTransformPolicy?, responseTransform: ResponseTransformPolicy?, described: [Step],
+        consumerDescribed: [String: [Step]]
     ) {
         self.cors = cors
+        self.ipRestriction = ipRestriction
         self.keyAuth = keyAuth
         self.jwt = jwt
-        let own = keyAuth == nil && jwt == nil ? [] : Array(Set(KeyAuthPolicy.identityHeaders + (keyAuth?.ownHeaders ?? []) + (jwt?.ownHeaders ?? [])))
+        self.acl = acl
+        self.validation = validation
+        self.requestTransform = requestTransform
+        self.responseTransform = responseTransform
+        let identity = keyAuth == nil && jwt == nil ? [] : KeyAuthPolicy.identityHeaders
+        let own = Array(
+            Set(
+                identity + (keyAuth?.ownHeaders ?? []) + (jwt?.ownHeaders ?? []) + (acl != nil ? [ACLPolicy.groupsHeader] : [])
+                    + (requestTransform?.headers.replaced ?? [])))
         droppedUntrusted = ProxyHandler.replacedWithHost + own
         droppedTrusted = ProxyHandler.replacedWhenTrusted + own
-        self.validation = validation
+        hiddenKeys = (keyAuth?.ownHeaders ?? []) + (jwt.map { $0.hideCredentials ? [$0.header] : [] } ?? [])
         self.limits = limits
         self.consumerLimits = consumerLimits
         self.described = described

@@ -20,6 +20,10 @@ struct PolicyCompiler {
         case jwt(JWTPolicy)
         case limit(LimitPolicy)
         case validation(RequestValidationPolicy)
+        case ipRestriction(IPRestrictionPolicy)
+        case acl(ACLPolicy)
+        case requestTransform(RequestTransformPolicy)
+        case responseTransform(ResponseTransformPolicy)
     }
 
     init(_ document: ConfigDocument, state: PolicyState) {
@@ -60,7 +64,34 @@ struct PolicyCompiler {
         let jwt = try jwtSource.map { policy throws(ConfigCompiler.Rejection) in try jwtPolicy(policy) }
         let validationSource = pick(.requestValidation, consumer: nil)
         let validation = try validationSource.map { policy throws(ConfigCompiler.Rejection) in try validationPolicy(policy) }
-        let beforeLimits = [corsSource, keyAuthSource, jwtSource, validationSource].compactMap { $0 }
+        let ipSource = pick(.ipRestriction, consumer: nil)
+        let aclSource = pick(.acl, consumer: nil)
+        let requestTransformSource = pick(.requestTransformer, consumer: nil)
+        let responseTransformSource = pick(.responseTransformer, consumer: nil)
+        // Fail closed: an acl with nobody identified before it could only refuse everyone or no one.
+        if let aclSource, keyAuthSource == nil, jwtSource == nil {
+            throw ConfigCompiler.Rejection(description: "policy '\(aclSource.name)' (acl) runs on a route without an authentication policy")
+        }
+        let ipRestriction = ipSource.map { policy in
+            simple(policy, { if case .ipRestriction(let built) = $0 { built } else { nil } }, Built.ipRestriction) {
+                IPRestrictionPolicy(name: policy.name, config: policy.config)
+            }
+        }
+        let acl = aclSource.map { policy in
+            simple(policy, { if case .acl(let built) = $0 { built } else { nil } }, Built.acl) { ACLPolicy(name: policy.name, config: policy.config) }
+        }
+        let requestTransform = requestTransformSource.map { policy in
+            simple(policy, { if case .requestTransform(let built) = $0 { built } else { nil } }, Built.requestTransform) {
+                RequestTransformPolicy(name: policy.name, config: policy.config)
+            }
+        }
+        let responseTransform = responseTransformSource.map { policy in
+            simple(policy, { if case .responseTransform(let built) = $0 { built } else { nil } }, Built.responseTransform) {
+                ResponseTransformPolicy(name: policy.name, config: policy.config)
+            }
+        }
+        let beforeLimits = [corsSource, ipSource, keyAuthSource, jwtSource, aclSource, validationSource].compactMap { $0 }
+        let afterLimits = [requestTransformSource, responseTransformSource].compactMap { $0 }
         let limitTypes = PolicyType.allCases.filter(\.isConsumerScopable).sorted { $0.phase < $1.phase }
         func limitPolicies(consumer: String?) -> [Policy] { limitTypes.flatMap { pickAll($0, consumer: consumer) } }
 
@@ -71,13 +102,22 @@ struct PolicyCompiler {
             let own = limitPolicies(consumer: name)
             guard own.map(\.id) != defaultPolicies.map(\.id), let consumer = consumers.byName[name] else { continue }
             consumerLimits[consumer.id] = try own.map { policy throws(ConfigCompiler.Rejection) in try limitPolicy(policy) }
-            consumerDescribed[consumer.id] = (beforeLimits + own).map(Self.step)
+            consumerDescribed[consumer.id] = (beforeLimits + own + afterLimits).map(Self.step)
         }
         let limits = try defaultPolicies.map { policy throws(ConfigCompiler.Rejection) in try limitPolicy(policy) }
-        if cors == nil, keyAuth == nil, jwt == nil, validation == nil, limits.isEmpty, consumerLimits.isEmpty { return nil }
+        if beforeLimits.isEmpty, afterLimits.isEmpty, limits.isEmpty, consumerLimits.isEmpty { return nil }
         return PolicyChain(
-            cors: cors, keyAuth: keyAuth, jwt: jwt, validation: validation, limits: limits, consumerLimits: consumerLimits,
-            described: (beforeLimits + defaultPolicies).map(Self.step), consumerDescribed: consumerDescribed)
+            cors: cors, ipRestriction: ipRestriction, keyAuth: keyAuth, jwt: jwt, acl: acl, validation: validation, limits: limits,
+            consumerLimits: consumerLimits, requestTransform: requestTransform, responseTransform: responseTransform,
+            described: (beforeLimits + defaultPolicies + afterLimits).map(Self.step), consumerDescribed: consumerDescribed)
+    }
+
+    /// A policy built from its config alone, once per snapshot whatever the number of routes.
+    private mutating func simple<T>(_ policy: Policy, _ existing: (Built) -> T?, _ wrap: (T) -> Built, _ make: () -> T) -> T {
+        if let built = built[policy.id], let found = existing(built) { return found }
+        let compiled = make()
+        built[policy.id] = wrap(compiled)
+        return compiled
     }
 
     typealias Step = PolicyChain.Step
@@ -185,7 +225,7 @@ struct PolicyCompiler {
                 name: policy.name, kind: .quota(monthly: config["period"]?.stringValue == "month"), limit: limit, by: .consumer,
                 counter: .redis(state.redisClient(address)), failOpen: failOpen, identity: policy.id,
                 now: state.now)
-        case .cors, .keyAuth, .jwt, .requestValidation:
+        case .cors, .keyAuth, .jwt, .requestValidation, .acl, .ipRestriction, .requestTransformer, .responseTransformer:
             throw fail("\(policy.type.rawValue) is not a limit")
         }
         built[policy.id] = .limit(compiled)

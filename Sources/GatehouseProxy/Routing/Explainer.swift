@@ -17,6 +17,9 @@ public enum Explainer {
         public var origin: String?
         /// The page's `fetch` sends credentials (cookies, `Authorization`).
         public var withCredentials = false
+        /// The client's address as the data plane resolves it (the peer, or what a trusted
+        /// proxy forwarded), for `ip-restriction`.
+        public var clientIP: String?
 
         public init(method: String, url: String, headers: [(name: String, value: String)] = [], origin: String? = nil) {
             self.method = method
@@ -43,6 +46,9 @@ public enum Explainer {
                 }
             }
             request.withCredentials = try reader.optionalBool("with_credentials") ?? false
+            // Taken as a trusted proxy might forward it: what is not an address is shown refused,
+            // as the data plane would refuse it.
+            request.clientIP = try reader.optionalString("client_ip")
             try reader.finish()
             return request
         }
@@ -112,13 +118,22 @@ public enum Explainer {
         }
         var consumerID: String?
         var answer: JSONValue = ["status": .null, "reason": .string("proxied to upstream '\(upstream.name)'")]
+        var refused = false
+        if let restriction = chain.ipRestriction {
+            out["ip_restriction"] = ipRestriction(restriction, request.clientIP)
+            if let address = request.clientIP, restriction.decide(address) != .allowed {
+                answer = ["status": 403, "reason": .string("ip-restriction '\(restriction.name)': address \(address) refused")]
+                refused = true
+            }
+        }
         if chain.authenticates {
             let result: JSONValue
             switch AuthenticationDecision(chain, headers: headers, query: target.query, metrics: PolicyMetrics()) {
             case .refused(let message, _, let reasons, let sent):
                 let tried: [JSONValue] = reasons.map { ["policy": .string($0.policy), "reason": .string($0.reason)] }
                 result = ["outcome": .string(sent ? "invalid" : "missing"), "status": 401, "reason": .string(message), "policies": .array(tried)]
-                answer = ["status": 401, "reason": .string("authentication: \(message)")]
+                if !refused { answer = ["status": 401, "reason": .string("authentication: \(message)")] }
+                refused = true
             case .caller(let caller):
                 consumerID = caller.consumer?.id
                 var fields: [String: JSONValue] = [
@@ -132,12 +147,39 @@ public enum Explainer {
             }
             out["authentication"] = result
         }
+        let consumer = consumerID.flatMap { id in (chain.keyAuth?.consumers ?? chain.jwt?.consumers)?.byID[id] }
+        if let acl = chain.acl {
+            let decision = acl.decide(consumer)
+            var fields: [String: JSONValue] = [
+                "policy": .string(acl.name), "outcome": .string(decision.reason.label),
+                "consumer": consumer.map { .string($0.name) } ?? .null,
+                "groups": .array((consumer?.groups ?? []).map(JSONValue.string)),
+                "rule": .string(
+                    acl.allow.map { "allow \($0.sorted().joined(separator: ", "))" } ?? "deny \((acl.deny ?? []).sorted().joined(separator: ", "))"),
+            ]
+            if case .denied(let group) = decision { fields["reason"] = .string("consumer is in the denied group \(group)") }
+            if decision == .notAllowed { fields["reason"] = "consumer is in none of the allowed groups" }
+            if decision == .noConsumer { fields["reason"] = "no consumer is identified" }
+            if decision == .allowed, !acl.hideGroupsHeader, let consumer, !consumer.groupsHeader.isEmpty {
+                fields["forwards"] = ["x-consumer-groups": .string(consumer.groupsHeader)]
+            }
+            out["authorization"] = .object(fields)
+            if decision != .allowed, !refused {
+                answer = [
+                    "status": 403, "reason": .string("acl '\(acl.name)': \(decision.reason.label.split(separator: "_").joined(separator: " "))"),
+                ]
+                refused = true
+            }
+        }
+        let context = TransformContext(consumer: consumer, routeName: route.name, captures: found.captures)
+        if let transform = chain.requestTransform { out["request_transform"] = requestTransform(transform, context) }
+        if let transform = chain.responseTransform { out["response_transform"] = responseTransform(transform, context) }
         out["policies"] = .array(
             chain.steps(forConsumer: consumerID).map { step in
                 ["phase": .string(step.phase.name), "type": .string(step.type.rawValue), "name": .string(step.name), "scope": .string(step.scope)]
             })
         out["rate_limits"] = .array(
-            chain.limits(for: consumerID.flatMap { id in (chain.keyAuth?.consumers ?? chain.jwt?.consumers)?.byID[id] }).map { limit in
+            chain.limits(for: consumer).map { limit in
                 [
                     "name": .string(limit.name), "limit": .int(limit.limit), "per": .string(limit.periodName),
                     "by": .string(limit.byName), "backend": .string(limit.backendName),
@@ -146,6 +188,53 @@ public enum Explainer {
         out["cors"] = chain.cors.map { cors(request, $0) } ?? corsWithout(request, keyAuth: chain.authenticates)
         out["answer"] = answer
         return .object(out)
+    }
+
+    private static func ipRestriction(_ policy: IPRestrictionPolicy, _ address: String?) -> JSONValue {
+        guard let address else {
+            return ["policy": .string(policy.name), "note": "no client address given: pass client_ip (--client-ip) to see the decision"]
+        }
+        let decision = policy.decide(address)
+        let reason: String =
+            switch decision {
+            case .allowed: policy.allow.isEmpty ? "in no denied range" : "in an allowed range and no denied one"
+            case .denied(let range): "in the denied range \(range)"
+            case .notAllowed: "in none of the allowed ranges"
+            case .unreadable: "not an address"
+            }
+        return ["policy": .string(policy.name), "address": .string(address), "outcome": .string(decision.reason.label), "reason": .string(reason)]
+    }
+
+    /// What the transform would do, values worked out for this request; a value that would not
+    /// be written says why.
+    private static func requestTransform(_ policy: RequestTransformPolicy, _ context: TransformContext) -> JSONValue {
+        [
+            "policy": .string(policy.name), "headers": operations(policy.headers, context),
+            "query": operations(policy.query, context),
+        ]
+    }
+
+    private static func responseTransform(_ policy: ResponseTransformPolicy, _ context: TransformContext) -> JSONValue {
+        ["policy": .string(policy.name), "headers": operations(policy.headers, context), "applies_to": "the upstream's responses"]
+    }
+
+    private static func operations(_ ops: HeaderOperations, _ context: TransformContext) -> JSONValue {
+        func values(_ list: [(name: String, value: TransformValue)]) -> JSONValue {
+            .object(
+                Dictionary(
+                    list.map { name, value in
+                        switch value.resolve(context) {
+                        case .value(let text): (name, JSONValue.string(text))
+                        case .missing: (name, ["dropped": "a variable has no value for this request"])
+                        case .refused: (name, ["dropped": "the value would hold a control character"])
+                        }
+                    }, uniquingKeysWith: { a, _ in a }))
+        }
+        return [
+            "remove": .array(ops.remove.map(JSONValue.string)),
+            "rename": .object(Dictionary(ops.rename.map { ($0.from, JSONValue.string($0.to)) }, uniquingKeysWith: { a, _ in a })),
+            "set": values(ops.set), "add": values(ops.add),
+        ]
     }
 
     private static func cors(_ request: Request, _ policy: CORSPolicy) -> JSONValue {
@@ -258,6 +347,7 @@ extension PolicyPhase {
     public var name: String {
         switch self {
         case .preflight: "cors-preflight"
+        case .ipRestriction: "ip-restriction"
         case .authentication: "authentication"
         case .authorization: "authorization"
         case .validation: "validation"

@@ -1,4 +1,5 @@
 import Atomics
+import GatehouseModel
 
 /// Counters of what policies decided, for `/metrics`. Shared by every event loop of a data plane.
 public final class PolicyMetrics: Sendable {
@@ -18,6 +19,59 @@ public final class PolicyMetrics: Sendable {
     /// Tokens found in a policy's cache, and those verified because they were not.
     let tokenCacheHits = ManagedAtomic(0)
     let tokenCacheMisses = ManagedAtomic(0)
+
+    /// Decisions of the access and transform policies, by type and reason
+    /// (`gatehouse_policy_decisions_total{type,reason}`): one counter per pair, so counting is
+    /// one relaxed increment.
+    public enum Reason: Int, CaseIterable, Sendable {
+        case allowed
+        case noConsumer
+        case groupNotAllowed
+        case groupDenied
+        case addressDenied
+        case addressNotAllowed
+        case addressUnreadable
+        case applied
+        /// A transform value whose variable has no value for the request (no consumer, say).
+        case valueMissing
+        /// A transform value that would hold CR, LF, NUL or another control character.
+        case valueRefused
+
+        var label: String {
+            switch self {
+            case .allowed: "allowed"
+            case .noConsumer: "no_consumer"
+            case .groupNotAllowed: "group_not_allowed"
+            case .groupDenied: "group_denied"
+            case .addressDenied: "address_denied"
+            case .addressNotAllowed: "address_not_allowed"
+            case .addressUnreadable: "address_unreadable"
+            case .applied: "applied"
+            case .valueMissing: "value_missing"
+            case .valueRefused: "value_refused"
+            }
+        }
+    }
+
+    static let decisionTypes: [PolicyType] = [.ipRestriction, .acl, .requestTransformer, .responseTransformer]
+    /// The pairs that can happen, in the order `/metrics` lists them.
+    static let decisionPairs: [(PolicyType, Reason)] = [
+        (.ipRestriction, .allowed), (.ipRestriction, .addressDenied), (.ipRestriction, .addressNotAllowed), (.ipRestriction, .addressUnreadable),
+        (.acl, .allowed), (.acl, .noConsumer), (.acl, .groupNotAllowed), (.acl, .groupDenied),
+        (.requestTransformer, .applied), (.requestTransformer, .valueMissing), (.requestTransformer, .valueRefused),
+        (.responseTransformer, .applied), (.responseTransformer, .valueMissing), (.responseTransformer, .valueRefused),
+    ]
+    private let decisions = (0..<(decisionTypes.count * Reason.allCases.count)).map { _ in ManagedAtomic(0) }
+
+    func count(_ type: PolicyType, _ reason: Reason) {
+        guard let index = Self.decisionTypes.firstIndex(of: type) else { return }
+        decisions[index * Reason.allCases.count + reason.rawValue].wrappingIncrement(ordering: .relaxed)
+    }
+
+    func decisions(_ type: PolicyType, _ reason: Reason) -> Int {
+        guard let index = Self.decisionTypes.firstIndex(of: type) else { return 0 }
+        return decisions[index * Reason.allCases.count + reason.rawValue].load(ordering: .relaxed)
+    }
 
     public init() {}
 
@@ -47,5 +101,10 @@ public final class PolicyMetrics: Sendable {
             + "# TYPE gatehouse_token_cache_total counter\n"
             + "gatehouse_token_cache_total{result=\"hit\"} \(tokenCacheHits.load(ordering: .relaxed))\n"
             + "gatehouse_token_cache_total{result=\"miss\"} \(tokenCacheMisses.load(ordering: .relaxed))\n"
+            + "# HELP gatehouse_policy_decisions_total What ip-restriction, acl and transformer policies decided, by type and reason.\n"
+            + "# TYPE gatehouse_policy_decisions_total counter\n"
+            + Self.decisionPairs.map { type, reason in
+                "gatehouse_policy_decisions_total{type=\"\(type.rawValue)\",reason=\"\(reason.label)\"} \(decisions(type, reason))\n"
+            }.joined()
     }
 }
