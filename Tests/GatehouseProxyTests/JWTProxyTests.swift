@@ -71,6 +71,30 @@ import Testing
         #expect(wrongKey.json["error"]?["message"] == "the API key is not valid")
     }
 
+    @Test func anACLAfterAJWTPolicyJudgesTheConsumerTheTokenNames() async throws {
+        let upstream = try await TestUpstream.start()
+        let proxy = try await ProxyHarness.start(policies: TestWallClock().policyState())
+        let consumers: [JSONValue] = [
+            ["id": "00000000-0000-4000-8000-0000000000a1", "name": "alice", "custom_id": "user-42", "groups": ["partners"]],
+            ["id": "00000000-0000-4000-8000-0000000000a2", "name": "bob", "custom_id": "user-7"],
+        ]
+        let policies: [JSONValue] = [
+            ["name": "tokens", "type": "jwt", "config": F.baseConfig.merging(patch: ["consumer_claim": "sub", "require_exp": false])],
+            ["name": "partners", "type": "acl", "config": ["allow": ["partners"]]],
+        ]
+        let rejection = try proxy.apply(
+            version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]],
+            routes: [["name": "api", "paths": ["/api"], "upstream": "u"]], policies: policies, consumers: consumers)
+        #expect(rejection == nil)
+        let alice = try await httpRequest(
+            port: proxy.port, .GET, "/api", headers: [("authorization", "Bearer " + F.rsaToken(["exp": JSONValue?.none])), ("x-consumer-groups", "admins")])
+        #expect(alice.status == 200)
+        #expect(alice.json["headers"]?["x-consumer-name"] == ["alice"])
+        #expect(alice.json["headers"]?["x-consumer-groups"] == ["partners"])
+        let bob = try await httpRequest(port: proxy.port, .GET, "/api", headers: [("authorization", "Bearer " + F.rsaToken(["sub": "user-7", "exp": JSONValue?.none]))])
+        #expect(bob.status == 403)
+    }
+
     @Test func explainShowsEachAuthenticationDecision() async throws {
         let proxy = try await proxy([Self.jwt.value, PolicyTests.keyAuth])
         let config = try #require(proxy.active.load())
