@@ -42,9 +42,10 @@ public enum JWTConfigRules {
         if let jwksURI {
             let lower = jwksURI.lowercased()
             let rest = lower.hasPrefix("https://") ? lower.dropFirst(8) : lower.hasPrefix("http://") ? lower.dropFirst(7) : nil
-            guard let rest, let host = rest.split(separator: "/", maxSplits: 1).first, !host.isEmpty,
-                !jwksURI.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F })
-            else { throw .invalid("'\(jwksURI)' is not an http(s) URL", field: reader.field("jwks_uri")) }
+            let authority = rest.flatMap { $0.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first } ?? ""
+            guard rest != nil, !authority.isEmpty, !authority.hasPrefix(":"), !authority.contains("@"),
+                jwksURI.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+            else { throw .invalid("'\(jwksURI)' is not an http(s) URL of a host (ASCII, no user info)", field: reader.field("jwks_uri")) }
         }
         fields["jwks_uri"] = jwksURI.map(JSONValue.string) ?? .null
         guard !keys.isEmpty || jwksURI != nil else {
@@ -102,13 +103,18 @@ public enum JWTConfigRules {
                 guard EntityName.isToken(header), !forbiddenHeaders.contains(header.lowercased()) else {
                     throw .invalid("'\(header)' is not a header a claim can be forwarded in", field: forward.field(claim))
                 }
+                guard !forwarded.values.contains(.string(header.lowercased())) else {
+                    throw .invalid("'\(header)' already carries another claim", field: forward.field(claim))
+                }
                 forwarded[claim] = .string(header.lowercased())
             }
         }
         fields["forward_claims"] = .object(forwarded)
 
         let header = try reader.optionalString("header") ?? "authorization"
-        guard EntityName.isToken(header) else { throw .invalid("'\(header)' is not a header name", field: reader.field("header")) }
+        guard EntityName.isToken(header), header.lowercased() == "authorization" || !forbiddenHeaders.contains(header.lowercased()) else {
+            throw .invalid("'\(header)' is not a header a token can be read from", field: reader.field("header"))
+        }
         fields["header"] = .string(header.lowercased())
         fields["query_parameter"] = try reader.optionalString("query_parameter").map(JSONValue.string) ?? .null
         fields["cookie"] = try reader.optionalString("cookie").map(JSONValue.string) ?? .null
@@ -128,8 +134,9 @@ public enum JWTConfigRules {
     /// identity headers.
     static let forbiddenHeaders: Set<String> = [
         "host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer", "proxy-authorization",
-        "proxy-connection", "x-consumer-id", "x-consumer-name", "x-consumer-custom-id", "x-anonymous-consumer", "x-token-subject",
-        "x-token-scopes",
+        "proxy-connection", "expect", "via", "authorization", "cookie", "forwarded", "x-forwarded-for", "x-forwarded-host",
+        "x-forwarded-proto", "x-forwarded-port", "x-real-ip", "x-request-id", "x-consumer-id", "x-consumer-name", "x-consumer-custom-id",
+        "x-consumer-groups", "x-anonymous-consumer", "x-token-subject", "x-token-scopes",
     ]
 
     /// A JWK the policy can verify with: public, for signatures, bound to one accepted algorithm.

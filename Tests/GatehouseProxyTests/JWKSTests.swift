@@ -69,6 +69,32 @@ import Testing
         #expect(idp.documentRequests == 1)
     }
 
+    @Test func aRedirectIsAFailedFetchNotAnotherSet() async throws {
+        let idp = try await TestUpstream.start()
+        idp.setDocument("", status: 302, headers: [("Location", "http://\(idp.target)/status/200")])
+        let policy = try Self.policy(idp: idp, cooldown: "1s", refresh: "1s")
+        try await waitUntil("a fetch") { idp.documentRequests >= 2 }
+        #expect(refusal(Self.token(kid: "one"), policy) == .unknownKey)
+    }
+
+    @Test func pastKeepStaleCachedTokensOfPublishedKeysAreRefusedToo() async throws {
+        let idp = try await TestUpstream.start()
+        idp.setDocument(Self.set([F.rsaJWK(kid: "one")]))
+        let config: JSONValue = [
+            "algorithms": ["RS256"], "jwks_uri": .string("http://\(idp.target)/document"), "jwks_refetch_cooldown": "1s",
+            "jwks_refresh_min": "1s", "jwks_refresh_max": "1s", "jwks_keep_stale": "0s",
+        ]
+        let normalized = try Policy.read(["name": "jwt", "type": "jwt", "config": config], id: "x").config
+        let policy = try JWTPolicy(
+            name: "jwt", config: normalized, consumers: ConsumerDirectory([]), cache: TokenCache(capacity: 100),
+            jwks: JWKSSource(JWKSSource.Settings(normalized), logger: Logger(label: "test")), metrics: PolicyMetrics(), now: { F.now * 1000 })
+        let cached = Self.token(kid: "one", ["jti": "cached"])
+        try await waitUntil("the first fetch") { refusal(cached, policy) == nil }
+        idp.setDocument("oops", status: 500)
+        try await waitUntil("the set to go stale") { refusal(Self.token(kid: "one", ["jti": "fresh"]), policy) == .unknownKey }
+        #expect(refusal(cached, policy) == .unknownKey)
+    }
+
     @Test func whileTheProviderFailsTheLastGoodKeysStayInUse() async throws {
         let idp = try await TestUpstream.start()
         idp.setDocument(Self.set([F.rsaJWK(kid: "one")]))

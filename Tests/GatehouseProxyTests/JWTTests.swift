@@ -215,6 +215,26 @@ import _CryptoExtras
         #expect(refusal(F.rsaToken(["exp": JSONValue?.none, "iss": "anyone"]), lax) == nil)
     }
 
+    @Test func timesAtTheEdgesOfSixtyFourBitsNeitherCrashNorPass() throws {
+        let policy = try F.policy()
+        #expect(refusal(F.rsaToken(["exp": .int(Int.max)]), policy) == nil)
+        #expect(refusal(F.rsaToken(["exp": .int(Int.min)]), policy) == .expired)
+        #expect(refusal(F.rsaToken(["nbf": .int(Int.max)]), policy) == .notYetValid)
+        #expect(refusal(F.rsaToken(["nbf": .int(Int.min)]), policy) == nil)
+        #expect(refusal(F.rsaToken(["exp": .double(1e300)]), policy) == nil)
+    }
+
+    @Test func claimsWithControlCharactersAreNotForwarded() throws {
+        let policy = try F.policy(F.baseConfig.merging(patch: ["forward_claims": ["a": "X-A", "b": "X-B", "c": "X-C"]]))
+        var headers = HTTPHeaders()
+        headers.add(name: "authorization", value: "Bearer " + F.rsaToken(["a": "tab\tok", "b": "vt\u{0B}", "c": "del\u{7F}"]))
+        guard case .verified(let claims, _) = policy.authenticate(headers: headers, query: nil) else {
+            Issue.record("refused")
+            return
+        }
+        #expect(claims.forwarded.map(\.0) == ["x-a"])
+    }
+
     @Test func requiredScopesTypeAndClaims() throws {
         var config = F.baseConfig
         config = config.merging(patch: ["required_scopes": ["recipes:read"], "required_type": "application/at+jwt", "required_claims": ["tier": ["gold", "silver"]]])
@@ -282,8 +302,17 @@ import _CryptoExtras
         #expect(error(["algorithms": ["RS256"], "keys": [F.rsaJWK(alg: nil)]]) == nil)
         #expect(error(["algorithms": ["ES256"], "keys": [F.rsaJWK()]])?.contains("which algorithms does not list") == true)
         #expect(error(["algorithms": ["HS256"], "keys": [["kty": "oct", "alg": "HS256", "k": "c2hvcnQ"]]])?.contains("at least 32 bytes") == true)
-        #expect(error(["algorithms": ["RS256"], "keys": [["kty": "RSA", "alg": "RS256", "n": "AQAB", "e": "AQAB"]]])?.contains("cannot be built") == true)
-        #expect(error(["algorithms": ["RS256"], "keys": [F.rsaJWK()], "forward_claims": ["sub": "Content-Length"]])?.contains("a claim can be forwarded in") == true)
+        #expect(error(["algorithms": ["RS256"], "keys": [["kty": "RSA", "alg": "RS256", "n": "AQAB", "e": "AQAB"]]])?.contains("at least 2048 bits") == true)
+        for header in ["Content-Length", "X-Consumer-Groups", "Authorization", "X-Forwarded-For", "Cookie"] {
+            #expect(error(["algorithms": ["RS256"], "keys": [F.rsaJWK()], "forward_claims": ["sub": .string(header)]])?.contains("a claim can be forwarded in") == true, "\(header)")
+        }
+        #expect(error(["algorithms": ["RS256"], "keys": [F.rsaJWK()], "forward_claims": ["a": "X-Dup", "b": "X-Dup"]])?.contains("already carries another claim") == true)
+        #expect(error(["algorithms": ["RS256"], "keys": [F.rsaJWK()], "header": "host"])?.contains("not a header a token can be read from") == true)
+        for uri in ["http:///x", "http://u:p@127.0.0.1/x", "ftp://idp.test/jwks", "http://idp.tést/jwks"] {
+            #expect(error(["algorithms": ["RS256"], "jwks_uri": .string(uri)])?.contains("is not an http(s) URL") == true, "\(uri)")
+        }
+        let short = try _RSA.Signing.PrivateKey(unsafeKeySize: .init(bitCount: 1024))
+        #expect(error(["algorithms": ["RS256"], "keys": [F.rsaJWK(short)]])?.contains("at least 2048 bits") == true)
     }
 }
 

@@ -24,7 +24,8 @@ enum AuthenticationDecision {
     static let bearerChallenge = ("www-authenticate", "Bearer realm=\"gatehouse\"")
     static let invalidTokenChallenge = ("www-authenticate", "Bearer realm=\"gatehouse\", error=\"invalid_token\"")
 
-    init(_ chain: PolicyChain, headers: HTTPHeaders, query: Substring?, metrics: PolicyMetrics) {
+    /// - Parameter recording: false for `explain`: no cache, counter or key fetch is touched.
+    init(_ chain: PolicyChain, headers: HTTPHeaders, query: Substring?, metrics: PolicyMetrics, recording: Bool = true) {
         var anonymous: Caller?
         var refusal: (message: String, challenge: (String, String))?
         var reasons: [(policy: String, reason: String)] = []
@@ -46,7 +47,7 @@ enum AuthenticationDecision {
         }
         if let jwt = chain.jwt {
             challenges.append(Self.bearerChallenge)
-            switch jwt.authenticate(headers: headers, query: query) {
+            switch jwt.authenticate(headers: headers, query: query, recording: recording) {
             case .verified(let claims, let consumer):
                 self = .caller(Caller(consumer: consumer, identified: true, token: claims, policy: jwt.name))
                 return
@@ -54,7 +55,7 @@ enum AuthenticationDecision {
                 reasons.append((jwt.name, "no token"))
                 if anonymous == nil, let consumer = jwt.anonymous { anonymous = Caller(consumer: consumer, identified: false, token: nil, policy: jwt.name) }
             case .refused(let why):
-                metrics.refused(why)
+                if recording { metrics.refused(why) }
                 reasons.append((jwt.name, why.message))
                 if anonymous == nil, let consumer = jwt.anonymous { anonymous = Caller(consumer: consumer, identified: false, token: nil, policy: jwt.name) }
                 if refusal == nil { refusal = (why.message, Self.invalidTokenChallenge) }

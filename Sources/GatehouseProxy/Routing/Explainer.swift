@@ -128,7 +128,7 @@ public enum Explainer {
         }
         if chain.authenticates {
             let result: JSONValue
-            switch AuthenticationDecision(chain, headers: headers, query: target.query, metrics: PolicyMetrics()) {
+            switch AuthenticationDecision(chain, headers: headers, query: target.query, metrics: PolicyMetrics(), recording: false) {
             case .refused(let message, _, let reasons, let sent):
                 let tried: [JSONValue] = reasons.map { ["policy": .string($0.policy), "reason": .string($0.reason)] }
                 result = ["outcome": .string(sent ? "invalid" : "missing"), "status": 401, "reason": .string(message), "policies": .array(tried)]

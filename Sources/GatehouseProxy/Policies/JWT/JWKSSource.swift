@@ -69,7 +69,8 @@ final class JWKSSource: Sendable {
     var current: (keys: [JWTKey], generation: Int) {
         state.withLockedValue { state in
             guard let success = state.lastSuccess, clock.now - success <= settings.keepStale + settings.refreshMax else {
-                return ([], state.generation)
+                // A generation no cached token has: those verified with the old set are not used.
+                return ([], -1)
             }
             return (state.keys, state.generation)
         }
@@ -131,6 +132,17 @@ final class JWKSSource: Sendable {
         }
     }
 
+    /// A redirect is answered as it is (a failed fetch): the set comes from the URL the operator
+    /// configured, never from one its server names.
+    private final class RefusesRedirects: NSObject, URLSessionTaskDelegate, Sendable {
+        func urlSession(
+            _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse, newRequest request: URLRequest,
+            completionHandler: @escaping @Sendable (URLRequest?) -> Void
+        ) {
+            completionHandler(nil)
+        }
+    }
+
     struct FetchFailure: Error, CustomStringConvertible {
         let description: String
     }
@@ -138,17 +150,38 @@ final class JWKSSource: Sendable {
     /// One GET of the set: its usable keys and the `max-age` it may be kept for.
     static func download(_ settings: Settings) async -> Result<([JWTKey], Duration?), FetchFailure> {
         guard let url = URL(string: settings.url) else { return .failure(FetchFailure(description: "not a URL")) }
+        let seconds = Double(settings.timeout.components.seconds) + Double(settings.timeout.components.attoseconds) / 1e18
         let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = Double(settings.timeout.components.seconds) + Double(settings.timeout.components.attoseconds) / 1e18
+        configuration.timeoutIntervalForRequest = seconds
+        configuration.timeoutIntervalForResource = seconds
         configuration.urlCache = nil
-        let session = URLSession(configuration: configuration)
-        defer { session.finishTasksAndInvalidate() }
+        let session = URLSession(configuration: configuration, delegate: RefusesRedirects(), delegateQueue: nil)
+        defer { session.invalidateAndCancel() }
+        // The whole fetch within the timeout, a provider sending a byte a second included:
+        // the session's own timeouts are between bytes.
+        let fetched = await withTaskGroup(of: Result<(Data, URLResponse), FetchFailure>?.self) { group in
+            group.addTask {
+                do {
+                    return .success(try await session.data(from: url))
+                } catch {
+                    return .failure(FetchFailure(description: "\(error.localizedDescription)"))
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: settings.timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            session.invalidateAndCancel()
+            group.cancelAll()
+            return first
+        }
+        guard let fetched else { return .failure(FetchFailure(description: "no whole answer within \(settings.timeout)")) }
         let data: Data
         let response: URLResponse
-        do {
-            (data, response) = try await session.data(from: url)
-        } catch {
-            return .failure(FetchFailure(description: "\(error.localizedDescription)"))
+        switch fetched {
+        case .success(let answer): (data, response) = answer
+        case .failure(let failure): return .failure(failure)
         }
         guard let http = response as? HTTPURLResponse, http.statusCode == 200 else {
             return .failure(FetchFailure(description: "answered \((response as? HTTPURLResponse)?.statusCode ?? 0)"))

@@ -40,7 +40,9 @@ struct JWTKey: Sendable {
         do {
             switch algorithm {
             case .rs256, .rs384, .rs512, .ps256, .ps384, .ps512:
-                let key = try _RSA.Signing.PublicKey(n: try bytes("n"), e: try bytes("e"))
+                let n = try bytes("n")
+                guard n.drop(while: { $0 == 0 }).count * 8 >= 2048 else { throw Unusable(description: "an RSA key needs a modulus of at least 2048 bits") }
+                let key = try _RSA.Signing.PublicKey(n: n, e: try bytes("e"))
                 verifier = .rsa(key, algorithm.rawValue.hasPrefix("PS") ? .PSS : .insecurePKCS1v1_5)
             case .es256:
                 guard crv == "P-256" else { throw Unusable(description: "ES256 needs a P-256 key") }

@@ -8,7 +8,7 @@ struct VerifiedClaims: Sendable {
     let subject: String?
     let scopes: String?
     let consumerClaim: String?
-    /// Claim values to forward, as header name and value (values with CR, LF or NUL are dropped).
+    /// Claim values to forward, as header name and value (values with control characters are dropped).
     let forwarded: [(String, String)]
 }
 
@@ -98,23 +98,24 @@ final class JWTPolicy: Sendable {
         case refused(JWTRefusal)
     }
 
-    func authenticate(headers: HTTPHeaders, query: Substring?) -> Outcome {
+    /// - Parameter recording: false for `explain`: nothing is cached, counted or fetched.
+    func authenticate(headers: HTTPHeaders, query: Substring?, recording: Bool = true) -> Outcome {
         guard let token = findToken(headers: headers, query: query) else { return .missing }
         guard token.utf8.count <= maxTokenBytes else { return .refused(.tooLarge) }
         let seconds = now() / 1000
         let key = TokenCache.key(token)
         let published = jwks?.current
         if let claims = cache.lookup(key, now: seconds, generation: published?.generation ?? 0) {
-            metrics.tokenCacheHits.wrappingIncrement(ordering: .relaxed)
+            if recording { metrics.tokenCacheHits.wrappingIncrement(ordering: .relaxed) }
             return outcome(claims)
         }
-        metrics.tokenCacheMisses.wrappingIncrement(ordering: .relaxed)
+        if recording { metrics.tokenCacheMisses.wrappingIncrement(ordering: .relaxed) }
         do {
             let (claims, until) = try verify(token, at: seconds, with: published.map { keys + $0.keys } ?? keys)
-            cache.store(key, .init(usableUntil: until, generation: published?.generation ?? 0, claims: claims))
+            if recording { cache.store(key, .init(usableUntil: until, generation: published?.generation ?? 0, claims: claims)) }
             return outcome(claims)
         } catch {
-            if error == .unknownKey { jwks?.sawUnknownKey() }
+            if recording, error == .unknownKey { jwks?.sawUnknownKey() }
             return .refused(error)
         }
     }
@@ -210,10 +211,12 @@ final class JWTPolicy: Sendable {
     /// A NumericDate (RFC 7519 §2): a number of seconds; fractions are cut. Anything else where
     /// the claim is present makes the token malformed.
     private static func seconds(_ value: JSONValue?) throws(JWTRefusal) -> Int64? {
+        // Held within ±10¹² s (some 30,000 years), so adding a leeway can never overflow.
+        let bound: Int64 = 1_000_000_000_000
         switch value {
         case nil: return nil
-        case .int(let seconds)?: return Int64(seconds)
-        case .double(let seconds)? where seconds.isFinite && abs(seconds) < 1e15: return Int64(seconds)
+        case .int(let seconds)?: return min(max(Int64(seconds), -bound), bound)
+        case .double(let seconds)? where seconds.isFinite: return Int64(min(max(seconds, -1e12), 1e12))
         default: throw .malformed
         }
     }
@@ -235,7 +238,8 @@ final class JWTPolicy: Sendable {
         case .bool(let flag): text = flag ? "true" : "false"
         default: return nil
         }
-        guard !text.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 }) else { return nil }
+        // No control character but tab (RFC 9110 §5.5): CR and LF would split the field.
+        guard !text.utf8.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) else { return nil }
         return text
     }
 
