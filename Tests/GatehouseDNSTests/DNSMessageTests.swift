@@ -1,19 +1,11 @@
+import GatehouseTestSupport
 import NIOCore
 import Testing
 
 @testable import GatehouseDNS
 
 @Suite struct DNSMessageTests {
-    static func bytes(_ hex: String) -> [UInt8] {
-        var bytes: [UInt8] = []
-        var index = hex.startIndex
-        while index < hex.endIndex {
-            let next = hex.index(index, offsetBy: 2)
-            bytes.append(UInt8(hex[index..<next], radix: 16)!)
-            index = next
-        }
-        return bytes
-    }
+    static func bytes(_ hex: String) -> [UInt8] { hexBytes(hex) }
 
     @Test func aQueryIsOneRecursiveQuestion() {
         let query = DNSMessage.query(id: 0x04D2, name: "api.test", type: .a)

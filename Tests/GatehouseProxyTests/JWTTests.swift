@@ -2,6 +2,7 @@ import Atomics
 import Crypto
 import Foundation
 import GatehouseModel
+import GatehouseTestSupport
 import NIOHTTP1
 import Testing
 import _CryptoExtras
@@ -74,31 +75,20 @@ import _CryptoExtras
         var checked = 0
         for group in file["testGroups"]?.arrayValue ?? [] {
             // The key as a JWK carries it: x and y of the uncompressed point.
-            let point = Self.hex(try #require(group["publicKey"]?["uncompressed"]?.stringValue))
+            let point = hexBytes(try #require(group["publicKey"]?["uncompressed"]?.stringValue))
             let jwk: [String: JSONValue] = [
                 "kty": "EC", "crv": "P-256", "x": .string(F.base64URL(point[1..<33])), "y": .string(F.base64URL(point[33..<65])),
             ]
             let key = try? JWTKey(jwk: jwk, accepted: ["ES256"])
             for test in group["tests"]?.arrayValue ?? [] {
-                let message = Self.hex(try #require(test["msg"]?.stringValue))
-                let signature = Self.hex(try #require(test["sig"]?.stringValue))
+                let message = hexBytes(try #require(test["msg"]?.stringValue))
+                let signature = hexBytes(try #require(test["sig"]?.stringValue))
                 let verified = key?.verifies(signature, signing: message) ?? false
                 #expect(verified == (test["result"] == "valid"), "tcId \(test["tcId"]?.intValue ?? 0)")
                 checked += 1
             }
         }
         #expect(checked == 262)
-    }
-
-    static func hex(_ text: String) -> [UInt8] {
-        var bytes: [UInt8] = []
-        var index = text.startIndex
-        while index < text.endIndex {
-            let next = text.index(index, offsetBy: 2)
-            bytes.append(UInt8(text[index..<next], radix: 16)!)
-            index = next
-        }
-        return bytes
     }
 
     func refusal(_ token: String, _ policy: JWTPolicy) -> JWTRefusal? {
