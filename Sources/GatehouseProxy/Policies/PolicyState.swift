@@ -34,7 +34,7 @@ public final class PolicyState: Sendable {
         keySets.withLockedValue { sets in
             if let existing = sets[settings]?.source { return existing }
             sets = sets.filter { $0.value.source != nil }
-            let created = JWKSSource(settings, logger: logger)
+            let created = JWKSSource(settings, logger: logger, fetching: fetchesKeys)
             sets[settings] = WeakKeySet(source: created)
             return created
         }
@@ -46,12 +46,15 @@ public final class PolicyState: Sendable {
 
     /// A Redis command not answered within this fails (and the policy fails open or closed).
     let redisTimeout: TimeAmount
+    /// False for `explain`'s throwaway compiles: a JWK set is never fetched for one.
+    let fetchesKeys: Bool
 
     public init(
-        logger: Logger, redisTimeout: TimeAmount = .milliseconds(250),
+        logger: Logger, redisTimeout: TimeAmount = .milliseconds(250), fetchesKeys: Bool = true,
         now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
     ) {
         self.logger = logger
+        self.fetchesKeys = fetchesKeys
         self.redisTimeout = redisTimeout
         self.now = now
     }

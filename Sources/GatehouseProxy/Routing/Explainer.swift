@@ -60,7 +60,7 @@ public enum Explainer {
         let request = try Request.read(body)
         let compiled: CompiledConfig
         do {
-            compiled = try ConfigCompiler.compile(snapshot, policies: PolicyState(logger: Logger(label: "explain")))
+            compiled = try ConfigCompiler.compile(snapshot, policies: PolicyState(logger: Logger(label: "explain"), fetchesKeys: false))
         } catch {
             throw ConfigError(code: .invalid, message: "the config cannot be compiled: \(error)")
         }

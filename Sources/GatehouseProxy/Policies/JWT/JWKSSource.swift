@@ -57,11 +57,12 @@ final class JWKSSource: Sendable {
     private let state: NIOLockedValueBox<State>
     private let clock = ContinuousClock()
 
-    init(_ settings: Settings, logger: Logger) {
+    /// - Parameter fetching: false for a source that never fetches (`explain`'s compiles).
+    init(_ settings: Settings, logger: Logger, fetching: Bool = true) {
         self.settings = settings
         self.logger = logger
         state = NIOLockedValueBox(State(nextFetch: ContinuousClock.now))
-        Self.keepFresh(self)
+        if fetching { Self.keepFresh(self) }
     }
 
     /// The keys to verify with now, and their generation; none once the last good set is older
