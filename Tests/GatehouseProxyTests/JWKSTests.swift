@@ -15,10 +15,10 @@ import Testing
         String(decoding: JSONValue.object(["keys": .array(keys)]).canonicalBytes, as: UTF8.self)
     }
 
-    static func policy(idp: TestUpstream, cooldown: String, refresh: String) throws -> JWTPolicy {
+    static func policy(idp: TestUpstream, cooldown: String, refresh: String, keepStale: String = "1d") throws -> JWTPolicy {
         let config: JSONValue = [
             "algorithms": ["RS256"], "jwks_uri": .string("http://\(idp.target)/document"), "jwks_refetch_cooldown": .string(cooldown),
-            "jwks_refresh_min": .string(refresh), "jwks_refresh_max": .string(refresh),
+            "jwks_refresh_min": .string(refresh), "jwks_refresh_max": .string(refresh), "jwks_keep_stale": .string(keepStale),
         ]
         let normalized = try Policy.read(["name": "jwt", "type": "jwt", "config": config], id: "x").config
         return try JWTPolicy(
@@ -80,14 +80,7 @@ import Testing
     @Test func pastKeepStaleCachedTokensOfPublishedKeysAreRefusedToo() async throws {
         let idp = try await TestUpstream.start()
         idp.setDocument(Self.set([F.rsaJWK(kid: "one")]))
-        let config: JSONValue = [
-            "algorithms": ["RS256"], "jwks_uri": .string("http://\(idp.target)/document"), "jwks_refetch_cooldown": "1s",
-            "jwks_refresh_min": "1s", "jwks_refresh_max": "1s", "jwks_keep_stale": "0s",
-        ]
-        let normalized = try Policy.read(["name": "jwt", "type": "jwt", "config": config], id: "x").config
-        let policy = try JWTPolicy(
-            name: "jwt", config: normalized, consumers: ConsumerDirectory([]), cache: TokenCache(capacity: 100),
-            jwks: JWKSSource(JWKSSource.Settings(normalized), logger: Logger(label: "test")), metrics: PolicyMetrics(), now: { F.now * 1000 })
+        let policy = try Self.policy(idp: idp, cooldown: "1s", refresh: "1s", keepStale: "0s")
         let cached = Self.token(kid: "one", ["jti": "cached"])
         try await waitUntil("the first fetch") { refusal(cached, policy) == nil }
         idp.setDocument("oops", status: 500)

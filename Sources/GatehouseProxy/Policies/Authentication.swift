@@ -29,9 +29,7 @@ enum AuthenticationDecision {
         var anonymous: Caller?
         var refusal: (message: String, challenge: (String, String))?
         var reasons: [(policy: String, reason: String)] = []
-        var challenges: [(String, String)] = []
         if let keyAuth = chain.keyAuth {
-            challenges.append(KeyAuthPolicy.challenge)
             switch keyAuth.authenticate(headers: headers, query: query) {
             case .identified(let consumer, _):
                 self = .caller(Caller(consumer: consumer, identified: true, token: nil, policy: keyAuth.name))
@@ -46,7 +44,6 @@ enum AuthenticationDecision {
             }
         }
         if let jwt = chain.jwt {
-            challenges.append(Self.bearerChallenge)
             switch jwt.authenticate(headers: headers, query: query, recording: recording) {
             case .verified(let claims, let consumer):
                 self = .caller(Caller(consumer: consumer, identified: true, token: claims, policy: jwt.name))
@@ -70,6 +67,8 @@ enum AuthenticationDecision {
                 chain.jwt == nil
                 ? chain.keyAuth?.missingKeyMessage ?? "no credential"
                 : chain.keyAuth == nil ? JWTRefusal.missing.message : "no credential: send an API key or a bearer token"
+            // One challenge per policy, built only for a refusal: a request that passes allocates none.
+            let challenges = (chain.keyAuth == nil ? [] : [KeyAuthPolicy.challenge]) + (chain.jwt == nil ? [] : [Self.bearerChallenge])
             self = .refused(message: message, challenges: challenges, reasons: reasons, sent: false)
         }
     }
