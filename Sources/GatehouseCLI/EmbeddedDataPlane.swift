@@ -31,7 +31,7 @@ struct EmbeddedDataPlane {
         discovery = TargetDiscovery(servers: options.dnsResolver.servers, group: group, logger: logger)
         policies = PolicyState(logger: logger, redisTimeout: options.redisTimeout.timeAmount)
         applier = SnapshotApplier(active: active, state: state, checker: checker, discovery: discovery, policies: policies, logger: logger)
-        let (active, state, health, discovery, metrics, edgeMetrics) = (active, state, health, discovery, policies.metrics, edgeMetrics)
+        let (active, state, health, discovery, metrics, edgeMetrics) = (active, state, health, discovery, policies, edgeMetrics)
         let proxyOptions = options.proxyOptions
         proxy = ProxyWhenReady(state: state, address: options.proxyListen, handoffPath: handoffPath, logger: logger) {
             [proxyListen = options.proxyListen] sockets in

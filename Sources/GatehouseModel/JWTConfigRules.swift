@@ -39,14 +39,7 @@ public enum JWTConfigRules {
         }
         fields["keys"] = .array(keys)
         let jwksURI = try reader.optionalString("jwks_uri")
-        if let jwksURI {
-            let lower = jwksURI.lowercased()
-            let rest = lower.hasPrefix("https://") ? lower.dropFirst(8) : lower.hasPrefix("http://") ? lower.dropFirst(7) : nil
-            let authority = rest.flatMap { $0.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first } ?? ""
-            guard rest != nil, !authority.isEmpty, !authority.hasPrefix(":"), !authority.contains("@"),
-                jwksURI.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
-            else { throw .invalid("'\(jwksURI)' is not an http(s) URL of a host (ASCII, no user info)", field: reader.field("jwks_uri")) }
-        }
+        if let jwksURI { try TokenRules.checkURL(jwksURI, field: reader.field("jwks_uri")) }
         fields["jwks_uri"] = jwksURI.map(JSONValue.string) ?? .null
         guard !keys.isEmpty || jwksURI != nil else {
             throw .invalid("must list at least one key (JWK objects) to verify tokens with, or give a jwks_uri", field: reader.field("keys"))
@@ -70,21 +63,10 @@ public enum JWTConfigRules {
         } else {
             fields["issuers"] = .null
         }
-        if let audiences = try reader.optionalStrings("audiences") {
-            guard !audiences.isEmpty else { throw .invalid("must not be empty: leave it out to accept any audience", field: reader.field("audiences")) }
-            fields["audiences"] = .array(Array(Set(audiences)).sorted().map(JSONValue.string))
-        } else {
-            fields["audiences"] = .null
-        }
         fields["require_exp"] = .bool(try reader.optionalBool("require_exp") ?? true)
         let leeway = try reader.optionalDuration("leeway") ?? .seconds(30)
         guard leeway >= .zero, leeway <= .seconds(300) else { throw .invalid("must be from 0s to 5m", field: reader.field("leeway")) }
         fields["leeway"] = .string(leeway.configText)
-        let scopes = try reader.optionalStrings("required_scopes") ?? []
-        for (index, scope) in scopes.enumerated() where scope.isEmpty || scope.contains(" ") {
-            throw .invalid("a scope is one word", field: "\(reader.field("required_scopes"))[\(index)]")
-        }
-        fields["required_scopes"] = .array(Array(Set(scopes)).sorted().map(JSONValue.string))
         fields["required_type"] = try reader.optionalString("required_type").map(JSONValue.string) ?? .null
         var claims: [String: JSONValue] = [:]
         if var required = try reader.optionalObject("required_claims") {
@@ -96,48 +78,9 @@ public enum JWTConfigRules {
             }
         }
         fields["required_claims"] = .object(claims)
-        var forwarded: [String: JSONValue] = [:]
-        if var forward = try reader.optionalObject("forward_claims") {
-            for claim in forward.keys.sorted() {
-                let header = try forward.string(claim)
-                guard EntityName.isToken(header), !forbiddenHeaders.contains(header.lowercased()) else {
-                    throw .invalid("'\(header)' is not a header a claim can be forwarded in", field: forward.field(claim))
-                }
-                guard !forwarded.values.contains(.string(header.lowercased())) else {
-                    throw .invalid("'\(header)' already carries another claim", field: forward.field(claim))
-                }
-                forwarded[claim] = .string(header.lowercased())
-            }
-        }
-        fields["forward_claims"] = .object(forwarded)
-
-        let header = try reader.optionalString("header") ?? "authorization"
-        guard EntityName.isToken(header), header.lowercased() == "authorization" || !forbiddenHeaders.contains(header.lowercased()) else {
-            throw .invalid("'\(header)' is not a header a token can be read from", field: reader.field("header"))
-        }
-        fields["header"] = .string(header.lowercased())
-        fields["query_parameter"] = try reader.optionalString("query_parameter").map(JSONValue.string) ?? .null
-        fields["cookie"] = try reader.optionalString("cookie").map(JSONValue.string) ?? .null
-        fields["max_token_bytes"] = .int(try reader.optionalInt("max_token_bytes", in: 256...65_536) ?? 8_192)
-        fields["cache_size"] = .int(try reader.optionalInt("cache_size", in: 0...1_000_000) ?? 10_000)
-        fields["hide_credentials"] = .bool(try reader.optionalBool("hide_credentials") ?? true)
-        fields["consumer_claim"] = try reader.optionalString("consumer_claim").map(JSONValue.string) ?? .null
-        fields["anonymous"] = .null
-        if let anonymous = try reader.optionalString("anonymous") {
-            try EntityName.validate(anonymous, field: reader.field("anonymous"))
-            fields["anonymous"] = .string(anonymous)
-        }
+        try TokenRules.normalize(&reader, into: &fields)
         return fields
     }
-
-    /// Headers a claim may never be forwarded in: framing, hop-by-hop, and the gateway's own
-    /// identity headers.
-    static let forbiddenHeaders: Set<String> = [
-        "host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer", "proxy-authorization",
-        "proxy-connection", "expect", "via", "authorization", "cookie", "forwarded", "x-forwarded-for", "x-forwarded-host",
-        "x-forwarded-proto", "x-forwarded-port", "x-real-ip", "x-request-id", "x-consumer-id", "x-consumer-name", "x-consumer-custom-id",
-        "x-consumer-groups", "x-anonymous-consumer", "x-token-subject", "x-token-scopes",
-    ]
 
     /// A JWK the policy can verify with: public, for signatures, bound to one accepted algorithm.
     /// Keys fetched from a `jwks_uri` are checked by the same rules, and `oct` secrets refused.

@@ -3,6 +3,8 @@ public enum PolicyType: String, Sendable, CaseIterable {
     case cors
     case keyAuth = "key-auth"
     case jwt
+    case oauth2Introspection = "oauth2-introspection"
+    case basicAuth = "basic-auth"
     case rateLimit = "rate-limit"
     case quota
     case requestValidation = "request-validation"
@@ -16,7 +18,7 @@ public enum PolicyType: String, Sendable, CaseIterable {
     public var phase: PolicyPhase {
         switch self {
         case .cors: .preflight
-        case .keyAuth, .jwt: .authentication
+        case .keyAuth, .jwt, .oauth2Introspection, .basicAuth: .authentication
         case .rateLimit, .quota: .rateLimit
         case .requestValidation: .validation
         case .acl: .authorization
@@ -72,6 +74,8 @@ public enum PolicyType: String, Sendable, CaseIterable {
             }
             result = fields
         case .jwt: result = try JWTConfigRules.normalize(&reader)
+        case .oauth2Introspection: result = try IntrospectionConfigRules.normalize(&reader)
+        case .basicAuth: result = try BasicAuthConfigRules.normalize(&reader)
         case .rateLimit: result = try RateLimitConfigRules.normalize(&reader)
         case .requestValidation: result = try RequestValidationConfigRules.normalize(&reader)
         case .acl: result = try ACLConfigRules.normalize(&reader)

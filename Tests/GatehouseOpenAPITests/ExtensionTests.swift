@@ -74,7 +74,7 @@ import Testing
                 "spec.yaml#/paths/~1pets/get/x-gatehouse/policies/cors/config/allow_origins/0: 'https://a.example.com/' has a path or trailing slash; an origin is scheme://host[:port]",
                 "spec.yaml#/paths/~1pets/get/x-gatehouse/policies/extra/conf: unknown key; a policy has type and config",
                 "spec.yaml#/paths/~1pets/get/x-gatehouse/policies/limit/config/limit: must be between 1 and 2147483647, got 0",
-                "spec.yaml#/paths/~1pets/get/x-gatehouse/policies/odd/type: 'waf' is not a policy type: use one of cors, key-auth, jwt, rate-limit, quota, request-validation, acl, ip-restriction, request-transformer, response-transformer",
+                "spec.yaml#/paths/~1pets/get/x-gatehouse/policies/odd/type: 'waf' is not a policy type: use one of cors, key-auth, jwt, oauth2-introspection, basic-auth, rate-limit, quota, request-validation, acl, ip-restriction, request-transformer, response-transformer",
             ])
     }
 

@@ -26,7 +26,7 @@ import Testing
             jwks: JWKSSource(JWKSSource.Settings(normalized), logger: Logger(label: "test")), metrics: PolicyMetrics(), now: { F.now * 1000 })
     }
 
-    func refusal(_ token: String, _ policy: JWTPolicy) -> JWTRefusal? {
+    func refusal(_ token: String, _ policy: JWTPolicy) -> TokenRefusal? {
         var headers = HTTPHeaders()
         headers.add(name: "authorization", value: "Bearer " + token)
         if case .refused(let why) = policy.authenticate(headers: headers, query: nil) { return why }

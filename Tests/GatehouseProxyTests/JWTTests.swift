@@ -91,7 +91,7 @@ import _CryptoExtras
         #expect(checked == 262)
     }
 
-    func refusal(_ token: String, _ policy: JWTPolicy) -> JWTRefusal? {
+    func refusal(_ token: String, _ policy: JWTPolicy) -> TokenRefusal? {
         var headers = HTTPHeaders()
         headers.add(name: "authorization", value: "Bearer " + token)
         switch policy.authenticate(headers: headers, query: nil) {
@@ -102,12 +102,12 @@ import _CryptoExtras
     }
 
     @Test func theBearerSchemeIsReadInAnyCaseAndNothingElseIsATokensPlace() {
-        #expect(JWTPolicy.bearerToken("Bearer abc") == "abc")
-        #expect(JWTPolicy.bearerToken("bEaReR   abc  ") == "abc")
-        #expect(JWTPolicy.bearerToken("Bearer ") == nil)
-        #expect(JWTPolicy.bearerToken("Bearerabc") == nil)
-        #expect(JWTPolicy.bearerToken("Basic abc") == nil)
-        #expect(JWTPolicy.bearerToken("Bear") == nil)
+        #expect(TokenLocation.bearerToken("Bearer abc") == "abc")
+        #expect(TokenLocation.bearerToken("bEaReR   abc  ") == "abc")
+        #expect(TokenLocation.bearerToken("Bearer ") == nil)
+        #expect(TokenLocation.bearerToken("Bearerabc") == nil)
+        #expect(TokenLocation.bearerToken("Basic abc") == nil)
+        #expect(TokenLocation.bearerToken("Bear") == nil)
     }
 
     @Test func aValidTokenPassesWithItsClaims() throws {

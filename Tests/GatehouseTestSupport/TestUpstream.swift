@@ -17,7 +17,8 @@ import Synchronization
 /// - `/hang` never answers; `/close` closes the connection without answering.
 /// - `/hold` answers like any other path, but only once `release()` is called.
 /// - `/page` answers `page`, a web page that makes a cross-origin `fetch` (browser tests).
-/// - `/document` answers what `setDocument` gave it (a JWKS, say), and counts the requests.
+/// - `/document` answers what `setDocument` gave it (a JWKS, say), counts the requests and
+///   keeps their `Authorization` and bodies; held like `/hold` while `setHoldsDocuments(true)`.
 /// - `/cors…` answers like anything else, with `Access-Control-Allow-Origin: *` of its own.
 /// - `/ws` accepts a WebSocket upgrade (101), sends `hello`, then echoes bytes back uppercased.
 /// - anything else answers 200 with JSON describing the request: `server`, `method`, `uri`,
@@ -52,6 +53,10 @@ public final class TestUpstream: Sendable {
     }
     /// Requests to `/document` so far.
     public var documentRequests: Int { held.documentRequests.withLock { $0 } }
+    /// The `Authorization` field and body of each request to `/document`, in order.
+    public var documentRequestsSeen: [(authorization: String?, body: String)] { held.documentSeen.withLock { $0 } }
+    /// While true, `/document` requests wait for `release()` like `/hold` ones.
+    public func setHoldsDocuments(_ holds: Bool) { held.holdsDocuments.withLock { $0 = holds } }
 
     /// Answers every request held so far.
     public func release() { held.releaseAll() }
@@ -114,6 +119,8 @@ final class HeldRequests: Sendable {
     let dropped = Mutex(0)
     let document = Mutex<(status: Int, text: String, headers: [(String, String)])>((404, "", []))
     let documentRequests = Mutex(0)
+    let documentSeen = Mutex<[(authorization: String?, body: String)]>([])
+    let holdsDocuments = Mutex(false)
 
     var count: Int { waiting.withLock { $0.count } }
 
@@ -137,6 +144,8 @@ private final class UpstreamHandler: ChannelInboundHandler, RemovableChannelHand
     var head: HTTPRequestHead?
     var hasher = SHA256()
     var bytes = 0
+    /// A `/document` request's body, kept whole.
+    var body: [UInt8] = []
 
     init(name: String, held: HeldRequests) {
         self.name = name
@@ -149,12 +158,17 @@ private final class UpstreamHandler: ChannelInboundHandler, RemovableChannelHand
             self.head = head
             hasher = SHA256()
             bytes = 0
+            body = []
         case .body(let buffer):
             bytes += buffer.readableBytes
             if head?.uri.hasPrefix("/sink") != true { hasher.update(data: Array(buffer.readableBytesView)) }
+            if head?.uri.hasPrefix("/document") == true { body += buffer.readableBytesView }
         case .end:
             guard let head else { return }
-            if head.uri.hasPrefix("/hold") {
+            if head.uri.hasPrefix("/document") {
+                held.documentSeen.withLock { $0.append((head.headers.first(name: "authorization"), String(decoding: body, as: UTF8.self))) }
+            }
+            if head.uri.hasPrefix("/hold") || (head.uri.hasPrefix("/document") && held.holdsDocuments.withLock({ $0 })) {
                 let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
                 let eventLoop = context.eventLoop
                 held.hold {

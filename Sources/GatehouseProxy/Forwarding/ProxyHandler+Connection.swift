@@ -27,7 +27,7 @@ extension ProxyHandler {
         guard event is ChannelShouldQuiesceEvent else { return context.fireUserInboundEventTriggered(event) }
         // Between requests the connection closes now; otherwise after the answer in flight.
         quiescing = true
-        if exchange == nil { context.close(promise: nil) }
+        if exchange == nil, pendingAuthentication == nil { context.close(promise: nil) }
     }
 
     /// The client stopped sending its request body: 408 if nothing was answered yet, else the
@@ -58,6 +58,8 @@ extension ProxyHandler {
             }
         pipelined.removeAll()
         framingLost = true
+        // A request waiting for its token's check is not answered twice.
+        pendingAuthentication = nil
         if let exchange {
             if exchange.responseStarted { return context.close(promise: nil) }
             return failBeforeResponse(status, code, message, close: true)

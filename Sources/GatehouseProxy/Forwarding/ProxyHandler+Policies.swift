@@ -44,25 +44,55 @@ extension ProxyHandler {
         writeEnd(closeAfter: !head.isKeepAlive)
     }
 
-    /// Runs the route's authentication policies; answers 401 when none lets the request in.
+    enum AuthenticationStep {
+        /// Refused: the 401 (or 503) is written.
+        case answered
+        case caller(Caller)
+        /// An authorization server must be asked about the token first.
+        case ask(IntrospectionPolicy, Substring, ConsumerDirectory.Digest)
+    }
+
+    /// Runs the route's authentication policies; answers 401 when none lets the request in, 503
+    /// when a token could not be checked.
     func authenticate(
-        _ head: HTTPRequestHead, _ chain: PolicyChain, query: inout Substring?, answerHeaders: [(String, String)], metrics: PolicyMetrics
-    ) -> Caller? {
-        switch AuthenticationDecision(chain, headers: head.headers, query: query, metrics: metrics) {
-        case .refused(let message, let challenges, _, _):
+        _ head: HTTPRequestHead, _ chain: PolicyChain, query: inout Substring?, answerHeaders: [(String, String)], metrics: PolicyMetrics,
+        introspected: IntrospectionEndpoint.Verdict?
+    ) -> AuthenticationStep {
+        switch AuthenticationDecision(chain, headers: head.headers, query: query, metrics: metrics, introspected: introspected) {
+        case .ask(let policy, let token, let key):
+            return .ask(policy, token, key)
+        case .refused(let message, _, _, _, unavailable: true):
+            respondLocally(head, .serviceUnavailable, "auth_unavailable", message, headers: answerHeaders + [("retry-after", "1")])
+            return .answered
+        case .refused(let message, let challenges, _, _, _):
             metrics.authenticationFailures.wrappingIncrement(ordering: .relaxed)
             respondLocally(head, .unauthorized, "unauthorized", message, headers: answerHeaders + challenges)
-            return nil
+            return .answered
         case .caller(let caller):
             // A credential sent in the query stays out of the forwarded URL unless told otherwise.
             if let keyAuth = chain.keyAuth, keyAuth.hideCredentials, let present = query {
                 query = keyAuth.keyNames.reduce(Optional(present)) { rest, name in rest.flatMap { KeyAuthPolicy.removing(name, from: $0) } }
             }
-            if let jwt = chain.jwt, jwt.hideCredentials, let parameter = jwt.queryParameter, let present = query {
+            if let jwt = chain.jwt, jwt.hideCredentials, let parameter = jwt.location.queryParameter, let present = query {
                 query = KeyAuthPolicy.removing(parameter, from: present)
             }
-            return caller
+            if let introspection = chain.introspection, introspection.hideCredentials, let parameter = introspection.location.queryParameter,
+                let present = query
+            {
+                query = KeyAuthPolicy.removing(parameter, from: present)
+            }
+            return .caller(caller)
         }
+    }
+
+    /// The authorization server answered for the request waiting on it: it goes on (or is
+    /// refused), then the parts the client sent meanwhile are taken in turn.
+    func resume(_ pending: PendingAuthentication, with verdict: IntrospectionEndpoint.Verdict) {
+        // The client went, or the connection failed, while the server was asked.
+        guard pendingAuthentication === pending, context != nil else { return }
+        pendingAuthentication = nil
+        admit(pending.request, introspected: verdict)
+        answered(closing: false)
     }
 
     /// Runs ip-restriction on the client address. Returns false when the request was answered

@@ -137,7 +137,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// Whether `timer` is the read-timeout check, which `readDeadline` can push back.
     var timerChecksReads = false
     var readDeadline: NIODeadline?
-    private var clientIP = ""
+    var clientIP = ""
     private var localPort = ""
     /// The parser refused the request: where the client's next bytes belong is unknown.
     var framingLost = false
@@ -146,6 +146,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     var lingering = false
     /// Whether the peer is a trusted proxy: decided once per connection.
     private var trustedPeer = false
+    /// The request waiting for an authorization server: the client's later parts are held.
+    var pendingAuthentication: PendingAuthentication?
 
     init(
         active: ActiveConfig, pool: UpstreamConnectionPool, options: ProxyOptions, health: TargetHealth, timeouts: ClientTimeouts? = nil,
@@ -184,7 +186,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if lingering { return }
         let part = unwrapInboundIn(data)
         // A request sent before the one in flight was answered (HTTP pipelining) waits its turn.
-        if !pipelined.isEmpty || (exchange != nil && part.isHead) {
+        if !pipelined.isEmpty || pendingAuthentication != nil || (exchange != nil && part.isHead) {
             return pipelined.append(part)
         }
         handle(part)
@@ -285,6 +287,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         cancelTimer()
         if let connection = exchange?.connection { pool.release(connection, reusable: false) }
         exchange = nil
+        pendingAuthentication = nil
         heldHead = nil
         lingering = false
         pipelined.removeAll()
@@ -319,37 +322,86 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             return respondLocally(head, .notFound, "no_route", "no route matches \(method) \(path)")
         }
         let route = found.entry.route
-        let forwardedPath = UpstreamPath.forwarded(path, route: route, match: found)
+        var request = Admission(
+            head: head, config: config, found: found, hostHeader: hostHeader, path: path, targetQuery: target.query, query: target.query,
+            trusted: trustedPeer)
+        if let chain = route.policies {
+            if let cors = chain.cors { request.addedHeaders = cors.actualHeaders(origin: head.headers.first(name: "origin")) }
+            if let restriction = chain.ipRestriction {
+                // The address rate limits count by: the peer, or what a trusted proxy forwarded.
+                let address = limitClientIP(head.headers, peer: clientIP, trusted: request.trusted)
+                guard restrict(head, restriction, address: address, answerHeaders: request.addedHeaders, metrics: config.policyMetrics) else { return }
+            }
+        }
+        admit(request)
+    }
 
-        let trusted = trustedPeer
-        var query = target.query
+    /// What a routed request carries from its head to its admission: kept while its
+    /// authentication waits for an authorization server.
+    struct Admission {
+        let head: HTTPRequestHead
+        let config: CompiledConfig
+        let found: PathTrie.Match
+        let hostHeader: String
+        let path: String
+        /// The query as the client sent it (validation checks it); `query` loses a credential
+        /// authentication hides.
+        let targetQuery: Substring?
+        var query: Substring?
+        let trusted: Bool
+        /// Headers policies add to the answer, whoever gives it (CORS).
         var addedHeaders: [(String, String)] = []
+        var route: CompiledRoute { found.entry.route }
+    }
+
+    /// A request whose authentication waits for an authorization server's answer. A class: the
+    /// answer resumes the request only if it is still the one waiting (`pendingAuthentication`).
+    final class PendingAuthentication {
+        let request: Admission
+        init(_ request: Admission) { self.request = request }
+    }
+
+    /// Authenticates, authorizes and validates a routed request, then builds what goes upstream
+    /// and counts it with the limits. Where a token must be introspected and its answer is not
+    /// cached, the request waits (its later parts are held) and this runs again with the answer.
+    func admit(_ admission: Admission, introspected: IntrospectionEndpoint.Verdict? = nil) {
+        var request = admission
+        let (head, config, found, route, hostHeader, path, trusted) =
+            (request.head, request.config, request.found, request.route, request.hostHeader, request.path, request.trusted)
+        let forwardedPath = UpstreamPath.forwarded(path, route: route, match: found)
         var consumer: Caller?
         var bodyCheck: RequestValidationPolicy?
         if let chain = route.policies {
-            if let cors = chain.cors { addedHeaders = cors.actualHeaders(origin: head.headers.first(name: "origin")) }
-            if let restriction = chain.ipRestriction {
-                // The address rate limits count by: the peer, or what a trusted proxy forwarded.
-                let address = limitClientIP(head.headers, peer: clientIP, trusted: trusted)
-                guard restrict(head, restriction, address: address, answerHeaders: addedHeaders, metrics: config.policyMetrics) else { return }
-            }
             if chain.authenticates {
-                guard let caller = authenticate(head, chain, query: &query, answerHeaders: addedHeaders, metrics: config.policyMetrics) else {
-                    return
+                switch authenticate(head, chain, query: &request.query, answerHeaders: request.addedHeaders, metrics: config.policyMetrics, introspected: introspected) {
+                case .answered: return
+                case .caller(let caller): consumer = caller
+                case .ask(let policy, let token, let key):
+                    let pending = PendingAuthentication(request)
+                    pendingAuthentication = pending
+                    let answer = policy.endpoint.check(token, key: key, on: pool.eventLoop) { [self] verdict in
+                        self.resume(pending, with: verdict)
+                    }
+                    guard let answer else { return }
+                    pendingAuthentication = nil
+                    return admit(request, introspected: answer)
                 }
-                consumer = caller
             }
             if let acl = chain.acl {
-                guard authorize(head, acl, consumer: consumer?.consumer, answerHeaders: addedHeaders, metrics: config.policyMetrics) else { return }
+                guard authorize(head, acl, consumer: consumer?.consumer, answerHeaders: request.addedHeaders, metrics: config.policyMetrics) else {
+                    return
+                }
             }
             if let validation = chain.validation {
                 guard
                     let holds = validate(
-                        head, validation, query: target.query, match: found, answerHeaders: addedHeaders, metrics: config.policyMetrics)
+                        head, validation, query: request.targetQuery, match: found, answerHeaders: request.addedHeaders, metrics: config.policyMetrics)
                 else { return }
                 if holds { bodyCheck = validation }
             }
         }
+        var query = request.query
+        let addedHeaders = request.addedHeaders
         let requestTransform = route.policies?.requestTransform
         let responseTransform = route.policies?.responseTransform
         let transformContext =

@@ -10,6 +10,7 @@ public final class PolicyChain: Sendable {
     let ipRestriction: IPRestrictionPolicy?
     let keyAuth: KeyAuthPolicy?
     let jwt: JWTPolicy?
+    let introspection: IntrospectionPolicy?
     let acl: ACLPolicy?
     let validation: RequestValidationPolicy?
     let requestTransform: RequestTransformPolicy?
@@ -38,7 +39,8 @@ public final class PolicyChain: Sendable {
     }
 
     init(
-        cors: CORSPolicy?, ipRestriction: IPRestrictionPolicy?, keyAuth: KeyAuthPolicy?, jwt: JWTPolicy?, acl: ACLPolicy?,
+        cors: CORSPolicy?, ipRestriction: IPRestrictionPolicy?, keyAuth: KeyAuthPolicy?, jwt: JWTPolicy?, introspection: IntrospectionPolicy?,
+        acl: ACLPolicy?,
         validation: RequestValidationPolicy?, limits: [LimitPolicy], consumerLimits: [String: [LimitPolicy]],
         requestTransform: RequestTransformPolicy?, responseTransform: ResponseTransformPolicy?, described: [Step],
         consumerDescribed: [String: [Step]]
@@ -47,25 +49,29 @@ public final class PolicyChain: Sendable {
         self.ipRestriction = ipRestriction
         self.keyAuth = keyAuth
         self.jwt = jwt
+        self.introspection = introspection
         self.acl = acl
         self.validation = validation
         self.requestTransform = requestTransform
         self.responseTransform = responseTransform
-        let identity = keyAuth == nil && jwt == nil ? [] : KeyAuthPolicy.identityHeaders
+        let identity = keyAuth == nil && jwt == nil && introspection == nil ? [] : KeyAuthPolicy.identityHeaders
         let own = Array(
             Set(
-                identity + (keyAuth?.ownHeaders ?? []) + (jwt?.ownHeaders ?? []) + (acl != nil ? [ACLPolicy.groupsHeader] : [])
+                identity + (keyAuth?.ownHeaders ?? []) + (jwt?.ownHeaders ?? []) + (introspection?.ownHeaders ?? [])
+                    + (acl != nil ? [ACLPolicy.groupsHeader] : [])
                     + (requestTransform?.headers.replaced ?? [])))
         droppedUntrusted = ProxyHandler.replacedWithHost + own
         droppedTrusted = ProxyHandler.replacedWhenTrusted + own
-        hiddenKeys = (keyAuth?.ownHeaders ?? []) + (jwt.map { $0.hideCredentials ? [$0.header] : [] } ?? [])
+        hiddenKeys =
+            (keyAuth?.ownHeaders ?? []) + (jwt.map { $0.hideCredentials ? [$0.location.header] : [] } ?? [])
+            + (introspection.map { $0.hideCredentials ? [$0.location.header] : [] } ?? [])
         self.limits = limits
         self.consumerLimits = consumerLimits
         self.described = described
         self.consumerDescribed = consumerDescribed
     }
 
-    var authenticates: Bool { keyAuth != nil || jwt != nil }
+    var authenticates: Bool { keyAuth != nil || jwt != nil || introspection != nil }
 
     func dropped(trusted: Bool) -> FieldNameSet { trusted ? droppedTrusted : droppedUntrusted }
 

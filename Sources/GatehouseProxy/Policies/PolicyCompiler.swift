@@ -18,6 +18,7 @@ struct PolicyCompiler {
         case cors(CORSPolicy)
         case keyAuth(KeyAuthPolicy)
         case jwt(JWTPolicy)
+        case introspection(IntrospectionPolicy)
         case limit(LimitPolicy)
         case validation(RequestValidationPolicy)
         case ipRestriction(IPRestrictionPolicy)
@@ -62,6 +63,8 @@ struct PolicyCompiler {
         let keyAuth = try keyAuthSource.map { policy throws(ConfigCompiler.Rejection) in try keyAuthPolicy(policy) }
         let jwtSource = pick(.jwt, consumer: nil)
         let jwt = try jwtSource.map { policy throws(ConfigCompiler.Rejection) in try jwtPolicy(policy) }
+        let introspectionSource = pick(.oauth2Introspection, consumer: nil)
+        let introspection = try introspectionSource.map { policy throws(ConfigCompiler.Rejection) in try introspectionPolicy(policy) }
         let validationSource = pick(.requestValidation, consumer: nil)
         let validation = try validationSource.map { policy throws(ConfigCompiler.Rejection) in try validationPolicy(policy) }
         let ipSource = pick(.ipRestriction, consumer: nil)
@@ -69,7 +72,7 @@ struct PolicyCompiler {
         let requestTransformSource = pick(.requestTransformer, consumer: nil)
         let responseTransformSource = pick(.responseTransformer, consumer: nil)
         // Fail closed: an acl with nobody identified before it could only refuse everyone or no one.
-        if let aclSource, keyAuthSource == nil, jwtSource == nil {
+        if let aclSource, keyAuthSource == nil, jwtSource == nil, introspectionSource == nil {
             throw ConfigCompiler.Rejection(description: "policy '\(aclSource.name)' (acl) runs on a route without an authentication policy")
         }
         let ipRestriction = ipSource.map { policy in
@@ -90,7 +93,7 @@ struct PolicyCompiler {
                 ResponseTransformPolicy(name: policy.name, config: policy.config)
             }
         }
-        let beforeLimits = [corsSource, ipSource, keyAuthSource, jwtSource, aclSource, validationSource].compactMap { $0 }
+        let beforeLimits = [corsSource, ipSource, keyAuthSource, jwtSource, introspectionSource, aclSource, validationSource].compactMap { $0 }
         let afterLimits = [requestTransformSource, responseTransformSource].compactMap { $0 }
         let limitTypes = PolicyType.allCases.filter(\.isConsumerScopable).sorted { $0.phase < $1.phase }
         func limitPolicies(consumer: String?) -> [Policy] { limitTypes.flatMap { pickAll($0, consumer: consumer) } }
@@ -107,7 +110,7 @@ struct PolicyCompiler {
         let limits = try defaultPolicies.map { policy throws(ConfigCompiler.Rejection) in try limitPolicy(policy) }
         if beforeLimits.isEmpty, afterLimits.isEmpty, limits.isEmpty, consumerLimits.isEmpty { return nil }
         return PolicyChain(
-            cors: cors, ipRestriction: ipRestriction, keyAuth: keyAuth, jwt: jwt, acl: acl, validation: validation, limits: limits,
+            cors: cors, ipRestriction: ipRestriction, keyAuth: keyAuth, jwt: jwt, introspection: introspection, acl: acl, validation: validation, limits: limits,
             consumerLimits: consumerLimits, requestTransform: requestTransform, responseTransform: responseTransform,
             described: (beforeLimits + defaultPolicies + afterLimits).map(Self.step), consumerDescribed: consumerDescribed)
     }
@@ -174,6 +177,20 @@ struct PolicyCompiler {
         return compiled
     }
 
+    private mutating func introspectionPolicy(_ policy: Policy) throws(ConfigCompiler.Rejection) -> IntrospectionPolicy {
+        if case .introspection(let built)? = built[policy.id] { return built }
+        if let anonymous = policy.config["anonymous"]?.stringValue, consumers.byName[anonymous] == nil {
+            throw ConfigCompiler.Rejection(description: "policy '\(policy.name)': anonymous consumer '\(anonymous)' does not exist")
+        }
+        // Answers, calls in flight and the breaker outlive a snapshot that keeps the policy as it is.
+        let endpoint = state.introspectionEndpoint(
+            "\(policy.id):\(Self.hash(policy.config).prefix(16))", settings: IntrospectionEndpoint.Settings(policy: policy.name, config: policy.config),
+            judge: IntrospectionPolicy.judge(ClaimRules(policy.config)))
+        let compiled = IntrospectionPolicy(name: policy.name, config: policy.config, consumers: consumers, endpoint: endpoint, metrics: state.metrics)
+        built[policy.id] = .introspection(compiled)
+        return compiled
+    }
+
     private mutating func validationPolicy(_ policy: Policy) throws(ConfigCompiler.Rejection) -> RequestValidationPolicy {
         if case .validation(let built)? = built[policy.id] { return built }
         let compiled: RequestValidationPolicy
@@ -225,7 +242,7 @@ struct PolicyCompiler {
                 name: policy.name, kind: .quota(monthly: config["period"]?.stringValue == "month"), limit: limit, by: .consumer,
                 counter: .redis(state.redisClient(address)), failOpen: failOpen, identity: policy.id,
                 now: state.now)
-        case .cors, .keyAuth, .jwt, .requestValidation, .acl, .ipRestriction, .requestTransformer, .responseTransformer:
+        case .cors, .keyAuth, .jwt, .oauth2Introspection, .basicAuth, .requestValidation, .acl, .ipRestriction, .requestTransformer, .responseTransformer:
             throw fail("\(policy.type.rawValue) is not a limit")
         }
         built[policy.id] = .limit(compiled)

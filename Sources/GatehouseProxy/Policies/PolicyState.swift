@@ -40,6 +40,36 @@ public final class PolicyState: Sendable {
         }
     }
 
+    private let endpoints = NIOLockedValueBox<[String: WeakEndpoint]>([:])
+
+    private struct WeakEndpoint {
+        weak var endpoint: IntrospectionEndpoint?
+    }
+
+    /// The introspection endpoint of the `oauth2-introspection` policy `identity` (its id and
+    /// config hash): its cache, calls in flight and breaker outlive a snapshot that keeps the
+    /// policy as it is.
+    func introspectionEndpoint(_ identity: String, settings: IntrospectionEndpoint.Settings, judge: @escaping IntrospectionEndpoint.Judge)
+        -> IntrospectionEndpoint
+    {
+        endpoints.withLockedValue { endpoints in
+            if let existing = endpoints[identity]?.endpoint { return existing }
+            endpoints = endpoints.filter { $0.value.endpoint != nil }
+            let created = IntrospectionEndpoint(settings, judge: judge, metrics: metrics, logger: logger, now: now)
+            endpoints[identity] = WeakEndpoint(endpoint: created)
+            return created
+        }
+    }
+
+    /// `/metrics`: the policies' counters, and the breaker of each introspection policy served.
+    public var prometheusText: String {
+        let breakers = endpoints.withLockedValue { $0.values.compactMap(\.endpoint) }.sorted { $0.settings.policy < $1.settings.policy }
+        return metrics.prometheusText
+            + "# HELP gatehouse_introspection_breaker_state The breaker of each oauth2-introspection policy: 0 closed, 1 open, 2 half-open.\n"
+            + "# TYPE gatehouse_introspection_breaker_state gauge\n"
+            + breakers.map { "gatehouse_introspection_breaker_state{policy=\"\($0.settings.policy)\"} \($0.breakerGauge)\n" }.joined()
+    }
+
     private struct WeakCounters {
         weak var counters: LocalCounters?
     }

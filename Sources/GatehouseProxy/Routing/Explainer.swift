@@ -129,11 +129,21 @@ public enum Explainer {
         if chain.authenticates {
             let result: JSONValue
             switch AuthenticationDecision(chain, headers: headers, query: target.query, metrics: PolicyMetrics(), recording: false) {
-            case .refused(let message, _, let reasons, let sent):
+            case .refused(let message, _, let reasons, let sent, let unavailable):
                 let tried: [JSONValue] = reasons.map { ["policy": .string($0.policy), "reason": .string($0.reason)] }
-                result = ["outcome": .string(sent ? "invalid" : "missing"), "status": 401, "reason": .string(message), "policies": .array(tried)]
-                if !refused { answer = ["status": 401, "reason": .string("authentication: \(message)")] }
+                let status: JSONValue = unavailable ? 503 : 401
+                result = [
+                    "outcome": .string(unavailable ? "unavailable" : sent ? "invalid" : "missing"), "status": status, "reason": .string(message),
+                    "policies": .array(tried),
+                ]
+                if !refused { answer = ["status": status, "reason": .string("authentication: \(message)")] }
                 refused = true
+            case .ask(let policy, _, _):
+                // explain never calls an authorization server: it says what the gateway would do.
+                result = [
+                    "outcome": "ask", "policy": .string(policy.name),
+                    "reason": "no answer for this token is cached: the gateway would ask the authorization server, and the request would wait for its answer",
+                ]
             case .caller(let caller):
                 consumerID = caller.consumer?.id
                 var fields: [String: JSONValue] = [
@@ -147,7 +157,7 @@ public enum Explainer {
             }
             out["authentication"] = result
         }
-        let consumer = consumerID.flatMap { id in (chain.keyAuth?.consumers ?? chain.jwt?.consumers)?.byID[id] }
+        let consumer = consumerID.flatMap { id in (chain.keyAuth?.consumers ?? chain.jwt?.consumers ?? chain.introspection?.consumers)?.byID[id] }
         if let acl = chain.acl {
             let decision = acl.decide(consumer)
             var fields: [String: JSONValue] = [

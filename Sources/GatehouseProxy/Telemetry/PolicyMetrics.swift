@@ -14,8 +14,59 @@ public final class PolicyMetrics: Sendable {
     /// Requests let through (fail open) or refused (fail closed) because Redis could not count them.
     let failedOpen = ManagedAtomic(0)
     let failedClosed = ManagedAtomic(0)
-    /// Tokens a `jwt` policy refused, by `JWTRefusal.allCases` index.
-    let tokensRefused = JWTRefusal.allCases.map { _ in ManagedAtomic(0) }
+    /// Tokens the `jwt` and `oauth2-introspection` policies refused, by `TokenRefusal.allCases` index.
+    let tokensRefused = TokenRefusal.allCases.map { _ in ManagedAtomic(0) }
+    let introspectionRefused = TokenRefusal.allCases.map { _ in ManagedAtomic(0) }
+
+    /// How an introspection policy found a token's answer (`gatehouse_introspection_cache_total`).
+    enum CacheResult: Int, CaseIterable {
+        case hit
+        case miss
+        /// The request waited on a call another request with the same token started.
+        case coalesced
+        /// The server could not be asked; the token's last good answer was used (`stale_if_error`).
+        case stale
+
+        var label: String {
+            switch self {
+            case .hit: "hit"
+            case .miss: "miss"
+            case .coalesced: "coalesced"
+            case .stale: "stale"
+            }
+        }
+    }
+
+    /// How calls to authorization servers ended (`gatehouse_introspection_calls_total`).
+    enum CallResult: Int, CaseIterable {
+        case active
+        case inactive
+        case failed
+        case timedOut
+
+        var label: String {
+            switch self {
+            case .active: "active"
+            case .inactive: "inactive"
+            case .failed: "failed"
+            case .timedOut: "timeout"
+            }
+        }
+    }
+
+    private let introspectionCacheCounts = CacheResult.allCases.map { _ in ManagedAtomic(0) }
+    private let introspectionCallCounts = CallResult.allCases.map { _ in ManagedAtomic(0) }
+
+    func introspectionCache(_ result: CacheResult) {
+        introspectionCacheCounts[result.rawValue].wrappingIncrement(ordering: .relaxed)
+    }
+
+    func introspectionCall(_ result: CallResult) {
+        introspectionCallCounts[result.rawValue].wrappingIncrement(ordering: .relaxed)
+    }
+
+    func count(_ result: CacheResult) -> Int { introspectionCacheCounts[result.rawValue].load(ordering: .relaxed) }
+    func count(_ result: CallResult) -> Int { introspectionCallCounts[result.rawValue].load(ordering: .relaxed) }
     /// Tokens found in a policy's cache, and those verified because they were not.
     let tokenCacheHits = ManagedAtomic(0)
     let tokenCacheMisses = ManagedAtomic(0)
@@ -75,9 +126,14 @@ public final class PolicyMetrics: Sendable {
 
     public init() {}
 
-    func refused(_ refusal: JWTRefusal) {
-        tokensRefused[JWTRefusal.allCases.firstIndex(of: refusal)!].wrappingIncrement(ordering: .relaxed)
+    func refused(_ refusal: TokenRefusal, by type: PolicyType) {
+        (type == .jwt ? tokensRefused : introspectionRefused)[TokenRefusal.allCases.firstIndex(of: refusal)!]
+            .wrappingIncrement(ordering: .relaxed)
     }
+
+    /// The reasons each token policy can refuse for, in the order `/metrics` lists them.
+    static let jwtReasons = TokenRefusal.allCases.filter { ![.inactive, .unavailable, .busy].contains($0) }
+    static let introspectionReasons: [TokenRefusal] = [.tooLarge, .inactive, .wrongAudience, .missingScope, .noConsumer, .unavailable, .busy]
 
     /// The Prometheus text of these counters.
     public var prometheusText: String {
@@ -95,8 +151,20 @@ public final class PolicyMetrics: Sendable {
             + "gatehouse_limit_unavailable_total{outcome=\"fail_open\"} \(failedOpen.load(ordering: .relaxed))\n"
             + "gatehouse_limit_unavailable_total{outcome=\"fail_closed\"} \(failedClosed.load(ordering: .relaxed))\n"
             + "# HELP gatehouse_jwt_refused_total Tokens a jwt policy refused, by reason.\n# TYPE gatehouse_jwt_refused_total counter\n"
-            + zip(JWTRefusal.allCases, tokensRefused).map { "gatehouse_jwt_refused_total{reason=\"\($0.reason)\"} \($1.load(ordering: .relaxed))\n" }
-            .joined()
+            + Self.jwtReasons.map { reason in
+                "gatehouse_jwt_refused_total{reason=\"\(reason.reason)\"} \(tokensRefused[TokenRefusal.allCases.firstIndex(of: reason)!].load(ordering: .relaxed))\n"
+            }.joined()
+            + "# HELP gatehouse_introspection_refused_total Tokens an oauth2-introspection policy refused (401) or could not check (503), by reason.\n"
+            + "# TYPE gatehouse_introspection_refused_total counter\n"
+            + Self.introspectionReasons.map { reason in
+                "gatehouse_introspection_refused_total{reason=\"\(reason.reason)\"} \(introspectionRefused[TokenRefusal.allCases.firstIndex(of: reason)!].load(ordering: .relaxed))\n"
+            }.joined()
+            + "# HELP gatehouse_introspection_cache_total How oauth2-introspection policies found a token's answer, by result.\n"
+            + "# TYPE gatehouse_introspection_cache_total counter\n"
+            + CacheResult.allCases.map { "gatehouse_introspection_cache_total{result=\"\($0.label)\"} \(count($0))\n" }.joined()
+            + "# HELP gatehouse_introspection_calls_total Calls to authorization servers' introspection endpoints, by how they ended.\n"
+            + "# TYPE gatehouse_introspection_calls_total counter\n"
+            + CallResult.allCases.map { "gatehouse_introspection_calls_total{result=\"\($0.label)\"} \(count($0))\n" }.joined()
             + "# HELP gatehouse_token_cache_total Token lookups in the verified-token caches, by result.\n"
             + "# TYPE gatehouse_token_cache_total counter\n"
             + "gatehouse_token_cache_total{result=\"hit\"} \(tokenCacheHits.load(ordering: .relaxed))\n"

@@ -21,19 +21,13 @@ final class JWTPolicy: Sendable {
     let keys: [JWTKey]
     let accepted: Set<JWTAlgorithm>
     let issuers: Set<String>?
-    let audiences: Set<String>?
     let requireExpiry: Bool
     let leeway: Int64
-    let requiredScopes: [String]
     let requiredType: String?
     let requiredClaims: [String: Set<String>]
-    let forwardClaims: [(claim: String, header: String)]
-    let header: String
-    let queryParameter: String?
-    let cookie: String?
-    let maxTokenBytes: Int
+    let claimRules: ClaimRules
+    let location: TokenLocation
     let hideCredentials: Bool
-    let consumerClaim: String?
     let anonymous: CompiledConsumer?
     let consumers: ConsumerDirectory
     let cache: TokenCache
@@ -55,27 +49,19 @@ final class JWTPolicy: Sendable {
         self.accepted = Set(accepted.compactMap(JWTAlgorithm.init(rawValue:)))
         keys = try Self.keys(config)
         issuers = config["issuers"]?.arrayValue.map { Set($0.compactMap(\.stringValue)) }
-        audiences = config["audiences"]?.arrayValue.map { Set($0.compactMap(\.stringValue)) }
         requireExpiry = config["require_exp"]?.boolValue ?? true
         leeway = (config["leeway"]?.stringValue.flatMap(Duration.init(configText:)) ?? .seconds(30)).components.seconds
-        requiredScopes = config["required_scopes"]?.arrayValue?.compactMap(\.stringValue) ?? []
         requiredType = config["required_type"]?.stringValue
         requiredClaims = (config["required_claims"]?.objectValue ?? [:]).mapValues { Set($0.arrayValue?.compactMap(\.stringValue) ?? []) }
-        forwardClaims = (config["forward_claims"]?.objectValue ?? [:]).compactMap { claim, header in
-            header.stringValue.map { (claim, $0) }
-        }.sorted { $0.claim < $1.claim }
-        header = config["header"]?.stringValue ?? "authorization"
-        queryParameter = config["query_parameter"]?.stringValue
-        cookie = config["cookie"]?.stringValue
-        maxTokenBytes = config["max_token_bytes"]?.intValue ?? 8_192
+        claimRules = ClaimRules(config)
+        location = TokenLocation(config)
         hideCredentials = config["hide_credentials"]?.boolValue ?? true
-        consumerClaim = config["consumer_claim"]?.stringValue
         anonymous = config["anonymous"]?.stringValue.flatMap { consumers.byName[$0] }
         self.consumers = consumers
         self.cache = cache
         self.metrics = metrics
         self.now = now
-        ownHeaders = ["x-token-subject", "x-token-scopes"] + forwardClaims.map(\.header) + (hideCredentials ? [header] : [])
+        ownHeaders = claimRules.ownHeaders + (hideCredentials ? [location.header] : [])
     }
 
     /// The config's keys, built; the first that cannot be is named.
@@ -95,13 +81,13 @@ final class JWTPolicy: Sendable {
     enum Outcome {
         case verified(VerifiedClaims, consumer: CompiledConsumer?)
         case missing
-        case refused(JWTRefusal)
+        case refused(TokenRefusal)
     }
 
     /// - Parameter recording: false for `explain`: nothing is cached, counted or fetched.
     func authenticate(headers: HTTPHeaders, query: Substring?, recording: Bool = true) -> Outcome {
-        guard let token = findToken(headers: headers, query: query) else { return .missing }
-        guard token.utf8.count <= maxTokenBytes else { return .refused(.tooLarge) }
+        guard let token = location.find(headers: headers, query: query) else { return .missing }
+        guard token.utf8.count <= location.maxTokenBytes else { return .refused(.tooLarge) }
         let seconds = now() / 1000
         let key = TokenCache.key(token)
         let published = jwks?.current
@@ -121,13 +107,14 @@ final class JWTPolicy: Sendable {
     }
 
     private func outcome(_ claims: VerifiedClaims) -> Outcome {
-        guard consumerClaim != nil else { return .verified(claims, consumer: nil) }
-        guard let value = claims.consumerClaim, let consumer = consumers.byCustomIDOrName(value) else { return .refused(.noConsumer) }
-        return .verified(claims, consumer: consumer)
+        switch claimRules.consumer(of: claims, in: consumers) {
+        case .success(let consumer): .verified(claims, consumer: consumer)
+        case .failure(let refusal): .refused(refusal)
+        }
     }
 
     /// Checks the signature, then the claims. Returns what the token lets through and until when.
-    func verify(_ token: Substring, at now: Int64, with keys: [JWTKey]) throws(JWTRefusal) -> (VerifiedClaims, Int64?) {
+    func verify(_ token: Substring, at now: Int64, with keys: [JWTKey]) throws(TokenRefusal) -> (VerifiedClaims, Int64?) {
         let signed = try SignedToken.verify(token, keys: keys, accepted: accepted)
         if let requiredType {
             guard case .string(let typ)? = signed.header["typ"], Self.sameMediaType(typ, requiredType) else { throw .wrongType }
@@ -140,20 +127,6 @@ final class JWTPolicy: Sendable {
         if let issuers {
             guard case .string(let issuer)? = claims["iss"], issuers.contains(issuer) else { throw .wrongIssuer }
         }
-        if let audiences {
-            let named: [String]
-            switch claims["aud"] {
-            case .string(let one)?: named = [one]
-            case .array(let many)?: named = many.compactMap(\.stringValue)
-            default: named = []
-            }
-            guard named.contains(where: audiences.contains) else { throw .wrongAudience }
-        }
-        let scopes = Self.scopes(claims)
-        if !requiredScopes.isEmpty {
-            let granted = Set(scopes?.split(separator: " ").map(String.init) ?? [])
-            guard requiredScopes.allSatisfy(granted.contains) else { throw .missingScope }
-        }
         for (claim, allowed) in requiredClaims {
             let values: [String]
             switch claims[claim] {
@@ -165,52 +138,12 @@ final class JWTPolicy: Sendable {
             }
             guard values.contains(where: allowed.contains) else { throw .claimNotAllowed }
         }
-        let forwarded = forwardClaims.compactMap { claim, header -> (String, String)? in
-            guard let value = claims[claim].flatMap(Self.headerValue) else { return nil }
-            return (header, value)
-        }
-        let verified = VerifiedClaims(
-            subject: claims["sub"].flatMap(Self.headerValue), scopes: scopes.flatMap { Self.headerValue(.string($0)) },
-            consumerClaim: consumerClaim.flatMap { claims[$0]?.stringValue }, forwarded: forwarded)
-        return (verified, expiry.map { $0 + leeway })
-    }
-
-    private func findToken(headers: HTTPHeaders, query: Substring?) -> Substring? {
-        if let value = headers.first(name: header), !value.isEmpty {
-            guard header == "authorization" else { return value[...] }
-            return Self.bearerToken(value)
-        }
-        if let queryParameter, let query, let value = KeyAuthPolicy.parameter(queryParameter, in: query), !value.isEmpty { return value }
-        if let cookie {
-            for line in headers["cookie"] {
-                for pair in line.split(separator: ";") {
-                    let trimmed = pair.drop { $0 == " " }
-                    if trimmed.hasPrefix(cookie + "="), trimmed.count > cookie.count + 1 { return trimmed.dropFirst(cookie.count + 1) }
-                }
-            }
-        }
-        return nil
-    }
-
-    /// The token of `Bearer <token>`, the scheme in any case (RFC 6750 §2.1). Read as bytes: on
-    /// every request, a few hundred of them.
-    static func bearerToken(_ value: String) -> Substring? {
-        let bytes = value.utf8
-        var index = bytes.startIndex
-        for expected in "bearer".utf8 {
-            guard index != bytes.endIndex, bytes[index] | 0x20 == expected else { return nil }
-            index = bytes.index(after: index)
-        }
-        guard index != bytes.endIndex, bytes[index] == UInt8(ascii: " ") else { return nil }
-        while index != bytes.endIndex, bytes[index] == UInt8(ascii: " ") { index = bytes.index(after: index) }
-        var end = bytes.endIndex
-        while end > index, bytes[bytes.index(before: end)] == UInt8(ascii: " ") { end = bytes.index(before: end) }
-        return index == end ? nil : value[index..<end]
+        return (try claimRules.check(claims), expiry.map { $0 + leeway })
     }
 
     /// A NumericDate (RFC 7519 §2): a number of seconds; fractions are cut. Anything else where
     /// the claim is present makes the token malformed.
-    private static func seconds(_ value: JSONValue?) throws(JWTRefusal) -> Int64? {
+    static func seconds(_ value: JSONValue?) throws(TokenRefusal) -> Int64? {
         // Held within ±10¹² s (some 30,000 years), so adding a leeway can never overflow.
         let bound: Int64 = 1_000_000_000_000
         switch value {
@@ -219,28 +152,6 @@ final class JWTPolicy: Sendable {
         case .double(let seconds)? where seconds.isFinite: return Int64(min(max(seconds, -1e12), 1e12))
         default: throw .malformed
         }
-    }
-
-    /// `scope` (RFC 8693, space-separated) or `scp` (a list, as some IdPs send).
-    private static func scopes(_ claims: [String: JSONValue]) -> String? {
-        if case .string(let scope)? = claims["scope"] { return scope }
-        if case .array(let list)? = claims["scp"] { return list.compactMap(\.stringValue).joined(separator: " ") }
-        return nil
-    }
-
-    /// A claim as a header value: strings as they are, numbers and booleans as text; nil for
-    /// anything holding CR, LF or NUL, or not a scalar.
-    private static func headerValue(_ value: JSONValue) -> String? {
-        let text: String
-        switch value {
-        case .string(let string): text = string
-        case .int(let number): text = String(number)
-        case .bool(let flag): text = flag ? "true" : "false"
-        default: return nil
-        }
-        // No control character but tab (RFC 9110 §5.5): CR and LF would split the field.
-        guard !text.utf8.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) else { return nil }
-        return text
     }
 
     /// `at+jwt` and `application/at+jwt` name one type (RFC 7515 §4.1.9), in any case.

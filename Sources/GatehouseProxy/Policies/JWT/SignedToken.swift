@@ -8,7 +8,7 @@ struct SignedToken {
     let header: [String: JSONValue]
     let payload: [UInt8]
 
-    static func verify(_ token: Substring, keys: [JWTKey], accepted: Set<JWTAlgorithm>) throws(JWTRefusal) -> SignedToken {
+    static func verify(_ token: Substring, keys: [JWTKey], accepted: Set<JWTAlgorithm>) throws(TokenRefusal) -> SignedToken {
         let utf8 = token.utf8
         guard let firstDot = utf8.firstIndex(of: UInt8(ascii: ".")) else { throw .malformed }
         let payloadStart = utf8.index(after: firstDot)

@@ -1,5 +1,7 @@
-/// Why a `jwt` policy refused a token: the 401's message, and the reason it is counted under.
-enum JWTRefusal: Error, Sendable, Equatable, CaseIterable {
+/// Why a token policy (`jwt`, `oauth2-introspection`) refused a token: the message, and the
+/// reason it is counted under. A refusal is a 401, except when the authorization server could
+/// not be asked (`unavailable`, `busy`): that is the gateway's trouble, a 503.
+enum TokenRefusal: Error, Sendable, Equatable, CaseIterable {
     case missing
     case tooLarge
     case malformed
@@ -16,6 +18,16 @@ enum JWTRefusal: Error, Sendable, Equatable, CaseIterable {
     case wrongType
     case claimNotAllowed
     case noConsumer
+    /// The authorization server says the token is not active (revoked, expired, unknown).
+    case inactive
+    /// The authorization server failed or timed out, or its breaker is open, and no answer for
+    /// the token was kept.
+    case unavailable
+    /// Too many tokens wait for a call to the authorization server.
+    case busy
+
+    /// Whether the answer is 503 (the token was not judged) rather than 401.
+    var isUnavailable: Bool { self == .unavailable || self == .busy }
 
     var reason: String {
         switch self {
@@ -35,6 +47,9 @@ enum JWTRefusal: Error, Sendable, Equatable, CaseIterable {
         case .wrongType: "type"
         case .claimNotAllowed: "claim"
         case .noConsumer: "no_consumer"
+        case .inactive: "inactive"
+        case .unavailable: "unavailable"
+        case .busy: "busy"
         }
     }
 
@@ -56,6 +71,9 @@ enum JWTRefusal: Error, Sendable, Equatable, CaseIterable {
         case .wrongType: "the token is not of the required type"
         case .claimNotAllowed: "a claim of the token does not have a required value"
         case .noConsumer: "the token names no known consumer"
+        case .inactive: "the token is not active (revoked, expired or unknown to the authorization server)"
+        case .unavailable: "the authorization server cannot check the token now"
+        case .busy: "too many token checks are waiting for the authorization server"
         }
     }
 }
