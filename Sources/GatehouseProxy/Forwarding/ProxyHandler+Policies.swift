@@ -45,24 +45,27 @@ extension ProxyHandler {
     }
 
     enum AuthenticationStep {
-        /// Refused: the 401 (or 503) is written.
+        /// Refused: the 401 (or 503, 429) is written.
         case answered
         case caller(Caller)
-        /// An authorization server must be asked about the token first.
-        case ask(IntrospectionPolicy, Substring, ConsumerDirectory.Digest)
+        /// An authorization server must be asked about the token, or a password checked, first.
+        case wait(AuthenticationWait)
     }
 
     /// Runs the route's authentication policies; answers 401 when none lets the request in, 503
     /// when a token could not be checked.
     func authenticate(
         _ head: HTTPRequestHead, _ chain: PolicyChain, query: inout Substring?, answerHeaders: [(String, String)], metrics: PolicyMetrics,
-        introspected: IntrospectionEndpoint.Verdict?
+        answers: AuthenticationAnswers
     ) -> AuthenticationStep {
-        switch AuthenticationDecision(chain, headers: head.headers, query: query, metrics: metrics, introspected: introspected) {
-        case .ask(let policy, let token, let key):
-            return .ask(policy, token, key)
-        case .refused(let message, _, _, _, unavailable: true):
+        switch AuthenticationDecision(chain, headers: head.headers, query: query, client: clientIP, metrics: metrics, answers: answers) {
+        case .wait(let wait):
+            return .wait(wait)
+        case .refused(let message, _, _, _, .serviceUnavailable):
             respondLocally(head, .serviceUnavailable, "auth_unavailable", message, headers: answerHeaders + [("retry-after", "1")])
+            return .answered
+        case .refused(let message, _, _, _, .tooManyRequests):
+            respondLocally(head, .tooManyRequests, "too_many_failures", message, headers: answerHeaders + [("retry-after", "60")])
             return .answered
         case .refused(let message, let challenges, _, _, _):
             metrics.authenticationFailures.wrappingIncrement(ordering: .relaxed)
@@ -85,13 +88,37 @@ extension ProxyHandler {
         }
     }
 
-    /// The authorization server answered for the request waiting on it: it goes on (or is
-    /// refused), then the parts the client sent meanwhile are taken in turn.
-    func resume(_ pending: PendingAuthentication, with verdict: IntrospectionEndpoint.Verdict) {
-        // The client went, or the connection failed, while the server was asked.
+    /// Starts what the request's authentication waits for; it resumes once the answer is in
+    /// (at once, when it already was).
+    func wait(for wait: AuthenticationWait, _ request: Admission, _ answers: AuthenticationAnswers) {
+        let pending = PendingAuthentication(request)
+        pendingAuthentication = pending
+        var answers = answers
+        switch wait {
+        case .introspection(let policy, let token, let key):
+            let answer = policy.endpoint.check(token, key: key, on: pool.eventLoop) { [self] verdict in
+                answers.introspected = verdict
+                self.resume(pending, answers)
+            }
+            guard let answer else { return }
+            pendingAuthentication = nil
+            answers.introspected = answer
+            admit(request, answers: answers)
+        case .password(let policy, let check):
+            policy.checker.check(check.password, against: check.stored, key: check.key, client: clientIP, on: pool.eventLoop) { [self] result in
+                answers.password = result
+                self.resume(pending, answers)
+            }
+        }
+    }
+
+    /// The answer came for the request waiting on it: it goes on (or is refused), then the parts
+    /// the client sent meanwhile are taken in turn.
+    func resume(_ pending: PendingAuthentication, _ answers: AuthenticationAnswers) {
+        // The client went, or the connection failed, while the answer was awaited.
         guard pendingAuthentication === pending, context != nil else { return }
         pendingAuthentication = nil
-        admit(pending.request, introspected: verdict)
+        admit(pending.request, answers: answers)
         answered(closing: false)
     }
 

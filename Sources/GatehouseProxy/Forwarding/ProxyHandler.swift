@@ -362,9 +362,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     /// Authenticates, authorizes and validates a routed request, then builds what goes upstream
-    /// and counts it with the limits. Where a token must be introspected and its answer is not
-    /// cached, the request waits (its later parts are held) and this runs again with the answer.
-    func admit(_ admission: Admission, introspected: IntrospectionEndpoint.Verdict? = nil) {
+    /// and counts it with the limits. Where a token must be introspected or a password checked,
+    /// the request waits (its later parts are held) and this runs again with the answer.
+    func admit(_ admission: Admission, answers: AuthenticationAnswers = AuthenticationAnswers()) {
         var request = admission
         let (head, config, found, route, hostHeader, path, trusted) =
             (request.head, request.config, request.found, request.route, request.hostHeader, request.path, request.trusted)
@@ -373,18 +373,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         var bodyCheck: RequestValidationPolicy?
         if let chain = route.policies {
             if chain.authenticates {
-                switch authenticate(head, chain, query: &request.query, answerHeaders: request.addedHeaders, metrics: config.policyMetrics, introspected: introspected) {
+                switch authenticate(head, chain, query: &request.query, answerHeaders: request.addedHeaders, metrics: config.policyMetrics, answers: answers)
+                {
                 case .answered: return
                 case .caller(let caller): consumer = caller
-                case .ask(let policy, let token, let key):
-                    let pending = PendingAuthentication(request)
-                    pendingAuthentication = pending
-                    let answer = policy.endpoint.check(token, key: key, on: pool.eventLoop) { [self] verdict in
-                        self.resume(pending, with: verdict)
-                    }
-                    guard let answer else { return }
-                    pendingAuthentication = nil
-                    return admit(request, introspected: answer)
+                case .wait(let wait): return self.wait(for: wait, request, answers)
                 }
             }
             if let acl = chain.acl {

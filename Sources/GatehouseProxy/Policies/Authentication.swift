@@ -13,28 +13,42 @@ struct Caller {
     let policy: String
 }
 
+/// What a request's authentication waits for: an authorization server's answer about its
+/// token, or the pool's check of its password.
+enum AuthenticationWait {
+    case introspection(IntrospectionPolicy, token: Substring, key: ConsumerDirectory.Digest)
+    case password(BasicAuthPolicy, BasicAuthPolicy.Check)
+}
+
+/// The answers a request waited for, given when its authentication is decided again.
+struct AuthenticationAnswers {
+    var introspected: IntrospectionEndpoint.Verdict?
+    var password: PasswordChecker.Result?
+}
+
 /// What a route's authentication policies decide for a request. Several on one route mean any
-/// one suffices: the first credential that verifies wins (key-auth, then jwt, then
+/// one suffices: the first credential that verifies wins (key-auth, jwt, basic-auth, then
 /// oauth2-introspection); with none, the anonymous consumer one of them offers; else a 401
-/// naming the first credential that was refused, or that none was sent. A token the
-/// authorization server could not judge is a 503, anonymous consumer or not: it is neither
-/// missing nor wrong. Pure: no I/O, so `explain` reaches the same decision; where an
-/// introspection answer is needed and not cached, the decision is `ask`, and it is made again
-/// once the answer is in (`introspected`).
+/// naming the first credential that was refused, or that none was sent. A credential that could
+/// not be checked (the authorization server down, the password pool full) is a 503, and a client
+/// that failed basic-auth too often a 429, anonymous consumer or not: those are neither missing
+/// nor wrong. Pure: no I/O, so `explain` reaches the same decision; where an introspection answer
+/// or a password check is needed, the decision is `wait`, and it is made again once the answer is
+/// in (`answers`).
 enum AuthenticationDecision {
     case caller(Caller)
-    /// `sent`: a credential was sent and refused (else none was). `unavailable`: the token could
-    /// not be checked (503).
-    case refused(message: String, challenges: [(String, String)], reasons: [(policy: String, reason: String)], sent: Bool, unavailable: Bool)
-    case ask(IntrospectionPolicy, token: Substring, key: ConsumerDirectory.Digest)
+    /// `sent`: a credential was sent and refused (else none was). `status`: 401, or 503 or 429
+    /// for a credential not judged.
+    case refused(message: String, challenges: [(String, String)], reasons: [(policy: String, reason: String)], sent: Bool, status: HTTPResponseStatus)
+    case wait(AuthenticationWait)
 
     static let bearerChallenge = ("www-authenticate", "Bearer realm=\"gatehouse\"")
     static let invalidTokenChallenge = ("www-authenticate", "Bearer realm=\"gatehouse\", error=\"invalid_token\"")
 
     /// - Parameter recording: false for `explain`: no cache, counter or key fetch is touched.
     init(
-        _ chain: PolicyChain, headers: HTTPHeaders, query: Substring?, metrics: PolicyMetrics, recording: Bool = true,
-        introspected: IntrospectionEndpoint.Verdict? = nil
+        _ chain: PolicyChain, headers: HTTPHeaders, query: Substring?, client: String, metrics: PolicyMetrics, recording: Bool = true,
+        answers: AuthenticationAnswers = AuthenticationAnswers()
     ) {
         var anonymous: Caller?
         var refusal: (message: String, challenge: (String, String))?
@@ -68,13 +82,38 @@ enum AuthenticationDecision {
                 if refusal == nil { refusal = (why.message, Self.invalidTokenChallenge) }
             }
         }
+        if let basicAuth = chain.basicAuth {
+            switch basicAuth.authenticate(headers: headers, client: client, checked: answers.password) {
+            case .identified(let consumer):
+                if recording { metrics.count(.basicAuth, answers.password == nil ? .remembered : .allowed) }
+                self = .caller(Caller(consumer: consumer, identified: true, token: nil, policy: basicAuth.name))
+                return
+            case .check(let check):
+                self = .wait(.password(basicAuth, check))
+                return
+            case .missing:
+                reasons.append((basicAuth.name, "no credentials"))
+                if anonymous == nil, let consumer = basicAuth.anonymous { anonymous = Caller(consumer: consumer, identified: false, token: nil, policy: basicAuth.name) }
+            case .refused(let why) where why == .throttled || why == .busy:
+                if recording { metrics.count(.basicAuth, why == .busy ? .busy : .throttled) }
+                reasons.append((basicAuth.name, why.message))
+                self = .refused(
+                    message: why.message, challenges: [], reasons: reasons, sent: true, status: why == .busy ? .serviceUnavailable : .tooManyRequests)
+                return
+            case .refused(let why):
+                if recording { metrics.count(.basicAuth, why == .malformed ? .malformed : .wrongPassword) }
+                reasons.append((basicAuth.name, why.message))
+                if anonymous == nil, let consumer = basicAuth.anonymous { anonymous = Caller(consumer: consumer, identified: false, token: nil, policy: basicAuth.name) }
+                if refusal == nil { refusal = (why.message, basicAuth.challenge) }
+            }
+        }
         if let introspection = chain.introspection {
-            switch introspected.map(introspection.outcome) ?? introspection.authenticate(headers: headers, query: query, recording: recording) {
+            switch answers.introspected.map(introspection.outcome) ?? introspection.authenticate(headers: headers, query: query, recording: recording) {
             case .verified(let claims, let consumer):
                 self = .caller(Caller(consumer: consumer, identified: true, token: claims, policy: introspection.name))
                 return
             case .ask(let token, let key):
-                self = .ask(introspection, token: token, key: key)
+                self = .wait(.introspection(introspection, token: token, key: key))
                 return
             case .missing:
                 reasons.append((introspection.name, "no token"))
@@ -84,7 +123,7 @@ enum AuthenticationDecision {
             case .refused(let why) where why.isUnavailable:
                 if recording { metrics.refused(why, by: .oauth2Introspection) }
                 reasons.append((introspection.name, why.message))
-                self = .refused(message: why.message, challenges: [], reasons: reasons, sent: true, unavailable: true)
+                self = .refused(message: why.message, challenges: [], reasons: reasons, sent: true, status: .serviceUnavailable)
                 return
             case .refused(let why):
                 if recording { metrics.refused(why, by: .oauth2Introspection) }
@@ -98,16 +137,20 @@ enum AuthenticationDecision {
         if let anonymous {
             self = .caller(anonymous)
         } else if let refusal {
-            self = .refused(message: refusal.message, challenges: [refusal.challenge], reasons: reasons, sent: true, unavailable: false)
+            self = .refused(message: refusal.message, challenges: [refusal.challenge], reasons: reasons, sent: true, status: .unauthorized)
         } else {
             let tokens = chain.jwt != nil || chain.introspection != nil
+            let schemes = (chain.keyAuth == nil ? 0 : 1) + (tokens ? 1 : 0) + (chain.basicAuth == nil ? 0 : 1)
             let message =
-                !tokens
-                ? chain.keyAuth?.missingKeyMessage ?? "no credential"
-                : chain.keyAuth == nil ? TokenRefusal.missing.message : "no credential: send an API key or a bearer token"
+                schemes > 1
+                ? "no credential: send \([chain.keyAuth.map { _ in "an API key" }, tokens ? "a bearer token" : nil, chain.basicAuth.map { _ in "a username and password" }].compactMap { $0 }.joined(separator: " or "))"
+                : tokens ? TokenRefusal.missing.message
+                : chain.basicAuth != nil ? "no credentials: send a username and password (HTTP Basic)" : chain.keyAuth?.missingKeyMessage ?? "no credential"
             // One challenge per scheme, built only for a refusal: a request that passes allocates none.
-            let challenges = (chain.keyAuth == nil ? [] : [KeyAuthPolicy.challenge]) + (tokens ? [Self.bearerChallenge] : [])
-            self = .refused(message: message, challenges: challenges, reasons: reasons, sent: false, unavailable: false)
+            let challenges =
+                (chain.keyAuth == nil ? [] : [KeyAuthPolicy.challenge]) + (tokens ? [Self.bearerChallenge] : [])
+                + (chain.basicAuth.map { [$0.challenge] } ?? [])
+            self = .refused(message: message, challenges: challenges, reasons: reasons, sent: false, status: .unauthorized)
         }
     }
 }

@@ -23,46 +23,35 @@ public final class CompiledConsumer: Sendable {
     }
 }
 
-/// Every key-auth credential of a snapshot, by the SHA-256 of its key: verifying a key is one
-/// hash and one dictionary lookup, with no I/O. Immutable; built once per snapshot.
+/// Every credential of a snapshot: key-auth ones by the SHA-256 of the key (verifying a key is
+/// one hash and one dictionary lookup, with no I/O), basic-auth ones by username. Immutable;
+/// built once per snapshot.
 final class ConsumerDirectory: Sendable {
     /// A SHA-256 digest as four words: hashing it for the dictionary costs next to nothing.
     struct Digest: Hashable, Sendable {
         let words: (UInt64, UInt64, UInt64, UInt64)
 
         init(_ digest: SHA256.Digest) {
-            words = digest.withUnsafeBytes { raw in
-                (
-                    raw.loadUnaligned(as: UInt64.self), raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
-                    raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self), raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self)
-                )
-            }
+            words = digest.withUnsafeBytes(Self.words)
         }
 
         /// From the hex form stored in credentials.
         init?(hex: String) {
-            let bytes = Array(hex.utf8)
-            guard bytes.count == 64 else { return nil }
-            var values: [UInt8] = []
-            values.reserveCapacity(32)
-            for index in stride(from: 0, to: 64, by: 2) {
-                guard let high = Self.nibble(bytes[index]), let low = Self.nibble(bytes[index + 1]) else { return nil }
-                values.append(high << 4 | low)
-            }
-            words = values.withUnsafeBytes { raw in
-                (
-                    raw.loadUnaligned(as: UInt64.self), raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
-                    raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self), raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self)
-                )
-            }
+            guard let bytes = Hex.decode(hex[...]), bytes.count == 32 else { return nil }
+            self.init(bytes: bytes)
         }
 
-        private static func nibble(_ byte: UInt8) -> UInt8? {
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-            default: nil
-            }
+        /// From 32 bytes (an HMAC-SHA256, say).
+        init(bytes: [UInt8]) {
+            precondition(bytes.count == 32, "a digest is 32 bytes")
+            words = bytes.withUnsafeBytes(Self.words)
+        }
+
+        private static func words(_ raw: UnsafeRawBufferPointer) -> (UInt64, UInt64, UInt64, UInt64) {
+            (
+                raw.loadUnaligned(as: UInt64.self), raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
+                raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self), raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self)
+            )
         }
 
         static func == (lhs: Digest, rhs: Digest) -> Bool {
@@ -76,6 +65,8 @@ final class ConsumerDirectory: Sendable {
     }
 
     private let byKey: [Digest: CompiledConsumer]
+    /// Every basic-auth credential, by username (unique across consumers).
+    private let byUsername: [String: (CompiledConsumer, StoredPassword)]
     let byName: [String: CompiledConsumer]
     let byID: [String: CompiledConsumer]
     private let byCustomID: [String: CompiledConsumer]
@@ -83,14 +74,19 @@ final class ConsumerDirectory: Sendable {
     init(_ consumers: [Consumer]) {
         var byKey: [Digest: CompiledConsumer] = [:]
         var byName: [String: CompiledConsumer] = [:]
+        var byUsername: [String: (CompiledConsumer, StoredPassword)] = [:]
         for consumer in consumers {
             let compiled = CompiledConsumer(consumer)
             byName[consumer.name] = compiled
             for credential in consumer.credentials {
-                if case .keyAuth(let hash) = credential.secret, let digest = Digest(hex: hash) { byKey[digest] = compiled }
+                switch credential.secret {
+                case .keyAuth(let hash): if let digest = Digest(hex: hash) { byKey[digest] = compiled }
+                case .basicAuth(let username, let hash): if let stored = StoredPassword(hash) { byUsername[username] = (compiled, stored) }
+                }
             }
         }
         self.byKey = byKey
+        self.byUsername = byUsername
         self.byName = byName
         byID = Dictionary(byName.values.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         byCustomID = Dictionary(byName.values.compactMap { consumer in consumer.customID.map { ($0, consumer) } }, uniquingKeysWith: { a, _ in a })
@@ -99,6 +95,11 @@ final class ConsumerDirectory: Sendable {
     /// The consumer a token's claim names: by `custom_id` (an IdP's user id), else by name.
     func byCustomIDOrName(_ value: String) -> CompiledConsumer? {
         byCustomID[value] ?? byName[value]
+    }
+
+    /// The consumer with this basic-auth username, and its stored password.
+    func password(ofUsername username: Substring) -> (CompiledConsumer, StoredPassword)? {
+        byUsername[String(username)]
     }
 
     /// The consumer whose key this is, if any.

@@ -30,6 +30,11 @@ final class LocalCounters: Sendable {
         }
     }
 
+    /// The count of `key` in window `windowID`, without counting.
+    func count(_ key: String, windowID: Int64) -> Int {
+        window.withLockedValue { window in window.id == windowID ? window.counts[key] ?? 0 : 0 }
+    }
+
     /// Takes back one count of `key` in window `windowID` (a request another limit refused);
     /// nothing once that window is over.
     func decrement(_ key: String, windowID: Int64) {

@@ -11,6 +11,7 @@ public final class PolicyChain: Sendable {
     let keyAuth: KeyAuthPolicy?
     let jwt: JWTPolicy?
     let introspection: IntrospectionPolicy?
+    let basicAuth: BasicAuthPolicy?
     let acl: ACLPolicy?
     let validation: RequestValidationPolicy?
     let requestTransform: RequestTransformPolicy?
@@ -40,7 +41,7 @@ public final class PolicyChain: Sendable {
 
     init(
         cors: CORSPolicy?, ipRestriction: IPRestrictionPolicy?, keyAuth: KeyAuthPolicy?, jwt: JWTPolicy?, introspection: IntrospectionPolicy?,
-        acl: ACLPolicy?,
+        basicAuth: BasicAuthPolicy?, acl: ACLPolicy?,
         validation: RequestValidationPolicy?, limits: [LimitPolicy], consumerLimits: [String: [LimitPolicy]],
         requestTransform: RequestTransformPolicy?, responseTransform: ResponseTransformPolicy?, described: [Step],
         consumerDescribed: [String: [Step]]
@@ -50,28 +51,30 @@ public final class PolicyChain: Sendable {
         self.keyAuth = keyAuth
         self.jwt = jwt
         self.introspection = introspection
+        self.basicAuth = basicAuth
         self.acl = acl
         self.validation = validation
         self.requestTransform = requestTransform
         self.responseTransform = responseTransform
-        let identity = keyAuth == nil && jwt == nil && introspection == nil ? [] : KeyAuthPolicy.identityHeaders
+        let identity = keyAuth == nil && jwt == nil && introspection == nil && basicAuth == nil ? [] : KeyAuthPolicy.identityHeaders
+        let basicHidden = basicAuth?.hideCredentials == true ? ["authorization"] : []
         let own = Array(
             Set(
-                identity + (keyAuth?.ownHeaders ?? []) + (jwt?.ownHeaders ?? []) + (introspection?.ownHeaders ?? [])
+                identity + (keyAuth?.ownHeaders ?? []) + (jwt?.ownHeaders ?? []) + (introspection?.ownHeaders ?? []) + basicHidden
                     + (acl != nil ? [ACLPolicy.groupsHeader] : [])
                     + (requestTransform?.headers.replaced ?? [])))
         droppedUntrusted = ProxyHandler.replacedWithHost + own
         droppedTrusted = ProxyHandler.replacedWhenTrusted + own
         hiddenKeys =
             (keyAuth?.ownHeaders ?? []) + (jwt.map { $0.hideCredentials ? [$0.location.header] : [] } ?? [])
-            + (introspection.map { $0.hideCredentials ? [$0.location.header] : [] } ?? [])
+            + (introspection.map { $0.hideCredentials ? [$0.location.header] : [] } ?? []) + basicHidden
         self.limits = limits
         self.consumerLimits = consumerLimits
         self.described = described
         self.consumerDescribed = consumerDescribed
     }
 
-    var authenticates: Bool { keyAuth != nil || jwt != nil || introspection != nil }
+    var authenticates: Bool { keyAuth != nil || jwt != nil || introspection != nil || basicAuth != nil }
 
     func dropped(trusted: Bool) -> FieldNameSet { trusted ? droppedTrusted : droppedUntrusted }
 

@@ -19,6 +19,7 @@ struct PolicyCompiler {
         case keyAuth(KeyAuthPolicy)
         case jwt(JWTPolicy)
         case introspection(IntrospectionPolicy)
+        case basicAuth(BasicAuthPolicy)
         case limit(LimitPolicy)
         case validation(RequestValidationPolicy)
         case ipRestriction(IPRestrictionPolicy)
@@ -65,6 +66,8 @@ struct PolicyCompiler {
         let jwt = try jwtSource.map { policy throws(ConfigCompiler.Rejection) in try jwtPolicy(policy) }
         let introspectionSource = pick(.oauth2Introspection, consumer: nil)
         let introspection = try introspectionSource.map { policy throws(ConfigCompiler.Rejection) in try introspectionPolicy(policy) }
+        let basicAuthSource = pick(.basicAuth, consumer: nil)
+        let basicAuth = try basicAuthSource.map { policy throws(ConfigCompiler.Rejection) in try basicAuthPolicy(policy) }
         let validationSource = pick(.requestValidation, consumer: nil)
         let validation = try validationSource.map { policy throws(ConfigCompiler.Rejection) in try validationPolicy(policy) }
         let ipSource = pick(.ipRestriction, consumer: nil)
@@ -72,7 +75,7 @@ struct PolicyCompiler {
         let requestTransformSource = pick(.requestTransformer, consumer: nil)
         let responseTransformSource = pick(.responseTransformer, consumer: nil)
         // Fail closed: an acl with nobody identified before it could only refuse everyone or no one.
-        if let aclSource, keyAuthSource == nil, jwtSource == nil, introspectionSource == nil {
+        if let aclSource, keyAuthSource == nil, jwtSource == nil, introspectionSource == nil, basicAuthSource == nil {
             throw ConfigCompiler.Rejection(description: "policy '\(aclSource.name)' (acl) runs on a route without an authentication policy")
         }
         let ipRestriction = ipSource.map { policy in
@@ -93,7 +96,7 @@ struct PolicyCompiler {
                 ResponseTransformPolicy(name: policy.name, config: policy.config)
             }
         }
-        let beforeLimits = [corsSource, ipSource, keyAuthSource, jwtSource, introspectionSource, aclSource, validationSource].compactMap { $0 }
+        let beforeLimits = [corsSource, ipSource, keyAuthSource, jwtSource, basicAuthSource, introspectionSource, aclSource, validationSource].compactMap { $0 }
         let afterLimits = [requestTransformSource, responseTransformSource].compactMap { $0 }
         let limitTypes = PolicyType.allCases.filter(\.isConsumerScopable).sorted { $0.phase < $1.phase }
         func limitPolicies(consumer: String?) -> [Policy] { limitTypes.flatMap { pickAll($0, consumer: consumer) } }
@@ -110,7 +113,8 @@ struct PolicyCompiler {
         let limits = try defaultPolicies.map { policy throws(ConfigCompiler.Rejection) in try limitPolicy(policy) }
         if beforeLimits.isEmpty, afterLimits.isEmpty, limits.isEmpty, consumerLimits.isEmpty { return nil }
         return PolicyChain(
-            cors: cors, ipRestriction: ipRestriction, keyAuth: keyAuth, jwt: jwt, introspection: introspection, acl: acl, validation: validation, limits: limits,
+            cors: cors, ipRestriction: ipRestriction, keyAuth: keyAuth, jwt: jwt, introspection: introspection, basicAuth: basicAuth,
+            acl: acl, validation: validation, limits: limits,
             consumerLimits: consumerLimits, requestTransform: requestTransform, responseTransform: responseTransform,
             described: (beforeLimits + defaultPolicies + afterLimits).map(Self.step), consumerDescribed: consumerDescribed)
     }
@@ -188,6 +192,17 @@ struct PolicyCompiler {
             judge: IntrospectionPolicy.judge(ClaimRules(policy.config)))
         let compiled = IntrospectionPolicy(name: policy.name, config: policy.config, consumers: consumers, endpoint: endpoint, metrics: state.metrics)
         built[policy.id] = .introspection(compiled)
+        return compiled
+    }
+
+    private mutating func basicAuthPolicy(_ policy: Policy) throws(ConfigCompiler.Rejection) -> BasicAuthPolicy {
+        if case .basicAuth(let built)? = built[policy.id] { return built }
+        if let anonymous = policy.config["anonymous"]?.stringValue, consumers.byName[anonymous] == nil {
+            throw ConfigCompiler.Rejection(description: "policy '\(policy.name)': anonymous consumer '\(anonymous)' does not exist")
+        }
+        let checker = state.passwordChecker("\(policy.id):\(Self.hash(policy.config).prefix(16))", config: policy.config)
+        let compiled = BasicAuthPolicy(name: policy.name, config: policy.config, consumers: consumers, checker: checker)
+        built[policy.id] = .basicAuth(compiled)
         return compiled
     }
 

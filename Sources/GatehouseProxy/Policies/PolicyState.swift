@@ -61,10 +61,36 @@ public final class PolicyState: Sendable {
         }
     }
 
-    /// `/metrics`: the policies' counters, and the breaker of each introspection policy served.
+    private let checkers = NIOLockedValueBox<[String: WeakChecker]>([:])
+
+    private struct WeakChecker {
+        weak var checker: PasswordChecker?
+    }
+
+    /// The password checker of the `basic-auth` policy `identity` (its id and config hash): its
+    /// remembered successes and failure counts outlive a snapshot that keeps the policy as it is.
+    func passwordChecker(_ identity: String, config: JSONValue) -> PasswordChecker {
+        checkers.withLockedValue { checkers in
+            if let existing = checkers[identity]?.checker { return existing }
+            checkers = checkers.filter { $0.value.checker != nil }
+            let created = PasswordChecker(
+                cacheTTL: (config["cache_ttl"]?.stringValue.flatMap(Duration.init(configText:)) ?? .seconds(60)).milliseconds,
+                cacheSize: config["cache_size"]?.intValue ?? 10_000, failuresPerMinute: config["failures_per_minute"]?.intValue ?? 10, now: now)
+            checkers[identity] = WeakChecker(checker: created)
+            return created
+        }
+    }
+
+    /// Password checks of every basic-auth policy waiting for the pool or on it.
+    var passwordChecksPending: Int { checkers.withLockedValue { $0.values.compactMap(\.checker) }.reduce(0) { $0 + $1.pending } }
+
+    /// `/metrics`: the policies' counters, the breaker of each introspection policy served, and
+    /// the password checks pending.
     public var prometheusText: String {
         let breakers = endpoints.withLockedValue { $0.values.compactMap(\.endpoint) }.sorted { $0.settings.policy < $1.settings.policy }
         return metrics.prometheusText
+            + "# HELP gatehouse_basic_auth_checks_pending Password checks waiting for the password pool or on it.\n"
+            + "# TYPE gatehouse_basic_auth_checks_pending gauge\ngatehouse_basic_auth_checks_pending \(passwordChecksPending)\n"
             + "# HELP gatehouse_introspection_breaker_state The breaker of each oauth2-introspection policy: 0 closed, 1 open, 2 half-open.\n"
             + "# TYPE gatehouse_introspection_breaker_state gauge\n"
             + breakers.map { "gatehouse_introspection_breaker_state{policy=\"\($0.settings.policy)\"} \($0.breakerGauge)\n" }.joined()

@@ -128,21 +128,27 @@ public enum Explainer {
         }
         if chain.authenticates {
             let result: JSONValue
-            switch AuthenticationDecision(chain, headers: headers, query: target.query, metrics: PolicyMetrics(), recording: false) {
-            case .refused(let message, _, let reasons, let sent, let unavailable):
+            switch AuthenticationDecision(chain, headers: headers, query: target.query, client: "", metrics: PolicyMetrics(), recording: false) {
+            case .refused(let message, _, let reasons, let sent, let code):
                 let tried: [JSONValue] = reasons.map { ["policy": .string($0.policy), "reason": .string($0.reason)] }
-                let status: JSONValue = unavailable ? 503 : 401
+                let status = JSONValue.int(Int(code.code))
                 result = [
-                    "outcome": .string(unavailable ? "unavailable" : sent ? "invalid" : "missing"), "status": status, "reason": .string(message),
-                    "policies": .array(tried),
+                    "outcome": .string(code != .unauthorized ? "not_checked" : sent ? "invalid" : "missing"), "status": status,
+                    "reason": .string(message), "policies": .array(tried),
                 ]
                 if !refused { answer = ["status": status, "reason": .string("authentication: \(message)")] }
                 refused = true
-            case .ask(let policy, _, _):
-                // explain never calls an authorization server: it says what the gateway would do.
+            // explain never calls an authorization server nor checks a password: it says what the
+            // gateway would do.
+            case .wait(.introspection(let policy, _, _)):
                 result = [
-                    "outcome": "ask", "policy": .string(policy.name),
+                    "outcome": "would_ask", "policy": .string(policy.name),
                     "reason": "no answer for this token is cached: the gateway would ask the authorization server, and the request would wait for its answer",
+                ]
+            case .wait(.password(let policy, _)):
+                result = [
+                    "outcome": "would_check", "policy": .string(policy.name),
+                    "reason": "the password would be checked against the stored hash (explain does not check passwords)",
                 ]
             case .caller(let caller):
                 consumerID = caller.consumer?.id
@@ -157,7 +163,7 @@ public enum Explainer {
             }
             out["authentication"] = result
         }
-        let consumer = consumerID.flatMap { id in (chain.keyAuth?.consumers ?? chain.jwt?.consumers ?? chain.introspection?.consumers)?.byID[id] }
+        let consumer = consumerID.flatMap { id in (chain.keyAuth?.consumers ?? chain.jwt?.consumers ?? chain.introspection?.consumers ?? chain.basicAuth?.consumers)?.byID[id] }
         if let acl = chain.acl {
             let decision = acl.decide(consumer)
             var fields: [String: JSONValue] = [

@@ -87,6 +87,14 @@ public final class PolicyMetrics: Sendable {
         case valueMissing
         /// A transform value that would hold CR, LF, NUL or another control character.
         case valueRefused
+        /// basic-auth: a pair checked good within `cache_ttl` (no derivation).
+        case remembered
+        case wrongPassword
+        case malformed
+        /// basic-auth: the client failed too often this minute (429, no derivation).
+        case throttled
+        /// basic-auth: too many password checks wait (503).
+        case busy
 
         var label: String {
             switch self {
@@ -100,17 +108,24 @@ public final class PolicyMetrics: Sendable {
             case .applied: "applied"
             case .valueMissing: "value_missing"
             case .valueRefused: "value_refused"
+            case .remembered: "remembered"
+            case .wrongPassword: "wrong_password"
+            case .malformed: "malformed"
+            case .throttled: "throttled"
+            case .busy: "busy"
             }
         }
     }
 
-    static let decisionTypes: [PolicyType] = [.ipRestriction, .acl, .requestTransformer, .responseTransformer]
+    static let decisionTypes: [PolicyType] = [.ipRestriction, .acl, .requestTransformer, .responseTransformer, .basicAuth]
     /// The pairs that can happen, in the order `/metrics` lists them.
     static let decisionPairs: [(PolicyType, Reason)] = [
         (.ipRestriction, .allowed), (.ipRestriction, .addressDenied), (.ipRestriction, .addressNotAllowed), (.ipRestriction, .addressUnreadable),
         (.acl, .allowed), (.acl, .noConsumer), (.acl, .groupNotAllowed), (.acl, .groupDenied),
         (.requestTransformer, .applied), (.requestTransformer, .valueMissing), (.requestTransformer, .valueRefused),
         (.responseTransformer, .applied), (.responseTransformer, .valueMissing), (.responseTransformer, .valueRefused),
+        (.basicAuth, .allowed), (.basicAuth, .remembered), (.basicAuth, .wrongPassword), (.basicAuth, .malformed), (.basicAuth, .throttled),
+        (.basicAuth, .busy),
     ]
     private let decisions = (0..<(decisionTypes.count * Reason.allCases.count)).map { _ in ManagedAtomic(0) }
 
@@ -169,7 +184,7 @@ public final class PolicyMetrics: Sendable {
             + "# TYPE gatehouse_token_cache_total counter\n"
             + "gatehouse_token_cache_total{result=\"hit\"} \(tokenCacheHits.load(ordering: .relaxed))\n"
             + "gatehouse_token_cache_total{result=\"miss\"} \(tokenCacheMisses.load(ordering: .relaxed))\n"
-            + "# HELP gatehouse_policy_decisions_total What ip-restriction, acl and transformer policies decided, by type and reason.\n"
+            + "# HELP gatehouse_policy_decisions_total What ip-restriction, acl, transformer and basic-auth policies decided, by type and reason.\n"
             + "# TYPE gatehouse_policy_decisions_total counter\n"
             + Self.decisionPairs.map { type, reason in
                 "gatehouse_policy_decisions_total{type=\"\(type.rawValue)\",reason=\"\(reason.label)\"} \(decisions(type, reason))\n"
