@@ -63,8 +63,11 @@ import Testing
         let policy = try Self.policy(idp: idp, cooldown: "1h", refresh: "1h")
         try await waitUntil("the first fetch") { refusal(Self.token(kid: "one"), policy) == nil }
         #expect(idp.documentRequests == 1)
-        for index in 0..<1_000 { #expect(refusal(Self.token(kid: "random-\(index)"), policy) == .unknownKey) }
-        // The first unknown kid came within the cool-down of the first fetch: nothing is due.
+        for index in 0..<1_000 {
+            #expect(refusal(Self.token(kid: "random-\(index)"), policy) == .unknownKey)
+            // The first unknown kid came within the cool-down of the first fetch: no refetch.
+            #expect(policy.jwks?.refetch({}) == false)
+        }
         #expect(policy.jwks?.fetchDue == false)
         #expect(idp.documentRequests == 1)
     }
@@ -105,5 +108,38 @@ import Testing
         idp.setDocument(Self.set([.object(privateKey), ["kty": "oct", "k": "c2VjcmV0", "alg": "HS256"], F.rsaJWK(F.otherRSA, kid: "two")]))
         try await waitUntil("the new set") { refusal(Self.token(kid: "two", key: F.otherRSA), policy) == nil }
         #expect(refusal(Self.token(kid: "bad"), policy) == .unknownKey)
+    }
+
+    @Test func aTokenOfAKeyPublishedAMomentAgoWaitsForTheRefetchAndPasses() async throws {
+        // The provider signs with a new key as soon as it publishes it: the request that brings
+        // its first token waits for the set to be fetched again instead of failing.
+        let idp = try await TestUpstream.start()
+        let upstream = try await TestUpstream.start()
+        idp.setDocument(Self.set([F.rsaJWK(kid: "one")]))
+        let clock = TestWallClock()
+        clock.advance(by: F.now * 1000 - clock.now)
+        let proxy = try await ProxyHarness.start(policies: clock.policyState())
+        let config: JSONValue = [
+            "algorithms": ["RS256"], "jwks_uri": .string("http://\(idp.target)/document"), "jwks_refetch_cooldown": "1s",
+            "jwks_refresh_min": "1h", "jwks_refresh_max": "1h",
+        ]
+        #expect(
+            try proxy.apply(
+                version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]],
+                routes: [["name": "api", "paths": ["/api"], "upstream": "u"]], policies: [["name": "jwt", "type": "jwt", "config": config]])
+                == nil)
+        func get(_ token: String) async throws -> Int {
+            try await httpRequest(port: proxy.port, .GET, "/api", headers: [("authorization", "Bearer " + token)]).status
+        }
+        // The first request may come before the first fetch ends: it waits for that one.
+        #expect(try await get(Self.token(kid: "one")) == 200)
+        idp.setDocument(Self.set([F.rsaJWK(kid: "one"), F.rsaJWK(F.otherRSA, kid: "two")]))
+        let source = try #require(proxy.active.load()?.routes.all.first?.policies?.jwt?.jwks)
+        try await waitUntil("the cool-down after the first fetch") { source.fetchDue == false && source.refetchAllowed }
+        #expect(try await get(Self.token(kid: "two", key: F.otherRSA)) == 200)
+        #expect(idp.documentRequests == 2)
+        // Within the cool-down an unknown kid is refused at once, with no fetch.
+        #expect(try await get(Self.token(kid: "three", key: F.otherRSA)) == 401)
+        #expect(idp.documentRequests == 2)
     }
 }

@@ -104,6 +104,16 @@ extension ProxyHandler {
             pendingAuthentication = nil
             answers.introspected = answer
             admit(request, answers: answers)
+        case .keys(_, let source):
+            let loop = pool.eventLoop
+            let waiting = NIOLoopBound((self, pending), eventLoop: loop)
+            answers.keysRefetched = true
+            let refetching = source.refetch { [answers] in
+                loop.execute { waiting.value.0.resume(waiting.value.1, answers) }
+            }
+            guard !refetching else { return }
+            pendingAuthentication = nil
+            admit(request, answers: answers)
         case .password(let policy, let check):
             policy.checker.check(check.password, against: check.stored, key: check.key, client: clientIP, on: pool.eventLoop) { [self] result in
                 answers.password = result

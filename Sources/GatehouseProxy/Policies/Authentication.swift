@@ -18,12 +18,16 @@ struct Caller {
 enum AuthenticationWait {
     case introspection(IntrospectionPolicy, token: Substring, key: ConsumerDirectory.Digest)
     case password(BasicAuthPolicy, BasicAuthPolicy.Check)
+    /// A token named a `kid` the policy's key set lacks: the set is fetched again first.
+    case keys(JWTPolicy, JWKSSource)
 }
 
 /// The answers a request waited for, given when its authentication is decided again.
 struct AuthenticationAnswers {
     var introspected: IntrospectionEndpoint.Verdict?
     var password: PasswordChecker.Result?
+    /// The key set was fetched again for this request (or could not be): an unknown `kid` is refused.
+    var keysRefetched = false
 }
 
 /// What a route's authentication policies decide for a request. Several on one route mean any
@@ -75,6 +79,9 @@ enum AuthenticationDecision {
             case .missing:
                 reasons.append((jwt.name, "no token"))
                 if anonymous == nil, let consumer = jwt.anonymous { anonymous = Caller(consumer: consumer, identified: false, token: nil, policy: jwt.name) }
+            case .refused(.unknownKey) where !answers.keysRefetched && jwt.jwks != nil:
+                self = .wait(.keys(jwt, jwt.jwks!))
+                return
             case .refused(let why):
                 if recording { metrics.refused(why, by: .jwt) }
                 reasons.append((jwt.name, why.message))

@@ -145,6 +145,11 @@ public enum Explainer {
                     "outcome": "would_ask", "policy": .string(policy.name),
                     "reason": "no answer for this token is cached: the gateway would ask the authorization server, and the request would wait for its answer",
                 ]
+            case .wait(.keys(let policy, _)):
+                result = [
+                    "outcome": "would_fetch_keys", "policy": .string(policy.name),
+                    "reason": "the token names a key the policy's key set lacks: the gateway would fetch the set again (at most once per cool-down) before deciding",
+                ]
             case .wait(.password(let policy, _)):
                 result = [
                     "outcome": "would_check", "policy": .string(policy.name),

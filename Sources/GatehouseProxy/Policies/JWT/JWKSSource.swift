@@ -8,9 +8,11 @@ import FoundationNetworking
 #endif
 
 /// The keys an identity provider publishes at a `jwks_uri`, fetched in the background (never
-/// on a request): again when the answer's `Cache-Control: max-age` runs out (within the policy's
-/// bounds), at once when a token names an unknown `kid` but at most once per cool-down (so a
-/// flood of random `kid`s makes one fetch), and while the provider cannot be reached the last good
+/// on an event loop): again when the answer's `Cache-Control: max-age` runs out (within the
+/// policy's bounds), at once when a token names an unknown `kid` but at most once per cool-down
+/// (so a flood of random `kid`s makes one fetch; the requests that came during it wait for it,
+/// so a provider that signs with a new key as soon as it publishes it costs no failed request),
+/// and while the provider cannot be reached the last good
 /// set is kept for `jwks_keep_stale`. Keys it cannot use are skipped and logged; keys the provider
 /// removed stop being trusted with the next fetch. One per URL and settings per data plane,
 /// shared by the snapshots that hold the policy (`PolicyState`); it stops fetching once none
@@ -50,18 +52,24 @@ final class JWKSSource: Sendable {
         var lastAttempt: ContinuousClock.Instant?
         var nextFetch: ContinuousClock.Instant
         var fetching = false
+        /// Called when the fetch under way ends (`refetch`).
+        var waiters: [@Sendable () -> Void] = []
     }
 
     let settings: Settings
     private let logger: Logger
     private let state: NIOLockedValueBox<State>
     private let clock = ContinuousClock()
+    private let fetches: Bool
+    /// Requests that may wait for one refetch; past this they are refused at once.
+    static let maxWaiters = 10_000
 
     /// - Parameter fetching: false for a source that never fetches (`explain`'s compiles).
     init(_ settings: Settings, logger: Logger, fetching: Bool = true) {
         self.settings = settings
         self.logger = logger
         state = NIOLockedValueBox(State(nextFetch: ContinuousClock.now))
+        fetches = fetching
         if fetching { Self.keepFresh(self) }
     }
 
@@ -77,12 +85,31 @@ final class JWKSSource: Sendable {
         }
     }
 
-    /// A token named a `kid` the set lacks: fetch again, unless one was tried within the cool-down.
-    func sawUnknownKey() {
-        state.withLockedValue { state in
-            if let attempt = state.lastAttempt, clock.now - attempt < settings.cooldown { return }
-            state.nextFetch = clock.now
+    /// A token named a `kid` the set lacks: fetch again now, unless one was tried within the
+    /// cool-down, and call `done` when that fetch (or the one under way) ends. Returns false,
+    /// and never calls `done`, when no fetch will come.
+    func refetch(_ done: @escaping @Sendable () -> Void) -> Bool {
+        guard fetches else { return false }
+        let starts: Bool? = state.withLockedValue { state in
+            guard state.waiters.count < Self.maxWaiters else { return nil }
+            var starts = false
+            if !state.fetching {
+                if let attempt = state.lastAttempt, clock.now - attempt < settings.cooldown { return nil }
+                state.fetching = true
+                state.lastAttempt = clock.now
+                starts = true
+            }
+            state.waiters.append(done)
+            return starts
         }
+        guard let starts else { return false }
+        if starts { Task.detached { [self] in await self.fetch() } }
+        return true
+    }
+
+    /// Whether `refetch` would start a fetch now (its cool-down passed).
+    var refetchAllowed: Bool {
+        state.withLockedValue { state in !state.fetching && state.lastAttempt.map { clock.now - $0 >= settings.cooldown } ?? true }
     }
 
     /// Whether a fetch would start now (for tests: a flood of unknown `kid`s within the cool-down
@@ -112,7 +139,8 @@ final class JWKSSource: Sendable {
 
     private func fetch() async {
         let outcome = await Self.download(settings)
-        state.withLockedValue { state in
+        let waiters = state.withLockedValue { state in
+            defer { state.waiters = [] }
             state.fetching = false
             switch outcome {
             case .success(let (keys, maxAge)):
@@ -125,7 +153,9 @@ final class JWKSSource: Sendable {
                 // Try again soon, never faster than the cool-down.
                 state.nextFetch = clock.now + max(settings.cooldown, .seconds(1))
             }
+            return state.waiters
         }
+        for waiter in waiters { waiter() }
         switch outcome {
         case .success(let (keys, _)): logger.debug("jwks fetched", metadata: ["url": "\(settings.url)", "keys": "\(keys.count)"])
         case .failure(let error):

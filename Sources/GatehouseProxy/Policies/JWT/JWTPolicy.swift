@@ -101,7 +101,6 @@ final class JWTPolicy: Sendable {
             if recording { cache.store(key, .init(usableUntil: until, generation: published?.generation ?? 0, claims: claims)) }
             return outcome(claims)
         } catch {
-            if recording, error == .unknownKey { jwks?.sawUnknownKey() }
             return .refused(error)
         }
     }
