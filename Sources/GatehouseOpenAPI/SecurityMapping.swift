@@ -1,19 +1,28 @@
 import GatehouseModel
 
 /// What an operation's security requirements become: a `key-auth` policy with the API key
-/// names of its `apiKey` schemes, or no authentication (`security: []`, none declared, or an
-/// empty alternative `{}`). Nothing is dropped silently: every requirement that cannot be
-/// enforced (an AND of schemes, a cookie key, a scheme type no policy checks yet) is a warning
-/// at the pointer where the requirement is written.
+/// names of its `apiKey` schemes and a `basic-auth` policy for HTTP basic (either suffices, as
+/// alternatives do), or no authentication (`security: []`, none declared, or an empty
+/// alternative `{}`). Nothing is dropped silently: every requirement that cannot be enforced (an
+/// AND of schemes, a cookie key, bearer tokens, whose keys or server the spec does not name) is a
+/// warning at the pointer where the requirement is written.
 struct SecurityMapping: Sendable, Equatable {
-    /// Header or query parameter names for `key-auth`; nil for no authentication.
+    /// Header or query parameter names for `key-auth`; nil for none.
     var keyNames: [String]?
     /// The subset of `keyNames` sent as headers (for derived CORS).
     var headerKeyNames: [String]
+    /// An alternative is HTTP basic: a `basic-auth` policy.
+    var basic = false
     /// Warnings, and errors where the spec names a scheme it does not define.
     var warnings: [ImportProblem]
 
     static let none = SecurityMapping(keyNames: nil, headerKeyNames: [], warnings: [])
+
+    /// What a scheme maps to.
+    private enum Mapped {
+        case key(String, inHeader: Bool)
+        case basic
+    }
 
     static func map(_ requirement: (value: JSONValue, pointer: JSONPointer)?, in spec: SpecDocument) -> SecurityMapping {
         guard let (value, pointer) = requirement else { return .none }
@@ -23,6 +32,7 @@ struct SecurityMapping: Sendable, Equatable {
         if alternatives.isEmpty { return .none }
         var names: [String] = []
         var headerNames: [String] = []
+        var basic = false
         var unmapped: [(JSONPointer, String)] = []
         var invalid: [ImportProblem] = []
         for (index, alternative) in alternatives.enumerated() {
@@ -41,24 +51,25 @@ struct SecurityMapping: Sendable, Equatable {
             switch scheme(named: name, in: spec) {
             case .failure(let refusal) where refusal.invalidSpec: invalid.append(spec.problem(at.appending(name), refusal.reason))
             case .failure(let refusal): unmapped.append((at.appending(name), refusal.reason))
-            case .success(let (key, inHeader)):
+            case .success(.key(let key, let inHeader)):
                 if !names.contains(key) { names.append(key) }
                 if inHeader, !headerNames.contains(key) { headerNames.append(key) }
+            case .success(.basic):
+                basic = true
             }
         }
+        let admitted = (names.isEmpty ? [] : ["an API key (\(names.joined(separator: ", ")))"]) + (basic ? ["HTTP basic credentials"] : [])
         var warnings: [ImportProblem] = []
         for (at, reason) in unmapped {
-            let consequence =
-                names.isEmpty
-                ? "served WITHOUT authentication" : "only callers with an API key (\(names.joined(separator: ", "))) are let in"
+            let consequence = admitted.isEmpty ? "served WITHOUT authentication" : "only callers with \(admitted.joined(separator: " or ")) are let in"
             warnings.append(spec.problem(at, "not enforced: \(reason); \(consequence)", .warning))
         }
-        return SecurityMapping(keyNames: names.isEmpty ? nil : names, headerKeyNames: headerNames, warnings: invalid + warnings)
+        return SecurityMapping(keyNames: names.isEmpty ? nil : names, headerKeyNames: headerNames, basic: basic, warnings: invalid + warnings)
     }
 
-    /// The key name of an `apiKey` scheme in a header or the query, and whether it is a header;
-    /// otherwise why the scheme cannot be enforced.
-    private static func scheme(named name: String, in spec: SpecDocument) -> Result<(String, Bool), Refusal> {
+    /// The key name of an `apiKey` scheme in a header or the query, and whether it is a header,
+    /// or HTTP basic; otherwise why the scheme cannot be enforced.
+    private static func scheme(named name: String, in spec: SpecDocument) -> Result<Mapped, Refusal> {
         let container = spec.flavor == .swagger2 ? ["securityDefinitions"] : ["components", "securitySchemes"]
         let pointer = JSONPointer(tokens: container + [name])
         guard let raw = spec.value(at: pointer), let scheme = try? spec.resolved(raw, at: pointer).value else {
@@ -71,20 +82,18 @@ struct SecurityMapping: Sendable, Equatable {
                 return .failure("apiKey scheme '\(name)' has no valid name")
             }
             switch scheme["in"]?.stringValue {
-            case "header": return .success((key.lowercased(), true))
-            case "query": return .success((key.lowercased(), false))
+            case "header": return .success(.key(key.lowercased(), inHeader: true))
+            case "query": return .success(.key(key.lowercased(), inHeader: false))
             default: return .failure("apiKey scheme '\(name)' is sent in a cookie; key-auth reads headers and query parameters")
             }
         case "basic":
-            return .failure("scheme '\(name)' is HTTP basic; no basic-auth policy is enforced in this release")
-        case "http":
-            let kind = scheme["scheme"]?.stringValue?.lowercased() ?? ""
+            return .success(.basic)
+        case "http" where scheme["scheme"]?.stringValue?.lowercased() == "basic":
+            return .success(.basic)
+        case "http", "oauth2", "openIdConnect":
+            let what = type == "http" ? "HTTP \(scheme["scheme"]?.stringValue?.lowercased() ?? "")" : type
             return .failure(
-                kind == "basic"
-                    ? "scheme '\(name)' is HTTP basic; no basic-auth policy is enforced in this release"
-                    : "scheme '\(name)' is HTTP \(kind); no jwt or oauth2-introspection policy is enforced in this release")
-        case "oauth2", "openIdConnect":
-            return .failure("scheme '\(name)' is \(type); no jwt or oauth2-introspection policy is enforced in this release")
+                "scheme '\(name)' is \(what): the spec does not say which keys or which server check its tokens; declare a jwt or oauth2-introspection policy in x-gatehouse")
         default:
             return .failure("scheme '\(name)' is of type '\(type)', which no policy enforces")
         }

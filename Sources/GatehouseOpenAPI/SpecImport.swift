@@ -300,11 +300,11 @@ struct SpecImport {
                 continue
             }
             let tags = plan.routeValue["tags"] ?? .array([.string(tag)])
-            var hasKeyAuth = false
+            var authenticates = false
             for (policyName, declaration) in plan.policies {
                 var config = declaration.config
                 if declaration.type == .cors { config = cors.config(config, path: plan.operation.path) }
-                if declaration.type == .keyAuth { hasKeyAuth = true }
+                if declaration.type.authenticates { authenticates = true }
                 let value: JSONValue = [
                     "name": .string("\(plan.route).\(policyName)"), "tags": tags, "type": .string(declaration.type.rawValue),
                     "route": .string(plan.route), "config": .object(config),
@@ -314,21 +314,24 @@ struct SpecImport {
                     problems.append(clash)
                 }
             }
-            // An explicit key-auth policy is the operation's own choice; otherwise its schemes decide.
-            guard !hasKeyAuth else { continue }
+            // An authentication policy in x-gatehouse is the operation's own choice; otherwise its schemes decide.
+            guard !authenticates else { continue }
             for warning in plan.security.warnings where seenWarnings.insert(warning).inserted {
                 problems.append(warning)
             }
-            guard let keyNames = plan.security.keyNames else { continue }
             let pointer = plan.operation.security?.pointer ?? plan.operation.pointer
-            let value: JSONValue = [
-                "name": .string("\(plan.route).security"), "tags": tags, "type": "key-auth", "route": .string(plan.route),
-                "config": ["key_names": .array(keyNames.map(JSONValue.string))],
-            ]
-            if let clash = entities.add(
-                .policy, .init(name: "\(plan.route).security", value: value, origin: .init(file: spec.file, pointer: pointer)))
-            {
-                problems.append(clash)
+            var derived: [(name: String, type: String, config: JSONValue)] = []
+            if let keyNames = plan.security.keyNames {
+                derived.append(("\(plan.route).security", "key-auth", ["key_names": .array(keyNames.map(JSONValue.string))]))
+            }
+            if plan.security.basic { derived.append(("\(plan.route).basic-auth", "basic-auth", [:])) }
+            for policy in derived {
+                let value: JSONValue = [
+                    "name": .string(policy.name), "tags": tags, "type": .string(policy.type), "route": .string(plan.route), "config": policy.config,
+                ]
+                if let clash = entities.add(.policy, .init(name: policy.name, value: value, origin: .init(file: spec.file, pointer: pointer))) {
+                    problems.append(clash)
+                }
             }
         }
     }

@@ -3,8 +3,8 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// One Redis server, used for counting: one pipelined connection per event loop, opened on
-/// first use. An increment is one round trip: an atomic Lua script increments a key and sets
+/// One Redis server, used for counting (and for answers shared by data planes): one pipelined
+/// connection per event loop, opened on first use. An increment is one round trip: an atomic Lua script increments a key and sets
 /// its expiry when it is new. Thread-safe; meant to be shared and long-lived (the gateway keeps
 /// one per URL across snapshots).
 ///
@@ -48,6 +48,24 @@ public final class RedisClient: Sendable {
     /// nothing is reported back. Call on `loop`.
     public func decrement(_ key: String, on loop: any EventLoop) {
         connection(on: loop).decrement(key)
+    }
+
+    /// What `get` found.
+    public enum Value: Sendable {
+        case found([UInt8])
+        case missing
+        /// Redis could not be asked.
+        case failed
+    }
+
+    /// Reads `key` and calls `done` on `loop` with what is there. Call on `loop`.
+    public func get(_ key: String, on loop: any EventLoop, _ done: @escaping (Value) -> Void) {
+        connection(on: loop).get(key, done)
+    }
+
+    /// Sets `key` (UTF-8 text) for `ttl`; nothing is reported back. Call on `loop`.
+    public func set(_ key: String, _ value: [UInt8], ttl: TimeAmount, on loop: any EventLoop) {
+        connection(on: loop).set(key, value, ttlMilliseconds: max(1, ttl.nanoseconds / 1_000_000))
     }
 
     private func connection(on loop: any EventLoop) -> RedisConnection {

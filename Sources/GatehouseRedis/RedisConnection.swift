@@ -16,7 +16,8 @@ final class RedisConnection: @unchecked Sendable {
     private enum Waiter {
         /// A reply to the login and script commands sent on connect: an error ends the connection.
         case setup
-        case count(deadline: NIODeadline, (Int?) -> Void)
+        /// A command's reply; nil when it failed (an error reply ends the connection too).
+        case reply(deadline: NIODeadline, (RESPReply?) -> Void)
     }
 
     private let server: RedisServer
@@ -35,7 +36,9 @@ final class RedisConnection: @unchecked Sendable {
     }
 
     func increment(_ key: String, ttlMilliseconds: Int64, _ done: @escaping (Int?) -> Void) {
-        run(["EVALSHA", RedisClient.incrementScriptSHA, "1", key, String(ttlMilliseconds)], done)
+        run(["EVALSHA", RedisClient.incrementScriptSHA, "1", key, String(ttlMilliseconds)]) { reply in
+            if case .integer(let count)? = reply { done(count) } else { done(nil) }
+        }
     }
 
     /// Takes one off `key` if it still exists (a key that expired is not made again).
@@ -43,7 +46,21 @@ final class RedisConnection: @unchecked Sendable {
         run(["EVAL", RedisClient.decrementScript, "1", key]) { _ in }
     }
 
-    private func run(_ arguments: [String], _ done: @escaping (Int?) -> Void) {
+    func get(_ key: String, _ done: @escaping (RedisClient.Value) -> Void) {
+        run(["GET", key]) { reply in
+            switch reply {
+            case .bulk(let bytes?)?: done(.found(bytes))
+            case .bulk(nil)?: done(.missing)
+            default: done(.failed)
+            }
+        }
+    }
+
+    func set(_ key: String, _ value: [UInt8], ttlMilliseconds: Int64) {
+        run(["SET", key, String(decoding: value, as: UTF8.self), "PX", String(ttlMilliseconds)]) { _ in }
+    }
+
+    private func run(_ arguments: [String], _ done: @escaping (RESPReply?) -> Void) {
         loop.preconditionInEventLoop()
         switch state {
         case .resting(let until) where NIODeadline.now() < until:
@@ -56,7 +73,7 @@ final class RedisConnection: @unchecked Sendable {
         }
         var command = ByteBufferAllocator().buffer(capacity: 128 + arguments.reduce(0) { $0 + $1.utf8.count })
         RESPReply.writeCommand(arguments, to: &command)
-        waiters.append(.count(deadline: .now() + server.commandTimeout, done))
+        waiters.append(.reply(deadline: .now() + server.commandTimeout, done))
         send(command)
         armTimer()
     }
@@ -122,20 +139,13 @@ final class RedisConnection: @unchecked Sendable {
         switch waiter {
         case .setup:
             if case .error(let message) = reply { return fail(RedisError(message: message)) }
-            if waiters.allSatisfy({ if case .count = $0 { true } else { false } }) { server.reachabilityChanged(reachable: true, error: nil) }
-        case .count(_, let done):
-            switch reply {
-            case .integer(let count):
-                done(count)
-            case .error(let message):
-                // NOSCRIPT (a SCRIPT FLUSH) and the like: a new connection loads the script again.
-                done(nil)
-                server.onFailure()
-                fail(RedisError(message: message))
-            default:
-                done(nil)
-                fail(RedisError(message: "unexpected reply \(reply)"))
-            }
+            if waiters.allSatisfy({ if case .reply = $0 { true } else { false } }) { server.reachabilityChanged(reachable: true, error: nil) }
+        case .reply(_, let done):
+            guard case .error(let message) = reply else { return done(reply) }
+            // NOSCRIPT (a SCRIPT FLUSH) and the like: a new connection loads the script again.
+            done(nil)
+            server.onFailure()
+            fail(RedisError(message: message))
         }
         if waiters.isEmpty { cancelTimer() }
     }
@@ -152,7 +162,7 @@ final class RedisConnection: @unchecked Sendable {
         waiters.removeAll()
         channel?.close(promise: nil)
         server.reachabilityChanged(reachable: false, error: error)
-        for case .count(_, let done) in failed {
+        for case .reply(_, let done) in failed {
             server.onFailure()
             done(nil)
         }
@@ -167,7 +177,7 @@ final class RedisConnection: @unchecked Sendable {
         timer = loop.assumeIsolated().scheduleTask(in: server.commandTimeout) { [self] in
             timer = nil
             let now = NIODeadline.now()
-            for case .count(let deadline, _) in waiters where deadline <= now {
+            for case .reply(let deadline, _) in waiters where deadline <= now {
                 return fail(RedisError(message: "no answer within \(server.commandTimeout.nanoseconds / 1_000_000) ms"))
             }
             if !waiters.isEmpty { armTimer() }

@@ -86,3 +86,43 @@ extension SecurityAndCORSTests {
             ])
     }
 }
+
+extension SecurityAndCORSTests {
+    static let tokens = SpecFixture(
+        """
+        openapi: 3.0.3
+        info: { title: api, version: "1" }
+        components:
+          securitySchemes:
+            key: { type: apiKey, in: header, name: X-API-Key }
+            basic: { type: http, scheme: basic }
+            bearer: { type: http, scheme: bearer, bearerFormat: JWT }
+            oidc: { type: openIdConnect, openIdConnectUrl: "https://id.example.com/.well-known/openid-configuration" }
+        paths:
+          /either: { get: { operationId: either, security: [{ key: [] }, { basic: [] }] } }
+          /password: { get: { operationId: password, security: [{ basic: [] }] } }
+          /token: { get: { operationId: token, security: [{ oidc: [orders] }] } }
+          /declared:
+            get:
+              operationId: declared
+              security: [{ bearer: [] }]
+              x-gatehouse:
+                policies:
+                  tokens: { type: jwt, config: { algorithms: [RS256], jwks_uri: "https://id.example.com/jwks" } }
+        """)
+
+    @Test func httpBasicBecomesBasicAuthBesideAnAPIKeyAndTokensAskForAPolicyOfTheirOwn() throws {
+        let output = try Self.tokens.run()
+        let document = try ConfigDocument.read(output.document)
+        #expect(document.policy("api.either.security")?.type == .keyAuth)
+        #expect(document.policy("api.either.basic-auth")?.type == .basicAuth)
+        #expect(document.policy("api.password.basic-auth")?.type == .basicAuth)
+        #expect(document.policy("api.password.security") == nil)
+        #expect(document.policy("api.declared.tokens")?.type == .jwt)
+        // A token scheme names neither keys nor a server: a warning, unless x-gatehouse declares one.
+        #expect(
+            output.warnings.map(\.description) == [
+                "spec.yaml#/paths/~1token/get/security/0/oidc: not enforced: scheme 'oidc' is openIdConnect: the spec does not say which keys or which server check its tokens; declare a jwt or oauth2-introspection policy in x-gatehouse; served WITHOUT authentication"
+            ])
+    }
+}

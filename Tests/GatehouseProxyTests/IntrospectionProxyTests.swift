@@ -28,8 +28,9 @@ import Testing
         return JSONValue.object(answer).canonicalString
     }
 
-    func start(_ config: [String: JSONValue] = [:], answer: String? = nil) async throws -> Setup {
-        let idp = try await TestUpstream.start()
+    func start(_ config: [String: JSONValue] = [:], answer: String? = nil, idp given: TestUpstream? = nil) async throws -> Setup {
+        let idp: TestUpstream
+        if let given { idp = given } else { idp = try await TestUpstream.start() }
         let upstream = try await TestUpstream.start()
         let clock = TestWallClock()
         idp.setDocument(answer ?? Self.active(clock: clock))
@@ -43,7 +44,8 @@ import Testing
         let rejection = try proxy.apply(
             version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]],
             routes: [["name": "api", "paths": ["/api"], "upstream": "u"]],
-            policies: [["name": "tokens", "type": "oauth2-introspection", "config": .object(fields)]], consumers: PolicyTests.consumers)
+            policies: [["id": "00000000-0000-4000-8000-00000000f001", "name": "tokens", "type": "oauth2-introspection", "config": .object(fields)]],
+            consumers: PolicyTests.consumers)
         #expect(rejection == nil)
         return Setup(proxy: proxy, idp: idp, clock: clock, state: state)
     }
@@ -263,5 +265,35 @@ import Testing
         let answer = try await posted
         #expect(answer.status == 200)
         #expect(answer.json["body_bytes"]?.intValue == JSONValue.string(body).canonicalString.utf8.count)
+    }
+
+    @Test func withRedisDataPlanesShareAnswers() async throws {
+        let redis = try await TestRedis.start()
+        let config: [String: JSONValue] = ["redis_url": .string(redis.url)]
+        let first = try await start(config)
+        // A second data plane (its own policy state, cache and breaker) of the same config.
+        let second = try await start(config, idp: first.idp)
+        second.clock.advance(by: first.clock.now - second.clock.now)
+        #expect(try await get(first, token: "shared-token").status == 200)
+        #expect(first.idp.documentRequests == 1)
+        let answer = try await get(second, token: "shared-token")
+        #expect(answer.status == 200)
+        #expect(answer.json["headers"]?["x-token-subject"] == ["user-9"])
+        #expect(first.idp.documentRequests == 1)
+        #expect(second.metrics.count(PolicyMetrics.CacheResult.shared) == 1)
+        // Kept in Redis no longer than here: max_ttl (5 minutes).
+        let key = try await redis.cli("KEYS", "gatehouse:introspection:*")
+        #expect(key.hasPrefix("gatehouse:introspection:00000000-0000-4000-8000-00000000f001:"))
+        #expect((1...300_000).contains(Int(try await redis.cli("PTTL", key)) ?? 0))
+        // An inactive answer is shared for the negative TTL.
+        first.idp.setDocument("{\"active\": false}")
+        #expect(try await get(first, token: "revoked-token").status == 401)
+        #expect(try await get(second, token: "revoked-token").status == 401)
+        #expect(first.idp.documentRequests == 2)
+        // Redis down: each data plane asks the server itself.
+        redis.stop()
+        first.idp.setDocument(Self.active(clock: first.clock))
+        #expect(try await get(second, token: "third-token").status == 200)
+        #expect(first.idp.documentRequests == 3)
     }
 }

@@ -54,6 +54,14 @@ final class ConsumerDirectory: Sendable {
             )
         }
 
+        /// Lowercase hex, as keys outside the process (Redis) name it.
+        var hex: String {
+            [words.0, words.1, words.2, words.3].map { word in
+                let text = String(word.byteSwapped, radix: 16)
+                return String(repeating: "0", count: 16 - text.count) + text
+            }.joined()
+        }
+
         static func == (lhs: Digest, rhs: Digest) -> Bool {
             lhs.words.0 == rhs.words.0 && lhs.words.1 == rhs.words.1 && lhs.words.2 == rhs.words.2 && lhs.words.3 == rhs.words.3
         }

@@ -187,9 +187,15 @@ struct PolicyCompiler {
             throw ConfigCompiler.Rejection(description: "policy '\(policy.name)': anonymous consumer '\(anonymous)' does not exist")
         }
         // Answers, calls in flight and the breaker outlive a snapshot that keeps the policy as it is.
+        let redis = try policy.config["redis_url"]?.stringValue.map { url throws(ConfigCompiler.Rejection) in
+            guard let address = RedisAddress(url) else {
+                throw ConfigCompiler.Rejection(description: "policy '\(policy.name)' cannot be built: '\(url)' is not a Redis URL")
+            }
+            return address
+        }
         let endpoint = state.introspectionEndpoint(
             "\(policy.id):\(Self.hash(policy.config).prefix(16))", settings: IntrospectionEndpoint.Settings(policy: policy.name, config: policy.config),
-            judge: IntrospectionPolicy.judge(ClaimRules(policy.config)))
+            redis: redis, judge: IntrospectionPolicy.judge(ClaimRules(policy.config)))
         let compiled = IntrospectionPolicy(name: policy.name, config: policy.config, consumers: consumers, endpoint: endpoint, metrics: state.metrics)
         built[policy.id] = .introspection(compiled)
         return compiled

@@ -49,13 +49,14 @@ public final class PolicyState: Sendable {
     /// The introspection endpoint of the `oauth2-introspection` policy `identity` (its id and
     /// config hash): its cache, calls in flight and breaker outlive a snapshot that keeps the
     /// policy as it is.
-    func introspectionEndpoint(_ identity: String, settings: IntrospectionEndpoint.Settings, judge: @escaping IntrospectionEndpoint.Judge)
-        -> IntrospectionEndpoint
-    {
-        endpoints.withLockedValue { endpoints in
+    func introspectionEndpoint(
+        _ identity: String, settings: IntrospectionEndpoint.Settings, redis: RedisAddress?, judge: @escaping IntrospectionEndpoint.Judge
+    ) -> IntrospectionEndpoint {
+        let shared = redis.map { (redis: redisClient($0), prefix: "gatehouse:introspection:\(identity):") }
+        return endpoints.withLockedValue { endpoints in
             if let existing = endpoints[identity]?.endpoint { return existing }
             endpoints = endpoints.filter { $0.value.endpoint != nil }
-            let created = IntrospectionEndpoint(settings, judge: judge, metrics: metrics, logger: logger, now: now)
+            let created = IntrospectionEndpoint(settings, judge: judge, shared: shared, metrics: metrics, logger: logger, now: now)
             endpoints[identity] = WeakEndpoint(endpoint: created)
             return created
         }

@@ -26,6 +26,8 @@ public final class PolicyMetrics: Sendable {
         case coalesced
         /// The server could not be asked; the token's last good answer was used (`stale_if_error`).
         case stale
+        /// Not cached here, but another data plane's answer was in Redis (`redis_url`).
+        case shared
 
         var label: String {
             switch self {
@@ -33,6 +35,7 @@ public final class PolicyMetrics: Sendable {
             case .miss: "miss"
             case .coalesced: "coalesced"
             case .stale: "stale"
+            case .shared: "shared"
             }
         }
     }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import GatehouseModel
+import GatehouseRedis
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -13,6 +14,8 @@ import NIOHTTP1
 /// the tokens beyond wait their turn for at most `timeout`; and a breaker leaves the server alone
 /// for a cool-down after repeated failures. While it cannot be asked, a token known good keeps
 /// working for `stale_if_error` past its cached time (never past its `exp`); others get 503.
+/// With `redis_url`, answers are also shared by the data planes through Redis: a token one data
+/// plane asked about is not asked about again by another while its answer lasts.
 ///
 /// One per policy and config for the life of a data plane (`PolicyState`), shared by its event
 /// loops: the cache outlives snapshots that keep the policy as it is. Thread-safe: everything
@@ -84,6 +87,8 @@ final class IntrospectionEndpoint: Sendable {
         let token: String
         var waiters: [Waiter]
         var running: Bool
+        /// The first waiter's: where the call's Redis commands run.
+        let loop: any EventLoop
     }
 
     private struct State {
@@ -96,6 +101,9 @@ final class IntrospectionEndpoint: Sendable {
     }
 
     let settings: Settings
+    /// The shared cache, and the prefix of its keys (the policy's id and config hash: every data
+    /// plane serving the policy as it is shares them).
+    private let shared: (redis: RedisClient, prefix: String)?
     private let headers: HTTPHeaders
     private let judge: Judge
     private let state: NIOLockedValueBox<State>
@@ -107,8 +115,12 @@ final class IntrospectionEndpoint: Sendable {
     /// An answer is a small JSON object; a larger one is a server in trouble.
     static let maxAnswerBytes = 64 * 1024
 
-    init(_ settings: Settings, judge: @escaping Judge, metrics: PolicyMetrics, logger: Logger, now: @escaping @Sendable () -> Int64) {
+    init(
+        _ settings: Settings, judge: @escaping Judge, shared: (redis: RedisClient, prefix: String)? = nil, metrics: PolicyMetrics, logger: Logger,
+        now: @escaping @Sendable () -> Int64
+    ) {
         self.settings = settings
+        self.shared = shared
         headers = Self.headers(settings)
         self.judge = judge
         self.metrics = metrics
@@ -161,11 +173,11 @@ final class IntrospectionEndpoint: Sendable {
             // `allows` only where a call starts: a due breaker lets that call through as its probe.
             if state.running < settings.maxInFlight, state.breaker.allows(now: now) {
                 state.running += 1
-                state.calls[key] = Call(id: id, token: String(token), waiters: [waiter], running: true)
+                state.calls[key] = Call(id: id, token: String(token), waiters: [waiter], running: true, loop: loop)
                 return .start(id)
             }
             guard state.queue.count < maxQueued else { return .answered(Self.fallback(state.entries[key], now: now, metrics: metrics, .busy)) }
-            state.calls[key] = Call(id: id, token: String(token), waiters: [waiter], running: false)
+            state.calls[key] = Call(id: id, token: String(token), waiters: [waiter], running: false, loop: loop)
             state.queue.append(key)
             return .queued(id)
         }
@@ -173,7 +185,7 @@ final class IntrospectionEndpoint: Sendable {
         case .answered(let verdict): return verdict
         case .wait: return nil
         case .start(let id):
-            call(String(token), key: key, id: id)
+            call(String(token), key: key, id: id, on: loop)
             return nil
         case .queued(let id):
             loop.scheduleTask(in: settings.timeout) { [self] in self.giveUpWaiting(key, id: id) }
@@ -191,19 +203,33 @@ final class IntrospectionEndpoint: Sendable {
         return .refused(refusal)
     }
 
-    private func call(_ token: String, key: ConsumerDirectory.Digest, id: Int) {
+    /// Looks in the shared cache first, when there is one; then asks the server.
+    private func call(_ token: String, key: ConsumerDirectory.Digest, id: Int, on loop: any EventLoop) {
+        guard let shared else { return ask(token, key: key, id: id, on: loop) }
+        loop.execute { [self] in
+            shared.redis.get(shared.prefix + key.hex, on: loop) { [self] value in
+                if case .found(let bytes) = value, let answer = Self.answer(bytes) {
+                    metrics.introspectionCache(.shared)
+                    return finish(key, id: id, .success(answer), from: nil)
+                }
+                ask(token, key: key, id: id, on: loop)
+            }
+        }
+    }
+
+    private func ask(_ token: String, key: ConsumerDirectory.Digest, id: Int, on loop: any EventLoop) {
         let request: HTTPClient.Request
         do {
             request = try HTTPClient.Request(url: settings.url, method: .POST, headers: headers, body: .string(body(token)))
         } catch {
-            return finish(key, id: id, .failure(.init(kind: .failed, detail: "the URL cannot be called: \(error)")))
+            return finish(key, id: id, .failure(.init(kind: .failed, detail: "the URL cannot be called: \(error)")), from: loop)
         }
         let started = NIODeadline.now()
         Self.client.execute(
             request: request, delegate: ResponseAccumulator(request: request, maxBodySize: Self.maxAnswerBytes), eventLoop: .indifferent,
             deadline: started + settings.timeout
         ).futureResult.whenComplete { [self] result in
-            self.finish(key, id: id, self.read(result))
+            self.finish(key, id: id, self.read(result), from: loop)
         }
     }
 
@@ -213,8 +239,21 @@ final class IntrospectionEndpoint: Sendable {
         let detail: String
     }
 
-    /// The server's answer: the token's claims when active, nil when not.
-    private func read(_ result: Result<HTTPClient.Response, any Error>) -> Result<[String: JSONValue]?, Failure> {
+    /// An answer as the server sent it: its claims when active, nil when not; and its bytes, to
+    /// share.
+    struct Answer {
+        let claims: [String: JSONValue]?
+        let bytes: [UInt8]
+    }
+
+    /// An RFC 7662 answer: a JSON object with a boolean `active`.
+    private static func answer(_ bytes: [UInt8]) -> Answer? {
+        guard case .object(let claims)? = try? JSONValue.parse(bytes), case .bool(let active)? = claims["active"] else { return nil }
+        return Answer(claims: active ? claims : nil, bytes: bytes)
+    }
+
+    /// The server's answer, or why there is none.
+    private func read(_ result: Result<HTTPClient.Response, any Error>) -> Result<Answer, Failure> {
         let response: HTTPClient.Response
         switch result {
         case .failure(let error as HTTPClientError) where error == .deadlineExceeded || error == .connectTimeout || error == .readTimeout:
@@ -223,25 +262,29 @@ final class IntrospectionEndpoint: Sendable {
         case .success(let answer): response = answer
         }
         guard response.status == .ok else { return .failure(Failure(kind: .failed, detail: "it answered \(response.status.code)")) }
-        guard let body = response.body, case .object(let claims)? = try? JSONValue.parse(body.readableBytesView),
-            case .bool(let active)? = claims["active"]
-        else { return .failure(Failure(kind: .failed, detail: "its answer is not an RFC 7662 JSON object with active")) }
-        return .success(active ? claims : nil)
+        guard let body = response.body, let answer = Self.answer(Array(body.readableBytesView)) else {
+            return .failure(Failure(kind: .failed, detail: "its answer is not an RFC 7662 JSON object with active"))
+        }
+        return .success(answer)
     }
 
-    private func finish(_ key: ConsumerDirectory.Digest, id: Int, _ answer: Result<[String: JSONValue]?, Failure>) {
+    /// - Parameter loop: where the call ran, when it was the server's (its answer is then shared
+    ///   through Redis from there); nil for an answer Redis gave.
+    private func finish(_ key: ConsumerDirectory.Digest, id: Int, _ answer: Result<Answer, Failure>, from loop: (any EventLoop)?) {
         let now = now()
+        // Calls the server received; an answer from Redis is no call.
+        let called: (PolicyMetrics.CallResult) -> Void = { [metrics] result in if loop != nil { metrics.introspectionCall(result) } }
         var verdict: Verdict
         var entry: Entry?
-        switch answer {
+        switch answer.map(\.claims) {
         case .success(let claims?):
             // An `exp` already past makes an active answer worthless.
             let expiry = (try? JWTPolicy.seconds(claims["exp"])).flatMap { $0 }.map { $0 * 1000 }
             if let expiry, expiry <= now {
-                metrics.introspectionCall(.inactive)
+                called(.inactive)
                 verdict = .refused(.inactive)
             } else {
-                metrics.introspectionCall(.active)
+                called(.active)
                 verdict = judge(claims)
             }
             if case .accepted = verdict {
@@ -251,20 +294,25 @@ final class IntrospectionEndpoint: Sendable {
                 entry = Entry(verdict: verdict, fresh: now + settings.negativeTTL, stale: now + settings.negativeTTL)
             }
         case .success(nil):
-            metrics.introspectionCall(.inactive)
+            called(.inactive)
             verdict = .refused(.inactive)
             entry = Entry(verdict: verdict, fresh: now + settings.negativeTTL, stale: now + settings.negativeTTL)
         case .failure(let failure):
-            metrics.introspectionCall(failure.kind == .timedOut ? .timedOut : .failed)
+            called(failure.kind == .timedOut ? .timedOut : .failed)
             logger.warning(
                 "introspection failed", metadata: ["policy": "\(settings.policy)", "url": "\(settings.url)", "reason": "\(failure.detail)"])
             verdict = .refused(.unavailable)
         }
+        if let shared, let loop, case .success(let answer) = answer, let entry, entry.fresh > now {
+            loop.execute { shared.redis.set(shared.prefix + key.hex, answer.bytes, ttl: .milliseconds(entry.fresh - now), on: loop) }
+        }
         var answered: [(Waiter, Verdict)] = []
-        var starting: [(String, ConsumerDirectory.Digest, Int)] = []
+        var starting: [(String, ConsumerDirectory.Digest, Int, any EventLoop)] = []
         state.withLockedValue { state in
             state.running -= 1
-            if entry != nil { state.breaker.succeeded() } else { state.breaker.failed(now: now) }
+            if loop != nil {
+                if entry != nil { state.breaker.succeeded() } else { state.breaker.failed(now: now) }
+            }
             if entry == nil { verdict = Self.fallback(state.entries[key], now: now, metrics: metrics, .unavailable) }
             if let entry, entry.fresh > now {
                 if state.entries.count >= settings.cacheSize, state.entries[key] == nil {
@@ -288,11 +336,11 @@ final class IntrospectionEndpoint: Sendable {
                 call.running = true
                 state.calls[next] = call
                 state.running += 1
-                starting.append((call.token, next, call.id))
+                starting.append((call.token, next, call.id, call.loop))
             }
         }
         for (waiter, verdict) in answered { Self.deliver(verdict, to: waiter) }
-        for (token, next, id) in starting { call(token, key: next, id: id) }
+        for (token, next, id, loop) in starting { call(token, key: next, id: id, on: loop) }
     }
 
     /// A token that waited `timeout` for a slot stops waiting: its requests get 503 (or its
