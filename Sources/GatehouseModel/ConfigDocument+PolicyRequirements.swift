@@ -18,7 +18,7 @@ extension ConfigDocument {
             }
             if let acl = effective(.acl), !globalAuth, !own.contains(where: { $0.type.authenticates }) {
                 throw .invalid(
-                    "policy '\(acl.name)' (acl) runs on route '\(route.name)', which has no authentication policy: without one no consumer is known, so the acl could only refuse every request (allow) or never apply (deny); add an authentication policy (key-auth, jwt) to the route or to every route",
+                    "policy '\(acl.name)' (acl) runs on route '\(route.name)', which has no authentication policy: without one no consumer is known, so the acl could only refuse every request (allow) or never apply (deny); add an authentication policy (key-auth, jwt, basic-auth, oauth2-introspection) to the route or to every route",
                     field: acl.route == nil ? "type" : "route")
             }
             for type in [PolicyType.requestTransformer, .responseTransformer] {

@@ -82,10 +82,30 @@ public enum JWTConfigRules {
         return fields
     }
 
+    /// A public key in PEM (`{"pem": "-----BEGIN PUBLIC KEY-----…", "alg": "RS256", "kid": …}`):
+    /// its algorithm must be given, as PEM says none; the key itself is read when a data plane
+    /// builds it (a modulus under 2048 bits or a point off its curve is refused then, as a 400).
+    static func checkPEMKey(_ key: [String: JSONValue], accepted: [String], field: String) throws(ConfigError) {
+        guard case .string(let pem)? = key["pem"],
+            pem.hasPrefix("-----BEGIN PUBLIC KEY-----") || pem.hasPrefix("-----BEGIN RSA PUBLIC KEY-----")
+        else { throw .invalid("is not a PEM public key (-----BEGIN PUBLIC KEY-----)", field: "\(field).pem") }
+        guard case .string(let alg)? = key["alg"] else { throw .invalid("a PEM key needs alg: PEM does not say its algorithm", field: "\(field).alg") }
+        guard accepted.contains(alg) else { throw .invalid("is for \(alg), which algorithms does not list", field: "\(field).alg") }
+        guard !alg.hasPrefix("HS") else { throw .invalid("an HMAC secret is not a PEM key: give it as an oct JWK", field: "\(field).alg") }
+        if let kid = key["kid"], (kid.stringValue?.utf8.count ?? 0) == 0 || (kid.stringValue?.utf8.count ?? 0) > 256 {
+            throw .invalid("kid is a string of 1 to 256 bytes", field: "\(field).kid")
+        }
+        if let extra = key.keys.sorted().first(where: { !["pem", "alg", "kid", "use"].contains($0) }) {
+            throw .invalid("unknown key; a PEM key has pem, alg, kid and use", field: "\(field).\(extra)")
+        }
+        if let use = key["use"], use != .string("sig") { throw .invalid("is not for signatures (use must be sig)", field: "\(field).use") }
+    }
+
     /// A JWK the policy can verify with: public, for signatures, bound to one accepted algorithm.
     /// Keys fetched from a `jwks_uri` are checked by the same rules, and `oct` secrets refused.
     public static func checkKey(_ value: JSONValue, accepted: [String], field: String) throws(ConfigError) {
         guard case .object(let key) = value else { throw .invalid("a key is a JWK object", field: field) }
+        if key["pem"] != nil { return try checkPEMKey(key, accepted: accepted, field: field) }
         let kty = key["kty"]?.stringValue
         let needed: [String]
         switch kty {

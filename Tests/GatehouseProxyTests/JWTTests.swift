@@ -311,3 +311,45 @@ final class ClockBox: @unchecked Sendable {
     var seconds: Int64
     init(_ seconds: Int64) { self.seconds = seconds }
 }
+
+extension JWTTests {
+    @Test func pemPublicKeysVerifyForTheAlgorithmTheyAreGiven() throws {
+        typealias F = JWTFixtures
+        let config: JSONValue = [
+            "algorithms": ["RS256", "ES256"], "issuers": ["https://idp.test"], "audiences": ["recipes"],
+            "keys": [
+                ["pem": .string(F.rsa.publicKey.pemRepresentation), "alg": "RS256", "kid": "rsa-1"],
+                ["pem": .string(F.ec.publicKey.pemRepresentation), "alg": "ES256"],
+            ],
+        ]
+        let policy = try F.policy(config)
+        #expect(refusal(F.rsaToken(), policy) == nil)
+        #expect(refusal(F.token(header: #"{"alg":"ES256"}"#, payload: F.claims()) { F.es256($0) }, policy) == nil)
+        // The RSA key verifies RS256 only: an HS256 token "signed" with its PEM text is refused.
+        let forged = F.token(header: #"{"alg":"HS256","kid":"rsa-1"}"#, payload: F.claims()) {
+            F.hs256($0, secret: Array(F.rsa.publicKey.pemRepresentation.utf8))
+        }
+        #expect(refusal(forged, policy) == .algorithmNotAccepted)
+    }
+
+    @Test func aPEMKeyNeedsItsAlgorithmAndAWeakOneIsRefusedWhenBuilt() throws {
+        func admission(_ key: JSONValue) -> String? {
+            do {
+                let policy = try Policy.read(["name": "jwt", "type": "jwt", "config": ["algorithms": ["RS256", "HS256"], "keys": [key]]])
+                _ = try JWTPolicy.keys(policy.config)
+                return nil
+            } catch let error as ConfigError {
+                return error.field
+            } catch {
+                return "\(error)"
+            }
+        }
+        let pem = JWTFixtures.rsa.publicKey.pemRepresentation
+        #expect(admission(["pem": .string(pem)]) == "config.keys[0].alg")
+        #expect(admission(["pem": .string(pem), "alg": "HS256"]) == "config.keys[0].alg")
+        #expect(admission(["pem": "not a key", "alg": "RS256"]) == "config.keys[0].pem")
+        #expect(admission(["pem": .string(pem), "alg": "RS256", "d": "secret"]) == "config.keys[0].d")
+        let weak = try _RSA.Signing.PrivateKey(unsafeKeySize: .init(bitCount: 1024)).publicKey.pemRepresentation
+        #expect(admission(["pem": .string(weak), "alg": "RS256"])?.hasPrefix("keys[0]") == true)
+    }
+}

@@ -93,6 +93,8 @@ extension ProxyHandler {
     func wait(for wait: AuthenticationWait, _ request: Admission, _ answers: AuthenticationAnswers) {
         let pending = PendingAuthentication(request)
         pendingAuthentication = pending
+        // The client may be done and silent (or waiting for 100 Continue): the gateway's doing.
+        timeouts?.clientReadsHeld(true)
         var answers = answers
         switch wait {
         case .introspection(let policy, let token, let key):
@@ -101,7 +103,7 @@ extension ProxyHandler {
                 self.resume(pending, answers)
             }
             guard let answer else { return }
-            pendingAuthentication = nil
+            endWait()
             answers.introspected = answer
             admit(request, answers: answers)
         case .keys(_, let source):
@@ -112,7 +114,7 @@ extension ProxyHandler {
                 loop.execute { waiting.value.0.resume(waiting.value.1, answers) }
             }
             guard !refetching else { return }
-            pendingAuthentication = nil
+            endWait()
             admit(request, answers: answers)
         case .password(let policy, let check):
             policy.checker.check(check.password, against: check.stored, key: check.key, client: clientIP, on: pool.eventLoop) { [self] result in
@@ -127,9 +129,15 @@ extension ProxyHandler {
     func resume(_ pending: PendingAuthentication, _ answers: AuthenticationAnswers) {
         // The client went, or the connection failed, while the answer was awaited.
         guard pendingAuthentication === pending, context != nil else { return }
-        pendingAuthentication = nil
+        endWait()
         admit(pending.request, answers: answers)
         answered(closing: false)
+    }
+
+    private func endWait() {
+        pendingAuthentication = nil
+        // Reads held for another reason stay so; `resumeClientReads` tells the timeouts then.
+        if !readPending { timeouts?.clientReadsHeld(false) }
     }
 
     /// Runs ip-restriction on the client address. Returns false when the request was answered

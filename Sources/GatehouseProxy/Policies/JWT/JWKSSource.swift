@@ -223,8 +223,8 @@ final class JWKSSource: Sendable {
         }
         var keys: [JWTKey] = []
         for (index, entry) in entries.enumerated() {
-            // The rules of keys in a config, and no shared secrets from a published set.
-            guard entry["kty"] != .string("oct"), (try? JWTConfigRules.checkKey(entry, accepted: settings.accepted, field: "keys[\(index)]")) != nil,
+            // The rules of keys in a config; a published set holds JWKs only, and no shared secrets.
+            guard entry["kty"] != nil, entry["kty"] != .string("oct"), (try? JWTConfigRules.checkKey(entry, accepted: settings.accepted, field: "keys[\(index)]")) != nil,
                 let key = try? JWTKey(jwk: entry.objectValue ?? [:], accepted: settings.accepted)
             else { continue }
             keys.append(key)

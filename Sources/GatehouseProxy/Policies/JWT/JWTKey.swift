@@ -2,8 +2,8 @@ import Crypto
 import GatehouseModel
 import _CryptoExtras
 
-/// One key a `jwt` policy verifies with, built from a JWK and bound to the one algorithm it is
-/// for: a token naming another algorithm is never checked against it, whatever the key's type
+/// One key a `jwt` policy verifies with, built from a JWK (or a PEM public key with its `alg`)
+/// and bound to the one algorithm it is for: a token naming another algorithm is never checked against it, whatever the key's type
 /// would allow (so an RSA public key can never be taken for an HMAC secret).
 struct JWTKey: Sendable {
     let kid: String?
@@ -38,30 +38,10 @@ struct JWTKey: Sendable {
         }
         let crv = jwk["crv"]?.stringValue
         do {
-            switch algorithm {
-            case .rs256, .rs384, .rs512, .ps256, .ps384, .ps512:
-                let n = try bytes("n")
-                guard n.drop(while: { $0 == 0 }).count * 8 >= 2048 else { throw Unusable(description: "an RSA key needs a modulus of at least 2048 bits") }
-                let key = try _RSA.Signing.PublicKey(n: n, e: try bytes("e"))
-                verifier = .rsa(key, algorithm.rawValue.hasPrefix("PS") ? .PSS : .insecurePKCS1v1_5)
-            case .es256:
-                guard crv == "P-256" else { throw Unusable(description: "ES256 needs a P-256 key") }
-                verifier = .p256(try P256.Signing.PublicKey(rawRepresentation: try bytes("x") + bytes("y")))
-            case .es384:
-                guard crv == "P-384" else { throw Unusable(description: "ES384 needs a P-384 key") }
-                verifier = .p384(try P384.Signing.PublicKey(rawRepresentation: try bytes("x") + bytes("y")))
-            case .es512:
-                guard crv == "P-521" else { throw Unusable(description: "ES512 needs a P-521 key") }
-                verifier = .p521(try P521.Signing.PublicKey(rawRepresentation: try bytes("x") + bytes("y")))
-            case .edDSA:
-                guard crv == "Ed25519" else { throw Unusable(description: "EdDSA is verified with Ed25519 keys only") }
-                verifier = .ed25519(try Curve25519.Signing.PublicKey(rawRepresentation: try bytes("x")))
-            case .hs256, .hs384, .hs512:
-                let secret = try bytes("k")
-                // RFC 7518 §3.2: a key at least as long as the hash.
-                let least = algorithm.hash == .sha256 ? 32 : algorithm.hash == .sha384 ? 48 : 64
-                guard secret.count >= least else { throw Unusable(description: "\(algorithm.rawValue) needs a key of at least \(least) bytes") }
-                verifier = .hmac(SymmetricKey(data: secret))
+            if let pem = jwk["pem"]?.stringValue {
+                verifier = try Self.verifier(pem: pem, algorithm)
+            } else {
+                verifier = try Self.verifier(jwk: jwk, algorithm, crv: crv, bytes: bytes)
             }
         } catch let error as Unusable {
             throw error
@@ -71,6 +51,50 @@ struct JWTKey: Sendable {
         kid = jwk["kid"]?.stringValue
         self.algorithm = algorithm
         fingerprint = JSONValue.object(jwk).canonicalBytes
+    }
+
+    /// A PEM public key (SubjectPublicKeyInfo; PKCS #1 for RSA too), read as the algorithm's.
+    private static func verifier(pem: String, _ algorithm: JWTAlgorithm) throws -> Verifier {
+        switch algorithm {
+        case .rs256, .rs384, .rs512, .ps256, .ps384, .ps512:
+            // The PEM reader refuses a modulus under 2048 bits.
+            return .rsa(try _RSA.Signing.PublicKey(pemRepresentation: pem), algorithm.rawValue.hasPrefix("PS") ? .PSS : .insecurePKCS1v1_5)
+        case .es256: return .p256(try P256.Signing.PublicKey(pemRepresentation: pem))
+        case .es384: return .p384(try P384.Signing.PublicKey(pemRepresentation: pem))
+        case .es512: return .p521(try P521.Signing.PublicKey(pemRepresentation: pem))
+        case .edDSA: return .ed25519(try Curve25519.Signing.PublicKey(pemRepresentation: pem))
+        case .hs256, .hs384, .hs512: throw Unusable(description: "an HMAC secret is not a PEM key")
+        }
+    }
+
+    /// A JWK's public key (or HMAC secret), read as the algorithm's.
+    private static func verifier(
+        jwk: [String: JSONValue], _ algorithm: JWTAlgorithm, crv: String?, bytes: (String) throws(Unusable) -> [UInt8]
+    ) throws -> Verifier {
+        switch algorithm {
+        case .rs256, .rs384, .rs512, .ps256, .ps384, .ps512:
+            let n = try bytes("n")
+            guard n.drop(while: { $0 == 0 }).count * 8 >= 2048 else { throw Unusable(description: "an RSA key needs a modulus of at least 2048 bits") }
+            return .rsa(try _RSA.Signing.PublicKey(n: n, e: try bytes("e")), algorithm.rawValue.hasPrefix("PS") ? .PSS : .insecurePKCS1v1_5)
+        case .es256:
+            guard crv == "P-256" else { throw Unusable(description: "ES256 needs a P-256 key") }
+            return .p256(try P256.Signing.PublicKey(rawRepresentation: try bytes("x") + bytes("y")))
+        case .es384:
+            guard crv == "P-384" else { throw Unusable(description: "ES384 needs a P-384 key") }
+            return .p384(try P384.Signing.PublicKey(rawRepresentation: try bytes("x") + bytes("y")))
+        case .es512:
+            guard crv == "P-521" else { throw Unusable(description: "ES512 needs a P-521 key") }
+            return .p521(try P521.Signing.PublicKey(rawRepresentation: try bytes("x") + bytes("y")))
+        case .edDSA:
+            guard crv == "Ed25519" else { throw Unusable(description: "EdDSA is verified with Ed25519 keys only") }
+            return .ed25519(try Curve25519.Signing.PublicKey(rawRepresentation: try bytes("x")))
+        case .hs256, .hs384, .hs512:
+            let secret = try bytes("k")
+            // RFC 7518 §3.2: a key at least as long as the hash.
+            let least = algorithm.hash == .sha256 ? 32 : algorithm.hash == .sha384 ? 48 : 64
+            guard secret.count >= least else { throw Unusable(description: "\(algorithm.rawValue) needs a key of at least \(least) bytes") }
+            return .hmac(SymmetricKey(data: secret))
+        }
     }
 
     /// Whether `signature` signs `input` (the token's `header.payload`) with this key.
