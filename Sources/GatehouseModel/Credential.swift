@@ -107,8 +107,18 @@ public struct Credential: Sendable, Hashable {
                 )
             }
             let hash = try reader.string("password_hash")
-            guard hash.hasPrefix("pbkdf2-sha256$"), hash.split(separator: "$").count == 4 else {
-                throw .invalid("is not a pbkdf2-sha256 hash", field: reader.field("password_hash"))
+            let parts = hash.split(separator: "$", omittingEmptySubsequences: false)
+            func isHex(_ part: Substring, bytes: ClosedRange<Int>) -> Bool {
+                bytes.contains(part.utf8.count / 2) && part.utf8.count % 2 == 0 && part.allSatisfy(\.isHexDigit)
+            }
+            guard parts.count == 4, parts[0] == "pbkdf2-sha256", isHex(parts[2], bytes: 8...64), isHex(parts[3], bytes: 32...32) else {
+                throw .invalid("is not a pbkdf2-sha256 hash (pbkdf2-sha256$ITERATIONS$SALT$HASH, hex)", field: reader.field("password_hash"))
+            }
+            // Fewer iterations would make the hash cheap to guess; more, each check a denial of service.
+            guard let iterations = Int(parts[1]), PasswordHash.acceptedIterations.contains(iterations) else {
+                throw .invalid(
+                    "must use \(PasswordHash.acceptedIterations.lowerBound) to \(PasswordHash.acceptedIterations.upperBound) iterations",
+                    field: reader.field("password_hash"))
             }
             secret = .basicAuth(username: username, passwordHash: hash)
         default:

@@ -1,8 +1,11 @@
 import Crypto
 
 /// PBKDF2-HMAC-SHA256 with one output block (32 bytes), as RFC 8018 defines it.
-enum PasswordHash {
+public enum PasswordHash {
     static let iterations = 100_000
+    /// What a stored hash may use: from OWASP's floor for PBKDF2-HMAC-SHA256 of a decade ago to
+    /// about a second per check.
+    public static let acceptedIterations = 10_000...1_000_000
 
     static func derive(password: String, salt: [UInt8], iterations: Int) -> [UInt8] {
         let key = SymmetricKey(data: Array(password.utf8))

@@ -57,12 +57,16 @@ enum TokenRules {
     ]
 
     /// An http(s) URL of a host the gateway calls (a key set, an introspection endpoint):
-    /// ASCII, no user info.
+    /// ASCII, no user info, no fragment, a port from 1 to 65535 if one is given.
     static func checkURL(_ url: String, field: String) throws(ConfigError) {
         let lower = url.lowercased()
         let rest = lower.hasPrefix("https://") ? lower.dropFirst(8) : lower.hasPrefix("http://") ? lower.dropFirst(7) : nil
-        let authority = rest.flatMap { $0.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first } ?? ""
-        guard rest != nil, !authority.isEmpty, !authority.hasPrefix(":"), !authority.contains("@"), url.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
-        else { throw .invalid("'\(url)' is not an http(s) URL of a host (ASCII, no user info)", field: field) }
+        let authority = rest.flatMap { $0.split(maxSplits: 1, omittingEmptySubsequences: false, whereSeparator: { "/?".contains($0) }).first } ?? ""
+        // The port is what follows the last colon outside an IPv6 literal's brackets.
+        let afterHost = authority.lastIndex(of: "]").map { authority[authority.index(after: $0)...] } ?? authority
+        let port = afterHost.lastIndex(of: ":").map { afterHost[afterHost.index(after: $0)...] }
+        guard rest != nil, !authority.isEmpty, !authority.hasPrefix(":"), !authority.contains("@"), !url.contains("#"),
+            url.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }), port.map({ Int($0).map { (1...65_535).contains($0) } ?? false }) ?? true
+        else { throw .invalid("'\(url)' is not an http(s) URL of a host (ASCII, no user info, no fragment, a port up to 65535)", field: field) }
     }
 }

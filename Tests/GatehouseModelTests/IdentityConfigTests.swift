@@ -42,6 +42,10 @@ import Testing
             (with(["introspection_url": "ftp://auth.example.com/"]), "config.introspection_url"),
             (with(["introspection_url": "https://user:pass@auth.example.com/"]), "config.introspection_url"),
             (with(["introspection_url": "https:///introspect"]), "config.introspection_url"),
+            (with(["introspection_url": "http://127.0.0.1:99999/i"]), "config.introspection_url"),
+            (with(["introspection_url": "http://auth.example.com:0/i"]), "config.introspection_url"),
+            (with(["introspection_url": "http://auth.example.com:80x/i"]), "config.introspection_url"),
+            (with(["introspection_url": "https://auth.example.com/i#part"]), "config.introspection_url"),
             (with(["client_id": nil]), "config.client_id"),
             (with(["client_secret": ""]), "config.client_secret"),
             (with(["client_secret": "line\r\nbreak"]), "config.client_secret"),
@@ -59,6 +63,32 @@ import Testing
         ] as [(JSONValue, String)] {
             #expect(refusal("oauth2-introspection", config)?.field == field, "\(config)")
         }
+    }
+
+    @Test func introspectionURLsMayNameAPortAndAnIPv6Host() throws {
+        for url in ["http://127.0.0.1:8080/introspect", "https://[::1]:8443/o/introspect/?tenant=a", "https://[2001:db8::1]/i", "http://auth:65535"] {
+            #expect(refusal("oauth2-introspection", Self.introspection.merging(patch: ["introspection_url": .string(url)])) == nil, "\(url)")
+        }
+    }
+
+    @Test func storedPasswordHashesMustUseSaneIterations() {
+        func refusal(_ hash: String) -> String? {
+            do {
+                _ = try Consumer.read([
+                    "name": "alice", "credentials": [["type": "basic-auth", "username": "alice", "password_hash": .string(hash)]],
+                ])
+                return nil
+            } catch {
+                return error.field
+            }
+        }
+        let (salt, digest) = (String(repeating: "ab", count: 16), String(repeating: "cd", count: 32))
+        #expect(refusal("pbkdf2-sha256$100000$\(salt)$\(digest)") == nil)
+        for iterations in ["0", "1", "9999", "1000001", "100000000000000000000", "x"] {
+            #expect(refusal("pbkdf2-sha256$\(iterations)$\(salt)$\(digest)") == "credentials[0].password_hash", "\(iterations)")
+        }
+        #expect(refusal("pbkdf2-sha256$100000$\(salt)$abcd") == "credentials[0].password_hash")
+        #expect(refusal("pbkdf2-sha256$100000$zz$\(digest)") == "credentials[0].password_hash")
     }
 
     @Test func basicAuthConfigsGetTheirDefaultsAndMistakesAreNamed() throws {

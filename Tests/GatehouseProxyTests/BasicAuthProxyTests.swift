@@ -115,6 +115,34 @@ import Testing
         #expect(try await setup.get(Self.basic("alice", "correct horse battery")).status == 200)
     }
 
+    @Test func aClientOverItsLimitIsRefusedEvenAPasswordRememberedAsGood() async throws {
+        let setup = try await start(config: ["failures_per_minute": 3])
+        #expect(try await setup.get(Self.basic("alice", "correct horse battery")).status == 200)
+        for attempt in 0..<3 { #expect(try await setup.get(Self.basic("alice", "guess-\(attempt)")).status == 401) }
+        #expect(try await setup.get(Self.basic("alice", "correct horse battery")).status == 429)
+    }
+
+    @Test func guessesSentAtOnceAreHeldToTheLimitToo() async throws {
+        // The pool kept busy by the test: every check waits, and counts while it does.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let setup = try await start(config: ["failures_per_minute": 3], group: group)
+        let gate = Gate()
+        let blockers = (0..<PasswordChecker.poolThreads).map { _ in PasswordChecker.pool.runIfActive(eventLoop: group.next()) { gate.wait() } }
+        try await waitUntil("the pool to be busy") { gate.waiting == PasswordChecker.poolThreads }
+        let statuses = Task {
+            try await withThrowingTaskGroup(of: Int.self) { tasks in
+                for attempt in 0..<10 { tasks.addTask { try await setup.get(Self.basic("alice", "burst-\(attempt)")).status } }
+                return try await tasks.reduce(into: [Int]()) { $0.append($1) }.sorted()
+            }
+        }
+        try await waitUntil("7 guesses refused") { setup.state.metrics.decisions(.basicAuth, .throttled) == 7 }
+        #expect(setup.state.passwordChecksPending == 3)
+        gate.open()
+        #expect(try await statuses.value == [401, 401, 401, 429, 429, 429, 429, 429, 429, 429])
+        for blocker in blockers { try await blocker.get() }
+        try await group.shutdownGracefully()
+    }
+
     @Test func aChangedPasswordIsNotRememberedFromTheOldOne() async throws {
         let setup = try await start()
         #expect(try await setup.get(Self.basic("alice", "correct horse battery")).status == 200)

@@ -2,6 +2,7 @@ import Foundation
 import GatehouseModel
 import GatehouseTestSupport
 import Logging
+import NIOCore
 import NIOHTTP1
 import Testing
 
@@ -23,6 +24,7 @@ import Testing
     static func active(_ claims: [String: JSONValue] = [:], clock: TestWallClock) -> String {
         var answer: [String: JSONValue] = [
             "active": true, "scope": "orders:read profile", "sub": "user-9", "client_id": "shop-app", "exp": .int(Int(clock.now / 1000) + 3_600),
+            "tier": .double(12.5),
         ]
         answer.merge(claims) { $1 }
         return JSONValue.object(answer).canonicalString
@@ -38,7 +40,7 @@ import Testing
         let proxy = try await ProxyHarness.start(policies: state)
         var fields: [String: JSONValue] = [
             "introspection_url": .string("http://127.0.0.1:\(idp.port)/document"), "client_id": "gateway", "client_secret": "s3cret:&=",
-            "required_scopes": ["orders:read"], "forward_claims": ["client_id": "X-Client-Id"],
+            "required_scopes": ["orders:read"], "forward_claims": ["client_id": "X-Client-Id", "tier": "X-Tier"],
         ]
         fields.merge(config) { $1 }
         let rejection = try proxy.apply(
@@ -69,6 +71,7 @@ import Testing
         #expect(seen?["x-token-subject"] == ["user-9"])
         #expect(seen?["x-token-scopes"] == ["orders:read profile"])
         #expect(seen?["x-client-id"] == ["shop-app"])
+        #expect(seen?["x-tier"] == ["12.5"])
         #expect(seen?["authorization"] == nil)
         // RFC 7662 §2.1 as the server saw it: the token form-encoded, the client's credentials in
         // HTTP Basic, each part form-encoded first (RFC 6749 §2.3.1).
@@ -118,16 +121,22 @@ import Testing
         #expect(try await get(setup, token: "c").json["error"]?["message"] == "the token lacks a required scope")
         setup.idp.setDocument(Self.active(["aud": "shop", "exp": .int(Int(clock.now / 1000) - 1)], clock: clock))
         #expect(try await get(setup, token: "d").status == 401)
+        // Not valid yet: refused; an exp that is no NumericDate: an unusable answer (503), never a
+        // token without end.
+        setup.idp.setDocument(Self.active(["aud": "shop", "nbf": .int(Int(clock.now / 1000) + 60)], clock: clock))
+        #expect(try await get(setup, token: "early").status == 401)
+        setup.idp.setDocument(Self.active(["aud": "shop", "exp": "100"], clock: clock))
+        #expect(try await get(setup, token: "odd-exp").status == 503)
         // Refusals are remembered like inactive answers: no second call for "c".
         #expect(try await get(setup, token: "c").status == 401)
-        #expect(setup.idp.documentRequests == 4)
+        #expect(setup.idp.documentRequests == 6)
         // A token good until soon is kept only until its exp, however long max_ttl is.
         setup.idp.setDocument(Self.active(["aud": "shop", "exp": .int(Int(clock.now / 1000) + 10)], clock: clock))
         #expect(try await get(setup, token: "e").status == 200)
         clock.advance(by: 11_000)
         setup.idp.setDocument("{\"active\": false}")
         #expect(try await get(setup, token: "e").status == 401)
-        #expect(setup.idp.documentRequests == 6)
+        #expect(setup.idp.documentRequests == 8)
     }
 
     @Test func concurrentRequestsWithOneNewTokenMakeOneCall() async throws {
@@ -139,10 +148,9 @@ import Testing
                 return try await group.reduce(into: [Int]()) { $0.append($1) }
             }
         }
-        try await waitUntil("39 requests to wait on the first one's call") {
-            setup.metrics.count(PolicyMetrics.CacheResult.coalesced) == 39
+        try await waitUntil("39 requests to wait on the first one's call, and the call to arrive") {
+            setup.metrics.count(PolicyMetrics.CacheResult.coalesced) == 39 && setup.idp.heldCount == 1
         }
-        #expect(setup.idp.heldCount == 1)
         setup.idp.release()
         #expect(try await statuses.value == Array(repeating: 200, count: 40))
         #expect(setup.idp.documentRequests == 1)
@@ -182,7 +190,9 @@ import Testing
                 return try await group.reduce(into: [Int]()) { $0.append($1) }
             }
         }
-        try await waitUntil("65 tokens to be missed") { setup.metrics.count(PolicyMetrics.CacheResult.miss) == 65 }
+        try await waitUntil("65 tokens to be missed, and the first call to arrive") {
+            setup.metrics.count(PolicyMetrics.CacheResult.miss) == 65 && setup.idp.heldCount == 1
+        }
         let turnedAway = try await get(setup, token: "one-too-many")
         #expect(turnedAway.status == 503)
         #expect(turnedAway.json["error"]?["code"] == "auth_unavailable")
@@ -295,5 +305,26 @@ import Testing
         first.idp.setDocument(Self.active(clock: first.clock))
         #expect(try await get(second, token: "third-token").status == 200)
         #expect(first.idp.documentRequests == 3)
+    }
+
+    @Test func requestsPipelinedBehindOneThatWaitsAreAnsweredInOrderWithTheirBodies() async throws {
+        let setup = try await start()
+        setup.idp.setHoldsDocuments(true)
+        let connection = try await RawConnection.open(port: setup.proxy.port)
+        // Refused at once, then one that waits for its token's check, then one more behind it:
+        // sent in one write, so the second's body arrives while it waits.
+        try await connection.send(
+            "POST /api HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nfirst"
+                + "POST /api HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer piped\r\nContent-Length: 10\r\n\r\n0123456789"
+                + "GET /api HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        try await waitUntil("the call") { setup.idp.heldCount == 1 }
+        setup.idp.release()
+        let answers = await connection.receivedUntilClosed(deadline: .seconds(20))
+        let starts = answers.ranges(of: "HTTP/1.1 ").map { answers[$0.upperBound...].prefix(3) }
+        // The third is refused at once, but only after the second is answered.
+        #expect(starts == ["401", "200", "401"])
+        let bodies = answers.ranges(of: "\"body_bytes\":").map { answers[$0.upperBound...].prefix { $0.isNumber } }
+        #expect(bodies == ["10"])
+        #expect(setup.idp.documentRequests == 1)
     }
 }

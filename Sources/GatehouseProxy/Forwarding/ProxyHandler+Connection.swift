@@ -14,8 +14,8 @@ extension ProxyHandler {
             return
         }
         while let part = pipelined.first {
-            // The next request begun: the rest waits for its answer.
-            if exchange != nil, part.isHead { break }
+            // The next request begun, or waits for its authentication: the rest waits its turn.
+            if pendingAuthentication != nil || (exchange != nil && part.isHead) { break }
             pipelined.removeFirst()
             handle(part)
         }

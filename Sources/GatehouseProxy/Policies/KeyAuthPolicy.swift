@@ -16,7 +16,9 @@ public final class KeyAuthPolicy: Sendable {
 
     /// Headers a client could send to pass as a consumer (or as one of its groups): always
     /// replaced on a route that authenticates.
-    static let identityHeaders = ["x-consumer-id", "x-consumer-name", "x-consumer-custom-id", "x-consumer-groups", "x-anonymous-consumer"]
+    static let identityHeaders = [
+        "x-consumer-id", "x-consumer-name", "x-consumer-custom-id", "x-consumer-groups", "x-anonymous-consumer", "x-token-subject", "x-token-scopes",
+    ]
     static let challenge = ("www-authenticate", "Key realm=\"gatehouse\"")
 
     init(name: String, config: JSONValue, consumers: ConsumerDirectory) {

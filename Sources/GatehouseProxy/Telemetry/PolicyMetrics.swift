@@ -151,7 +151,9 @@ public final class PolicyMetrics: Sendable {
 
     /// The reasons each token policy can refuse for, in the order `/metrics` lists them.
     static let jwtReasons = TokenRefusal.allCases.filter { ![.inactive, .unavailable, .busy].contains($0) }
-    static let introspectionReasons: [TokenRefusal] = [.tooLarge, .inactive, .wrongAudience, .missingScope, .noConsumer, .unavailable, .busy]
+    static let introspectionReasons: [TokenRefusal] = [
+        .tooLarge, .inactive, .notYetValid, .wrongAudience, .missingScope, .noConsumer, .unavailable, .busy,
+    ]
 
     /// The Prometheus text of these counters.
     public var prometheusText: String {

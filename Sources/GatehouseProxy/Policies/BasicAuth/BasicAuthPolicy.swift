@@ -78,10 +78,12 @@ final class BasicAuthPolicy: Sendable {
         case .busy?: return .refused(.busy)
         case nil: break
         }
+        // Before anything is looked up: a client over its limit learns nothing, not even that a
+        // guess was right.
+        guard !checker.refuses(client) else { return .refused(.throttled) }
         let password = text[text.index(after: colon)...]
         let key = checker.key(username: text[..<colon], password: password)
         if let (consumer, stored) = found, checker.remembers(key, stored: stored.text) { return .identified(consumer) }
-        guard !checker.refuses(client) else { return .refused(.throttled) }
         return .check(Check(password: password, stored: found?.1 ?? StoredPassword.decoy, consumer: found?.0, key: key))
     }
 

@@ -79,7 +79,9 @@ final class PasswordChecker: Sendable {
         }
     }
 
-    /// Whether `client` failed too often this minute to be checked again.
+    /// Whether `client` failed too often this minute to be checked again. A check under way
+    /// counts as a failure until it succeeds, so a burst of guesses sent at once is held to the
+    /// limit too.
     func refuses(_ client: String) -> Bool {
         failures.count(client, windowID: now() / 60_000) >= failuresPerMinute
     }
@@ -102,16 +104,19 @@ final class PasswordChecker: Sendable {
         }
         guard let starts else { return done(.busy) }
         guard starts else { return }
+        let window = now() / 60_000
+        _ = failures.increment(client, windowID: window)
         let password = String(password)
         Self.pool.submit { [self] poolState in
             let matched = poolState == .active && stored.matches(password[...])
-            self.finish(key, stored: stored, client: client, poolState == .active ? (matched ? .matched : .mismatched) : .busy)
+            self.finish(key, stored: stored, client: client, window: window, poolState == .active ? (matched ? .matched : .mismatched) : .busy)
         }
     }
 
-    private func finish(_ key: ConsumerDirectory.Digest, stored: StoredPassword, client: String, _ result: Result) {
+    private func finish(_ key: ConsumerDirectory.Digest, stored: StoredPassword, client: String, window: Int64, _ result: Result) {
         let now = now()
-        if result == .mismatched { _ = failures.increment(client, windowID: now / 60_000) }
+        // The failure counted when the check started stands only for a wrong password.
+        if result != .mismatched { failures.decrement(client, windowID: window) }
         let waiters = state.withLockedValue { state in
             if result == .matched, cacheTTL > 0, cacheSize > 0 {
                 if state.successes.count >= cacheSize, state.successes[key] == nil {

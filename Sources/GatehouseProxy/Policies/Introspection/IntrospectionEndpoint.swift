@@ -246,9 +246,12 @@ final class IntrospectionEndpoint: Sendable {
         let bytes: [UInt8]
     }
 
-    /// An RFC 7662 answer: a JSON object with a boolean `active`.
+    /// An RFC 7662 answer: a JSON object with a boolean `active`, and `exp` and `nbf`, where
+    /// given, NumericDates (anything else there makes the answer unusable, not an endless token).
     private static func answer(_ bytes: [UInt8]) -> Answer? {
-        guard case .object(let claims)? = try? JSONValue.parse(bytes), case .bool(let active)? = claims["active"] else { return nil }
+        guard case .object(let claims)? = try? JSONValue.parse(bytes), case .bool(let active)? = claims["active"],
+            ["exp", "nbf"].allSatisfy({ claims[$0] == nil || (try? JWTPolicy.seconds(claims[$0])) != nil })
+        else { return nil }
         return Answer(claims: active ? claims : nil, bytes: bytes)
     }
 
@@ -278,11 +281,15 @@ final class IntrospectionEndpoint: Sendable {
         var entry: Entry?
         switch answer.map(\.claims) {
         case .success(let claims?):
-            // An `exp` already past makes an active answer worthless.
-            let expiry = (try? JWTPolicy.seconds(claims["exp"])).flatMap { $0 }.map { $0 * 1000 }
+            // An `exp` already past makes an active answer worthless; an `nbf` to come, not yet of use.
+            let expiry = (try? JWTPolicy.seconds(claims["exp"])).map { $0 * 1000 }
+            let notBefore = (try? JWTPolicy.seconds(claims["nbf"])).map { $0 * 1000 }
             if let expiry, expiry <= now {
                 called(.inactive)
                 verdict = .refused(.inactive)
+            } else if let notBefore, notBefore > now {
+                called(.inactive)
+                verdict = .refused(.notYetValid)
             } else {
                 called(.active)
                 verdict = judge(claims)
@@ -412,6 +419,8 @@ final class IntrospectionEndpoint: Sendable {
     static let client: HTTPClient = {
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, decompression: .disabled)
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 1_024)
+        // A refused connection is a failed call at once, not retries until the deadline.
+        configuration.connectionPool.retryConnectionEstablishment = false
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
 }

@@ -60,13 +60,16 @@ struct ClaimRules: Sendable {
         return nil
     }
 
-    /// A claim as a header value: strings as they are, numbers and booleans as text; nil for
+    /// A claim as a header value: strings as they are, numbers (`12.5`; `1e3` as `1000`) and
+    /// booleans as text; nil for
     /// anything holding CR, LF or NUL, or not a scalar.
     private static func headerValue(_ value: JSONValue) -> String? {
         let text: String
         switch value {
         case .string(let string): text = string
         case .int(let number): text = String(number)
+        case .double(let number) where number.isFinite:
+            text = number == number.rounded() && abs(number) < 1e15 ? String(Int64(number)) : String(number)
         case .bool(let flag): text = flag ? "true" : "false"
         default: return nil
         }
