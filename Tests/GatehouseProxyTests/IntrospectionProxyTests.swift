@@ -4,6 +4,7 @@ import GatehouseTestSupport
 import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import Testing
 
 @testable import GatehouseProxy
@@ -326,5 +327,36 @@ import Testing
         let bodies = answers.ranges(of: "\"body_bytes\":").map { answers[$0.upperBound...].prefix { $0.isNumber } }
         #expect(bodies == ["10"])
         #expect(setup.idp.documentRequests == 1)
+    }
+
+    @Test(arguments: [false, true])
+    func aLargeBodySentWhileTheTokenIsCheckedGoesUpstreamWhole(chunked: Bool) async throws {
+        // Larger than every buffer on the way (the held parts, the decoder's, the sockets'), so
+        // the client is paused while the token is checked and must be read on afterwards.
+        let setup = try await start()
+        // An idle upstream connection to reuse: the request goes on at once when its answer
+        // comes, with the body parts held meanwhile written to it (and flushed) before any more
+        // are read.
+        #expect(try await get(setup, token: "warm").status == 200)
+        setup.idp.setHoldsDocuments(true)
+        let size = 8 * 1024 * 1024
+        let piece = String(repeating: "y", count: 64 * 1024)
+        let connection = try await RawConnection.open(port: setup.proxy.port)
+        let framing = chunked ? "Transfer-Encoding: chunked" : "Content-Length: \(size)"
+        try await connection.send("POST /api HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer large\r\n\(framing)\r\nConnection: close\r\n\r\n")
+        let sent = Mutex(0)
+        let sending = Task {
+            for _ in 0..<(size / piece.utf8.count) {
+                try await connection.send(chunked ? "10000\r\n" + piece + "\r\n" : piece)
+                sent.withLock { $0 += 1 }
+            }
+            if chunked { try await connection.send("0\r\n\r\n") }
+        }
+        try await waitUntil("the call, and more body than the gateway holds") { setup.idp.heldCount == 1 && sent.withLock { $0 } > 2 }
+        setup.idp.release()
+        try await sending.value
+        let answer = await connection.receivedUntilClosed(deadline: .seconds(60))
+        #expect(statusLine(answer) == "HTTP/1.1 200 OK")
+        #expect(answer.contains("\"body_bytes\":\(size)"))
     }
 }

@@ -19,6 +19,9 @@ extension ProxyHandler {
             pipelined.removeFirst()
             handle(part)
         }
+        // Body parts taken from the queue went to the upstream unflushed, and no read of the
+        // client's (whose end flushes them) may come while its reads are held for them.
+        exchange?.connection?.flush()
         resumeClientReads()
     }
 
