@@ -57,13 +57,17 @@ enum AuthenticationDecision {
         var anonymous: Caller?
         var refusal: (message: String, challenge: (String, String))?
         var reasons: [(policy: String, reason: String)] = []
+        // The first anonymous consumer a policy offers, for a request none identifies.
+        func offerAnonymous(_ consumer: CompiledConsumer?, _ policy: String) {
+            if anonymous == nil, let consumer { anonymous = Caller(consumer: consumer, identified: false, token: nil, policy: policy) }
+        }
         if let keyAuth = chain.keyAuth {
             switch keyAuth.authenticate(headers: headers, query: query) {
             case .identified(let consumer, _):
                 self = .caller(Caller(consumer: consumer, identified: true, token: nil, policy: keyAuth.name))
                 return
             case .anonymous(let consumer, _):
-                anonymous = Caller(consumer: consumer, identified: false, token: nil, policy: keyAuth.name)
+                offerAnonymous(consumer, keyAuth.name)
             case .missing:
                 reasons.append((keyAuth.name, "no key"))
             case .invalid:
@@ -78,14 +82,14 @@ enum AuthenticationDecision {
                 return
             case .missing:
                 reasons.append((jwt.name, "no token"))
-                if anonymous == nil, let consumer = jwt.anonymous { anonymous = Caller(consumer: consumer, identified: false, token: nil, policy: jwt.name) }
+                offerAnonymous(jwt.anonymous, jwt.name)
             case .refused(.unknownKey) where !answers.keysRefetched && jwt.jwks != nil:
                 self = .wait(.keys(jwt, jwt.jwks!))
                 return
             case .refused(let why):
                 if recording { metrics.refused(why, by: .jwt) }
                 reasons.append((jwt.name, why.message))
-                if anonymous == nil, let consumer = jwt.anonymous { anonymous = Caller(consumer: consumer, identified: false, token: nil, policy: jwt.name) }
+                offerAnonymous(jwt.anonymous, jwt.name)
                 if refusal == nil { refusal = (why.message, Self.invalidTokenChallenge) }
             }
         }
@@ -100,7 +104,7 @@ enum AuthenticationDecision {
                 return
             case .missing:
                 reasons.append((basicAuth.name, "no credentials"))
-                if anonymous == nil, let consumer = basicAuth.anonymous { anonymous = Caller(consumer: consumer, identified: false, token: nil, policy: basicAuth.name) }
+                offerAnonymous(basicAuth.anonymous, basicAuth.name)
             case .refused(let why) where why == .throttled || why == .busy:
                 if recording { metrics.count(.basicAuth, why == .busy ? .busy : .throttled) }
                 reasons.append((basicAuth.name, why.message))
@@ -110,7 +114,7 @@ enum AuthenticationDecision {
             case .refused(let why):
                 if recording { metrics.count(.basicAuth, why == .malformed ? .malformed : .wrongPassword) }
                 reasons.append((basicAuth.name, why.message))
-                if anonymous == nil, let consumer = basicAuth.anonymous { anonymous = Caller(consumer: consumer, identified: false, token: nil, policy: basicAuth.name) }
+                offerAnonymous(basicAuth.anonymous, basicAuth.name)
                 if refusal == nil { refusal = (why.message, basicAuth.challenge) }
             }
         }
@@ -124,9 +128,7 @@ enum AuthenticationDecision {
                 return
             case .missing:
                 reasons.append((introspection.name, "no token"))
-                if anonymous == nil, let consumer = introspection.anonymous {
-                    anonymous = Caller(consumer: consumer, identified: false, token: nil, policy: introspection.name)
-                }
+                offerAnonymous(introspection.anonymous, introspection.name)
             case .refused(let why) where why.isUnavailable:
                 if recording { metrics.refused(why, by: .oauth2Introspection) }
                 reasons.append((introspection.name, why.message))
@@ -135,9 +137,7 @@ enum AuthenticationDecision {
             case .refused(let why):
                 if recording { metrics.refused(why, by: .oauth2Introspection) }
                 reasons.append((introspection.name, why.message))
-                if anonymous == nil, let consumer = introspection.anonymous {
-                    anonymous = Caller(consumer: consumer, identified: false, token: nil, policy: introspection.name)
-                }
+                offerAnonymous(introspection.anonymous, introspection.name)
                 if refusal == nil { refusal = (why.message, Self.invalidTokenChallenge) }
             }
         }

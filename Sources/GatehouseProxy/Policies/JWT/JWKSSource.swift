@@ -1,11 +1,9 @@
-import Foundation
+import AsyncHTTPClient
 import GatehouseModel
 import Logging
 import NIOConcurrencyHelpers
-
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import NIOCore
+import NIOHTTP1
 
 /// The keys an identity provider publishes at a `jwks_uri`, fetched in the background (never
 /// on an event loop): again when the answer's `Cache-Control: max-age` runs out (within the
@@ -163,62 +161,38 @@ final class JWKSSource: Sendable {
         }
     }
 
-    /// A redirect is answered as it is (a failed fetch): the set comes from the URL the operator
-    /// configured, never from one its server names.
-    private final class RefusesRedirects: NSObject, URLSessionTaskDelegate, Sendable {
-        func urlSession(
-            _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse, newRequest request: URLRequest,
-            completionHandler: @escaping @Sendable (URLRequest?) -> Void
-        ) {
-            completionHandler(nil)
-        }
-    }
 
+    /// One GET of the set: its usable keys and the `max-age` it may be kept for.
     struct FetchFailure: Error, CustomStringConvertible {
         let description: String
     }
 
-    /// One GET of the set: its usable keys and the `max-age` it may be kept for.
     static func download(_ settings: Settings) async -> Result<([JWTKey], Duration?), FetchFailure> {
-        guard let url = URL(string: settings.url) else { return .failure(FetchFailure(description: "not a URL")) }
-        let seconds = Double(settings.timeout.components.seconds) + Double(settings.timeout.components.attoseconds) / 1e18
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = seconds
-        configuration.timeoutIntervalForResource = seconds
-        configuration.urlCache = nil
-        let session = URLSession(configuration: configuration, delegate: RefusesRedirects(), delegateQueue: nil)
-        defer { session.invalidateAndCancel() }
-        // The whole fetch within the timeout, a provider sending a byte a second included:
-        // the session's own timeouts are between bytes.
-        let fetched = await withTaskGroup(of: Result<(Data, URLResponse), FetchFailure>?.self) { group in
-            group.addTask {
-                do {
-                    return .success(try await session.data(from: url))
-                } catch {
-                    return .failure(FetchFailure(description: "\(error.localizedDescription)"))
-                }
-            }
-            group.addTask {
-                try? await Task.sleep(for: settings.timeout)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            session.invalidateAndCancel()
-            group.cancelAll()
-            return first
+        let request: HTTPClient.Request
+        do {
+            request = try HTTPClient.Request(url: settings.url, method: .GET, headers: ["accept": "application/json"])
+        } catch {
+            return .failure(FetchFailure(description: "not a URL"))
         }
-        guard let fetched else { return .failure(FetchFailure(description: "no whole answer within \(settings.timeout)")) }
-        let data: Data
-        let response: URLResponse
-        switch fetched {
-        case .success(let answer): (data, response) = answer
-        case .failure(let failure): return .failure(failure)
+        // The introspection calls' client: no redirect followed (the set comes from the URL the
+        // operator configured, never from one its server names), the size capped as it is read,
+        // and the whole answer, a provider sending a byte a second included, within the timeout.
+        let response: HTTPClient.Response
+        do {
+            response = try await IntrospectionEndpoint.client.execute(
+                request: request, delegate: ResponseAccumulator(request: request, maxBodySize: maxBytes), eventLoop: .indifferent,
+                deadline: .now() + .milliseconds(settings.timeout.milliseconds)
+            ).futureResult.get()
+        } catch let error as ResponseAccumulator.ResponseTooBigError {
+            return .failure(FetchFailure(description: "over \(maxBytes) bytes (\(error.maxBodySize))"))
+        } catch let error as HTTPClientError where error == .deadlineExceeded {
+            return .failure(FetchFailure(description: "no whole answer within \(settings.timeout)"))
+        } catch {
+            return .failure(FetchFailure(description: "\(error)"))
         }
-        guard let http = response as? HTTPURLResponse, http.statusCode == 200 else {
-            return .failure(FetchFailure(description: "answered \((response as? HTTPURLResponse)?.statusCode ?? 0)"))
-        }
-        guard data.count <= maxBytes else { return .failure(FetchFailure(description: "over \(maxBytes) bytes")) }
-        guard case .object(let set)? = try? JSONValue.parse(Array(data)), case .array(let entries)? = set["keys"] else {
+        guard response.status == .ok else { return .failure(FetchFailure(description: "answered \(response.status.code)")) }
+        let data = response.body.map { Array($0.readableBytesView) } ?? []
+        guard case .object(let set)? = try? JSONValue.parse(data), case .array(let entries)? = set["keys"] else {
             return .failure(FetchFailure(description: "not a JWK set (a JSON object with keys)"))
         }
         var keys: [JWTKey] = []
@@ -229,7 +203,7 @@ final class JWKSSource: Sendable {
             else { continue }
             keys.append(key)
         }
-        let maxAge = (http.value(forHTTPHeaderField: "Cache-Control") ?? "").split(separator: ",").lazy
+        let maxAge = response.headers["cache-control"].joined(separator: ",").split(separator: ",").lazy
             .map { $0.trimmingASCIISpaces().lowercased() }
             .first { $0.hasPrefix("max-age=") }
             .flatMap { Int64($0.dropFirst(8)) }
