@@ -54,10 +54,11 @@ import Testing
     /// is not the client's, and the upload goes through.
     @Test func timeTheGatewayHoldsReadsDoesNotCountAgainstTheBody() async throws {
         // The pause is well past the body timeout, and the timeout well past any stall of this
-        // busy machine's client: only time the gateway holds reads could make it expire.
-        let upstream = try await SlowReadingUpstream.start(pause: .seconds(5))
+        // busy machine's client (2 s was not, with the whole suite and its identity provider
+        // running): only time the gateway holds reads could make it expire.
+        let upstream = try await SlowReadingUpstream.start(pause: .seconds(12))
         var options = ProxyOptions()
-        options.bodyTimeout = .seconds(2)
+        options.bodyTimeout = .seconds(5)
         let proxy = try await ProxyHarness.routingEverything(toTarget: upstream.target, options: options)
         let client = try await TestConnection.open(port: proxy.port)
         // Far more than the socket buffers between client, gateway and upstream hold.
