@@ -89,7 +89,8 @@ final class BasicAuthPolicy: Sendable {
 
     /// The credentials of `Basic <credentials>`, the scheme in any case (RFC 7617).
     static func credentials(_ value: String) -> Substring? {
-        guard value.utf8.count > 6, value.utf8.prefix(6).map({ $0 | 0x20 }) == Array("basic ".utf8) else { return nil }
+        // Compared byte by byte in place: on every request of the route, no array made.
+        guard value.utf8.count > 6, zip(value.utf8, "basic ".utf8).allSatisfy({ $0 | 0x20 == $1 }) else { return nil }
         let rest = value.utf8.dropFirst(6).drop { $0 == UInt8(ascii: " ") }
         return rest.isEmpty ? nil : Substring(rest)
     }
