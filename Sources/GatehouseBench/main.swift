@@ -35,7 +35,7 @@ struct GatehouseBench {
         do {
             let snapshot = try snapshot(routes: count)
             let started = ContinuousClock.now
-            compiled = try ConfigCompiler.compile(snapshot, policies: policyState)
+            compiled = try ConfigCompiler.compile(snapshot, policies: policyState, meters: RequestMetrics())
             milliseconds =
                 (ContinuousClock.now - started).components.seconds * 1000
                 + (ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000

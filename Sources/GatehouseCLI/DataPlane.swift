@@ -88,7 +88,15 @@ struct DataPlane: AsyncParsableCommand {
             logger: logger)
         let servedEpoch = NIOLockedValueBox<String?>(nil)
         let embedded = try await EmbeddedDataPlane(
-            options: dataPlane, group: group, handoffPath: dataPlane.handoffPath(defaultingTo: cacheDir + "/handoff.sock"), logger: logger
+            options: dataPlane, group: group, handoffPath: dataPlane.handoffPath(defaultingTo: cacheDir + "/handoff.sock"), logger: logger,
+            extraMetrics: {
+                """
+                # HELP gatehouse_control_plane_connected 1 while the data plane's stream from its control plane is open.
+                # TYPE gatehouse_control_plane_connected gauge
+                gatehouse_control_plane_connected \(client.status.connected ? 1 : 0)
+
+                """
+            }
         ) { [controlPlane] in
             let status = client.status
             return [

@@ -102,6 +102,9 @@ struct DataPlaneOptions: ParsableArguments {
     @Option(help: "Proxy event loops, one per core by default (GATEHOUSE_WORKERS).")
     var workers = EnvironmentDefault.value("GATEHOUSE_WORKERS", System.coreCount, expected: "a number of event loops") { Int($0) }
 
+    @Option(help: "Request metrics on /metrics (by route, upstream and target): on or off (GATEHOUSE_REQUEST_METRICS).")
+    var requestMetrics = EnvironmentDefault.value("GATEHOUSE_REQUEST_METRICS", Switch.on, expected: "on or off") { Switch(rawValue: $0) }
+
     @Option(help: "trace, debug, info, notice, warning, error or critical (GATEHOUSE_LOG_LEVEL).")
     var logLevel = EnvironmentDefault.value("GATEHOUSE_LOG_LEVEL", Logger.Level.info, expected: "a log level") { Logger.Level(rawValue: $0) }
 
@@ -134,4 +137,10 @@ struct DataPlaneOptions: ParsableArguments {
         options.maxConnections = maxConnections == 0 ? nil : maxConnections
         return options
     }
+}
+
+/// An option that is `on` or `off`.
+enum Switch: String, ExpressibleByArgument, Sendable {
+    case on
+    case off
 }

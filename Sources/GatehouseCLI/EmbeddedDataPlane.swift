@@ -16,6 +16,7 @@ struct EmbeddedDataPlane {
     let discovery: TargetDiscovery
     let policies: PolicyState
     let edgeMetrics = EdgeMetrics()
+    let requestMetrics = RequestMetrics()
     let applier: SnapshotApplier
     let proxy: ProxyWhenReady
     let status: Listener
@@ -23,24 +24,28 @@ struct EmbeddedDataPlane {
     /// - Parameters:
     ///   - handoffPath: the Unix socket an upgrade hands the proxy's listening sockets over (nil: none).
     ///   - extra: fields the status port adds to `/status`.
+    ///   - extraMetrics: families it adds to `/metrics`.
     init(
         options: DataPlaneOptions, group: MultiThreadedEventLoopGroup, handoffPath: String?, logger: Logger,
-        extra: @escaping @Sendable () -> [String: JSONValue]
+        extraMetrics: @escaping @Sendable () -> String = { "" }, extra: @escaping @Sendable () -> [String: JSONValue]
     ) async throws {
         checker = ActiveHealthChecker(group: group, health: health, logger: logger)
         discovery = TargetDiscovery(servers: options.dnsResolver.servers, group: group, logger: logger)
         policies = PolicyState(logger: logger, redisTimeout: options.redisTimeout.timeAmount)
-        applier = SnapshotApplier(active: active, state: state, checker: checker, discovery: discovery, policies: policies, logger: logger)
+        applier = SnapshotApplier(
+            active: active, state: state, checker: checker, discovery: discovery, policies: policies, meters: requestMetrics, logger: logger)
         let (active, state, health, discovery, metrics, edgeMetrics) = (active, state, health, discovery, policies, edgeMetrics)
+        let requestMetrics = options.requestMetrics == .on ? requestMetrics : nil
         let proxyOptions = options.proxyOptions
         proxy = ProxyWhenReady(state: state, address: options.proxyListen, handoffPath: handoffPath, logger: logger) {
             [proxyListen = options.proxyListen] sockets in
             try await ProxyServer.bind(
                 proxyListen, group: group, active: active, options: proxyOptions, state: state, health: health, metrics: edgeMetrics,
-                sockets: sockets, logger: logger)
+                requestMetrics: requestMetrics, sockets: sockets, logger: logger)
         }
+        // Its own thread: rendering a scrape of many routes never holds up a proxy loop.
         status = try await StatusServer.bind(
-            options.statusListen, group: group, state: state,
+            options.statusListen, group: MultiThreadedEventLoopGroup(numberOfThreads: 1), state: state,
             extra: {
                 var fields = extra()
                 fields["pid"] = .int(Int(ProcessInfo.processInfo.processIdentifier))
@@ -49,7 +54,10 @@ struct EmbeddedDataPlane {
                 fields["dns_failed_lookups"] = .int(discovery.failedLookups)
                 return fields
             },
-            extraMetrics: { metrics.prometheusText + edgeMetrics.prometheusText },
+            extraMetrics: {
+                (requestMetrics?.prometheusText ?? "") + health.prometheusText(active.load()) + metrics.prometheusText + edgeMetrics.prometheusText
+                    + extraMetrics()
+            },
             logger: logger
         )
     }

@@ -9,6 +9,7 @@ import Testing
 /// and upstream objects, and recompiles only the entities the change concerns.
 @Suite struct IncrementalCompileTests {
     static let policies = PolicyState(logger: Logger(label: "test"))
+    static let meters = RequestMetrics()
 
     static func id(_ n: Int) -> String { "00000000-0000-4000-8000-" + String(format: "%012d", n) }
 
@@ -26,7 +27,7 @@ import Testing
     }
 
     static func compile(_ document: ConfigDocument, version: Int, previous: CompiledConfig?) throws -> CompiledConfig {
-        try ConfigCompiler.compile(Snapshot(version: version, document: document), policies: policies, answers: [:], previous: previous)
+        try ConfigCompiler.compile(Snapshot(version: version, document: document), policies: policies, meters: meters, answers: [:], previous: previous)
     }
 
     static func route(_ config: CompiledConfig, _ path: String) -> (name: String, upstream: String)? {

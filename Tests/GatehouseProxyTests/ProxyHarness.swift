@@ -15,6 +15,7 @@ struct ProxyHarness {
     let applier: SnapshotApplier
     let health: TargetHealth
     let metrics: EdgeMetrics
+    let requestMetrics: RequestMetrics
     var port: Int { server.localAddress.port! }
 
     /// - Parameter group: the proxy's event loops (a one-loop group makes every connection share one pool).
@@ -29,14 +30,15 @@ struct ProxyHarness {
         let health = TargetHealth()
         let checker = ActiveHealthChecker(group: MultiThreadedEventLoopGroup.singleton, health: health, logger: logger)
         let metrics = EdgeMetrics()
+        let requestMetrics = RequestMetrics()
         let server = try await ProxyServer.bind(
             ListenAddress(host: "127.0.0.1", port: 0), group: group, active: active, options: options,
-            health: health, metrics: metrics, logger: logger
+            health: health, metrics: metrics, requestMetrics: requestMetrics, logger: logger
         )
         return ProxyHarness(
             server: server, active: active, state: state,
-            applier: SnapshotApplier(active: active, state: state, checker: checker, policies: policies, logger: logger),
-            health: health, metrics: metrics
+            applier: SnapshotApplier(active: active, state: state, checker: checker, policies: policies, meters: requestMetrics, logger: logger),
+            health: health, metrics: metrics, requestMetrics: requestMetrics
         )
     }
 

@@ -7,7 +7,7 @@ import Testing
     static func table(_ routes: [JSONValue]) throws -> RouteTable {
         RouteTable(
             routes: try routes.enumerated().map { index, json in
-                CompiledRoute(try Route.read(json.merging(patch: ["upstream": "u"]), id: "r\(index)"), upstream: 0)
+                CompiledRoute(try Route.read(json.merging(patch: ["upstream": "u"]), id: "r\(index)"), upstream: 0, meters: RequestMetrics())
             })
     }
 

@@ -35,7 +35,7 @@ import Testing
         route.paths = Array(Set((0..<random.next(3)).map { _ in random.pick(paths) })).sorted()
         route.methods = random.next(3) == 0 ? [random.pick(methods)] : []
         if random.next(4) == 0 { route.headers = ["x-v": ["2"]] }
-        return CompiledRoute(route, upstream: 0)
+        return CompiledRoute(route, upstream: 0, meters: RequestMetrics())
     }
 
     static func answers(_ table: RouteTable) -> [String] {

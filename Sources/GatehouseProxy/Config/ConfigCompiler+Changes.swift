@@ -9,7 +9,8 @@ extension ConfigCompiler {
     /// every route after it; a consumer or policy changed can change any route's chain): then the
     /// whole snapshot is compiled. The document was validated whole before this is called.
     static func compileChanges(
-        _ snapshot: Snapshot, from previous: CompiledConfig, policies: PolicyState, answers: [TargetDiscovery.Question: [TargetDiscovery.Address]]
+        _ snapshot: Snapshot, from previous: CompiledConfig, policies: PolicyState, meters: RequestMetrics,
+        answers: [TargetDiscovery.Question: [TargetDiscovery.Address]]
     ) throws(Rejection) -> CompiledConfig? {
         let (old, new) = (previous.document, snapshot.document)
         guard old.upstreams.count == new.upstreams.count, previous.upstreams.count == old.upstreams.count,
@@ -21,7 +22,7 @@ extension ConfigCompiler {
             guard new.upstreams[index].name == old.upstreams[index].name else { return nil }
             let upstream = new.upstreams[index]
             upstreams[index] = try compile(
-                upstream, endpoints: UpstreamEndpoint.expand(upstream.targets, answers: answers), previous: upstreams[index])
+                upstream, endpoints: UpstreamEndpoint.expand(upstream.targets, answers: answers), previous: upstreams[index], meters: meters)
             upstreamsChanged = true
         }
         var chains: PolicyCompiler?
@@ -30,7 +31,7 @@ extension ConfigCompiler {
                 throw Rejection(description: "route '\(route.name)' names unknown upstream '\(route.upstream)'")
             }
             if chains == nil { chains = PolicyCompiler(new, state: policies) }
-            return CompiledRoute(route, upstream: upstream, policies: try chains!.chain(forRoute: route.name))
+            return CompiledRoute(route, upstream: upstream, policies: try chains!.chain(forRoute: route.name), meters: meters)
         }
         let kept = previous.routes.all
         var routes: [CompiledRoute] = []

@@ -6,9 +6,11 @@ public enum ConfigCompiler {
         public let description: String
     }
 
-    /// - Parameter policies: where policies keep what outlives a snapshot (counters, Redis clients).
-    public static func compile(_ snapshot: Snapshot, policies: PolicyState) throws(Rejection) -> CompiledConfig {
-        try compile(snapshot, policies: policies, answers: [:])
+    /// - Parameters:
+    ///   - policies: where policies keep what outlives a snapshot (counters, Redis clients).
+    ///   - meters: where requests are counted, by route, upstream and target.
+    public static func compile(_ snapshot: Snapshot, policies: PolicyState, meters: RequestMetrics) throws(Rejection) -> CompiledConfig {
+        try compile(snapshot, policies: policies, meters: meters, answers: [:])
     }
 
     /// - Parameters:
@@ -16,7 +18,8 @@ public enum ConfigCompiler {
     ///   - previous: the config served, whose compiled routes and upstreams are kept for the
     ///     entities that did not change (`compileChanges`).
     static func compile(
-        _ snapshot: Snapshot, policies: PolicyState, answers: [TargetDiscovery.Question: [TargetDiscovery.Address]], previous: CompiledConfig? = nil
+        _ snapshot: Snapshot, policies: PolicyState, meters: RequestMetrics, answers: [TargetDiscovery.Question: [TargetDiscovery.Address]],
+        previous: CompiledConfig? = nil
     ) throws(Rejection) -> CompiledConfig {
         let document = snapshot.document
         do {
@@ -30,12 +33,12 @@ public enum ConfigCompiler {
         } catch {
             throw Rejection(description: error.message)
         }
-        if let previous, let compiled = try compileChanges(snapshot, from: previous, policies: policies, answers: answers) { return compiled }
+        if let previous, let compiled = try compileChanges(snapshot, from: previous, policies: policies, meters: meters, answers: answers) { return compiled }
         var upstreams: [CompiledUpstream] = []
         var indices: [String: Int] = [:]
         for upstream in document.upstreams {
             indices[upstream.name] = upstreams.count
-            upstreams.append(try compile(upstream, endpoints: UpstreamEndpoint.expand(upstream.targets, answers: answers)))
+            upstreams.append(try compile(upstream, endpoints: UpstreamEndpoint.expand(upstream.targets, answers: answers), meters: meters))
         }
         var chains = PolicyCompiler(document, state: policies)
         var routes: [CompiledRoute] = []
@@ -43,7 +46,7 @@ public enum ConfigCompiler {
             guard let upstream = indices[route.upstream] else {
                 throw Rejection(description: "route '\(route.name)' names unknown upstream '\(route.upstream)'")
             }
-            routes.append(CompiledRoute(route, upstream: upstream, policies: try chains.chain(forRoute: route.name)))
+            routes.append(CompiledRoute(route, upstream: upstream, policies: try chains.chain(forRoute: route.name), meters: meters))
         }
         return CompiledConfig(
             version: snapshot.version, hash: snapshot.hash, routes: RouteTable(routes: routes), upstreams: upstreams,
@@ -51,10 +54,11 @@ public enum ConfigCompiler {
     }
 
     /// - Parameter previous: the upstream compiled before, whose TLS context may be kept.
-    static func compile(_ upstream: Upstream, endpoints: [UpstreamEndpoint], previous: CompiledUpstream? = nil) throws(Rejection) -> CompiledUpstream
-    {
+    static func compile(
+        _ upstream: Upstream, endpoints: [UpstreamEndpoint], previous: CompiledUpstream? = nil, meters: RequestMetrics
+    ) throws(Rejection) -> CompiledUpstream {
         do {
-            return try CompiledUpstream(upstream, endpoints: endpoints, reusingTLS: previous)
+            return try CompiledUpstream(upstream, endpoints: endpoints, reusingTLS: previous, meters: meters)
         } catch {
             throw Rejection(description: "upstream '\(upstream.name)': cannot set up TLS: \(error)")
         }

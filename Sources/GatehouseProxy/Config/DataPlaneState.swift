@@ -17,6 +17,12 @@ public final class DataPlaneState: Sendable {
         public var routes = 0
         public var lastRejection: Rejection?
         public var draining = false
+        /// When the served config was applied, and how long compiling and swapping it in took.
+        public var appliedAt: Date?
+        public var applySeconds = 0.0
+        /// Snapshots applied and refused since the process started.
+        public var applied = 0
+        public var rejected = 0
     }
 
     private struct Inner {
@@ -34,11 +40,14 @@ public final class DataPlaneState: Sendable {
     /// Ready once a snapshot is applied, and until draining starts.
     public var isReady: Bool { inner.withLock { $0.current.version != nil && !$0.current.draining } }
 
-    func applied(_ config: CompiledConfig) {
+    func applied(_ config: CompiledConfig, seconds: Double = 0) {
         settle { current in
             current.version = config.version
             current.hash = config.hash
             current.routes = config.routes.routeCount
+            current.appliedAt = Date()
+            current.applySeconds = seconds
+            current.applied += 1
         }
     }
 
@@ -52,6 +61,7 @@ public final class DataPlaneState: Sendable {
     public func rejected(version: Int, hash: String, reason: String) {
         settle { current in
             current.lastRejection = Rejection(version: version, hash: hash, reason: reason)
+            current.rejected += 1
         }
     }
 

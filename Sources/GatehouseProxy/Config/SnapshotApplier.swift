@@ -17,15 +17,18 @@ public struct SnapshotApplier: Sendable {
     let checker: ActiveHealthChecker?
     let discovery: TargetDiscovery?
     let policies: PolicyState
+    /// Where requests are counted: the proxy's listener counts into the same.
+    public let meters: RequestMetrics
     let logger: Logger
     /// Applying a snapshot and applying new addresses both replace the active config.
     private let swapping = NIOLock()
 
     public init(
         active: ActiveConfig, state: DataPlaneState, checker: ActiveHealthChecker? = nil, discovery: TargetDiscovery? = nil,
-        policies: PolicyState? = nil, logger: Logger
+        policies: PolicyState? = nil, meters: RequestMetrics = RequestMetrics(), logger: Logger
     ) {
         self.policies = policies ?? PolicyState(logger: logger)
+        self.meters = meters
         self.active = active
         self.state = state
         self.checker = checker
@@ -52,10 +55,11 @@ public struct SnapshotApplier: Sendable {
                     // Same content under a newer version (a rollback, say): keep the compiled table.
                     compiled = current.with(version: snapshot.version, hash: snapshot.hash)
                 } else {
-                    compiled = try ConfigCompiler.compile(snapshot, policies: policies, answers: discovery?.answers ?? [:], previous: active.load())
+                    compiled = try ConfigCompiler.compile(snapshot, policies: policies, meters: meters, answers: discovery?.answers ?? [:], previous: active.load())
                 }
                 active.store(compiled)
-                state.applied(compiled)
+                let took = ContinuousClock.now - started
+                state.applied(compiled, seconds: Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18)
                 checker?.update(compiled)
                 discovery?.retain(compiled.questions)
                 logger.info(
@@ -93,7 +97,7 @@ public struct SnapshotApplier: Sendable {
                 guard upstream.source.targets.contains(where: { !$0.isIPAddress }) else { return upstream }
                 let endpoints = UpstreamEndpoint.expand(upstream.source.targets, answers: answers)
                 guard endpoints != upstream.endpoints,
-                    let replaced = try? ConfigCompiler.compile(upstream.source, endpoints: endpoints, previous: upstream)
+                    let replaced = try? ConfigCompiler.compile(upstream.source, endpoints: endpoints, previous: upstream, meters: meters)
                 else { return upstream }
                 changed = true
                 return replaced

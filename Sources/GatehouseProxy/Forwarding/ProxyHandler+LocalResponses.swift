@@ -47,7 +47,10 @@ extension ProxyHandler {
         for (name, value) in headers { head.headers.add(name: name, value: value) }
         if !keepAlive { head.headers.add(name: "connection", value: "close") }
         writeHead(head, flush: false)
-        if !bodiless { context.write(wrapOutboundOut(.byteBuffer(body)), promise: nil) }
+        if !bodiless {
+            measure.sent(body.readableBytes)
+            context.write(wrapOutboundOut(.byteBuffer(body)), promise: nil)
+        }
         writeEnd(closeAfter: !keepAlive)
     }
 
@@ -56,6 +59,9 @@ extension ProxyHandler {
         guard let context else { return }
         var bytes = context.channel.allocator.buffer(capacity: 256)
         bytes.writeResponseHead(head)
+        // An interim `100 Continue` is not the answer.
+        if head.status.code >= 200 { measure.answered(status: Int(head.status.code), source: .gateway) }
+        measure.sent(bytes.readableBytes)
         if flush {
             context.writeAndFlush(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
         } else {
@@ -67,6 +73,7 @@ extension ProxyHandler {
     func writeEnd(closeAfter: Bool) {
         guard let context else { return }
         timeouts?.responseFinished()
+        if let meters { measure.finish(meters) }
         responseUnflushed = false
         if closeAfter {
             context.writeAndFlush(wrapOutboundOut(.byteBuffer(ByteBuffer()))).assumeIsolated().whenComplete { _ in
@@ -80,6 +87,7 @@ extension ProxyHandler {
     /// A response under way cannot be finished: what was written goes out, then the connection
     /// closes, the only honest signal left to the client that the response is incomplete.
     func cutShort() {
+        if let meters { measure.abort(meters) }
         writeHeldHead()
         responseUnflushed = false
         context?.flush()
@@ -125,7 +133,7 @@ extension ProxyHandler {
             logUpstreamFailure(exchange, "upstream_timeout", message + " after its response had started")
             cutShort()
         } else {
-            recordFailure(exchange)
+            recordFailure(exchange, .timeout)
             if retryElsewhere() { return }
             failUpstream(.gatewayTimeout, "upstream_timeout", message)
         }

@@ -16,6 +16,8 @@ extension ProxyHandler {
             guard exchange.websocket else { return upstreamFailed(UpstreamResponseError.malformed("101 to a request that asked for no upgrade")) }
             exchange.switching = true
             exchange.responseStarted = true
+            countAttempt(exchange, .success)
+            measure.answered(status: 101, source: .upstream)
             head.writeForwardedHead(upstreamHead, clientMinorVersion: clientMinor, dropsCORS: false)
             head.writeStaticString("upgrade: websocket\r\nconnection: upgrade\r\n\r\n")
             return writeResponse(head)
@@ -28,6 +30,8 @@ extension ProxyHandler {
             return context.writeAndFlush(wrapOutboundOut(.byteBuffer(head)), promise: nil)
         }
         exchange.responseStarted = true
+        countAttempt(exchange, .success)
+        measure.answered(status: upstreamHead.status, source: .upstream)
         exchange.upstreamKeepAlive = upstreamHead.keepAlive && body != .untilClose
         if exchange.upstream.passiveHealth != nil { health.recordSuccess(exchange.upstream.healthKeys[exchange.target]) }
         head.writeForwardedHead(
@@ -65,6 +69,7 @@ extension ProxyHandler {
             writeHeldHead()
         } else if exchange.chunkEncodes {
             responseUnflushed = true
+            measure.sent(bytes.readableBytes)
             context.writeChunk(bytes)
         } else {
             writeResponse(bytes)
@@ -100,6 +105,7 @@ extension ProxyHandler {
     private func writeResponse(_ bytes: ByteBuffer) {
         writeHeldHead()
         responseUnflushed = true
+        measure.sent(bytes.readableBytes)
         context?.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
     }
 
@@ -108,6 +114,7 @@ extension ProxyHandler {
     func writeHeldHead() {
         guard let head = heldHead.take() else { return }
         responseUnflushed = true
+        measure.sent(head.readableBytes)
         context?.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
         spareResponseHead.keep(head)
     }

@@ -7,6 +7,8 @@ extension ProxyHandler {
     func switchToTunnel(_ exchange: Exchange, context: ChannelHandlerContext) {
         cancelTimer()
         self.exchange = nil
+        // The request ends with its 101; the tunnel's bytes are not a response's.
+        if let meters { measure.finish(meters) }
         guard let connection = exchange.connection, let upstream = connection.channel else {
             return context.close(promise: nil)
         }

@@ -27,6 +27,7 @@ extension ProxyHandler {
         }
         exchange.target = index
         exchange.tried.insert(index)
+        measure.attempting(upstream: upstream.meterSlot)
         acquire(upstream, index, reuse: true)
     }
 
@@ -60,12 +61,14 @@ extension ProxyHandler {
                 .serviceUnavailable, "upstream_busy",
                 "every connection to upstream '\(exchange.upstream.name)' allowed by pool.max_connections stayed busy for timeouts.connect")
         case .failure(let error):
-            recordFailure(exchange)
+            let timedOut = if case ChannelError.connectTimeout = error { true } else { false }
+            recordFailure(exchange, timedOut ? .timeout : .connectFailure)
             // Nothing was sent yet, so trying another target is safe for any method.
             if exchange.tried.count <= exchange.upstream.connectRetries, exchange.tried.count < exchange.upstream.endpoints.count {
+                countRetry(exchange)
                 return connect(excluding: exchange.tried)
             }
-            if case ChannelError.connectTimeout = error {
+            if timedOut {
                 failUpstream(.gatewayTimeout, "upstream_timeout", "connecting to upstream '\(exchange.upstream.name)' timed out")
             } else {
                 failUpstream(.badGateway, "upstream_unreachable", "upstream '\(exchange.upstream.name)' refused the connection", cause: error)
@@ -111,15 +114,17 @@ extension ProxyHandler {
             cutShort()
         } else if let error = error as? UpstreamResponseError {
             // The upstream answered, wrongly: not a stale connection, and not retried elsewhere.
-            recordFailure(exchange)
+            recordFailure(exchange, .badResponse)
             failUpstream(.badGateway, "upstream_invalid_response", "upstream '\(exchange.upstream.name)' sent an invalid response: \(error)")
         } else if exchange.reused, !exchange.bodyForwarded, exchange.idempotent {
             // A pooled connection the server had already closed: retry once on a fresh one.
             exchange.reused = false
             cancelTimer()
+            countAttempt(exchange, .reset)
+            countRetry(exchange)
             retryOnFreshConnection()
         } else {
-            recordFailure(exchange)
+            recordFailure(exchange, .reset)
             if retryElsewhere() { return }
             if let reason = UpstreamTLSFailure.reason(error) {
                 return failUpstream(
@@ -145,12 +150,14 @@ extension ProxyHandler {
         if let connection = exchange.connection { pool.release(connection, reusable: false) }
         exchange.connection = nil
         exchange.reused = false
+        countRetry(exchange)
         connect(excluding: exchange.tried)
         return true
     }
 
-    /// Counts a failed attempt against the target, for passive health.
-    func recordFailure(_ exchange: Exchange) {
+    /// Counts a failed attempt against the target: in the metrics, and for passive health.
+    func recordFailure(_ exchange: Exchange, _ outcome: MeterLayout.Outcome) {
+        countAttempt(exchange, outcome)
         guard let passive = exchange.upstream.passiveHealth else { return }
         _ = health.recordFailure(
             exchange.upstream.healthKeys[exchange.target], threshold: passive.failures, cooldown: passive.cooldown, now: .now()

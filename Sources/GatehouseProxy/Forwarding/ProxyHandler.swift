@@ -109,6 +109,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     private let active: ActiveConfig
     let pool: UpstreamConnectionPool
+    /// This loop's request metrics; nil when they are off.
+    let meters: LoopMeters?
+    /// The request in flight's measurements, counted into `meters` when it ends.
+    var measure = RequestMeasure()
     let options: ProxyOptions
     let timeouts: ClientTimeouts?
     let health: TargetHealth
@@ -150,10 +154,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     var pendingAuthentication: PendingAuthentication?
 
     init(
-        active: ActiveConfig, pool: UpstreamConnectionPool, options: ProxyOptions, health: TargetHealth, timeouts: ClientTimeouts? = nil,
-        logger: Logger
+        active: ActiveConfig, pool: UpstreamConnectionPool, meters: LoopMeters? = nil, options: ProxyOptions, health: TargetHealth,
+        timeouts: ClientTimeouts? = nil, logger: Logger
     ) {
         self.active = active
+        self.meters = meters
         self.logger = logger
         self.pool = pool
         self.options = options
@@ -171,6 +176,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         clientIP = context.channel.remoteAddress?.ipAddress ?? ""
         localPort = String(context.channel.localAddress?.port ?? 0)
         trustedPeer = options.trustedProxies.contains { $0.contains(clientIP) }
+        meters?.loop.add(MeterLayout.Loop.accepted)
     }
 
     /// The context and this handler hold each other: let go when the pipeline drops the handler,
@@ -197,10 +203,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         case .head(let head):
             discardingBody = false
             timeouts?.headArrived()
+            if let meters { measure.begin(meters) }
             begin(head)
         case .body(let buffer):
             guard !discardingBody, let exchange else { return }
             exchange.bodyBytes += buffer.readableBytes
+            measure.received(buffer.readableBytes)
             if let limit = options.maxBodyBytes, exchange.bodyBytes > limit {
                 if exchange.responseStarted { return cutShort() }
                 return failBeforeResponse(.payloadTooLarge, "body_too_large", "the request body is over the limit of \(limit) bytes", close: true)
@@ -284,6 +292,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        if let meters {
+            measure.abort(meters)
+            meters.loop.add(MeterLayout.Loop.closed)
+        }
         cancelTimer()
         if let connection = exchange?.connection { pool.release(connection, reusable: false) }
         exchange = nil
@@ -314,14 +326,17 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let method = head.method.rawValue
         let path = target.path
         if Self.isPreflight(head), let requested = head.headers.first(name: "access-control-request-method"),
-            let cors = config.routes.match(host: host, path: path, method: requested, header: { head.headers[$0] })?.entry.route.policies?.cors
+            let preflightRoute = config.routes.match(host: host, path: path, method: requested, header: { head.headers[$0] })?.entry.route,
+            let cors = preflightRoute.policies?.cors
         {
+            measure.routed(preflightRoute.meterSlot)
             return answerPreflight(head, cors, metrics: config.policyMetrics)
         }
         guard let found = config.routes.match(host: host, path: path, method: method, header: { head.headers[$0] }) else {
             return respondLocally(head, .notFound, "no_route", "no route matches \(method) \(path)")
         }
         let route = found.entry.route
+        measure.routed(route.meterSlot)
         var request = Admission(
             head: head, config: config, found: found, hostHeader: hostHeader, path: path, targetQuery: target.query, query: target.query,
             trusted: trustedPeer)

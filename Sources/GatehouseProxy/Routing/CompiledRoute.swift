@@ -15,8 +15,11 @@ public final class CompiledRoute: Sendable {
     let upstream: Int
     /// Nil when no policy applies to the route.
     public let policies: PolicyChain?
+    /// Where its requests are counted (`RequestMetrics`).
+    let meterSlot: Int
 
-    init(_ route: Route, upstream: Int, policies: PolicyChain? = nil) {
+    init(_ route: Route, upstream: Int, policies: PolicyChain? = nil, meters: RequestMetrics) {
+        meterSlot = meters.routeSlot(route.name)
         id = route.id
         name = route.name
         hosts = route.hosts

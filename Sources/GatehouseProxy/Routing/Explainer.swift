@@ -60,7 +60,8 @@ public enum Explainer {
         let request = try Request.read(body)
         let compiled: CompiledConfig
         do {
-            compiled = try ConfigCompiler.compile(snapshot, policies: PolicyState(logger: Logger(label: "explain"), fetchesKeys: false))
+            compiled = try ConfigCompiler.compile(
+                snapshot, policies: PolicyState(logger: Logger(label: "explain"), fetchesKeys: false), meters: RequestMetrics())
         } catch {
             throw ConfigError(code: .invalid, message: "the config cannot be compiled: \(error)")
         }

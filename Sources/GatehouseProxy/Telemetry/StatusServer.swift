@@ -15,6 +15,7 @@ public enum StatusServer {
         _ address: ListenAddress, group: any EventLoopGroup, state: DataPlaneState, extra: @escaping @Sendable () -> [String: JSONValue] = { [:] },
         extraMetrics: @escaping @Sendable () -> String = { "" }, logger: Logger
     ) async throws -> Listener {
+        let scrape = ScrapeCache { metricsText(state) + extraMetrics() }
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             // A new process during an upgrade answers on the same port beside the old one.
@@ -22,7 +23,7 @@ public enum StatusServer {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(StatusHandler(state: state, extra: extra, extraMetrics: extraMetrics))
+                    try channel.pipeline.syncOperations.addHandler(StatusHandler(state: state, extra: extra, scrape: scrape))
                 }
             }
             .bind(host: address.host, port: address.port)
@@ -38,13 +39,13 @@ final class StatusHandler: ChannelInboundHandler {
 
     private let state: DataPlaneState
     private let extra: @Sendable () -> [String: JSONValue]
-    private let extraMetrics: @Sendable () -> String
+    private let scrape: ScrapeCache
     private var head: HTTPRequestHead?
 
-    init(state: DataPlaneState, extra: @escaping @Sendable () -> [String: JSONValue], extraMetrics: @escaping @Sendable () -> String) {
+    init(state: DataPlaneState, extra: @escaping @Sendable () -> [String: JSONValue], scrape: ScrapeCache) {
         self.state = state
         self.extra = extra
-        self.extraMetrics = extraMetrics
+        self.scrape = scrape
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -101,31 +102,44 @@ final class StatusHandler: ChannelInboundHandler {
             fields.merge(extra()) { _, new in new }
             return (.ok, "application/json", JSONValue.object(fields).prettyBytes)
         case "/metrics":
-            return (.ok, "text/plain; version=0.0.4", Array(metrics(current).utf8))
+            return (.ok, "text/plain; version=0.0.4", Array(scrape.text.utf8))
         default:
             return (.notFound, "application/json", error("not_found", "no status endpoint at \(path)"))
         }
     }
 
-    private func metrics(_ current: DataPlaneState.Current) -> String {
-        """
-        # HELP gatehouse_config_version Version of the config this data plane serves.
-        # TYPE gatehouse_config_version gauge
-        gatehouse_config_version \(current.version ?? 0)
-        # HELP gatehouse_routes Routes in the served config.
-        # TYPE gatehouse_routes gauge
-        gatehouse_routes \(current.routes)
-        # HELP gatehouse_ready 1 when the data plane is ready to serve.
-        # TYPE gatehouse_ready gauge
-        gatehouse_ready \(state.isReady ? 1 : 0)
-        # HELP gatehouse_uptime_seconds Seconds since the process started.
-        # TYPE gatehouse_uptime_seconds gauge
-        gatehouse_uptime_seconds \(Int(Date().timeIntervalSince(state.startedAt)))
-
-        """ + extraMetrics()
-    }
-
     private func error(_ code: String, _ message: String) -> [UInt8] {
         JSONValue.object(["error": ["code": .string(code), "message": .string(message)]]).prettyBytes
+    }
+}
+
+extension StatusServer {
+    /// What the data plane serves, its readiness, and the build.
+    static func metricsText(_ state: DataPlaneState) -> String {
+        let current = state.current
+        var out = PrometheusText()
+        out.family("gatehouse_build_info", "gauge", "The running build: 1, with the release as a label.")
+        out.sample("gatehouse_build_info", [("version", GatehouseVersion.current)], 1)
+        out.family("gatehouse_config_version", "gauge", "Version of the config this data plane serves.")
+        out.sample("gatehouse_config_version", current.version ?? 0)
+        out.family("gatehouse_config_info", "gauge", "The served config: 1, with its version and hash as labels.")
+        if let version = current.version, let hash = current.hash {
+            out.sample("gatehouse_config_info", [("version", String(version)), ("hash", hash)], 1)
+        }
+        out.family("gatehouse_config_applied_timestamp_seconds", "gauge", "When the served config was applied, in seconds since the Unix epoch (its age: time() minus this).")
+        out.sample("gatehouse_config_applied_timestamp_seconds", current.appliedAt?.timeIntervalSince1970 ?? 0)
+        out.family("gatehouse_config_apply_duration_seconds", "gauge", "How long compiling and swapping in the served config took.")
+        out.sample("gatehouse_config_apply_duration_seconds", current.applySeconds)
+        out.family("gatehouse_config_applies_total", "counter", "Snapshots applied since the process started.")
+        out.sample("gatehouse_config_applies_total", current.applied)
+        out.family("gatehouse_config_rejections_total", "counter", "Snapshots refused (the last good config kept serving) since the process started.")
+        out.sample("gatehouse_config_rejections_total", current.rejected)
+        out.family("gatehouse_routes", "gauge", "Routes in the served config.")
+        out.sample("gatehouse_routes", current.routes)
+        out.family("gatehouse_ready", "gauge", "1 when the data plane is ready to serve.")
+        out.sample("gatehouse_ready", state.isReady ? 1 : 0)
+        out.family("gatehouse_uptime_seconds", "gauge", "Seconds since the process started.")
+        out.sample("gatehouse_uptime_seconds", Int(Date().timeIntervalSince(state.startedAt)))
+        return out.text + ProcessMetrics.prometheusText
     }
 }

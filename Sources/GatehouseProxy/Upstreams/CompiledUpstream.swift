@@ -33,8 +33,13 @@ public final class CompiledUpstream: Sendable {
     let poolKeys: [String]
     /// For `https`: the context, and the name to send as SNI and verify, by endpoint index.
     let tls: (context: NIOSSLContext, serverNames: [String?])?
+    /// Where its requests and each endpoint's attempts are counted (`RequestMetrics`).
+    let meterSlot: Int
+    let targetSlots: [Int]
 
-    init(_ upstream: Upstream, endpoints: [UpstreamEndpoint], reusingTLS previous: CompiledUpstream? = nil) throws {
+    init(_ upstream: Upstream, endpoints: [UpstreamEndpoint], reusingTLS previous: CompiledUpstream? = nil, meters: RequestMetrics) throws {
+        meterSlot = meters.upstreamSlot(upstream.name)
+        targetSlots = endpoints.map { meters.targetSlot(upstream: upstream.name, target: $0.description) }
         source = upstream
         self.endpoints = endpoints
         connectTimeout = .milliseconds(upstream.timeouts.connect.milliseconds)

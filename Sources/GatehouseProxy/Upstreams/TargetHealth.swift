@@ -71,3 +71,20 @@ public final class TargetHealth: Sendable {
         }
     }
 }
+
+extension TargetHealth {
+    /// Whether each target of the served config takes requests now, for `/metrics`.
+    public func prometheusText(_ config: CompiledConfig?) -> String {
+        var out = PrometheusText()
+        out.family("gatehouse_upstream_target_healthy", "gauge", "1 when a target of the served config takes requests, 0 while health checks keep it out.")
+        let now = NIODeadline.now()
+        for upstream in config?.upstreams ?? [] {
+            for (index, endpoint) in upstream.endpoints.enumerated() {
+                out.sample(
+                    "gatehouse_upstream_target_healthy", [("upstream", upstream.name), ("target", endpoint.description)],
+                    isHealthy(upstream.healthKeys[index], now: now) ? 1 : 0)
+            }
+        }
+        return out.text
+    }
+}

@@ -1,0 +1,170 @@
+import NIOConcurrencyHelpers
+
+/// The request metrics of a data plane: which route, upstream and target each slot counts for
+/// (slots are handed out when a config compiles, kept for a name across snapshots, so a
+/// counter never goes back), and every event loop's tally. Requests count into their loop's own
+/// cells (`LoopMeters`); a scrape sums the loops, off the event loops.
+///
+/// Series of a route, upstream or target that left the config stay until the process ends:
+/// counters never go back.
+public final class RequestMetrics: Sendable {
+    private struct Names {
+        var routes: [String] = [RequestMetrics.unmatchedName]
+        var routeSlots: [String: Int] = [RequestMetrics.unmatchedName: 0]
+        var upstreams: [String] = []
+        var upstreamSlots: [String: Int] = [:]
+        var targets: [(upstream: String, target: String)] = []
+        var targetSlots: [String: Int] = [:]
+    }
+
+    private let names = NIOLockedValueBox(Names())
+    private let tallies = NIOLockedValueBox<[LoopTally]>([])
+
+    /// The slot of requests that matched no route (and of those refused before routing).
+    static let unmatched = 0
+    static let unmatchedName = "_unmatched"
+
+    public init() {}
+
+    func routeSlot(_ name: String) -> Int {
+        names.withLockedValue { names in
+            if let slot = names.routeSlots[name] { return slot }
+            names.routes.append(name)
+            names.routeSlots[name] = names.routes.count - 1
+            return names.routes.count - 1
+        }
+    }
+
+    func upstreamSlot(_ name: String) -> Int {
+        names.withLockedValue { names in
+            if let slot = names.upstreamSlots[name] { return slot }
+            names.upstreams.append(name)
+            names.upstreamSlots[name] = names.upstreams.count - 1
+            return names.upstreams.count - 1
+        }
+    }
+
+    func targetSlot(upstream: String, target: String) -> Int {
+        let key = upstream + "\u{0}" + target
+        return names.withLockedValue { names in
+            if let slot = names.targetSlots[key] { return slot }
+            names.targets.append((upstream, target))
+            names.targetSlots[key] = names.targets.count - 1
+            return names.targets.count - 1
+        }
+    }
+
+    /// The meters of an event loop that starts serving; call once per loop.
+    func meters() -> LoopMeters {
+        let tally = LoopTally()
+        tallies.withLockedValue { $0.append(tally) }
+        return LoopMeters(tally: tally)
+    }
+
+    /// The Prometheus text of the request metrics, summed over the loops.
+    public var prometheusText: String {
+        let names = names.withLockedValue { $0 }
+        let tallies = tallies.withLockedValue { $0 }
+        let published = tallies.map(\.published)
+        var out = PrometheusText(capacity: 4096 + names.routes.count * 2048)
+
+        // Routes: responses by code and source, durations, bytes.
+        var codes: [Int: [Int: Int]] = [:]
+        var routeSums: [Int: [Int]] = [:]
+        for tally in published {
+            for (slot, cells) in tally.routes {
+                var sums = routeSums[slot] ?? Array(repeating: 0, count: MeterLayout.Route.width)
+                for index in MeterLayout.Route.used..<MeterLayout.Route.width { sums[index] += cells.value(index) }
+                routeSums[slot] = sums
+                let used = cells.published(MeterLayout.Route.used)
+                for pair in 0..<used {
+                    codes[slot, default: [:]][cells.value(pair * 2), default: 0] += cells.value(pair * 2 + 1)
+                }
+            }
+        }
+        let routeSlots = routeSums.keys.sorted()
+        out.family("gatehouse_http_requests_total", "counter", "Requests answered, by route, status code and who wrote the answer (upstream or gateway).")
+        for slot in routeSlots {
+            let route = names.routes[slot]
+            for (key, count) in (codes[slot] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                let source = MeterLayout.Route.source(ofKey: key).label
+                out.sample("gatehouse_http_requests_total", [("route", route), ("code", String(MeterLayout.Route.status(ofKey: key))), ("source", source)], count)
+            }
+            for source in MeterLayout.Source.allCases {
+                let other = routeSums[slot]![MeterLayout.Route.other + source.rawValue]
+                if other > 0 { out.sample("gatehouse_http_requests_total", [("route", route), ("code", "other"), ("source", source.label)], other) }
+            }
+        }
+        out.family("gatehouse_http_requests_aborted_total", "counter", "Requests that ended without a whole response: the client left, or the response was cut.")
+        for slot in routeSlots { out.sample("gatehouse_http_requests_aborted_total", [("route", names.routes[slot])], routeSums[slot]![MeterLayout.Route.aborted]) }
+        out.family("gatehouse_http_request_duration_seconds", "histogram", "Time from a request's head to the end of its response, by route.")
+        for slot in routeSlots {
+            let sums = routeSums[slot]!
+            let start = MeterLayout.Route.duration
+            out.histogram(
+                "gatehouse_http_request_duration_seconds", [("route", names.routes[slot])],
+                buckets: sums[start..<start + DurationBuckets.sumOffset], sumNanoseconds: sums[start + DurationBuckets.sumOffset])
+        }
+        out.family("gatehouse_http_request_body_bytes_total", "counter", "Request body bytes received, by route.")
+        for slot in routeSlots { out.sample("gatehouse_http_request_body_bytes_total", [("route", names.routes[slot])], routeSums[slot]![MeterLayout.Route.bytesIn]) }
+        out.family("gatehouse_http_response_bytes_total", "counter", "Response bytes sent to clients (head and body), by route.")
+        for slot in routeSlots { out.sample("gatehouse_http_response_bytes_total", [("route", names.routes[slot])], routeSums[slot]![MeterLayout.Route.bytesOut]) }
+
+        // Upstreams: their part of requests, retries, attempts by target and outcome.
+        var upstreamSums: [Int: [Int]] = [:]
+        var targetSums: [Int: [Int]] = [:]
+        for tally in published {
+            for (slot, cells) in tally.upstreams {
+                var sums = upstreamSums[slot] ?? Array(repeating: 0, count: MeterLayout.Upstream.width)
+                for index in 0..<MeterLayout.Upstream.width { sums[index] += cells.value(index) }
+                upstreamSums[slot] = sums
+            }
+            for (slot, cells) in tally.targets {
+                var sums = targetSums[slot] ?? Array(repeating: 0, count: MeterLayout.Outcome.allCases.count)
+                for index in sums.indices { sums[index] += cells.value(index) }
+                targetSums[slot] = sums
+            }
+        }
+        let upstreamSlots = upstreamSums.keys.sorted()
+        out.family(
+            "gatehouse_upstream_duration_seconds", "histogram",
+            "Time from a request's first attempt on an upstream to the end of its response (retries included), by upstream.")
+        for slot in upstreamSlots {
+            let sums = upstreamSums[slot]!
+            out.histogram(
+                "gatehouse_upstream_duration_seconds", [("upstream", names.upstreams[slot])], buckets: sums[0..<DurationBuckets.sumOffset],
+                sumNanoseconds: sums[DurationBuckets.sumOffset])
+        }
+        out.family("gatehouse_upstream_retries_total", "counter", "Attempts made after an attempt failed (another target, or a fresh connection), by upstream.")
+        for slot in upstreamSlots {
+            out.sample("gatehouse_upstream_retries_total", [("upstream", names.upstreams[slot])], upstreamSums[slot]![MeterLayout.Upstream.retries])
+        }
+        out.family("gatehouse_upstream_attempts_total", "counter", "Attempts to send a request to a target, by upstream, target and how they ended.")
+        for slot in targetSums.keys.sorted() {
+            let (upstream, target) = names.targets[slot]
+            for outcome in MeterLayout.Outcome.allCases {
+                out.sample(
+                    "gatehouse_upstream_attempts_total", [("upstream", upstream), ("target", target), ("outcome", outcome.label)],
+                    targetSums[slot]![outcome.rawValue])
+            }
+        }
+
+        // Loops: connections, requests in flight, the gateway's own part.
+        var loop = Array(repeating: 0, count: MeterLayout.Loop.width)
+        for tally in tallies {
+            for index in loop.indices { loop[index] += tally.loop.value(index) }
+        }
+        typealias Loop = MeterLayout.Loop
+        out.family("gatehouse_gateway_duration_seconds", "histogram", "The gateway's own part of requests: their duration less the upstream's part.")
+        out.histogram(
+            "gatehouse_gateway_duration_seconds", buckets: loop[Loop.gateway..<Loop.gateway + DurationBuckets.sumOffset],
+            sumNanoseconds: loop[Loop.gateway + DurationBuckets.sumOffset])
+        out.family("gatehouse_connections_accepted_total", "counter", "Client connections accepted.")
+        out.sample("gatehouse_connections_accepted_total", loop[Loop.accepted])
+        out.family("gatehouse_connections_open", "gauge", "Client connections open.")
+        out.sample("gatehouse_connections_open", max(0, loop[Loop.accepted] - loop[Loop.closed]))
+        out.family("gatehouse_http_requests_in_flight", "gauge", "Requests begun and not yet answered.")
+        out.sample("gatehouse_http_requests_in_flight", max(0, loop[Loop.started] - loop[Loop.finished] - loop[Loop.aborted]))
+        return out.text
+    }
+}
