@@ -18,6 +18,8 @@ public struct AdminAPI: Sendable {
         public var enforcedPolicyTypes: Set<PolicyType> = []
         /// `GET /data-planes`: the data planes this control plane knows, given the current version.
         public var dataPlanes: @Sendable (Int) -> JSONValue = { _ in [] }
+        /// Families `GET /metrics` adds for the data planes, given the current version (a control plane's).
+        public var dataPlaneMetrics: @Sendable (Int) -> String = { _ in "" }
         /// `POST /explain`: what the data plane would do with a request (the body) under a snapshot.
         public var explain: @Sendable (Snapshot, JSONValue) throws -> JSONValue = { _, _ in
             throw ConfigError(code: .invalid, message: "this server cannot explain requests")
@@ -60,6 +62,17 @@ public struct AdminAPI: Sendable {
                 ],
                 version: snapshot.version
             )
+        }
+        router.get("/metrics") { _, _ in
+            let version = store.current.snapshot.version
+            let text = """
+                # HELP gatehouse_control_plane_config_version The newest committed config version.
+                # TYPE gatehouse_control_plane_config_version gauge
+                gatehouse_control_plane_config_version \(version)
+
+                """ + options.dataPlaneMetrics(version)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }
         addEntityRoutes(Upstream.self, to: router)
         addEntityRoutes(Route.self, to: router)

@@ -86,6 +86,7 @@ struct ControlPlane: AsyncParsableCommand {
         )
         var adminOptions = controlPlane.adminOptions
         adminOptions.dataPlanes = { registry.json(currentVersion: $0, currentEpoch: publisher.epoch) }
+        adminOptions.dataPlaneMetrics = { registry.prometheusText(currentVersion: $0) }
         let controlPlaneService = ControlPlaneService(
             database: controlPlane.db, lock: lock, store: store, publisher: publisher, waitForApply: { _ in }, adminListen: controlPlane.adminListen,
             adminIdleTimeout: controlPlane.adminIdleTimeout.timeAmount,

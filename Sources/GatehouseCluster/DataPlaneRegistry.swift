@@ -138,3 +138,36 @@ public final class DataPlaneRegistry: Sendable {
             })
     }
 }
+
+extension DataPlaneRegistry {
+    /// Each data plane's stream state, served version and refusal, for the control plane's
+    /// `/metrics` (node ids are the data planes', bounded by the cluster; gone ones are purged).
+    public func prometheusText(currentVersion: Int) -> String {
+        let entries = list()
+        var text = """
+            # HELP gatehouse_data_plane_connected 1 while a data plane's stream is open.
+            # TYPE gatehouse_data_plane_connected gauge
+
+            """
+        for entry in entries { text += "gatehouse_data_plane_connected{node=\"\(Self.labelValue(entry.hello.nodeID))\"} \(entry.connected ? 1 : 0)\n" }
+        text += """
+            # HELP gatehouse_data_plane_config_version The config version a data plane serves.
+            # TYPE gatehouse_data_plane_config_version gauge
+
+            """
+        for entry in entries { text += "gatehouse_data_plane_config_version{node=\"\(Self.labelValue(entry.hello.nodeID))\"} \(entry.configVersion ?? 0)\n" }
+        text += """
+            # HELP gatehouse_data_plane_rejecting 1 when a data plane refused the current version.
+            # TYPE gatehouse_data_plane_rejecting gauge
+
+            """
+        for entry in entries {
+            text += "gatehouse_data_plane_rejecting{node=\"\(Self.labelValue(entry.hello.nodeID))\"} \(entry.rejection?.version == currentVersion ? 1 : 0)\n"
+        }
+        return text
+    }
+
+    private static func labelValue(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import GatehouseModel
+import GatehouseTestSupport
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Testing
+
+@testable import GatehouseProxy
+
+/// The request metrics as the proxy counts them: by route, code and source, attempts by
+/// outcome, bytes, aborted requests, counters that outlive a snapshot swap.
+@Suite struct RequestMetricsTests {
+    /// The value of one sample (`name{labels}` exactly as rendered), nil when absent.
+    static func sample(_ text: String, _ series: String) -> Int? {
+        for line in text.split(separator: "\n") where line.hasPrefix(series + " ") {
+            return Int(line.dropFirst(series.count + 1)) ?? Double(line.dropFirst(series.count + 1)).map { Int($0) }
+        }
+        return nil
+    }
+
+    static func requests(_ text: String, route: String, code: String, source: String) -> Int? {
+        sample(text, #"gatehouse_http_requests_total{route="\#(route)",code="\#(code)",source="\#(source)"}"#)
+    }
+
+    @Test func requestsAreCountedByRouteCodeSourceWithTheirBytes() async throws {
+        let upstream = try await TestUpstream.start()
+        let proxy = try await ProxyHarness.start()
+        try proxy.apply(
+            version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]],
+            routes: [["name": "api", "paths": ["/"], "upstream": "u"]])
+        #expect(try await httpRequest(port: proxy.port, .GET, "/status/500").status == 500)
+        #expect(try await httpRequest(port: proxy.port, .GET, "/status/204").status == 204)
+        let sunk = try await httpRequest(port: proxy.port, .POST, "/sink", json: .string(String(repeating: "x", count: 98)))
+        #expect(sunk.status == 200)
+        let text = proxy.requestMetrics.prometheusText
+        #expect(Self.requests(text, route: "api", code: "500", source: "upstream") == 1)
+        #expect(Self.requests(text, route: "api", code: "204", source: "upstream") == 1)
+        #expect(Self.requests(text, route: "api", code: "200", source: "upstream") == 1)
+        #expect(Self.sample(text, #"gatehouse_http_request_body_bytes_total{route="api"}"#) == 100)
+        #expect((Self.sample(text, #"gatehouse_http_response_bytes_total{route="api"}"#) ?? 0) > 100)
+        #expect(Self.sample(text, #"gatehouse_http_request_duration_seconds_count{route="api"}"#) == 3)
+        #expect(Self.sample(text, #"gatehouse_http_request_duration_seconds_bucket{route="api",le="+Inf"}"#) == 3)
+        #expect(Self.sample(text, #"gatehouse_upstream_attempts_total{upstream="u",target="\#(upstream.target)",outcome="success"}"#) == 3)
+        #expect(Self.sample(text, "gatehouse_http_requests_in_flight") == 0)
+        #expect(Self.sample(text, "gatehouse_gateway_duration_seconds_count") == 3)
+        try await waitUntil("the three connections to close") {
+            Self.sample(proxy.requestMetrics.prometheusText, "gatehouse_connections_open") == 0
+        }
+        #expect(Self.sample(proxy.requestMetrics.prometheusText, "gatehouse_connections_accepted_total") == 3)
+    }
+
+    @Test func gatewayAnswersAndFailedAttemptsAreToldApart() async throws {
+        let garbage = try await RawUpstream.start { _ in RawUpstream.Reply(["NOT HTTP\r\n\r\n"], close: true) }
+        let upstream = try await TestUpstream.start()
+        let proxy = try await ProxyHarness.start()
+        try proxy.apply(
+            version: 1,
+            upstreams: [
+                ["name": "garbage", "targets": [["target": .string(garbage.target)]]],
+                ["name": "slow", "targets": [["target": .string(upstream.target)]], "timeouts": ["read": "200ms"]],
+            ],
+            routes: [
+                ["name": "bad", "paths": ["/bad"], "upstream": "garbage"],
+                ["name": "hang", "paths": ["/hang"], "upstream": "slow"],
+                ["name": "close", "paths": ["/close"], "upstream": "slow"],
+            ])
+        #expect(try await httpRequest(port: proxy.port, .GET, "/bad").status == 502)
+        #expect(try await httpRequest(port: proxy.port, .GET, "/hang").status == 504)
+        #expect(try await httpRequest(port: proxy.port, .POST, "/close").status == 502)
+        #expect(try await httpRequest(port: proxy.port, .GET, "/elsewhere").status == 404)
+        let text = proxy.requestMetrics.prometheusText
+        #expect(Self.requests(text, route: "bad", code: "502", source: "gateway") == 1)
+        #expect(Self.requests(text, route: "hang", code: "504", source: "gateway") == 1)
+        #expect(Self.requests(text, route: "close", code: "502", source: "gateway") == 1)
+        #expect(Self.requests(text, route: "_unmatched", code: "404", source: "gateway") == 1)
+        let attempts = { (upstream: String, target: String, outcome: String) in
+            Self.sample(text, #"gatehouse_upstream_attempts_total{upstream="\#(upstream)",target="\#(target)",outcome="\#(outcome)"}"#)
+        }
+        #expect(attempts("garbage", garbage.target, "bad_response") == 1)
+        #expect(attempts("slow", upstream.target, "timeout") == 1)
+        #expect(attempts("slow", upstream.target, "reset") == 1)
+        #expect(attempts("slow", upstream.target, "success") == 0)
+    }
+
+    @Test func aClientThatLeavesBeforeItsAnswerIsCountedAborted() async throws {
+        let upstream = try await TestUpstream.start()
+        let proxy = try await ProxyHarness.start()
+        try proxy.apply(
+            version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]],
+            routes: [["name": "api", "paths": ["/"], "upstream": "u"]])
+        let connection = try await RawConnection.open(port: proxy.port)
+        try await connection.send("GET /hang HTTP/1.1\r\nHost: x\r\n\r\n")
+        try await waitUntil("the request to be in flight") {
+            Self.sample(proxy.requestMetrics.prometheusText, "gatehouse_http_requests_in_flight") == 1
+        }
+        await connection.close()
+        try await waitUntil("the request to count as aborted") {
+            Self.sample(proxy.requestMetrics.prometheusText, #"gatehouse_http_requests_aborted_total{route="api"}"#) == 1
+        }
+        let text = proxy.requestMetrics.prometheusText
+        #expect(Self.sample(text, "gatehouse_http_requests_in_flight") == 0)
+        #expect(Self.sample(text, #"gatehouse_http_request_duration_seconds_count{route="api"}"#) == 0)
+    }
+
+    @Test func moreDistinctCodesThanARouteNamesFallUnderOther() async throws {
+        let upstream = try await TestUpstream.start()
+        // One loop: the cap is per event loop.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let proxy = try await ProxyHarness.start(group: group)
+        try proxy.apply(
+            version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]],
+            routes: [["name": "api", "paths": ["/"], "upstream": "u"]])
+        let codes = [200, 201, 202, 203, 204, 206, 400, 403, 404, 409, 410, 418, 500, 503]
+        for code in codes { #expect(try await httpRequest(port: proxy.port, .GET, "/status/\(code)").status == code) }
+        let text = proxy.requestMetrics.prometheusText
+        for code in codes.prefix(MeterLayout.Route.codeSlots) { #expect(Self.requests(text, route: "api", code: String(code), source: "upstream") == 1) }
+        #expect(Self.requests(text, route: "api", code: "other", source: "upstream") == codes.count - MeterLayout.Route.codeSlots)
+        #expect(Self.sample(text, #"gatehouse_http_request_duration_seconds_count{route="api"}"#) == codes.count)
+    }
+
+    @Test func aRouteKeepsItsCountsAcrossSnapshots() async throws {
+        let upstream = try await TestUpstream.start()
+        let proxy = try await ProxyHarness.start()
+        let upstreams: [JSONValue] = [["name": "u", "targets": [["target": .string(upstream.target)]]]]
+        try proxy.apply(version: 1, upstreams: upstreams, routes: [["name": "api", "paths": ["/a"], "upstream": "u"]])
+        #expect(try await httpRequest(port: proxy.port, .GET, "/a").status == 200)
+        try proxy.apply(version: 2, upstreams: upstreams, routes: [["name": "api", "paths": ["/a", "/b"], "upstream": "u"]])
+        #expect(try await httpRequest(port: proxy.port, .GET, "/b").status == 200)
+        #expect(Self.requests(proxy.requestMetrics.prometheusText, route: "api", code: "200", source: "upstream") == 2)
+    }
+
+    @Test func aHistogramsCountIsItsLastBucket() {
+        let metrics = RequestMetrics()
+        let meters = metrics.meters()
+        let slot = metrics.routeSlot("r")
+        var measure = RequestMeasure()
+        for _ in 0..<5 {
+            measure.begin(meters)
+            measure.routed(slot)
+            measure.answered(status: 200, source: .upstream)
+            measure.finish(meters)
+        }
+        let text = metrics.prometheusText
+        #expect(Self.sample(text, #"gatehouse_http_request_duration_seconds_bucket{route="r",le="+Inf"}"#) == 5)
+        #expect(Self.sample(text, #"gatehouse_http_request_duration_seconds_count{route="r"}"#) == 5)
+        #expect(DurationBuckets.index(0) == 0)
+        #expect(DurationBuckets.index(25_000) == 0)
+        #expect(DurationBuckets.index(25_001) == 1)
+        #expect(DurationBuckets.index(61_000_000_000) == DurationBuckets.bounds.count)
+        #expect(DurationBuckets.labels.count == DurationBuckets.bounds.count)
+    }
+}
