@@ -105,6 +105,9 @@ struct DataPlaneOptions: ParsableArguments {
     @Option(help: "Request metrics on /metrics (by route, upstream and target): on or off (GATEHOUSE_REQUEST_METRICS).")
     var requestMetrics = EnvironmentDefault.value("GATEHOUSE_REQUEST_METRICS", Switch.on, expected: "on or off") { Switch(rawValue: $0) }
 
+    @Option(help: "A JSON line per request: a file path (reopened on SIGHUP), stdout, or off (GATEHOUSE_ACCESS_LOG).")
+    var accessLog = EnvironmentDefault.value("GATEHOUSE_ACCESS_LOG", "off")
+
     @Option(help: "trace, debug, info, notice, warning, error or critical (GATEHOUSE_LOG_LEVEL).")
     var logLevel = EnvironmentDefault.value("GATEHOUSE_LOG_LEVEL", Logger.Level.info, expected: "a log level") { Logger.Level(rawValue: $0) }
 
@@ -114,6 +117,15 @@ struct DataPlaneOptions: ParsableArguments {
         // Read now, so that a bad value stops the process before it opens anything.
         _ = EnvironmentDefault.flag("GATEHOUSE_ALLOW_TRACE")
         _ = EnvironmentDefault.flag("GATEHOUSE_ALLOW_UNDERSCORE_HEADERS")
+    }
+
+    /// Where `--access-log` writes; nil for off.
+    var accessLogDestination: AccessLog.Destination? {
+        switch accessLog {
+        case "off": nil
+        case "stdout": .stdout
+        default: .file(accessLog)
+        }
     }
 
     /// `--handoff-socket`, else `fallback` (beside the database or the cache); nil for 'off'.

@@ -1,9 +1,11 @@
 import Foundation
+import ArgumentParser
 import GatehouseModel
 import GatehouseProxy
 import Logging
 import NIOCore
 import NIOPosix
+import UnixSignals
 
 /// The parts of a data plane, in `serve` and in `data-plane`: what it serves, its health records,
 /// name resolution, the applier that swaps snapshots in, the status port and the proxy (bound once
@@ -17,6 +19,7 @@ struct EmbeddedDataPlane {
     let policies: PolicyState
     let edgeMetrics = EdgeMetrics()
     let requestMetrics = RequestMetrics()
+    let accessLog: AccessLog?
     let applier: SnapshotApplier
     let proxy: ProxyWhenReady
     let status: Listener
@@ -29,6 +32,12 @@ struct EmbeddedDataPlane {
         options: DataPlaneOptions, group: MultiThreadedEventLoopGroup, handoffPath: String?, logger: Logger,
         extraMetrics: @escaping @Sendable () -> String = { "" }, extra: @escaping @Sendable () -> [String: JSONValue]
     ) async throws {
+        do {
+            accessLog = try options.accessLogDestination.map { try AccessLog($0) }
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode(2)
+        }
         checker = ActiveHealthChecker(group: group, health: health, logger: logger)
         discovery = TargetDiscovery(servers: options.dnsResolver.servers, group: group, logger: logger)
         policies = PolicyState(logger: logger, redisTimeout: options.redisTimeout.timeAmount)
@@ -36,12 +45,14 @@ struct EmbeddedDataPlane {
             active: active, state: state, checker: checker, discovery: discovery, policies: policies, meters: requestMetrics, logger: logger)
         let (active, state, health, discovery, metrics, edgeMetrics) = (active, state, health, discovery, policies, edgeMetrics)
         let requestMetrics = options.requestMetrics == .on ? requestMetrics : nil
+        let accessLog = accessLog
+        if let accessLog { Self.reopenOnHangUp(accessLog) }
         let proxyOptions = options.proxyOptions
         proxy = ProxyWhenReady(state: state, address: options.proxyListen, handoffPath: handoffPath, logger: logger) {
             [proxyListen = options.proxyListen] sockets in
             try await ProxyServer.bind(
                 proxyListen, group: group, active: active, options: proxyOptions, state: state, health: health, metrics: edgeMetrics,
-                requestMetrics: requestMetrics, sockets: sockets, logger: logger)
+                requestMetrics: requestMetrics, accessLog: accessLog, sockets: sockets, logger: logger)
         }
         // Its own thread: rendering a scrape of many routes never holds up a proxy loop.
         status = try await StatusServer.bind(
@@ -55,10 +66,17 @@ struct EmbeddedDataPlane {
                 return fields
             },
             extraMetrics: {
-                (requestMetrics?.prometheusText ?? "") + health.prometheusText(active.load()) + metrics.prometheusText + edgeMetrics.prometheusText
-                    + extraMetrics()
+                (requestMetrics?.prometheusText ?? "") + health.prometheusText(active.load()) + (accessLog?.prometheusText ?? "")
+                    + metrics.prometheusText + edgeMetrics.prometheusText + extraMetrics()
             },
             logger: logger
         )
+    }
+
+    /// SIGHUP opens the access log's path again (logrotate moved the file), for the life of the process.
+    private static func reopenOnHangUp(_ log: AccessLog) {
+        Task {
+            for await _ in await UnixSignalsSequence(trapping: .sighup) { log.reopen() }
+        }
     }
 }

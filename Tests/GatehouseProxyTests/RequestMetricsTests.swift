@@ -137,9 +137,9 @@ import Testing
         var measure = RequestMeasure()
         for _ in 0..<5 {
             measure.begin(meters)
-            measure.routed(slot)
+            measure.routed(slot, "r")
             measure.answered(status: 200, source: .upstream)
-            measure.finish(meters)
+            measure.finish(meters, nil)
         }
         let text = metrics.prometheusText
         #expect(Self.sample(text, #"gatehouse_http_request_duration_seconds_bucket{route="r",le="+Inf"}"#) == 5)

@@ -19,23 +19,26 @@ public enum ProxyServer {
     ///     process this one replaces, or passed by systemd); they are the listener's from then on.
     ///   - requestMetrics: where requests are counted (the applier's, whose slots the config
     ///     holds); nil counts none.
+    ///   - accessLog: where a line per request goes; nil writes none.
     public static func bind(
         _ address: ListenAddress, group: MultiThreadedEventLoopGroup, active: ActiveConfig, options: ProxyOptions = ProxyOptions(),
         state: DataPlaneState? = nil, health: TargetHealth = TargetHealth(), metrics: EdgeMetrics = EdgeMetrics(),
-        requestMetrics: RequestMetrics? = nil, sockets given: ListeningSockets? = nil, logger: Logger
+        requestMetrics: RequestMetrics? = nil, accessLog: AccessLog? = nil, sockets given: ListeningSockets? = nil, logger: Logger
     ) async throws -> Listener {
         let loops = Array(group.makeIterator())
         let sockets = try given ?? ListeningSockets.bind(address, count: loops.count)
         var pools: [ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>] = [:]
         var meters: [ObjectIdentifier: NIOLoopBound<LoopMeters>] = [:]
+        var logs: [ObjectIdentifier: NIOLoopBound<LoopAccessLog>] = [:]
         for loop in loops {
             pools[ObjectIdentifier(loop)] = try await loop.submit {
                 NIOLoopBound(
                     UpstreamConnectionPool(eventLoop: loop, keepsUnderscoreFields: options.allowsUnderscoreHeaders, metrics: metrics), eventLoop: loop)
             }.get()
             meters[ObjectIdentifier(loop)] = try await loop.submit { requestMetrics.map { NIOLoopBound($0.meters(), eventLoop: loop) } }.get()
+            logs[ObjectIdentifier(loop)] = try await loop.submit { accessLog.map { NIOLoopBound(LoopAccessLog($0, loop: loop), eventLoop: loop) } }.get()
         }
-        let (pooled, metered) = (pools, meters)
+        let (pooled, metered, logged) = (pools, meters, logs)
         // A socket per worker keeps each connection on the loop that accepted it, with that
         // loop's pool; fewer sockets than workers (systemd passes one) spread connections over all.
         let spread = sockets.descriptors.count < loops.count
@@ -60,8 +63,8 @@ public enum ProxyServer {
                         channel.eventLoop.makeCompletedFuture {
                             try configure(
                                 channel.pipeline.syncOperations, pool: pooled[ObjectIdentifier(channel.eventLoop)]!.value,
-                                meters: metered[ObjectIdentifier(channel.eventLoop)]?.value, active: active, options: options, health: health,
-                                logger: logger)
+                                meters: metered[ObjectIdentifier(channel.eventLoop)]?.value, accessLog: logged[ObjectIdentifier(channel.eventLoop)]?.value,
+                                active: active, options: options, health: health, logger: logger)
                         }
                     }
                     .withBoundSocket(descriptor)
@@ -85,8 +88,8 @@ public enum ProxyServer {
     /// A client connection's pipeline: raw-byte timeouts, the HTTP/1 request decoder with its
     /// limits, then the proxy.
     private static func configure(
-        _ pipeline: ChannelPipeline.SynchronousOperations, pool: UpstreamConnectionPool, meters: LoopMeters?, active: ActiveConfig,
-        options: ProxyOptions, health: TargetHealth, logger: Logger
+        _ pipeline: ChannelPipeline.SynchronousOperations, pool: UpstreamConnectionPool, meters: LoopMeters?, accessLog: LoopAccessLog?,
+        active: ActiveConfig, options: ProxyOptions, health: TargetHealth, logger: Logger
     ) throws {
         var limits = NIOHTTPDecoderLimitConfiguration()
         limits.maxHeaderListSize = options.maxHeaderBytes
@@ -98,6 +101,9 @@ public enum ProxyServer {
         try pipeline.addHandler(ByteToMessageHandler(decoder))
         let timeouts = ClientTimeouts(options: options)
         try pipeline.addHandler(timeouts, position: .first)
-        try pipeline.addHandler(ProxyHandler(active: active, pool: pool, meters: meters, options: options, health: health, timeouts: timeouts, logger: logger))
+        try pipeline.addHandler(
+            ProxyHandler(
+                active: active, pool: pool, meters: meters, accessLog: accessLog, options: options, health: health, timeouts: timeouts,
+                logger: logger))
     }
 }

@@ -39,6 +39,10 @@ extension ProxyHandler {
         headers: [(String, String)] = [], fields: [(String, String)] = [], bodiless: Bool = false
     ) {
         guard let context else { return }
+        if measure.record != nil {
+            measure.record?.error = code
+            if measure.record?.requestID == nil { measure.record?.requestID = .given(requestID) }
+        }
         let body = ProxyError.body(code: code, message: message, fields: fields, allocator: context.channel.allocator)
         var head = HTTPResponseHead(version: version, status: status)
         head.headers.add(name: "content-type", value: "application/json")
@@ -73,7 +77,7 @@ extension ProxyHandler {
     func writeEnd(closeAfter: Bool) {
         guard let context else { return }
         timeouts?.responseFinished()
-        if let meters { measure.finish(meters) }
+        if measures { measure.finish(meters, accessLog) }
         responseUnflushed = false
         if closeAfter {
             context.writeAndFlush(wrapOutboundOut(.byteBuffer(ByteBuffer()))).assumeIsolated().whenComplete { _ in
@@ -87,7 +91,7 @@ extension ProxyHandler {
     /// A response under way cannot be finished: what was written goes out, then the connection
     /// closes, the only honest signal left to the client that the response is incomplete.
     func cutShort() {
-        if let meters { measure.abort(meters) }
+        if measures { measure.abort(meters, accessLog) }
         writeHeldHead()
         responseUnflushed = false
         context?.flush()

@@ -67,8 +67,9 @@ extension ProxyHandler {
         case .refused(let message, _, _, _, .tooManyRequests):
             respondLocally(head, .tooManyRequests, "too_many_failures", message, headers: answerHeaders + [("retry-after", "60")])
             return .answered
-        case .refused(let message, let challenges, _, _, _):
+        case .refused(let message, let challenges, let reasons, _, _):
             metrics.authenticationFailures.wrappingIncrement(ordering: .relaxed)
+            measure.record?.policy = reasons.first?.policy
             respondLocally(head, .unauthorized, "unauthorized", message, headers: answerHeaders + challenges)
             return .answered
         case .caller(let caller):
@@ -148,6 +149,7 @@ extension ProxyHandler {
         let decision = policy.decide(address)
         metrics.count(.ipRestriction, decision.reason)
         guard decision != .allowed else { return true }
+        measure.record?.policy = policy.name
         respondLocally(head, .forbidden, "forbidden", policy.message(decision, address: address), headers: answerHeaders)
         return false
     }
@@ -160,6 +162,7 @@ extension ProxyHandler {
         let decision = acl.decide(consumer)
         metrics.count(.acl, decision.reason)
         guard decision != .allowed else { return true }
+        measure.record?.policy = acl.name
         respondLocally(head, .forbidden, "forbidden", acl.message(decision, consumer: consumer), headers: answerHeaders)
         return false
     }
@@ -234,6 +237,7 @@ extension ProxyHandler {
                 return true
             }
             metrics.failedClosed.wrappingIncrement(ordering: .relaxed)
+            measure.record?.policy = policy.name
             failBeforeResponse(.serviceUnavailable, "limit_unavailable", "policy '\(policy.name)' cannot count requests now (Redis unreachable)")
             return false
         }
@@ -241,6 +245,7 @@ extension ProxyHandler {
         show(policy.headers(count: count, resetMilliseconds: reset), in: exchange, refusing: refused)
         guard !refused else {
             (policy.isQuota ? metrics.quotaExceeded : metrics.rateLimited).wrappingIncrement(ordering: .relaxed)
+            measure.record?.policy = policy.name
             failBeforeResponse(
                 .tooManyRequests, policy.isQuota ? "quota_exceeded" : "rate_limited", policy.refusalMessage,
                 headers: [("retry-after", String((reset + 999) / 1000))])

@@ -8,7 +8,7 @@ extension ProxyHandler {
         cancelTimer()
         self.exchange = nil
         // The request ends with its 101; the tunnel's bytes are not a response's.
-        if let meters { measure.finish(meters) }
+        if measures { measure.finish(meters, accessLog) }
         guard let connection = exchange.connection, let upstream = connection.channel else {
             return context.close(promise: nil)
         }

@@ -27,7 +27,7 @@ extension ProxyHandler {
         }
         exchange.target = index
         exchange.tried.insert(index)
-        measure.attempting(upstream: upstream.meterSlot)
+        measure.attempting(upstream, index)
         acquire(upstream, index, reuse: true)
     }
 
@@ -136,6 +136,7 @@ extension ProxyHandler {
 
     private func retryOnFreshConnection() {
         guard let exchange else { return }
+        measure.attempting(exchange.upstream, exchange.target)
         acquire(exchange.upstream, exchange.target, reuse: false)
     }
 

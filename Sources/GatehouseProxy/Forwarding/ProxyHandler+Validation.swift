@@ -17,6 +17,7 @@ extension ProxyHandler {
             return try validation.holdsBody(head.headers)
         } catch {
             metrics.invalidRequests.wrappingIncrement(ordering: .relaxed)
+            measure.record?.policy = validation.name
             respondLocally(head, error.status, error.code, error.message, headers: answerHeaders, fields: error.fields)
             return nil
         }
@@ -34,6 +35,7 @@ extension ProxyHandler {
             try check.checkBody(bytes)
         } catch {
             exchange.config.policyMetrics.invalidRequests.wrappingIncrement(ordering: .relaxed)
+            measure.record?.policy = check.name
             return failBeforeResponse(error.status, error.code, error.message, fields: error.fields)
         }
         connect(excluding: [])

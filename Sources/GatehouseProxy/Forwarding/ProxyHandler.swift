@@ -109,8 +109,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     private let active: ActiveConfig
     let pool: UpstreamConnectionPool
-    /// This loop's request metrics; nil when they are off.
+    /// This loop's request metrics and access log; nil when off.
     let meters: LoopMeters?
+    let accessLog: LoopAccessLog?
+    /// Whether requests are measured at all (metrics or access log on).
+    let measures: Bool
     /// The request in flight's measurements, counted into `meters` when it ends.
     var measure = RequestMeasure()
     let options: ProxyOptions
@@ -154,11 +157,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     var pendingAuthentication: PendingAuthentication?
 
     init(
-        active: ActiveConfig, pool: UpstreamConnectionPool, meters: LoopMeters? = nil, options: ProxyOptions, health: TargetHealth,
-        timeouts: ClientTimeouts? = nil, logger: Logger
+        active: ActiveConfig, pool: UpstreamConnectionPool, meters: LoopMeters? = nil, accessLog: LoopAccessLog? = nil, options: ProxyOptions,
+        health: TargetHealth, timeouts: ClientTimeouts? = nil, logger: Logger
     ) {
         self.active = active
         self.meters = meters
+        self.accessLog = accessLog
+        measures = meters != nil || accessLog != nil
         self.logger = logger
         self.pool = pool
         self.options = options
@@ -203,7 +208,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         case .head(let head):
             discardingBody = false
             timeouts?.headArrived()
-            if let meters { measure.begin(meters) }
+            if measures { measure.begin(meters, record: accessLog == nil ? nil : AccessRecord(head, client: clientIP)) }
             begin(head)
         case .body(let buffer):
             guard !discardingBody, let exchange else { return }
@@ -215,6 +220,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             }
             if let check = exchange.bodyCheck, let limit = check.body?.maxBytes, exchange.bodyBytes > limit {
                 exchange.config.policyMetrics.invalidRequests.wrappingIncrement(ordering: .relaxed)
+                measure.record?.policy = check.name
                 return failBeforeResponse(
                     .payloadTooLarge, "body_too_large", "policy '\(check.name)' checks bodies of up to \(limit) bytes", close: true)
             }
@@ -292,10 +298,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if let meters {
-            measure.abort(meters)
-            meters.loop.add(MeterLayout.Loop.closed)
-        }
+        if measures { measure.abort(meters, accessLog) }
+        meters?.loop.add(MeterLayout.Loop.closed)
         cancelTimer()
         if let connection = exchange?.connection { pool.release(connection, reusable: false) }
         exchange = nil
@@ -329,14 +333,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             let preflightRoute = config.routes.match(host: host, path: path, method: requested, header: { head.headers[$0] })?.entry.route,
             let cors = preflightRoute.policies?.cors
         {
-            measure.routed(preflightRoute.meterSlot)
+            measure.routed(preflightRoute.meterSlot, preflightRoute.name)
             return answerPreflight(head, cors, metrics: config.policyMetrics)
         }
         guard let found = config.routes.match(host: host, path: path, method: method, header: { head.headers[$0] }) else {
             return respondLocally(head, .notFound, "no_route", "no route matches \(method) \(path)")
         }
         let route = found.entry.route
-        measure.routed(route.meterSlot)
+        measure.routed(route.meterSlot, route.name)
         var request = Admission(
             head: head, config: config, found: found, hostHeader: hostHeader, path: path, targetQuery: target.query, query: target.query,
             trusted: trustedPeer)
@@ -391,7 +395,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 switch authenticate(head, chain, query: &request.query, answerHeaders: request.addedHeaders, metrics: config.policyMetrics, answers: answers)
                 {
                 case .answered: return
-                case .caller(let caller): consumer = caller
+                case .caller(let caller):
+                    consumer = caller
+                    measure.record?.consumer = caller.consumer?.name
                 case .wait(let wait): return self.wait(for: wait, request, answers)
                 }
             }
@@ -458,6 +464,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         // The client's id went with its other fields.
         let requestID = head.headers.first(name: "x-request-id").map(RequestID.given) ?? pool.requestIDs.draw()
         if case .drawn(let high, let low) = requestID { upstreamHead.add(drawn: high, low) }
+        measure.record?.requestID = requestID
         let preserveHost = route.preserveHost && !hostHeader.isEmpty
         if preserveHost { upstreamHead.add("host", hostHeader) }
 

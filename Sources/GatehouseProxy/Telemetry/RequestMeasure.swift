@@ -1,7 +1,8 @@
 import NIOCore
 
 /// One request's measurements from its head to its answer, kept by `ProxyHandler` and counted
-/// into its loop's cells when the request ends: a handful of stores per request, three clock reads.
+/// into its loop's cells (and written to its access log) when the request ends: a handful of
+/// stores per request, three clock reads.
 struct RequestMeasure {
     private var started: NIODeadline?
     private var route = RequestMetrics.unmatched
@@ -11,22 +12,30 @@ struct RequestMeasure {
     private var source = MeterLayout.Source.gateway
     private var bytesIn = 0
     private var bytesOut = 0
+    /// What the access log says of the request; nil while it is off.
+    var record: AccessRecord?
 
-    /// A request is being measured (its head came, its answer has not ended).
-    var isActive: Bool { started != nil }
-
-    mutating func begin(_ meters: LoopMeters) {
+    mutating func begin(_ meters: LoopMeters?, record: AccessRecord? = nil) {
         self = RequestMeasure()
         started = .now()
-        meters.loop.add(MeterLayout.Loop.started)
+        self.record = record
+        meters?.loop.add(MeterLayout.Loop.started)
     }
 
-    mutating func routed(_ slot: Int) { route = slot }
+    mutating func routed(_ slot: Int, _ name: String) {
+        route = slot
+        record?.route = name
+    }
 
-    /// An attempt on the upstream begins; the upstream's part starts with the first.
-    mutating func attempting(upstream slot: Int) {
+    /// An attempt on the upstream's endpoint `index` begins; the upstream's part starts with the first.
+    mutating func attempting(_ upstream: CompiledUpstream, _ index: Int) {
+        if record != nil {
+            record?.attempts += 1
+            record?.upstream = upstream.name
+            record?.target = upstream.endpoints[index].description
+        }
         guard upstreamStarted == nil else { return }
-        upstream = slot
+        self.upstream = upstream.meterSlot
         upstreamStarted = .now()
     }
 
@@ -40,34 +49,50 @@ struct RequestMeasure {
     mutating func sent(_ bytes: Int) { bytesOut &+= bytes }
 
     /// The answer ended: counted by route, status and source, with its durations.
-    mutating func finish(_ meters: LoopMeters) {
+    mutating func finish(_ meters: LoopMeters?, _ log: LoopAccessLog?) {
         // A refusal the parser made comes before any head.
         if started == nil { begin(meters) }
         let now = NIODeadline.now()
         let total = max(0, (now - started!).nanoseconds)
-        let cells = meters.route(route)
-        meters.count(route: cells, status: status, source: source)
-        cells.record(histogramAt: MeterLayout.Route.duration, nanoseconds: total)
-        cells.add(MeterLayout.Route.bytesIn, bytesIn)
-        cells.add(MeterLayout.Route.bytesOut, bytesOut)
-        var upstreamPart: Int64 = 0
-        if let upstream, let upstreamStarted {
-            upstreamPart = min(total, max(0, (now - upstreamStarted).nanoseconds))
-            meters.upstream(upstream).record(histogramAt: MeterLayout.Upstream.duration, nanoseconds: upstreamPart)
+        let upstreamPart = upstreamStarted.map { min(total, max(0, (now - $0).nanoseconds)) } ?? 0
+        if let meters {
+            let cells = meters.route(route)
+            meters.count(route: cells, status: status, source: source)
+            cells.record(histogramAt: MeterLayout.Route.duration, nanoseconds: total)
+            cells.add(MeterLayout.Route.bytesIn, bytesIn)
+            cells.add(MeterLayout.Route.bytesOut, bytesOut)
+            if let upstream { meters.upstream(upstream).record(histogramAt: MeterLayout.Upstream.duration, nanoseconds: upstreamPart) }
+            meters.loop.record(histogramAt: MeterLayout.Loop.gateway, nanoseconds: total - upstreamPart)
+            meters.loop.add(MeterLayout.Loop.finished)
         }
-        meters.loop.record(histogramAt: MeterLayout.Loop.gateway, nanoseconds: total - upstreamPart)
-        meters.loop.add(MeterLayout.Loop.finished)
+        if let log, let record { log.append(record, figures(total: total, upstream: upstreamPart, aborted: false)) }
         started = nil
+        record = nil
     }
 
     /// The request ended without a whole answer: its client left, or the response was cut.
-    mutating func abort(_ meters: LoopMeters) {
-        guard started != nil else { return }
-        let cells = meters.route(route)
-        cells.add(MeterLayout.Route.aborted)
-        cells.add(MeterLayout.Route.bytesIn, bytesIn)
-        cells.add(MeterLayout.Route.bytesOut, bytesOut)
-        meters.loop.add(MeterLayout.Loop.aborted)
-        started = nil
+    mutating func abort(_ meters: LoopMeters?, _ log: LoopAccessLog?) {
+        guard let started else { return }
+        if let meters {
+            let cells = meters.route(route)
+            cells.add(MeterLayout.Route.aborted)
+            cells.add(MeterLayout.Route.bytesIn, bytesIn)
+            cells.add(MeterLayout.Route.bytesOut, bytesOut)
+            meters.loop.add(MeterLayout.Loop.aborted)
+        }
+        if let log, let record {
+            let now = NIODeadline.now()
+            let total = max(0, (now - started).nanoseconds)
+            let upstreamPart = upstreamStarted.map { min(total, max(0, (now - $0).nanoseconds)) } ?? 0
+            log.append(record, figures(total: total, upstream: upstreamPart, aborted: true))
+        }
+        self.started = nil
+        record = nil
+    }
+
+    private func figures(total: Int64, upstream: Int64, aborted: Bool) -> AccessLogLine.Figures {
+        AccessLogLine.Figures(
+            status: status, source: source, bytesIn: bytesIn, bytesOut: bytesOut, totalNanoseconds: total, upstreamNanoseconds: upstream,
+            aborted: aborted)
     }
 }

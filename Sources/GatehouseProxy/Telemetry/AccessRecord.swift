@@ -1,0 +1,31 @@
+/// What an access log line says of a request beyond its measurements: who asked for what,
+/// where it went, who answered. Kept in `RequestMeasure` only while the access log is on.
+import NIOHTTP1
+
+struct AccessRecord {
+    /// Wall-clock nanoseconds since the Unix epoch when the head came.
+    let time: Int64
+    let client: String
+    let method: String
+    let host: String
+    /// The request target's path as sent (the query is left out: it may hold credentials).
+    let path: Substring
+    var requestID: RequestID?
+    var route: String?
+    var upstream: String?
+    var target: String?
+    var attempts = 0
+    var consumer: String?
+    /// The policy that answered the request, if one did.
+    var policy: String?
+    /// The gateway's error code when it answered itself (`no_route`, `rate_limited`, …).
+    var error: String?
+
+    init(_ head: HTTPRequestHead, client: String) {
+        time = WallClockText.now()
+        self.client = client
+        method = head.method.rawValue
+        host = head.headers.first(name: "host") ?? ""
+        path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+    }
+}
