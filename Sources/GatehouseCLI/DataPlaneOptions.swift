@@ -108,12 +108,26 @@ struct DataPlaneOptions: ParsableArguments {
     @Option(help: "A JSON line per request: a file path (reopened on SIGHUP), stdout, or off (GATEHOUSE_ACCESS_LOG).")
     var accessLog = EnvironmentDefault.value("GATEHOUSE_ACCESS_LOG", "off")
 
+    @Option(help: "OTLP/HTTP traces endpoint spans are posted to, such as http://127.0.0.1:4318/v1/traces (GATEHOUSE_OTLP_ENDPOINT).")
+    var otlpEndpoint = EnvironmentDefault.value("GATEHOUSE_OTLP_ENDPOINT", "")
+
+    @Option(help: "Share of new traces whose spans are exported, from 0 to 1 (GATEHOUSE_TRACE_SAMPLE_RATIO).")
+    var traceSampleRatio = EnvironmentDefault.value("GATEHOUSE_TRACE_SAMPLE_RATIO", 0.01, expected: "a number from 0 to 1") {
+        Double($0).flatMap { (0...1).contains($0) ? $0 : nil }
+    }
+
     @Option(help: "trace, debug, info, notice, warning, error or critical (GATEHOUSE_LOG_LEVEL).")
     var logLevel = EnvironmentDefault.value("GATEHOUSE_LOG_LEVEL", Logger.Level.info, expected: "a log level") { Logger.Level(rawValue: $0) }
 
     func validate() throws {
         guard (1...256).contains(workers) else { throw ValidationError("--workers must be from 1 to 256") }
         guard (1...10_000).contains(maxHeaderCount) else { throw ValidationError("--max-header-count must be from 1 to 10000") }
+        guard (0...1).contains(traceSampleRatio) else { throw ValidationError("--trace-sample-ratio must be from 0 to 1") }
+        if !otlpEndpoint.isEmpty {
+            guard let url = URL(string: otlpEndpoint), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                throw ValidationError("--otlp-endpoint must be an http or https URL, such as http://127.0.0.1:4318/v1/traces")
+            }
+        }
         // Read now, so that a bad value stops the process before it opens anything.
         _ = EnvironmentDefault.flag("GATEHOUSE_ALLOW_TRACE")
         _ = EnvironmentDefault.flag("GATEHOUSE_ALLOW_UNDERSCORE_HEADERS")

@@ -20,6 +20,7 @@ struct EmbeddedDataPlane {
     let edgeMetrics = EdgeMetrics()
     let requestMetrics = RequestMetrics()
     let accessLog: AccessLog?
+    let tracer: SpanExporter?
     let applier: SnapshotApplier
     let proxy: ProxyWhenReady
     let status: Listener
@@ -38,6 +39,8 @@ struct EmbeddedDataPlane {
             logger.critical("\(error)")
             throw ExitCode(2)
         }
+        tracer = options.otlpEndpoint.isEmpty ? nil : SpanExporter(endpoint: options.otlpEndpoint, sampleRatio: options.traceSampleRatio, logger: logger)
+        if let tracer { Task { await tracer.run() } }
         checker = ActiveHealthChecker(group: group, health: health, logger: logger)
         discovery = TargetDiscovery(servers: options.dnsResolver.servers, group: group, logger: logger)
         policies = PolicyState(logger: logger, redisTimeout: options.redisTimeout.timeAmount)
@@ -45,14 +48,14 @@ struct EmbeddedDataPlane {
             active: active, state: state, checker: checker, discovery: discovery, policies: policies, meters: requestMetrics, logger: logger)
         let (active, state, health, discovery, metrics, edgeMetrics) = (active, state, health, discovery, policies, edgeMetrics)
         let requestMetrics = options.requestMetrics == .on ? requestMetrics : nil
-        let accessLog = accessLog
+        let (accessLog, tracer) = (accessLog, tracer)
         if let accessLog { Self.reopenOnHangUp(accessLog) }
         let proxyOptions = options.proxyOptions
         proxy = ProxyWhenReady(state: state, address: options.proxyListen, handoffPath: handoffPath, logger: logger) {
             [proxyListen = options.proxyListen] sockets in
             try await ProxyServer.bind(
                 proxyListen, group: group, active: active, options: proxyOptions, state: state, health: health, metrics: edgeMetrics,
-                requestMetrics: requestMetrics, accessLog: accessLog, sockets: sockets, logger: logger)
+                requestMetrics: requestMetrics, accessLog: accessLog, tracer: tracer, sockets: sockets, logger: logger)
         }
         // Its own thread: rendering a scrape of many routes never holds up a proxy loop.
         status = try await StatusServer.bind(
@@ -66,7 +69,7 @@ struct EmbeddedDataPlane {
                 return fields
             },
             extraMetrics: {
-                (requestMetrics?.prometheusText ?? "") + health.prometheusText(active.load()) + (accessLog?.prometheusText ?? "")
+                (requestMetrics?.prometheusText ?? "") + health.prometheusText(active.load()) + (accessLog?.prometheusText ?? "") + (tracer?.prometheusText ?? "")
                     + metrics.prometheusText + edgeMetrics.prometheusText + extraMetrics()
             },
             logger: logger

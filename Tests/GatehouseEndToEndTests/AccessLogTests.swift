@@ -58,7 +58,7 @@ import Testing
         let lines = Self.lines(log)
         #expect(lines.count == sent.count)
         let fields = [
-            "time", "request_id", "client", "method", "host", "path", "route", "upstream", "target", "attempts", "status", "upstream_status", "source",
+            "time", "request_id", "trace_id", "client", "method", "host", "path", "route", "upstream", "target", "attempts", "status", "upstream_status", "source",
             "bytes_in", "bytes_out", "duration_ms", "upstream_ms", "gateway_ms", "consumer", "policy", "error", "aborted",
         ]
         for line in lines {

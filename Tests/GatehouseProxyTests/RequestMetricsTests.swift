@@ -139,7 +139,7 @@ import Testing
             measure.begin(meters)
             measure.routed(slot, "r")
             measure.answered(status: 200, source: .upstream)
-            measure.finish(meters, nil)
+            measure.finish(meters, nil, nil)
         }
         let text = metrics.prometheusText
         #expect(Self.sample(text, #"gatehouse_http_request_duration_seconds_bucket{route="r",le="+Inf"}"#) == 5)

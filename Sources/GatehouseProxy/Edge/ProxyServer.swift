@@ -20,10 +20,11 @@ public enum ProxyServer {
     ///   - requestMetrics: where requests are counted (the applier's, whose slots the config
     ///     holds); nil counts none.
     ///   - accessLog: where a line per request goes; nil writes none.
+    ///   - tracer: where sampled requests' spans go; nil exports none.
     public static func bind(
         _ address: ListenAddress, group: MultiThreadedEventLoopGroup, active: ActiveConfig, options: ProxyOptions = ProxyOptions(),
         state: DataPlaneState? = nil, health: TargetHealth = TargetHealth(), metrics: EdgeMetrics = EdgeMetrics(),
-        requestMetrics: RequestMetrics? = nil, accessLog: AccessLog? = nil, sockets given: ListeningSockets? = nil, logger: Logger
+        requestMetrics: RequestMetrics? = nil, accessLog: AccessLog? = nil, tracer: SpanExporter? = nil, sockets given: ListeningSockets? = nil, logger: Logger
     ) async throws -> Listener {
         let loops = Array(group.makeIterator())
         let sockets = try given ?? ListeningSockets.bind(address, count: loops.count)
@@ -64,7 +65,7 @@ public enum ProxyServer {
                             try configure(
                                 channel.pipeline.syncOperations, pool: pooled[ObjectIdentifier(channel.eventLoop)]!.value,
                                 meters: metered[ObjectIdentifier(channel.eventLoop)]?.value, accessLog: logged[ObjectIdentifier(channel.eventLoop)]?.value,
-                                active: active, options: options, health: health, logger: logger)
+                                tracer: tracer, active: active, options: options, health: health, logger: logger)
                         }
                     }
                     .withBoundSocket(descriptor)
@@ -89,7 +90,7 @@ public enum ProxyServer {
     /// limits, then the proxy.
     private static func configure(
         _ pipeline: ChannelPipeline.SynchronousOperations, pool: UpstreamConnectionPool, meters: LoopMeters?, accessLog: LoopAccessLog?,
-        active: ActiveConfig, options: ProxyOptions, health: TargetHealth, logger: Logger
+        tracer: SpanExporter?, active: ActiveConfig, options: ProxyOptions, health: TargetHealth, logger: Logger
     ) throws {
         var limits = NIOHTTPDecoderLimitConfiguration()
         limits.maxHeaderListSize = options.maxHeaderBytes
@@ -103,7 +104,7 @@ public enum ProxyServer {
         try pipeline.addHandler(timeouts, position: .first)
         try pipeline.addHandler(
             ProxyHandler(
-                active: active, pool: pool, meters: meters, accessLog: accessLog, options: options, health: health, timeouts: timeouts,
+                active: active, pool: pool, meters: meters, accessLog: accessLog, tracer: tracer, options: options, health: health, timeouts: timeouts,
                 logger: logger))
     }
 }

@@ -39,7 +39,7 @@ struct RequestIDs {
         if state == (0, 0, 0, 0) { state.0 = 1 }
     }
 
-    private mutating func next() -> UInt64 {
+    mutating func next() -> UInt64 {
         let result = (state.1 &* 5).rotatedLeft(7) &* 9
         let shifted = state.1 << 17
         state.2 ^= state.0

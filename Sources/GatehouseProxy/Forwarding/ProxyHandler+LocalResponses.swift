@@ -77,7 +77,7 @@ extension ProxyHandler {
     func writeEnd(closeAfter: Bool) {
         guard let context else { return }
         timeouts?.responseFinished()
-        if measures { measure.finish(meters, accessLog) }
+        if measures { measure.finish(meters, accessLog, tracer) }
         responseUnflushed = false
         if closeAfter {
             context.writeAndFlush(wrapOutboundOut(.byteBuffer(ByteBuffer()))).assumeIsolated().whenComplete { _ in
@@ -91,7 +91,7 @@ extension ProxyHandler {
     /// A response under way cannot be finished: what was written goes out, then the connection
     /// closes, the only honest signal left to the client that the response is incomplete.
     func cutShort() {
-        if measures { measure.abort(meters, accessLog) }
+        if measures { measure.abort(meters, accessLog, tracer) }
         writeHeldHead()
         responseUnflushed = false
         context?.flush()

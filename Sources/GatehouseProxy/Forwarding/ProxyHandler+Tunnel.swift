@@ -8,7 +8,7 @@ extension ProxyHandler {
         cancelTimer()
         self.exchange = nil
         // The request ends with its 101; the tunnel's bytes are not a response's.
-        if measures { measure.finish(meters, accessLog) }
+        if measures { measure.finish(meters, accessLog, tracer) }
         guard let connection = exchange.connection, let upstream = connection.channel else {
             return context.close(promise: nil)
         }

@@ -112,7 +112,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// This loop's request metrics and access log; nil when off.
     let meters: LoopMeters?
     let accessLog: LoopAccessLog?
-    /// Whether requests are measured at all (metrics or access log on).
+    /// Where sampled requests' spans go; nil when no collector is set.
+    let tracer: SpanExporter?
+    /// Whether requests are measured at all (metrics, access log or spans on).
     let measures: Bool
     /// The request in flight's measurements, counted into `meters` when it ends.
     var measure = RequestMeasure()
@@ -157,13 +159,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     var pendingAuthentication: PendingAuthentication?
 
     init(
-        active: ActiveConfig, pool: UpstreamConnectionPool, meters: LoopMeters? = nil, accessLog: LoopAccessLog? = nil, options: ProxyOptions,
-        health: TargetHealth, timeouts: ClientTimeouts? = nil, logger: Logger
+        active: ActiveConfig, pool: UpstreamConnectionPool, meters: LoopMeters? = nil, accessLog: LoopAccessLog? = nil, tracer: SpanExporter? = nil,
+        options: ProxyOptions, health: TargetHealth, timeouts: ClientTimeouts? = nil, logger: Logger
     ) {
         self.active = active
         self.meters = meters
         self.accessLog = accessLog
-        measures = meters != nil || accessLog != nil
+        self.tracer = tracer
+        measures = meters != nil || accessLog != nil || tracer != nil
         self.logger = logger
         self.pool = pool
         self.options = options
@@ -208,7 +211,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         case .head(let head):
             discardingBody = false
             timeouts?.headArrived()
-            if measures { measure.begin(meters, record: accessLog == nil ? nil : AccessRecord(head, client: clientIP)) }
+            if measures {
+                measure.begin(meters, record: accessLog == nil && tracer == nil ? nil : AccessRecord(head, client: clientIP))
+            }
+            measure.trace = TraceContext(head.headers, sampleRatio: tracer?.sampleRatio ?? 0) { pool.requestIDs.next() }
             begin(head)
         case .body(let buffer):
             guard !discardingBody, let exchange else { return }
@@ -298,7 +304,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if measures { measure.abort(meters, accessLog) }
+        if measures { measure.abort(meters, accessLog, tracer) }
         meters?.loop.add(MeterLayout.Loop.closed)
         cancelTimer()
         if let connection = exchange?.connection { pool.release(connection, reusable: false) }
@@ -461,6 +467,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
         ForwardedRequest.addForwarding(to: &upstreamHead, from: head.headers, clientIP: clientIP, host: hostHeader, port: localPort, trusted: trusted)
         ForwardedRequest.addVia(to: &upstreamHead, from: head.headers, version: head.version)
+        if let trace = measure.trace {
+            upstreamHead.add(trace)
+            // The caller's vendor state goes on with its valid traceparent only.
+            if trace.parent != nil { for state in head.headers["tracestate"] { upstreamHead.add("tracestate", state) } }
+        }
         // The client's id went with its other fields.
         let requestID = head.headers.first(name: "x-request-id").map(RequestID.given) ?? pool.requestIDs.draw()
         if case .drawn(let high, let low) = requestID { upstreamHead.add(drawn: high, low) }
@@ -518,8 +529,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         connect(excluding: [])
     }
 
-    static let replacedWithHost = FieldNameSet(ForwardedRequest.replacedForwarding + ["host", "expect", "via"])
-    static let replacedWhenTrusted = FieldNameSet(ForwardedRequest.rewritten + ["host", "expect"])
+    static let replacedWithHost = FieldNameSet(ForwardedRequest.replacedForwarding + ["host", "expect", "via"] + traceFields)
+    static let replacedWhenTrusted = FieldNameSet(ForwardedRequest.rewritten + ["host", "expect"] + traceFields)
+    /// Written again by the gateway, whose span is the upstream's parent.
+    static let traceFields = ["traceparent", "tracestate"]
     private static let idempotentMethods: [HTTPMethod] = [.GET, .HEAD, .OPTIONS, .PUT, .DELETE]
 }
 

@@ -44,6 +44,15 @@ struct UpstreamRequestHead {
         }
     }
 
+    /// `traceparent` naming the gateway's span, written without making a string of it.
+    mutating func add(_ trace: TraceContext) {
+        bytes.writeWithCursor(reserving: 70) { cursor in
+            cursor.append("traceparent: ")
+            cursor.appendWithUnsafeBytes(count: 55) { trace.writeHeader(into: $0) }
+            cursor.append("\r\n")
+        }
+    }
+
     /// Copies the client's fields but hop-by-hop ones, those its `Connection` header names,
     /// names containing `_` (which some servers read as `-`, letting a client smuggle a header
     /// past a check), and those in `dropping` (lowercase). Runs per request, so names are

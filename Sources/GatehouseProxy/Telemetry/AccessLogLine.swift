@@ -16,6 +16,7 @@ struct AccessLogLine {
         var totalNanoseconds: Int64
         var upstreamNanoseconds: Int64
         var aborted: Bool
+        var trace: TraceContext?
     }
 
     static func write(_ record: AccessRecord, _ figures: Figures, into buffer: inout ByteBuffer, clock: inout WallClockText) {
@@ -35,6 +36,16 @@ struct AccessLogLine {
             buffer.writeStaticString("\"")
         } else {
             buffer.writeStaticString("null")
+        }
+        if let trace = figures.trace {
+            buffer.writeStaticString(",\"trace_id\":\"")
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 32) { out in
+                RequestID.writeHex(trace.traceHigh, trace.traceLow, into: out)
+                return 32
+            }
+            buffer.writeStaticString("\"")
+        } else {
+            buffer.writeStaticString(",\"trace_id\":null")
         }
         field("client", record.client, into: &buffer)
         field("method", record.method, into: &buffer)

@@ -12,8 +12,10 @@ struct RequestMeasure {
     private var source = MeterLayout.Source.gateway
     private var bytesIn = 0
     private var bytesOut = 0
-    /// What the access log says of the request; nil while it is off.
+    /// What the access log and the span say of the request; nil while both are off.
     var record: AccessRecord?
+    /// The request's trace context: the caller's, or a new trace.
+    var trace: TraceContext?
 
     mutating func begin(_ meters: LoopMeters?, record: AccessRecord? = nil) {
         self = RequestMeasure()
@@ -49,7 +51,7 @@ struct RequestMeasure {
     mutating func sent(_ bytes: Int) { bytesOut &+= bytes }
 
     /// The answer ended: counted by route, status and source, with its durations.
-    mutating func finish(_ meters: LoopMeters?, _ log: LoopAccessLog?) {
+    mutating func finish(_ meters: LoopMeters?, _ log: LoopAccessLog?, _ tracer: SpanExporter?) {
         // A refusal the parser made comes before any head.
         if started == nil { begin(meters) }
         let now = NIODeadline.now()
@@ -65,13 +67,17 @@ struct RequestMeasure {
             meters.loop.record(histogramAt: MeterLayout.Loop.gateway, nanoseconds: total - upstreamPart)
             meters.loop.add(MeterLayout.Loop.finished)
         }
-        if let log, let record { log.append(record, figures(total: total, upstream: upstreamPart, aborted: false)) }
+        if let record {
+            let figures = figures(total: total, upstream: upstreamPart, aborted: false)
+            log?.append(record, figures)
+            if let tracer, let trace, trace.sampled { tracer.record(span(record, trace, figures)) }
+        }
         started = nil
         record = nil
     }
 
     /// The request ended without a whole answer: its client left, or the response was cut.
-    mutating func abort(_ meters: LoopMeters?, _ log: LoopAccessLog?) {
+    mutating func abort(_ meters: LoopMeters?, _ log: LoopAccessLog?, _ tracer: SpanExporter?) {
         guard let started else { return }
         if let meters {
             let cells = meters.route(route)
@@ -80,11 +86,13 @@ struct RequestMeasure {
             cells.add(MeterLayout.Route.bytesOut, bytesOut)
             meters.loop.add(MeterLayout.Loop.aborted)
         }
-        if let log, let record {
+        if let record {
             let now = NIODeadline.now()
             let total = max(0, (now - started).nanoseconds)
             let upstreamPart = upstreamStarted.map { min(total, max(0, (now - $0).nanoseconds)) } ?? 0
-            log.append(record, figures(total: total, upstream: upstreamPart, aborted: true))
+            let figures = figures(total: total, upstream: upstreamPart, aborted: true)
+            log?.append(record, figures)
+            if let tracer, let trace, trace.sampled { tracer.record(span(record, trace, figures)) }
         }
         self.started = nil
         record = nil
@@ -93,6 +101,13 @@ struct RequestMeasure {
     private func figures(total: Int64, upstream: Int64, aborted: Bool) -> AccessLogLine.Figures {
         AccessLogLine.Figures(
             status: status, source: source, bytesIn: bytesIn, bytesOut: bytesOut, totalNanoseconds: total, upstreamNanoseconds: upstream,
-            aborted: aborted)
+            aborted: aborted, trace: trace)
+    }
+
+    private func span(_ record: AccessRecord, _ trace: TraceContext, _ figures: AccessLogLine.Figures) -> SpanExporter.Span {
+        SpanExporter.Span(
+            trace: trace, startNanoseconds: record.time, endNanoseconds: record.time + figures.totalNanoseconds, method: record.method,
+            path: String(record.path), route: record.route, upstream: record.upstream, target: record.target, attempts: record.attempts,
+            status: figures.status, source: figures.status == 0 ? nil : figures.source.label)
     }
 }
