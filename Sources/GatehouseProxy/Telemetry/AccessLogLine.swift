@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 
 #if canImport(Glibc)
@@ -140,10 +141,9 @@ struct WallClockText {
     private var second: Int64 = -1
     private var prefix: [UInt8] = []
 
+    /// Nanoseconds since the Unix epoch (to a fraction of a microsecond).
     static func now() -> Int64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
+        Int64(Date().timeIntervalSince1970 * 1e9)
     }
 
     mutating func write(_ nanoseconds: Int64, into buffer: inout ByteBuffer) {
