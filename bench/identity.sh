@@ -39,9 +39,12 @@ cleanup() {
 trap cleanup EXIT
 
 UPSTREAM_PORT=18080 PROXY_PORT=18000 ADMIN_PORT=18001 STATUS_PORT=18100
+# The proxy pinned alone to CPU 1; wrk, nginx and the provider on CPU 0 (where taskset works).
+taskset -c 0 true 2>/dev/null && PIN_PROXY="taskset -c 1" PIN_LOAD="taskset -c 0" || PIN_PROXY="" PIN_LOAD=""
 start_upstream "$work" "$UPSTREAM_PORT" 1024
+[ -n "$PIN_LOAD" ] && for pid in $(pgrep -f "nginx.*$work/upstream"); do taskset -pc 0 "$pid" >/dev/null; done
 
-.build/idp/bin/python Tests/Fixtures/idp/idp.py --db "$work/idp.db" --client-id bench-client --client-secret bench-client-secret \
+$PIN_LOAD .build/idp/bin/python Tests/Fixtures/idp/idp.py --db "$work/idp.db" --client-id bench-client --client-secret bench-client-secret \
   --resource-id gatehouse --resource-secret gatehouse-secret > "$work/idp.out" 2> "$work/idp.err" &
 idp_pid=$!
 for _ in $(seq 600); do grep -q '^listening' "$work/idp.out" 2>/dev/null && break; sleep 0.1; done
@@ -50,7 +53,7 @@ IDP="http://$(awk '/^listening/ {print $2}' "$work/idp.out")"
 idp_post() { curl -fs -X POST "$IDP$1" "${@:2}"; }
 introspections() { curl -fs "$IDP/test/introspections" | python3 -c 'import json, sys; print(json.load(sys.stdin)["count"])'; }
 
-.build/release/gatehouse serve --db "$work/gatehouse.db" --workers "$WORKERS" --log-level error \
+$PIN_PROXY .build/release/gatehouse serve --db "$work/gatehouse.db" --workers "$WORKERS" --log-level error \
   --proxy-listen 127.0.0.1:$PROXY_PORT --admin-listen 127.0.0.1:$ADMIN_PORT --status-listen 127.0.0.1:$STATUS_PORT &
 gatehouse_pid=$!
 for _ in $(seq 100); do curl -fs "127.0.0.1:$ADMIN_PORT/" >/dev/null && break; sleep 0.1; done
@@ -89,9 +92,12 @@ done
 
 results="$work/results.tsv"
 for round in $(seq "$ROUNDS"); do
-  for name in plain jwt introspect; do
+  # Each round in the other order, so no route always follows the same one.
+  order="plain jwt introspect"
+  [ $((round % 2)) -eq 0 ] && order="introspect jwt plain"
+  for name in $order; do
     token=$([ "$name" = jwt ] && echo "$JWT" || echo "$OPAQUE")
-    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SECONDS_EACH}s" --latency -H "Authorization: Bearer $token" "http://127.0.0.1:$PROXY_PORT/$name/body")
+    out=$($PIN_LOAD wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SECONDS_EACH}s" --latency -H "Authorization: Bearer $token" "http://127.0.0.1:$PROXY_PORT/$name/body")
     rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
@@ -112,7 +118,7 @@ request = function()
 end
 LUA
 idp_post /test/introspections/reset >/dev/null
-flood=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${FLOOD_SECONDS}s" -s "$work/tokens.lua" "http://127.0.0.1:$PROXY_PORT/")
+flood=$($PIN_LOAD wrk -t"$THREADS" -c"$CONNECTIONS" -d"${FLOOD_SECONDS}s" -s "$work/tokens.lua" "http://127.0.0.1:$PROXY_PORT/")
 flood_rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$flood")
 flood_total=$(awk '/requests in/ {print $1}' <<<"$flood")
 flood_errors=$(awk '/Socket errors|Non-2xx/ {print}' <<<"$flood" | tr '\n' ' ')
@@ -123,7 +129,7 @@ echo "flood: $flood_total requests at $flood_rps req/s over 200 tokens, $flood_c
 NEW=$(idp_post /test/tokens -d count=1 -d scope=read | python3 -c 'import json, sys; print(json.load(sys.stdin)["tokens"][0])')
 idp_post /test/delay -d ms=1000 >/dev/null
 idp_post /test/introspections/reset >/dev/null
-burst=$(wrk -t"$THREADS" -c1000 -d5s -H "Authorization: Bearer $NEW" "http://127.0.0.1:$PROXY_PORT/introspect/body")
+burst=$($PIN_LOAD wrk -t"$THREADS" -c1000 -d5s -H "Authorization: Bearer $NEW" "http://127.0.0.1:$PROXY_PORT/introspect/body")
 burst_total=$(awk '/requests in/ {print $1}' <<<"$burst")
 burst_errors=$(awk '/Socket errors|Non-2xx/ {print}' <<<"$burst" | tr '\n' ' ')
 burst_calls=$(introspections)
@@ -133,7 +139,7 @@ echo "burst: $burst_total requests on 1000 connections with one new token, $burs
 # 4. The provider killed, past max_ttl: cached tokens from stale_if_error, a new one 503 in time.
 kill -9 "$idp_pid"; wait "$idp_pid" 2>/dev/null || true; idp_pid=
 sleep $((FLOOD_SECONDS + 1))  # the cached answers are past max_ttl: only stale_if_error serves them now
-down=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d5s -s "$work/tokens.lua" "http://127.0.0.1:$PROXY_PORT/")
+down=$($PIN_LOAD wrk -t"$THREADS" -c"$CONNECTIONS" -d5s -s "$work/tokens.lua" "http://127.0.0.1:$PROXY_PORT/")
 down_total=$(awk '/requests in/ {print $1}' <<<"$down")
 down_errors=$(awk '/Socket errors|Non-2xx/ {print}' <<<"$down" | tr '\n' ' ')
 down_new=$(curl -s -o /dev/null -w '%{http_code} in %{time_total} s' -H "Authorization: Bearer never-seen-token" "127.0.0.1:$PROXY_PORT/introspect/body")
@@ -157,7 +163,7 @@ for line in open(path):
     if err.strip():
         errors.setdefault(name, []).append(err.strip())
 med = {name: tuple(statistics.median(v[i] for v in values) for i in range(3)) for name, values in rows.items()}
-print(f"wrk -t{threads} -c{connections}, {rounds} alternating rounds of {seconds} s, 1 KiB body, {workers} Gatehouse worker(s); medians.\n")
+print(f"wrk -t{threads} -c{connections}, {rounds} alternating rounds of {seconds} s, 1 KiB body, {workers} Gatehouse worker(s) pinned to CPU 1, the load on CPU 0, the order alternating; medians.\n")
 print("| route | policy | requests/s | p50 | p99 | vs no policy |")
 print("|---|---|---|---|---|---|")
 labels = {"plain": "none", "jwt": "jwt (RS256, JWKS from the provider; cache hits)",
