@@ -8,7 +8,6 @@ import Testing
 /// exactly the mix that was sent, every dashboard query and alert expression evaluates, and
 /// promtool accepts the document and the rules.
 @Suite(.serialized) struct PrometheusMetricsTests {
-    static let key = "metrics-test-key-0123456789"
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     @Test func prometheusCountsTheMixByRouteCodeAndSource() async throws {
@@ -18,24 +17,7 @@ import Testing
         let gatehouse = try await GatehouseProcess.serve(db: dir.file("gatehouse.db"))
         defer { gatehouse.stop() }
         let (admin, proxy, status) = (gatehouse.ports.admin, gatehouse.ports.proxy, gatehouse.ports.status)
-        let entities: [(String, JSONValue)] = [
-            ("/upstreams", ["name": "main", "targets": [["target": .string(upstream.target)]]]),
-            // Nothing listens on ports 1 and 2: every attempt is refused, the second is a retry.
-            ("/upstreams", ["name": "dead", "targets": [["target": "127.0.0.1:1"], ["target": "127.0.0.1:2"]]]),
-            ("/routes", ["name": "alpha", "paths": ["/alpha"], "upstream": "main"]),
-            ("/routes", ["name": "beta", "paths": ["/beta"], "upstream": "main"]),
-            ("/routes", ["name": "broken", "paths": ["/broken"], "upstream": "dead"]),
-            ("/routes", ["name": "guarded", "paths": ["/guarded"], "upstream": "main"]),
-            ("/routes", ["name": "limited", "paths": ["/limited"], "upstream": "main"]),
-            ("/consumers", ["name": "web-app"]),
-            ("/consumers/web-app/credentials", ["type": "key-auth", "key": .string(Self.key)]),
-            ("/policies", ["name": "auth", "type": "key-auth", "route": "guarded"]),
-            ("/policies", ["name": "limit", "type": "rate-limit", "route": "limited", "config": ["limit": 1, "window": "31d"]]),
-        ]
-        for (path, body) in entities {
-            let created = try await httpRequest(port: admin, .POST, path, json: body)
-            #expect(created.status == 201, "\(path): \(created.text)")
-        }
+        try await TrafficMix.configure(admin: admin, upstream: upstream)
         let prometheus = try await TestPrometheus.start(
             jobs: ["gatehouse-data-plane": ["127.0.0.1:\(status)"], "gatehouse-control-plane": ["127.0.0.1:\(admin)"]],
             ruleFiles: [Self.root.appendingPathComponent("deploy/prometheus/alerts.yml").path])
@@ -51,7 +33,7 @@ import Testing
         sent += Array(repeating: ("/nowhere", [], 404), count: 2)
         sent += Array(repeating: ("/broken", [], 502), count: 2)
         sent += Array(repeating: ("/guarded", [], 401), count: 2)
-        sent += [("/guarded", [("apikey", Self.key)], 200)]
+        sent += [("/guarded", [("apikey", TrafficMix.key)], 200)]
         sent += [("/limited", [], 200), ("/limited", [], 429), ("/limited", [], 429)]
         for request in sent {
             let answer = try await httpRequest(port: proxy, .GET, request.path, headers: request.headers)

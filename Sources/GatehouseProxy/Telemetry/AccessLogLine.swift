@@ -9,7 +9,7 @@ import Glibc
 /// order, strings escaped, numbers without Foundation. Documented in docs/observability.md.
 struct AccessLogLine {
     /// The figures `RequestMeasure` has when the request ends.
-    struct Figures {
+    struct Figures: Sendable {
         var status: Int
         var source: MeterLayout.Source
         var bytesIn: Int

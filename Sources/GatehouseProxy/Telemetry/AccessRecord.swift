@@ -2,7 +2,7 @@
 /// where it went, who answered. Kept in `RequestMeasure` only while the access log is on.
 import NIOHTTP1
 
-struct AccessRecord {
+struct AccessRecord: Sendable {
     /// Wall-clock nanoseconds since the Unix epoch when the head came.
     let time: Int64
     let client: String

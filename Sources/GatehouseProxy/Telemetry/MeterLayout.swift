@@ -1,7 +1,7 @@
 /// Where each count sits in the `LoopCells` of a route, an upstream, a target and a loop.
 enum MeterLayout {
     /// Who wrote a response: a 502 the gateway made is not the upstream's 500.
-    enum Source: Int, CaseIterable {
+    enum Source: Int, CaseIterable, Sendable {
         case upstream
         case gateway
 

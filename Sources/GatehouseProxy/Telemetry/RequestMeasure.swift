@@ -70,7 +70,7 @@ struct RequestMeasure {
         if let record {
             let figures = figures(total: total, upstream: upstreamPart, aborted: false)
             log?.append(record, figures)
-            if let tracer, let trace, trace.sampled { tracer.record(span(record, trace, figures)) }
+            if let tracer, let trace, trace.sampled { tracer.record(SpanExporter.Span(trace: trace, record: record, figures: figures)) }
         }
         started = nil
         record = nil
@@ -92,7 +92,7 @@ struct RequestMeasure {
             let upstreamPart = upstreamStarted.map { min(total, max(0, (now - $0).nanoseconds)) } ?? 0
             let figures = figures(total: total, upstream: upstreamPart, aborted: true)
             log?.append(record, figures)
-            if let tracer, let trace, trace.sampled { tracer.record(span(record, trace, figures)) }
+            if let tracer, let trace, trace.sampled { tracer.record(SpanExporter.Span(trace: trace, record: record, figures: figures)) }
         }
         self.started = nil
         record = nil
@@ -102,12 +102,5 @@ struct RequestMeasure {
         AccessLogLine.Figures(
             status: status, source: source, bytesIn: bytesIn, bytesOut: bytesOut, totalNanoseconds: total, upstreamNanoseconds: upstream,
             aborted: aborted, trace: trace)
-    }
-
-    private func span(_ record: AccessRecord, _ trace: TraceContext, _ figures: AccessLogLine.Figures) -> SpanExporter.Span {
-        SpanExporter.Span(
-            trace: trace, startNanoseconds: record.time, endNanoseconds: record.time + figures.totalNanoseconds, method: record.method,
-            path: String(record.path), route: record.route, upstream: record.upstream, target: record.target, attempts: record.attempts,
-            status: figures.status, source: figures.status == 0 ? nil : figures.source.label)
     }
 }

@@ -11,19 +11,11 @@ import NIOHTTP1
 /// batches every second (or at 512). The queue is bounded: spans past it are dropped and counted,
 /// and no event loop waits on the collector.
 public final class SpanExporter: Sendable {
-    /// One request's span, as the handler finished it.
+    /// One request's span: what its access log line says, under its trace.
     struct Span: Sendable {
         let trace: TraceContext
-        let startNanoseconds: Int64
-        let endNanoseconds: Int64
-        let method: String
-        let path: String
-        let route: String?
-        let upstream: String?
-        let target: String?
-        let attempts: Int
-        let status: Int
-        let source: String?
+        let record: AccessRecord
+        let figures: AccessLogLine.Figures
     }
 
     public let endpoint: String
@@ -118,19 +110,20 @@ public final class SpanExporter: Sendable {
             ["key": .string(key), "value": ["intValue": .string(String(value))]]
         }
         let encoded: [JSONValue] = spans.map { span in
+            let (record, figures) = (span.record, span.figures)
             var fields: [String: JSONValue] = [
                 "traceId": .string(span.trace.traceID), "spanId": .string(span.trace.spanID),
-                "name": .string("\(span.method) \(span.route ?? RequestMetrics.unmatchedName)"), "kind": 2,
-                "startTimeUnixNano": .string(String(span.startNanoseconds)), "endTimeUnixNano": .string(String(span.endNanoseconds)),
+                "name": .string("\(record.method) \(record.route ?? RequestMetrics.unmatchedName)"), "kind": 2,
+                "startTimeUnixNano": .string(String(record.time)), "endTimeUnixNano": .string(String(record.time + figures.totalNanoseconds)),
                 "attributes": .array(
                     [
-                        attribute("http.request.method", span.method), attribute("url.path", span.path), attribute("http.route", span.route),
-                        attribute("http.response.status_code", span.status), attribute("gatehouse.upstream", span.upstream),
-                        attribute("gatehouse.target", span.target), attribute("gatehouse.attempts", span.attempts),
-                        attribute("gatehouse.source", span.source),
+                        attribute("http.request.method", record.method), attribute("url.path", String(record.path)),
+                        attribute("http.route", record.route), attribute("http.response.status_code", figures.status),
+                        attribute("gatehouse.upstream", record.upstream), attribute("gatehouse.target", record.target),
+                        attribute("gatehouse.attempts", record.attempts), attribute("gatehouse.source", figures.status == 0 ? nil : figures.source.label),
                     ].compactMap { $0 }),
                 // OTLP status: 2 is an error; a server span's 4xx is not its own error.
-                "status": ["code": span.status >= 500 || span.status == 0 ? 2 : 0],
+                "status": ["code": figures.status >= 500 || figures.status == 0 ? 2 : 0],
             ]
             if let parent = span.trace.parentID { fields["parentSpanId"] = .string(parent) }
             return .object(fields)

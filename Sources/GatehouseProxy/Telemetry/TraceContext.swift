@@ -3,7 +3,7 @@ import NIOHTTP1
 /// A request's W3C trace context (`traceparent`): the trace it belongs to, the caller's span, and
 /// the span the gateway makes for it (sent upstream as the new parent). A `traceparent` that is
 /// absent or malformed starts a new trace; the client's `tracestate` goes on only with a valid one.
-struct TraceContext {
+struct TraceContext: Sendable {
     let traceHigh: UInt64
     let traceLow: UInt64
     /// The caller's span; nil when this request starts the trace.
