@@ -34,7 +34,7 @@ struct EmbeddedDataPlane {
         extraMetrics: @escaping @Sendable () -> String = { "" }, extra: @escaping @Sendable () -> [String: JSONValue]
     ) async throws {
         do {
-            accessLog = try options.accessLogDestination.map { try AccessLog($0) }
+            accessLog = try options.accessLogDestination.map { try AccessLog($0, logger: logger) }
         } catch {
             logger.critical("\(error)")
             throw ExitCode(2)

@@ -39,7 +39,7 @@ import Testing
             #expect(try await httpRequest(port: proxy, .GET, request.path, headers: request.headers).status == request.status)
         }
         try await waitUntil("a line per request") { Self.lines(log).count >= sent.count }
-        let lines = Self.lines(log)
+        var lines = Self.lines(log)
         #expect(lines.count == sent.count)
         let fields = [
             "time", "request_id", "trace_id", "client", "method", "host", "path", "route", "upstream", "target", "attempts", "status", "upstream_status", "source",
@@ -95,6 +95,19 @@ import Testing
         #expect(byPath(6)["error"] == "rate_limited")
         #expect(byPath(6)["attempts"] == 0)
 
+        // A request the parser refuses has a line too, with what is known of it.
+        let raw = try await RawConnection.open(port: proxy)
+        try await raw.send("GET /alpha HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n")
+        _ = try await raw.received(containing: "\r\n\r\n")
+        await raw.close()
+        try await waitUntil("the refusal's line") { Self.lines(log).count > sent.count }
+        lines = Self.lines(log)
+        let refused = try #require(lines.last)
+        #expect(refused["status"] == 400)
+        #expect(refused["method"] == .null)
+        #expect(refused["route"] == .null)
+        #expect(refused["error"] == "bad_request")
+
         // logrotate: the file moves, SIGHUP, and the next lines go to a new file at the path.
         try FileManager.default.moveItem(atPath: log, toPath: log + ".1")
         gatehouse.signal(SIGHUP)
@@ -104,7 +117,7 @@ import Testing
             return FileManager.default.fileExists(atPath: log) && !Self.lines(log).isEmpty
         }
         #expect(Self.lines(log).allSatisfy { $0["route"] == "alpha" })
-        #expect(Self.lines(log + ".1").count >= sent.count)
+        #expect(Self.lines(log + ".1").count >= sent.count + 1)
         let metrics = try await httpRequest(port: gatehouse.ports.status, .GET, "/metrics").text
         #expect(metrics.contains("gatehouse_access_log_dropped_lines_total 0\n"))
     }

@@ -46,6 +46,7 @@ import Testing
     @Test func aLaterVersionMayAddFieldsAndTwoParentsAreNone() {
         #expect(Self.context(["cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-comes"]).parentID == "00f067aa0ba902b7")
         #expect(Self.context([Self.valid, Self.valid]).parent == nil)
+        #expect(Self.context([Self.valid + " \t"]).parentID == "00f067aa0ba902b7", "whitespace around the value is not part of it")
     }
 
     @Test func newTracesAreSampledByTheRatio() {

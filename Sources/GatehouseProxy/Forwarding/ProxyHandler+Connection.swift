@@ -52,6 +52,12 @@ extension ProxyHandler {
         // After the first refusal the parser only reports that it stopped: the answer is on its way.
         if lingering || framingLost { return }
         guard let parserError = error as? HTTPParserError else { return context.close(promise: nil) }
+        // The client closed in the middle of a request: nobody is left to answer.
+        if parserError == .invalidEOFState {
+            if measures { measure.abort(meters, accessLog, tracer) }
+            pendingAuthentication = nil
+            return context.close(promise: nil)
+        }
         let (status, code, message): (HTTPResponseStatus, String, String) =
             switch parserError {
             case .headerOverflow: (.requestHeaderFieldsTooLarge, "headers_too_large", "the request headers are too large")
@@ -67,6 +73,8 @@ extension ProxyHandler {
             if exchange.responseStarted { return context.close(promise: nil) }
             return failBeforeResponse(status, code, message, close: true)
         }
+        // A refusal before any head: measured (and logged) as a request of its own.
+        if measures, !measure.isActive { measure.begin(meters, record: accessLog == nil && tracer == nil ? nil : AccessRecord(client: clientIP)) }
         writeError(status, code, message, version: .http1_1, keepAlive: false, requestID: pool.requestIDs.make())
     }
 

@@ -191,6 +191,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// which a WebSocket tunnel does without the channel going inactive.
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        // Here, not in channelInactive: a WebSocket tunnel takes the handler out while the
+        // connection lives on, and the handler never hears of its close.
+        meters?.loop.add(MeterLayout.Loop.closed)
     }
 
     // MARK: Client side
@@ -305,7 +308,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     func channelInactive(context: ChannelHandlerContext) {
         if measures { measure.abort(meters, accessLog, tracer) }
-        meters?.loop.add(MeterLayout.Loop.closed)
         cancelTimer()
         if let connection = exchange?.connection { pool.release(connection, reusable: false) }
         exchange = nil

@@ -1,5 +1,6 @@
 import Atomics
 import Foundation
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -23,6 +24,7 @@ public final class AccessLog: Sendable {
     private let written = ManagedAtomic(0)
     private let dropped = ManagedAtomic(0)
     private let failed = ManagedAtomic(0)
+    private let logger: Logger
 
     private struct Queue {
         var buffers: [(ByteBuffer, lines: Int)] = []
@@ -34,8 +36,9 @@ public final class AccessLog: Sendable {
     static let maxQueued = 64
 
     /// Opens the destination (a file is created if missing, appended to); throws when it cannot.
-    public init(_ destination: Destination) throws {
+    public init(_ destination: Destination, logger: Logger) throws {
         self.destination = destination
+        self.logger = logger
         let descriptor = try Self.open(destination)
         let thread = Thread { [self] in run(descriptor) }
         thread.name = "gatehouse-access-log"
@@ -77,6 +80,8 @@ public final class AccessLog: Sendable {
 
     private func run(_ first: CInt) {
         var descriptor = first
+        // Whether the last write failed: a run of failures is logged once.
+        var failing = false
         while true {
             wake.wait()
             let (buffers, reopen, stopped) = queue.withLockedValue { queue in
@@ -87,19 +92,24 @@ public final class AccessLog: Sendable {
                 return (queue.buffers, queue.reopen, queue.stopped)
             }
             if reopen, case .file = destination {
-                if let fresh = try? Self.open(destination) {
+                do {
+                    let fresh = try Self.open(destination)
                     close(descriptor)
                     descriptor = fresh
-                } else {
+                } catch {
                     failed.wrappingIncrement(ordering: .relaxed)
+                    logger.warning("\(error); lines go on to the file opened before", metadata: ["signal": "SIGHUP"])
                 }
             }
             for (buffer, lines) in buffers {
-                if Self.writeAll(buffer, to: descriptor) {
-                    written.wrappingIncrement(by: lines, ordering: .relaxed)
-                } else {
+                if let error = Self.writeAll(buffer, to: descriptor) {
                     failed.wrappingIncrement(ordering: .relaxed)
                     dropped.wrappingIncrement(by: lines, ordering: .relaxed)
+                    if !failing { logger.warning("writing the access log failed; lines are dropped until a write succeeds", metadata: ["error": "\(error)"]) }
+                    failing = true
+                } else {
+                    written.wrappingIncrement(by: lines, ordering: .relaxed)
+                    failing = false
                 }
             }
             if stopped {
@@ -109,18 +119,19 @@ public final class AccessLog: Sendable {
         }
     }
 
-    private static func writeAll(_ buffer: ByteBuffer, to descriptor: CInt) -> Bool {
+    /// Nil when every byte was written, else why not.
+    private static func writeAll(_ buffer: ByteBuffer, to descriptor: CInt) -> String? {
         buffer.withUnsafeReadableBytes { bytes in
             var offset = 0
             while offset < bytes.count {
                 let count = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
                 if count < 0 {
                     if errno == EINTR { continue }
-                    return false
+                    return String(cString: strerror(errno))
                 }
                 offset += count
             }
-            return true
+            return nil
         }
     }
 

@@ -6,10 +6,11 @@ struct AccessRecord: Sendable {
     /// Wall-clock nanoseconds since the Unix epoch when the head came.
     let time: Int64
     let client: String
-    let method: String
-    let host: String
+    /// Nil for a request the parser refused before its head was whole.
+    let method: String?
+    let host: String?
     /// The request target's path as sent (the query is left out: it may hold credentials).
-    let path: Substring
+    let path: Substring?
     var requestID: RequestID?
     var route: String?
     var upstream: String?
@@ -27,5 +28,12 @@ struct AccessRecord: Sendable {
         method = head.method.rawValue
         host = head.headers.first(name: "host") ?? ""
         path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+    }
+
+    /// A request refused before its head was whole: only its client is known.
+    init(client: String) {
+        time = WallClockText.now()
+        self.client = client
+        (method, host, path) = (nil, nil, nil)
     }
 }

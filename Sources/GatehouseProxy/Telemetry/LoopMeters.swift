@@ -71,7 +71,7 @@ final class LoopMeters {
             if cells.value(index * 2) == key { return cells.add(index * 2 + 1) }
             index += 1
         }
-        guard used < Layout.codeSlots else { return cells.add(Layout.other + source.rawValue) }
+        guard used < Layout.codeSlots else { return cells.add(Layout.overflow(status: status, source: source)) }
         cells.publish(used * 2, key)
         cells.add(used * 2 + 1)
         cells.publish(Layout.used, used + 1)

@@ -10,13 +10,16 @@ enum MeterLayout {
 
     /// A route's requests by status code and source, its request durations and bytes.
     enum Route {
-        /// Distinct (code, source) pairs a route counts by name; more fall under `code="other"`.
+        /// Distinct (code, source) pairs a route counts by name on a loop; more are counted by
+        /// class (`code="5xx"`, which `code=~"5.."` still matches).
         static let codeSlots = 12
         /// Pairs of words from 0: the key (`key(status:source:)`, 0 while unused) and its count.
         static let used = codeSlots * 2
-        /// The count of published keys (`LoopCells.publish`), then the overflow by source.
+        /// The count of published keys (`LoopCells.publish`), then the overflow by class and source.
         static let other = used + 1
-        static let duration = other + Source.allCases.count
+        /// Classes 1xx to 5xx, and a sixth for any other status.
+        static let classes = 6
+        static let duration = other + classes * Source.allCases.count
         static let bytesIn = duration + DurationBuckets.width
         static let bytesOut = bytesIn + 1
         /// Requests that ended without a whole response: the client left, or the response was cut.
@@ -24,6 +27,10 @@ enum MeterLayout {
         static let width = aborted + 1
 
         static func key(status: Int, source: Source) -> Int { status * 2 + source.rawValue + 1 }
+        static func overflow(status: Int, source: Source) -> Int {
+            other + ((1...5).contains(status / 100) ? status / 100 - 1 : 5) * Source.allCases.count + source.rawValue
+        }
+        static func classLabel(_ index: Int) -> String { index < 5 ? "\(index + 1)xx" : "other" }
         static func status(ofKey key: Int) -> Int { (key - 1) / 2 }
         static func source(ofKey key: Int) -> Source { Source(rawValue: (key - 1) % 2)! }
     }

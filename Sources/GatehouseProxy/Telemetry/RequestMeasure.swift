@@ -17,6 +17,9 @@ struct RequestMeasure {
     /// The request's trace context: the caller's, or a new trace.
     var trace: TraceContext?
 
+    /// A request is being measured (its head came, its answer has not ended).
+    var isActive: Bool { started != nil }
+
     mutating func begin(_ meters: LoopMeters?, record: AccessRecord? = nil) {
         self = RequestMeasure()
         started = .now()
@@ -52,8 +55,11 @@ struct RequestMeasure {
 
     /// The answer ended: counted by route, status and source, with its durations.
     mutating func finish(_ meters: LoopMeters?, _ log: LoopAccessLog?, _ tracer: SpanExporter?) {
-        // A refusal the parser made comes before any head.
-        if started == nil { begin(meters) }
+        // Defensive: the handler begins a measure before every answer.
+        if started == nil {
+            started = .now()
+            meters?.loop.add(MeterLayout.Loop.started)
+        }
         let now = NIODeadline.now()
         let total = max(0, (now - started!).nanoseconds)
         let upstreamPart = upstreamStarted.map { min(total, max(0, (now - $0).nanoseconds)) } ?? 0

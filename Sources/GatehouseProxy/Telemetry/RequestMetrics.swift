@@ -90,9 +90,13 @@ public final class RequestMetrics: Sendable {
                 let source = MeterLayout.Route.source(ofKey: key).label
                 out.sample("gatehouse_http_requests_total", [("route", route), ("code", String(MeterLayout.Route.status(ofKey: key))), ("source", source)], count)
             }
-            for source in MeterLayout.Source.allCases {
-                let other = routeSums[slot]![MeterLayout.Route.other + source.rawValue]
-                if other > 0 { out.sample("gatehouse_http_requests_total", [("route", route), ("code", "other"), ("source", source.label)], other) }
+            for index in 0..<MeterLayout.Route.classes {
+                for source in MeterLayout.Source.allCases {
+                    let other = routeSums[slot]![MeterLayout.Route.other + index * MeterLayout.Source.allCases.count + source.rawValue]
+                    guard other > 0 else { continue }
+                    out.sample(
+                        "gatehouse_http_requests_total", [("route", route), ("code", MeterLayout.Route.classLabel(index)), ("source", source.label)], other)
+                }
             }
         }
         out.family("gatehouse_http_requests_aborted_total", "counter", "Requests that ended without a whole response: the client left, or the response was cut.")

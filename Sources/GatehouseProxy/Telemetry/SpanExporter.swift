@@ -113,11 +113,11 @@ public final class SpanExporter: Sendable {
             let (record, figures) = (span.record, span.figures)
             var fields: [String: JSONValue] = [
                 "traceId": .string(span.trace.traceID), "spanId": .string(span.trace.spanID),
-                "name": .string("\(record.method) \(record.route ?? RequestMetrics.unmatchedName)"), "kind": 2,
+                "name": .string("\(record.method ?? "-") \(record.route ?? RequestMetrics.unmatchedName)"), "kind": 2,
                 "startTimeUnixNano": .string(String(record.time)), "endTimeUnixNano": .string(String(record.time + figures.totalNanoseconds)),
                 "attributes": .array(
                     [
-                        attribute("http.request.method", record.method), attribute("url.path", String(record.path)),
+                        attribute("http.request.method", record.method), attribute("url.path", record.path.map(String.init)),
                         attribute("http.route", record.route), attribute("http.response.status_code", figures.status),
                         attribute("gatehouse.upstream", record.upstream), attribute("gatehouse.target", record.target),
                         attribute("gatehouse.attempts", record.attempts), attribute("gatehouse.source", figures.status == 0 ? nil : figures.source.label),

@@ -68,7 +68,8 @@ struct TraceContext: Sendable {
     /// hex; version ff, an all-zero trace or parent id, or version 00 with anything after the flags
     /// is invalid. A later version may append fields after a `-`.
     static func parse(_ value: String) -> (high: UInt64, low: UInt64, parent: UInt64, flags: UInt8)? {
-        let bytes = Array(value.utf8)
+        // Whitespace around a field value is not part of it (RFC 9110 §5.5).
+        let bytes = Array(value.utf8.drop { $0 == 0x20 || $0 == 0x09 }.reversed().drop { $0 == 0x20 || $0 == 0x09 }.reversed())
         guard bytes.count >= 55, bytes[2] == UInt8(ascii: "-"), bytes[35] == UInt8(ascii: "-"), bytes[52] == UInt8(ascii: "-"),
             let version = number(bytes[0..<2]), version != 0xFF,
             let high = number(bytes[3..<19]), let low = number(bytes[19..<35]), high != 0 || low != 0,
