@@ -6,8 +6,10 @@
 #   metrics — request metrics on (the default)
 #   log     — request metrics on and --access-log to a file
 # then a scrape of 10,000 routes that all had traffic: wrk on one route with and without a
-# client scraping /metrics every 100 ms, and how long a scrape takes.
-# Prints requests/s, p50, p99 and the ratios to `off`.
+# client scraping /metrics every second (ten times Prometheus' default rate), and how long a
+# scrape takes.
+# Prints requests/s, p50, p99, the CPU each request cost the Gatehouse process (user + system,
+# from /proc) and the ratios to `off`.
 #
 #   bench/observability.sh [ROUNDS] [SECONDS]      (defaults: 5 rounds of 10 s each)
 #
@@ -61,18 +63,27 @@ for proxy in 18000 18010 18020; do
   curl -fs "127.0.0.1:$proxy/plain/body" | cmp -s - "$work/upstream/www/body" || { echo "port $proxy does not serve the body" >&2; exit 1; }
 done
 
-measure() {  # measure URL → "rps p50 p99 errors"
-  local out
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+ticks_per_second=$(getconf CLK_TCK)
+measure() {  # measure URL PID → "rps p50 p99 cpu_us_per_request errors"
+  local out before after requests
+  before=$(cpu_ticks "$2")
   out=$($PIN_LOAD wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SECONDS_EACH}s" --latency "$1")
-  printf '%s\t%s\t%s\t%s\n' "$(awk '/^Requests\/sec/ {print $2}' <<<"$out")" "$(awk '$1 == "50%" {print $2}' <<<"$out")" \
-    "$(awk '$1 == "99%" {print $2}' <<<"$out")" "$(awk '/Socket errors|Non-2xx/ {print}' <<<"$out" | tr '\n' ' ')"
+  after=$(cpu_ticks "$2")
+  requests=$(awk '/requests in/ {print $1}' <<<"$out")
+  printf '%s\t%s\t%s\t%s\t%s\n' "$(awk '/^Requests\/sec/ {print $2}' <<<"$out")" "$(awk '$1 == "50%" {print $2}' <<<"$out")" \
+    "$(awk '$1 == "99%" {print $2}' <<<"$out")" "$(awk -v t=$((after - before)) -v r="$requests" -v hz="$ticks_per_second" 'BEGIN {printf "%.2f", t / hz * 1e6 / r}')" \
+    "$(awk '/Socket errors|Non-2xx/ {print}' <<<"$out" | tr '\n' ' ')"
 }
 
 results="$work/results.tsv"
 for round in $(seq "$ROUNDS"); do
-  for mode in off:18000 metrics:18010 log:18020; do
-    name=${mode%%:*} port=${mode##*:}
-    line=$(measure "http://127.0.0.1:$port/plain/body")
+  # Each round in the other order, so no mode always follows the same one.
+  order="off:18000:0 metrics:18010:1 log:18020:2"
+  [ $((round % 2)) -eq 0 ] && order="log:18020:2 metrics:18010:1 off:18000:0"
+  for mode in $order; do
+    IFS=: read -r name port index <<<"$mode"
+    line=$(measure "http://127.0.0.1:$port/plain/body" "${pids[$index]}")
     printf '%s\t%s\t%s\n' "$round" "$name" "$line" >> "$results"
     echo "round $round $name: $line" >&2
   done
@@ -98,17 +109,17 @@ $PIN_LOAD wrk -t1 -c8 -d5s -s "$work/every.lua" "http://127.0.0.1:18010/" >/dev/
 series=$(curl -fs "127.0.0.1:18110/metrics" | grep -c '^gatehouse_http_requests_total{' || true)
 scrape=$(curl -fs -o /dev/null -w '%{time_total}' "127.0.0.1:18110/metrics")
 size=$(curl -fs "127.0.0.1:18110/metrics" | wc -c)
-scraping() { while true; do curl -fs -o /dev/null "127.0.0.1:18110/metrics"; sleep 0.1; done; }
+scraping() { while true; do curl -fs -o /dev/null "127.0.0.1:18110/metrics"; sleep 1; done; }
 for round in $(seq "$ROUNDS"); do
-  line=$(measure "http://127.0.0.1:18010/r1/body")
+  line=$(measure "http://127.0.0.1:18010/r1/body" "${pids[1]}")
   printf '%s\tquiet\t%s\n' "$round" "$line" >> "$results"
   echo "round $round 10k routes, no scrape: $line" >&2
   $PIN_LOAD bash -c "$(declare -f scraping); scraping" &
   scraper=$!
-  line=$(measure "http://127.0.0.1:18010/r1/body")
+  line=$(measure "http://127.0.0.1:18010/r1/body" "${pids[1]}")
   kill "$scraper"; wait "$scraper" 2>/dev/null || true
   printf '%s\tscraped\t%s\n' "$round" "$line" >> "$results"
-  echo "round $round 10k routes, scraped every 100 ms: $line" >&2
+  echo "round $round 10k routes, scraped every second: $line" >&2
 done
 
 python3 - "$results" "$ROUNDS" "$SECONDS_EACH" "$CONNECTIONS" "$logged" "$series" "$scrape" "$size" <<'PY'
@@ -116,22 +127,23 @@ import statistics, sys
 path, rounds, seconds, connections, logged, series, scrape, size = sys.argv[1:]
 rows = {}
 for line in open(path):
-    _, name, rps, p50, p99, errors = (line.rstrip("\n").split("\t") + [""])[:6]
-    rows.setdefault(name, []).append((float(rps), p50, p99, errors.strip()))
+    _, name, rps, p50, p99, cpu, errors = (line.rstrip("\n").split("\t") + [""])[:7]
+    rows.setdefault(name, []).append((float(rps), p50, p99, errors.strip(), float(cpu)))
 def median(name): return statistics.median(r[0] for r in rows[name])
+def cpu(name): return statistics.median(r[4] for r in rows[name])
 print(f"wrk -c{connections}, {rounds} alternating rounds of {seconds} s, 1 KiB body, one worker pinned to CPU 1; medians.\n")
-print("| mode | requests/s | p50 | p99 | ratio to off |")
-print("|---|---|---|---|---|")
+print("| mode | requests/s | p50 | p99 | CPU µs/request | requests/s to off | CPU to off |")
+print("|---|---|---|---|---|---|---|")
 for name, label in (("off", "`--request-metrics off`"), ("metrics", "request metrics on (default)"), ("log", "metrics + `--access-log` file")):
     mid = sorted(rows[name], key=lambda r: r[0])[len(rows[name]) // 2]
-    print(f"| {label} | {median(name):,.0f} | {mid[1]} | {mid[2]} | {median(name) / median('off'):.2f} |")
+    print(f"| {label} | {median(name):,.0f} | {mid[1]} | {mid[2]} | {cpu(name):.1f} | {median(name) / median('off'):.2f} | {cpu(name) / cpu('off'):.2f} |")
 print(f"\nThe access log wrote {int(logged):,} lines.\n")
 print(f"10,000 routes with traffic: {int(series):,} request series, a scrape of {int(size) / 1e6:.1f} MB took {float(scrape) * 1000:.0f} ms.\n")
-print("| load on one route | requests/s | p50 | p99 |")
-print("|---|---|---|---|")
-for name, label in (("quiet", "no scrape"), ("scraped", "/metrics scraped every 100 ms")):
+print("| load on one route | requests/s | p50 | p99 | CPU µs/request |")
+print("|---|---|---|---|---|")
+for name, label in (("quiet", "no scrape"), ("scraped", "/metrics scraped every second")):
     mid = sorted(rows[name], key=lambda r: r[0])[len(rows[name]) // 2]
-    print(f"| {label} | {median(name):,.0f} | {mid[1]} | {mid[2]} |")
+    print(f"| {label} | {median(name):,.0f} | {mid[1]} | {mid[2]} | {cpu(name):.1f} |")
 errors = [f"{n}: {r[3]}" for n, rs in rows.items() for r in rs if r[3]]
 if errors: print("\nErrors: " + "; ".join(errors))
 PY

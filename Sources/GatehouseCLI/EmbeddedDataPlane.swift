@@ -57,9 +57,8 @@ struct EmbeddedDataPlane {
                 proxyListen, group: group, active: active, options: proxyOptions, state: state, health: health, metrics: edgeMetrics,
                 requestMetrics: requestMetrics, accessLog: accessLog, tracer: tracer, sockets: sockets, logger: logger)
         }
-        // Its own thread: rendering a scrape of many routes never holds up a proxy loop.
         status = try await StatusServer.bind(
-            options.statusListen, group: MultiThreadedEventLoopGroup(numberOfThreads: 1), state: state,
+            options.statusListen, group: StatusServer.makeGroup(), state: state,
             extra: {
                 var fields = extra()
                 fields["pid"] = .int(Int(ProcessInfo.processInfo.processIdentifier))

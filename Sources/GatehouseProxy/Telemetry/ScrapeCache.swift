@@ -3,10 +3,10 @@ import NIOCore
 
 /// The `/metrics` document, rendered again at most once a second when rendering is slow (many
 /// routes): however often it is scraped, the status thread renders it once a second. A quick
-/// rendering is made fresh for every scrape.
+/// rendering is made fresh for every scrape. Kept as bytes, so a scrape copies nothing.
 public final class ScrapeCache: Sendable {
     private let render: @Sendable () -> String
-    private let rendered = NIOLockedValueBox<(at: NIODeadline, text: String)?>(nil)
+    private let rendered = NIOLockedValueBox<(at: NIODeadline, bytes: ByteBuffer)?>(nil)
     static let lifetime = TimeAmount.seconds(1)
     /// A rendering that took longer is kept for `lifetime`.
     static let slow = TimeAmount.milliseconds(5)
@@ -15,12 +15,12 @@ public final class ScrapeCache: Sendable {
         self.render = render
     }
 
-    public var text: String {
+    public var bytes: ByteBuffer {
         let now = NIODeadline.now()
-        if let cached = rendered.withLockedValue({ $0 }), now - cached.at < Self.lifetime { return cached.text }
-        let text = render()
+        if let cached = rendered.withLockedValue({ $0 }), now - cached.at < Self.lifetime { return cached.bytes }
+        let bytes = ByteBuffer(string: render())
         let took = NIODeadline.now() - now
-        rendered.withLockedValue { $0 = took >= Self.slow ? (now, text) : nil }
-        return text
+        rendered.withLockedValue { $0 = took >= Self.slow ? (now, bytes) : nil }
+        return bytes
     }
 }

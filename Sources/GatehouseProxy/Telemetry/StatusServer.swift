@@ -11,6 +11,17 @@ import Glibc
 
 /// The status port: liveness, readiness, what config is served, and Prometheus metrics.
 public enum StatusServer {
+    /// The status port's own thread, of low CPU priority (nice 10): rendering a scrape of many
+    /// routes never holds up a proxy loop, and on a busy core it waits for them.
+    public static func makeGroup() -> MultiThreadedEventLoopGroup {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        group.next().execute {
+            // On Linux the nice value is the thread's own; `who` 0 is the calling thread.
+            setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+        }
+        return group
+    }
+
     public static func bind(
         _ address: ListenAddress, group: any EventLoopGroup, state: DataPlaneState, extra: @escaping @Sendable () -> [String: JSONValue] = { [:] },
         extraMetrics: @escaping @Sendable () -> String = { "" }, logger: Logger
@@ -58,12 +69,12 @@ final class StatusHandler: ChannelInboundHandler {
             let (status, contentType, body) = respond(to: head)
             var response = HTTPResponseHead(version: head.version, status: status)
             response.headers.add(name: "content-type", value: contentType)
-            response.headers.add(name: "content-length", value: String(body.count))
+            response.headers.add(name: "content-length", value: String(body.readableBytes))
             response.headers.add(name: "cache-control", value: "no-store")
             if !head.isKeepAlive { response.headers.add(name: "connection", value: "close") }
             context.write(wrapOutboundOut(.head(response)), promise: nil)
             if head.method != .HEAD {
-                context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+                context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
             }
             let keepAlive = head.isKeepAlive
             context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
@@ -72,7 +83,15 @@ final class StatusHandler: ChannelInboundHandler {
         }
     }
 
-    private func respond(to head: HTTPRequestHead) -> (HTTPResponseStatus, String, [UInt8]) {
+    private func respond(to head: HTTPRequestHead) -> (HTTPResponseStatus, String, ByteBuffer) {
+        if head.method == .GET || head.method == .HEAD, head.uri.split(separator: "?", maxSplits: 1).first == "/metrics" {
+            return (.ok, "text/plain; version=0.0.4", scrape.bytes)
+        }
+        let (status, contentType, body) = answer(head)
+        return (status, contentType, ByteBuffer(bytes: body))
+    }
+
+    private func answer(_ head: HTTPRequestHead) -> (HTTPResponseStatus, String, [UInt8]) {
         guard head.method == .GET || head.method == .HEAD else {
             return (.methodNotAllowed, "application/json", error("method_not_allowed", "the status port answers GET only"))
         }
@@ -101,8 +120,6 @@ final class StatusHandler: ChannelInboundHandler {
             ]
             fields.merge(extra()) { _, new in new }
             return (.ok, "application/json", JSONValue.object(fields).prettyBytes)
-        case "/metrics":
-            return (.ok, "text/plain; version=0.0.4", Array(scrape.text.utf8))
         default:
             return (.notFound, "application/json", error("not_found", "no status endpoint at \(path)"))
         }
