@@ -21,113 +21,115 @@ struct AccessLogLine {
     }
 
     static func write(_ record: AccessRecord, _ figures: Figures, into buffer: inout ByteBuffer, clock: inout WallClockText) {
-        buffer.writeStaticString("{\"time\":\"")
-        clock.write(record.time, into: &buffer)
-        buffer.writeStaticString("\",\"request_id\":")
-        if let id = record.requestID {
-            buffer.writeStaticString("\"")
-            switch id {
+        // One reservation for the line (each `ByteBuffer` write checks capacity, uniqueness and
+        // exclusive access on its own): the fixed part, and every string escaped at worst.
+        var strings = record.client.utf8.count + (record.method?.utf8.count ?? 0) + (record.host?.utf8.count ?? 0) + (record.path?.utf8.count ?? 0)
+        strings += (record.route?.utf8.count ?? 0) + (record.upstream?.utf8.count ?? 0) + (record.target?.utf8.count ?? 0)
+        strings += (record.consumer?.utf8.count ?? 0) + (record.policy?.utf8.count ?? 0) + (record.error?.utf8.count ?? 0)
+        if case .given(let id) = record.requestID { strings += id.utf8.count }
+        buffer.writeWithCursor(reserving: 640 + strings * 6) { out in
+            out.append("{\"time\":\"")
+            clock.write(record.time, into: &out)
+            out.append("\",\"request_id\":")
+            switch record.requestID {
             case .drawn(let high, let low):
-                buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 32) { out in
-                    RequestID.writeHex(high, low, into: out)
-                    return 32
-                }
-            case .given(let text): writeEscaped(text, into: &buffer)
+                out.append("\"")
+                out.appendWithUnsafeBytes(count: 32) { RequestID.writeHex(high, low, into: $0) }
+                out.append("\"")
+            case .given(let text):
+                out.append("\"")
+                writeEscaped(text, into: &out)
+                out.append("\"")
+            case nil: out.append("null")
             }
-            buffer.writeStaticString("\"")
-        } else {
-            buffer.writeStaticString("null")
-        }
-        if let trace = figures.trace {
-            buffer.writeStaticString(",\"trace_id\":\"")
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 32) { out in
-                RequestID.writeHex(trace.traceHigh, trace.traceLow, into: out)
-                return 32
+            if let trace = figures.trace {
+                out.append(",\"trace_id\":\"")
+                out.appendWithUnsafeBytes(count: 32) { RequestID.writeHex(trace.traceHigh, trace.traceLow, into: $0) }
+                out.append("\"")
+            } else {
+                out.append(",\"trace_id\":null")
             }
-            buffer.writeStaticString("\"")
-        } else {
-            buffer.writeStaticString(",\"trace_id\":null")
+            field("client", record.client, into: &out)
+            field("method", record.method, into: &out)
+            field("host", record.host, into: &out)
+            field("path", record.path, into: &out)
+            field("route", record.route, into: &out)
+            field("upstream", record.upstream, into: &out)
+            field("target", record.target, into: &out)
+            number("attempts", record.attempts, into: &out)
+            number("status", figures.status, into: &out)
+            if figures.source == .upstream, figures.status > 0 {
+                number("upstream_status", figures.status, into: &out)
+            } else {
+                out.append(",\"upstream_status\":null")
+            }
+            field("source", figures.status == 0 ? nil : figures.source.label, into: &out)
+            number("bytes_in", figures.bytesIn, into: &out)
+            number("bytes_out", figures.bytesOut, into: &out)
+            milliseconds("duration_ms", figures.totalNanoseconds, into: &out)
+            milliseconds("upstream_ms", figures.upstreamNanoseconds, into: &out)
+            milliseconds("gateway_ms", figures.totalNanoseconds - figures.upstreamNanoseconds, into: &out)
+            field("consumer", record.consumer, into: &out)
+            field("policy", record.policy, into: &out)
+            field("error", record.error, into: &out)
+            out.append(figures.aborted ? ",\"aborted\":true}\n" : ",\"aborted\":false}\n")
         }
-        field("client", record.client, into: &buffer)
-        field("method", record.method, into: &buffer)
-        field("host", record.host, into: &buffer)
-        field("path", record.path, into: &buffer)
-        field("route", record.route, into: &buffer)
-        field("upstream", record.upstream, into: &buffer)
-        field("target", record.target, into: &buffer)
-        number("attempts", record.attempts, into: &buffer)
-        number("status", figures.status, into: &buffer)
-        if figures.source == .upstream, figures.status > 0 {
-            number("upstream_status", figures.status, into: &buffer)
-        } else {
-            buffer.writeStaticString(",\"upstream_status\":null")
-        }
-        field("source", figures.status == 0 ? nil : figures.source.label, into: &buffer)
-        number("bytes_in", figures.bytesIn, into: &buffer)
-        number("bytes_out", figures.bytesOut, into: &buffer)
-        milliseconds("duration_ms", figures.totalNanoseconds, into: &buffer)
-        milliseconds("upstream_ms", figures.upstreamNanoseconds, into: &buffer)
-        milliseconds("gateway_ms", figures.totalNanoseconds - figures.upstreamNanoseconds, into: &buffer)
-        field("consumer", record.consumer, into: &buffer)
-        field("policy", record.policy, into: &buffer)
-        field("error", record.error, into: &buffer)
-        buffer.writeStaticString(figures.aborted ? ",\"aborted\":true}\n" : ",\"aborted\":false}\n")
     }
 
-    private static func field(_ name: StaticString, _ value: (some StringProtocol)?, into buffer: inout ByteBuffer) {
-        buffer.writeStaticString(",\"")
-        buffer.writeStaticString(name)
+    private static func field(_ name: StaticString, _ value: (some StringProtocol)?, into out: inout ByteCursor) {
+        out.append(",\"")
+        out.append(name)
         if let value {
-            buffer.writeStaticString("\":\"")
-            writeEscaped(value, into: &buffer)
-            buffer.writeStaticString("\"")
+            out.append("\":\"")
+            writeEscaped(value, into: &out)
+            out.append("\"")
         } else {
-            buffer.writeStaticString("\":null")
+            out.append("\":null")
         }
     }
 
-    private static func number(_ name: StaticString, _ value: Int, into buffer: inout ByteBuffer) {
-        buffer.writeStaticString(",\"")
-        buffer.writeStaticString(name)
-        buffer.writeStaticString("\":")
-        writeDecimal(value, into: &buffer)
+    private static func number(_ name: StaticString, _ value: Int, into out: inout ByteCursor) {
+        out.append(",\"")
+        out.append(name)
+        out.append("\":")
+        writeDecimal(value, into: &out)
     }
 
     /// Milliseconds with three decimals (microseconds), from nanoseconds.
-    private static func milliseconds(_ name: StaticString, _ nanoseconds: Int64, into buffer: inout ByteBuffer) {
+    private static func milliseconds(_ name: StaticString, _ nanoseconds: Int64, into out: inout ByteCursor) {
         let micros = Int(max(0, nanoseconds) / 1000)
-        buffer.writeStaticString(",\"")
-        buffer.writeStaticString(name)
-        buffer.writeStaticString("\":")
-        writeDecimal(micros / 1000, into: &buffer)
+        out.append(",\"")
+        out.append(name)
+        out.append("\":")
+        writeDecimal(micros / 1000, into: &out)
         let fraction = micros % 1000
-        buffer.writeInteger(UInt8(ascii: "."))
-        buffer.writeInteger(UInt8(ascii: "0") + UInt8(fraction / 100))
-        buffer.writeInteger(UInt8(ascii: "0") + UInt8(fraction / 10 % 10))
-        buffer.writeInteger(UInt8(ascii: "0") + UInt8(fraction % 10))
+        out.append(UInt8(ascii: "."))
+        out.append(UInt8(ascii: "0") + UInt8(fraction / 100))
+        out.append(UInt8(ascii: "0") + UInt8(fraction / 10 % 10))
+        out.append(UInt8(ascii: "0") + UInt8(fraction % 10))
     }
 
-    static func writeDecimal(_ value: Int, into buffer: inout ByteBuffer) {
+    static func writeDecimal(_ value: Int, into out: inout ByteCursor) {
         if value < 0 {
-            buffer.writeInteger(UInt8(ascii: "-"))
-            return writeDecimal(0 &- value, into: &buffer)
+            out.append(UInt8(ascii: "-"))
+            return writeDecimal(0 &- value, into: &out)
         }
-        if value >= 10 { writeDecimal(value / 10, into: &buffer) }
-        buffer.writeInteger(UInt8(ascii: "0") + UInt8(value % 10))
+        if value >= 10 { writeDecimal(value / 10, into: &out) }
+        out.append(UInt8(ascii: "0") + UInt8(value % 10))
     }
 
     /// JSON string escaping: quotes, backslashes and control characters; everything else as its
-    /// UTF-8 bytes (a `String` is valid UTF-8).
-    static func writeEscaped(_ text: some StringProtocol, into buffer: inout ByteBuffer) {
+    /// UTF-8 bytes (a `String` is valid UTF-8). At most six bytes out per byte in.
+    static func writeEscaped(_ text: some StringProtocol, into out: inout ByteCursor) {
         for byte in text.utf8 {
             switch byte {
-            case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
-            case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
+            case UInt8(ascii: "\""): out.append("\\\"")
+            case UInt8(ascii: "\\"): out.append("\\\\")
             case 0..<0x20, 0x7F:
-                buffer.writeStaticString("\\u00")
-                buffer.writeInteger(hex[Int(byte >> 4)])
-                buffer.writeInteger(hex[Int(byte & 0xF)])
-            default: buffer.writeInteger(byte)
+                out.append("\\u00")
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 0xF)])
+            default: out.append(byte)
             }
         }
     }
@@ -146,7 +148,7 @@ struct WallClockText {
         Int64(Date().timeIntervalSince1970 * 1e9)
     }
 
-    mutating func write(_ nanoseconds: Int64, into buffer: inout ByteBuffer) {
+    mutating func write(_ nanoseconds: Int64, into out: inout ByteCursor) {
         let seconds = nanoseconds / 1_000_000_000
         if seconds != second {
             second = seconds
@@ -176,12 +178,12 @@ struct WallClockText {
             prefix.append(UInt8(ascii: ":"))
             digits(parts.tm_sec, 2)
         }
-        buffer.writeBytes(prefix)
+        prefix.withUnsafeBytes { out.append($0) }
         let millis = Int(nanoseconds / 1_000_000 % 1000)
-        buffer.writeInteger(UInt8(ascii: "."))
-        buffer.writeInteger(UInt8(ascii: "0") + UInt8(millis / 100))
-        buffer.writeInteger(UInt8(ascii: "0") + UInt8(millis / 10 % 10))
-        buffer.writeInteger(UInt8(ascii: "0") + UInt8(millis % 10))
-        buffer.writeInteger(UInt8(ascii: "Z"))
+        out.append(UInt8(ascii: "."))
+        out.append(UInt8(ascii: "0") + UInt8(millis / 100))
+        out.append(UInt8(ascii: "0") + UInt8(millis / 10 % 10))
+        out.append(UInt8(ascii: "0") + UInt8(millis % 10))
+        out.append(UInt8(ascii: "Z"))
     }
 }

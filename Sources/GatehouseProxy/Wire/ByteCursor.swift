@@ -26,6 +26,12 @@ struct ByteCursor {
         self.count += count
     }
 
+    mutating func append(_ byte: UInt8) {
+        precondition(count < out.count, "ByteCursor: more bytes than reserved")
+        out[count] = byte
+        count += 1
+    }
+
     mutating func append(_ literal: StaticString) {
         append(UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
     }
