@@ -52,6 +52,10 @@ import Testing
             ])
         #expect(preflight.status == 204)
         #expect(preflight.header("access-control-allow-origin") == "https://www.example.com")
+        let foreign = try await httpRequest(
+            port: proxy, .OPTIONS, "/api/recipes/1", headers: [("Origin", "https://evil.example"), ("Access-Control-Request-Method", "PUT")])
+        #expect(foreign.status == 204)
+        #expect(foreign.header("access-control-allow-origin") == nil)
         #expect(try await httpRequest(port: proxy, .GET, "/api/recipes").status == 401)
         #expect(try await httpRequest(port: proxy, .GET, "/api/recipes", headers: [("apikey", "wrong-key-0123456789")]).status == 401)
         let right = try await httpRequest(port: proxy, .GET, "/api/recipes", headers: [("apikey", Self.key), ("Origin", "https://www.example.com")])
@@ -66,7 +70,8 @@ import Testing
         let metrics = try await httpRequest(port: gatehouse.ports.status, .GET, "/metrics").text
         #expect(metrics.contains("gatehouse_rate_limited_total 1\n"))
         #expect(metrics.contains("gatehouse_auth_failures_total 2\n"))
-        #expect(metrics.contains("gatehouse_cors_preflights_total 1\n"))
+        #expect(metrics.contains("gatehouse_cors_preflights_total 2\n"))
+        #expect(metrics.contains("gatehouse_cors_preflights_refused_total 1\n"))
 
         // explain, on the admin API and through the CLI.
         let explained = try await httpRequest(

@@ -35,8 +35,10 @@ extension ProxyHandler {
     func answerPreflight(_ head: HTTPRequestHead, _ cors: CORSPolicy, metrics: PolicyMetrics) {
         metrics.preflights.wrappingIncrement(ordering: .relaxed)
         discardingBody = true
+        let origin = head.headers.first(name: "origin") ?? ""
+        if !cors.allows(origin) { metrics.preflightsRefused.wrappingIncrement(ordering: .relaxed) }
         var headers = HTTPHeaders()
-        for (name, value) in cors.preflightHeaders(origin: head.headers.first(name: "origin") ?? "") { headers.add(name: name, value: value) }
+        for (name, value) in cors.preflightHeaders(origin: origin) { headers.add(name: name, value: value) }
         headers.add(name: "content-length", value: "0")
         headers.add(name: "x-request-id", value: head.headers.first(name: "x-request-id") ?? pool.requestIDs.make())
         if !head.isKeepAlive { headers.add(name: "connection", value: "close") }

@@ -4,6 +4,8 @@ import GatehouseModel
 /// Counters of what policies decided, for `/metrics`. Shared by every event loop of a data plane.
 public final class PolicyMetrics: Sendable {
     let preflights = ManagedAtomic(0)
+    /// Preflights from an origin the policy does not allow (answered without CORS headers).
+    let preflightsRefused = ManagedAtomic(0)
     let authenticationFailures = ManagedAtomic(0)
     let rateLimited = ManagedAtomic(0)
     let quotaExceeded = ManagedAtomic(0)
@@ -161,6 +163,9 @@ public final class PolicyMetrics: Sendable {
             "# HELP \(name) \(help)\n# TYPE \(name) counter\n\(name)\(labels) \(value.load(ordering: .relaxed))\n"
         }
         return counter("gatehouse_cors_preflights_total", "CORS preflights the gateway answered.", preflights)
+            + counter(
+                "gatehouse_cors_preflights_refused_total", "CORS preflights from an origin the route's policy does not allow (answered without CORS headers).",
+                preflightsRefused)
             + counter("gatehouse_auth_failures_total", "Requests refused with 401 for a missing or wrong credential.", authenticationFailures)
             + counter("gatehouse_rate_limited_total", "Requests refused with 429 by a rate limit.", rateLimited)
             + counter("gatehouse_quota_exceeded_total", "Requests refused with 429 by a quota.", quotaExceeded)
