@@ -11,18 +11,14 @@ import Glibc
 
 /// The status port: liveness, readiness, what config is served, and Prometheus metrics.
 public enum StatusServer {
-    /// The status port's own thread, scheduled `SCHED_IDLE`: it runs when a core has nothing
-    /// else to do, so rendering and sending a scrape of many routes never takes a time slice from
-    /// a proxy loop (on a saturated core a scrape waits instead). Where that policy is refused,
-    /// nice 19.
+    /// The status port's own thread, at the lowest priority (nice 19): rendering and sending a
+    /// scrape of many routes yields to the proxy loops on a busy core, and readiness is still
+    /// answered under full load (`SCHED_IDLE` starved it when the cores were saturated).
     public static func makeGroup() -> MultiThreadedEventLoopGroup {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         group.next().execute {
-            var parameters = sched_param()
-            parameters.sched_priority = 0
-            // SCHED_IDLE (5 on Linux; Glibc's header names it only for _GNU_SOURCE). Pid 0 is the
-            // calling thread.
-            if sched_setscheduler(0, 5, &parameters) != 0 { setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19) }
+            // On Linux the nice value is the thread's own; `who` 0 is the calling thread.
+            setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
         }
         return group
     }
