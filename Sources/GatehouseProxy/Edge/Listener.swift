@@ -18,6 +18,8 @@ public final class Listener: Service {
         let connections: [ConnectionTracker]
         let timeout: TimeAmount
         let onStart: @Sendable () -> Void
+        /// Once the connections are done (or cut): what must reach disk before the process ends.
+        var onEnd: @Sendable () async -> Void = {}
     }
 
     public enum DrainOutcome: Sendable, Equatable {
@@ -127,6 +129,7 @@ public final class Listener: Service {
             )
         }
         let result = await Self.drain(channels, drain)
+        await drain.onEnd()
         outcome.withLockedValue { $0 = result }
         if result == .cut {
             logger.warning("\(name) drain timed out; the connections still open will be cut")

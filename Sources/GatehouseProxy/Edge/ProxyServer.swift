@@ -82,7 +82,17 @@ public enum ProxyServer {
         if sockets.origin != .bound {
             logger.notice("proxy serves listening sockets it was given", metadata: ["from": "\(sockets.origin.rawValue)", "sockets": "\(channels.count)"])
         }
-        let drain = Listener.Drain(connections: trackers, timeout: options.drainTimeout, onStart: { state?.startDraining() })
+        var drain = Listener.Drain(connections: trackers, timeout: options.drainTimeout, onStart: { state?.startDraining() })
+        if let accessLog {
+            // The lines still in the loops' buffers are written before the process ends.
+            drain.onEnd = {
+                for loop in loops {
+                    guard let log = logged[ObjectIdentifier(loop)] else { continue }
+                    try? await loop.submit { log.value.handOver() }.get()
+                }
+                await accessLog.stop()
+            }
+        }
         return Listener(name: "proxy", channels: channels, logger: logger, drain: drain, descriptors: sockets.descriptors)
     }
 

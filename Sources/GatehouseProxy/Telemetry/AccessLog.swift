@@ -30,6 +30,9 @@ public final class AccessLog: Sendable {
         var buffers: [(ByteBuffer, lines: Int)] = []
         var reopen = false
         var stopped = false
+        /// Who waits for the writer to finish (`stop`).
+        var finished: [CheckedContinuation<Void, Never>] = []
+        var done = false
     }
 
     /// Buffers waiting for the writer, at most: with 32 KiB each, 2 MiB of lines.
@@ -61,10 +64,16 @@ public final class AccessLog: Sendable {
         wake.signal()
     }
 
-    /// Writes what is queued, then stops the thread.
-    public func stop() {
-        queue.withLockedValue { $0.stopped = true }
-        wake.signal()
+    /// Writes what is queued, then stops the thread; returns once it has.
+    public func stop() async {
+        await withCheckedContinuation { continuation in
+            let done = queue.withLockedValue { queue in
+                queue.stopped = true
+                if !queue.done { queue.finished.append(continuation) }
+                return queue.done
+            }
+            if done { continuation.resume() } else { wake.signal() }
+        }
     }
 
     public var prometheusText: String {
@@ -114,6 +123,12 @@ public final class AccessLog: Sendable {
             }
             if stopped {
                 if case .file = destination { close(descriptor) }
+                let waiting = queue.withLockedValue { queue in
+                    queue.done = true
+                    defer { queue.finished = [] }
+                    return queue.finished
+                }
+                for continuation in waiting { continuation.resume() }
                 return
             }
         }
@@ -182,7 +197,7 @@ final class LoopAccessLog {
         }
     }
 
-    private func handOver() {
+    func handOver() {
         guard lines > 0 else { return }
         log.submit(buffer, lines: lines)
         buffer = ByteBufferAllocator().buffer(capacity: Self.handOverBytes + 1024)
