@@ -25,22 +25,19 @@ import Testing
 
     @Test func requestsAreCountedByRouteCodeSourceWithTheirBytes() async throws {
         let upstream = try await TestUpstream.start()
-        let proxy = try await ProxyHarness.start()
-        try proxy.apply(
-            version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]],
-            routes: [["name": "api", "paths": ["/"], "upstream": "u"]])
+        let proxy = try await ProxyHarness.routingEverything(to: upstream)
         #expect(try await httpRequest(port: proxy.port, .GET, "/status/500").status == 500)
         #expect(try await httpRequest(port: proxy.port, .GET, "/status/204").status == 204)
         let sunk = try await httpRequest(port: proxy.port, .POST, "/sink", json: .string(String(repeating: "x", count: 98)))
         #expect(sunk.status == 200)
         let text = proxy.requestMetrics.prometheusText
-        #expect(Self.requests(text, route: "api", code: "500", source: "upstream") == 1)
-        #expect(Self.requests(text, route: "api", code: "204", source: "upstream") == 1)
-        #expect(Self.requests(text, route: "api", code: "200", source: "upstream") == 1)
-        #expect(Self.sample(text, #"gatehouse_http_request_body_bytes_total{route="api"}"#) == 100)
-        #expect((Self.sample(text, #"gatehouse_http_response_bytes_total{route="api"}"#) ?? 0) > 100)
-        #expect(Self.sample(text, #"gatehouse_http_request_duration_seconds_count{route="api"}"#) == 3)
-        #expect(Self.sample(text, #"gatehouse_http_request_duration_seconds_bucket{route="api",le="+Inf"}"#) == 3)
+        #expect(Self.requests(text, route: "all", code: "500", source: "upstream") == 1)
+        #expect(Self.requests(text, route: "all", code: "204", source: "upstream") == 1)
+        #expect(Self.requests(text, route: "all", code: "200", source: "upstream") == 1)
+        #expect(Self.sample(text, #"gatehouse_http_request_body_bytes_total{route="all"}"#) == 100)
+        #expect((Self.sample(text, #"gatehouse_http_response_bytes_total{route="all"}"#) ?? 0) > 100)
+        #expect(Self.sample(text, #"gatehouse_http_request_duration_seconds_count{route="all"}"#) == 3)
+        #expect(Self.sample(text, #"gatehouse_http_request_duration_seconds_bucket{route="all",le="+Inf"}"#) == 3)
         #expect(Self.sample(text, #"gatehouse_upstream_attempts_total{upstream="u",target="\#(upstream.target)",outcome="success"}"#) == 3)
         #expect(Self.sample(text, "gatehouse_http_requests_in_flight") == 0)
         #expect(Self.sample(text, "gatehouse_gateway_duration_seconds_count") == 3)
@@ -85,10 +82,7 @@ import Testing
 
     @Test func aClientThatLeavesBeforeItsAnswerIsCountedAborted() async throws {
         let upstream = try await TestUpstream.start()
-        let proxy = try await ProxyHarness.start()
-        try proxy.apply(
-            version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]],
-            routes: [["name": "api", "paths": ["/"], "upstream": "u"]])
+        let proxy = try await ProxyHarness.routingEverything(to: upstream)
         let connection = try await RawConnection.open(port: proxy.port)
         try await connection.send("GET /hang HTTP/1.1\r\nHost: x\r\n\r\n")
         try await waitUntil("the request to be in flight") {
@@ -96,11 +90,11 @@ import Testing
         }
         await connection.close()
         try await waitUntil("the request to count as aborted") {
-            Self.sample(proxy.requestMetrics.prometheusText, #"gatehouse_http_requests_aborted_total{route="api"}"#) == 1
+            Self.sample(proxy.requestMetrics.prometheusText, #"gatehouse_http_requests_aborted_total{route="all"}"#) == 1
         }
         let text = proxy.requestMetrics.prometheusText
         #expect(Self.sample(text, "gatehouse_http_requests_in_flight") == 0)
-        #expect(Self.sample(text, #"gatehouse_http_request_duration_seconds_count{route="api"}"#) == 0)
+        #expect(Self.sample(text, #"gatehouse_http_request_duration_seconds_count{route="all"}"#) == 0)
     }
 
     @Test func moreDistinctCodesThanARouteNamesAreCountedByClass() async throws {
@@ -154,15 +148,12 @@ import Testing
 
     @Test func aTunnelsConnectionIsCountedClosedWhenItCloses() async throws {
         let upstream = try await TestUpstream.start()
-        let proxy = try await ProxyHarness.start()
-        try proxy.apply(
-            version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]],
-            routes: [["name": "api", "paths": ["/"], "upstream": "u"]])
+        let proxy = try await ProxyHarness.routingEverything(to: upstream)
         let client = try await RawConnection.open(port: proxy.port)
         try await client.send(
             "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
         _ = try await client.received(containing: "\r\n\r\n")
-        #expect(Self.requests(proxy.requestMetrics.prometheusText, route: "api", code: "101", source: "upstream") == 1)
+        #expect(Self.requests(proxy.requestMetrics.prometheusText, route: "all", code: "101", source: "upstream") == 1)
         await client.close()
         try await waitUntil("the tunnel's connection to count as closed") {
             Self.sample(proxy.requestMetrics.prometheusText, "gatehouse_connections_open") == 0
@@ -171,10 +162,7 @@ import Testing
 
     @Test func aRequestTheParserRefusesIsCountedWithItsStatus() async throws {
         let upstream = try await TestUpstream.start()
-        let proxy = try await ProxyHarness.start()
-        try proxy.apply(
-            version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]],
-            routes: [["name": "api", "paths": ["/"], "upstream": "u"]])
+        let proxy = try await ProxyHarness.routingEverything(to: upstream)
         let client = try await RawConnection.open(port: proxy.port)
         try await client.send("GET /a HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n")
         #expect(try await client.received(containing: "\r\n\r\n").hasPrefix("HTTP/1.1 400"))
@@ -186,10 +174,7 @@ import Testing
 
     @Test func aClientThatClosesInTheMiddleOfItsBodyIsAborted() async throws {
         let upstream = try await TestUpstream.start()
-        let proxy = try await ProxyHarness.start()
-        try proxy.apply(
-            version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]],
-            routes: [["name": "api", "paths": ["/"], "upstream": "u"]])
+        let proxy = try await ProxyHarness.routingEverything(to: upstream)
         let client = try await RawConnection.open(port: proxy.port)
         try await client.send("POST /sink HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc")
         try await waitUntil("the request to be in flight") {
@@ -197,8 +182,8 @@ import Testing
         }
         await client.close()
         try await waitUntil("the request to count as aborted") {
-            Self.sample(proxy.requestMetrics.prometheusText, #"gatehouse_http_requests_aborted_total{route="api"}"#) == 1
+            Self.sample(proxy.requestMetrics.prometheusText, #"gatehouse_http_requests_aborted_total{route="all"}"#) == 1
         }
-        #expect(Self.sample(proxy.requestMetrics.prometheusText, #"gatehouse_http_request_duration_seconds_count{route="api"}"#) == 0)
+        #expect(Self.sample(proxy.requestMetrics.prometheusText, #"gatehouse_http_request_duration_seconds_count{route="all"}"#) == 0)
     }
 }

@@ -27,7 +27,7 @@ struct AccessRecord: Sendable {
         self.client = client
         method = head.method.rawValue
         host = head.headers.first(name: "host") ?? ""
-        path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        path = head.uri[..<(head.uri.firstIndex(of: "?") ?? head.uri.endIndex)]
     }
 
     /// A request refused before its head was whole: only its client is known.
