@@ -86,4 +86,24 @@ import Testing
         let metrics = try await httpRequest(port: gatehouse.ports.status, .GET, "/metrics").text
         #expect(metrics.contains("gatehouse_trace_spans_exported_total 3\n"))
     }
+
+    @Test func spansQueuedAtSIGTERMAreStillPosted() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let upstream = try await TestUpstream.start()
+        let collector = try await TestUpstream.start()
+        collector.setDocument("{}")
+        let gatehouse = try await GatehouseProcess.serve(
+            db: dir.file("gatehouse.db"), extraArguments: ["--otlp-endpoint", "http://\(collector.target)/document", "--trace-sample-ratio", "1"])
+        defer { gatehouse.stop() }
+        #expect(
+            try await httpRequest(port: gatehouse.ports.admin, .POST, "/upstreams", json: ["name": "main", "targets": [["target": .string(upstream.target)]]])
+                .status == 201)
+        #expect(try await httpRequest(port: gatehouse.ports.admin, .POST, "/routes", json: ["name": "alpha", "paths": ["/alpha"], "upstream": "main"]).status == 201)
+        #expect(try await httpRequest(port: gatehouse.ports.proxy, .GET, "/alpha").status == 200)
+        // At once, inside the second a span may wait for its batch: the drain posts it.
+        #expect(await gatehouse.terminate() == 0)
+        let spans = collector.documentRequestsSeen.map { $0.body }.joined()
+        #expect(spans.contains("\"GET alpha\""))
+    }
 }

@@ -83,14 +83,15 @@ public enum ProxyServer {
             logger.notice("proxy serves listening sockets it was given", metadata: ["from": "\(sockets.origin.rawValue)", "sockets": "\(channels.count)"])
         }
         var drain = Listener.Drain(connections: trackers, timeout: options.drainTimeout, onStart: { state?.startDraining() })
-        if let accessLog {
-            // The lines still in the loops' buffers are written before the process ends.
+        if accessLog != nil || tracer != nil {
+            // The lines still in the loops' buffers, and the spans queued, go out before the process ends.
             drain.onEnd = {
                 for loop in loops {
                     guard let log = logged[ObjectIdentifier(loop)] else { continue }
                     try? await loop.submit { log.value.handOver() }.get()
                 }
-                await accessLog.stop()
+                await accessLog?.stop()
+                await tracer?.flush()
             }
         }
         return Listener(name: "proxy", channels: channels, logger: logger, drain: drain, descriptors: sockets.descriptors)
