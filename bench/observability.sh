@@ -109,22 +109,30 @@ $PIN_LOAD wrk -t1 -c8 -d5s -s "$work/every.lua" "http://127.0.0.1:18010/" >/dev/
 series=$(curl -fs "127.0.0.1:18110/metrics" | grep -c '^gatehouse_http_requests_total{' || true)
 scrape=$(curl -fs -o /dev/null -w '%{time_total}' "127.0.0.1:18110/metrics")
 size=$(curl -fs "127.0.0.1:18110/metrics" | wc -c)
-scraping() { while true; do curl -fs -o /dev/null "127.0.0.1:18110/metrics"; sleep 1; done; }
+gzipped=$(curl -fs -H 'Accept-Encoding: gzip' "127.0.0.1:18110/metrics" | wc -c)
+# As Prometheus scrapes (it asks for gzip), and as a scraper that takes the text.
+scraping() { while true; do curl -fs -o /dev/null $1 "127.0.0.1:18110/metrics"; sleep 1; done; }
 for round in $(seq "$ROUNDS"); do
-  line=$(measure "http://127.0.0.1:18010/r1/body" "${pids[1]}")
-  printf '%s\tquiet\t%s\n' "$round" "$line" >> "$results"
-  echo "round $round 10k routes, no scrape: $line" >&2
-  $PIN_LOAD bash -c "$(declare -f scraping); scraping" &
-  scraper=$!
-  line=$(measure "http://127.0.0.1:18010/r1/body" "${pids[1]}")
-  kill "$scraper"; wait "$scraper" 2>/dev/null || true
-  printf '%s\tscraped\t%s\n' "$round" "$line" >> "$results"
-  echo "round $round 10k routes, scraped every second: $line" >&2
+  order="quiet gzip text"
+  [ $((round % 3)) = 2 ] && order="gzip text quiet"
+  [ $((round % 3)) = 0 ] && order="text quiet gzip"
+  for mode in $order; do
+    scraper=""
+    if [ "$mode" != quiet ]; then
+      flag=$([ "$mode" = gzip ] && echo --compressed || echo --no-compressed)
+      $PIN_LOAD bash -c "$(declare -f scraping); scraping $flag" &
+      scraper=$!
+    fi
+    line=$(measure "http://127.0.0.1:18010/r1/body" "${pids[1]}")
+    [ -n "$scraper" ] && { kill "$scraper"; wait "$scraper" 2>/dev/null || true; }
+    printf '%s\t%s\t%s\n' "$round" "$mode" "$line" >> "$results"
+    echo "round $round 10k routes, $mode: $line" >&2
+  done
 done
 
-python3 - "$results" "$ROUNDS" "$SECONDS_EACH" "$CONNECTIONS" "$logged" "$series" "$scrape" "$size" <<'PY'
+python3 - "$results" "$ROUNDS" "$SECONDS_EACH" "$CONNECTIONS" "$logged" "$series" "$scrape" "$size" "$gzipped" <<'PY'
 import statistics, sys
-path, rounds, seconds, connections, logged, series, scrape, size = sys.argv[1:]
+path, rounds, seconds, connections, logged, series, scrape, size, gzipped = sys.argv[1:]
 rows = {}
 for line in open(path):
     _, name, rps, p50, p99, cpu, errors = (line.rstrip("\n").split("\t") + [""])[:7]
@@ -138,12 +146,15 @@ for name, label in (("off", "`--request-metrics off`"), ("metrics", "request met
     mid = sorted(rows[name], key=lambda r: r[0])[len(rows[name]) // 2]
     print(f"| {label} | {median(name):,.0f} | {mid[1]} | {mid[2]} | {cpu(name):.1f} | {median(name) / median('off'):.2f} | {cpu(name) / cpu('off'):.2f} |")
 print(f"\nThe access log wrote {int(logged):,} lines.\n")
-print(f"10,000 routes with traffic: {int(series):,} request series, a scrape of {int(size) / 1e6:.1f} MB took {float(scrape) * 1000:.0f} ms.\n")
-print("| load on one route | requests/s | p50 | p99 | CPU µs/request |")
-print("|---|---|---|---|---|")
-for name, label in (("quiet", "no scrape"), ("scraped", "/metrics scraped every second")):
+print(f"10,000 routes with traffic: {int(series):,} request series; a scrape is {int(size) / 1e6:.1f} MB of text "
+      f"({int(gzipped) / 1e6:.2f} MB gzipped) and took {float(scrape) * 1000:.0f} ms.\n")
+def ms(text): return float(text[:-2]) if text.endswith("ms") else float(text[:-2]) / 1000 if text.endswith("us") else float(text[:-1]) * 1000
+print("| load on one route | requests/s | p50 | p99 (median) | p99 of the rounds | CPU µs/request |")
+print("|---|---|---|---|---|---|")
+for name, label in (("quiet", "no scrape"), ("gzip", "scraped every second, gzip (as Prometheus)"), ("text", "scraped every second, text")):
     mid = sorted(rows[name], key=lambda r: r[0])[len(rows[name]) // 2]
-    print(f"| {label} | {median(name):,.0f} | {mid[1]} | {mid[2]} | {cpu(name):.1f} |")
+    p99s = sorted(ms(r[2]) for r in rows[name])
+    print(f"| {label} | {median(name):,.0f} | {mid[1]} | {statistics.median(p99s):.2f}ms | {p99s[0]:.2f}–{p99s[-1]:.2f}ms | {cpu(name):.1f} |")
 errors = [f"{n}: {r[3]}" for n, rs in rows.items() for r in rs if r[3]]
 if errors: print("\nErrors: " + "; ".join(errors))
 PY

@@ -105,6 +105,12 @@ struct DataPlaneOptions: ParsableArguments {
     @Option(help: "Request metrics on /metrics (by route, upstream and target): on or off (GATEHOUSE_REQUEST_METRICS).")
     var requestMetrics = EnvironmentDefault.value("GATEHOUSE_REQUEST_METRICS", Switch.on, expected: "on or off") { Switch(rawValue: $0) }
 
+    @Option(
+        help:
+            "Consumers with their own label on routes with consumer_metrics, the first in name order; the rest count as _other (GATEHOUSE_CONSUMER_METRICS_CAP)."
+    )
+    var consumerMetricsCap = EnvironmentDefault.value("GATEHOUSE_CONSUMER_METRICS_CAP", 100, expected: "a number of consumers") { Int($0) }
+
     @Option(help: "A JSON line per request: a file path (reopened on SIGHUP), stdout, or off (GATEHOUSE_ACCESS_LOG).")
     var accessLog = EnvironmentDefault.value("GATEHOUSE_ACCESS_LOG", "off")
 
@@ -122,6 +128,7 @@ struct DataPlaneOptions: ParsableArguments {
     func validate() throws {
         guard (1...256).contains(workers) else { throw ValidationError("--workers must be from 1 to 256") }
         guard (1...10_000).contains(maxHeaderCount) else { throw ValidationError("--max-header-count must be from 1 to 10000") }
+        guard (0...100_000).contains(consumerMetricsCap) else { throw ValidationError("--consumer-metrics-cap must be from 0 to 100000") }
         guard (0...1).contains(traceSampleRatio) else { throw ValidationError("--trace-sample-ratio must be from 0 to 1") }
         if !otlpEndpoint.isEmpty {
             guard let url = URL(string: otlpEndpoint), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {

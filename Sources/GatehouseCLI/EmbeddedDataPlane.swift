@@ -18,7 +18,7 @@ struct EmbeddedDataPlane {
     let discovery: TargetDiscovery
     let policies: PolicyState
     let edgeMetrics = EdgeMetrics()
-    let requestMetrics = RequestMetrics()
+    let requestMetrics: RequestMetrics
     let accessLog: AccessLog?
     let tracer: SpanExporter?
     let applier: SnapshotApplier
@@ -33,6 +33,7 @@ struct EmbeddedDataPlane {
         options: DataPlaneOptions, group: MultiThreadedEventLoopGroup, handoffPath: String?, logger: Logger,
         extraMetrics: @escaping @Sendable () -> String = { "" }, extra: @escaping @Sendable () -> [String: JSONValue]
     ) async throws {
+        requestMetrics = RequestMetrics(consumerLabels: options.consumerMetricsCap)
         do {
             accessLog = try options.accessLogDestination.map { try AccessLog($0, logger: logger) }
         } catch {

@@ -113,6 +113,7 @@ public enum DeclarativeSchema {
                 "strip_path": { "type": "boolean" },
                 "preserve_host": { "type": "boolean" },
                 "upstream_path": { "type": ["string", "null"] },
+                "consumer_metrics": { "type": "boolean" },
                 "upstream": { "type": "string" }
               }
             },

@@ -37,6 +37,12 @@ public struct Route: Sendable, Hashable {
         get { fields.upstreamPath }
         set { unique().upstreamPath = newValue }
     }
+    /// Whether the route's requests are also counted by consumer
+    /// (`gatehouse_http_consumer_requests_total`); off by default, as each consumer adds series.
+    public var consumerMetrics: Bool {
+        get { fields.consumerMetrics }
+        set { unique().consumerMetrics = newValue }
+    }
     /// The upstream's name.
     public var upstream: String {
         get { fields.upstream }
@@ -64,6 +70,7 @@ public struct Route: Sendable, Hashable {
         var stripPath = false
         var preserveHost = false
         var upstreamPath: String?
+        var consumerMetrics = false
         var upstream: String
 
         init(header: EntityHeader, upstream: String) {
@@ -74,7 +81,7 @@ public struct Route: Sendable, Hashable {
         func copy() -> Fields {
             let copy = Fields(header: header, upstream: upstream)
             (copy.hosts, copy.paths, copy.methods, copy.headers) = (hosts, paths, methods, headers)
-            (copy.stripPath, copy.preserveHost, copy.upstreamPath) = (stripPath, preserveHost, upstreamPath)
+            (copy.stripPath, copy.preserveHost, copy.upstreamPath, copy.consumerMetrics) = (stripPath, preserveHost, upstreamPath, consumerMetrics)
             return copy
         }
     }
@@ -95,6 +102,7 @@ public struct Route: Sendable, Hashable {
         let (x, y) = (a.fields, b.fields)
         return x.header == y.header && x.hosts == y.hosts && x.paths == y.paths && x.methods == y.methods && x.headers == y.headers
             && x.stripPath == y.stripPath && x.preserveHost == y.preserveHost && x.upstreamPath == y.upstreamPath && x.upstream == y.upstream
+            && x.consumerMetrics == y.consumerMetrics
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -107,6 +115,7 @@ public struct Route: Sendable, Hashable {
         hasher.combine(x.stripPath)
         hasher.combine(x.preserveHost)
         hasher.combine(x.upstreamPath)
+        hasher.combine(x.consumerMetrics)
         hasher.combine(x.upstream)
     }
 
@@ -152,6 +161,7 @@ public struct Route: Sendable, Hashable {
             }
             route.upstreamPath = template.text
         }
+        route.consumerMetrics = try reader.optionalBool("consumer_metrics") ?? false
         try reader.finish()
         return route
     }
@@ -166,6 +176,9 @@ public struct Route: Sendable, Hashable {
         fields["preserve_host"] = .bool(preserveHost)
         fields["upstream_path"] = upstreamPath.map(JSONValue.string) ?? .null
         fields["upstream"] = .string(upstream)
+        // Written only when on: documents (and their hashes) without it stay as they were, and a
+        // data plane of an earlier release refuses only a config that uses it.
+        if consumerMetrics { fields["consumer_metrics"] = .bool(true) }
         return .object(fields)
     }
 

@@ -68,7 +68,8 @@ import Testing
         #expect(try await prometheus.value(#"gatehouse_upstream_duration_seconds_count{upstream="main"}"#) == 10)
         #expect(try await prometheus.value("gatehouse_gateway_duration_seconds_count") == Double(sent.count))
         #expect(try await prometheus.value("gatehouse_rate_limited_total") == 2)
-        #expect(try await prometheus.value("gatehouse_auth_failures_total") == 2)
+        #expect(try await prometheus.value(#"gatehouse_auth_failures_total{policy="auth",type="key-auth",reason="missing"}"#) == 2)
+        #expect(try await prometheus.value("sum(gatehouse_auth_failures_total)") == 2)
         #expect(try await prometheus.value(#"gatehouse_control_plane_config_version"#) == prometheus.value("gatehouse_config_version"))
 
         // Every dashboard query returns data; every alert rule evaluates without error.

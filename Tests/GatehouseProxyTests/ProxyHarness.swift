@@ -21,7 +21,7 @@ struct ProxyHarness {
     /// - Parameter group: the proxy's event loops (a one-loop group makes every connection share one pool).
     static func start(
         options: ProxyOptions = ProxyOptions(), group: MultiThreadedEventLoopGroup = .singleton, policies: PolicyState? = nil,
-        logger: Logger = Logger(label: "test")
+        requestMetrics: RequestMetrics = RequestMetrics(), logger: Logger = Logger(label: "test")
     ) async throws
         -> ProxyHarness
     {
@@ -30,7 +30,6 @@ struct ProxyHarness {
         let health = TargetHealth()
         let checker = ActiveHealthChecker(group: MultiThreadedEventLoopGroup.singleton, health: health, logger: logger)
         let metrics = EdgeMetrics()
-        let requestMetrics = RequestMetrics()
         let server = try await ProxyServer.bind(
             ListenAddress(host: "127.0.0.1", port: 0), group: group, active: active, options: options,
             health: health, metrics: metrics, requestMetrics: requestMetrics, logger: logger

@@ -125,14 +125,14 @@ import Testing
         #expect(Self.requests(proxy.requestMetrics.prometheusText, route: "api", code: "200", source: "upstream") == 2)
     }
 
-    @Test func aHistogramsCountIsItsLastBucket() {
+    @Test func aHistogramsCountIsItsLastBucket() throws {
         let metrics = RequestMetrics()
         let meters = metrics.meters()
-        let slot = metrics.routeSlot("r")
+        let route = CompiledRoute(try Route.read(["name": "r", "upstream": "u"], id: "r"), upstream: 0, meters: metrics)
         var measure = RequestMeasure()
         for _ in 0..<5 {
             measure.begin(meters)
-            measure.routed(slot, "r")
+            measure.routed(route)
             measure.answered(status: 200, source: .upstream)
             measure.finish(meters, nil, nil)
         }
@@ -144,6 +144,62 @@ import Testing
         #expect(DurationBuckets.index(25_001) == 1)
         #expect(DurationBuckets.index(61_000_000_000) == DurationBuckets.bounds.count)
         #expect(DurationBuckets.labels.count == DurationBuckets.bounds.count)
+        // Routes show ten bounds and +Inf; the gateway's own part shows all twenty.
+        let routeBuckets = text.split(separator: "\n").filter { $0.hasPrefix(#"gatehouse_http_request_duration_seconds_bucket{route="r","#) }
+        #expect(routeBuckets.count == DurationBuckets.routeBounds.count + 1)
+        #expect(text.split(separator: "\n").filter { $0.hasPrefix("gatehouse_gateway_duration_seconds_bucket{") }.count == DurationBuckets.bounds.count + 1)
+    }
+
+    @Test func aRoutesHistogramShowsItsBoundsCumulatively() {
+        // One request in each fine bucket and one past them all.
+        let counts = Array(repeating: 1, count: DurationBuckets.bounds.count + 1)
+        var out = PrometheusText()
+        out.histogram("h", buckets: counts[...], sumNanoseconds: 0, shown: DurationBuckets.routeBounds)
+        for index in DurationBuckets.routeBounds {
+            #expect(Self.sample(out.text, #"h_bucket{le="\#(DurationBuckets.labels[index])"}"#) == index + 1)
+        }
+        #expect(Self.sample(out.text, #"h_bucket{le="0.0005"}"#) == 5)
+        #expect(Self.sample(out.text, #"h_bucket{le="5e-05"}"#) == nil)
+        #expect(Self.sample(out.text, #"h_bucket{le="+Inf"}"#) == counts.count)
+        #expect(Self.sample(out.text, "h_count") == counts.count)
+    }
+
+    @Test func aRouteWithConsumerMetricsCountsEachConsumerUpToTheCap() async throws {
+        let upstream = try await TestUpstream.start()
+        let proxy = try await ProxyHarness.start(policies: TestWallClock().policyState(), requestMetrics: RequestMetrics(consumerLabels: 1))
+        func consumer(_ name: String, _ index: Int) -> JSONValue {
+            [
+                "id": .string("00000000-0000-4000-8000-00000000000\(index)"), "name": .string(name),
+                "credentials": [["id": .string("00000000-0000-4000-8000-00000000010\(index)"), "type": "key-auth", "key": .string("\(name)-key-0123456789")]],
+            ]
+        }
+        let rejection = try proxy.apply(
+            version: 1, upstreams: [["name": "u", "targets": [["target": .string(upstream.target)]]]],
+            routes: [
+                ["name": "counted", "paths": ["/counted"], "strip_path": true, "upstream": "u", "consumer_metrics": true],
+                ["name": "plain", "paths": ["/plain"], "upstream": "u"],
+            ],
+            policies: [["name": "keys", "type": "key-auth"]], consumers: [consumer("ann", 1), consumer("ben", 2)])
+        #expect(rejection == nil)
+        for (path, key, status) in [
+            ("/counted", "ann", 200), ("/counted", "ann", 200), ("/counted", "ben", 200), ("/counted", nil, 401), ("/counted/status/503", "ann", 503),
+            ("/plain", "ann", 200),
+        ] as [(String, String?, Int)] {
+            let headers = key.map { [("apikey", "\($0)-key-0123456789")] } ?? []
+            #expect(try await httpRequest(port: proxy.port, .GET, path, headers: headers).status == status)
+        }
+        let text = proxy.requestMetrics.prometheusText
+        func counted(_ consumer: String, _ code: String, _ source: String) -> Int? {
+            Self.sample(text, #"gatehouse_http_consumer_requests_total{route="counted",consumer="\#(consumer)",code="\#(code)",source="\#(source)"}"#)
+        }
+        #expect(counted("ann", "200", "upstream") == 2)
+        #expect(counted("ann", "503", "upstream") == 1)
+        // ben is past the cap of one consumer (in name order); the 401 had no consumer.
+        #expect(counted("_other", "200", "upstream") == 1)
+        #expect(counted("_none", "401", "gateway") == 1)
+        #expect(!text.contains(#"consumer="ben""#))
+        #expect(!text.contains(#"gatehouse_http_consumer_requests_total{route="plain""#))
+        #expect(Self.requests(text, route: "counted", code: "200", source: "upstream") == 3)
     }
 
     @Test func aTunnelsConnectionIsCountedClosedWhenItCloses() async throws {

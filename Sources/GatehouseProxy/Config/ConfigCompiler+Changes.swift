@@ -30,7 +30,7 @@ extension ConfigCompiler {
             guard let upstream = upstreamIndex(route.upstream, in: new.upstreams) else {
                 throw Rejection(description: "route '\(route.name)' names unknown upstream '\(route.upstream)'")
             }
-            if chains == nil { chains = PolicyCompiler(new, state: policies) }
+            if chains == nil { chains = PolicyCompiler(new, state: policies, meters: meters) }
             return CompiledRoute(route, upstream: upstream, policies: try chains!.chain(forRoute: route.name), meters: meters)
         }
         let kept = previous.routes.all

@@ -40,7 +40,7 @@ public enum ConfigCompiler {
             indices[upstream.name] = upstreams.count
             upstreams.append(try compile(upstream, endpoints: UpstreamEndpoint.expand(upstream.targets, answers: answers), meters: meters))
         }
-        var chains = PolicyCompiler(document, state: policies)
+        var chains = PolicyCompiler(document, state: policies, meters: meters)
         var routes: [CompiledRoute] = []
         for route in document.routes {
             guard let upstream = indices[route.upstream] else {

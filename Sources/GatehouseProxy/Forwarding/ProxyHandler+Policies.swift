@@ -63,15 +63,15 @@ extension ProxyHandler {
         switch AuthenticationDecision(chain, headers: head.headers, query: query, client: clientIP, metrics: metrics, answers: answers) {
         case .wait(let wait):
             return .wait(wait)
-        case .refused(let message, _, _, _, .serviceUnavailable):
+        case .refused(let message, _, _, _, .serviceUnavailable, _):
             respondLocally(head, .serviceUnavailable, "auth_unavailable", message, headers: answerHeaders + [("retry-after", "1")])
             return .answered
-        case .refused(let message, _, _, _, .tooManyRequests):
+        case .refused(let message, _, _, _, .tooManyRequests, _):
             respondLocally(head, .tooManyRequests, "too_many_failures", message, headers: answerHeaders + [("retry-after", "60")])
             return .answered
-        case .refused(let message, let challenges, let reasons, _, _):
-            metrics.authenticationFailures.wrappingIncrement(ordering: .relaxed)
-            measure.record?.policy = reasons.first?.policy
+        case .refused(let message, let challenges, _, _, _, let failure):
+            failure?.counters.count(failure!.reason)
+            measure.record?.policy = failure?.counters.policy
             respondLocally(head, .unauthorized, "unauthorized", message, headers: answerHeaders + challenges)
             return .answered
         case .caller(let caller):

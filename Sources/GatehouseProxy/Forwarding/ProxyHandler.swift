@@ -341,14 +341,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             let preflightRoute = config.routes.match(host: host, path: path, method: requested, header: { head.headers[$0] })?.entry.route,
             let cors = preflightRoute.policies?.cors
         {
-            measure.routed(preflightRoute.meterSlot, preflightRoute.name)
+            measure.routed(preflightRoute)
             return answerPreflight(head, cors, metrics: config.policyMetrics)
         }
         guard let found = config.routes.match(host: host, path: path, method: method, header: { head.headers[$0] }) else {
             return respondLocally(head, .notFound, "no_route", "no route matches \(method) \(path)")
         }
         let route = found.entry.route
-        measure.routed(route.meterSlot, route.name)
+        measure.routed(route)
         var request = Admission(
             head: head, config: config, found: found, hostHeader: hostHeader, path: path, targetQuery: target.query, query: target.query,
             trusted: trustedPeer)
@@ -405,7 +405,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 case .answered: return
                 case .caller(let caller):
                     consumer = caller
-                    measure.record?.consumer = caller.consumer?.name
+                    measure.identified(caller.consumer)
                 case .wait(let wait): return self.wait(for: wait, request, answers)
                 }
             }

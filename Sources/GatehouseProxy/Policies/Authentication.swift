@@ -42,8 +42,11 @@ struct AuthenticationAnswers {
 enum AuthenticationDecision {
     case caller(Caller)
     /// `sent`: a credential was sent and refused (else none was). `status`: 401, or 503 or 429
-    /// for a credential not judged.
-    case refused(message: String, challenges: [(String, String)], reasons: [(policy: String, reason: String)], sent: Bool, status: HTTPResponseStatus)
+    /// for a credential not judged. `failure`: the policy a 401 is counted for, and why (the
+    /// first that refused a credential, else the first that found none).
+    case refused(
+        message: String, challenges: [(String, String)], reasons: [(policy: String, reason: String)], sent: Bool, status: HTTPResponseStatus,
+        failure: (counters: AuthFailures, reason: AuthFailure)? = nil)
     case wait(AuthenticationWait)
 
     static let bearerChallenge = ("www-authenticate", "Bearer realm=\"gatehouse\"")
@@ -55,7 +58,8 @@ enum AuthenticationDecision {
         answers: AuthenticationAnswers = AuthenticationAnswers()
     ) {
         var anonymous: Caller?
-        var refusal: (message: String, challenge: (String, String))?
+        var refusal: (message: String, challenge: (String, String), failure: (AuthFailures, AuthFailure))?
+        var firstMissing: AuthFailures?
         var reasons: [(policy: String, reason: String)] = []
         // The first anonymous consumer a policy offers, for a request none identifies.
         func offerAnonymous(_ consumer: CompiledConsumer?, _ policy: String) {
@@ -70,9 +74,10 @@ enum AuthenticationDecision {
                 offerAnonymous(consumer, keyAuth.name)
             case .missing:
                 reasons.append((keyAuth.name, "no key"))
+                firstMissing = firstMissing ?? keyAuth.failures
             case .invalid:
                 reasons.append((keyAuth.name, "the key belongs to no consumer"))
-                refusal = ("the API key is not valid", KeyAuthPolicy.challenge)
+                refusal = ("the API key is not valid", KeyAuthPolicy.challenge, (keyAuth.failures, .invalidKey))
             }
         }
         if let jwt = chain.jwt {
@@ -82,6 +87,7 @@ enum AuthenticationDecision {
                 return
             case .missing:
                 reasons.append((jwt.name, "no token"))
+                firstMissing = firstMissing ?? jwt.failures
                 offerAnonymous(jwt.anonymous, jwt.name)
             case .refused(.unknownKey) where !answers.keysRefetched && jwt.jwks != nil:
                 self = .wait(.keys(jwt, jwt.jwks!))
@@ -90,7 +96,7 @@ enum AuthenticationDecision {
                 if recording { metrics.refused(why, by: .jwt) }
                 reasons.append((jwt.name, why.message))
                 offerAnonymous(jwt.anonymous, jwt.name)
-                if refusal == nil { refusal = (why.message, Self.invalidTokenChallenge) }
+                if refusal == nil { refusal = (why.message, Self.invalidTokenChallenge, (jwt.failures, .token(why))) }
             }
         }
         if let basicAuth = chain.basicAuth {
@@ -104,6 +110,7 @@ enum AuthenticationDecision {
                 return
             case .missing:
                 reasons.append((basicAuth.name, "no credentials"))
+                firstMissing = firstMissing ?? basicAuth.failures
                 offerAnonymous(basicAuth.anonymous, basicAuth.name)
             case .refused(let why) where why == .throttled || why == .busy:
                 if recording { metrics.count(.basicAuth, why == .busy ? .busy : .throttled) }
@@ -115,7 +122,7 @@ enum AuthenticationDecision {
                 if recording { metrics.count(.basicAuth, why == .malformed ? .malformed : .wrongPassword) }
                 reasons.append((basicAuth.name, why.message))
                 offerAnonymous(basicAuth.anonymous, basicAuth.name)
-                if refusal == nil { refusal = (why.message, basicAuth.challenge) }
+                if refusal == nil { refusal = (why.message, basicAuth.challenge, (basicAuth.failures, why == .malformed ? .malformed : .wrongPassword)) }
             }
         }
         if let introspection = chain.introspection {
@@ -128,6 +135,7 @@ enum AuthenticationDecision {
                 return
             case .missing:
                 reasons.append((introspection.name, "no token"))
+                firstMissing = firstMissing ?? introspection.failures
                 offerAnonymous(introspection.anonymous, introspection.name)
             case .refused(let why) where why.isUnavailable:
                 if recording { metrics.refused(why, by: .oauth2Introspection) }
@@ -138,13 +146,14 @@ enum AuthenticationDecision {
                 if recording { metrics.refused(why, by: .oauth2Introspection) }
                 reasons.append((introspection.name, why.message))
                 offerAnonymous(introspection.anonymous, introspection.name)
-                if refusal == nil { refusal = (why.message, Self.invalidTokenChallenge) }
+                if refusal == nil { refusal = (why.message, Self.invalidTokenChallenge, (introspection.failures, .token(why))) }
             }
         }
         if let anonymous {
             self = .caller(anonymous)
         } else if let refusal {
-            self = .refused(message: refusal.message, challenges: [refusal.challenge], reasons: reasons, sent: true, status: .unauthorized)
+            self = .refused(
+                message: refusal.message, challenges: [refusal.challenge], reasons: reasons, sent: true, status: .unauthorized, failure: refusal.failure)
         } else {
             let tokens = chain.jwt != nil || chain.introspection != nil
             let schemes = (chain.keyAuth == nil ? 0 : 1) + (tokens ? 1 : 0) + (chain.basicAuth == nil ? 0 : 1)
@@ -157,7 +166,8 @@ enum AuthenticationDecision {
             let challenges =
                 (chain.keyAuth == nil ? [] : [KeyAuthPolicy.challenge]) + (tokens ? [Self.bearerChallenge] : [])
                 + (chain.basicAuth.map { [$0.challenge] } ?? [])
-            self = .refused(message: message, challenges: challenges, reasons: reasons, sent: false, status: .unauthorized)
+            self = .refused(
+                message: message, challenges: challenges, reasons: reasons, sent: false, status: .unauthorized, failure: firstMissing.map { ($0, .missing) })
         }
     }
 }

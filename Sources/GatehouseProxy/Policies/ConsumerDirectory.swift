@@ -12,8 +12,11 @@ public final class CompiledConsumer: Sendable {
     let groups: [String]
     /// `X-Consumer-Groups` as an `acl` forwards it: made once per snapshot, not per request.
     let groupsHeader: String
+    /// Where its requests count on routes with `consumer_metrics` (`RequestMetrics`).
+    let meterSlot: Int
 
-    init(_ consumer: Consumer) {
+    init(_ consumer: Consumer, meterSlot: Int) {
+        self.meterSlot = meterSlot
         id = consumer.id
         name = consumer.name
         customID = consumer.customID
@@ -79,12 +82,14 @@ final class ConsumerDirectory: Sendable {
     let byID: [String: CompiledConsumer]
     private let byCustomID: [String: CompiledConsumer]
 
-    init(_ consumers: [Consumer]) {
+    /// - Parameter meters: where consumers' requests count, in name order up to its cap; nil
+    ///   (explain, tests) counts them all as `_other`.
+    init(_ consumers: [Consumer], meters: RequestMetrics? = nil) {
         var byKey: [Digest: CompiledConsumer] = [:]
         var byName: [String: CompiledConsumer] = [:]
         var byUsername: [String: (CompiledConsumer, StoredPassword)] = [:]
-        for consumer in consumers {
-            let compiled = CompiledConsumer(consumer)
+        for (rank, consumer) in consumers.enumerated() {
+            let compiled = CompiledConsumer(consumer, meterSlot: meters?.consumerSlot(consumer.name, rank: rank) ?? RequestMetrics.otherConsumer)
             byName[consumer.name] = compiled
             for credential in consumer.credentials {
                 switch credential.secret {

@@ -13,6 +13,7 @@ public final class KeyAuthPolicy: Sendable {
     let missingKeyMessage: String
     /// The key headers, when `hide_credentials` keeps them from the upstream.
     let ownHeaders: [String]
+    let failures: AuthFailures
 
     /// Headers a client could send to pass as a consumer (or as one of its groups): always
     /// replaced on a route that authenticates.
@@ -21,8 +22,9 @@ public final class KeyAuthPolicy: Sendable {
     ]
     static let challenge = ("www-authenticate", "Key realm=\"gatehouse\"")
 
-    init(name: String, config: JSONValue, consumers: ConsumerDirectory) {
+    init(name: String, config: JSONValue, consumers: ConsumerDirectory, failures: AuthFailures) {
         self.name = name
+        self.failures = failures
         keyNames = config["key_names"]?.arrayValue?.compactMap(\.stringValue) ?? ["apikey"]
         hideCredentials = config["hide_credentials"]?.boolValue ?? true
         anonymous = config["anonymous"]?.stringValue.flatMap { consumers.byName[$0] }

@@ -28,11 +28,11 @@ struct PolicyCompiler {
         case responseTransform(ResponseTransformPolicy)
     }
 
-    init(_ document: ConfigDocument, state: PolicyState) {
+    init(_ document: ConfigDocument, state: PolicyState, meters: RequestMetrics) {
         policies = document.policies.filter(\.enabled)
         byRoute = Dictionary(grouping: policies.filter { $0.route != nil }, by: { $0.route! })
         global = policies.filter { $0.route == nil }
-        consumers = ConsumerDirectory(policies.isEmpty ? [] : document.consumers)
+        consumers = ConsumerDirectory(policies.isEmpty ? [] : document.consumers, meters: meters)
         self.state = state
     }
 
@@ -151,7 +151,8 @@ struct PolicyCompiler {
 
     private mutating func keyAuthPolicy(_ policy: Policy) throws(ConfigCompiler.Rejection) -> KeyAuthPolicy {
         if case .keyAuth(let built)? = built[policy.id] { return built }
-        let compiled = KeyAuthPolicy(name: policy.name, config: policy.config, consumers: consumers)
+        let compiled = KeyAuthPolicy(
+            name: policy.name, config: policy.config, consumers: consumers, failures: state.metrics.authFailures(policy.name, .keyAuth))
         if let anonymous = policy.config["anonymous"]?.stringValue, compiled.anonymous == nil {
             throw ConfigCompiler.Rejection(description: "policy '\(policy.name)': anonymous consumer '\(anonymous)' does not exist")
         }
@@ -207,7 +208,9 @@ struct PolicyCompiler {
             throw ConfigCompiler.Rejection(description: "policy '\(policy.name)': anonymous consumer '\(anonymous)' does not exist")
         }
         let checker = state.passwordChecker("\(policy.id):\(Self.hash(policy.config).prefix(16))", config: policy.config)
-        let compiled = BasicAuthPolicy(name: policy.name, config: policy.config, consumers: consumers, checker: checker)
+        let compiled = BasicAuthPolicy(
+            name: policy.name, config: policy.config, consumers: consumers, checker: checker,
+            failures: state.metrics.authFailures(policy.name, .basicAuth))
         built[policy.id] = .basicAuth(compiled)
         return compiled
     }

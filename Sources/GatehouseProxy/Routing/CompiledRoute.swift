@@ -17,9 +17,12 @@ public final class CompiledRoute: Sendable {
     public let policies: PolicyChain?
     /// Where its requests are counted (`RequestMetrics`).
     let meterSlot: Int
+    /// Its requests are also counted by consumer.
+    let consumerMetrics: Bool
 
     init(_ route: Route, upstream: Int, policies: PolicyChain? = nil, meters: RequestMetrics) {
         meterSlot = meters.routeSlot(route.name)
+        consumerMetrics = route.consumerMetrics
         id = route.id
         name = route.name
         hosts = route.hosts

@@ -130,7 +130,7 @@ public enum Explainer {
         if chain.authenticates {
             let result: JSONValue
             switch AuthenticationDecision(chain, headers: headers, query: target.query, client: "", metrics: PolicyMetrics(), recording: false) {
-            case .refused(let message, _, let reasons, let sent, let code):
+            case .refused(let message, _, let reasons, let sent, let code, _):
                 let tried: [JSONValue] = reasons.map { ["policy": .string($0.policy), "reason": .string($0.reason)] }
                 let status = JSONValue.int(Int(code.code))
                 result = [

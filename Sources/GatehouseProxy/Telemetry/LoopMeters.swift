@@ -10,6 +10,8 @@ final class LoopTally: Sendable {
         var routes: [Int: LoopCells] = [:]
         var upstreams: [Int: LoopCells] = [:]
         var targets: [Int: LoopCells] = [:]
+        /// Responses by route and consumer (`MeterLayout.pairKey`), on routes with `consumer_metrics`.
+        var pairs: [Int: LoopCells] = [:]
     }
 
     var published: Published { cells.withLockedValue { $0 } }
@@ -25,6 +27,7 @@ final class LoopMeters {
     private var routes: [LoopCells?] = []
     private var upstreams: [LoopCells?] = []
     private var targets: [LoopCells?] = []
+    private var pairs: [Int: LoopCells] = [:]
 
     init(tally: LoopTally) {
         self.tally = tally
@@ -50,6 +53,16 @@ final class LoopMeters {
         return Self.make(slot, in: &targets, width: MeterLayout.Outcome.allCases.count, tally: tally, published: \.targets)
     }
 
+    /// A consumer's responses on a route: a dictionary lookup, on routes that opt in only.
+    func pair(route: Int, consumer: Int) -> LoopCells {
+        let key = MeterLayout.pairKey(route: route, consumer: consumer)
+        if let cells = pairs[key] { return cells }
+        let cells = LoopCells(count: MeterLayout.Route.codesWidth)
+        pairs[key] = cells
+        tally.publish { $0.pairs[key] = cells }
+        return cells
+    }
+
     /// A slot's first use on this loop: its cells, published for the scrape.
     private static func make(
         _ slot: Int, in array: inout [LoopCells?], width: Int, tally: LoopTally, published: WritableKeyPath<LoopTally.Published, [Int: LoopCells]>
@@ -61,8 +74,8 @@ final class LoopMeters {
         return cells
     }
 
-    /// Counts a response of a route by status and source.
-    func count(route cells: LoopCells, status: Int, source: MeterLayout.Source) {
+    /// Counts a response by status and source, in the codes part of a route's (or a pair's) cells.
+    func count(_ cells: LoopCells, status: Int, source: MeterLayout.Source) {
         typealias Layout = MeterLayout.Route
         let key = Layout.key(status: status, source: source)
         let used = cells.value(Layout.used)

@@ -19,7 +19,9 @@ enum MeterLayout {
         static let other = used + 1
         /// Classes 1xx to 5xx, and a sixth for any other status.
         static let classes = 6
-        static let duration = other + classes * Source.allCases.count
+        /// The codes part ends here; a route and consumer pair has only that part.
+        static let codesWidth = other + classes * Source.allCases.count
+        static let duration = codesWidth
         static let bytesIn = duration + DurationBuckets.width
         static let bytesOut = bytesIn + 1
         /// Requests that ended without a whole response: the client left, or the response was cut.
@@ -34,6 +36,10 @@ enum MeterLayout {
         static func status(ofKey key: Int) -> Int { (key - 1) / 2 }
         static func source(ofKey key: Int) -> Source { Source(rawValue: (key - 1) % 2)! }
     }
+
+    /// The key of a route and consumer pair's cells.
+    static func pairKey(route: Int, consumer: Int) -> Int { route << 32 | consumer }
+    static func pair(ofKey key: Int) -> (route: Int, consumer: Int) { (key >> 32, key & 0xFFFF_FFFF) }
 
     /// An upstream's part of requests (first attempt to the response's end) and its retries.
     enum Upstream {

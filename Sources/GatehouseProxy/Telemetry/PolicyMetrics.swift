@@ -1,12 +1,14 @@
 import Atomics
 import GatehouseModel
+import NIOConcurrencyHelpers
 
 /// Counters of what policies decided, for `/metrics`. Shared by every event loop of a data plane.
 public final class PolicyMetrics: Sendable {
     let preflights = ManagedAtomic(0)
     /// Preflights from an origin the policy does not allow (answered without CORS headers).
     let preflightsRefused = ManagedAtomic(0)
-    let authenticationFailures = ManagedAtomic(0)
+    /// Each authentication policy's 401s, by type and name, in the order policies first compiled.
+    private let authFailureRegistry = NIOLockedValueBox<(byName: [String: AuthFailures], all: [AuthFailures])>(([:], []))
     let rateLimited = ManagedAtomic(0)
     let quotaExceeded = ManagedAtomic(0)
     /// Requests a `request-validation` policy refused (400, 413, 415).
@@ -146,6 +148,18 @@ public final class PolicyMetrics: Sendable {
 
     public init() {}
 
+    /// The 401 counters of the authentication policy `name` of `type`; called when a snapshot compiles.
+    func authFailures(_ name: String, _ type: PolicyType) -> AuthFailures {
+        authFailureRegistry.withLockedValue { registry in
+            let key = type.rawValue + "\u{0}" + name
+            if let counters = registry.byName[key] { return counters }
+            let counters = AuthFailures(policy: name, type: type)
+            registry.byName[key] = counters
+            registry.all.append(counters)
+            return counters
+        }
+    }
+
     func refused(_ refusal: TokenRefusal, by type: PolicyType) {
         (type == .jwt ? tokensRefused : introspectionRefused)[TokenRefusal.allCases.firstIndex(of: refusal)!]
             .wrappingIncrement(ordering: .relaxed)
@@ -166,7 +180,13 @@ public final class PolicyMetrics: Sendable {
             + counter(
                 "gatehouse_cors_preflights_refused_total", "CORS preflights from an origin the route's policy does not allow (answered without CORS headers).",
                 preflightsRefused)
-            + counter("gatehouse_auth_failures_total", "Requests refused with 401 for a missing or wrong credential.", authenticationFailures)
+            + "# HELP gatehouse_auth_failures_total Requests refused with 401 for a missing or wrong credential, by the policy that refused and why.\n"
+            + "# TYPE gatehouse_auth_failures_total counter\n"
+            + authFailureRegistry.withLockedValue(\.all).map { counters in
+                AuthFailure.reasons(counters.type).map { reason in
+                    "gatehouse_auth_failures_total{policy=\"\(PrometheusText.escaped(counters.policy))\",type=\"\(counters.type.rawValue)\",reason=\"\(reason.label)\"} \(counters.value(reason))\n"
+                }.joined()
+            }.joined()
             + counter("gatehouse_rate_limited_total", "Requests refused with 429 by a rate limit.", rateLimited)
             + counter("gatehouse_quota_exceeded_total", "Requests refused with 429 by a quota.", quotaExceeded)
             + counter("gatehouse_invalid_requests_total", "Requests refused by a request-validation policy.", invalidRequests)

@@ -27,13 +27,24 @@ struct PrometheusText {
     }
 
     /// A histogram's samples from `DurationBuckets` counts (not cumulative) and a sum in
-    /// nanoseconds. `_count` is the last cumulative bucket, so the two always agree.
-    mutating func histogram(_ name: String, _ labels: [(String, String)] = [], buckets: ArraySlice<Int>, sumNanoseconds: Int) {
+    /// nanoseconds, with the bounds `shown` (indices into `DurationBuckets.bounds`; all when nil)
+    /// and +Inf. `_count` is the last cumulative bucket, so the two always agree.
+    mutating func histogram(
+        _ name: String, _ labels: [(String, String)] = [], buckets: ArraySlice<Int>, sumNanoseconds: Int, shown: [Int]? = nil
+    ) {
         var cumulative = 0
+        var next = 0
         for (offset, count) in buckets.enumerated() {
             cumulative += count
-            let bound = offset < DurationBuckets.labels.count ? DurationBuckets.labels[offset] : "+Inf"
-            sample(name + "_bucket", labels + [("le", bound)], cumulative)
+            if offset < DurationBuckets.labels.count {
+                if let shown {
+                    guard next < shown.count, shown[next] == offset else { continue }
+                    next += 1
+                }
+                sample(name + "_bucket", labels + [("le", DurationBuckets.labels[offset])], cumulative)
+            } else {
+                sample(name + "_bucket", labels + [("le", "+Inf")], cumulative)
+            }
         }
         sample(name + "_sum", labels, Double(sumNanoseconds) / 1e9)
         sample(name + "_count", labels, cumulative)

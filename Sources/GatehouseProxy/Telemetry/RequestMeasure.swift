@@ -6,6 +6,8 @@ import NIOCore
 struct RequestMeasure {
     private var started: NIODeadline?
     private var route = RequestMetrics.unmatched
+    /// The consumer slot its answer also counts under, on a route with `consumer_metrics`; -1 on others.
+    private var consumer = -1
     private var upstream: Int?
     private var upstreamStarted: NIODeadline?
     private var status = 0
@@ -27,9 +29,16 @@ struct RequestMeasure {
         meters?.loop.add(MeterLayout.Loop.started)
     }
 
-    mutating func routed(_ slot: Int, _ name: String) {
-        route = slot
-        record?.route = name
+    mutating func routed(_ route: CompiledRoute) {
+        self.route = route.meterSlot
+        if route.consumerMetrics { consumer = RequestMetrics.noConsumer }
+        record?.route = route.name
+    }
+
+    /// Authentication let the request in, as `consumer` (nil: a token mapped to none).
+    mutating func identified(_ consumer: CompiledConsumer?) {
+        if self.consumer >= 0 { self.consumer = consumer?.meterSlot ?? RequestMetrics.noConsumer }
+        record?.consumer = consumer?.name
     }
 
     /// An attempt on the upstream's endpoint `index` begins; the upstream's part starts with the first.
@@ -65,7 +74,8 @@ struct RequestMeasure {
         let upstreamPart = upstreamStarted.map { min(total, max(0, (now - $0).nanoseconds)) } ?? 0
         if let meters {
             let cells = meters.route(route)
-            meters.count(route: cells, status: status, source: source)
+            meters.count(cells, status: status, source: source)
+            if consumer >= 0 { meters.count(meters.pair(route: route, consumer: consumer), status: status, source: source) }
             cells.record(histogramAt: MeterLayout.Route.duration, nanoseconds: total)
             cells.add(MeterLayout.Route.bytesIn, bytesIn)
             cells.add(MeterLayout.Route.bytesOut, bytesOut)

@@ -15,6 +15,8 @@ public final class RequestMetrics: Sendable {
         var upstreamSlots: [String: Int] = [:]
         var targets: [(upstream: String, target: String)] = []
         var targetSlots: [String: Int] = [:]
+        var consumers: [String] = [RequestMetrics.noConsumerName, RequestMetrics.otherConsumerName]
+        var consumerSlots: [String: Int] = [:]
     }
 
     private let names = NIOLockedValueBox(Names())
@@ -23,8 +25,20 @@ public final class RequestMetrics: Sendable {
     /// The slot of requests that matched no route (and of those refused before routing).
     static let unmatched = 0
     static let unmatchedName = "_unmatched"
+    /// The consumer slot of requests no consumer made (none identified, or refused).
+    static let noConsumer = 0
+    static let noConsumerName = "_none"
+    /// The consumer slot of consumers past the cap.
+    static let otherConsumer = 1
+    static let otherConsumerName = "_other"
 
-    public init() {}
+    /// Consumers that get their own `consumer` label, the first in name order; the rest count
+    /// as `_other`, so a route's consumer series stay bounded however many consumers there are.
+    let consumerLabels: Int
+
+    public init(consumerLabels: Int = 100) {
+        self.consumerLabels = consumerLabels
+    }
 
     func routeSlot(_ name: String) -> Int {
         names.withLockedValue { names in
@@ -54,6 +68,17 @@ public final class RequestMetrics: Sendable {
         }
     }
 
+    /// The slot of the consumer `name`, the `rank`th in name order: its own below the cap, else `_other`.
+    func consumerSlot(_ name: String, rank: Int) -> Int {
+        guard rank < consumerLabels else { return Self.otherConsumer }
+        return names.withLockedValue { names in
+            if let slot = names.consumerSlots[name] { return slot }
+            names.consumers.append(name)
+            names.consumerSlots[name] = names.consumers.count - 1
+            return names.consumers.count - 1
+        }
+    }
+
     /// The meters of an event loop that starts serving; call once per loop.
     func meters() -> LoopMeters {
         let tally = LoopTally()
@@ -69,35 +94,20 @@ public final class RequestMetrics: Sendable {
         var out = PrometheusText(capacity: 4096 + names.routes.count * 2048)
 
         // Routes: responses by code and source, durations, bytes.
-        var codes: [Int: [Int: Int]] = [:]
-        var routeSums: [Int: [Int]] = [:]
-        for tally in published {
-            for (slot, cells) in tally.routes {
-                var sums = routeSums[slot] ?? Array(repeating: 0, count: MeterLayout.Route.width)
-                for index in MeterLayout.Route.used..<MeterLayout.Route.width { sums[index] += cells.value(index) }
-                routeSums[slot] = sums
-                let used = cells.published(MeterLayout.Route.used)
-                for pair in 0..<used {
-                    codes[slot, default: [:]][cells.value(pair * 2), default: 0] += cells.value(pair * 2 + 1)
-                }
-            }
-        }
+        let routes = Codes.sum(published.map(\.routes), width: MeterLayout.Route.width)
+        let routeSums = routes.sums
         let routeSlots = routeSums.keys.sorted()
         out.family("gatehouse_http_requests_total", "counter", "Requests answered, by route, status code and who wrote the answer (upstream or gateway).")
         for slot in routeSlots {
-            let route = names.routes[slot]
-            for (key, count) in (codes[slot] ?? [:]).sorted(by: { $0.key < $1.key }) {
-                let source = MeterLayout.Route.source(ofKey: key).label
-                out.sample("gatehouse_http_requests_total", [("route", route), ("code", String(MeterLayout.Route.status(ofKey: key))), ("source", source)], count)
-            }
-            for index in 0..<MeterLayout.Route.classes {
-                for source in MeterLayout.Source.allCases {
-                    let other = routeSums[slot]![MeterLayout.Route.other + index * MeterLayout.Source.allCases.count + source.rawValue]
-                    guard other > 0 else { continue }
-                    out.sample(
-                        "gatehouse_http_requests_total", [("route", route), ("code", MeterLayout.Route.classLabel(index)), ("source", source.label)], other)
-                }
-            }
+            routes.samples(of: slot, "gatehouse_http_requests_total", [("route", names.routes[slot])], into: &out)
+        }
+        let pairs = Codes.sum(published.map(\.pairs), width: MeterLayout.Route.codesWidth)
+        out.family(
+            "gatehouse_http_consumer_requests_total", "counter",
+            "Requests answered on routes with consumer_metrics, by route, consumer (_none without one, _other past the cap), status code and source.")
+        for key in pairs.sums.keys.sorted() {
+            let (route, consumer) = MeterLayout.pair(ofKey: key)
+            pairs.samples(of: key, "gatehouse_http_consumer_requests_total", [("route", names.routes[route]), ("consumer", names.consumers[consumer])], into: &out)
         }
         out.family("gatehouse_http_requests_aborted_total", "counter", "Requests that ended without a whole response: the client left, or the response was cut.")
         for slot in routeSlots { out.sample("gatehouse_http_requests_aborted_total", [("route", names.routes[slot])], routeSums[slot]![MeterLayout.Route.aborted]) }
@@ -107,7 +117,8 @@ public final class RequestMetrics: Sendable {
             let start = MeterLayout.Route.duration
             out.histogram(
                 "gatehouse_http_request_duration_seconds", [("route", names.routes[slot])],
-                buckets: sums[start..<start + DurationBuckets.sumOffset], sumNanoseconds: sums[start + DurationBuckets.sumOffset])
+                buckets: sums[start..<start + DurationBuckets.sumOffset], sumNanoseconds: sums[start + DurationBuckets.sumOffset],
+                shown: DurationBuckets.routeBounds)
         }
         out.family("gatehouse_http_request_body_bytes_total", "counter", "Request body bytes received, by route.")
         for slot in routeSlots { out.sample("gatehouse_http_request_body_bytes_total", [("route", names.routes[slot])], routeSums[slot]![MeterLayout.Route.bytesIn]) }
@@ -170,5 +181,45 @@ public final class RequestMetrics: Sendable {
         out.family("gatehouse_http_requests_in_flight", "gauge", "Requests begun and not yet answered.")
         out.sample("gatehouse_http_requests_in_flight", max(0, loop[Loop.started] - loop[Loop.finished] - loop[Loop.aborted]))
         return out.text
+    }
+}
+
+/// Responses by status code and source summed over the loops, for cells whose first part is a
+/// route's codes (`MeterLayout.Route`): a route's, or a route and consumer pair's.
+private struct Codes {
+    /// Slot → code key (`MeterLayout.Route.key`) → count.
+    var codes: [Int: [Int: Int]] = [:]
+    /// Slot → the other words of the cells, summed.
+    var sums: [Int: [Int]] = [:]
+
+    static func sum(_ loops: [[Int: LoopCells]], width: Int) -> Codes {
+        var result = Codes()
+        for cellsBySlot in loops {
+            for (slot, cells) in cellsBySlot {
+                var sums = result.sums[slot] ?? Array(repeating: 0, count: width)
+                for index in MeterLayout.Route.used..<width { sums[index] += cells.value(index) }
+                result.sums[slot] = sums
+                let used = cells.published(MeterLayout.Route.used)
+                for pair in 0..<used {
+                    result.codes[slot, default: [:]][cells.value(pair * 2), default: 0] += cells.value(pair * 2 + 1)
+                }
+            }
+        }
+        return result
+    }
+
+    /// The samples of one slot: a code and source each, then the codes past the loop's slots by class.
+    func samples(of slot: Int, _ name: String, _ labels: [(String, String)], into out: inout PrometheusText) {
+        for (key, count) in (codes[slot] ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let source = MeterLayout.Route.source(ofKey: key).label
+            out.sample(name, labels + [("code", String(MeterLayout.Route.status(ofKey: key))), ("source", source)], count)
+        }
+        for index in 0..<MeterLayout.Route.classes {
+            for source in MeterLayout.Source.allCases {
+                let other = sums[slot]![MeterLayout.Route.other + index * MeterLayout.Source.allCases.count + source.rawValue]
+                guard other > 0 else { continue }
+                out.sample(name, labels + [("code", MeterLayout.Route.classLabel(index)), ("source", source.label)], other)
+            }
+        }
     }
 }

@@ -67,9 +67,11 @@ final class StatusHandler: ChannelInboundHandler {
         case .end:
             guard let head else { return }
             self.head = nil
-            let (status, contentType, body) = respond(to: head)
+            let (status, contentType, body, gzipped) = respond(to: head)
             var response = HTTPResponseHead(version: head.version, status: status)
             response.headers.add(name: "content-type", value: contentType)
+            if gzipped { response.headers.add(name: "content-encoding", value: "gzip") }
+            if head.uri.hasPrefix("/metrics") { response.headers.add(name: "vary", value: "accept-encoding") }
             response.headers.add(name: "content-length", value: String(body.readableBytes))
             response.headers.add(name: "cache-control", value: "no-store")
             if !head.isKeepAlive { response.headers.add(name: "connection", value: "close") }
@@ -84,12 +86,26 @@ final class StatusHandler: ChannelInboundHandler {
         }
     }
 
-    private func respond(to head: HTTPRequestHead) -> (HTTPResponseStatus, String, ByteBuffer) {
+    private func respond(to head: HTTPRequestHead) -> (HTTPResponseStatus, String, ByteBuffer, gzipped: Bool) {
         if head.method == .GET || head.method == .HEAD, head.uri.split(separator: "?", maxSplits: 1).first == "/metrics" {
-            return (.ok, "text/plain; version=0.0.4", scrape.bytes)
+            let (body, gzipped) = scrape.document(gzip: Self.acceptsGzip(head.headers))
+            return (.ok, "text/plain; version=0.0.4", body, gzipped)
         }
         let (status, contentType, body) = answer(head)
-        return (status, contentType, ByteBuffer(bytes: body))
+        return (status, contentType, ByteBuffer(bytes: body), false)
+    }
+
+    /// Whether `Accept-Encoding` lists gzip (or `*`) with a weight above zero (RFC 9110 §12.5.3).
+    static func acceptsGzip(_ headers: HTTPHeaders) -> Bool {
+        var gzip: Bool?
+        var any: Bool?
+        for value in headers[canonicalForm: "accept-encoding"] {
+            let parts = value.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            guard let coding = parts.first else { continue }
+            let weight = parts.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
+            if coding == "gzip" || coding == "x-gzip" { gzip = weight > 0 } else if coding == "*" { any = weight > 0 }
+        }
+        return gzip ?? any ?? false
     }
 
     private func answer(_ head: HTTPRequestHead) -> (HTTPResponseStatus, String, [UInt8]) {

@@ -12,9 +12,11 @@ final class BasicAuthPolicy: Sendable {
     let consumers: ConsumerDirectory
     let checker: PasswordChecker
     let challenge: (String, String)
+    let failures: AuthFailures
 
-    init(name: String, config: JSONValue, consumers: ConsumerDirectory, checker: PasswordChecker) {
+    init(name: String, config: JSONValue, consumers: ConsumerDirectory, checker: PasswordChecker, failures: AuthFailures) {
         self.name = name
+        self.failures = failures
         hideCredentials = config["hide_credentials"]?.boolValue ?? true
         anonymous = config["anonymous"]?.stringValue.flatMap { consumers.byName[$0] }
         self.consumers = consumers

@@ -14,6 +14,7 @@ final class IntrospectionPolicy: Sendable {
     let consumers: ConsumerDirectory
     let endpoint: IntrospectionEndpoint
     let metrics: PolicyMetrics
+    let failures: AuthFailures
     /// Headers the client may not send on a route this policy guards: those the gateway writes.
     let ownHeaders: [String]
 
@@ -26,6 +27,7 @@ final class IntrospectionPolicy: Sendable {
         self.consumers = consumers
         self.endpoint = endpoint
         self.metrics = metrics
+        failures = metrics.authFailures(name, .oauth2Introspection)
         ownHeaders = claimRules.ownHeaders + (hideCredentials ? [location.header] : [])
     }
 

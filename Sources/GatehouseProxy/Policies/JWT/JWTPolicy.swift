@@ -34,6 +34,7 @@ final class JWTPolicy: Sendable {
     /// Keys published at the policy's `jwks_uri`, beside its own.
     let jwks: JWKSSource?
     let metrics: PolicyMetrics
+    let failures: AuthFailures
     /// Wall-clock milliseconds since the epoch.
     let now: @Sendable () -> Int64
     /// Headers the client may not send on a route this policy guards: those the gateway writes.
@@ -45,6 +46,7 @@ final class JWTPolicy: Sendable {
     ) throws(JWTKey.Unusable) {
         self.jwks = jwks
         self.name = name
+        failures = metrics.authFailures(name, .jwt)
         let accepted = config["algorithms"]?.arrayValue?.compactMap(\.stringValue) ?? []
         self.accepted = Set(accepted.compactMap(JWTAlgorithm.init(rawValue:)))
         keys = try Self.keys(config)
