@@ -70,20 +70,29 @@ import Testing
         #expect(try await prometheus.value("gatehouse_rate_limited_total") == 2)
         #expect(try await prometheus.value(#"gatehouse_auth_failures_total{policy="auth",type="key-auth",reason="missing"}"#) == 2)
         #expect(try await prometheus.value("sum(gatehouse_auth_failures_total)") == 2)
+        // `guarded` counts by consumer: the two 401s had none.
+        #expect(try await prometheus.value(#"gatehouse_http_consumer_requests_total{route="guarded",consumer="web-app",code="200"}"#) == 1)
+        #expect(try await prometheus.value(#"gatehouse_http_consumer_requests_total{route="guarded",consumer="_none",code="401"}"#) == 2)
         #expect(try await prometheus.value(#"gatehouse_control_plane_config_version"#) == prometheus.value("gatehouse_config_version"))
 
         // Every dashboard query returns data; every alert rule evaluates without error.
         let dashboard = try JSONValue.parse(Array(Data(contentsOf: Self.root.appendingPathComponent("deploy/grafana/gatehouse.json"))))
         var queries = 0
+        // Each SLO threshold the dashboard offers must be a bound of the routes' histograms.
+        let slo = dashboard["templating"]?["list"]?.arrayValue?.first { $0["name"] == "slo" }?["query"]?.stringValue ?? ""
+        let thresholds = slo.split(separator: ",").map(String.init)
+        #expect(thresholds.count >= 3)
         for panel in dashboard["panels"]?.arrayValue ?? [] {
             for target in panel["targets"]?.arrayValue ?? [] {
                 let expr = try #require(target["expr"]?.stringValue)
-                let promql = expr.replacingOccurrences(of: "$__rate_interval", with: "1m").replacingOccurrences(of: "$instance", with: ".*")
-                    .replacingOccurrences(of: "$route", with: ".*").replacingOccurrences(of: "$slo", with: "0.1")
-                #expect(!promql.contains("$"), "an unknown variable in \(expr)")
-                let result = try await prometheus.query(promql)["result"]?.arrayValue ?? []
-                #expect(!result.isEmpty, "panel '\(panel["title"]?.stringValue ?? "")' has no data: \(promql)")
-                queries += 1
+                for threshold in expr.contains("$slo") ? thresholds : [""] {
+                    let promql = expr.replacingOccurrences(of: "$__rate_interval", with: "1m").replacingOccurrences(of: "$instance", with: ".*")
+                        .replacingOccurrences(of: "$route", with: ".*").replacingOccurrences(of: "$slo", with: threshold)
+                    #expect(!promql.contains("$"), "an unknown variable in \(expr)")
+                    let result = try await prometheus.query(promql)["result"]?.arrayValue ?? []
+                    #expect(!result.isEmpty, "panel '\(panel["title"]?.stringValue ?? "")' has no data: \(promql)")
+                    queries += 1
+                }
             }
         }
         #expect(queries >= 16)

@@ -6,7 +6,7 @@ import Testing
 /// The config the observability tests send their mix of requests through, made with the admin
 /// API: `alpha` and `beta` to a live upstream, `broken` to one whose two targets refuse every
 /// connection (so each request tries both), `guarded` behind key-auth policy `auth` (consumer
-/// `web-app` with `key`), `limited` behind rate-limit policy `limit` (one request in 31 days).
+/// `web-app` with `key`) and counted by consumer, `limited` behind rate-limit policy `limit` (one request in 31 days).
 enum TrafficMix {
     static let key = "traffic-mix-key-0123456789"
 
@@ -18,7 +18,7 @@ enum TrafficMix {
             ("/routes", ["name": "alpha", "paths": ["/alpha"], "upstream": "main"]),
             ("/routes", ["name": "beta", "paths": ["/beta"], "upstream": "main"]),
             ("/routes", ["name": "broken", "paths": ["/broken"], "upstream": "dead"]),
-            ("/routes", ["name": "guarded", "paths": ["/guarded"], "upstream": "main"]),
+            ("/routes", ["name": "guarded", "paths": ["/guarded"], "upstream": "main", "consumer_metrics": true]),
             ("/routes", ["name": "limited", "paths": ["/limited"], "upstream": "main"]),
             ("/consumers", ["name": "web-app"]),
             ("/consumers/web-app/credentials", ["type": "key-auth", "key": .string(key)]),
