@@ -62,6 +62,7 @@ let package = Package(
             dependencies: [
                 "GatehouseModel", "GatehouseStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ],

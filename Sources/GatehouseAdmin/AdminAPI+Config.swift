@@ -6,7 +6,7 @@ import Hummingbird
 /// The whole config as one document: `GET /config` reads it, `PUT /config` replaces it (or the
 /// part carrying `?select_tags=`) in one version, or shows the change with `?dry_run=true`.
 extension AdminAPI {
-    func addConfigRoutes(to router: Router<BasicRequestContext>) {
+    func addConfigRoutes(to router: Router<AdminContext>) {
         router.get("/config") { request, _ in
             let snapshot = store.current.snapshot
             if let match = request.headers[.ifNoneMatch], match == "\"\(snapshot.version)\"" {
@@ -17,7 +17,7 @@ extension AdminAPI {
             return Self.document(snapshot)
         }
 
-        router.put("/config") { request, _ in
+        router.put("/config") { request, context in
             var request = request
             let part = try ConfigDocument.read(try await request.jsonBody(limit: options.configBodyLimit))
             for policy in part.policies { try admit(policy) }
@@ -45,7 +45,7 @@ extension AdminAPI {
                 let diff = ConfigDiff(from: current.document, to: new)
                 return AdminResponse.json(["dry_run": true, "version": .int(current.version), "changes": diff.json()], version: current.version)
             }
-            let (diff, snapshot) = try await commit(request, skipIfUnchanged: true) { document in
+            let (diff, snapshot) = try await commit(request, context, skipIfUnchanged: true) { document in
                 let new = try replaced(document)
                 let diff = ConfigDiff(from: document, to: new)
                 document = new
@@ -65,7 +65,7 @@ extension AdminAPI {
         return tags
     }
 
-    private static func flag(_ request: Request, _ name: String) throws(ConfigError) -> Bool {
+    static func flag(_ request: Request, _ name: String) throws(ConfigError) -> Bool {
         switch request.uri.queryParameters.get(name) {
         case nil, "false", "0": false
         case "true", "1", "": true

@@ -6,7 +6,7 @@ import Hummingbird
 /// `/consumers/{c}/credentials`: created with a clear secret that is shown once, then only
 /// ever stored and listed without it. Rotate by creating a new credential and deleting the old.
 extension AdminAPI {
-    func addCredentialRoutes(to router: Router<BasicRequestContext>) {
+    func addCredentialRoutes(to router: Router<AdminContext>) {
         let base = RouterPath("/consumers/:key/credentials")
         let item = RouterPath("/consumers/:key/credentials/:id")
 
@@ -23,7 +23,7 @@ extension AdminAPI {
             let body = Self.withoutReadOnlyFields(try await request.jsonBody(limit: options.entityBodyLimit))
             // Hash outside the store's lock: password hashing is deliberately slow.
             let (credential, clearKey) = try Credential.create(body, id: newID(), randomKey: RandomKey.make)
-            let (consumerName, snapshot) = try await commit(request) { document throws -> String in
+            let (consumerName, snapshot) = try await commit(request, context) { document throws -> String in
                 guard let index = document.index(of: Consumer.self, key) else { throw ConfigError.notFound(.consumer, key) }
                 document.consumers[index].credentials.append(credential)
                 return document.consumers[index].name
@@ -46,7 +46,7 @@ extension AdminAPI {
         router.delete(item) { request, context in
             let key = try context.parameters.entityKey()
             let id = try context.parameters.credentialID()
-            let (_, snapshot) = try await commit(request) { document throws in
+            let (_, snapshot) = try await commit(request, context) { document throws in
                 guard let index = document.index(of: Consumer.self, key) else { throw ConfigError.notFound(.consumer, key) }
                 guard let position = document.consumers[index].credentials.firstIndex(where: { $0.id == id }) else {
                     throw ConfigError(code: .notFound, message: "consumer '\(document.consumers[index].name)' has no credential \(id)")
@@ -59,7 +59,7 @@ extension AdminAPI {
         }
     }
 
-    private static func consumer(_ context: BasicRequestContext, in document: ConfigDocument) throws -> Consumer {
+    private static func consumer(_ context: AdminContext, in document: ConfigDocument) throws -> Consumer {
         let key = try context.parameters.entityKey()
         guard let index = document.index(of: Consumer.self, key) else { throw ConfigError.notFound(.consumer, key) }
         return document.consumers[index]

@@ -5,7 +5,7 @@ import Hummingbird
 
 /// CRUD for upstreams, routes, consumers and policies: one generic set of handlers.
 extension AdminAPI {
-    func addEntityRoutes<T: ConfigEntity>(_ type: T.Type, to router: Router<BasicRequestContext>) {
+    func addEntityRoutes<T: ConfigEntity>(_ type: T.Type, to router: Router<AdminContext>) {
         let base = RouterPath("/\(T.kind.plural)")
         let item = RouterPath("/\(T.kind.plural)/:key")
 
@@ -18,11 +18,11 @@ extension AdminAPI {
             return AdminResponse.json(["data": .array(items)], version: state.snapshot.version)
         }
 
-        router.post(base) { request, _ in
+        router.post(base) { request, context in
             var request = request
             let body = Self.withoutReadOnlyFields(try await request.jsonBody(limit: options.entityBodyLimit))
             let id = newID()
-            let (entity, snapshot) = try await commit(request) { document throws -> T in
+            let (entity, snapshot) = try await commit(request, context) { document throws -> T in
                 let entity = try T.read(body, id: id, path: "")
                 try admit(entity)
                 document[keyPath: T.all].append(entity)
@@ -44,7 +44,7 @@ extension AdminAPI {
             var request = request
             let body = Self.withoutReadOnlyFields(try await request.jsonBody(limit: options.entityBodyLimit))
             let newID = newID()
-            let ((entity, created), snapshot) = try await commit(request) { document throws -> (T, Bool) in
+            let ((entity, created), snapshot) = try await commit(request, context) { document throws -> (T, Bool) in
                 if let index = document.index(of: T.self, key) {
                     let old = document[keyPath: T.all][index]
                     return (try replace(&document, at: index, with: Self.filling(body, name: old.name)), false)
@@ -66,7 +66,7 @@ extension AdminAPI {
             var request = request
             let patch = Self.withoutReadOnlyFields(try await request.jsonBody(limit: options.entityBodyLimit))
             guard patch.objectValue != nil else { throw ConfigError.invalid("a PATCH body is a JSON object of the fields to change") }
-            let (entity, snapshot) = try await commit(request) { document throws -> T in
+            let (entity, snapshot) = try await commit(request, context) { document throws -> T in
                 guard let index = document.index(of: T.self, key) else { throw ConfigError.notFound(T.kind, key) }
                 let old = document[keyPath: T.all][index]
                 return try replace(&document, at: index, with: old.apiJSON().merging(patch: patch))
@@ -76,7 +76,7 @@ extension AdminAPI {
 
         router.delete(item) { request, context in
             let key = try context.parameters.entityKey()
-            let (_, snapshot) = try await commit(request) { document throws in
+            let (_, snapshot) = try await commit(request, context) { document throws in
                 guard let index = document.index(of: T.self, key) else { throw ConfigError.notFound(T.kind, key) }
                 let name = document[keyPath: T.all][index].name
                 let referrers = document.referrers(of: T.kind, named: name)

@@ -9,7 +9,7 @@ extension HTTPField.Name {
 
 /// The history: `/versions`, diffs and rollbacks.
 extension AdminAPI {
-    func addVersionRoutes(to router: Router<BasicRequestContext>) {
+    func addVersionRoutes(to router: Router<AdminContext>) {
         router.get("/data-planes") { _, _ in
             let current = store.current.snapshot.version
             return AdminResponse.json(["data": options.dataPlanes(current), "current": .int(current)], version: current)
@@ -22,6 +22,7 @@ extension AdminAPI {
                 [
                     "version": .int(info.version), "hash": .string(info.hash), "created_at": .int(info.createdAt),
                     "summary": .string(info.summary), "changes": info.changes, "pruned": .bool(info.pruned),
+                    "author": .string(info.author.name), "address": .string(info.author.address), "via": .string(info.author.via),
                 ]
             }
             let current = store.current.snapshot.version
@@ -55,7 +56,7 @@ extension AdminAPI {
 
         router.post("/versions/:n/rollback") { request, context in
             let target = try snapshot(context, "n")
-            let (_, snapshot) = try await commit(request, summary: "rollback to version \(target.version)") { document throws in
+            let (_, snapshot) = try await commit(request, context, summary: "rollback to version \(target.version)") { document throws in
                 document = target.document
             }
             return AdminResponse.json(
@@ -66,13 +67,13 @@ extension AdminAPI {
     }
 
     /// Version n's snapshot; a pruned one is a 410 (`StoreError.pruned`).
-    private func snapshot(_ context: BasicRequestContext, _ parameter: String) throws -> Snapshot {
+    private func snapshot(_ context: AdminContext, _ parameter: String) throws -> Snapshot {
         let version = try versionNumber(context, parameter)
         guard let snapshot = try store.snapshot(version: version) else { throw noVersion(version) }
         return snapshot
     }
 
-    private func versionNumber(_ context: BasicRequestContext, _ parameter: String) throws -> Int {
+    private func versionNumber(_ context: AdminContext, _ parameter: String) throws -> Int {
         let text = try context.parameters.require(parameter)
         guard let version = Int(text), version >= 0 else { throw ConfigError.invalid("'\(text)' is not a version number", field: parameter) }
         return version

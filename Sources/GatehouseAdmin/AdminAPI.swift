@@ -26,23 +26,32 @@ public struct AdminAPI: Sendable {
         }
         /// Set when a config directory (`--config-dir`) owns the config: writes are refused.
         public var managedBy: String?
+        /// Who may use the API; off (every request acts as `local`) unless set.
+        public var auth = AdminAuth.Settings(enabled: false)
 
         public init() {}
     }
 
     let store: ConfigStore
     let options: Options
+    let auth: AdminAuth
     let waitForApply: @Sendable (Int) async -> Void
     let newID: @Sendable () -> String
     let logger: Logger
 
+    /// Throws `AdminAuth.Unusable` when authentication is on and no token could pass.
     public init(
         store: ConfigStore,
         options: Options = Options(),
         waitForApply: @escaping @Sendable (Int) async -> Void = { _ in },
         newID: @escaping @Sendable () -> String = { UUID().uuidString.lowercased() },
         logger: Logger
-    ) {
+    ) throws {
+        auth = try AdminAuth(options.auth, store: store)
+        if auth.enabled, !auth.anyTokenAccepted { throw AdminAuth.Unusable(bootstrapRevoked: auth.bootstrapIsRevoked) }
+        if auth.bootstrapIsRevoked {
+            logger.warning("the bootstrap admin token (GATEHOUSE_ADMIN_TOKEN) was revoked and is refused; other tokens are accepted")
+        }
         self.store = store
         self.options = options
         self.waitForApply = waitForApply
@@ -50,9 +59,10 @@ public struct AdminAPI: Sendable {
         self.logger = logger
     }
 
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router()
+    public func router() -> Router<AdminContext> {
+        let router = Router(context: AdminContext.self)
         router.middlewares.add(AdminErrorMiddleware(logger: logger))
+        router.middlewares.add(AdminAuthMiddleware(auth: auth, logger: logger))
         router.get("/") { _, _ in
             let snapshot = store.current.snapshot
             return AdminResponse.json(
@@ -81,6 +91,7 @@ public struct AdminAPI: Sendable {
         addCredentialRoutes(to: router)
         addConfigRoutes(to: router)
         addVersionRoutes(to: router)
+        addTokenRoutes(to: router)
         router.post("/explain") { request, _ in
             var request = request
             let body = try await request.jsonBody(limit: options.entityBodyLimit)
@@ -93,16 +104,30 @@ public struct AdminAPI: Sendable {
 
     /// Commits a change, then waits until the embedded data plane (if any) settled on it.
     func commit<Result>(
-        _ request: Request, summary: String? = nil, skipIfUnchanged: Bool = false, _ mutate: (inout ConfigDocument) throws -> Result
+        _ request: Request, _ context: AdminContext, summary: String? = nil, skipIfUnchanged: Bool = false,
+        _ mutate: (inout ConfigDocument) throws -> Result
     ) async throws -> (Result, Snapshot) {
         if let directory = options.managedBy {
             throw ConfigError(
                 code: .conflict,
                 message: "the config is managed by the files in \(directory) (--config-dir); change them there, the admin API only reads it")
         }
-        let (result, snapshot) = try store.write(ifMatch: try request.ifMatchVersion(), summary: summary, skipIfUnchanged: skipIfUnchanged, mutate)
+        let author = Author(name: context.caller.name, address: context.clientAddress, via: Self.via(request))
+        let (result, snapshot) = try store.write(
+            ifMatch: try request.ifMatchVersion(), summary: summary, author: author, skipIfUnchanged: skipIfUnchanged, mutate)
         await waitForApply(snapshot.version)
         return (result, snapshot)
+    }
+
+    /// What a change came through: `gatehouse <command>` for the CLI (it names its command in
+    /// `User-Agent: gatehouse/<release> (<command>)`), else `admin API`.
+    static func via(_ request: Request) -> String {
+        guard let agent = request.headers[.userAgent], agent.hasPrefix("gatehouse/"), let open = agent.firstIndex(of: "("),
+            let close = agent.lastIndex(of: ")"), open < close
+        else { return "admin API" }
+        let command = agent[agent.index(after: open)..<close]
+        guard !command.isEmpty, command.count <= 40, command.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == " " }) else { return "admin API" }
+        return "gatehouse \(command)"
     }
 
     /// An entity's API form with its timestamps.

@@ -39,6 +39,9 @@ struct AdminClient {
     let base: String
     let token: String?
 
+    /// The CLI's subcommand (`sync`, `admin-token`, …).
+    static var command: String { CommandLine.arguments.dropFirst().first { !$0.hasPrefix("-") } ?? "cli" }
+
     /// Failures that happen before a request is on the wire: connecting, resolving, TLS.
     private static let beforeSending: Set<URLError.Code> = [
         .badURL, .unsupportedURL, .cannotFindHost, .dnsLookupFailed, .cannotConnectToHost, .notConnectedToInternet,
@@ -59,6 +62,8 @@ struct AdminClient {
         }
         if let ifMatch { request.setValue("\"\(ifMatch)\"", forHTTPHeaderField: "If-Match") }
         if let token, !token.isEmpty { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        // Names the command, for the audit trail of the versions it makes (`via`).
+        request.setValue("gatehouse/\(GatehouseVersion.current) (\(Self.command))", forHTTPHeaderField: "User-Agent")
         // A session of its own, so the request never goes out on a kept-alive connection: on
         // one that broke, libcurl sends it again on a new one, and a sync whose first attempt
         // was applied would then report the second's failure ("cannot reach") instead.
@@ -81,9 +86,9 @@ struct AdminClient {
         return Answer(status: http.statusCode, json: json, version: version)
     }
 
-    /// For commands: the JSON of a 200 answer; anything else is printed and ends the command
-    /// with status 1.
-    func fetch(_ method: String, _ path: String, body: JSONValue? = nil) async throws -> JSONValue {
+    /// For commands: the JSON of an answer with the `expected` status; anything else is printed
+    /// and ends the command with status 1.
+    func fetch(_ method: String, _ path: String, body: JSONValue? = nil, expected: Int = 200) async throws -> JSONValue {
         let answer: Answer
         do {
             answer = try await call(method, path, body: body)
@@ -91,7 +96,7 @@ struct AdminClient {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        guard answer.status == 200 else {
+        guard answer.status == expected else {
             FileHandle.standardError.write(Data("error: \(Self.describe(answer))\n".utf8))
             throw ExitCode(1)
         }

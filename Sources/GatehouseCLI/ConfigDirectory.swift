@@ -54,7 +54,9 @@ struct ConfigDirectory: Sendable {
             return
         }
         do {
-            let (changed, snapshot) = try store.write(summary: "config directory \(path)", skipIfUnchanged: true) { document -> Bool in
+            let (changed, snapshot) = try store.write(
+                summary: "config directory \(path)", author: Author(name: "config-dir", address: "", via: "config directory"), skipIfUnchanged: true
+            ) { document -> Bool in
                 var new = checked
                 new.adoptIdentities(from: document, newID: { UUID().uuidString.lowercased() })
                 new.sort()

@@ -56,6 +56,13 @@ struct ControlPlane: AsyncParsableCommand {
 
     func run() async throws {
         let logger = LogSetup.logger(level: logLevel)
+        let adminAuth: AdminAuth.Settings
+        do {
+            adminAuth = try controlPlane.adminAuthSettings()
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode(2)
+        }
         if cluster.clusterCert.isEmpty, !clusterListen.isLoopback, !cluster.insecure {
             logger.warning(
                 "the cluster endpoint serves plain HTTP beyond loopback: the cluster token and snapshots cross the network in clear. Serve TLS (--cluster-cert, --cluster-key), or pass --cluster-insecure to say this is intended",
@@ -71,6 +78,7 @@ struct ControlPlane: AsyncParsableCommand {
             logger.critical("cannot open the database", metadata: ["db": "\(controlPlane.db)", "error": "\(error)"])
             throw ExitCode(3)
         }
+        try controlPlane.checkAdminAuth(adminAuth, store: store, logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let registry = DataPlaneRegistry(purgeDelay: dataPlanePurgeDelay.duration, committedAt: { publisher.publishedAt(version: $0) })
         let endpoint = ClusterEndpoint(publisher: publisher, registry: registry, token: cluster.clusterToken, logger: logger)
@@ -85,6 +93,7 @@ struct ControlPlane: AsyncParsableCommand {
             logger: logger
         )
         var adminOptions = controlPlane.adminOptions
+        adminOptions.auth = adminAuth
         adminOptions.dataPlanes = { registry.json(currentVersion: $0, currentEpoch: publisher.epoch) }
         adminOptions.dataPlaneMetrics = { registry.prometheusText(currentVersion: $0) }
         let controlPlaneService = ControlPlaneService(

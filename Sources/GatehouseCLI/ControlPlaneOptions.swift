@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import GatehouseAdmin
+import GatehouseStore
 import GatehouseModel
 import GatehouseProxy
 import Logging
@@ -15,6 +17,15 @@ struct ControlPlaneOptions: ParsableArguments {
     var adminListen = EnvironmentDefault.value("GATEHOUSE_ADMIN_LISTEN", ListenAddress(host: "127.0.0.1", port: 8001), expected: "host:port") {
         ListenAddress($0)
     }
+
+    @Option(
+        help:
+            "Admin API authentication: auto (on when the admin API listens beyond loopback), on, or off; off beyond loopback is refused (GATEHOUSE_ADMIN_AUTH)."
+    )
+    var adminAuth = EnvironmentDefault.value("GATEHOUSE_ADMIN_AUTH", AdminAuthMode.auto, expected: "auto, on or off") { AdminAuthMode(rawValue: $0) }
+
+    @Option(help: "A file holding the bootstrap admin token, instead of GATEHOUSE_ADMIN_TOKEN (GATEHOUSE_ADMIN_TOKEN_FILE).")
+    var adminTokenFile = EnvironmentDefault.value("GATEHOUSE_ADMIN_TOKEN_FILE", "")
 
     @Option(help: "Largest PUT /config body, in bytes or with KiB/MiB (GATEHOUSE_ADMIN_CONFIG_BODY_LIMIT).")
     var adminConfigBodyLimit = EnvironmentDefault.value("GATEHOUSE_ADMIN_CONFIG_BODY_LIMIT", ByteSize("64MiB")!, expected: "a size such as 64MiB") {
@@ -53,10 +64,60 @@ struct ControlPlaneOptions: ParsableArguments {
         return options
     }
 
+    /// The admin API's authentication these flags and the environment ask for. Refuses an
+    /// admin API beyond loopback without authentication, and a bootstrap token too short to be a secret.
+    func adminAuthSettings() throws(AdminAuthSetupError) -> AdminAuth.Settings {
+        let enabled: Bool
+        switch adminAuth {
+        case .on: enabled = true
+        case .auto: enabled = !adminListen.isLoopback
+        case .off:
+            guard adminListen.isLoopback else {
+                throw AdminAuthSetupError(
+                    description:
+                        "refusing to serve the admin API on \(adminListen) without authentication: anyone who can reach it could change or delete every route. Drop --admin-auth off (authentication is on by default beyond loopback) and set GATEHOUSE_ADMIN_TOKEN to a secret for the first start, or listen on 127.0.0.1"
+                )
+            }
+            enabled = false
+        }
+        var bootstrap = ProcessInfo.processInfo.environment["GATEHOUSE_ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        if !adminTokenFile.isEmpty {
+            guard let text = try? String(contentsOfFile: adminTokenFile, encoding: .utf8) else {
+                throw AdminAuthSetupError(description: "cannot read the admin token file \(adminTokenFile)")
+            }
+            bootstrap = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if let bootstrap, bootstrap.utf8.count < 16 || bootstrap.contains(where: { $0.isWhitespace || $0.isNewline }) {
+            throw AdminAuthSetupError(description: "the bootstrap admin token must be 16 characters or more, without spaces: use e.g. `openssl rand -hex 32`")
+        }
+        return AdminAuth.Settings(enabled: enabled, bootstrap: bootstrap)
+    }
+
+    /// Refuses to start an admin API that would refuse everyone: authentication on, and no
+    /// bootstrap token nor stored one. Exits with code 2, saying how to fix it.
+    func checkAdminAuth(_ settings: AdminAuth.Settings, store: ConfigStore?, logger: Logger) throws {
+        guard settings.enabled, let store else { return }
+        let auth = try AdminAuth(settings, store: store)
+        guard auth.anyTokenAccepted else {
+            logger.critical("\(AdminAuth.Unusable(bootstrapRevoked: auth.bootstrapIsRevoked))")
+            throw ExitCode(2)
+        }
+    }
+
     /// `--history-keep` as the store takes it: nil keeps every version's document.
     var historyRetention: Int? { historyKeep > 0 ? historyKeep : nil }
 
     func configDirectory(logger: Logger) -> ConfigDirectory? {
         configDir.isEmpty ? nil : ConfigDirectory(path: configDir, logger: logger)
     }
+}
+
+enum AdminAuthMode: String, ExpressibleByArgument, Sendable {
+    case auto
+    case on
+    case off
+}
+
+struct AdminAuthSetupError: Error, CustomStringConvertible {
+    let description: String
 }

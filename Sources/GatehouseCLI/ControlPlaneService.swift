@@ -46,7 +46,7 @@ struct ControlPlaneService: Service {
         var store = self.store
         if store == nil { store = try await becomeWriter() }
         guard let store else { return }
-        let api = AdminAPI(store: store, options: adminOptions, waitForApply: waitForApply, logger: logger)
+        let api = try AdminAPI(store: store, options: adminOptions, waitForApply: waitForApply, logger: logger)
         let logger = logger
         let admin = Application(
             router: api.router(),

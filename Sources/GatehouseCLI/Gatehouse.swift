@@ -11,6 +11,6 @@ struct Gatehouse: AsyncParsableCommand {
             ./gatehouse.db, and the proxy on port 8000 serves them. See README.md for a quickstart.
             """,
         version: GatehouseVersion.current,
-        subcommands: [Serve.self, ControlPlane.self, DataPlane.self, Validate.self, Diff.self, Sync.self, Dump.self, Import.self, Explain.self]
+        subcommands: [Serve.self, ControlPlane.self, DataPlane.self, Validate.self, Diff.self, Sync.self, Dump.self, Import.self, Explain.self, AdminTokenCommand.self, Log.self, Show.self]
     )
 }

@@ -30,6 +30,13 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let logger = LogSetup.logger(level: dataPlane.logLevel)
+        let adminAuth: AdminAuth.Settings
+        do {
+            adminAuth = try controlPlane.adminAuthSettings()
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode(2)
+        }
         let publisher = SnapshotPublisher()
         let lock: WriterLock
         do {
@@ -53,12 +60,14 @@ struct Serve: AsyncParsableCommand {
                 throw ExitCode(3)
             }
         }
+        try controlPlane.checkAdminAuth(adminAuth, store: store, logger: logger)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: dataPlane.workers)
         let outcome: Listener.DrainOutcome?
         do {
             outcome = try await serve(
-                store: store, lock: lock, publisher: publisher, group: group, refusedAtStart: refusedAtStart.withLockedValue { $0 }, logger: logger)
+                store: store, lock: lock, publisher: publisher, group: group, refusedAtStart: refusedAtStart.withLockedValue { $0 }, adminAuth: adminAuth,
+                logger: logger)
         } catch is ControlPlaneService.OpenFailure {
             try? await group.shutdownGracefully()
             throw ExitCode(3)
@@ -75,7 +84,7 @@ struct Serve: AsyncParsableCommand {
     /// Binds the listeners and runs every service until a graceful shutdown completes.
     private func serve(
         store: ConfigStore?, lock: WriterLock, publisher: SnapshotPublisher, group: MultiThreadedEventLoopGroup,
-        refusedAtStart: (Snapshot, String)?, logger: Logger
+        refusedAtStart: (Snapshot, String)?, adminAuth: AdminAuth.Settings, logger: Logger
     ) async throws -> Listener.DrainOutcome? {
         let role = NIOLockedValueBox(store == nil ? "standby" : "writer")
         let embedded = try await EmbeddedDataPlane(
@@ -86,6 +95,7 @@ struct Serve: AsyncParsableCommand {
         let state = embedded.state
         if let (snapshot, reason) = refusedAtStart { state.rejected(snapshot, reason: reason) }
         var adminOptions = controlPlane.adminOptions
+        adminOptions.auth = adminAuth
         adminOptions.dataPlanes = { latest in
             let current = state.current
             let served = current.version ?? 0

@@ -23,6 +23,8 @@ public final class ConfigStore: Sendable {
         public let changes: JSONValue
         /// The document was dropped by the history retention; the entry stays.
         public let pruned: Bool
+        /// Who made it (empty for versions made before authors were recorded).
+        public let author: Author
     }
 
     let pool: DatabasePool
@@ -146,6 +148,7 @@ public final class ConfigStore: Sendable {
     public func write<Result>(
         ifMatch: Int? = nil,
         summary: String? = nil,
+        author: Author = Author(name: "", address: "", via: ""),
         skipIfUnchanged: Bool = false,
         _ mutate: (inout ConfigDocument) throws -> Result
     ) throws -> (result: Result, snapshot: Snapshot) {
@@ -175,8 +178,11 @@ public final class ConfigStore: Sendable {
                 try pool.write { (db: Database) throws -> [String: EntityTimes] in
                     let times = try Self.persist(db, from: old.document, to: document, times: oldTimes, now: now)
                     try db.execute(
-                        sql: "INSERT INTO config_versions (version, hash, summary, changes, created_at) VALUES (?, ?, ?, ?, ?)",
-                        arguments: [snapshot.version, snapshot.hash, summary, changes, now]
+                        sql: """
+                            INSERT INTO config_versions (version, hash, summary, changes, created_at, author, address, via)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                            """,
+                        arguments: [snapshot.version, snapshot.hash, summary, changes, now, author.name, author.address, author.via]
                     )
                     try Self.storeDocument(db, version: snapshot.version, document: snapshot.canonicalJSON, previous: old.canonicalJSON)
                     if let historyKeep { try Self.prune(db, newest: snapshot.version, keep: historyKeep) }
@@ -212,12 +218,16 @@ public final class ConfigStore: Sendable {
         try pool.read { db in
             try Row.fetchAll(
                 db,
-                sql: "SELECT version, hash, summary, changes, created_at, pruned FROM config_versions WHERE version < ? ORDER BY version DESC LIMIT ?",
+                sql: """
+                    SELECT version, hash, summary, changes, created_at, pruned, author, address, via FROM config_versions
+                    WHERE version < ? ORDER BY version DESC LIMIT ?
+                    """,
                 arguments: [before ?? Int.max, limit]
             ).map { row in
                 VersionInfo(
                     version: row["version"], hash: row["hash"], summary: row["summary"], createdAt: row["created_at"],
-                    changes: (try? JSONValue.parse(Data((row["changes"] as String).utf8))) ?? .array([]), pruned: row["pruned"]
+                    changes: (try? JSONValue.parse(Data((row["changes"] as String).utf8))) ?? .array([]), pruned: row["pruned"],
+                    author: Author(name: row["author"], address: row["address"], via: row["via"])
                 )
             }
         }

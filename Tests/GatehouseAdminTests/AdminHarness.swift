@@ -38,9 +38,9 @@ struct AdminHarness {
         directory = try TemporaryDirectory()
         store = try ConfigStore(path: directory.file("gatehouse.db"))
         if let newID {
-            api = AdminAPI(store: store, options: options, newID: newID, logger: Logger(label: "test"))
+            api = try AdminAPI(store: store, options: options, newID: newID, logger: Logger(label: "test"))
         } else {
-            api = AdminAPI(store: store, options: options, logger: Logger(label: "test"))
+            api = try AdminAPI(store: store, options: options, logger: Logger(label: "test"))
         }
     }
 
