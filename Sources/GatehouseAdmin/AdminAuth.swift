@@ -102,8 +102,8 @@ public final class AdminAuth: Sendable {
         return (token, "gh_\(id)_\(secret)")
     }
 
-    /// Revokes a token by id or name (`bootstrap` for the bootstrap token). Refused when it
-    /// would leave no way to manage tokens: no other accepted admin token and no bootstrap.
+    /// Revokes a token by id or name (`bootstrap` for the bootstrap token). Refused for the last
+    /// admin token (the bootstrap one counts): nobody could manage tokens after it.
     func revoke(_ idOrName: String, at now: Int, in store: ConfigStore) throws -> AdminToken {
         let accepted = tokens.withLock { Array($0.values) }
         let bootstrapAccepted = bootstrapDigest != nil && !bootstrapRevoked.withLock { $0 }
@@ -111,7 +111,7 @@ public final class AdminAuth: Sendable {
         let isBootstrap = target == nil && idOrName == Self.bootstrapName && bootstrapAccepted
         guard target != nil || isBootstrap else { throw ConfigError(code: .notFound, message: "no accepted admin token '\(idOrName)'") }
         let admins = accepted.filter { $0.role == .admin && $0.id != target?.id }.count + (bootstrapAccepted && !isBootstrap ? 1 : 0)
-        guard admins > 0 else {
+        guard admins > 0 || (target.map { $0.role != .admin } ?? false) else {
             throw ConfigError(
                 code: .conflict, message: "revoking '\(idOrName)' would leave no admin token; create another admin token first")
         }
