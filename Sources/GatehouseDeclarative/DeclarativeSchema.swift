@@ -113,7 +113,7 @@ public enum DeclarativeSchema {
                 "strip_path": { "type": "boolean" },
                 "preserve_host": { "type": "boolean" },
                 "upstream_path": { "type": ["string", "null"] },
-                "consumer_metrics": { "type": "boolean" },
+                "consumer_metrics": { "type": ["boolean", "null"] },
                 "upstream": { "type": "string" }
               }
             },

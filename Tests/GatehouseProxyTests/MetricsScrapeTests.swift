@@ -78,5 +78,7 @@ import Testing
         #expect(!accepts(["*, gzip;q=0"]))
         #expect(!accepts(["*;q=0"]))
         #expect(!accepts(["br"]))
+        #expect(!accepts(["gzip;q=abc"]))
+        #expect(!accepts(["gzip;q=1.5"]))
     }
 }

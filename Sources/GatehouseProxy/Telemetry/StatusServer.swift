@@ -102,7 +102,8 @@ final class StatusHandler: ChannelInboundHandler {
         for value in headers[canonicalForm: "accept-encoding"] {
             let parts = value.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
             guard let coding = parts.first else { continue }
-            let weight = parts.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
+            // A weight that is not 0 to 1 makes the entry unreadable: it accepts nothing.
+            let weight = parts.dropFirst().first { $0.hasPrefix("q=") }.map { Double($0.dropFirst(2)).flatMap { (0...1).contains($0) ? $0 : nil } ?? 0 } ?? 1
             if coding == "gzip" || coding == "x-gzip" { gzip = weight > 0 } else if coding == "*" { any = weight > 0 }
         }
         return gzip ?? any ?? false
