@@ -45,7 +45,7 @@ public final class AdminAuth: Sendable {
         tokens = Mutex(Dictionary(all.filter { $0.revokedAt == nil }.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }))
         let digest = settings.bootstrap.map { Array(SHA256.hash(data: Array($0.utf8))) }
         bootstrapDigest = digest
-        let hex = digest.map(Self.hex)
+        let hex = digest.map(Credential.hex)
         bootstrapRevoked = Mutex(all.contains { $0.name == Self.bootstrapName && $0.hash == hex && $0.revokedAt != nil })
     }
 
@@ -96,7 +96,7 @@ public final class AdminAuth: Sendable {
         let id = Self.randomHex(bytes: 8)
         let secret = Self.randomHex(bytes: 32)
         let token = AdminToken(
-            id: id, name: name, role: role, hash: Self.hex(Array(SHA256.hash(data: Array(secret.utf8)))), createdAt: now, createdBy: creator)
+            id: id, name: name, role: role, hash: Credential.hashKey(secret), createdAt: now, createdBy: creator)
         try store.addAdminToken(token)
         tokens.withLock { $0[id] = token }
         return (token, "gh_\(id)_\(secret)")
@@ -123,7 +123,7 @@ public final class AdminAuth: Sendable {
             return revoked
         }
         let record = AdminToken(
-            id: "bootstrap-" + Self.randomHex(bytes: 4), name: Self.bootstrapName, role: .admin, hash: Self.hex(bootstrapDigest!), createdAt: now,
+            id: "bootstrap-" + Self.randomHex(bytes: 4), name: Self.bootstrapName, role: .admin, hash: Credential.hex(bootstrapDigest!), createdAt: now,
             createdBy: "environment", revokedAt: now)
         try store.addAdminToken(record)
         bootstrapRevoked.withLock { $0 = true }
@@ -151,30 +151,12 @@ public final class AdminAuth: Sendable {
         return difference == 0
     }
 
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 15)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
     private static func bytes(hex: String) -> [UInt8]? {
         let digits = Array(hex.utf8)
         guard digits.count % 2 == 0 else { return nil }
-        func value(_ digit: UInt8) -> UInt8? {
-            switch digit {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-            default: nil
-            }
-        }
         var out: [UInt8] = []
         for index in stride(from: 0, to: digits.count, by: 2) {
-            guard let high = value(digits[index]), let low = value(digits[index + 1]) else { return nil }
+            guard let high = PercentDecoding.hexValue(digits[index]), let low = PercentDecoding.hexValue(digits[index + 1]) else { return nil }
             out.append(high << 4 | low)
         }
         return out
@@ -182,7 +164,7 @@ public final class AdminAuth: Sendable {
 
     private static func randomHex(bytes: Int) -> String {
         var generator = SystemRandomNumberGenerator()
-        return hex((0..<bytes).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        return Credential.hex((0..<bytes).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
 }
 

@@ -56,13 +56,7 @@ struct ControlPlane: AsyncParsableCommand {
 
     func run() async throws {
         let logger = LogSetup.logger(level: logLevel)
-        let adminAuth: AdminAuth.Settings
-        do {
-            adminAuth = try controlPlane.adminAuthSettings()
-        } catch {
-            logger.critical("\(error)")
-            throw ExitCode(2)
-        }
+        let adminAuth = try controlPlane.adminAuthSettings(logger: logger)
         if cluster.clusterCert.isEmpty, !clusterListen.isLoopback, !cluster.insecure {
             logger.warning(
                 "the cluster endpoint serves plain HTTP beyond loopback: the cluster token and snapshots cross the network in clear. Serve TLS (--cluster-cert, --cluster-key), or pass --cluster-insecure to say this is intended",

@@ -64,9 +64,20 @@ struct ControlPlaneOptions: ParsableArguments {
         return options
     }
 
-    /// The admin API's authentication these flags and the environment ask for. Refuses an
-    /// admin API beyond loopback without authentication, and a bootstrap token too short to be a secret.
-    func adminAuthSettings() throws(AdminAuthSetupError) -> AdminAuth.Settings {
+    /// The admin API's authentication these flags and the environment ask for; what they may
+    /// not ask for is logged and ends the process with code 2.
+    func adminAuthSettings(logger: Logger) throws -> AdminAuth.Settings {
+        do {
+            return try adminAuthSettings()
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode(2)
+        }
+    }
+
+    /// Refuses an admin API beyond loopback without authentication, and a bootstrap token too
+    /// short to be a secret.
+    private func adminAuthSettings() throws(AdminAuthSetupError) -> AdminAuth.Settings {
         let enabled: Bool
         switch adminAuth {
         case .on: enabled = true

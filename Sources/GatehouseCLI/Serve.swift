@@ -30,13 +30,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let logger = LogSetup.logger(level: dataPlane.logLevel)
-        let adminAuth: AdminAuth.Settings
-        do {
-            adminAuth = try controlPlane.adminAuthSettings()
-        } catch {
-            logger.critical("\(error)")
-            throw ExitCode(2)
-        }
+        let adminAuth = try controlPlane.adminAuthSettings(logger: logger)
         let publisher = SnapshotPublisher()
         let lock: WriterLock
         do {

@@ -152,7 +152,8 @@ public struct Credential: Sendable, Hashable {
         hex(Array(SHA256.hash(data: Array(key.utf8))))
     }
 
-    static func hex(_ bytes: [UInt8]) -> String {
+    /// Lowercase hex of `bytes`.
+    public static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count * 2)
