@@ -1,3 +1,4 @@
+import Foundation
 import Crypto
 import GatehouseModel
 import GatehouseStore
@@ -79,7 +80,10 @@ public final class AdminAuth: Sendable {
     /// `viewer`; every other write `editor`.
     static func requiredRole(_ request: Request) -> AdminRole {
         let path = request.uri.path
-        if path == "/admin-tokens" || path.hasPrefix("/admin-tokens/") { return .admin }
+        // By the first segment as any spelling the router might match would have it (`//x`,
+        // `/x/`, percent-encoded, any case): a path that reaches the tokens is always theirs.
+        let first = path.split(separator: "/").first.map { ($0.removingPercentEncoding ?? String($0)).lowercased() }
+        if first == "admin-tokens" { return .admin }
         switch request.method {
         case .get, .head: return .viewer
         case .post where path == "/explain": return .viewer

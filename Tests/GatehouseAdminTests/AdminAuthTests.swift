@@ -67,6 +67,10 @@ import Testing
                     if rank >= least, method == .post, path == "/admin-tokens" { break }
                 }
             }
+            // Any spelling of the tokens' path needs the admin role.
+            for path in ["//admin-tokens", "/admin-tokens/", "/%61dmin-tokens", "/Admin-Tokens"] {
+                #expect(try await client.call(.get, path, headers: Self.bearer(editor)).status == 403, "\(path)")
+            }
             // `dry_run` the handler would not read as a dry run is a write.
             let unclear = try await client.call(.put, "/config?dry_run=perhaps", ["format_version": 1], headers: Self.bearer(viewer))
             #expect(unclear.status == 403)
