@@ -38,6 +38,8 @@ public final class AdminAuth: Sendable {
     private let bootstrapDigest: [UInt8]?
     private let bootstrapRevoked: Mutex<Bool>
     private let tokens: Mutex<[String: AdminToken]>
+    /// Creates and revokes one at a time: two admins revoking each other at once must not both pass the last-admin check.
+    private let changing = Mutex(())
     let throttle = AdminFailureThrottle()
 
     public init(_ settings: Settings, store: ConfigStore) throws {
@@ -109,6 +111,10 @@ public final class AdminAuth: Sendable {
     /// Revokes a token by id or name (`bootstrap` for the bootstrap token). Refused for the last
     /// admin token (the bootstrap one counts): nobody could manage tokens after it.
     func revoke(_ idOrName: String, at now: Int, in store: ConfigStore) throws -> AdminToken {
+        try changing.withLock { _ in try revokeAlone(idOrName, at: now, in: store) }
+    }
+
+    private func revokeAlone(_ idOrName: String, at now: Int, in store: ConfigStore) throws -> AdminToken {
         let accepted = tokens.withLock { Array($0.values) }
         let bootstrapAccepted = bootstrapDigest != nil && !bootstrapRevoked.withLock { $0 }
         let target = accepted.first { $0.id == idOrName } ?? accepted.first { $0.name == idOrName }

@@ -141,6 +141,22 @@ import Testing
         }
     }
 
+    @Test func twoAdminsRevokingEachOtherAtOnceLeaveOne() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try await Self.withAPI(directory) { client async throws -> Void in
+            let first = try await Self.create(client, "first", "admin")
+            let second = try await Self.create(client, "second", "admin")
+            #expect(try await client.call(.delete, "/admin-tokens/bootstrap", headers: Self.bearer(first)).status == 204)
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                group.addTask { try await client.call(.delete, "/admin-tokens/second", headers: Self.bearer(first)).status }
+                group.addTask { try await client.call(.delete, "/admin-tokens/first", headers: Self.bearer(second)).status }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.sorted() == [204, 409])
+        }
+    }
+
     @Test func anAPIThatWouldRefuseEveryoneIsNotStarted() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
