@@ -26,9 +26,6 @@ public final class ScrapeCache: Sendable {
         self.render = render
     }
 
-    /// The document as text.
-    public var bytes: ByteBuffer { document(gzip: false).body }
-
     /// The document, gzipped when `gzip` asks for it (and compressing worked).
     func document(gzip: Bool) -> (body: ByteBuffer, gzipped: Bool) {
         var current = fresh()
