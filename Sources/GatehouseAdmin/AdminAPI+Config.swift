@@ -40,8 +40,7 @@ extension AdminAPI {
                     throw ConfigError(
                         code: .preconditionFailed, message: "If-Match names version \(expected), but the current version is \(current.version)")
                 }
-                let new = try replaced(current.document)
-                if new != current.document { try store.checkAdmission(new, since: current.document) }
+                let new = try store.prepared(try replaced(current.document), since: current.document)
                 let diff = ConfigDiff(from: current.document, to: new)
                 return AdminResponse.json(["dry_run": true, "version": .int(current.version), "changes": diff.json()], version: current.version)
             }

@@ -37,7 +37,7 @@ extension AdminAPI {
             let version = try versionNumber(context, "n")
             guard let document = try store.document(version: version) else { throw noVersion(version) }
             var response = Response(
-                status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: document.prettyJSON)))
+                status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try document.publicJSON())))
             response.headers[.configVersion] = String(version)
             response.headers[.eTag] = "\"\(version)\""
             response.headers[.configHash] = document.hash
@@ -84,7 +84,7 @@ extension AdminAPI {
     }
 
     static func document(_ snapshot: Snapshot) -> Response {
-        var response = AdminResponse.json(snapshot.document.json(), version: snapshot.version, etag: snapshot.version)
+        var response = AdminResponse.json(snapshot.document.publicJSON(), version: snapshot.version, etag: snapshot.version)
         response.headers[.configHash] = snapshot.hash
         return response
     }

@@ -88,6 +88,7 @@ public struct AdminAPI: Sendable {
         addEntityRoutes(Route.self, to: router)
         addEntityRoutes(Consumer.self, to: router)
         addEntityRoutes(Policy.self, to: router)
+        addEntityRoutes(TLSCertificate.self, to: router)
         addCredentialRoutes(to: router)
         addConfigRoutes(to: router)
         addVersionRoutes(to: router)

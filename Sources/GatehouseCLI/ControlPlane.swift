@@ -67,7 +67,8 @@ struct ControlPlane: AsyncParsableCommand {
         var store: ConfigStore?
         do {
             lock = try WriterLock(databasePath: controlPlane.db)
-            if lock.tryAcquire() { store = try ControlPlaneService.open(controlPlane.db, historyKeep: controlPlane.historyRetention, publisher: publisher, logger: logger) }
+            if lock.tryAcquire() { store = try ControlPlaneService.open(
+                    controlPlane.db, historyKeep: controlPlane.historyRetention, sealer: controlPlane.sealer, publisher: publisher, logger: logger) }
         } catch {
             logger.critical("cannot open the database", metadata: ["db": "\(controlPlane.db)", "error": "\(error)"])
             throw ExitCode(3)
@@ -94,7 +95,7 @@ struct ControlPlane: AsyncParsableCommand {
             database: controlPlane.db, lock: lock, store: store, publisher: publisher, waitForApply: { _ in }, adminListen: controlPlane.adminListen,
             adminIdleTimeout: controlPlane.adminIdleTimeout.timeAmount,
             adminOptions: adminOptions, group: group, logger: logger, role: NIOLockedValueBox(store == nil ? "standby" : "writer"),
-            configDirectory: controlPlane.configDirectory(logger: logger), historyKeep: controlPlane.historyRetention
+            configDirectory: controlPlane.configDirectory(logger: logger), historyKeep: controlPlane.historyRetention, sealer: controlPlane.sealer
         )
         // Shut down in reverse order: the open streams end first, so the cluster endpoint can stop.
         let services = ServiceGroup(

@@ -116,6 +116,17 @@ struct ControlPlaneOptions: ParsableArguments {
     }
 
     /// `--history-keep` as the store takes it: nil keeps every version's document.
+    /// What seals certificate keys before they are stored: `GATEHOUSE_SECRET_KEY`, which the
+    /// data planes need too. A value too short ends the process with a usage error.
+    var sealer: KeySealer? {
+        do {
+            return try KeySealer.fromEnvironment()
+        } catch {
+            FileHandle.standardError.write(Data("Error: \(KeySealer.environmentVariable) \(error.message)\n".utf8))
+            Foundation.exit(64)
+        }
+    }
+
     var historyRetention: Int? { historyKeep > 0 ? historyKeep : nil }
 
     func configDirectory(logger: Logger) -> ConfigDirectory? {

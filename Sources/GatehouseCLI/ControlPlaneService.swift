@@ -39,6 +39,8 @@ struct ControlPlaneService: Service {
     var configDirectory: ConfigDirectory? = nil
     /// `--history-keep`, for the store opened on taking over.
     var historyKeep: Int? = nil
+    /// Seals certificate keys (`GATEHOUSE_SECRET_KEY`), for the store opened on taking over.
+    var sealer: KeySealer? = nil
     /// Hears of a newest version passed over at start because it cannot be served.
     var onRefused: @Sendable (Snapshot, String) -> Void = { _, _ in }
 
@@ -81,7 +83,7 @@ struct ControlPlaneService: Service {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(250)) }
             if Task.isCancelled || Task.isShuttingDownGracefully { return nil }
         }
-        let store = try Self.open(database, historyKeep: historyKeep, publisher: publisher, logger: logger, onRefused: onRefused)
+        let store = try Self.open(database, historyKeep: historyKeep, sealer: sealer, publisher: publisher, logger: logger, onRefused: onRefused)
         role.withLockedValue { $0 = "writer" }
         return store
     }
@@ -92,17 +94,17 @@ struct ControlPlaneService: Service {
     /// version that cannot be served: then the newest one that can is published, the refusal
     /// goes to `onRefused`, and the log says which and why.
     static func open(
-        _ database: String, historyKeep: Int? = nil, publisher: SnapshotPublisher, logger: Logger,
+        _ database: String, historyKeep: Int? = nil, sealer: KeySealer?, publisher: SnapshotPublisher, logger: Logger,
         onRefused: @Sendable (Snapshot, String) -> Void = { _, _ in }
     ) throws -> ConfigStore {
-        let admission = ConfigAdmission()
+        let admission = ConfigAdmission(sealer: sealer)
         let store: ConfigStore
         // A new epoch of the history each time this process becomes the writer (docs/cluster-protocol.md).
         let epoch: String
         do {
             store = try ConfigStore(
                 path: database, onCommit: { publisher.publish($0) }, admit: { document throws(ConfigError) in try admission.check(document) },
-                historyKeep: historyKeep)
+                historyKeep: historyKeep, sealer: sealer)
             epoch = try store.startEpoch()
         } catch {
             logger.critical("cannot open the database", metadata: ["db": "\(database)", "error": "\(error)"])

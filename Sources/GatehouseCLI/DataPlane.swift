@@ -125,14 +125,14 @@ struct DataPlane: AsyncParsableCommand {
             nodeID: nodeID, client: client, cache: cache, embedded: embedded, servedEpoch: servedEpoch, served: served, logger: logger)
         let services = ServiceGroup(
             configuration: .init(
-                services: [.init(service: embedded.status), .init(service: feed), .init(service: embedded.proxy)],
+                services: [.init(service: embedded.status), .init(service: feed), ] + embedded.proxies.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
         )
         try await services.run()
         embedded.checker.stop()
-        let outcome = embedded.proxy.drainOutcome
+        let outcome = embedded.drainOutcome
         try await group.shutdownGracefully()
         if outcome == .cut {
             logger.warning("stopped after the drain timeout cut open connections")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GatehouseModel
 import GatehouseProxy
 import Logging
 import NIOCore
@@ -13,6 +14,12 @@ struct DataPlaneOptions: ParsableArguments {
     var proxyListen = EnvironmentDefault.value("GATEHOUSE_PROXY_LISTEN", ListenAddress(host: "0.0.0.0", port: 8000), expected: "host:port") {
         ListenAddress($0)
     }
+
+    @Option(
+        help:
+            "TLS proxy listen address, such as 0.0.0.0:8443, or off; certificates come from the config, their keys opened with GATEHOUSE_SECRET_KEY (GATEHOUSE_PROXY_TLS_LISTEN)."
+    )
+    var proxyTlsListen = EnvironmentDefault.value("GATEHOUSE_PROXY_TLS_LISTEN", "off")
 
     @Option(help: "Status and metrics listen address (GATEHOUSE_STATUS_LISTEN).")
     var statusListen = EnvironmentDefault.value("GATEHOUSE_STATUS_LISTEN", ListenAddress(host: "127.0.0.1", port: 8100), expected: "host:port") {
@@ -126,6 +133,14 @@ struct DataPlaneOptions: ParsableArguments {
     var logLevel = EnvironmentDefault.value("GATEHOUSE_LOG_LEVEL", Logger.Level.info, expected: "a log level") { Logger.Level(rawValue: $0) }
 
     func validate() throws {
+        if proxyTlsListen != "off", ListenAddress(proxyTlsListen) == nil {
+            throw ValidationError("--proxy-tls-listen (GATEHOUSE_PROXY_TLS_LISTEN) must be host:port, such as 0.0.0.0:8443, or off")
+        }
+        do {
+            _ = try KeySealer.fromEnvironment()
+        } catch {
+            throw ValidationError("\(KeySealer.environmentVariable) \(error.message)")
+        }
         guard (1...256).contains(workers) else { throw ValidationError("--workers must be from 1 to 256") }
         guard (1...10_000).contains(maxHeaderCount) else { throw ValidationError("--max-header-count must be from 1 to 10000") }
         guard (0...100_000).contains(consumerMetricsCap) else { throw ValidationError("--consumer-metrics-cap must be from 0 to 100000") }
@@ -139,6 +154,12 @@ struct DataPlaneOptions: ParsableArguments {
         _ = EnvironmentDefault.flag("GATEHOUSE_ALLOW_TRACE")
         _ = EnvironmentDefault.flag("GATEHOUSE_ALLOW_UNDERSCORE_HEADERS")
     }
+
+    /// `--proxy-tls-listen`; nil for off.
+    var proxyTLSAddress: ListenAddress? { proxyTlsListen == "off" ? nil : ListenAddress(proxyTlsListen) }
+
+    /// What opens certificate keys: `GATEHOUSE_SECRET_KEY` (checked by `validate`).
+    var sealer: KeySealer? { try? KeySealer.fromEnvironment() }
 
     /// Where `--access-log` writes; nil for off.
     var accessLogDestination: AccessLog.Destination? {

@@ -3,8 +3,10 @@ import ArgumentParser
 import GatehouseModel
 import GatehouseProxy
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import UnixSignals
 
 /// The parts of a data plane, in `serve` and in `data-plane`: what it serves, its health records,
@@ -22,8 +24,15 @@ struct EmbeddedDataPlane {
     let accessLog: AccessLog?
     let tracer: SpanExporter?
     let applier: SnapshotApplier
-    let proxy: ProxyWhenReady
+    /// The plain listener, then the TLS one when `--proxy-tls-listen` asks for it.
+    let proxies: [ProxyWhenReady]
     let status: Listener
+
+    /// The worst of the listeners' drains.
+    var drainOutcome: Listener.DrainOutcome? {
+        let outcomes = proxies.compactMap(\.drainOutcome)
+        return outcomes.contains(.cut) ? .cut : outcomes.first
+    }
 
     /// - Parameters:
     ///   - handoffPath: the Unix socket an upgrade hands the proxy's listening sockets over (nil: none).
@@ -46,18 +55,43 @@ struct EmbeddedDataPlane {
         discovery = TargetDiscovery(servers: options.dnsResolver.servers, group: group, logger: logger)
         policies = PolicyState(logger: logger, redisTimeout: options.redisTimeout.timeAmount)
         applier = SnapshotApplier(
-            active: active, state: state, checker: checker, discovery: discovery, policies: policies, meters: requestMetrics, logger: logger)
+            active: active, state: state, checker: checker, discovery: discovery, policies: policies, meters: requestMetrics, sealer: options.sealer,
+            logger: logger)
         let (active, state, health, discovery, metrics, edgeMetrics) = (active, state, health, discovery, policies, edgeMetrics)
         let requestMetrics = options.requestMetrics == .on ? requestMetrics : nil
         let (accessLog, tracer) = (accessLog, tracer)
         if let accessLog { Self.reopenOnHangUp(accessLog) }
-        let proxyOptions = options.proxyOptions
-        proxy = ProxyWhenReady(state: state, address: options.proxyListen, handoffPath: handoffPath, logger: logger) {
-            [proxyListen = options.proxyListen] sockets in
+        var proxyOptions = options.proxyOptions
+        let tlsPort = NIOLockedValueBox<Int?>(nil)
+        proxyOptions.httpsPort = { tlsPort.withLockedValue { $0 } }
+        let plain = ProxyWhenReady(state: state, address: options.proxyListen, handoffPath: handoffPath, logger: logger) {
+            [proxyListen = options.proxyListen, proxyOptions] sockets in
             try await ProxyServer.bind(
                 proxyListen, group: group, active: active, options: proxyOptions, state: state, health: health, metrics: edgeMetrics,
                 requestMetrics: requestMetrics, accessLog: accessLog, tracer: tracer, sockets: sockets, logger: logger)
         }
+        var proxies = [plain]
+        if let tlsListen = options.proxyTLSAddress {
+            tlsPort.withLockedValue { $0 = tlsListen.port }
+            let context: NIOSSLContext
+            do {
+                context = try EdgeTLS.context(active: active)
+            } catch {
+                logger.critical("cannot set up the TLS listener", metadata: ["error": "\(error)"])
+                throw ExitCode(2)
+            }
+            // Its own handoff socket: an upgrade takes each listener's sockets over apart.
+            proxies.append(
+                ProxyWhenReady(state: state, address: tlsListen, handoffPath: handoffPath.map { $0 + ".tls" }, logger: logger) {
+                    [proxyOptions] sockets in
+                    let listener = try await ProxyServer.bind(
+                        tlsListen, group: group, active: active, options: proxyOptions, state: state, health: health, metrics: edgeMetrics,
+                        requestMetrics: requestMetrics, accessLog: accessLog, tracer: tracer, sockets: sockets, tls: context, logger: logger)
+                    tlsPort.withLockedValue { $0 = listener.localAddress.port ?? tlsListen.port }
+                    return listener
+                })
+        }
+        self.proxies = proxies
         status = try await StatusServer.bind(
             options.statusListen, group: StatusServer.makeGroup(), state: state,
             extra: {

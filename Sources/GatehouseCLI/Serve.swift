@@ -46,7 +46,8 @@ struct Serve: AsyncParsableCommand {
         let refusedAtStart = NIOLockedValueBox<(Snapshot, String)?>(nil)
         if lock.tryAcquire() {
             do {
-                store = try ControlPlaneService.open(controlPlane.db, historyKeep: controlPlane.historyRetention, publisher: publisher, logger: logger) {
+                store = try ControlPlaneService.open(
+                    controlPlane.db, historyKeep: controlPlane.historyRetention, sealer: controlPlane.sealer, publisher: publisher, logger: logger) {
                     snapshot, reason in
                     refusedAtStart.withLockedValue { $0 = (snapshot, reason) }
                 }
@@ -110,7 +111,7 @@ struct Serve: AsyncParsableCommand {
             database: controlPlane.db, lock: lock, store: store, publisher: publisher, waitForApply: { await state.waitUntilSettled(version: $0) },
             adminListen: controlPlane.adminListen, adminIdleTimeout: controlPlane.adminIdleTimeout.timeAmount,
             adminOptions: adminOptions, group: group, logger: logger, role: role,
-            configDirectory: controlPlane.configDirectory(logger: logger), historyKeep: controlPlane.historyRetention,
+            configDirectory: controlPlane.configDirectory(logger: logger), historyKeep: controlPlane.historyRetention, sealer: controlPlane.sealer,
             onRefused: { state.rejected($0, reason: $1) }
         )
         // Graceful shutdown runs in reverse order: the proxy drains first, while the status port
@@ -121,14 +122,13 @@ struct Serve: AsyncParsableCommand {
                     .init(service: embedded.status),
                     .init(service: SnapshotFeed(applier: embedded.applier, source: publisher.subscribe())),
                     .init(service: controlPlaneService),
-                    .init(service: embedded.proxy),
-                ],
+                ] + embedded.proxies.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
         )
         try await services.run()
         embedded.checker.stop()
-        return embedded.proxy.drainOutcome
+        return embedded.drainOutcome
     }
 }

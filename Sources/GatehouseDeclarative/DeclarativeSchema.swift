@@ -17,7 +17,8 @@ public enum DeclarativeSchema {
             "upstreams": { "type": "array", "items": { "$ref": "#/$defs/upstream" } },
             "routes": { "type": "array", "items": { "$ref": "#/$defs/route" } },
             "consumers": { "type": "array", "items": { "$ref": "#/$defs/consumer" } },
-            "policies": { "type": "array", "items": { "$ref": "#/$defs/policy" } }
+            "policies": { "type": "array", "items": { "$ref": "#/$defs/policy" } },
+            "certificates": { "type": "array", "items": { "$ref": "#/$defs/certificate" } }
           },
           "$defs": {
             "name": { "type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,127}$" },
@@ -114,6 +115,17 @@ public enum DeclarativeSchema {
                 "preserve_host": { "type": "boolean" },
                 "upstream_path": { "type": ["string", "null"] },
                 "consumer_metrics": { "type": ["boolean", "null"] },
+                "https_redirect": { "type": ["boolean", "null"] },
+                "hsts": {
+                  "type": ["object", "null"],
+                  "required": ["max_age"],
+                  "additionalProperties": false,
+                  "properties": {
+                    "max_age": { "type": "integer", "minimum": 0, "maximum": 63072000 },
+                    "include_subdomains": { "type": "boolean" },
+                    "preload": { "type": "boolean" }
+                  }
+                },
                 "upstream": { "type": "string" }
               }
             },
@@ -159,6 +171,25 @@ public enum DeclarativeSchema {
                 "route": { "type": ["string", "null"] },
                 "consumer": { "type": ["string", "null"] },
                 "enabled": { "type": "boolean" }
+              }
+            },
+            "certificate": {
+              "type": "object",
+              "required": ["name", "cert"],
+              "additionalProperties": false,
+              "properties": {
+                "id": { "$ref": "#/$defs/id" },
+                "name": { "$ref": "#/$defs/name" },
+                "tags": { "$ref": "#/$defs/tags" },
+                "cert": { "type": "string", "description": "PEM chain, leaf first." },
+                "key": { "type": "string", "description": "PEM private key, best given as ${GATEHOUSE_…} from the environment; sealed by the control plane." },
+                "key_ref": { "type": "string", "description": "Keep the key the control plane holds for this certificate's public key (what dump writes)." },
+                "key_sealed": { "type": "string" },
+                "default": { "type": "boolean" },
+                "names": { "$ref": "#/$defs/strings" },
+                "not_before": { "type": "integer" },
+                "not_after": { "type": "integer" },
+                "fingerprint": { "type": "string" }
               }
             }
           }

@@ -51,7 +51,7 @@ public struct DeclarativeSource: Sendable {
     /// The secrets and substituted values of every file read, kept out of every message.
     private var redaction = Redaction()
 
-    static let kinds: [EntityKind] = [.upstream, .route, .consumer, .policy]
+    static let kinds: [EntityKind] = [.upstream, .route, .consumer, .policy, .certificate]
 
     /// Reads every file under `paths` (directories: their `.yaml`, `.yml` and `.json` files, by
     /// name). Problems are collected, not thrown, so all of them can be shown at once.
@@ -109,8 +109,11 @@ public struct DeclarativeSource: Sendable {
     public func documentJSON(addingTag tag: String? = nil) -> JSONValue {
         var fields: [String: JSONValue] = ["format_version": .int(ConfigDocument.formatVersion)]
         for kind in Self.kinds {
+            let entries = entries.filter { $0.kind == kind }
+            // Left out when there are none, as documents leave them out.
+            if kind == .certificate, entries.isEmpty { continue }
             fields[kind.plural] = .array(
-                entries.filter { $0.kind == kind }.map { entry in
+                entries.map { entry in
                     guard let tag, case .object(var object) = entry.value else { return entry.value }
                     let tags = object["tags"]?.arrayValue ?? []
                     if !tags.contains(.string(tag)) { object["tags"] = .array(tags + [.string(tag)]) }
@@ -144,6 +147,7 @@ public struct DeclarativeSource: Sendable {
                 case .route: _ = try Route.read(entry.value)
                 case .consumer: _ = try Consumer.read(entry.value)
                 case .policy: _ = try Policy.read(entry.value)
+                case .certificate: _ = try TLSCertificate.read(entry.value)
                 case .credential: break
                 }
             } catch {

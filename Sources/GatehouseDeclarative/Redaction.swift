@@ -23,6 +23,11 @@ struct Redaction: Sendable {
                 }
             }
         }
+        for certificate in root["certificates"]?.arrayValue ?? [] {
+            for field in ["key", "key_sealed"] {
+                if let secret = certificate[field]?.stringValue { hide(secret) }
+            }
+        }
         for policy in root["policies"]?.arrayValue ?? [] {
             for (field, value) in policy["config"]?.objectValue ?? [:] where Self.namesASecret(field) {
                 if let secret = value.stringValue { hide(secret) }

@@ -18,6 +18,7 @@ public struct ConfigDiff: Sendable, Equatable {
         compare(\.routes, old, new)
         compare(\.consumers, old, new)
         compare(\.policies, old, new)
+        compare(\.certificates, old, new)
     }
 
     public var isEmpty: Bool { changes.isEmpty }

@@ -8,7 +8,7 @@ extension ConfigDocument {
     /// fails a rule): then `validate()` decides, and names the problem. Each entity is taken as
     /// read (its own fields checked by its `read`).
     public func isValidChange(from old: ConfigDocument) -> Bool {
-        guard consumers == old.consumers, policies == old.policies, upstreams.count == old.upstreams.count else { return false }
+        guard consumers == old.consumers, policies == old.policies, certificates == old.certificates, upstreams.count == old.upstreams.count else { return false }
         var newIDs: [String] = []
         for (upstream, before) in zip(upstreams, old.upstreams) where upstream != before {
             guard upstream.name == before.name else { return false }

@@ -6,6 +6,7 @@ extension ConfigDocument {
         Self.adopt(&routes, current.routes, newID)
         Self.adopt(&consumers, current.consumers, newID)
         Self.adopt(&policies, current.policies, newID)
+        Self.adopt(&certificates, current.certificates, newID)
         let currentCredentials = Dictionary(
             current.consumers.map { ($0.name, Dictionary($0.credentials.map { ($0.uniqueKey, $0.id) }, uniquingKeysWith: { a, _ in a })) },
             uniquingKeysWith: { a, _ in a }

@@ -10,7 +10,7 @@ extension ConfigDocument {
             return policies.filter { $0.route == name }.map { "policy '\($0.name)'" }
         case .consumer:
             return policies.filter { $0.consumer == name || $0.config["anonymous"] == .string(name) }.map { "policy '\($0.name)'" }
-        case .credential, .policy:
+        case .credential, .policy, .certificate:
             return []
         }
     }
@@ -31,7 +31,7 @@ extension ConfigDocument {
                     policies[index].config = .object(config)
                 }
             }
-        case .credential, .policy:
+        case .credential, .policy, .certificate:
             break
         }
     }

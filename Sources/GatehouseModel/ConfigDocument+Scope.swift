@@ -11,6 +11,7 @@ extension ConfigDocument {
         try Self.replace(\.routes, in: &result, with: part, tags: tags)
         try Self.replace(\.consumers, in: &result, with: part, tags: tags)
         try Self.replace(\.policies, in: &result, with: part, tags: tags)
+        try Self.replace(\.certificates, in: &result, with: part, tags: tags)
         result.sort()
         return result
     }

@@ -6,9 +6,11 @@ extension ConfigDocument {
         try unique(routes.map(\.header), .route)
         try unique(consumers.map(\.header), .consumer)
         try unique(policies.map(\.header), .policy)
+        try unique(certificates.map(\.header), .certificate)
+        try validateCertificates()
         var ids: Set<String> = []
         let allIDs =
-            upstreams.map(\.id) + routes.map(\.id) + consumers.map(\.id) + policies.map(\.id)
+            upstreams.map(\.id) + routes.map(\.id) + consumers.map(\.id) + policies.map(\.id) + certificates.map(\.id)
             + consumers.flatMap { $0.credentials.map(\.id) }
         if let missing = allIDs.first(where: { !EntityName.isUUID($0) }) {
             throw .invalid("'\(missing)' is not an entity id", field: "id")

@@ -9,6 +9,9 @@ public struct ConfigDocument: Sendable, Hashable {
     public var routes: [Route] = []
     public var consumers: [Consumer] = []
     public var policies: [Policy] = []
+    /// Written only when there are some, so documents without TLS keep their hash and older
+    /// data planes can read them.
+    public var certificates: [TLSCertificate] = []
 
     public init() {}
 
@@ -31,19 +34,31 @@ public struct ConfigDocument: Sendable, Hashable {
         for (index, item) in (try reader.optionalArray("policies") ?? []).enumerated() {
             document.policies.append(try Policy.read(item, path: "policies[\(index)]"))
         }
+        for (index, item) in (try reader.optionalArray("certificates") ?? []).enumerated() {
+            document.certificates.append(try TLSCertificate.read(item, path: "certificates[\(index)]"))
+        }
         try reader.finish()
         document.sort()
         return document
     }
 
     public func json() -> JSONValue {
-        [
+        var fields: [String: JSONValue] = [
             "format_version": .int(Self.formatVersion),
             "upstreams": .array(upstreams.map { $0.json() }),
             "routes": .array(routes.map { $0.json() }),
             "consumers": .array(consumers.map { $0.json() }),
             "policies": .array(policies.map { $0.json() }),
         ]
+        if !certificates.isEmpty { fields["certificates"] = .array(certificates.map { $0.json() }) }
+        return .object(fields)
+    }
+
+    /// The form answers and dumps show: certificate keys only as references (`key_ref`).
+    public func publicJSON() -> JSONValue {
+        guard !certificates.isEmpty, case .object(var fields) = json() else { return json() }
+        fields["certificates"] = .array(certificates.map { $0.publicJSON() })
+        return .object(fields)
     }
 
     /// Keeps every list in canonical order.
@@ -53,10 +68,11 @@ public struct ConfigDocument: Sendable, Hashable {
         consumers.sort { $0.name < $1.name }
         for index in consumers.indices { consumers[index].credentials.sort { $0.id < $1.id } }
         policies.sort { $0.name < $1.name }
+        certificates.sort { $0.name < $1.name }
     }
 
     public var entityCount: Int {
-        upstreams.count + routes.count + consumers.count + policies.count + consumers.reduce(0) { $0 + $1.credentials.count }
+        upstreams.count + routes.count + consumers.count + policies.count + certificates.count + consumers.reduce(0) { $0 + $1.credentials.count }
     }
 
     /// The canonical JSON bytes and their SHA-256 (hex). Equal documents give equal hashes.

@@ -5,6 +5,7 @@ public enum EntityKind: String, Sendable, CaseIterable {
     case consumer
     case credential
     case policy
+    case certificate
 
     public var singular: String { rawValue }
 

@@ -43,6 +43,16 @@ public struct Route: Sendable, Hashable {
         get { fields.consumerMetrics }
         set { unique().consumerMetrics = newValue }
     }
+    /// Whether a request that came over plain HTTP is answered `308` to the same URL on https.
+    public var httpsRedirect: Bool {
+        get { fields.httpsRedirect }
+        set { unique().httpsRedirect = newValue }
+    }
+    /// The `Strict-Transport-Security` answers over TLS carry, if any.
+    public var hsts: StrictTransportSecurity? {
+        get { fields.hsts }
+        set { unique().hsts = newValue }
+    }
     /// The upstream's name.
     public var upstream: String {
         get { fields.upstream }
@@ -71,6 +81,8 @@ public struct Route: Sendable, Hashable {
         var preserveHost = false
         var upstreamPath: String?
         var consumerMetrics = false
+        var httpsRedirect = false
+        var hsts: StrictTransportSecurity?
         var upstream: String
 
         init(header: EntityHeader, upstream: String) {
@@ -82,6 +94,7 @@ public struct Route: Sendable, Hashable {
             let copy = Fields(header: header, upstream: upstream)
             (copy.hosts, copy.paths, copy.methods, copy.headers) = (hosts, paths, methods, headers)
             (copy.stripPath, copy.preserveHost, copy.upstreamPath, copy.consumerMetrics) = (stripPath, preserveHost, upstreamPath, consumerMetrics)
+            (copy.httpsRedirect, copy.hsts) = (httpsRedirect, hsts)
             return copy
         }
     }
@@ -102,7 +115,7 @@ public struct Route: Sendable, Hashable {
         let (x, y) = (a.fields, b.fields)
         return x.header == y.header && x.hosts == y.hosts && x.paths == y.paths && x.methods == y.methods && x.headers == y.headers
             && x.stripPath == y.stripPath && x.preserveHost == y.preserveHost && x.upstreamPath == y.upstreamPath && x.upstream == y.upstream
-            && x.consumerMetrics == y.consumerMetrics
+            && x.consumerMetrics == y.consumerMetrics && x.httpsRedirect == y.httpsRedirect && x.hsts == y.hsts
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -116,6 +129,8 @@ public struct Route: Sendable, Hashable {
         hasher.combine(x.preserveHost)
         hasher.combine(x.upstreamPath)
         hasher.combine(x.consumerMetrics)
+        hasher.combine(x.httpsRedirect)
+        hasher.combine(x.hsts)
         hasher.combine(x.upstream)
     }
 
@@ -162,6 +177,8 @@ public struct Route: Sendable, Hashable {
             route.upstreamPath = template.text
         }
         route.consumerMetrics = try reader.optionalBool("consumer_metrics") ?? false
+        route.httpsRedirect = try reader.optionalBool("https_redirect") ?? false
+        if let hsts = try reader.optionalObject("hsts") { route.hsts = try StrictTransportSecurity.read(hsts) }
         try reader.finish()
         return route
     }
@@ -179,6 +196,8 @@ public struct Route: Sendable, Hashable {
         // Written only when on: documents (and their hashes) without it stay as they were, and a
         // data plane of an earlier release refuses only a config that uses it.
         if consumerMetrics { fields["consumer_metrics"] = .bool(true) }
+        if httpsRedirect { fields["https_redirect"] = .bool(true) }
+        if let hsts { fields["hsts"] = hsts.json() }
         return .object(fields)
     }
 

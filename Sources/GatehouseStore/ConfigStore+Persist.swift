@@ -79,6 +79,11 @@ extension ConfigStore {
                 )
             }
         },
+        Table(name: "certificates") { document in
+            document.certificates.map { certificate in
+                Row(id: certificate.id, name: certificate.name, columns: [:], value: certificate, body: { certificate.json().canonicalString })
+            }
+        },
     ]
 
     static func persist(

@@ -34,6 +34,8 @@ public final class ConfigStore: Sendable {
     private let admit: @Sendable (ConfigDocument) throws(ConfigError) -> Void
     private let historyKeep: Int?
     private let files: DatabaseFiles
+    /// Seals certificate keys before they are written; nil when `GATEHOUSE_SECRET_KEY` is unset.
+    public let sealer: KeySealer?
 
     /// Opens and migrates the database at `path`, creating it when no file is there. An existing
     /// file that is empty, fails SQLite's `quick_check`, or whose current document does not match
@@ -45,13 +47,16 @@ public final class ConfigStore: Sendable {
     ///     must load, policies it must build), run on every document before it is committed, so a
     ///     version no data plane could serve is refused at the door rather than after the commit.
     ///   - historyKeep: keep the documents of the newest this many versions (at least 1); nil keeps all.
+    ///   - sealer: what seals certificate keys given in clear; without it, they are refused.
     public init(
         path: String,
         clock: @escaping @Sendable () -> Int = { Int(Date().timeIntervalSince1970) },
         onCommit: @escaping @Sendable (Snapshot) -> Void = { _ in },
         admit: @escaping @Sendable (ConfigDocument) throws(ConfigError) -> Void = { _ in },
-        historyKeep: Int? = nil
+        historyKeep: Int? = nil,
+        sealer: KeySealer? = nil
     ) throws {
+        self.sealer = sealer
         precondition(historyKeep.map { $0 >= 1 } ?? true, "historyKeep must be at least 1")
         try Self.prepareFile(at: path)
         var configuration = Configuration()
@@ -115,7 +120,7 @@ public final class ConfigStore: Sendable {
     private static func load(_ pool: DatabasePool) throws -> State {
         try pool.read { db in
             var times: [String: EntityTimes] = [:]
-            for table in ["upstreams", "routes", "consumers", "credentials", "policies"] {
+            for table in ["upstreams", "routes", "consumers", "credentials", "policies", "certificates"] {
                 for row in try Row.fetchAll(db, sql: "SELECT id, created_at, updated_at FROM \(table)") {
                     times[row["id"]] = EntityTimes(createdAt: row["created_at"], updatedAt: row["updated_at"])
                 }
@@ -160,6 +165,7 @@ public final class ConfigStore: Sendable {
             var document = old.document
             let result = try mutate(&document)
             document.sort()
+            try document.sealCertificateKeys(previous: old.document, sealer: sealer)
             try document.validate()
             if skipIfUnchanged, document == old.document { return (result, old) }
             try document.validateNewNames(since: old.document)
@@ -207,11 +213,16 @@ public final class ConfigStore: Sendable {
         }
     }
 
-    /// What `write` checks beyond the document's own validation, for a dry run to refuse what
-    /// the write would: names new since `old`, and the data plane's admission.
-    public func checkAdmission(_ document: ConfigDocument, since old: ConfigDocument) throws(ConfigError) {
+    /// What `write` does to a document beyond its own validation, for a dry run to refuse what
+    /// the write would and show what it would write: keys sealed, names new since `old`, and the
+    /// data plane's admission.
+    public func prepared(_ document: ConfigDocument, since old: ConfigDocument) throws(ConfigError) -> ConfigDocument {
+        var document = document
+        try document.sealCertificateKeys(previous: old, sealer: sealer)
+        guard document != old else { return document }
         try document.validateNewNames(since: old)
         try admit(document)
+        return document
     }
 
     public func versions(limit: Int, before: Int?) throws -> [VersionInfo] {

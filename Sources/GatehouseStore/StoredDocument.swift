@@ -18,6 +18,13 @@ public struct StoredDocument: Sendable {
         }
     }
 
+    /// `prettyJSON` as answers may show it: a document holding certificate keys (sealed) is
+    /// rebuilt with the keys as references only.
+    public func publicJSON() throws -> [UInt8] {
+        guard canonicalJSON.contains(Array(#""key_sealed""#.utf8)) else { return prettyJSON }
+        return try snapshot().document.publicJSON().prettyBytes
+    }
+
     /// The document as the admin API prints JSON: exactly the bytes `JSONValue.prettyBytes` gives
     /// for it (two-space indent, `": "`, a final newline), made in one pass over the canonical
     /// bytes. Canonical JSON has no whitespace and writes strings and numbers as the pretty form

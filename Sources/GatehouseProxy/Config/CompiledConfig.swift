@@ -15,12 +15,15 @@ public final class CompiledConfig: Sendable, AtomicReference {
     let policyMetrics: PolicyMetrics
     /// The document it was compiled from, so the next one compiles only what changed.
     let document: ConfigDocument
+    /// What the TLS listener presents, by SNI.
+    let certificates: CertificateTable
 
     init(
         version: Int, hash: String, routes: RouteTable, upstreams: [CompiledUpstream], questions: Set<TargetDiscovery.Question>,
-        policyMetrics: PolicyMetrics, document: ConfigDocument
+        policyMetrics: PolicyMetrics, document: ConfigDocument, certificates: CertificateTable
     ) {
         self.document = document
+        self.certificates = certificates
         self.version = version
         self.hash = hash
         self.routes = routes
@@ -33,7 +36,7 @@ public final class CompiledConfig: Sendable, AtomicReference {
     func with(version: Int, hash: String, upstreams: [CompiledUpstream]? = nil) -> CompiledConfig {
         CompiledConfig(
             version: version, hash: hash, routes: routes, upstreams: upstreams ?? self.upstreams, questions: questions, policyMetrics: policyMetrics,
-            document: document)
+            document: document, certificates: certificates)
     }
 
     /// Upstream name → the endpoints requests go to now, for the status port.

@@ -11,11 +11,26 @@ public final class ConfigAdmission: Sendable {
     /// The TLS settings of the last admitted document: a write that leaves an upstream's TLS as
     /// it was does not load its certificates again.
     private let loadedTLS = Mutex<Set<Upstream.TLS>>([])
+    /// The certificates of the last admitted document, loaded as a data plane loads them.
+    private let loadedCertificates = Mutex<[TLSCertificate]>([])
+    private let sealer: KeySealer?
 
-    public init() {}
+    /// - Parameter sealer: what the data planes open certificate keys with; the control plane
+    ///   holds the same `GATEHOUSE_SECRET_KEY`.
+    public init(sealer: KeySealer? = nil) {
+        self.sealer = sealer
+    }
 
     public func check(_ document: ConfigDocument) throws(ConfigError) {
         try Self.checkPolicies(document)
+        if !document.certificates.isEmpty, loadedCertificates.withLock({ $0 }) != document.certificates {
+            do {
+                _ = try CertificateTable(document.certificates, sealer: sealer)
+            } catch {
+                throw .invalid(error.description, field: "certificates")
+            }
+        }
+        loadedCertificates.withLock { $0 = document.certificates }
         let known = loadedTLS.withLock { $0 }
         var loaded = Set<Upstream.TLS>()
         for upstream in document.upstreams where upstream.scheme == .https {

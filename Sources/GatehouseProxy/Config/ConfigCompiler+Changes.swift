@@ -10,7 +10,7 @@ extension ConfigCompiler {
     /// whole snapshot is compiled. The document was validated whole before this is called.
     static func compileChanges(
         _ snapshot: Snapshot, from previous: CompiledConfig, policies: PolicyState, meters: RequestMetrics,
-        answers: [TargetDiscovery.Question: [TargetDiscovery.Address]]
+        answers: [TargetDiscovery.Question: [TargetDiscovery.Address]], certificates: CertificateTable
     ) throws(Rejection) -> CompiledConfig? {
         let (old, new) = (previous.document, snapshot.document)
         guard old.upstreams.count == new.upstreams.count, previous.upstreams.count == old.upstreams.count,
@@ -60,7 +60,8 @@ extension ConfigCompiler {
         return CompiledConfig(
             version: snapshot.version, hash: snapshot.hash, routes: previous.routes.updating(to: routes, removing: removed, adding: added),
             upstreams: upstreams,
-            questions: upstreamsChanged ? TargetDiscovery.questions(in: new) : previous.questions, policyMetrics: policies.metrics, document: new)
+            questions: upstreamsChanged ? TargetDiscovery.questions(in: new) : previous.questions, policyMetrics: policies.metrics, document: new,
+            certificates: certificates)
     }
 
     /// Where the upstream named `name` is in a document's list (sorted by name).

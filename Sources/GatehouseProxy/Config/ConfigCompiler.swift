@@ -9,8 +9,9 @@ public enum ConfigCompiler {
     /// - Parameters:
     ///   - policies: where policies keep what outlives a snapshot (counters, Redis clients).
     ///   - meters: where requests are counted, by route, upstream and target.
-    public static func compile(_ snapshot: Snapshot, policies: PolicyState, meters: RequestMetrics) throws(Rejection) -> CompiledConfig {
-        try compile(snapshot, policies: policies, meters: meters, answers: [:])
+    ///   - sealer: opens the certificates' keys; a snapshot with certificates is refused without it.
+    public static func compile(_ snapshot: Snapshot, policies: PolicyState, meters: RequestMetrics, sealer: KeySealer? = nil) throws(Rejection) -> CompiledConfig {
+        try compile(snapshot, policies: policies, meters: meters, answers: [:], sealer: sealer)
     }
 
     /// - Parameters:
@@ -19,7 +20,7 @@ public enum ConfigCompiler {
     ///     entities that did not change (`compileChanges`).
     static func compile(
         _ snapshot: Snapshot, policies: PolicyState, meters: RequestMetrics, answers: [TargetDiscovery.Question: [TargetDiscovery.Address]],
-        previous: CompiledConfig? = nil
+        previous: CompiledConfig? = nil, sealer: KeySealer? = nil
     ) throws(Rejection) -> CompiledConfig {
         let document = snapshot.document
         do {
@@ -33,7 +34,12 @@ public enum ConfigCompiler {
         } catch {
             throw Rejection(description: error.message)
         }
-        if let previous, let compiled = try compileChanges(snapshot, from: previous, policies: policies, meters: meters, answers: answers) { return compiled }
+        let certificates = try CertificateTable.compile(document.certificates, previous: previous?.certificates, sealer: sealer)
+        if let previous,
+            let compiled = try compileChanges(snapshot, from: previous, policies: policies, meters: meters, answers: answers, certificates: certificates)
+        {
+            return compiled
+        }
         var upstreams: [CompiledUpstream] = []
         var indices: [String: Int] = [:]
         for upstream in document.upstreams {
@@ -50,7 +56,8 @@ public enum ConfigCompiler {
         }
         return CompiledConfig(
             version: snapshot.version, hash: snapshot.hash, routes: RouteTable(routes: routes), upstreams: upstreams,
-            questions: TargetDiscovery.questions(in: document), policyMetrics: policies.metrics, document: document)
+            questions: TargetDiscovery.questions(in: document), policyMetrics: policies.metrics, document: document,
+            certificates: certificates)
     }
 
     /// - Parameter previous: the upstream compiled before, whose TLS context may be kept.

@@ -17,6 +17,8 @@ public struct SnapshotApplier: Sendable {
     let checker: ActiveHealthChecker?
     let discovery: TargetDiscovery?
     let policies: PolicyState
+    /// Opens certificate keys (`GATEHOUSE_SECRET_KEY`).
+    let sealer: KeySealer?
     /// Where requests are counted: the proxy's listener counts into the same.
     public let meters: RequestMetrics
     let logger: Logger
@@ -25,8 +27,9 @@ public struct SnapshotApplier: Sendable {
 
     public init(
         active: ActiveConfig, state: DataPlaneState, checker: ActiveHealthChecker? = nil, discovery: TargetDiscovery? = nil,
-        policies: PolicyState? = nil, meters: RequestMetrics = RequestMetrics(), logger: Logger
+        policies: PolicyState? = nil, meters: RequestMetrics = RequestMetrics(), sealer: KeySealer? = nil, logger: Logger
     ) {
+        self.sealer = sealer
         self.policies = policies ?? PolicyState(logger: logger)
         self.meters = meters
         self.active = active
@@ -55,7 +58,7 @@ public struct SnapshotApplier: Sendable {
                     // Same content under a newer version (a rollback, say): keep the compiled table.
                     compiled = current.with(version: snapshot.version, hash: snapshot.hash)
                 } else {
-                    compiled = try ConfigCompiler.compile(snapshot, policies: policies, meters: meters, answers: discovery?.answers ?? [:], previous: active.load())
+                    compiled = try ConfigCompiler.compile(snapshot, policies: policies, meters: meters, answers: discovery?.answers ?? [:], previous: active.load(), sealer: sealer)
                 }
                 active.store(compiled)
                 let took = ContinuousClock.now - started

@@ -33,6 +33,10 @@ public struct ProxyOptions: Sendable {
     /// During a drain, how long a keep-alive connection between requests is kept for its next
     /// request (answered with `Connection: close`) before it is closed.
     public var drainIdleGrace: TimeAmount = .seconds(1)
+    /// The TLS listener's port, where routes with `https_redirect` send plain-HTTP clients (asked
+    /// at each redirect: a listener on port 0 knows its port once bound); nil when this data
+    /// plane has none, and the redirect names https's default port.
+    public var httpsPort: @Sendable () -> Int? = { nil }
     /// How long a drain waits for open connections before cutting them.
     public var drainTimeout: TimeAmount = .seconds(30)
 

@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 #if canImport(Glibc)
 import Glibc
@@ -21,10 +22,12 @@ public enum ProxyServer {
     ///     holds); nil counts none.
     ///   - accessLog: where a line per request goes; nil writes none.
     ///   - tracer: where sampled requests' spans go; nil exports none.
+    ///   - tls: the TLS listener's context (`EdgeTLS`); nil serves plain HTTP.
     public static func bind(
         _ address: ListenAddress, group: MultiThreadedEventLoopGroup, active: ActiveConfig, options: ProxyOptions = ProxyOptions(),
         state: DataPlaneState? = nil, health: TargetHealth = TargetHealth(), metrics: EdgeMetrics = EdgeMetrics(),
-        requestMetrics: RequestMetrics? = nil, accessLog: AccessLog? = nil, tracer: SpanExporter? = nil, sockets given: ListeningSockets? = nil, logger: Logger
+        requestMetrics: RequestMetrics? = nil, accessLog: AccessLog? = nil, tracer: SpanExporter? = nil, sockets given: ListeningSockets? = nil, tls: NIOSSLContext? = nil,
+        logger: Logger
     ) async throws -> Listener {
         let loops = Array(group.makeIterator())
         let sockets = try given ?? ListeningSockets.bind(address, count: loops.count)
@@ -65,7 +68,7 @@ public enum ProxyServer {
                             try configure(
                                 channel.pipeline.syncOperations, pool: pooled[ObjectIdentifier(channel.eventLoop)]!.value,
                                 meters: metered[ObjectIdentifier(channel.eventLoop)]?.value, accessLog: logged[ObjectIdentifier(channel.eventLoop)]?.value,
-                                tracer: tracer, active: active, options: options, health: health, logger: logger)
+                                tracer: tracer, active: active, options: options, health: health, tls: tls, logger: logger)
                         }
                     }
                     .withBoundSocket(descriptor)
@@ -94,14 +97,14 @@ public enum ProxyServer {
                 await tracer?.flush()
             }
         }
-        return Listener(name: "proxy", channels: channels, logger: logger, drain: drain, descriptors: sockets.descriptors)
+        return Listener(name: tls == nil ? "proxy" : "proxy-tls", channels: channels, logger: logger, drain: drain, descriptors: sockets.descriptors)
     }
 
-    /// A client connection's pipeline: raw-byte timeouts, the HTTP/1 request decoder with its
-    /// limits, then the proxy.
+    /// A client connection's pipeline: TLS if the listener has it, raw-byte timeouts, the HTTP/1
+    /// request decoder with its limits, then the proxy.
     private static func configure(
         _ pipeline: ChannelPipeline.SynchronousOperations, pool: UpstreamConnectionPool, meters: LoopMeters?, accessLog: LoopAccessLog?,
-        tracer: SpanExporter?, active: ActiveConfig, options: ProxyOptions, health: TargetHealth, logger: Logger
+        tracer: SpanExporter?, active: ActiveConfig, options: ProxyOptions, health: TargetHealth, tls: NIOSSLContext?, logger: Logger
     ) throws {
         var limits = NIOHTTPDecoderLimitConfiguration()
         limits.maxHeaderListSize = options.maxHeaderBytes
@@ -113,9 +116,13 @@ public enum ProxyServer {
         try pipeline.addHandler(ByteToMessageHandler(decoder))
         let timeouts = ClientTimeouts(options: options)
         try pipeline.addHandler(timeouts, position: .first)
+        if let tls {
+            try pipeline.addHandler(HandshakeDeadline(timeout: options.headerTimeout), position: .first)
+            try pipeline.addHandler(NIOSSLServerHandler(context: tls), position: .first)
+        }
         try pipeline.addHandler(
             ProxyHandler(
                 active: active, pool: pool, meters: meters, accessLog: accessLog, tracer: tracer, options: options, health: health, timeouts: timeouts,
-                logger: logger))
+                secure: tls != nil, logger: logger))
     }
 }

@@ -9,6 +9,10 @@ import Glibc
 #endif
 // The release build finds timeval's members there, and the socket types in NIO's C module
 // (MemberImportVisibility, depending on which files the compiler reads together).
+// `stat`'s members, once X509 (through GatehouseModel) brings CoreFoundation's declaration of it.
+#if canImport(CoreFoundation)
+import CoreFoundation
+#endif
 #if canImport(SwiftOverlayShims)
 import SwiftOverlayShims
 #endif

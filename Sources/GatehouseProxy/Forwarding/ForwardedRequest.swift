@@ -41,14 +41,14 @@ enum ForwardedRequest {
     /// Adds `X-Forwarded-For/Proto/Host/Port`. From a trusted proxy, the client address is
     /// appended to its `X-Forwarded-For` and its other forwarding fields (copied) are kept.
     static func addForwarding(
-        to head: inout UpstreamRequestHead, from client: HTTPHeaders, clientIP: String, host: String, port: String, trusted: Bool
+        to head: inout UpstreamRequestHead, from client: HTTPHeaders, clientIP: String, host: String, port: String, secure: Bool, trusted: Bool
     ) {
         if trusted, let chain = client.first(name: "x-forwarded-for") {
             head.add("x-forwarded-for", "\(chain), \(clientIP)")
         } else {
             head.add("x-forwarded-for", clientIP)
         }
-        if !(trusted && client.contains(name: "x-forwarded-proto")) { head.add("x-forwarded-proto", "http") }
+        if !(trusted && client.contains(name: "x-forwarded-proto")) { head.add("x-forwarded-proto", secure ? "https" : "http") }
         if !(trusted && client.contains(name: "x-forwarded-host")), !host.isEmpty { head.add("x-forwarded-host", host) }
         if !(trusted && client.contains(name: "x-forwarded-port")) { head.add("x-forwarded-port", port) }
     }

@@ -157,3 +157,19 @@ extension ProxyHandler {
         timer = nil
     }
 }
+
+extension ProxyHandler {
+    /// A route that is served over TLS only, reached over plain HTTP: `308` keeps the method and
+    /// body on the way to the same path and query on https (the TLS listener's port, left out
+    /// when it is 443).
+    func redirectToHTTPS(_ head: HTTPRequestHead, host: String, path: String, query: Substring?) {
+        guard !host.isEmpty else {
+            return respondLocally(head, .badRequest, "https_required", "this route is served over https only; the request names no host to send it to")
+        }
+        let authority = host.utf8.contains(UInt8(ascii: ":")) ? "[\(host)]" : host
+        let port = options.httpsPort().map { $0 == 443 ? "" : ":\($0)" } ?? ""
+        let location = "https://\(authority)\(port)\(path)\(query.map { "?\($0)" } ?? "")"
+        respondLocally(
+            head, .permanentRedirect, "https_required", "this route is served over https only: \(location)", headers: [("location", location)])
+    }
+}

@@ -148,6 +148,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     var readDeadline: NIODeadline?
     var clientIP = ""
     private var localPort = ""
+    /// The client connection is TLS (the TLS listener's).
+    let secure: Bool
     /// The parser refused the request: where the client's next bytes belong is unknown.
     var framingLost = false
     /// The connection is closing after an answer the client may still be sending to: what it
@@ -160,8 +162,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     init(
         active: ActiveConfig, pool: UpstreamConnectionPool, meters: LoopMeters? = nil, accessLog: LoopAccessLog? = nil, tracer: SpanExporter? = nil,
-        options: ProxyOptions, health: TargetHealth, timeouts: ClientTimeouts? = nil, logger: Logger
+        options: ProxyOptions, health: TargetHealth, timeouts: ClientTimeouts? = nil, secure: Bool = false, logger: Logger
     ) {
+        self.secure = secure
         self.active = active
         self.meters = meters
         self.accessLog = accessLog
@@ -349,11 +352,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
         let route = found.entry.route
         measure.routed(route)
+        if route.httpsRedirect, !secure { return redirectToHTTPS(head, host: host, path: path, query: target.query) }
         var request = Admission(
             head: head, config: config, found: found, hostHeader: hostHeader, path: path, targetQuery: target.query, query: target.query,
             trusted: trustedPeer)
+        if secure, let hsts = route.hsts { request.addedHeaders.append(hsts) }
         if let chain = route.policies {
-            if let cors = chain.cors { request.addedHeaders = cors.actualHeaders(origin: head.headers.first(name: "origin")) }
+            if let cors = chain.cors { request.addedHeaders += cors.actualHeaders(origin: head.headers.first(name: "origin")) }
             if let restriction = chain.ipRestriction {
                 // The address rate limits count by: the peer, or what a trusted proxy forwarded.
                 let address = limitClientIP(head.headers, peer: clientIP, trusted: request.trusted)
@@ -467,7 +472,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             upstreamHead.add("upgrade", "websocket")
             upstreamHead.add("connection", "upgrade")
         }
-        ForwardedRequest.addForwarding(to: &upstreamHead, from: head.headers, clientIP: clientIP, host: hostHeader, port: localPort, trusted: trusted)
+        ForwardedRequest.addForwarding(to: &upstreamHead, from: head.headers, clientIP: clientIP, host: hostHeader, port: localPort, secure: secure, trusted: trusted)
         ForwardedRequest.addVia(to: &upstreamHead, from: head.headers, version: head.version)
         if let trace = measure.trace {
             upstreamHead.add(trace)
@@ -492,12 +497,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         exchange.expectsContinue =
             head.version.minor >= 1 && head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" })
         self.exchange = exchange
+        exchange.addedHeaders = addedHeaders
         guard let chain = route.policies else { return proceed(exchange) }
         if bodyCheck != nil {
             exchange.bodyCheck = bodyCheck
             resumeClientReads()
         }
-        exchange.addedHeaders = addedHeaders
         exchange.replacesCORS = chain.cors != nil
         exchange.replacesLimits = !chain.limits.isEmpty || !chain.consumerLimits.isEmpty
         if let responseTransform, let transformContext {

@@ -19,10 +19,16 @@ public final class CompiledRoute: Sendable {
     let meterSlot: Int
     /// Its requests are also counted by consumer.
     let consumerMetrics: Bool
+    /// Plain-HTTP requests are answered 308 to https.
+    let httpsRedirect: Bool
+    /// `Strict-Transport-Security` for answers over TLS, made once here.
+    let hsts: (String, String)?
 
     init(_ route: Route, upstream: Int, policies: PolicyChain? = nil, meters: RequestMetrics) {
         meterSlot = meters.routeSlot(route.name)
         consumerMetrics = route.consumerMetrics
+        httpsRedirect = route.httpsRedirect
+        hsts = route.hsts.map { ("strict-transport-security", $0.headerValue) }
         id = route.id
         name = route.name
         hosts = route.hosts
