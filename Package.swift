@@ -164,11 +164,13 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             path: "Tests/GatehouseTestSupport",
             swiftSettings: strict
         ),
-        .testTarget(name: "GatehouseModelTests", dependencies: ["GatehouseModel"], swiftSettings: strict),
+        .testTarget(name: "GatehouseModelTests", dependencies: ["GatehouseModel", "GatehouseTestSupport"], swiftSettings: strict),
         .testTarget(name: "GatehouseClusterTests", dependencies: ["GatehouseCluster", "GatehouseTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "GatehouseStoreTests",
@@ -217,6 +219,8 @@ let package = Package(
             dependencies: [
                 "GatehouseTestSupport", "GatehouseModel", "GatehouseStore",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],

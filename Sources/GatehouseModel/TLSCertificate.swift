@@ -124,12 +124,10 @@ public struct TLSCertificate: Sendable, Hashable {
     // MARK: - Reading the chain and key
 
     private static func parseChain(_ text: String, field: String) throws(ConfigError) -> (chain: String, leaf: X509.Certificate, names: [String]) {
-        let documents: [PEMDocument]
-        do { documents = try PEMDocument.parseMultiple(pemString: text) } catch {
-            throw .invalid("is not PEM: give the certificate chain as BEGIN CERTIFICATE blocks, leaf first", field: field)
-        }
-        guard !documents.isEmpty, documents.count <= maxChainLength else {
-            throw .invalid("must hold 1 to \(maxChainLength) certificates", field: field)
+        let notPEM = ConfigError.invalid("is not PEM: give the certificate chain as BEGIN CERTIFICATE blocks, leaf first", field: field)
+        guard let documents = try? PEMDocument.parseMultiple(pemString: text), !documents.isEmpty else { throw notPEM }
+        guard documents.count <= maxChainLength else {
+            throw .invalid("must hold at most \(maxChainLength) certificates", field: field)
         }
         var certificates: [X509.Certificate] = []
         for (index, document) in documents.enumerated() {

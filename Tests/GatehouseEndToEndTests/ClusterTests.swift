@@ -14,7 +14,16 @@ import Testing
 
     static func waitForVersion(_ version: Int, _ planes: GatehouseProcess...) async throws {
         for plane in planes {
-            try await waitUntil("data plane at version \(version)") { (try await status(plane)["config_version"]?.intValue ?? -1) >= version }
+            // From a data plane's start: its first connection (with backoff), a compile per version
+            // on a nice-19 thread, a cache write and an ACK each, seen through a nice-19 status
+            // thread. On two busy cores that chain has passed 20 s; the deadline is not a delay.
+            do {
+                try await waitUntil("data plane at version \(version)", deadline: .seconds(60)) {
+                    (try await status(plane)["config_version"]?.intValue ?? -1) >= version
+                }
+            } catch let error as TimedOut {
+                throw TimedOut(description: "\(error); its output:\n\(plane.output.suffix(4000))")
+            }
         }
     }
 

@@ -54,24 +54,26 @@ public final class GatehouseProcess: Sendable {
     }
 
     /// Starts `gatehouse control-plane` on `db` and returns once its admin and cluster ports are known.
-    public static func controlPlane(db: String, token: String, clusterPort: Int = 0, extraArguments: [String] = []) async throws -> GatehouseProcess {
+    public static func controlPlane(
+        db: String, token: String, clusterPort: Int = 0, environment: [String: String] = [:], extraArguments: [String] = []
+    ) async throws -> GatehouseProcess {
         try await launch(
             [
                 "control-plane", "--db", db, "--admin-listen", "127.0.0.1:0", "--cluster-listen", "127.0.0.1:\(clusterPort)", "--cluster-token",
                 token,
-            ] + extraArguments, awaiting: ["admin listening", "cluster listening"])
+            ] + extraArguments, environment: environment, awaiting: ["admin listening", "cluster listening"])
     }
 
     /// Starts `gatehouse data-plane` and returns once its status port is known (its proxy port is
     /// known once it serves a config: `waitForProxy()`).
     public static func dataPlane(
-        controlPlane: String, token: String, cacheDir: String, proxyPort: Int = 0, extraArguments: [String] = []
+        controlPlane: String, token: String, cacheDir: String, proxyPort: Int = 0, environment: [String: String] = [:], extraArguments: [String] = []
     ) async throws -> GatehouseProcess {
         try await launch(
             [
                 "data-plane", "--control-plane", controlPlane, "--cluster-token", token, "--cache-dir", cacheDir,
                 "--proxy-listen", "127.0.0.1:\(proxyPort)", "--status-listen", "127.0.0.1:0", "--workers", "2",
-            ] + extraArguments, awaiting: ["status listening"])
+            ] + extraArguments, environment: environment, awaiting: ["status listening"])
     }
 
     private static func launch(
@@ -114,11 +116,12 @@ public final class GatehouseProcess: Sendable {
         return GatehouseProcess(process: process, log: box, ports: found!)
     }
 
-    /// The proxy port, once the process has bound it (a data plane binds once it serves a config).
-    public func waitForProxy() async throws -> Int {
+    /// The proxy port, once the process has bound it (a data plane binds once it serves a
+    /// config); `tls` for the TLS listener's.
+    public func waitForProxy(tls: Bool = false) async throws -> Int {
         var found = 0
-        try await waitUntil("the proxy port") {
-            found = Self.port(in: output, for: "proxy listening") ?? 0
+        try await waitUntil(tls ? "the TLS proxy port" : "the proxy port") {
+            found = Self.port(in: output, for: tls ? "proxy-tls listening" : "proxy listening") ?? 0
             return found != 0
         }
         return found
