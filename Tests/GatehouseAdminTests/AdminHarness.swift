@@ -36,7 +36,10 @@ struct AdminHarness {
 
     init(options: AdminAPI.Options = AdminHarness.defaultOptions, newID: (@Sendable () -> String)? = nil) throws {
         directory = try TemporaryDirectory()
-        store = try ConfigStore(path: directory.file("gatehouse.db"))
+        // Certificate keys are sealed as `serve` seals them with GATEHOUSE_SECRET_KEY set.
+        let sealer = try KeySealer(secret: "admin-harness-secret-key-0123456789abcdef")
+        let admission = ConfigAdmission(sealer: sealer)
+        store = try ConfigStore(path: directory.file("gatehouse.db"), admit: { document throws(ConfigError) in try admission.check(document) }, sealer: sealer)
         if let newID {
             api = try AdminAPI(store: store, options: options, newID: newID, logger: Logger(label: "test"))
         } else {

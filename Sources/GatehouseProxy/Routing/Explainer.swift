@@ -54,14 +54,22 @@ public enum Explainer {
         }
     }
 
-    /// Compiles `snapshot` as a data plane would (its own counters, no connections made) and
-    /// explains the request in `body` (the JSON of `POST /explain`) against it.
+    /// Compiles `snapshot` as a data plane would (its own counters, no connections made, and no
+    /// certificate keys opened: routing does not read them) and explains the request in `body`
+    /// (the JSON of `POST /explain`) against it.
     @Sendable public static func explain(_ snapshot: Snapshot, body: JSONValue) throws -> JSONValue {
         let request = try Request.read(body)
         let compiled: CompiledConfig
+        var routing = snapshot
+        if !snapshot.document.certificates.isEmpty {
+            var document = snapshot.document
+            document.certificates = []
+            routing = Snapshot(version: snapshot.version, document: document)
+        }
         do {
             compiled = try ConfigCompiler.compile(
-                snapshot, policies: PolicyState(logger: Logger(label: "explain"), fetchesKeys: false), meters: RequestMetrics())
+                routing, policies: PolicyState(logger: Logger(label: "explain"), fetchesKeys: false),
+                meters: RequestMetrics())
         } catch {
             throw ConfigError(code: .invalid, message: "the config cannot be compiled: \(error)")
         }
