@@ -44,9 +44,7 @@ struct ControlPlane: AsyncParsableCommand {
     var logLevel = EnvironmentDefault.value("GATEHOUSE_LOG_LEVEL", Logger.Level.info, expected: "a log level") { Logger.Level(rawValue: $0) }
 
     func validate() throws {
-        guard cluster.clusterToken.utf8.count >= 16 else {
-            throw ValidationError("--cluster-token (GATEHOUSE_CLUSTER_TOKEN) must be set, at least 16 characters")
-        }
+        try cluster.checkTokens(minimumFlagLength: 16)
         do {
             _ = try cluster.tls.serverConfiguration()
         } catch {
@@ -76,10 +74,10 @@ struct ControlPlane: AsyncParsableCommand {
         try controlPlane.checkAdminAuth(adminAuth, store: store, logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let registry = DataPlaneRegistry(purgeDelay: dataPlanePurgeDelay.duration, committedAt: { publisher.publishedAt(version: $0) })
-        let endpoint = ClusterEndpoint(publisher: publisher, registry: registry, token: cluster.clusterToken, logger: logger)
+        let endpoint = ClusterEndpoint(publisher: publisher, registry: registry, tokens: try cluster.tokens(logger: logger), logger: logger)
         let clusterEndpoint = Application(
             router: endpoint.router(),
-            server: try cluster.tls.serverConfiguration().map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
+            server: try cluster.tls.serverConfiguration(watching: logger).map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
             configuration: .init(address: .hostname(clusterListen.host, port: clusterListen.port), serverName: nil),
             onServerRunning: { [tls = !cluster.clusterCert.isEmpty] channel in
                 logger.info("cluster listening", metadata: ["address": "\(channel.localAddress!.display)", "tls": "\(tls)"])

@@ -51,7 +51,7 @@ struct DataPlane: AsyncParsableCommand {
         guard let address = controlPlaneAddress else {
             throw ValidationError("--control-plane (GATEHOUSE_CONTROL_PLANE) must be http://host:port or https://host:port, got '\(controlPlane)'")
         }
-        guard !cluster.clusterToken.isEmpty else { throw ValidationError("--cluster-token (GATEHOUSE_CLUSTER_TOKEN) must be set") }
+        try cluster.checkTokens(minimumFlagLength: 1)
         if !usesTLS, !address.isLoopback, !cluster.insecure {
             throw ValidationError(
                 "--control-plane \(controlPlane) is plain HTTP beyond loopback: the cluster token and every snapshot would cross the network in clear. Use https:// (with --cluster-ca), or pass --cluster-insecure (GATEHOUSE_CLUSTER_INSECURE=1) to accept that"
@@ -82,9 +82,10 @@ struct DataPlane: AsyncParsableCommand {
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: dataPlane.workers)
         let address = controlPlaneAddress!
-        let tls = try usesTLS ? NIOSSLContext(configuration: cluster.tls.clientConfiguration()) : nil
+        let tls = try usesTLS ? cluster.tls.clientContexts(logger: logger) : nil
+        let tokens = try cluster.tokens(logger: logger)
         let client = ControlPlaneClient(
-            host: address.host, port: address.port, token: cluster.clusterToken, tls: tls, group: group, maxFrameBytes: clusterMaxFrameSize.bytes,
+            host: address.host, port: address.port, tokens: tokens, tls: tls, group: group, maxFrameBytes: clusterMaxFrameSize.bytes,
             logger: logger)
         let servedEpoch = NIOLockedValueBox<String?>(nil)
         let embedded = try await EmbeddedDataPlane(
@@ -108,7 +109,7 @@ struct DataPlane: AsyncParsableCommand {
         }
         var served: SignedSnapshot?
         do {
-            if let cached = try cache.load(signer: SnapshotSigner(token: cluster.clusterToken), maxBytes: clusterMaxFrameSize.bytes) {
+            if let cached = try cache.load(signers: tokens.accepted.map(SnapshotSigner.init(token:)), maxBytes: clusterMaxFrameSize.bytes) {
                 let reason = embedded.applier.apply(cached.snapshot)
                 if reason == nil {
                     served = cached

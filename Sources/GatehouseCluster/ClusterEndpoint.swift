@@ -17,15 +17,15 @@ import Synchronization
 public final class ClusterEndpoint: Sendable {
     private let publisher: SnapshotPublisher
     public let registry: DataPlaneRegistry
-    private let token: String
-    private let signer: SnapshotSigner
+    private let tokens: ClusterTokens
     private let heartbeat: Duration
     private let logger: Logger
-    /// The newest snapshot's frame, built once and sent to every data plane.
-    private let frame = Mutex<(version: Int, hash: String, epoch: String, bytes: ByteBuffer)?>(nil)
+    /// The newest snapshot's frame, built once and sent to every data plane (signed with one
+    /// token: during a rotation, streams of the other build their own).
+    private let frame = Mutex<(version: Int, hash: String, epoch: String, token: String, bytes: ByteBuffer)?>(nil)
     private let deltas: DeltaLog
     /// Delta frames to the newest version, by base: built once whatever the number of data planes.
-    private let deltaFrames = Mutex<(version: Int, hash: String, epoch: String, byBase: [String: ByteBuffer])?>(nil)
+    private let deltaFrames = Mutex<(version: Int, hash: String, epoch: String, token: String, byBase: [String: ByteBuffer])?>(nil)
     private let streams = Mutex<(next: Int, open: [Int: AsyncStream<Event>.Continuation], stopped: Bool)>((0, [:], false))
 
     private enum Event: Sendable {
@@ -34,8 +34,17 @@ public final class ClusterEndpoint: Sendable {
         case heartbeat
     }
 
-    public init(
+    public convenience init(
         publisher: SnapshotPublisher, registry: DataPlaneRegistry, token: String, heartbeat: Duration = .seconds(ClusterProtocol.heartbeatSeconds),
+        logger: Logger
+    ) {
+        self.init(publisher: publisher, registry: registry, tokens: ClusterTokens(token), heartbeat: heartbeat, logger: logger)
+    }
+
+    /// - Parameter tokens: those a data plane may present; a stream whose token is no longer
+    ///   among them is closed at its next heartbeat.
+    public init(
+        publisher: SnapshotPublisher, registry: DataPlaneRegistry, tokens: ClusterTokens, heartbeat: Duration = .seconds(ClusterProtocol.heartbeatSeconds),
         logger: Logger
     ) {
         let deltas = DeltaLog()
@@ -43,8 +52,7 @@ public final class ClusterEndpoint: Sendable {
         publisher.observe { deltas.record($0) }
         self.publisher = publisher
         self.registry = registry
-        self.token = token
-        signer = SnapshotSigner(token: token)
+        self.tokens = tokens
         self.heartbeat = heartbeat
         self.logger = logger
     }
@@ -66,12 +74,10 @@ public final class ClusterEndpoint: Sendable {
         for continuation in open { continuation.finish() }
     }
 
-    private func authorized(_ request: Request) -> Bool {
-        guard let value = request.headers[.authorization], value.hasPrefix("Bearer ") else { return false }
-        // Compared as digests, in constant time.
-        let given = SHA256.hash(data: Array(value.dropFirst(7).utf8))
-        let expected = SHA256.hash(data: Array(token.utf8))
-        return given == expected
+    /// The accepted token the request carries, if any.
+    private func authorized(_ request: Request) -> String? {
+        guard let value = request.headers[.authorization], value.hasPrefix("Bearer ") else { return nil }
+        return tokens.matching(value.dropFirst(7))
     }
 
     private func refusal(_ status: HTTPResponse.Status, _ code: String, _ message: String) -> Response {
@@ -80,7 +86,7 @@ public final class ClusterEndpoint: Sendable {
     }
 
     private func stream(_ request: Request) throws -> Response {
-        guard authorized(request) else {
+        guard let token = authorized(request) else {
             logger.warning("cluster stream refused: wrong or missing token")
             return refusal(.unauthorized, "unauthorized", "the cluster token is wrong or missing")
         }
@@ -109,6 +115,7 @@ public final class ClusterEndpoint: Sendable {
         logger.info("data plane connected", metadata: ["node": "\(hello.nodeID)", "hostname": "\(hello.hostname)"])
         let publisher = self.publisher
         let heartbeat = self.heartbeat
+        let signer = SnapshotSigner(token: token)
         // Only the newest snapshot waits: a version the writer has not reached yet is skipped.
         let pending = NIOLockedValueBox<SnapshotPublisher.Published?>(nil)
         let body = ResponseBody { writer in
@@ -134,7 +141,7 @@ public final class ClusterEndpoint: Sendable {
                 // What the data plane serves needs no frame: the same version and hash of the same epoch.
                 var sent = (version: hello.configVersion, hash: hello.configHash, epoch: hello.configEpoch)
                 var latest: Int?
-                for await event in events {
+                events: for await event in events {
                     switch event {
                     case .snapshot:
                         guard
@@ -146,14 +153,19 @@ public final class ClusterEndpoint: Sendable {
                         latest = snapshot.version
                         if sent.version == snapshot.version, sent.hash == snapshot.hash, sent.epoch == published.epoch { continue }
                         if hello.acceptsDeltas, let version = sent.version, let hash = sent.hash, sent.epoch == published.epoch,
-                            version < snapshot.version, let delta = self.deltaFrame(from: (version, hash), to: published)
+                            version < snapshot.version, let delta = self.deltaFrame(from: (version, hash), to: published, token: token, signer: signer)
                         {
                             try await writer.write(delta)
                         } else {
-                            try await writer.write(self.frame(for: published))
+                            try await writer.write(self.frame(for: published, token: token, signer: signer))
                         }
                         sent = (snapshot.version, snapshot.hash, published.epoch)
                     case .heartbeat:
+                        // A token rotated out: the data plane comes back with the new one, or not at all.
+                        guard self.tokens.accepts(token) else {
+                            self.logger.notice("closing a data plane's stream: its cluster token is no longer accepted", metadata: ["node": "\(hello.nodeID)"])
+                            break events
+                        }
                         try await writer.write(ByteBuffer(bytes: ClusterProtocol.heartbeatFrame(version: latest)))
                     }
                 }
@@ -164,39 +176,43 @@ public final class ClusterEndpoint: Sendable {
     }
 
     /// The snapshot's frame, signed and compressed once per version whatever the number of data planes.
-    private func frame(for published: SnapshotPublisher.Published) -> ByteBuffer {
+    private func frame(for published: SnapshotPublisher.Published, token: String, signer: SnapshotSigner) -> ByteBuffer {
         let (snapshot, epoch) = (published.snapshot, published.epoch)
         return frame.withLock { cached in
-            if let cached, cached.version == snapshot.version, cached.hash == snapshot.hash, cached.epoch == epoch { return cached.bytes }
+            if let cached, cached.version == snapshot.version, cached.hash == snapshot.hash, cached.epoch == epoch, cached.token == token {
+                return cached.bytes
+            }
             let bytes = ByteBuffer(bytes: ClusterProtocol.snapshotFrame(SignedSnapshot(snapshot, epoch: epoch, signer: signer)))
-            cached = (snapshot.version, snapshot.hash, epoch, bytes)
+            cached = (snapshot.version, snapshot.hash, epoch, token, bytes)
             return bytes
         }
     }
 
     /// The signed delta frame from `base` to the published snapshot; nil when the log has none.
-    private func deltaFrame(from base: (version: Int, hash: String), to published: SnapshotPublisher.Published) -> ByteBuffer? {
+    private func deltaFrame(
+        from base: (version: Int, hash: String), to published: SnapshotPublisher.Published, token: String, signer: SnapshotSigner
+    ) -> ByteBuffer? {
         let (snapshot, epoch) = (published.snapshot, published.epoch)
         let key = "\(base.version) \(base.hash)"
         let cached = deltaFrames.withLock { cached -> ByteBuffer? in
-            guard let cached, cached.version == snapshot.version, cached.hash == snapshot.hash, cached.epoch == epoch else { return nil }
+            guard let cached, cached.version == snapshot.version, cached.hash == snapshot.hash, cached.epoch == epoch, cached.token == token else { return nil }
             return cached.byBase[key]
         }
         if let cached { return cached }
         guard let delta = deltas.delta(from: base, to: snapshot, epoch: epoch) else { return nil }
         let bytes = ByteBuffer(bytes: ClusterProtocol.deltaFrame(SignedDelta(delta, from: base, to: snapshot, epoch: epoch, signer: signer)))
         deltaFrames.withLock { cached in
-            if let current = cached, current.version == snapshot.version, current.hash == snapshot.hash, current.epoch == epoch {
+            if let current = cached, current.version == snapshot.version, current.hash == snapshot.hash, current.epoch == epoch, current.token == token {
                 cached?.byBase[key] = bytes
             } else {
-                cached = (snapshot.version, snapshot.hash, epoch, [key: bytes])
+                cached = (snapshot.version, snapshot.hash, epoch, token, [key: bytes])
             }
         }
         return bytes
     }
 
     private func report(_ request: Request) async throws -> Response {
-        guard authorized(request) else { return refusal(.unauthorized, "unauthorized", "the cluster token is wrong or missing") }
+        guard authorized(request) != nil else { return refusal(.unauthorized, "unauthorized", "the cluster token is wrong or missing") }
         var request = request
         let buffer = try await request.collectBody(upTo: 64 << 10)
         let report: ClusterProtocol.Report

@@ -1,3 +1,5 @@
+import Logging
+import NIOCore
 import NIOSSL
 
 /// TLS for the cluster endpoint, from PEM files: the control plane's certificate and key, and the
@@ -18,8 +20,10 @@ public struct ClusterTLS: Sendable {
         self.caPath = caPath
     }
 
-    /// The control plane's server configuration; nil without a certificate (plain HTTP).
-    public func serverConfiguration() throws(Invalid) -> TLSConfiguration? {
+    /// The control plane's server configuration; nil without a certificate (plain HTTP). With a
+    /// logger, the certificate and key files are watched: each handshake takes the newest pair
+    /// that loads, so a renewed certificate serves without a restart (the CA is read at start).
+    public func serverConfiguration(watching logger: Logger? = nil) throws(Invalid) -> TLSConfiguration? {
         guard let certificatePath else {
             if keyPath != nil || caPath != nil { throw Invalid(description: "--cluster-key and --cluster-ca need --cluster-cert") }
             return nil
@@ -34,7 +38,35 @@ public struct ClusterTLS: Sendable {
                 configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caPath))
                 configuration.certificateVerification = .noHostnameVerification
             }
+            if let logger {
+                let pair = try WatchedFiles([certificatePath, keyPath], what: "the cluster certificate", logger: logger) {
+                    var pair = NIOSSLContextConfigurationOverride()
+                    pair.certificateChain = try NIOSSLCertificate.fromPEMFile(certificatePath).map { .certificate($0) }
+                    pair.privateKey = .privateKey(try NIOSSLPrivateKey(file: keyPath, format: .pem))
+                    // A pair that does not belong together must not replace one that does.
+                    _ = try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: pair.certificateChain!, privateKey: pair.privateKey!))
+                    return pair
+                }
+                configuration.sslContextCallback = { _, promise in promise.succeed(pair.current) }
+            }
             return configuration
+        } catch {
+            throw Invalid(description: "cannot load the cluster certificate, key or CA: \(error)")
+        }
+    }
+
+    /// The data plane's client context for an `https` control plane, made again when one of its
+    /// files changed: each new connection to the control plane uses the newest that loads.
+    public func clientContexts(logger: Logger) throws(Invalid) -> @Sendable () -> NIOSSLContext {
+        let configuration = self
+        let paths = [certificatePath, keyPath, caPath].compactMap { $0 }
+        do {
+            let contexts = try WatchedFiles(paths, what: "the cluster client certificate and CA", logger: logger) {
+                try NIOSSLContext(configuration: try configuration.clientConfiguration())
+            }
+            return { contexts.current }
+        } catch let error as Invalid {
+            throw error
         } catch {
             throw Invalid(description: "cannot load the cluster certificate, key or CA: \(error)")
         }

@@ -19,30 +19,40 @@ public final class ControlPlaneClient: Sendable {
 
     public let host: String
     public let port: Int
-    private let token: String
-    private let signer: SnapshotSigner
+    /// What it sends (the current one) and checks snapshots with (the one the stream was opened with).
+    private let tokens: ClusterTokens
     /// The largest frame accepted, uncompressed.
     public let maxFrameBytes: Int
     private let group: any EventLoopGroup
     private let logger: Logger
     private let heartbeat: TimeAmount
-    /// For an `https` control plane.
-    private let tls: NIOSSLContext?
+    /// For an `https` control plane: asked for each connection, so certificate files that
+    /// changed are used from the next one on.
+    private let tls: (@Sendable () throws -> NIOSSLContext)?
     private let state = NIOLockedValueBox((connected: false, lastError: String?.none))
     /// The open stream's channel, and whether a new stream was asked for.
     private let reconnecting = NIOLockedValueBox((channel: (any Channel)?.none, asked: false))
 
-    public init(
+    public convenience init(
         host: String, port: Int, token: String, tls: NIOSSLContext? = nil, group: any EventLoopGroup,
         heartbeat: TimeAmount = .seconds(Int64(ClusterProtocol.heartbeatSeconds)), maxFrameBytes: Int = ClusterFrame.defaultMaxMessageBytes,
         logger: Logger
     ) {
-        signer = SnapshotSigner(token: token)
+        self.init(
+            host: host, port: port, tokens: ClusterTokens(token), tls: tls.map { context in { @Sendable in context } }, group: group, heartbeat: heartbeat,
+            maxFrameBytes: maxFrameBytes, logger: logger)
+    }
+
+    public init(
+        host: String, port: Int, tokens: ClusterTokens, tls: (@Sendable () throws -> NIOSSLContext)?, group: any EventLoopGroup,
+        heartbeat: TimeAmount = .seconds(Int64(ClusterProtocol.heartbeatSeconds)), maxFrameBytes: Int = ClusterFrame.defaultMaxMessageBytes,
+        logger: Logger
+    ) {
         self.maxFrameBytes = maxFrameBytes
         self.tls = tls
         self.host = host
         self.port = port
-        self.token = token
+        self.tokens = tokens
         self.group = group
         self.heartbeat = heartbeat
         self.logger = logger
@@ -58,11 +68,17 @@ public final class ControlPlaneClient: Sendable {
         var attempt = 0
         while !Task.isCancelled {
             let opened = NIOLockedValueBox(false)
+            let token = tokens.current
+            let signer = SnapshotSigner(token: token)
             do {
-                try await stream(hello: hello()) { message in
+                try await stream(hello: hello(), token: token) { message in
                     opened.withLockedValue { $0 = true }
-                    let incoming = try ClusterProtocol.incoming(message, signer: self.signer)
-                    if case .heartbeat = incoming { return }
+                    let incoming = try ClusterProtocol.incoming(message, signer: signer)
+                    if case .heartbeat = incoming {
+                        // The token file now names another: open the stream again with it.
+                        if self.tokens.current != token { self.reconnect() }
+                        return
+                    }
                     received(incoming)
                 }
                 state.withLockedValue { $0 = (false, "the control plane closed the stream") }
@@ -107,7 +123,7 @@ public final class ControlPlaneClient: Sendable {
         let status = NIOLockedValueBox(0)
         do {
             try await exchange(
-                head, body: body, idleLimit: .seconds(10), onHead: { head in status.withLockedValue { $0 = Int(head.status.code) } }, onBody: { _ in }
+                head, body: body, token: tokens.current, idleLimit: .seconds(10), onHead: { head in status.withLockedValue { $0 = Int(head.status.code) } }, onBody: { _ in }
             )
         } catch {
             logger.warning("report to the control plane failed", metadata: ["error": "\(error)"])
@@ -116,13 +132,15 @@ public final class ControlPlaneClient: Sendable {
         return status.withLockedValue { $0 } == 204
     }
 
-    private func stream(hello: ClusterProtocol.Hello, _ handle: @escaping @Sendable (ClusterFrame.Message) throws -> Void) async throws {
+    private func stream(
+        hello: ClusterProtocol.Hello, token: String, _ handle: @escaping @Sendable (ClusterFrame.Message) throws -> Void
+    ) async throws {
         var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: ClusterProtocol.streamPath)
         for (name, value) in hello.headers { head.headers.add(name: name, value: value) }
         let decoder = NIOLockedValueBox(ClusterFrame.Decoder(maxMessageBytes: maxFrameBytes))
         let failure = NIOLockedValueBox(String?.none)
         try await exchange(
-            head, body: nil, idleLimit: heartbeat * 3,
+            head, body: nil, token: token, idleLimit: heartbeat * 3,
             opened: { channel in
                 // A new stream asked for while this one connected: its hello may be older than the ask.
                 if self.reconnecting.withLockedValue({ state in
@@ -156,7 +174,7 @@ public final class ControlPlaneClient: Sendable {
 
     /// One request on a new connection; returns when the response ended or the connection closed.
     private func exchange(
-        _ head: HTTPRequestHead, body: [UInt8]?, idleLimit: TimeAmount, opened: @Sendable (any Channel) -> Void = { _ in },
+        _ head: HTTPRequestHead, body: [UInt8]?, token: String, idleLimit: TimeAmount, opened: @Sendable (any Channel) -> Void = { _ in },
         onHead: @escaping @Sendable (HTTPResponseHead) -> Void, onBody: @escaping @Sendable (ByteBuffer) throws -> Void
     ) async throws {
         var head = head
@@ -164,7 +182,7 @@ public final class ControlPlaneClient: Sendable {
         head.headers.add(name: "authorization", value: "Bearer \(token)")
         let loop = group.next()
         let done = loop.makePromise(of: Void.self)
-        let (tls, host) = (self.tls, self.host)
+        let (tls, host) = (try self.tls?(), self.host)
         let connecting = ClientBootstrap(group: loop)
             .connectTimeout(.seconds(5))
             .channelInitializer { channel in

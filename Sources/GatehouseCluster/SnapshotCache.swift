@@ -39,6 +39,21 @@ public struct SnapshotCache: Sendable {
         }
     }
 
+    /// The cached snapshot; nil when there is none; throws when it is corrupt, signed with none
+    /// of the cluster tokens (one of a rotation may have signed it), or does not match its hash.
+    public func load(signers: [SnapshotSigner], maxBytes: Int = ClusterFrame.defaultMaxMessageBytes) throws(Unusable) -> SignedSnapshot? {
+        var failure: Unusable?
+        for signer in signers {
+            do {
+                return try load(signer: signer, maxBytes: maxBytes)
+            } catch {
+                failure = failure ?? error
+            }
+        }
+        if let failure { throw failure }
+        return nil
+    }
+
     /// The cached snapshot; nil when there is none; throws when it is corrupt, not signed with
     /// this cluster token, or does not match its hash.
     public func load(signer: SnapshotSigner, maxBytes: Int = ClusterFrame.defaultMaxMessageBytes) throws(Unusable) -> SignedSnapshot? {

@@ -54,14 +54,17 @@ public final class GatehouseProcess: Sendable {
     }
 
     /// Starts `gatehouse control-plane` on `db` and returns once its admin and cluster ports are known.
+    /// - Parameter token: the cluster token, or `file:PATH` for a token file.
     public static func controlPlane(
         db: String, token: String, clusterPort: Int = 0, environment: [String: String] = [:], extraArguments: [String] = []
     ) async throws -> GatehouseProcess {
         try await launch(
-            [
-                "control-plane", "--db", db, "--admin-listen", "127.0.0.1:0", "--cluster-listen", "127.0.0.1:\(clusterPort)", "--cluster-token",
-                token,
-            ] + extraArguments, environment: environment, awaiting: ["admin listening", "cluster listening"])
+            ["control-plane", "--db", db, "--admin-listen", "127.0.0.1:0", "--cluster-listen", "127.0.0.1:\(clusterPort)"] + tokenArguments(token)
+                + extraArguments, environment: environment, awaiting: ["admin listening", "cluster listening"])
+    }
+
+    private static func tokenArguments(_ token: String) -> [String] {
+        token.hasPrefix("file:") ? ["--cluster-token-file", String(token.dropFirst(5))] : ["--cluster-token", token]
     }
 
     /// Starts `gatehouse data-plane` and returns once its status port is known (its proxy port is
@@ -71,9 +74,9 @@ public final class GatehouseProcess: Sendable {
     ) async throws -> GatehouseProcess {
         try await launch(
             [
-                "data-plane", "--control-plane", controlPlane, "--cluster-token", token, "--cache-dir", cacheDir,
+                "data-plane", "--control-plane", controlPlane, "--cache-dir", cacheDir,
                 "--proxy-listen", "127.0.0.1:\(proxyPort)", "--status-listen", "127.0.0.1:0", "--workers", "2",
-            ] + extraArguments, environment: environment, awaiting: ["status listening"])
+            ] + tokenArguments(token) + extraArguments, environment: environment, awaiting: ["status listening"])
     }
 
     private static func launch(

@@ -36,7 +36,7 @@ public struct TestChain: Sendable {
 
     /// A leaf for `names` (DNS SANs; none makes one without), valid from `notBefore` to `notAfter`.
     public func leaf(
-        _ names: [String], commonName: String? = nil, notBefore: Date = Date() - 3600, notAfter: Date = Date() + 86400
+        _ names: [String], addresses: [[UInt8]] = [], commonName: String? = nil, notBefore: Date = Date() - 3600, notAfter: Date = Date() + 86400
     ) throws -> Leaf {
         let key = P256.Signing.PrivateKey()
         let subject = try DistinguishedName { CommonName(commonName ?? names.first ?? "leaf") }
@@ -44,7 +44,9 @@ public struct TestChain: Sendable {
             version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey), notValidBefore: notBefore, notValidAfter: notAfter,
             issuer: caName, subject: subject, signatureAlgorithm: .ecdsaWithSHA256,
             extensions: try Certificate.Extensions {
-                if !names.isEmpty { SubjectAlternativeNames(names.map { GeneralName.dnsName($0) }) }
+                if !names.isEmpty || !addresses.isEmpty {
+                    SubjectAlternativeNames(names.map { GeneralName.dnsName($0) } + addresses.map { GeneralName.ipAddress(ASN1OctetString(contentBytes: $0[...])) })
+                }
             }, issuerPrivateKey: .init(caKey))
         let pem = try leaf.serializeAsPEM().pemString + "\n"
         let keyPEM = key.pemRepresentation + "\n"
