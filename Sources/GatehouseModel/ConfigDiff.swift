@@ -32,13 +32,19 @@ public struct ConfigDiff: Sendable, Equatable {
             case (nil, _?): changes.append(Change(kind: T.kind, name: name, action: .create, fields: []))
             case (_?, nil): changes.append(Change(kind: T.kind, name: name, action: .delete, fields: []))
             case (let a?, let b?) where a != b:
-                let fieldsA = a.json().objectValue ?? [:]
-                let fieldsB = b.json().objectValue ?? [:]
+                let fieldsA = Self.shown(a)
+                let fieldsB = Self.shown(b)
                 let changed = Set(fieldsA.keys).union(fieldsB.keys).filter { fieldsA[$0] != fieldsB[$0] }.sorted()
                 changes.append(Change(kind: T.kind, name: name, action: .update, fields: changed))
             default: break
             }
         }
+    }
+
+    /// The fields a change names: a certificate's as answers show them (a new key is a new
+    /// `key_ref`, and the sealed form is named nowhere).
+    private static func shown<T: ConfigEntity>(_ entity: T) -> [String: JSONValue] {
+        ((entity as? TLSCertificate)?.publicJSON() ?? entity.json()).objectValue ?? [:]
     }
 
     public func json() -> JSONValue {

@@ -210,17 +210,24 @@ import Testing
             port: cp.ports.admin, .POST, "/certificates",
             json: ["name": "bad", "cert": .string(try chain.leaf(["bad.example.test"]).chainPEM), "key": .string(leaf.keyPEM)])
         #expect(wrong.status == 400)
+        // A rotation: the same name, a new leaf and key.
+        let renewed = try chain.leaf(["shop.example.test"])
+        let replaced = try await httpRequest(
+            port: cp.ports.admin, .PUT, "/certificates/shop", json: ["cert": .string(renewed.chainPEM), "key": .string(renewed.keyPEM)])
+        #expect(replaced.status == 200)
         let dp = try await GatehouseProcess.dataPlane(
             controlPlane: "http://127.0.0.1:\(cp.ports.cluster)", token: token, cacheDir: directory.file("dp"), environment: Self.environment,
             extraArguments: ["--proxy-tls-listen", "127.0.0.1:0"])
         defer { dp.stop() }
         let tlsPort = try await dp.waitForProxy(tls: true)
-        try await dp.waitForConfigVersion(3)
+        try await dp.waitForConfigVersion(4)
         let answer = try await TLSProbe.get(port: tlsPort, serverName: "shop.example.test", trusting: chain.caPEM, group: MultiThreadedEventLoopGroup.singleton)
         #expect(answer.statusLine == "HTTP/1.1 200 OK")
+        #expect(answer.leaf == (try NIOSSLCertificate(bytes: Array(renewed.certificatePEM.utf8), format: .pem)))
 
-        var answers = [created.text, wrong.text]
-        for path in ["/certificates", "/certificates/shop", "/config", "/versions", "/versions/1/diff/3", "/data-planes"] + (0...3).map({ "/versions/\($0)" }) {
+        var answers = [created.text, wrong.text, replaced.text]
+        let paths = ["/certificates", "/certificates/shop", "/config", "/versions", "/versions/1/diff/4", "/versions/3/diff/4", "/data-planes"]
+        for path in paths + (0...4).map({ "/versions/\($0)" }) {
             answers.append(try await httpRequest(port: cp.ports.admin, .GET, path).text)
         }
         let dump = try await GatehouseProcess.run(["dump"], environment: ["GATEHOUSE_ADMIN_URL": "http://127.0.0.1:\(cp.ports.admin)"])
@@ -236,8 +243,9 @@ import Testing
         #expect(files.contains { $0.0.hasPrefix("dp/") && $0.1.contains("gh1.") }, "the data plane caches its snapshot, the key sealed")
         // The entity rows hold the certificate as text: a key stored in clear would be seen there.
         #expect(files.contains { $0.0.hasPrefix("cp.db") && $0.1.contains("gh1.") }, "the database holds the sealed key as text")
+        #expect(answers.contains { $0.contains(#""key_ref""#) && $0.contains(#""update""#) }, "a version shows the rotation as a new key_ref")
         for (what, text) in answers.enumerated().map({ ("answer \($0.offset)", $0.element) }) + [("dump", dump.output), ("control plane log", cp.output), ("data plane log", dp.output)] + files {
-            #expect(!text.contains(leaf.keyMarker), "the key is in \(what)")
+            #expect(!text.contains(leaf.keyMarker) && !text.contains(renewed.keyMarker), "a key is in \(what)")
         }
         for (what, text) in answers.enumerated().map({ ("answer \($0.offset)", $0.element) }) + [("dump", dump.output)] {
             #expect(!text.contains("key_sealed") && !text.contains("gh1."), "the sealed key is in \(what)")
