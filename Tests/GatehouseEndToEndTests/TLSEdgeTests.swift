@@ -252,6 +252,45 @@ import Testing
         }
     }
 
+    /// A certificate in a declarative file, its key from the environment: synced, synced again
+    /// with no change, dumped with a `key_ref`, and the dump synced back with no change.
+    @Test func aCertificateInAFileSyncsAndItsDumpSyncsBackUnchanged() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let chain = try TestChain()
+        let leaf = try chain.leaf(["shop.example.test"])
+        let gatehouse = try await GatehouseProcess.serve(db: directory.file("g.db"), environment: Self.environment)
+        defer { gatehouse.stop() }
+        let indented = leaf.chainPEM.split(separator: "\n").map { "      \($0)" }.joined(separator: "\n")
+        let file = directory.file("edge.yaml")
+        try """
+            format_version: 1
+            certificates:
+              - name: shop
+                default: true
+                key: "${GATEHOUSE_SHOP_KEY}"
+                cert: |
+            \(indented)
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let cli = ["GATEHOUSE_ADMIN_URL": "http://127.0.0.1:\(gatehouse.ports.admin)", "GATEHOUSE_SHOP_KEY": leaf.keyPEM]
+        let synced = try await GatehouseProcess.run(["sync", file], environment: cli)
+        #expect(synced.status == 0, "\(synced.output)")
+        let again = try await GatehouseProcess.run(["sync", file], environment: cli)
+        #expect(again.status == 0 && again.output.contains("nothing to change"), "\(again.output)")
+        let dump = try await GatehouseProcess.run(["dump", "--output", directory.file("dump.yaml")], environment: cli)
+        #expect(dump.status == 0)
+        let dumped = try String(contentsOfFile: directory.file("dump.yaml"), encoding: .utf8)
+        #expect(dumped.contains("key_ref:") && !dumped.contains(leaf.keyMarker))
+        let back = try await GatehouseProcess.run(["sync", directory.file("dump.yaml")], environment: cli)
+        #expect(back.status == 0 && back.output.contains("nothing to change"), "\(back.output)")
+        // Another certificate's key in the file: refused, and the message does not quote the key.
+        let other = try chain.leaf(["other.example.test"])
+        let mismatched = try await GatehouseProcess.run(["sync", file], environment: cli.merging(["GATEHOUSE_SHOP_KEY": other.keyPEM]) { _, new in new })
+        #expect(mismatched.status != 0)
+        #expect(mismatched.output.contains("does not match the certificate's public key"), "\(mismatched.output)")
+        #expect(!mismatched.output.contains(other.keyMarker))
+    }
+
     @Test func certificatesAreRefusedWithoutASecretKeyAndADataPlaneWithoutOneKeepsTheLastGood() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
