@@ -124,6 +124,13 @@ import Testing
             port: site.tlsPort, serverName: "shop.example.test", trusting: chain.caPEM, path: "/cart", group: MultiThreadedEventLoopGroup.singleton)
         #expect(answer.statusLine == "HTTP/1.1 200 OK")
         #expect(answer.text.lowercased().contains("strict-transport-security: max-age=31536000; includesubdomains\r\n"))
+        // The upstream's own header gives way: a client heeds the first one it reads.
+        upstream.setDocument("{}", headers: [("Strict-Transport-Security", "max-age=0")])
+        let replaced = try await TLSProbe.get(
+            port: site.tlsPort, serverName: "shop.example.test", trusting: chain.caPEM, path: "/document", group: MultiThreadedEventLoopGroup.singleton)
+        #expect(replaced.statusLine == "HTTP/1.1 200 OK")
+        #expect(replaced.text.lowercased().components(separatedBy: "strict-transport-security:").count == 2, "\(replaced.text)")
+        #expect(!replaced.text.contains("max-age=0"))
         // A route without hsts sends none over TLS either (no SNI: the default certificate, Host 127.0.0.1).
         let other = try await TLSProbe.get(port: site.tlsPort, serverName: nil, trusting: chain.caPEM, group: MultiThreadedEventLoopGroup.singleton)
         #expect(other.statusLine == "HTTP/1.1 200 OK")

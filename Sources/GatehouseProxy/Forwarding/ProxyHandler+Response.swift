@@ -36,7 +36,7 @@ extension ProxyHandler {
         if exchange.upstream.passiveHealth != nil { health.recordSuccess(exchange.upstream.healthKeys[exchange.target]) }
         head.writeForwardedHead(
             upstreamHead, clientMinorVersion: clientMinor, dropsCORS: exchange.replacesCORS, dropsLimits: exchange.replacesLimits,
-            transform: exchange.responseTransform)
+            dropsHSTS: exchange.replacesHSTS, transform: exchange.responseTransform)
         for (name, value) in exchange.addedHeaders { head.writeField(name, value) }
         if let transform = exchange.responseTransform, let values = exchange.responseValues {
             exchange.config.policyMetrics.count(.responseTransformer, .applied)

@@ -59,6 +59,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         var addedHeaders: [(String, String)] = []
         /// The route's `cors` policy answers CORS: the upstream's own CORS headers are dropped.
         var replacesCORS = false
+        /// The route's `Strict-Transport-Security` is in `addedHeaders`: the upstream's is left out.
+        var replacesHSTS = false
         /// On a route with limits the gateway writes the limit fields; the upstream's are dropped.
         var replacesLimits = false
         /// The window each limit that counted this request counted it in, in the chain's order.
@@ -498,6 +500,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             head.version.minor >= 1 && head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" })
         self.exchange = exchange
         exchange.addedHeaders = addedHeaders
+        exchange.replacesHSTS = secure && route.hsts != nil
         guard let chain = route.policies else { return proceed(exchange) }
         if bodyCheck != nil {
             exchange.bodyCheck = bodyCheck

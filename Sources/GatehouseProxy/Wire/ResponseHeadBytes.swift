@@ -32,11 +32,14 @@ extension ByteBuffer {
 
     /// An upstream head as it goes to the client: the client's HTTP version, the status as the
     /// upstream sent it, the field lines it keeps (see `UpstreamResponseHead.Field.forwarded`;
-    /// `dropsCORS` also leaves out `Access-Control-*`, `transform` the fields it replaces), then
+    /// `dropsCORS` also leaves out `Access-Control-*`, `dropsHSTS` an upstream's
+    /// `Strict-Transport-Security` (a client heeds the first, and the route's is the gateway's
+    /// to give), `transform` the fields it replaces), then
     /// `Via` and the rest of what the
     /// gateway adds. The caller ends the head with `writeStaticString("\r\n")`.
     mutating func writeForwardedHead(
-        _ head: UpstreamResponseHead, clientMinorVersion: Int, dropsCORS: Bool, dropsLimits: Bool = false, transform: ResponseTransformPolicy? = nil
+        _ head: UpstreamResponseHead, clientMinorVersion: Int, dropsCORS: Bool, dropsLimits: Bool = false, dropsHSTS: Bool = false,
+        transform: ResponseTransformPolicy? = nil
     ) {
         let renaming = transform?.renamesSomething(in: head) ?? false
         // What is copied comes from the head's bytes, a line end at most two bytes longer than
@@ -50,6 +53,7 @@ extension ByteBuffer {
                 for field in head.fields where field.forwarded {
                     if dropsCORS, Self.isCORSField(UnsafeRawBufferPointer(rebasing: raw[field.name])) { continue }
                     if dropsLimits, Self.isLimitField(UnsafeRawBufferPointer(rebasing: raw[field.name])) { continue }
+                    if dropsHSTS, UpstreamResponseHead.spells(UnsafeRawBufferPointer(rebasing: raw[field.name]), "strict-transport-security") { continue }
                     if let transform, transform.leavesOut(UnsafeRawBufferPointer(rebasing: raw[field.name]), renaming: renaming) { continue }
                     cursor.append(UnsafeRawBufferPointer(rebasing: raw[field.line]))
                     cursor.append("\r\n")
