@@ -104,7 +104,7 @@ struct EmbeddedDataPlane {
             },
             extraMetrics: {
                 (requestMetrics?.prometheusText ?? "") + health.prometheusText(active.load()) + (accessLog?.prometheusText ?? "") + (tracer?.prometheusText ?? "")
-                    + metrics.prometheusText + edgeMetrics.prometheusText + extraMetrics()
+                    + metrics.prometheusText + edgeMetrics.prometheusText + (active.load()?.certificateMetrics ?? "") + extraMetrics()
             },
             logger: logger
         )

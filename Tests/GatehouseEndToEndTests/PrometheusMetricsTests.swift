@@ -101,7 +101,7 @@ import Testing
             return !rules.isEmpty && rules.allSatisfy { ($0["lastEvaluation"]?.stringValue ?? "").hasPrefix("0001") == false }
         }
         let rules = (try await prometheus.api("rules"))["groups"]?.arrayValue?.flatMap { $0["rules"]?.arrayValue ?? [] } ?? []
-        #expect(rules.count == 10)
+        #expect(rules.count == 11)
         for rule in rules {
             #expect(rule["health"] == "ok", "\(rule["name"]?.stringValue ?? ""): \(rule["lastError"]?.stringValue ?? "")")
         }

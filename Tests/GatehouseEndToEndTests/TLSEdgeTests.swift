@@ -67,6 +67,11 @@ import Testing
         #expect(answer.text.contains(#""x-forwarded-proto":["https"]"#), "\(answer.text)")
         #expect(answer.text.contains(#""x-forwarded-port":["\#(site.tlsPort)"]"#))
 
+        // Each certificate's expiry is on /metrics, for the alert two weeks ahead.
+        let metrics = try await httpRequest(port: site.gatehouse.ports.status, .GET, "/metrics").text
+        let shown = try #require(try await httpRequest(port: site.gatehouse.ports.admin, .GET, "/certificates/shop").json["not_after"]?.intValue)
+        #expect(metrics.contains("gatehouse_tls_certificate_expiry_timestamp_seconds{certificate=\"shop\"} \(shown)\n"))
+
         // Without a default, a name no certificate has fails the handshake.
         let deleted = try await httpRequest(port: site.gatehouse.ports.admin, .DELETE, "/certificates/fallback")
         #expect(deleted.status == 204)

@@ -39,6 +39,9 @@ public final class CompiledConfig: Sendable, AtomicReference {
             document: document, certificates: certificates)
     }
 
+    /// The certificates' expiry, for the status port's `/metrics`.
+    public var certificateMetrics: String { certificates.prometheusText }
+
     /// Upstream name → the endpoints requests go to now, for the status port.
     public var endpointsByUpstream: JSONValue {
         .object(Dictionary(uniqueKeysWithValues: upstreams.map { ($0.name, .array($0.endpoints.map { .string($0.description) })) }))

@@ -48,6 +48,17 @@ public struct CertificateTable: Sendable {
         return try CertificateTable(certificates, sealer: sealer)
     }
 
+    /// When each certificate expires, for `/metrics` (an alert fires two weeks ahead).
+    var prometheusText: String {
+        guard !source.isEmpty else { return "" }
+        var out = PrometheusText(capacity: 256)
+        out.family(
+            "gatehouse_tls_certificate_expiry_timestamp_seconds", "gauge",
+            "When each certificate the TLS listener presents expires (its leaf's notAfter), unix seconds.")
+        for certificate in source { out.sample("gatehouse_tls_certificate_expiry_timestamp_seconds", [("certificate", certificate.name)], certificate.notAfter) }
+        return out.text
+    }
+
     /// The certificate for `serverName`: its exact name, else a wildcard one label up, else the
     /// default. No SNI (a client dialling an address) gets the default.
     func match(_ serverName: String?) -> Entry? {
