@@ -72,11 +72,6 @@ extension ConfigDocument {
         }
     }
 
-    /// Whether every certificate key is sealed: the only form a store may write.
-    public var holdsOnlySealedKeys: Bool {
-        certificates.allSatisfy { if case .sealed = $0.key { true } else { false } }
-    }
-
     private static func date(_ seconds: Int) -> String {
         Date(timeIntervalSince1970: TimeInterval(seconds)).formatted(.iso8601)
     }
