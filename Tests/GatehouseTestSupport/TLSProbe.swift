@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOTLS
 
 /// One HTTPS request on a new connection, as a browser makes it: TLS with SNI, the server's chain
 /// verified against a test CA, `Connection: close`. Returns the leaf the server presented and the
@@ -21,7 +22,7 @@ public enum TLSProbe {
         // The test CA signs for names the test chooses; the name check is the point of SNI here.
         configuration.certificateVerification = serverName == nil ? .noHostnameVerification : .fullVerification
         let context = try NIOSSLContext(configuration: configuration)
-        let collected = group.next().makePromise(of: ByteBuffer.self)
+        let collected = group.next().makePromise(of: (NIOSSLCertificate?, ByteBuffer).self)
         let channel = try await ClientBootstrap(group: group)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -32,18 +33,27 @@ public enum TLSProbe {
             .connect(host: "127.0.0.1", port: port).get()
         let request = "GET \(path) HTTP/1.1\r\nHost: \(serverName ?? "127.0.0.1")\r\nConnection: close\r\n\r\n"
         try await channel.writeAndFlush(ByteBuffer(string: request))
-        let leaf = try? await channel.nioSSL_peerCertificate().get()
-        var body = try await collected.futureResult.get()
+        var (leaf, body) = try await collected.futureResult.get()
         let text = body.readString(length: body.readableBytes) ?? ""
         return Answer(leaf: leaf, statusLine: String(text.prefix { $0 != "\r\n" }), text: text)
     }
 
+    /// Takes the leaf when the handshake completes: asked later, a server that answered and
+    /// closed at once has taken the TLS handler out of the pipeline with it.
     private final class Collector: ChannelInboundHandler, Sendable {
         typealias InboundIn = ByteBuffer
-        let done: EventLoopPromise<ByteBuffer>
+        let done: EventLoopPromise<(NIOSSLCertificate?, ByteBuffer)>
         nonisolated(unsafe) private var received = ByteBuffer()
+        nonisolated(unsafe) private var leaf: NIOSSLCertificate?
 
-        init(done: EventLoopPromise<ByteBuffer>) { self.done = done }
+        init(done: EventLoopPromise<(NIOSSLCertificate?, ByteBuffer)>) { self.done = done }
+
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if case .handshakeCompleted = event as? TLSUserEvent {
+                leaf = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self).peerCertificate
+            }
+            context.fireUserInboundEventTriggered(event)
+        }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             var part = unwrapInboundIn(data)
@@ -51,7 +61,7 @@ public enum TLSProbe {
         }
 
         func channelInactive(context: ChannelHandlerContext) {
-            done.succeed(received)
+            done.succeed((leaf, received))
         }
 
         func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -122,6 +122,9 @@ public final class TestNameServer: @unchecked Sendable {
             + aliases.map { "--cname=\($0.alias),\($0.name)" }
         // Not `exec`: the shell must stay, holding the socket (see above).
         process.arguments = ["-c", "/usr/sbin/dnsmasq \"$@\"; exit $?", "sh"] + arguments
+        // Not the test run's own output: a server outliving a crashed test process would hold it open.
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
         try? FileManager.default.removeItem(atPath: directory.file("log"))
         try process.run()
         // It logs reading the hosts file once its socket is bound.

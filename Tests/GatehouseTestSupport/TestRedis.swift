@@ -65,7 +65,9 @@ public final class TestRedis: @unchecked Sendable {
                 "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory.path, "--daemonize", "no",
                 "--logfile", directory.file("redis.log"),
             ] + (password.map { ["--requirepass", $0] } ?? [])
+        // Not the test run's own output: a server outliving a crashed test process would hold it open.
         process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
         try? FileManager.default.removeItem(atPath: directory.file("redis.log"))
         try process.run()
         // Its own word that it listens, not a connection to the port: another test's server may
