@@ -109,6 +109,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "GatehouseHTTP1",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")],
+            swiftSettings: strict
+        ),
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         .target(name: "CSocketPassing"),
         .target(
@@ -169,6 +174,24 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             path: "Tests/GatehouseTestSupport",
+            swiftSettings: strict
+        ),
+        // Gatehouse's request parser beside llhttp, for the tests and the fuzzer (bench/fuzz-parser.sh).
+        .target(
+            name: "GatehouseParserOracle",
+            dependencies: [
+                "GatehouseHTTP1",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            path: "Tests/GatehouseParserOracle",
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "GatehouseFuzz", dependencies: ["GatehouseParserOracle"], path: "Tests/GatehouseFuzz", swiftSettings: strict),
+        .testTarget(
+            name: "GatehouseHTTP1Tests",
+            dependencies: ["GatehouseHTTP1", "GatehouseParserOracle", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")],
             swiftSettings: strict
         ),
         .testTarget(name: "GatehouseModelTests", dependencies: ["GatehouseModel", "GatehouseTestSupport"], swiftSettings: strict),

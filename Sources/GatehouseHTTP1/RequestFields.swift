@@ -1,0 +1,112 @@
+import NIOCore
+
+/// Where one field's name and value lie in the bytes of its head.
+@usableFromInline
+struct FieldSpan: Sendable {
+    @usableFromInline let nameStart: Int32
+    @usableFromInline let nameEnd: Int32
+    @usableFromInline let valueStart: Int32
+    @usableFromInline let valueEnd: Int32
+}
+
+/// A request's header (or trailer) fields, read in place: names and values stay ranges of the
+/// bytes they arrived in, and become `String`s only when a caller asks for one. Names are matched
+/// ignoring ASCII case against a lowercase name.
+public struct RequestFields: Sendable, RandomAccessCollection {
+    /// One field of the head, read without copying.
+    public struct Field: Sendable {
+        let bytes: ByteBuffer
+        let span: FieldSpan
+
+        /// The name as the client spelled it.
+        public var name: String { string(span.nameStart, span.nameEnd) }
+        /// The value, without the whitespace around it.
+        public var value: String { string(span.valueStart, span.valueEnd) }
+        public var nameLength: Int { Int(span.nameEnd - span.nameStart) }
+        public var valueLength: Int { Int(span.valueEnd - span.valueStart) }
+
+        /// Whether the name is `lowercased`, ignoring ASCII case.
+        public func hasName(_ lowercased: String) -> Bool {
+            RequestFields.matches(bytes, span, lowercased)
+        }
+
+        /// The name's and value's bytes, valid for the call only.
+        public func withBytes<T>(_ body: (_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+            try bytes.withUnsafeReadableBytes { raw in
+                try body(
+                    UnsafeRawBufferPointer(rebasing: raw[Int(span.nameStart)..<Int(span.nameEnd)]),
+                    UnsafeRawBufferPointer(rebasing: raw[Int(span.valueStart)..<Int(span.valueEnd)]))
+            }
+        }
+
+        private func string(_ start: Int32, _ end: Int32) -> String {
+            bytes.getString(at: bytes.readerIndex + Int(start), length: Int(end - start)) ?? ""
+        }
+    }
+
+    /// The head's bytes (readable from its first byte) and each field's place in them.
+    let bytes: ByteBuffer
+    let spans: [FieldSpan]
+
+    init(bytes: ByteBuffer, spans: [FieldSpan]) {
+        self.bytes = bytes
+        self.spans = spans
+    }
+
+    /// No fields (a chunked body without trailers).
+    public init() {
+        bytes = ByteBuffer()
+        spans = []
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { spans.count }
+    public subscript(position: Int) -> Field { Field(bytes: bytes, span: spans[position]) }
+
+    /// The first value of the fields named `name` (lowercase).
+    public func first(name: String) -> String? {
+        firstIndex { $0.hasName(name) }.map { self[$0].value }
+    }
+
+    public func contains(name: String) -> Bool {
+        contains { $0.hasName(name) }
+    }
+
+    /// Every value of the fields named `name` (lowercase), in order.
+    public subscript(name name: String) -> [String] {
+        compactMap { $0.hasName(name) ? $0.value : nil }
+    }
+
+    /// The comma-separated elements of every field named `name` (lowercase), trimmed, empty
+    /// elements left out (RFC 9110 §5.6.1).
+    public subscript(elements name: String) -> [Substring] {
+        var elements: [Substring] = []
+        for field in self where field.hasName(name) {
+            for element in field.value.split(separator: ",") {
+                let trimmed = element.drop { $0 == " " || $0 == "\t" }
+                let end = trimmed.lastIndex { $0 != " " && $0 != "\t" }
+                if let end { elements.append(trimmed[...end]) }
+            }
+        }
+        return elements
+    }
+
+    static func matches(_ bytes: ByteBuffer, _ span: FieldSpan, _ lowercased: String) -> Bool {
+        let length = Int(span.nameEnd - span.nameStart)
+        var name = lowercased
+        return name.withUTF8 { wanted in
+            guard wanted.count == length else { return false }
+            return bytes.withUnsafeReadableBytes { raw in
+                var offset = 0
+                let start = Int(span.nameStart)
+                while offset < length {
+                    var byte = raw[start + offset]
+                    if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { byte |= 0x20 }
+                    guard byte == wanted[offset] else { return false }
+                    offset += 1
+                }
+                return true
+            }
+        }
+    }
+}
