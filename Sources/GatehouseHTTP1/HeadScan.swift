@@ -36,6 +36,8 @@ struct HeadScan {
     /// after it is refused as soon as it starts, as llhttp does.
     private var inTransferEncoding = false
     private var transferEncodingSeen = false
+    private var codingSeen = false
+    private var afterComma = false
     private var codingLength = 0
     private var codingIsChunked = true
     private var chunkedLast = false
@@ -135,6 +137,7 @@ struct HeadScan {
                     break
                 } else if byte == CR {
                     (valueStart, valueEnd) = (index, index)
+                    try endValue(at: index)
                     line = .valueLF
                 } else if byte == LF {
                     throw RequestParseError(.bareLineBreak, at: index)
@@ -148,6 +151,7 @@ struct HeadScan {
                 }
             case .value:
                 if byte == CR {
+                    try endValue(at: index)
                     line = .valueLF
                 } else if byte == LF {
                     throw RequestParseError(.bareLineBreak, at: index)
@@ -163,10 +167,6 @@ struct HeadScan {
             case .valueLF:
                 guard byte == LF else { throw RequestParseError(.invalidLineEnding, at: index) }
                 guard spans.count < limits.maxFields else { throw RequestParseError(.tooManyFields, at: mark) }
-                if lengthDigits == 0 { throw RequestParseError(.emptyContentLength, at: valueStart) }
-                lengthDigits = nil
-                if inTransferEncoding { endCoding() }
-                (inTransferEncoding, inConnection) = (false, false)
                 spans.append(FieldSpan(nameStart: Int32(mark), nameEnd: Int32(nameEnd), valueStart: Int32(valueStart), valueEnd: Int32(valueEnd)))
                 line = .lineStart
             case .endLF:
@@ -189,20 +189,21 @@ struct HeadScan {
 
     /// A field's name is complete: Content-Length's value is checked byte by byte.
     private mutating func named(_ name: UnsafeRawBufferPointer, at offset: Int) throws(RequestParseError) {
-        if name.count == 10, !trailers, Bytes.equal(name, "connection") { inConnection = true }
-        guard name.count == 14 || name.count == 17 else { return }
         if trailers {
-            if Bytes.equal(name, "content-length") || Bytes.equal(name, "transfer-encoding") {
-                throw RequestParseError(.framingFieldInTrailers, at: offset)
-            }
+            // Fields that frame or manage the connection have no place after the body (RFC 9110
+            // §6.5.1), and llhttp would still act on some of them.
+            if Self.headOnly.contains(where: { Bytes.equal(name, $0) }) { throw RequestParseError(.framingFieldInTrailers, at: offset) }
             return
         }
+        if name.count == 10, Bytes.equal(name, "connection") { inConnection = true }
+        guard name.count == 14 || name.count == 17 else { return }
         // Content-Length beside Transfer-Encoding is refused at the second one's name, before
         // llhttp would (at its value).
         if Bytes.equal(name, "transfer-encoding") {
             if contentLengthSeen { throw RequestParseError(.contentLengthWithTransferEncoding, at: offset) }
             transferEncodingSeen = true
             inTransferEncoding = true
+            (codingSeen, afterComma) = (false, false)
             (codingLength, codingIsChunked) = (0, true)
             return
         }
@@ -214,11 +215,32 @@ struct HeadScan {
         lengthEnded = false
     }
 
+    /// A value has ended (its CR): Content-Length and Transfer-Encoding are checked whole.
+    private mutating func endValue(at index: Int) throws(RequestParseError) {
+        if lengthDigits == 0 { throw RequestParseError(.emptyContentLength, at: valueStart) }
+        lengthDigits = nil
+        if inTransferEncoding {
+            if afterComma || !codingSeen { throw RequestParseError(.emptyTransferCoding, at: index) }
+            endCoding()
+        }
+        (inTransferEncoding, inConnection) = (false, false)
+    }
+
     private mutating func codingByte(_ byte: UInt8, at index: Int) throws(RequestParseError) {
-        if byte == UInt8(ascii: ",") || byte == SP || byte == HTAB {
+        if byte == UInt8(ascii: ",") {
+            // An empty coding (`chunked,,`, `, chunked`), refused as it shows, as llhttp refuses it.
+            if codingLength == 0, !codingSeen || afterComma { throw RequestParseError(.emptyTransferCoding, at: index) }
+            endCoding()
+            // Nothing may follow chunked: llhttp refuses at the comma already.
+            if chunkedLast { throw RequestParseError(.transferCodingAfterChunked, at: index) }
+            afterComma = true
+            return
+        }
+        if byte == SP || byte == HTAB {
             endCoding()
             return
         }
+        (codingSeen, afterComma) = (true, false)
         if codingLength == 0, chunkedLast { throw RequestParseError(.transferCodingAfterChunked, at: index) }
         codingIsChunked = codingIsChunked && codingLength < 7 && Bytes.lowered(byte) == Self.chunked[codingLength]
         codingLength += 1
@@ -230,6 +252,7 @@ struct HeadScan {
     }
 
     private static let chunked: [UInt8] = Array("chunked".utf8)
+    private static let headOnly: [StaticString] = ["content-length", "transfer-encoding", "connection", "upgrade", "host"]
 
     private mutating func lengthByte(_ byte: UInt8, at index: Int) throws(RequestParseError) {
         // Spaces may follow the digits; llhttp refuses a tab there, and so does this.
@@ -259,11 +282,17 @@ struct HeadScan {
         case 7:
             guard Bytes.isDigit(byte) else { throw RequestParseError(.invalidVersion, at: index) }
             minor = byte - UInt8(ascii: "0")
+            // Checked at the minor digit, as llhttp does: 0.9, 2.0 and 3.0 are versions (this
+            // port serves 1.0 and 1.1), anything else is not.
+            switch (major, minor) {
+            case (1, 0), (1, 1): break
+            case (0, 9), (2, 0), (3, 0): throw RequestParseError(.unsupportedVersion, at: index - 2)
+            default: throw RequestParseError(.invalidVersion, at: index - 2)
+            }
         default:
             if byte == LF { throw RequestParseError(.bareLineBreak, at: index) }
             if byte == SP { throw RequestParseError(.spaceInRequestLine, at: index) }
             guard byte == CR else { throw RequestParseError(.invalidVersion, at: index) }
-            guard major == 1, minor <= 1 else { throw RequestParseError(.unsupportedVersion, at: index - 3) }
             line = .requestLineLF
         }
     }

@@ -101,7 +101,7 @@ public struct RequestParseError: Error, Equatable, Sendable, CustomStringConvert
         case .tabInFramingValue: "a Connection or Transfer-Encoding value has a tab, which parsers read two ways"
         case .http2Preface: "HTTP/2 with prior knowledge is not served on an HTTP/1 port"
         case .requestAfterClose: "the client sent more after a request that closes the connection"
-        case .framingFieldInTrailers: "a trailer field is Content-Length or Transfer-Encoding (RFC 9110 §6.5.1)"
+        case .framingFieldInTrailers: "a trailer field frames the message or manages the connection (RFC 9110 §6.5.1)"
         case .headTooLarge: "the request head is over the size limit"
         case .tooManyFields: "the request has more header fields than the limit"
         }
