@@ -273,6 +273,10 @@ struct HeadScan {
         switch versionIndex {
         case 0..<5:
             if versionIndex == 0, byte == SP { throw RequestParseError(.spaceInRequestLine, at: index) }
+            // llhttp also reads RTSP/ and ICE/ request lines.
+            if versionIndex == 0, byte == UInt8(ascii: "R") || byte == UInt8(ascii: "I") {
+                throw RequestParseError(.unsupportedVersion, at: index)
+            }
             guard byte == Self.httpSlash[versionIndex] else { throw RequestParseError(.invalidVersion, at: index) }
         case 5:
             guard Bytes.isDigit(byte) else { throw RequestParseError(.invalidVersion, at: index) }

@@ -125,6 +125,7 @@ import Testing
         ("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n chunked\r\n\r\n", .obsoleteLineFolding),
         ("POST / HTTP/1.1\r\nTransfer-Encoding:\r\n chunked\r\n\r\n", .emptyTransferCoding),
         ("GET / HTTP/1.2\r\n\r\n", .invalidVersion),
+        ("GET / RTSP/1.0\r\n\r\n", .unsupportedVersion),
         ("GET / HTTP/5.0\r\n\r\n", .invalidVersion),
         ("POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n", .duplicateContentLength),
         ("POST / HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\n", .invalidContentLength),
