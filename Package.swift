@@ -93,7 +93,7 @@ let package = Package(
         .target(
             name: "GatehouseProxy",
             dependencies: [
-                "GatehouseModel", "GatehouseDNS", "GatehouseRedis", "CSocketPassing", "CZlib",
+                "GatehouseModel", "GatehouseHTTP1", "GatehouseDNS", "GatehouseRedis", "CSocketPassing", "CZlib",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

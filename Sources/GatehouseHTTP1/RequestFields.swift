@@ -59,6 +59,24 @@ public struct RequestFields: Sendable, RandomAccessCollection {
         spans = []
     }
 
+    /// Fields that did not come from a client's bytes (`explain`'s, a test's), laid out as a
+    /// head would hold them.
+    public init(_ pairs: some Sequence<(String, String)>) {
+        var bytes = ByteBuffer()
+        var spans: [FieldSpan] = []
+        for (name, value) in pairs {
+            let nameStart = Int32(bytes.writerIndex)
+            bytes.writeString(name)
+            let nameEnd = Int32(bytes.writerIndex)
+            bytes.writeString(": ")
+            let valueStart = Int32(bytes.writerIndex)
+            bytes.writeString(value)
+            spans.append(FieldSpan(nameStart: nameStart, nameEnd: nameEnd, valueStart: valueStart, valueEnd: Int32(bytes.writerIndex)))
+            bytes.writeString("\r\n")
+        }
+        self.init(bytes: bytes, spans: spans)
+    }
+
     public var startIndex: Int { 0 }
     public var endIndex: Int { spans.count }
     public subscript(position: Int) -> Field { Field(bytes: bytes, span: spans[position]) }
@@ -108,5 +126,11 @@ public struct RequestFields: Sendable, RandomAccessCollection {
                 return true
             }
         }
+    }
+}
+
+extension RequestFields: ExpressibleByDictionaryLiteral {
+    public init(dictionaryLiteral elements: (String, String)...) {
+        self.init(elements)
     }
 }

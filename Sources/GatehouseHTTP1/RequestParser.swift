@@ -62,6 +62,15 @@ public struct RequestParser: Sendable {
         return false
     }
 
+    /// The request before has ended: what the parser reads next is another request's (or, after
+    /// one that closes the connection or switches protocols, nothing it will take).
+    public var isBetweenRequests: Bool {
+        switch stage {
+        case .head, .closed, .upgraded: true
+        default: false
+        }
+    }
+
     /// The last request switched protocols: what follows is the tunnel's.
     public var isUpgraded: Bool {
         if case .upgraded = stage { return true }

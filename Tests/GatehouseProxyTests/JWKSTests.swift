@@ -1,3 +1,4 @@
+import GatehouseHTTP1
 import GatehouseModel
 import GatehouseTestSupport
 import Logging
@@ -27,8 +28,7 @@ import Testing
     }
 
     func refusal(_ token: String, _ policy: JWTPolicy) -> TokenRefusal? {
-        var headers = HTTPHeaders()
-        headers.add(name: "authorization", value: "Bearer " + token)
+        let headers: RequestFields = ["authorization": "Bearer " + token]
         if case .refused(let why) = policy.authenticate(headers: headers, query: nil) { return why }
         return nil
     }

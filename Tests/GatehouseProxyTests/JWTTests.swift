@@ -1,6 +1,7 @@
 import Atomics
 import Crypto
 import Foundation
+import GatehouseHTTP1
 import GatehouseModel
 import GatehouseTestSupport
 import NIOHTTP1
@@ -92,8 +93,7 @@ import _CryptoExtras
     }
 
     func refusal(_ token: String, _ policy: JWTPolicy) -> TokenRefusal? {
-        var headers = HTTPHeaders()
-        headers.add(name: "authorization", value: "Bearer " + token)
+        let headers: RequestFields = ["authorization": "Bearer " + token]
         switch policy.authenticate(headers: headers, query: nil) {
         case .verified: return nil
         case .missing: return .missing
@@ -112,8 +112,7 @@ import _CryptoExtras
 
     @Test func aValidTokenPassesWithItsClaims() throws {
         let policy = try F.policy()
-        var headers = HTTPHeaders()
-        headers.add(name: "authorization", value: "bearer " + F.rsaToken())
+        let headers: RequestFields = ["authorization": "bearer " + F.rsaToken()]
         guard case .verified(let claims, let consumer) = policy.authenticate(headers: headers, query: nil) else {
             Issue.record("refused")
             return
@@ -216,8 +215,7 @@ import _CryptoExtras
 
     @Test func claimsWithControlCharactersAreNotForwarded() throws {
         let policy = try F.policy(F.baseConfig.merging(patch: ["forward_claims": ["a": "X-A", "b": "X-B", "c": "X-C"]]))
-        var headers = HTTPHeaders()
-        headers.add(name: "authorization", value: "Bearer " + F.rsaToken(["a": "tab\tok", "b": "vt\u{0B}", "c": "del\u{7F}"]))
+        let headers: RequestFields = ["authorization": "Bearer " + F.rsaToken(["a": "tab\tok", "b": "vt\u{0B}", "c": "del\u{7F}"])]
         guard case .verified(let claims, _) = policy.authenticate(headers: headers, query: nil) else {
             Issue.record("refused")
             return
@@ -262,8 +260,7 @@ import _CryptoExtras
         consumer.customID = "user-42"
         let config = F.baseConfig.merging(patch: ["consumer_claim": "sub"])
         let policy = try F.policy(config, consumers: [consumer])
-        var headers = HTTPHeaders()
-        headers.add(name: "authorization", value: "Bearer " + F.rsaToken())
+        let headers: RequestFields = ["authorization": "Bearer " + F.rsaToken()]
         guard case .verified(_, let found) = policy.authenticate(headers: headers, query: nil) else {
             Issue.record("refused")
             return

@@ -1,3 +1,4 @@
+import GatehouseHTTP1
 import NIOHTTP1
 import Testing
 
@@ -9,8 +10,7 @@ import Testing
     static let valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
     static func context(_ values: [String], ratio: Double = 1) -> TraceContext {
-        var headers = HTTPHeaders()
-        for value in values { headers.add(name: "traceparent", value: value) }
+        let headers = RequestFields(values.map { ("traceparent", $0) })
         var next: UInt64 = 0x1111
         return TraceContext(headers, sampleRatio: ratio) {
             next += 1

@@ -100,20 +100,12 @@ public enum ProxyServer {
         return Listener(name: tls == nil ? "proxy" : "proxy-tls", channels: channels, logger: logger, drain: drain, descriptors: sockets.descriptors)
     }
 
-    /// A client connection's pipeline: TLS if the listener has it, raw-byte timeouts, the HTTP/1
-    /// request decoder with its limits, then the proxy.
+    /// A client connection's pipeline: TLS if the listener has it, raw-byte timeouts, then the
+    /// proxy, which parses requests itself (GatehouseHTTP1).
     private static func configure(
         _ pipeline: ChannelPipeline.SynchronousOperations, pool: UpstreamConnectionPool, meters: LoopMeters?, accessLog: LoopAccessLog?,
         tracer: SpanExporter?, active: ActiveConfig, options: ProxyOptions, health: TargetHealth, tls: NIOSSLContext?, logger: Logger
     ) throws {
-        var limits = NIOHTTPDecoderLimitConfiguration()
-        limits.maxHeaderListSize = options.maxHeaderBytes
-        limits.maxHeaderFieldSize = options.maxHeaderBytes
-        // Only a decoder: the proxy writes responses as bytes (ResponseHeadBytes), and handles
-        // pipelining, drains and protocol errors itself (ProxyHandler+Connection). After an
-        // upgrade, bytes the client sent behind its request belong to the tunnel.
-        let decoder = HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes, limitConfiguration: limits)
-        try pipeline.addHandler(ByteToMessageHandler(decoder))
         let timeouts = ClientTimeouts(options: options)
         try pipeline.addHandler(timeouts, position: .first)
         if let tls {

@@ -1,3 +1,4 @@
+import GatehouseHTTP1
 import GatehouseModel
 import NIOCore
 import NIOHTTP1
@@ -15,15 +16,14 @@ enum ForwardedRequest {
         "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port", "forwarded", "x-real-ip",
     ]
 
-    private static let connectionHeader = FieldNameSet(["connection"])
     private static let connectionOptions = FieldNameSet(["close", "keep-alive"])
 
     /// Names listed in `Connection` headers, lowercased. `close` and `keep-alive` (hop-by-hop
     /// anyway) are left out, so the usual `Connection` header costs no allocation.
-    static func connectionNamed(_ headers: HTTPHeaders) -> [String] {
+    static func connectionNamed(_ headers: RequestFields) -> [String] {
         var names: [String] = []
-        for (name, value) in headers where connectionHeader.contains(name) {
-            for token in value.utf8.split(separator: UInt8(ascii: ",")) {
+        for field in headers where field.hasName("connection") {
+            for token in field.value.utf8.split(separator: UInt8(ascii: ",")) {
                 var token = token[...]
                 while let first = token.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { token = token.dropFirst() }
                 while let last = token.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { token = token.dropLast() }
@@ -41,7 +41,7 @@ enum ForwardedRequest {
     /// Adds `X-Forwarded-For/Proto/Host/Port`. From a trusted proxy, the client address is
     /// appended to its `X-Forwarded-For` and its other forwarding fields (copied) are kept.
     static func addForwarding(
-        to head: inout UpstreamRequestHead, from client: HTTPHeaders, clientIP: String, host: String, port: String, secure: Bool, trusted: Bool
+        to head: inout UpstreamRequestHead, from client: RequestFields, clientIP: String, host: String, port: String, secure: Bool, trusted: Bool
     ) {
         if trusted, let chain = client.first(name: "x-forwarded-for") {
             head.add("x-forwarded-for", "\(chain), \(clientIP)")
@@ -54,7 +54,7 @@ enum ForwardedRequest {
     }
 
     /// Appends this hop to the client's `Via` (RFC 9110 §7.6.3).
-    static func addVia(to head: inout UpstreamRequestHead, from client: HTTPHeaders, version: HTTPVersion) {
+    static func addVia(to head: inout UpstreamRequestHead, from client: RequestFields, version: HTTPVersion) {
         let hop = version.minor == 0 ? "1.0 gatehouse" : "1.1 gatehouse"
         if let via = client.first(name: "via") {
             head.add("via", "\(via), \(hop)")

@@ -1,3 +1,4 @@
+import GatehouseHTTP1
 import NIOCore
 import NIOHTTP1
 
@@ -22,11 +23,11 @@ extension ProxyHandler {
     }
 
     func respondLocally(
-        _ head: HTTPRequestHead, _ status: HTTPResponseStatus, _ code: String, _ message: String, close: Bool = false,
+        _ head: RequestHead, _ status: HTTPResponseStatus, _ code: String, _ message: String, close: Bool = false,
         headers: [(String, String)] = [], fields: [(String, String)] = []
     ) {
         discardingBody = true
-        let requestID = head.headers.first(name: "x-request-id") ?? pool.requestIDs.make()
+        let requestID = head.fields.first(name: "x-request-id") ?? pool.requestIDs.make()
         writeError(
             status, code, message, version: head.version, keepAlive: head.isKeepAlive && !close && !quiescing, requestID: requestID, headers: headers,
             fields: fields, bodiless: head.method == .HEAD)
@@ -80,6 +81,7 @@ extension ProxyHandler {
         if measures { measure.finish(meters, accessLog, tracer) }
         responseUnflushed = false
         if closeAfter {
+            closingAfterAnswer = true
             context.writeAndFlush(wrapOutboundOut(.byteBuffer(ByteBuffer()))).assumeIsolated().whenComplete { _ in
                 self.closeAfterResponse()
             }
@@ -162,7 +164,7 @@ extension ProxyHandler {
     /// A route that is served over TLS only, reached over plain HTTP: `308` keeps the method and
     /// body on the way to the same path and query on https (the TLS listener's port, left out
     /// when it is 443).
-    func redirectToHTTPS(_ head: HTTPRequestHead, host: String, path: String, query: Substring?) {
+    func redirectToHTTPS(_ head: RequestHead, host: String, path: String, query: Substring?) {
         guard !host.isEmpty else {
             return respondLocally(head, .badRequest, "https_required", "this route is served over https only; the request names no host to send it to")
         }

@@ -1,4 +1,5 @@
 import Atomics
+import GatehouseHTTP1
 import GatehouseModel
 import GatehouseRedis
 import NIOCore
@@ -13,7 +14,7 @@ extension ProxyHandler {
         let consumer: CompiledConsumer?
         let clientIP: String
         let routeID: String
-        let headers: HTTPHeaders
+        let headers: RequestFields
 
         func key(for policy: LimitPolicy) -> String {
             switch policy.by {
@@ -26,21 +27,21 @@ extension ProxyHandler {
     }
 
     /// A CORS preflight, as browsers send them.
-    static func isPreflight(_ head: HTTPRequestHead) -> Bool {
-        head.method == .OPTIONS && head.headers.contains(name: "origin") && head.headers.contains(name: "access-control-request-method")
+    static func isPreflight(_ head: RequestHead) -> Bool {
+        head.method == .OPTIONS && head.fields.contains(name: "origin") && head.fields.contains(name: "access-control-request-method")
     }
 
     /// Answers a preflight for a route with a `cors` policy: no other policy runs, no credential
     /// is needed, nothing goes upstream.
-    func answerPreflight(_ head: HTTPRequestHead, _ cors: CORSPolicy, metrics: PolicyMetrics) {
+    func answerPreflight(_ head: RequestHead, _ cors: CORSPolicy, metrics: PolicyMetrics) {
         metrics.preflights.wrappingIncrement(ordering: .relaxed)
         discardingBody = true
-        let origin = head.headers.first(name: "origin") ?? ""
+        let origin = head.fields.first(name: "origin") ?? ""
         if !cors.allows(origin) { metrics.preflightsRefused.wrappingIncrement(ordering: .relaxed) }
         var headers = HTTPHeaders()
         for (name, value) in cors.preflightHeaders(origin: origin) { headers.add(name: name, value: value) }
         headers.add(name: "content-length", value: "0")
-        headers.add(name: "x-request-id", value: head.headers.first(name: "x-request-id") ?? pool.requestIDs.make())
+        headers.add(name: "x-request-id", value: head.fields.first(name: "x-request-id") ?? pool.requestIDs.make())
         if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
         writeHead(HTTPResponseHead(version: head.version, status: .noContent, headers: headers), flush: false)
         writeEnd(closeAfter: !head.isKeepAlive)
@@ -57,10 +58,10 @@ extension ProxyHandler {
     /// Runs the route's authentication policies; answers 401 when none lets the request in, 503
     /// when a token could not be checked.
     func authenticate(
-        _ head: HTTPRequestHead, _ chain: PolicyChain, query: inout Substring?, answerHeaders: [(String, String)], metrics: PolicyMetrics,
+        _ head: RequestHead, _ chain: PolicyChain, query: inout Substring?, answerHeaders: [(String, String)], metrics: PolicyMetrics,
         answers: AuthenticationAnswers
     ) -> AuthenticationStep {
-        switch AuthenticationDecision(chain, headers: head.headers, query: query, client: clientIP, metrics: metrics, answers: answers) {
+        switch AuthenticationDecision(chain, headers: head.fields, query: query, client: clientIP, metrics: metrics, answers: answers) {
         case .wait(let wait):
             return .wait(wait)
         case .refused(let message, _, _, _, .serviceUnavailable, _):
@@ -146,7 +147,7 @@ extension ProxyHandler {
     /// Runs ip-restriction on the client address. Returns false when the request was answered
     /// with 403.
     func restrict(
-        _ head: HTTPRequestHead, _ policy: IPRestrictionPolicy, address: String, answerHeaders: [(String, String)], metrics: PolicyMetrics
+        _ head: RequestHead, _ policy: IPRestrictionPolicy, address: String, answerHeaders: [(String, String)], metrics: PolicyMetrics
     ) -> Bool {
         let decision = policy.decide(address)
         metrics.count(.ipRestriction, decision.reason)
@@ -159,7 +160,7 @@ extension ProxyHandler {
     /// Runs an acl on the consumer authentication went on with. Returns false when the request
     /// was answered with 403.
     func authorize(
-        _ head: HTTPRequestHead, _ acl: ACLPolicy, consumer: CompiledConsumer?, answerHeaders: [(String, String)], metrics: PolicyMetrics
+        _ head: RequestHead, _ acl: ACLPolicy, consumer: CompiledConsumer?, answerHeaders: [(String, String)], metrics: PolicyMetrics
     ) -> Bool {
         let decision = acl.decide(consumer)
         metrics.count(.acl, decision.reason)
@@ -271,9 +272,9 @@ extension ProxyHandler {
 
     /// The client address limits count by: the peer, or for a trusted proxy the address it
     /// forwarded for.
-    func limitClientIP(_ headers: HTTPHeaders, peer: String, trusted: Bool) -> String {
+    func limitClientIP(_ headers: RequestFields, peer: String, trusted: Bool) -> String {
         // The canonical form splits on commas and trims: its last element is the last address.
-        guard trusted, let forwarded = headers[canonicalForm: "x-forwarded-for"].last, !forwarded.isEmpty else { return peer }
+        guard trusted, let forwarded = headers[elements: "x-forwarded-for"].last, !forwarded.isEmpty else { return peer }
         return String(forwarded)
     }
 }

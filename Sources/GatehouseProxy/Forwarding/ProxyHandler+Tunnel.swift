@@ -19,12 +19,16 @@ extension ProxyHandler {
             let client = context.channel.pipeline.syncOperations
             try client.addHandler(clientEnd)
             client.removeIfPresent(ClientTimeouts.self)
-            client.removeIfPresent(ByteToMessageHandler<HTTPRequestDecoder>.self)
             client.removeHandler(context: context, promise: nil)
             let server = upstream.pipeline.syncOperations
             // The bytes read behind the 101 went to the client with it.
             try server.addHandler(upstreamEnd)
             server.removeIfPresent(UpstreamConnection.self)
+            // What the client sent behind its request is the tunnel's first bytes.
+            if let early = unparsed {
+                unparsed = nil
+                upstream.writeAndFlush(early, promise: nil)
+            }
         } catch {
             context.close(promise: nil)
             upstream.close(promise: nil)

@@ -1,4 +1,5 @@
 import Atomics
+import GatehouseHTTP1
 import GatehouseModel
 import NIOCore
 import NIOHTTP1
@@ -9,12 +10,12 @@ extension ProxyHandler {
     /// Checks the parameters and whether the body must be held. Returns nil when the request
     /// was answered (400, 415), else whether its body is to be checked.
     func validate(
-        _ head: HTTPRequestHead, _ validation: RequestValidationPolicy, query: Substring?, match: PathTrie.Match,
+        _ head: RequestHead, _ validation: RequestValidationPolicy, query: Substring?, match: PathTrie.Match,
         answerHeaders: [(String, String)], metrics: PolicyMetrics
     ) -> Bool? {
         do {
-            try validation.checkParameters(headers: head.headers, query: query, captures: match.captures)
-            return try validation.holdsBody(head.headers)
+            try validation.checkParameters(headers: head.fields, query: query, captures: match.captures)
+            return try validation.holdsBody(head.fields)
         } catch {
             metrics.invalidRequests.wrappingIncrement(ordering: .relaxed)
             measure.record?.policy = validation.name

@@ -1,17 +1,21 @@
 import Atomics
+import GatehouseHTTP1
 import GatehouseModel
 import Logging
 import NIOCore
 import NIOHTTP1
 import NIOSSL
 
-/// Proxies the HTTP/1.1 requests of one client connection. Each request loads the active config
+/// Proxies the HTTP/1.1 requests of one client connection, read from its bytes by the gateway's
+/// own parser (GatehouseHTTP1: fields stay ranges of the bytes they came in). Each request loads the active config
 /// once at its head and keeps it to its end; request and response bodies stream through without
 /// buffering, reads pausing on either side while the other cannot take more.
 ///
 /// Lives on the client channel's event loop, which also owns the upstream connections it uses.
 final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamConnectionDelegate {
-    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundIn = ByteBuffer
+    /// Bytes the client sent behind a request that switched protocols, for the tunnel.
+    typealias InboundOut = ByteBuffer
     typealias OutboundIn = IOData
     /// Responses are written as bytes (`ResponseHeadBytes`): upstream bodies pass through as
     /// they came.
@@ -130,8 +134,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// The rest of a request body arriving after its response was already sent.
     var discardingBody = false
     var readPending = false
-    /// Requests the client sent ahead (HTTP pipelining), held until the one in flight is answered.
-    var pipelined = PipelinedRequests()
+    /// Reads the client's requests from its bytes.
+    var parser: RequestParser
+    /// The client's bytes the parser has not taken: a request sent before the one in flight was
+    /// answered (HTTP pipelining), or what follows a head whose authentication waits, stays here
+    /// unparsed until its turn. Nil when empty, so that the receive buffer can be reused.
+    var unparsed: ByteBuffer?
+    /// The answer just written closes the connection: the client's next requests are not read.
+    var closingAfterAnswer = false
     /// A drain asked this connection to close once the request in flight is answered.
     var quiescing = false
     var timer: Scheduled<Void>?
@@ -177,6 +187,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         self.options = options
         self.health = health
         self.timeouts = timeouts
+        parser = RequestParser(limits: RequestParser.Limits(maxHeadBytes: options.maxHeaderBytes, maxFields: options.maxHeaderCount))
     }
 
     /// Kept from writability events: asked on every upstream read, and the channel's own answer
@@ -204,17 +215,39 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     // MARK: Client side
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        // Raw bytes once the decoder is gone, and not looked at.
+        // Dropped unread once the connection closes after its answer (`closeAfterResponse`).
         if lingering { return }
-        let part = unwrapInboundIn(data)
-        // A request sent before the one in flight was answered (HTTP pipelining) waits its turn.
-        if !pipelined.isEmpty || pendingAuthentication != nil || (exchange != nil && part.isHead) {
-            return pipelined.append(part)
+        var bytes = unwrapInboundIn(data)
+        if unparsed == nil {
+            unparsed = bytes
+        } else {
+            unparsed!.writeBuffer(&bytes)
         }
-        handle(part)
+        parseRequests()
     }
 
-    func handle(_ part: HTTPServerRequestPart) {
+    /// Hands the parser's parts on while the connection can take them. Stops between requests
+    /// while one is in flight, and while a head's authentication waits: what the client sent
+    /// ahead stays unparsed until its turn (`answered`).
+    func parseRequests() {
+        while !framingLost, !lingering, !closingAfterAnswer, pendingAuthentication == nil, exchange == nil || !parser.isBetweenRequests {
+            var bytes = unparsed ?? Self.noBytes
+            unparsed = nil
+            let part: RequestParser.Part?
+            do {
+                part = try parser.next(&bytes)
+            } catch {
+                return refuse(error)
+            }
+            if bytes.readableBytes > 0 { unparsed = bytes }
+            guard let part else { return }
+            handle(part)
+        }
+    }
+
+    private static let noBytes = ByteBuffer()
+
+    func handle(_ part: RequestParser.Part) {
         switch part {
         case .head(let head):
             discardingBody = false
@@ -222,7 +255,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             if measures {
                 measure.begin(meters, record: accessLog == nil && tracer == nil ? nil : AccessRecord(head, client: clientIP))
             }
-            measure.trace = TraceContext(head.headers, sampleRatio: tracer?.sampleRatio ?? 0) { pool.requestIDs.next() }
+            measure.trace = TraceContext(head.fields, sampleRatio: tracer?.sampleRatio ?? 0) { pool.requestIDs.next() }
             begin(head)
         case .body(let buffer):
             guard !discardingBody, let exchange else { return }
@@ -244,20 +277,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             } else {
                 exchange.buffered.append(buffer)
             }
-        case .end(let trailers):
+        case .end:
+            // Trailers are not forwarded (the parser held them to the field limit).
             timeouts?.requestEnded()
             if discardingBody {
                 discardingBody = false
                 return
             }
             guard let exchange else { return }
-            // Trailers are not forwarded, but they are header fields all the same: the same limit.
-            if let trailers, trailers.count > options.maxHeaderCount {
-                if exchange.responseStarted { return cutShort() }
-                return failBeforeResponse(
-                    .requestHeaderFieldsTooLarge, "headers_too_large",
-                    "the request has \(trailers.count) trailer fields; the limit is \(options.maxHeaderCount)", close: true)
-            }
             exchange.requestEnded = true
             if exchange.awaitingBodyCheck { return checkHeldBody(exchange) }
             if let connection = exchange.connection {
@@ -266,6 +293,23 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 armReadTimeout()
             }
         }
+    }
+
+    /// The parser refused the client's bytes: 400 (431, 505, 405) and the connection closes,
+    /// since where its next request would start is unknown; a response already under way is
+    /// not interrupted, the connection just closes.
+    private func refuse(_ error: RequestParseError) {
+        let refusal = RequestRules.refusal(error)
+        framingLost = true
+        // A request waiting for its token's check is not answered twice.
+        pendingAuthentication = nil
+        if let exchange {
+            if exchange.responseStarted { return cutShort() }
+            return failBeforeResponse(refusal.status, refusal.code, refusal.message, close: true)
+        }
+        // A refusal before any head: measured (and logged) as a request of its own.
+        if measures, !measure.isActive { measure.begin(meters, record: accessLog == nil && tracer == nil ? nil : AccessRecord(client: clientIP)) }
+        writeError(refusal.status, refusal.code, refusal.message, version: .http1_1, keepAlive: false, requestID: pool.requestIDs.make())
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -279,7 +323,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         // stays bounded whatever the body size.
         if lingering {
             context.read()
-        } else if pipelined.isFull {
+        } else if let unparsed, unparsed.readableBytes >= Self.maxUnparsedBytes {
+            // Requests sent ahead wait their turn; enough of them, and the client waits too.
             holdClientReads()
         } else if let exchange, exchange.bodyCheck != nil, exchange.connection == nil {
             // A body being checked is read to its end (its size is bounded) before any upstream is asked.
@@ -290,6 +335,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             context.read()
         }
     }
+
+    /// What the client may send ahead of the request in flight before its reads are held: a
+    /// burst of small pipelined requests does not turn reading off and on (two `epoll_ctl`
+    /// calls) for each, and memory stays bounded whatever the client sends.
+    static let maxUnparsedBytes = 64 * 1024
 
     private func holdClientReads() {
         readPending = true
@@ -319,37 +369,37 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         pendingAuthentication = nil
         heldHead = nil
         lingering = false
-        pipelined.removeAll()
+        unparsed = nil
         self.context = nil
         clientIsWritable = false
         context.fireChannelInactive()
     }
 
-    private func begin(_ head: HTTPRequestHead) {
+    private func begin(_ head: RequestHead) {
         if let refusal = RequestRules.check(head, options: options) {
             return respondLocally(head, refusal.status, refusal.code, refusal.message, close: true)
         }
         let target: RequestTarget
         do {
-            target = try RequestTarget(head.uri)
+            target = try RequestTarget(head.target)
         } catch {
             return respondLocally(head, .badRequest, "bad_request", "invalid request target: \(error)", close: true)
         }
         guard let config = active.load() else {
             return respondLocally(head, .serviceUnavailable, "not_ready", "no config has been applied yet")
         }
-        let hostHeader = target.authority ?? head.headers.first(name: "host") ?? ""
+        let hostHeader = target.authority ?? head.fields.first(name: "host") ?? ""
         let host = RequestTarget.routingHost(hostHeader)
         let method = head.method.rawValue
         let path = target.path
-        if Self.isPreflight(head), let requested = head.headers.first(name: "access-control-request-method"),
-            let preflightRoute = config.routes.match(host: host, path: path, method: requested, header: { head.headers[$0] })?.entry.route,
+        if Self.isPreflight(head), let requested = head.fields.first(name: "access-control-request-method"),
+            let preflightRoute = config.routes.match(host: host, path: path, method: requested, header: { head.fields[name: $0] })?.entry.route,
             let cors = preflightRoute.policies?.cors
         {
             measure.routed(preflightRoute)
             return answerPreflight(head, cors, metrics: config.policyMetrics)
         }
-        guard let found = config.routes.match(host: host, path: path, method: method, header: { head.headers[$0] }) else {
+        guard let found = config.routes.match(host: host, path: path, method: method, header: { head.fields[name: $0] }) else {
             return respondLocally(head, .notFound, "no_route", "no route matches \(method) \(path)")
         }
         let route = found.entry.route
@@ -360,10 +410,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             trusted: trustedPeer)
         if secure, let hsts = route.hsts { request.addedHeaders.append(hsts) }
         if let chain = route.policies {
-            if let cors = chain.cors { request.addedHeaders += cors.actualHeaders(origin: head.headers.first(name: "origin")) }
+            if let cors = chain.cors { request.addedHeaders += cors.actualHeaders(origin: head.fields.first(name: "origin")) }
             if let restriction = chain.ipRestriction {
                 // The address rate limits count by: the peer, or what a trusted proxy forwarded.
-                let address = limitClientIP(head.headers, peer: clientIP, trusted: request.trusted)
+                let address = limitClientIP(head.fields, peer: clientIP, trusted: request.trusted)
                 guard restrict(head, restriction, address: address, answerHeaders: request.addedHeaders, metrics: config.policyMetrics) else { return }
             }
         }
@@ -373,7 +423,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// What a routed request carries from its head to its admission: kept while its
     /// authentication waits for an authorization server.
     struct Admission {
-        let head: HTTPRequestHead
+        let head: RequestHead
         let config: CompiledConfig
         let found: PathTrie.Match
         let hostHeader: String
@@ -441,11 +491,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             let metrics = config.policyMetrics
             metrics.count(.requestTransformer, .applied)
             query = requestTransform.transformQuery(query, context: transformContext) { metrics.count(.requestTransformer, $0) }
-            renamed = requestTransform.renameTargets(head.headers, hidden: route.policies?.hiddenKeys ?? [])
+            renamed = requestTransform.renameTargets(head.fields, hidden: route.policies?.hiddenKeys ?? [])
         }
         var upstreamHead = UpstreamRequestHead(method: head.method, path: forwardedPath, query: query, spare: &spareRequestHead)
         upstreamHead.copyEndToEnd(
-            head.headers, dropping: route.policies?.dropped(trusted: trusted) ?? (trusted ? Self.replacedWhenTrusted : Self.replacedWithHost),
+            head.fields, dropping: route.policies?.dropped(trusted: trusted) ?? (trusted ? Self.replacedWhenTrusted : Self.replacedWithHost),
             alsoDropping: renamed.isEmpty ? nil : FieldNameSet(renamed), keepingUnderscores: options.allowsUnderscoreHeaders)
         if let consumer { Self.addConsumer(consumer, to: &upstreamHead) }
         if let acl = route.policies?.acl, !acl.hideGroupsHeader, let groups = consumer?.consumer?.groupsHeader, !groups.isEmpty {
@@ -454,41 +504,39 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if let requestTransform, let transformContext {
             let metrics = config.policyMetrics
             requestTransform.apply(
-                to: &upstreamHead, request: head.headers, renamed: renamed, hidden: route.policies?.hiddenKeys ?? [], context: transformContext
+                to: &upstreamHead, request: head.fields, renamed: renamed, hidden: route.policies?.hiddenKeys ?? [], context: transformContext
             ) {
                 metrics.count(.requestTransformer, $0)
             }
         }
-        let chunked = head.headers[canonicalForm: "transfer-encoding"].last?.lowercased() == "chunked"
+        let chunked = head.framing == .chunked
         if chunked {
             upstreamHead.add("transfer-encoding", "chunked")
-        } else if head.method.hasRequestBodyExpected, !head.headers.contains(name: "content-length") {
+        } else if head.method.hasRequestBodyExpected, !head.fields.contains(name: "content-length") {
             upstreamHead.add("content-length", "0")
         }
-        let upgradeRequested = head.headers.contains(name: "upgrade") && ForwardedRequest.connectionNamed(head.headers).contains("upgrade")
-        let websocket =
-            upgradeRequested && head.method == .GET
-            && head.headers[canonicalForm: "upgrade"].contains { $0.lowercased() == "websocket" }
+        let upgradeRequested = head.upgrade
+        let websocket = upgradeRequested && head.method == .GET && head.fields[elements: "upgrade"].contains { $0.lowercased() == "websocket" }
         if websocket {
             // Hop-by-hop, so left out above; a WebSocket upgrade is forwarded on purpose (h2c never is).
             upstreamHead.add("upgrade", "websocket")
             upstreamHead.add("connection", "upgrade")
         }
-        ForwardedRequest.addForwarding(to: &upstreamHead, from: head.headers, clientIP: clientIP, host: hostHeader, port: localPort, secure: secure, trusted: trusted)
-        ForwardedRequest.addVia(to: &upstreamHead, from: head.headers, version: head.version)
+        ForwardedRequest.addForwarding(to: &upstreamHead, from: head.fields, clientIP: clientIP, host: hostHeader, port: localPort, secure: secure, trusted: trusted)
+        ForwardedRequest.addVia(to: &upstreamHead, from: head.fields, version: head.version)
         if let trace = measure.trace {
             upstreamHead.add(trace)
             // The caller's vendor state goes on with its valid traceparent only.
-            if trace.parent != nil { for state in head.headers["tracestate"] { upstreamHead.add("tracestate", state) } }
+            if trace.parent != nil { for state in head.fields[name: "tracestate"] { upstreamHead.add("tracestate", state) } }
         }
         // The client's id went with its other fields.
-        let requestID = head.headers.first(name: "x-request-id").map(RequestID.given) ?? pool.requestIDs.draw()
+        let requestID = head.fields.first(name: "x-request-id").map(RequestID.given) ?? pool.requestIDs.draw()
         if case .drawn(let high, let low) = requestID { upstreamHead.add(drawn: high, low) }
         measure.record?.requestID = requestID
         let preserveHost = route.preserveHost && !hostHeader.isEmpty
         if preserveHost { upstreamHead.add("host", hostHeader) }
 
-        let key = Balancer.RequestKey(clientIP: clientIP, path: path, headers: head.headers)
+        let key = Balancer.RequestKey(clientIP: clientIP, path: path, headers: head.fields)
         let exchange = Exchange(
             config: config, upstream: config.upstreams[route.upstream], head: (consume upstreamHead).finished(), method: head.method,
             chunked: chunked, clientVersion: head.version,
@@ -497,7 +545,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             preserveHost: preserveHost, websocket: websocket, upgradeRequested: upgradeRequested
         )
         exchange.expectsContinue =
-            head.version.minor >= 1 && head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" })
+            head.version.minor >= 1 && head.fields[elements: "expect"].contains(where: { $0.lowercased() == "100-continue" })
         self.exchange = exchange
         exchange.addedHeaders = addedHeaders
         exchange.replacesHSTS = secure && route.hsts != nil
@@ -517,8 +565,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if limits.isEmpty { return proceed(exchange) }
         let subject = LimitSubject(
             consumer: consumer?.identified == true ? consumer?.consumer : nil,
-            clientIP: limitClientIP(head.headers, peer: clientIP, trusted: trusted), routeID: route.id,
-            headers: head.headers)
+            clientIP: limitClientIP(head.fields, peer: clientIP, trusted: trusted), routeID: route.id,
+            headers: head.fields)
         runLimits(exchange, limits, from: 0, subject, metrics: config.policyMetrics)
     }
 

@@ -1,3 +1,4 @@
+import GatehouseHTTP1
 import NIOCore
 import NIOHTTP1
 
@@ -58,17 +59,22 @@ struct UpstreamRequestHead {
     /// past a check), and those in `dropping` (lowercase). Runs per request, so names are
     /// compared without allocating.
     /// - Parameter alsoDropping: names left out for this request only (a rename's new name).
-    mutating func copyEndToEnd(_ headers: HTTPHeaders, dropping: FieldNameSet, alsoDropping: FieldNameSet? = nil, keepingUnderscores: Bool = false) {
+    mutating func copyEndToEnd(_ headers: RequestFields, dropping: FieldNameSet, alsoDropping: FieldNameSet? = nil, keepingUnderscores: Bool = false) {
         // Usually nothing: `Connection: keep-alive` or `close` names no other field.
         let listed = headers.contains(name: "connection") ? ForwardedRequest.connectionNamed(headers) : []
         let named = listed.isEmpty ? nil : FieldNameSet(listed)
-        func isDropped(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
-            (!keepingUnderscores && name.contains(UInt8(ascii: "_"))) || ForwardedRequest.hopByHop.contains(name) || dropping.contains(name)
-                || named?.contains(name) == true || alsoDropping?.contains(name) == true
-        }
-        for (name, value) in headers {
-            let dropped = name.utf8.withContiguousStorageIfAvailable(isDropped) ?? Array(name.utf8).withUnsafeBufferPointer(isDropped)
-            if !dropped { bytes.writeField(name, value) }
+        for field in headers {
+            field.withBytes { rawName, value in
+                let name = rawName.assumingMemoryBound(to: UInt8.self)
+                let dropped =
+                    (!keepingUnderscores && name.contains(UInt8(ascii: "_"))) || ForwardedRequest.hopByHop.contains(name) || dropping.contains(name)
+                    || named?.contains(name) == true || alsoDropping?.contains(name) == true
+                guard !dropped else { return }
+                bytes.writeBytes(rawName)
+                bytes.writeStaticString(": ")
+                bytes.writeBytes(value)
+                bytes.writeStaticString("\r\n")
+            }
         }
     }
 }

@@ -1,3 +1,4 @@
+import GatehouseHTTP1
 import GatehouseModel
 import NIOHTTP1
 
@@ -54,7 +55,7 @@ enum AuthenticationDecision {
 
     /// - Parameter recording: false for `explain`: no cache, counter or key fetch is touched.
     init(
-        _ chain: PolicyChain, headers: HTTPHeaders, query: Substring?, client: String, metrics: PolicyMetrics, recording: Bool = true,
+        _ chain: PolicyChain, headers: RequestFields, query: Substring?, client: String, metrics: PolicyMetrics, recording: Bool = true,
         answers: AuthenticationAnswers = AuthenticationAnswers()
     ) {
         var anonymous: Caller?

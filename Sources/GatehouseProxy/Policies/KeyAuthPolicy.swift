@@ -1,3 +1,4 @@
+import GatehouseHTTP1
 import GatehouseModel
 import NIOHTTP1
 
@@ -46,7 +47,7 @@ public final class KeyAuthPolicy: Sendable {
         case invalid(Source)
     }
 
-    func authenticate(headers: HTTPHeaders, query: Substring?) -> Outcome {
+    func authenticate(headers: RequestFields, query: Substring?) -> Outcome {
         guard let (key, source) = findKey(headers: headers, query: query) else {
             return anonymous.map { .anonymous($0, nil) } ?? .missing
         }
@@ -54,7 +55,7 @@ public final class KeyAuthPolicy: Sendable {
         return anonymous.map { .anonymous($0, source) } ?? .invalid(source)
     }
 
-    private func findKey(headers: HTTPHeaders, query: Substring?) -> (Substring, Source)? {
+    private func findKey(headers: RequestFields, query: Substring?) -> (Substring, Source)? {
         for name in keyNames {
             if let value = headers.first(name: name), !value.isEmpty { return (value[...], .header(name)) }
         }

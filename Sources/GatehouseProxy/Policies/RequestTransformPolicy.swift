@@ -1,3 +1,4 @@
+import GatehouseHTTP1
 import GatehouseModel
 import NIOHTTP1
 
@@ -19,7 +20,7 @@ public final class RequestTransformPolicy: Sendable {
     /// and then nothing is allocated.
     /// - Parameter hidden: key headers the route's key-auth hides: a rename never forwards a
     ///   credential under another name.
-    func renameTargets(_ request: HTTPHeaders, hidden: [String]) -> [String] {
+    func renameTargets(_ request: RequestFields, hidden: [String]) -> [String] {
         var targets: [String] = []
         for (from, to) in headers.rename where headers.renames(from) && !hidden.contains(from) && request.contains(name: from) {
             targets.append(to)
@@ -31,11 +32,11 @@ public final class RequestTransformPolicy: Sendable {
     /// fields it replaces); each value it cannot write (a variable without a value, a control
     /// character) is told to `dropped`, for the metrics.
     func apply(
-        to head: inout UpstreamRequestHead, request: HTTPHeaders, renamed targets: [String], hidden: [String], context: TransformContext,
+        to head: inout UpstreamRequestHead, request: RequestFields, renamed targets: [String], hidden: [String], context: TransformContext,
         dropped: (PolicyMetrics.Reason) -> Void
     ) {
         for (from, to) in headers.rename where headers.renames(from) && !hidden.contains(from) {
-            for value in request[from] { head.add(to, value) }
+            for value in request[name: from] { head.add(to, value) }
         }
         var written: [String] = []
         for (name, value) in headers.set {

@@ -1,3 +1,4 @@
+import GatehouseHTTP1
 import GatehouseModel
 import NIOHTTP1
 
@@ -61,7 +62,7 @@ final class RequestValidationPolicy: Sendable {
     }
 
     /// Checks every parameter in the order the config lists them; the first one wrong refuses.
-    func checkParameters(headers: HTTPHeaders, query: Substring?, captures: [(name: String, value: Substring)]) throws(Refusal) {
+    func checkParameters(headers: RequestFields, query: Substring?, captures: [(name: String, value: Substring)]) throws(Refusal) {
         for parameter in parameters {
             let texts: [String]
             switch parameter.location {
@@ -72,7 +73,7 @@ final class RequestValidationPolicy: Sendable {
             case .query:
                 texts = try queryValues(parameter, query)
             case .header:
-                texts = headers[parameter.name]
+                texts = headers[name: parameter.name]
             }
             guard !texts.isEmpty else {
                 if parameter.required { throw refusal(parameter, "is required") }
@@ -89,7 +90,7 @@ final class RequestValidationPolicy: Sendable {
 
     /// Whether this request's body is held to be checked: a JSON body. Refuses a body of
     /// another media type unless the config lets it through, and a missing body that is required.
-    func holdsBody(_ headers: HTTPHeaders) throws(Refusal) -> Bool {
+    func holdsBody(_ headers: RequestFields) throws(Refusal) -> Bool {
         guard let body else { return false }
         let hasBody =
             headers.contains(name: "transfer-encoding") || headers.first(name: "content-length").map { $0 != "0" } ?? false

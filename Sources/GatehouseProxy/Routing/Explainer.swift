@@ -1,6 +1,8 @@
+import GatehouseHTTP1
 import GatehouseModel
 import GatehouseRedis
 import Logging
+import NIOCore
 import NIOHTTP1
 
 /// What the data plane would do with a request, told without sending it: which route matches
@@ -76,22 +78,46 @@ public enum Explainer {
         return try explain(request, config: compiled)
     }
 
+    /// The request as the proxy would read it: its bytes (a URL with a host stands for the Host
+    /// header a client would send with it) through the proxy's parser and edge rules.
+    private static func edgeHead(_ request: Request) -> Result<RequestHead, RequestRules.Refusal> {
+        var fields = request.headers.filter { $0.name.lowercased() != "origin" || request.origin == nil }
+        if let origin = request.origin { fields.append(("origin", origin)) }
+        if !fields.contains(where: { $0.name.lowercased() == "host" }) {
+            fields.append(("host", RequestTarget.originForm(request.url).authority ?? ""))
+        }
+        var bytes = ByteBuffer(string: "\(request.method) \(request.url) HTTP/1.1\r\n")
+        for (name, value) in fields { bytes.writeString("\(name): \(value)\r\n") }
+        bytes.writeString("\r\n")
+        let options = ProxyOptions()
+        var parser = RequestParser(limits: RequestParser.Limits(maxHeadBytes: options.maxHeaderBytes, maxFields: options.maxHeaderCount))
+        do {
+            guard case .head(let head) = try parser.next(&bytes) else {
+                return .failure(RequestRules.refusal(RequestParseError(.headTooLarge, at: bytes.readerIndex)))
+            }
+            if let refusal = RequestRules.check(head, options: options) { return .failure(refusal) }
+            return .success(head)
+        } catch {
+            return .failure(RequestRules.refusal(error))
+        }
+    }
+
     /// Routes listed with the reason they do not match; the rest are only counted.
     static let listedRoutes = 50
 
     public static func explain(_ request: Request, config: CompiledConfig) throws(ConfigError) -> JSONValue {
-        var headers = HTTPHeaders(request.headers.map { ($0.name, $0.value) })
-        if let origin = request.origin { headers.replaceOrAdd(name: "origin", value: origin) }
-        // The edge's checks come first, as on the proxy: a request they refuse never reaches a
-        // route. A URL with a host stands for the Host header a client would send with it.
-        var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: request.method), uri: request.url, headers: headers)
-        if !head.headers.contains(name: "host") { head.headers.add(name: "host", value: RequestTarget.originForm(request.url).authority ?? "") }
         var out: [String: JSONValue] = ["config_version": .int(config.version)]
-        if let refusal = RequestRules.check(head, options: ProxyOptions()) {
+        // The edge's checks come first, as on the proxy, on the bytes a client would send: a
+        // request they refuse never reaches a route.
+        let head: RequestHead
+        switch edgeHead(request) {
+        case .success(let parsed): head = parsed
+        case .failure(let refusal):
             out["request"] = ["method": .string(request.method), "url": .string(request.url)]
             out["answer"] = ["status": .int(Int(refusal.status.code)), "reason": .string("refused by the edge: \(refusal.message)")]
             return .object(out)
         }
+        let headers = head.fields
         let target: RequestTarget
         do {
             target = try RequestTarget(request.url)
@@ -103,7 +129,7 @@ public enum Explainer {
         let hostHeader = target.authority ?? headers.first(name: "host") ?? ""
         let host = RequestTarget.routingHost(hostHeader)
         out["request"] = ["method": .string(request.method), "host": .string(host), "path": .string(target.path)]
-        let found = config.routes.match(host: host, path: target.path, method: request.method, header: { headers[$0] })
+        let found = config.routes.match(host: host, path: target.path, method: request.method, header: { headers[name: $0] })
         out["routes"] = routeReasons(
             config.routes, winner: found?.entry.route, host: host, path: target.path, method: request.method, headers: headers)
         out["other_routes"] = .int(max(0, config.routes.routeCount - listedRoutes))
@@ -314,7 +340,7 @@ public enum Explainer {
     /// Why each route does or does not take the request, in document order (the first
     /// `listedRoutes`).
     private static func routeReasons(
-        _ table: RouteTable, winner: CompiledRoute?, host: String, path: String, method: String, headers: HTTPHeaders
+        _ table: RouteTable, winner: CompiledRoute?, host: String, path: String, method: String, headers: RequestFields
     ) -> JSONValue {
         .array(
             table.all.prefix(listedRoutes).map { route in
@@ -333,7 +359,7 @@ public enum Explainer {
 
 extension CompiledRoute {
     /// The first of its rules the request fails, or nil when it matches them all.
-    func mismatch(host: String, path: String, method: String, headers: HTTPHeaders) -> String? {
+    func mismatch(host: String, path: String, method: String, headers: RequestFields) -> String? {
         if !hosts.isEmpty,
             !hosts.contains(where: { $0 == host || ($0.hasPrefix("*.") && host.hasSuffix($0.dropFirst(1)) && host.count > $0.count - 1) })
         {
@@ -345,14 +371,14 @@ extension CompiledRoute {
         if !methods.isEmpty, !methods.contains(method) {
             return "method \(method) is not one of \(methods.sorted().joined(separator: ", "))"
         }
-        for (name, allowed) in headers.sortedRules(self.headers) where !headers[name].contains(where: allowed.contains) {
+        for (name, allowed) in headers.sortedRules(self.headers) where !headers[name: name].contains(where: allowed.contains) {
             return "header \(name) is not one of \(allowed.sorted().joined(separator: ", "))"
         }
         return nil
     }
 }
 
-extension HTTPHeaders {
+extension RequestFields {
     fileprivate func sortedRules(_ rules: [String: Set<String>]) -> [(String, Set<String>)] {
         rules.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }

@@ -1,3 +1,4 @@
+import GatehouseHTTP1
 /// What an access log line says of a request beyond its measurements: who asked for what,
 /// where it went, who answered. Kept in `RequestMeasure` only while the access log is on.
 import NIOHTTP1
@@ -22,12 +23,13 @@ struct AccessRecord: Sendable {
     /// The gateway's error code when it answered itself (`no_route`, `rate_limited`, …).
     var error: String?
 
-    init(_ head: HTTPRequestHead, client: String) {
+    init(_ head: RequestHead, client: String) {
         time = WallClockText.now()
         self.client = client
         method = head.method.rawValue
-        host = head.headers.first(name: "host") ?? ""
-        path = head.uri[..<(head.uri.firstIndex(of: "?") ?? head.uri.endIndex)]
+        host = head.fields.first(name: "host") ?? ""
+        let target = head.target
+        path = target[..<(target.firstIndex(of: "?") ?? target.endIndex)]
     }
 
     /// A request refused before its head was whole: only its client is known.

@@ -1,3 +1,4 @@
+import GatehouseHTTP1
 import NIOHTTP1
 
 /// A request's W3C trace context (`traceparent`): the trace it belongs to, the caller's span, and
@@ -15,10 +16,10 @@ struct TraceContext: Sendable {
     /// - Parameters:
     ///   - draw: random 64-bit numbers (the loop's id generator).
     ///   - sampleRatio: for a new trace, the share of requests sampled; a caller's decision is kept.
-    init(_ headers: HTTPHeaders, sampleRatio: Double, draw: () -> UInt64) {
+    init(_ headers: RequestFields, sampleRatio: Double, draw: () -> UInt64) {
         span = Self.nonZero(draw)
         // Two `traceparent` fields are as malformed as a bad one.
-        let values = headers["traceparent"]
+        let values = headers[name: "traceparent"]
         if values.count == 1, let parsed = Self.parse(values[0]) {
             (traceHigh, traceLow, parent, sampled) = (parsed.high, parsed.low, parsed.parent, parsed.flags & 1 == 1)
         } else {

@@ -1,5 +1,6 @@
 import Atomics
 import Foundation
+import GatehouseHTTP1
 import GatehouseModel
 import NIOHTTP1
 
@@ -10,7 +11,7 @@ final class Balancer: Sendable {
     struct RequestKey {
         var clientIP: String
         var path: String
-        var headers: HTTPHeaders = [:]
+        var headers: RequestFields = [:]
     }
 
     let algorithm: Upstream.Algorithm

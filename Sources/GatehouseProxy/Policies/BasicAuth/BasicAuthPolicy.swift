@@ -1,3 +1,4 @@
+import GatehouseHTTP1
 import GatehouseModel
 import NIOHTTP1
 
@@ -68,7 +69,7 @@ final class BasicAuthPolicy: Sendable {
     }
 
     /// - Parameter checked: the pool's answer for this request's password, once it is in.
-    func authenticate(headers: HTTPHeaders, client: String, checked: PasswordChecker.Result?) -> Outcome {
+    func authenticate(headers: RequestFields, client: String, checked: PasswordChecker.Result?) -> Outcome {
         guard let value = headers.first(name: "authorization"), let encoded = Self.credentials(value) else { return .missing }
         guard let decoded = Base64URL.decodeStandard(encoded.utf8), let text = String(validating: decoded, as: UTF8.self),
             let colon = text.firstIndex(of: ":")

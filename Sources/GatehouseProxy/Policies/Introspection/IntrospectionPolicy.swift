@@ -1,3 +1,4 @@
+import GatehouseHTTP1
 import GatehouseModel
 import NIOHTTP1
 
@@ -52,7 +53,7 @@ final class IntrospectionPolicy: Sendable {
     }
 
     /// - Parameter recording: false for `explain`: nothing is counted.
-    func authenticate(headers: HTTPHeaders, query: Substring?, recording: Bool = true) -> Outcome {
+    func authenticate(headers: RequestFields, query: Substring?, recording: Bool = true) -> Outcome {
         guard let token = location.find(headers: headers, query: query) else { return .missing }
         guard token.utf8.count <= location.maxTokenBytes else { return .refused(.tooLarge) }
         let key = TokenCache.key(token)

@@ -1,4 +1,5 @@
 import Atomics
+import GatehouseHTTP1
 import GatehouseModel
 import NIOHTTP1
 
@@ -87,7 +88,7 @@ final class JWTPolicy: Sendable {
     }
 
     /// - Parameter recording: false for `explain`: nothing is cached, counted or fetched.
-    func authenticate(headers: HTTPHeaders, query: Substring?, recording: Bool = true) -> Outcome {
+    func authenticate(headers: RequestFields, query: Substring?, recording: Bool = true) -> Outcome {
         guard let token = location.find(headers: headers, query: query) else { return .missing }
         guard token.utf8.count <= location.maxTokenBytes else { return .refused(.tooLarge) }
         let seconds = now() / 1000

@@ -1,3 +1,4 @@
+import GatehouseHTTP1
 import GatehouseModel
 import NIOHTTP1
 
@@ -16,14 +17,14 @@ struct TokenLocation: Sendable {
         maxTokenBytes = config["max_token_bytes"]?.intValue ?? 8_192
     }
 
-    func find(headers: HTTPHeaders, query: Substring?) -> Substring? {
+    func find(headers: RequestFields, query: Substring?) -> Substring? {
         if let value = headers.first(name: header), !value.isEmpty {
             guard header == "authorization" else { return value[...] }
             return Self.bearerToken(value)
         }
         if let queryParameter, let query, let value = KeyAuthPolicy.parameter(queryParameter, in: query), !value.isEmpty { return value }
         if let cookie {
-            for line in headers["cookie"] {
+            for line in headers[name: "cookie"] {
                 for pair in line.split(separator: ";") {
                     let trimmed = pair.drop { $0 == " " }
                     if trimmed.hasPrefix(cookie + "="), trimmed.count > cookie.count + 1 { return trimmed.dropFirst(cookie.count + 1) }
