@@ -29,6 +29,17 @@ import Testing
         await client.close()
     }
 
+    @Test func bytesSentRightBehindTheUpgradeRequestAreTheTunnelsFirst() async throws {
+        let (proxy, _) = try await Self.proxy()
+        let client = try await RawConnection.open(port: proxy.port)
+        try await client.send(
+            "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\nearly bytes"
+        )
+        let echoed = try await client.received(containing: "EARLY BYTES")
+        #expect(echoed.hasPrefix("HTTP/1.1 101 Switching Protocols"))
+        await client.close()
+    }
+
     @Test func anH2cUpgradeIsNotForwardedAndTheConnectionCloses() async throws {
         let (proxy, _) = try await Self.proxy()
         let response = try await rawExchange(
