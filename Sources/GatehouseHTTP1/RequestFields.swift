@@ -83,24 +83,37 @@ public struct RequestFields: Sendable, RandomAccessCollection {
 
     /// The first value of the fields named `name` (lowercase).
     public func first(name: String) -> String? {
-        firstIndex { $0.hasName(name) }.map { self[$0].value }
+        firstIndex(name: name).map { self[$0].value }
+    }
+
+    /// The position of the first field named `name` (lowercase), found without a `Field` (and
+    /// its retain of the head's buffer) per field looked at.
+    public func firstIndex(name: String) -> Int? {
+        var first: Int?
+        forEachIndex(name) { index in
+            first = index
+            return false
+        }
+        return first
     }
 
     public func contains(name: String) -> Bool {
-        contains { $0.hasName(name) }
+        firstIndex(name: name) != nil
     }
 
     /// Every value of the fields named `name` (lowercase), in order.
     public subscript(name name: String) -> [String] {
-        compactMap { $0.hasName(name) ? $0.value : nil }
+        var values: [String] = []
+        forEachIndex(named: name) { values.append(self[$0].value) }
+        return values
     }
 
     /// The comma-separated elements of every field named `name` (lowercase), trimmed, empty
     /// elements left out (RFC 9110 §5.6.1).
     public subscript(elements name: String) -> [Substring] {
         var elements: [Substring] = []
-        for field in self where field.hasName(name) {
-            for element in field.value.split(separator: ",") {
+        forEachIndex(named: name) { index in
+            for element in self[index].value.split(separator: ",") {
                 let trimmed = element.drop { $0 == " " || $0 == "\t" }
                 let end = trimmed.lastIndex { $0 != " " && $0 != "\t" }
                 if let end { elements.append(trimmed[...end]) }
@@ -109,23 +122,41 @@ public struct RequestFields: Sendable, RandomAccessCollection {
         return elements
     }
 
-    static func matches(_ bytes: ByteBuffer, _ span: FieldSpan, _ lowercased: String) -> Bool {
-        let length = Int(span.nameEnd - span.nameStart)
-        var name = lowercased
-        return name.withUTF8 { wanted in
-            guard wanted.count == length else { return false }
-            return bytes.withUnsafeReadableBytes { raw in
-                var offset = 0
-                let start = Int(span.nameStart)
-                while offset < length {
-                    var byte = raw[start + offset]
-                    if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { byte |= 0x20 }
-                    guard byte == wanted[offset] else { return false }
-                    offset += 1
+    /// Calls `body` with the position of each field named `name` (lowercase) while it returns true.
+    private func forEachIndex(_ name: String, _ body: (Int) -> Bool) {
+        var name = name
+        name.withUTF8 { wanted in
+            bytes.withUnsafeReadableBytes { raw in
+                for index in spans.indices where Self.matches(raw, spans[index], wanted) {
+                    guard body(index) else { return }
                 }
-                return true
             }
         }
+    }
+
+    private func forEachIndex(named name: String, _ body: (Int) -> Void) {
+        forEachIndex(name) { (index: Int) -> Bool in
+            body(index)
+            return true
+        }
+    }
+
+    static func matches(_ bytes: ByteBuffer, _ span: FieldSpan, _ lowercased: String) -> Bool {
+        var name = lowercased
+        return name.withUTF8 { wanted in bytes.withUnsafeReadableBytes { matches($0, span, wanted) } }
+    }
+
+    /// Whether the name at `span` is `wanted` (lowercase), ignoring ASCII case.
+    private static func matches(_ raw: UnsafeRawBufferPointer, _ span: FieldSpan, _ wanted: UnsafeBufferPointer<UInt8>) -> Bool {
+        let length = Int(span.nameEnd - span.nameStart)
+        guard wanted.count == length else { return false }
+        let start = Int(span.nameStart)
+        for offset in 0..<length {
+            var byte = raw[start + offset]
+            if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { byte |= 0x20 }
+            guard byte == wanted[offset] else { return false }
+        }
+        return true
     }
 }
 
