@@ -11,7 +11,6 @@ extension ProxyHandler {
     /// connection closes.
     func answered(closing: Bool) {
         if closing {
-            closingAfterAnswer = true
             unparsed = nil
             return
         }
@@ -26,18 +25,13 @@ extension ProxyHandler {
         if event is ClientTimeouts.BodyTimedOut { return bodyStalled(context) }
         guard event is ChannelShouldQuiesceEvent else { return context.fireUserInboundEventTriggered(event) }
         // Between requests the connection closes now; otherwise after the answer in flight.
-        quiescing = true
-        if exchange == nil, pendingAuthentication == nil { context.close(promise: nil) }
+        if client.quiesce() == .close { context.close(promise: nil) }
     }
 
     /// The client stopped sending its request body: 408 if nothing was answered yet, else the
     /// connection closes (and the upstream connection, holding part of a request, with it).
     private func bodyStalled(_ context: ChannelHandlerContext) {
-        guard let exchange, !exchange.responseStarted else {
-            if let connection = exchange?.connection { pool.release(connection, reusable: false) }
-            self.exchange = nil
-            return cutShort()
-        }
+        guard let exchange, !exchange.responseStarted else { return cutShort() }
         failBeforeResponse(
             .requestTimeout, "request_timeout", "the request body stalled: no byte came for \(options.bodyTimeout.nanoseconds / 1_000_000) ms",
             close: true)
@@ -55,9 +49,10 @@ extension ProxyHandler {
     /// (413, 400) before the client reads it. nginx's `lingering_close` does the same.
     func closeAfterResponse() {
         guard let context else { return }
-        guard discardingBody || framingLost, context.channel.isActive, let timeouts else { return context.close(promise: nil) }
+        guard client.answerFlushed(canLinger: context.channel.isActive && timeouts != nil) == .linger, let timeouts else {
+            return context.close(promise: nil)
+        }
         // What still comes is dropped unparsed.
-        lingering = true
         unparsed = nil
         // A channel that cannot shut its output alone (TLS) closes whole.
         context.close(mode: .output).assumeIsolated().whenFailure { _ in context.close(promise: nil) }

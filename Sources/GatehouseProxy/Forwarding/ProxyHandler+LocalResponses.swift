@@ -4,17 +4,19 @@ import NIOHTTP1
 
 /// Answers the gateway makes itself, and the timers that lead to some of them.
 extension ProxyHandler {
-    /// - Parameter headers: added to the policies' own headers (`Retry-After`, say).
+    /// - Parameters:
+    ///   - headers: added to the policies' own headers (`Retry-After`, say).
+    ///   - given: the request answered, when it is no longer the one in flight (a refusal of the
+    ///     client's bytes took it out).
     func failBeforeResponse(
         _ status: HTTPResponseStatus, _ code: String, _ message: String, close: Bool = false, headers: [(String, String)] = [],
-        fields: [(String, String)] = []
+        fields: [(String, String)] = [], exchange given: Exchange? = nil
     ) {
-        guard let exchange else { return }
+        guard let exchange = given ?? exchange else { return }
         cancelTimer()
         if let connection = exchange.connection { pool.release(connection, reusable: false) }
-        self.exchange = nil
-        if !exchange.requestEnded { discardingBody = true }
-        let keepAlive = exchange.clientKeepAlive && !close && !quiescing
+        _ = client.exchangeEnded(requestEnded: exchange.requestEnded)
+        let keepAlive = exchange.clientKeepAlive && !close && !client.quiescing
         writeError(
             status, code, message, version: exchange.clientVersion, keepAlive: keepAlive, requestID: exchange.requestID.text,
             headers: exchange.addedHeaders + headers, fields: fields, bodiless: exchange.method == .HEAD
@@ -26,10 +28,10 @@ extension ProxyHandler {
         _ head: RequestHead, _ status: HTTPResponseStatus, _ code: String, _ message: String, close: Bool = false,
         headers: [(String, String)] = [], fields: [(String, String)] = []
     ) {
-        discardingBody = true
+        client.answeredLocally()
         let requestID = head.fields.first(name: "x-request-id") ?? pool.requestIDs.make()
         writeError(
-            status, code, message, version: head.version, keepAlive: head.isKeepAlive && !close && !quiescing, requestID: requestID, headers: headers,
+            status, code, message, version: head.version, keepAlive: head.isKeepAlive && !close && !client.quiescing, requestID: requestID, headers: headers,
             fields: fields, bodiless: head.method == .HEAD)
     }
 
@@ -80,8 +82,8 @@ extension ProxyHandler {
         timeouts?.responseFinished()
         if measures { measure.finish(meters, accessLog, tracer) }
         responseUnflushed = false
+        client.answerWritten(closing: closeAfter)
         if closeAfter {
-            closingAfterAnswer = true
             context.writeAndFlush(wrapOutboundOut(.byteBuffer(ByteBuffer()))).assumeIsolated().whenComplete { _ in
                 self.closeAfterResponse()
             }
@@ -92,9 +94,13 @@ extension ProxyHandler {
 
     /// A response under way cannot be finished: what was written goes out, then the connection
     /// closes, the only honest signal left to the client that the response is incomplete.
-    func cutShort() {
+    /// `exchange`: the request whose response it is, when it is no longer the one in flight.
+    func cutShort(_ exchange: Exchange? = nil) {
+        if let exchange = client.ended() ?? exchange {
+            if let connection = exchange.connection { pool.release(connection, reusable: false) }
+            writeHeldHead(exchange)
+        }
         if measures { measure.abort(meters, accessLog, tracer) }
-        writeHeldHead()
         responseUnflushed = false
         context?.flush()
         context?.close(promise: nil)
@@ -134,8 +140,6 @@ extension ProxyHandler {
     func timedOut(_ message: String) {
         guard let exchange else { return }
         if exchange.responseStarted {
-            if let connection = exchange.connection { pool.release(connection, reusable: false) }
-            self.exchange = nil
             logUpstreamFailure(exchange, "upstream_timeout", message + " after its response had started")
             cutShort()
         } else {

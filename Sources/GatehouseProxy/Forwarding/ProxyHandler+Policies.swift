@@ -35,7 +35,7 @@ extension ProxyHandler {
     /// is needed, nothing goes upstream.
     func answerPreflight(_ head: RequestHead, _ cors: CORSPolicy, metrics: PolicyMetrics) {
         metrics.preflights.wrappingIncrement(ordering: .relaxed)
-        discardingBody = true
+        client.answeredLocally()
         let origin = head.fields.first(name: "origin") ?? ""
         if !cors.allows(origin) { metrics.preflightsRefused.wrappingIncrement(ordering: .relaxed) }
         var headers = HTTPHeaders()
@@ -96,7 +96,7 @@ extension ProxyHandler {
     /// (at once, when it already was).
     func wait(for wait: AuthenticationWait, _ request: Admission, _ answers: AuthenticationAnswers) {
         let pending = PendingAuthentication(request)
-        pendingAuthentication = pending
+        client.authenticationStarted(pending)
         // The client may be done and silent (or waiting for 100 Continue): the gateway's doing.
         timeouts?.clientReadsHeld(true)
         var answers = answers
@@ -106,7 +106,7 @@ extension ProxyHandler {
                 answers.introspected = verdict
                 self.resume(pending, answers)
             }
-            guard let answer else { return }
+            guard let answer, client.authenticationAnswered(pending) else { return }
             endWait()
             answers.introspected = answer
             admit(request, answers: answers)
@@ -117,7 +117,7 @@ extension ProxyHandler {
             let refetching = source.refetch { [answers] in
                 loop.execute { waiting.value.0.resume(waiting.value.1, answers) }
             }
-            guard !refetching else { return }
+            guard !refetching, client.authenticationAnswered(pending) else { return }
             endWait()
             admit(request, answers: answers)
         case .password(let policy, let check):
@@ -132,16 +132,15 @@ extension ProxyHandler {
     /// the client sent meanwhile are taken in turn.
     func resume(_ pending: PendingAuthentication, _ answers: AuthenticationAnswers) {
         // The client went, or the connection failed, while the answer was awaited.
-        guard pendingAuthentication === pending, context != nil else { return }
+        guard context != nil, client.authenticationAnswered(pending) else { return }
         endWait()
         admit(pending.request, answers: answers)
         answered(closing: false)
     }
 
     private func endWait() {
-        pendingAuthentication = nil
         // Reads held for another reason stay so; `resumeClientReads` tells the timeouts then.
-        if !readPending { timeouts?.clientReadsHeld(false) }
+        if !client.readsHeld { timeouts?.clientReadsHeld(false) }
     }
 
     /// Runs ip-restriction on the client address. Returns false when the request was answered

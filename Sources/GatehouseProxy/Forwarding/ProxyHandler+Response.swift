@@ -20,7 +20,7 @@ extension ProxyHandler {
             measure.answered(status: 101, source: .upstream)
             head.writeForwardedHead(upstreamHead, clientMinorVersion: clientMinor, dropsCORS: false)
             head.writeStaticString("upgrade: websocket\r\nconnection: upgrade\r\n\r\n")
-            return writeResponse(head)
+            return writeResponse(head, exchange)
         }
         if upstreamHead.status < 200 {
             // An HTTP/1.0 client cannot be sent informational responses (RFC 9110 §15.2).
@@ -51,49 +51,51 @@ extension ProxyHandler {
             head.writeStaticString("transfer-encoding: chunked\r\n")
         }
         // After an upgrade request the HTTP parser stops: the connection cannot carry more.
-        exchange.closeClientAfter = !exchange.clientKeepAlive || (unframed && clientMinor == 0) || exchange.upgradeRequested || quiescing
+        exchange.closeClientAfter = !exchange.clientKeepAlive || (unframed && clientMinor == 0) || exchange.upgradeRequested || client.quiescing
         if exchange.closeClientAfter {
             head.writeStaticString("connection: close\r\n")
         } else if clientMinor == 0 {
             head.writeStaticString("connection: keep-alive\r\n")
         }
         head.writeStaticString("\r\n")
-        heldHead = head
-        if heldBody == 0 { writeHeldHead() }
+        exchange.heldHead = head
+        if heldBody == 0 { writeHeldHead(exchange) }
     }
 
     func upstreamResponseBody(_ bytes: ByteBuffer) {
         guard let exchange, let context else { return }
-        if heldHead != nil {
-            heldHead!.writeImmutableBuffer(bytes)
-            writeHeldHead()
+        if exchange.heldHead != nil {
+            exchange.heldHead!.writeImmutableBuffer(bytes)
+            writeHeldHead(exchange)
         } else if exchange.chunkEncodes {
             responseUnflushed = true
             measure.sent(bytes.readableBytes)
             context.writeChunk(bytes)
         } else {
-            writeResponse(bytes)
+            writeResponse(bytes, exchange)
         }
     }
 
     func upstreamResponseEnd() {
         guard let exchange else { return }
-        if exchange.chunkEncodes { writeResponse(ByteBuffer.lastChunk) }
-        writeHeldHead()
+        if exchange.chunkEncodes { writeResponse(ByteBuffer.lastChunk, exchange) }
+        writeHeldHead(exchange)
         finish(exchange)
     }
 
     func upstreamSwitchedProtocols(leftover: ByteBuffer) {
         guard let exchange, exchange.switching, let context else { return }
-        if leftover.readableBytes > 0 { writeResponse(leftover) }
+        if leftover.readableBytes > 0 { writeResponse(leftover, exchange) }
         switchToTunnel(exchange, context: context)
     }
 
     func upstreamReadComplete() {
         // Whatever this read brought, the upstream is alive: the read timeout starts again (once
         // per read, not per part of the response).
-        if let exchange, exchange.requestEnded { armReadTimeout() }
-        writeHeldHead()
+        if let exchange {
+            if exchange.requestEnded { armReadTimeout() }
+            writeHeldHead(exchange)
+        }
         if responseUnflushed {
             responseUnflushed = false
             context?.flush()
@@ -102,8 +104,8 @@ extension ProxyHandler {
 
     /// Writes part of an upstream's response; it is flushed when the upstream read ends, or with
     /// the response's end.
-    private func writeResponse(_ bytes: ByteBuffer) {
-        writeHeldHead()
+    private func writeResponse(_ bytes: ByteBuffer, _ exchange: Exchange) {
+        writeHeldHead(exchange)
         responseUnflushed = true
         measure.sent(bytes.readableBytes)
         context?.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
@@ -111,8 +113,8 @@ extension ProxyHandler {
 
     /// Writes the response head (with the body copied behind it, if it came), and keeps its
     /// buffer for the next response's head.
-    func writeHeldHead() {
-        guard let head = heldHead.take() else { return }
+    func writeHeldHead(_ exchange: Exchange) {
+        guard let head = exchange.heldHead.take() else { return }
         responseUnflushed = true
         measure.sent(head.readableBytes)
         context?.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
@@ -121,12 +123,11 @@ extension ProxyHandler {
 
     private func finish(_ exchange: Exchange) {
         disarmReadTimeout()
-        self.exchange = nil
+        _ = client.exchangeEnded(requestEnded: exchange.requestEnded)
         spareRequestHead.keep(exchange.headBuffer)
         if let connection = exchange.connection {
             pool.release(connection, reusable: exchange.requestEnded && exchange.upstreamKeepAlive)
         }
-        if !exchange.requestEnded { discardingBody = true }
         writeEnd(closeAfter: exchange.closeClientAfter)
         answered(closing: exchange.closeClientAfter)
     }

@@ -6,7 +6,7 @@ extension ProxyHandler {
     /// lose their HTTP handlers and relay bytes to each other.
     func switchToTunnel(_ exchange: Exchange, context: ChannelHandlerContext) {
         cancelTimer()
-        self.exchange = nil
+        _ = client.ended()
         // The request ends with its 101; the tunnel's bytes are not a response's.
         if measures { measure.finish(meters, accessLog, tracer) }
         guard let connection = exchange.connection, let upstream = connection.channel else {

@@ -108,7 +108,6 @@ extension ProxyHandler {
         pool.release(connection, reusable: false)
         if exchange.responseStarted {
             cancelTimer()
-            self.exchange = nil
             logUpstreamFailure(
                 exchange, "upstream_failed", "upstream '\(exchange.upstream.name)' failed after its response had started", cause: error)
             cutShort()

@@ -23,7 +23,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     /// One request on its way through. A class: it changes with every part of the request and
     /// response, and a struct this size would be copied (and its references retained) each time.
-    final class Exchange {
+    final class Exchange: ClientExchange {
         let config: CompiledConfig
         let upstream: CompiledUpstream
         /// The request line and fields that go upstream, then the ending of the last attempt
@@ -79,6 +79,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         var bodyCheck: RequestValidationPolicy?
         /// Every policy let the request's head through; it waits for its body to be checked.
         var awaitingBodyCheck = false
+        /// The response head held back for the first bytes of its body, so that a small response
+        /// goes out as one write; written at the latest when the upstream read that brought it
+        /// completes.
+        var heldHead: ByteBuffer?
 
         init(
             config: CompiledConfig, upstream: CompiledUpstream, head: ByteBuffer, method: HTTPMethod, chunked: Bool, clientVersion: HTTPVersion,
@@ -99,6 +103,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             self.preserveHost = preserveHost
             self.websocket = websocket
             self.upgradeRequested = upgradeRequested
+        }
+
+        /// A body being checked is read to its end (its size is bounded) before any upstream is
+        /// asked; else the body is read while its upstream connection takes it.
+        var takesClientBytes: Bool {
+            if let connection { return requestEnded || connection.isWritable }
+            return requestEnded || bodyCheck != nil
         }
 
         /// The head's buffer, for the next request's head once this one is done.
@@ -130,25 +141,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// For upstream failures: the client is told the code, the operator which target and why.
     let logger: Logger
     var context: ChannelHandlerContext?
-    var exchange: Exchange?
-    /// The rest of a request body arriving after its response was already sent.
-    var discardingBody = false
-    var readPending = false
+    /// Where the connection is in its life: the request in flight, a body being dropped, closing.
+    var client = ClientConnection<Exchange, PendingAuthentication>()
+    var exchange: Exchange? { client.exchange }
     /// Reads the client's requests from its bytes.
     var parser: RequestParser
     /// The client's bytes the parser has not taken: a request sent before the one in flight was
     /// answered (HTTP pipelining), or what follows a head whose authentication waits, stays here
     /// unparsed until its turn. Nil when empty, so that the receive buffer can be reused.
     var unparsed: ByteBuffer?
-    /// The answer just written closes the connection: the client's next requests are not read.
-    var closingAfterAnswer = false
-    /// A drain asked this connection to close once the request in flight is answered.
-    var quiescing = false
     var timer: Scheduled<Void>?
-    /// An upstream response head held back for the first bytes of its body, so that a small
-    /// response goes out as one write; written at the latest when the upstream read that brought
-    /// it completes.
-    var heldHead: ByteBuffer?
     /// Head buffers kept for the next request, one each way (`SpareBuffer`).
     var spareRequestHead = SpareBuffer()
     var spareResponseHead = SpareBuffer()
@@ -162,15 +164,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private var localPort = ""
     /// The client connection is TLS (the TLS listener's).
     let secure: Bool
-    /// The parser refused the request: where the client's next bytes belong is unknown.
-    var framingLost = false
-    /// The connection is closing after an answer the client may still be sending to: what it
-    /// sends is dropped unread (`closeAfterResponse`).
-    var lingering = false
     /// Whether the peer is a trusted proxy: decided once per connection.
     private var trustedPeer = false
-    /// The request waiting for an authorization server: the client's later parts are held.
-    var pendingAuthentication: PendingAuthentication?
 
     init(
         active: ActiveConfig, pool: UpstreamConnectionPool, meters: LoopMeters? = nil, accessLog: LoopAccessLog? = nil, tracer: SpanExporter? = nil,
@@ -215,8 +210,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     // MARK: Client side
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        // Dropped unread once the connection closes after its answer (`closeAfterResponse`).
-        if lingering { return }
+        // Dropped unread once the connection closes after its answer.
+        if client.bytesArrived() == .drop { return }
         var bytes = unwrapInboundIn(data)
         if unparsed == nil {
             unparsed = bytes
@@ -230,7 +225,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// while one is in flight, and while a head's authentication waits: what the client sent
     /// ahead stays unparsed until its turn (`answered`).
     func parseRequests() {
-        while !framingLost, !lingering, !closingAfterAnswer, pendingAuthentication == nil, exchange == nil || !parser.isBetweenRequests {
+        while client.parsesNext(betweenRequests: parser.isBetweenRequests) {
             var bytes = unparsed ?? Self.noBytes
             unparsed = nil
             let part: RequestParser.Part?
@@ -250,7 +245,6 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     func handle(_ part: RequestParser.Part) {
         switch part {
         case .head(let head):
-            discardingBody = false
             timeouts?.headArrived()
             if measures {
                 measure.begin(meters, record: accessLog == nil && tracer == nil ? nil : AccessRecord(head, client: clientIP))
@@ -258,7 +252,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             measure.trace = TraceContext(head.fields, sampleRatio: tracer?.sampleRatio ?? 0) { pool.requestIDs.next() }
             begin(head)
         case .body(let buffer):
-            guard !discardingBody, let exchange else { return }
+            guard case .exchange(let exchange) = client.bodyParsed() else { return }
             exchange.bodyBytes += buffer.readableBytes
             measure.received(buffer.readableBytes)
             if let limit = options.maxBodyBytes, exchange.bodyBytes > limit {
@@ -280,11 +274,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         case .end:
             // Trailers are not forwarded (the parser held them to the field limit).
             timeouts?.requestEnded()
-            if discardingBody {
-                discardingBody = false
-                return
-            }
-            guard let exchange else { return }
+            guard case .exchange(let exchange) = client.endParsed() else { return }
             exchange.requestEnded = true
             if exchange.awaitingBodyCheck { return checkHeldBody(exchange) }
             if let connection = exchange.connection {
@@ -300,12 +290,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// not interrupted, the connection just closes.
     private func refuse(_ error: RequestParseError) {
         let refusal = RequestRules.refusal(error)
-        framingLost = true
-        // A request waiting for its token's check is not answered twice.
-        pendingAuthentication = nil
-        if let exchange {
-            if exchange.responseStarted { return cutShort() }
-            return failBeforeResponse(refusal.status, refusal.code, refusal.message, close: true)
+        switch client.parseFailed() {
+        case .cutShort(let exchange): return cutShort(exchange)
+        case .fail(let exchange): return failBeforeResponse(refusal.status, refusal.code, refusal.message, close: true, exchange: exchange)
+        case .answer: break
         }
         // A refusal before any head: measured (and logged) as a request of its own.
         if measures, !measure.isActive { measure.begin(meters, record: accessLog == nil && tracer == nil ? nil : AccessRecord(client: clientIP)) }
@@ -318,21 +306,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func read(context: ChannelHandlerContext) {
-        // While a request waits for its upstream connection, or that connection cannot take more
-        // bytes, or enough requests sent ahead wait their turn, stop reading the client: memory
-        // stays bounded whatever the body size.
-        if lingering {
-            context.read()
-        } else if let unparsed, unparsed.readableBytes >= Self.maxUnparsedBytes {
-            // Requests sent ahead wait their turn; enough of them, and the client waits too.
-            holdClientReads()
-        } else if let exchange, exchange.bodyCheck != nil, exchange.connection == nil {
-            // A body being checked is read to its end (its size is bounded) before any upstream is asked.
-            context.read()
-        } else if let exchange, !exchange.requestEnded, !(exchange.connection?.isWritable ?? false) {
-            holdClientReads()
-        } else {
-            context.read()
+        switch client.readRequested(unparsedBytes: unparsed?.readableBytes ?? 0, maxUnparsed: Self.maxUnparsedBytes) {
+        case .read: context.read()
+        // The client's silence from now on is the gateway's doing, not a stalled body.
+        case .hold: timeouts?.clientReadsHeld(true)
         }
     }
 
@@ -341,16 +318,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// calls) for each, and memory stays bounded whatever the client sends.
     static let maxUnparsedBytes = 64 * 1024
 
-    private func holdClientReads() {
-        readPending = true
-        // The client's silence from now on is the gateway's doing, not a stalled body.
-        timeouts?.clientReadsHeld(true)
-    }
-
     /// Reads the client again if reads were held and what held them is gone.
     func resumeClientReads() {
-        guard readPending, let context else { return }
-        readPending = false
+        guard let context, client.resumeReads() else { return }
         timeouts?.clientReadsHeld(false)
         read(context: context)
     }
@@ -364,11 +334,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     func channelInactive(context: ChannelHandlerContext) {
         if measures { measure.abort(meters, accessLog, tracer) }
         cancelTimer()
-        if let connection = exchange?.connection { pool.release(connection, reusable: false) }
-        exchange = nil
-        pendingAuthentication = nil
-        heldHead = nil
-        lingering = false
+        if let connection = client.ended()?.connection { pool.release(connection, reusable: false) }
         unparsed = nil
         self.context = nil
         clientIsWritable = false
@@ -546,7 +512,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         )
         exchange.expectsContinue =
             head.version.minor >= 1 && head.fields[elements: "expect"].contains(where: { $0.lowercased() == "100-continue" })
-        self.exchange = exchange
+        client.exchangeStarted(exchange)
         exchange.addedHeaders = addedHeaders
         exchange.replacesHSTS = secure && route.hsts != nil
         guard let chain = route.policies else { return proceed(exchange) }
