@@ -13,7 +13,9 @@
 #
 #   bench/peers.sh [ROUNDS] [SECONDS]      (defaults: 3 rounds of 5 s each)
 #
-# Environment: CONNECTIONS (32), BODY_BYTES (1024), PEERS (all: "nginx haproxy envoy traefik caddy gatehouse").
+# Environment: CONNECTIONS (32), BODY_BYTES (1024), PEERS (all: "nginx haproxy envoy traefik caddy gatehouse"),
+# BASELINE (the path of another gatehouse build, measured as the peer "baseline" in the same rounds:
+# what a change costs, side by side).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/upstream.sh
@@ -22,6 +24,7 @@ SECONDS_EACH=${2:-5}
 CONNECTIONS=${CONNECTIONS:-32}
 BODY_BYTES=${BODY_BYTES:-1024}
 PEERS=${PEERS:-nginx haproxy envoy traefik caddy gatehouse}
+if [ -n "${BASELINE:-}" ]; then PEERS="$PEERS baseline"; fi
 KEY=bench-key-0123456789abcdef ORIGIN=https://www.example.com
 
 scripts/ensure-packages wrk nginx-light haproxy caddy curl python3
@@ -44,7 +47,7 @@ cleanup() {
 trap cleanup EXIT
 
 UPSTREAM=18380
-declare -A PORT=([nginx]=18381 [haproxy]=18382 [envoy]=18383 [traefik]=18384 [caddy]=18385 [gatehouse]=18386)
+declare -A PORT=([nginx]=18381 [haproxy]=18382 [envoy]=18383 [traefik]=18384 [caddy]=18385 [gatehouse]=18386 [baseline]=18389)
 ENVOY_GATEWAY=18393 ENVOY_ADMIN=18394 GATEHOUSE_ADMIN=18387 GATEHOUSE_STATUS=18388
 mkdir -p "$work/logs"
 start_upstream "$work" "$UPSTREAM" "$BODY_BYTES"
@@ -214,10 +217,15 @@ CADDY
 GOMAXPROCS=1 caddy run --config "$work/Caddyfile" --adapter caddyfile > "$work/caddy.log" 2>&1 &
 PID[caddy]=$!; pids+=("$!")
 
-.build/release/gatehouse serve --db "$work/gatehouse.db" --workers 1 --log-level warning --proxy-listen 127.0.0.1:${PORT[gatehouse]} \
-  --admin-listen 127.0.0.1:$GATEHOUSE_ADMIN --status-listen 127.0.0.1:$GATEHOUSE_STATUS &
-PID[gatehouse]=$!; pids+=("$!")
-for _ in $(seq 100); do curl -fs "127.0.0.1:$GATEHOUSE_ADMIN/" >/dev/null && break; sleep 0.1; done
+# gatehouse NAME BINARY ADMIN_PORT STATUS_PORT: one worker, the same config for any build.
+gatehouse() {
+  local name=$1 binary=$2 admin=$3 status=$4
+  "$binary" serve --db "$work/$name.db" --workers 1 --log-level warning --proxy-listen 127.0.0.1:${PORT[$name]} \
+    --admin-listen 127.0.0.1:$admin --status-listen 127.0.0.1:$status &
+  PID[$name]=$!; pids+=("$!")
+  for _ in $(seq 100); do curl -fs "127.0.0.1:$admin/" >/dev/null && break; sleep 0.1; done
+  curl -fs -X PUT "127.0.0.1:$admin/config" --data-binary @"$work/gatehouse.json" >/dev/null
+}
 cat > "$work/gatehouse.json" <<JSON
 { "format_version": 1,
   "upstreams": [{ "name": "bench", "targets": [{ "target": "127.0.0.1:$UPSTREAM" }] }],
@@ -230,7 +238,8 @@ cat > "$work/gatehouse.json" <<JSON
     { "name": "key", "type": "key-auth", "route": "gateway" },
     { "name": "limit", "type": "rate-limit", "route": "gateway", "config": { "limit": 2000000000, "window": "1h" } } ] }
 JSON
-curl -fs -X PUT "127.0.0.1:$GATEHOUSE_ADMIN/config" --data-binary @"$work/gatehouse.json" >/dev/null
+gatehouse gatehouse .build/release/gatehouse $GATEHOUSE_ADMIN $GATEHOUSE_STATUS
+if [ -n "${BASELINE:-}" ]; then gatehouse baseline "$BASELINE" 18390 18391; fi
 
 gateway_port() { [ "$1" = envoy ] && echo "$ENVOY_GATEWAY" || echo "${PORT[$1]}"; }
 # Every proxy serves the body in both modes, and its gateway answers CORS and refuses a missing key where it checks one.

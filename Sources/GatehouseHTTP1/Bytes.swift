@@ -1,17 +1,18 @@
-/// The byte classes of RFC 9110/9112, as tables: each test is one load.
+/// The byte classes of RFC 9110/9112, as bit sets in constants: each test is a shift and a mask,
+/// with no lazily made table to reach first (`swift_once` on every byte, as a profile showed).
 enum Bytes {
-    /// tchar: `!#$%&'*+-.^_`|~`, digits and letters.
-    private static let token: [Bool] = (0..<256).map { byte in
-        let scalar = Unicode.Scalar(UInt8(byte))
-        return byte < 128 && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "!#$%&'*+-.^_`|~".unicodeScalars.contains(scalar))
-    }
-    /// field-content: visible ASCII, space, tab and obs-text (0x80–0xFF); no other control byte.
-    private static let fieldValue: [Bool] = (0..<256).map { byte in
-        byte == 0x09 || (byte >= 0x20 && byte != 0x7F)
+    /// tchar: `!#$%&'*+-.^_`|~`, digits and letters; bit n of the first word is byte n, of the
+    /// second byte 64 + n (`BytesTests` checks them against the RFC's list).
+    static func isToken(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0..<64: (0x03ff_6cfa_0000_0000 as UInt64) >> byte & 1 == 1
+        case 64..<128: (0x57ff_ffff_c7ff_fffe as UInt64) >> (byte &- 64) & 1 == 1
+        default: false
+        }
     }
 
-    static func isToken(_ byte: UInt8) -> Bool { token.withUnsafeBufferPointer { $0[Int(byte)] } }
-    static func isFieldValue(_ byte: UInt8) -> Bool { fieldValue.withUnsafeBufferPointer { $0[Int(byte)] } }
+    /// field-content: visible ASCII, space, tab and obs-text (0x80–0xFF); no other control byte.
+    static func isFieldValue(_ byte: UInt8) -> Bool { byte >= 0x20 ? byte != 0x7F : byte == 0x09 }
     static func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }
 
     static func hexValue(_ byte: UInt8) -> UInt8? {

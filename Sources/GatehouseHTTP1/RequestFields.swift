@@ -108,6 +108,11 @@ public struct RequestFields: Sendable, RandomAccessCollection {
         return values
     }
 
+    /// Calls `body` with each field named `name` (lowercase), in order.
+    public func forEach(named name: String, _ body: (Field) -> Void) {
+        forEachIndex(named: name) { body(self[$0]) }
+    }
+
     /// The comma-separated elements of every field named `name` (lowercase), trimmed, empty
     /// elements left out (RFC 9110 §5.6.1).
     public subscript(elements name: String) -> [Substring] {

@@ -13,7 +13,7 @@ public struct RequestHead: Sendable {
     public let method: HTTPMethod
     public let version: HTTPVersion
     /// The head, request line to the empty line that ends it.
-    public let bytes: ByteBuffer
+    public var bytes: ByteBuffer { fields.bytes }
     let targetStart: Int32
     let targetEnd: Int32
     public let fields: RequestFields
@@ -25,6 +25,11 @@ public struct RequestHead: Sendable {
     /// The request target, as sent.
     public var target: String {
         bytes.getString(at: bytes.readerIndex + Int(targetStart), length: Int(targetEnd - targetStart)) ?? ""
+    }
+
+    /// Whether the target is in origin form (`/path?query`), the form nearly every request's is.
+    public var targetIsOriginForm: Bool {
+        bytes.getInteger(at: bytes.readerIndex + Int(targetStart), as: UInt8.self) == UInt8(ascii: "/")
     }
 
     /// Whether the client keeps the connection open after this request (RFC 9112 §9.3).

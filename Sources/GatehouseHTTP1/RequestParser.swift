@@ -217,9 +217,14 @@ public struct RequestParser: Sendable {
         var connectionKeepAlive = false
         var upgradeField = false
         let fields = RequestFields(bytes: bytes, spans: scan.spans)
-        for field in fields {
-            let offset = Int(field.span.nameStart)
-            switch field.nameLength {
+        // By the name's length first: a `Field` (and its retain of the buffer) only for a name
+        // that may be one of these.
+        for (index, span) in scan.spans.enumerated() {
+            let offset = Int(span.nameStart)
+            let length = span.nameEnd - span.nameStart
+            guard length == 14 || length == 17 || length == 10 || length == 7 else { continue }
+            let field = fields[index]
+            switch length {
             case 14 where field.hasName("content-length"):
                 guard contentLength == nil else { throw RequestParseError(.duplicateContentLength, at: offset) }
                 guard let length = field.withBytes({ _, value in Self.length(value) }) else {
@@ -263,7 +268,7 @@ public struct RequestParser: Sendable {
             framing = .chunked
         }
         return RequestHead(
-            method: method, version: version, bytes: bytes, targetStart: Int32(scan.targetStart), targetEnd: Int32(scan.targetEnd), fields: fields,
+            method: method, version: version, targetStart: Int32(scan.targetStart), targetEnd: Int32(scan.targetEnd), fields: fields,
             framing: framing, upgrade: connectionUpgrade && upgradeField,
             isKeepAlive: !connectionClose && (version.minor >= 1 || connectionKeepAlive))
     }

@@ -33,17 +33,12 @@ enum RequestRules {
         if head.method == .TRACE, !options.allowsTrace {
             return Refusal(status: .methodNotAllowed, code: "method_not_allowed", message: "TRACE is refused: it would echo credentials back")
         }
-        // One pass over the fields, and no arrays: this runs for every request.
+        // One pass over the fields' names, and no arrays: this runs for every request.
         var hosts = 0
         var validHosts = true
-        var transferEncoding = false
-        for field in head.fields {
-            if field.hasName("host") {
-                hosts += 1
-                validHosts = validHosts && RequestAuthority.isValid(field.value)
-            } else if field.hasName("transfer-encoding") {
-                transferEncoding = true
-            }
+        head.fields.forEach(named: "host") { field in
+            hosts += 1
+            validHosts = validHosts && RequestAuthority.isValid(field.value)
         }
         if head.version.minor >= 1, hosts == 0 {
             return Refusal(status: .badRequest, code: "bad_request", message: "an HTTP/1.1 request needs a Host header")
@@ -55,13 +50,13 @@ enum RequestRules {
             return Refusal(status: .badRequest, code: "bad_request", message: "the Host header is not a valid host[:port]")
         }
         // An http(s) URI's host is never empty (RFC 9110 §4.2.1), unlike a Host header's.
-        let target = head.target
-        if target.utf8.first != UInt8(ascii: "/"), let authority = RequestTarget.originForm(target).authority,
+        if !head.targetIsOriginForm, let authority = RequestTarget.originForm(head.target).authority,
             authority.isEmpty || authority.utf8.first == UInt8(ascii: ":") || !RequestAuthority.isValid(authority)
         {
             return Refusal(status: .badRequest, code: "bad_request", message: "the request target's authority is not a valid host[:port]")
         }
-        if transferEncoding, let refusal = checkTransferCoding(head.fields) { return refusal }
+        // The parser let `Transfer-Encoding` through only where it ends in chunked.
+        if head.framing == .chunked, let refusal = checkTransferCoding(head.fields) { return refusal }
         if let limit = options.maxBodyBytes, case .length(let length) = head.framing, length > limit {
             return Refusal(status: .payloadTooLarge, code: "body_too_large", message: "the request body is \(length) bytes; the limit is \(limit)")
         }

@@ -16,10 +16,13 @@ enum ForwardedRequest {
         "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port", "forwarded", "x-real-ip",
     ]
 
-    private static let connectionOptions = FieldNameSet(["close", "keep-alive"])
+    /// `close` and `keep-alive` are hop-by-hop anyway; `content-length` frames the body that
+    /// follows the head, and without it the upstream would read that body as the next request
+    /// (`Connection: Content-Length` is a smuggling trick): it is never dropped for being named.
+    private static let connectionOptions = FieldNameSet(["close", "keep-alive", "content-length"])
 
-    /// Names listed in `Connection` headers, lowercased. `close` and `keep-alive` (hop-by-hop
-    /// anyway) are left out, so the usual `Connection` header costs no allocation.
+    /// Names listed in `Connection` headers, lowercased, but for `connectionOptions`: the usual
+    /// `Connection` header costs no allocation.
     static func connectionNamed(_ headers: RequestFields) -> [String] {
         var names: [String] = []
         for field in headers where field.hasName("connection") {

@@ -16,7 +16,9 @@ extension ProxyHandler {
         cancelTimer()
         if let connection = exchange.connection { pool.release(connection, reusable: false) }
         _ = client.exchangeEnded(requestEnded: exchange.requestEnded)
-        let keepAlive = exchange.clientKeepAlive && !close && !client.quiescing
+        // No HTTP follows an upgrade request; a body the client was never told to send may never
+        // come (`awaitsContinue`).
+        let keepAlive = exchange.clientKeepAlive && !close && !client.quiescing && !exchange.upgradeRequested && !exchange.expectsContinue
         writeError(
             status, code, message, version: exchange.clientVersion, keepAlive: keepAlive, requestID: exchange.requestID.text,
             headers: exchange.addedHeaders + headers, fields: fields, bodiless: exchange.method == .HEAD
@@ -31,8 +33,22 @@ extension ProxyHandler {
         client.answeredLocally()
         let requestID = head.fields.first(name: "x-request-id") ?? pool.requestIDs.make()
         writeError(
-            status, code, message, version: head.version, keepAlive: head.isKeepAlive && !close && !client.quiescing, requestID: requestID, headers: headers,
+            status, code, message, version: head.version, keepAlive: !close && keepsConnection(after: head), requestID: requestID, headers: headers,
             fields: fields, bodiless: head.method == .HEAD)
+    }
+
+    /// Whether the client's connection carries another request after the gateway's own answer
+    /// to `head`: not after an upgrade request (the parser reads no HTTP behind one), not during
+    /// a drain, and not when the request's body was never asked for (`awaitsContinue`).
+    func keepsConnection(after head: RequestHead) -> Bool {
+        head.isKeepAlive && !head.upgrade && !client.quiescing && !Self.awaitsContinue(head)
+    }
+
+    /// A request with `Expect: 100-continue` and a body, not yet told to go on. Answered now, it
+    /// may never send that body (RFC 9110 §10.1.1): reading on would take the client's next
+    /// request for it, so the connection closes after the answer instead.
+    static func awaitsContinue(_ head: RequestHead) -> Bool {
+        head.framing != .length(0) && head.version.minor >= 1 && head.fields[elements: "expect"].contains { $0.lowercased() == "100-continue" }
     }
 
     /// - Parameter bodiless: the request was HEAD: the head says what the body would be, and

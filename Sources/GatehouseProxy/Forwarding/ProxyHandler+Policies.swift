@@ -42,9 +42,10 @@ extension ProxyHandler {
         for (name, value) in cors.preflightHeaders(origin: origin) { headers.add(name: name, value: value) }
         headers.add(name: "content-length", value: "0")
         headers.add(name: "x-request-id", value: head.fields.first(name: "x-request-id") ?? pool.requestIDs.make())
-        if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
+        let keepAlive = keepsConnection(after: head)
+        if !keepAlive { headers.add(name: "connection", value: "close") }
         writeHead(HTTPResponseHead(version: head.version, status: .noContent, headers: headers), flush: false)
-        writeEnd(closeAfter: !head.isKeepAlive)
+        writeEnd(closeAfter: !keepAlive)
     }
 
     enum AuthenticationStep {

@@ -72,7 +72,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         /// The route's response transform, with its values for this request worked out.
         var responseTransform: ResponseTransformPolicy?
         var responseValues: ResponseTransformPolicy.Values?
-        /// The client sent `Expect: 100-continue`: it is told to go on once policies let it.
+        /// The client sent `Expect: 100-continue` and has not been told to go on yet: it is once
+        /// policies let it.
         var expectsContinue = false
         /// The route checks this request's JSON body: it is held (up to the policy's size) and
         /// goes upstream only once it has ended and passed.
@@ -510,8 +511,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             idempotent: Self.idempotentMethods.contains(head.method), balancerKey: key,
             preserveHost: preserveHost, websocket: websocket, upgradeRequested: upgradeRequested
         )
-        exchange.expectsContinue =
-            head.version.minor >= 1 && head.fields[elements: "expect"].contains(where: { $0.lowercased() == "100-continue" })
+        exchange.expectsContinue = Self.awaitsContinue(head)
         client.exchangeStarted(exchange)
         exchange.addedHeaders = addedHeaders
         exchange.replacesHSTS = secure && route.hsts != nil
@@ -542,6 +542,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         // its limits (it was stripped from what goes upstream): the client sends its body then.
         if exchange.expectsContinue {
             writeHead(HTTPResponseHead(version: exchange.clientVersion, status: .continue), flush: true)
+            // Told to go on: the body comes, and a later refusal can read it to its end.
+            exchange.expectsContinue = false
         }
         if exchange.bodyCheck != nil {
             guard exchange.requestEnded else {

@@ -250,7 +250,9 @@ extension UpstreamResponseHead {
                         closeToken = true
                     } else if matches(option, "keep-alive") {
                         keepAliveToken = true
-                    } else {
+                    } else if !matches(option, "content-length") {
+                        // The length frames the body the client reads: it is never dropped for
+                        // being named (the client would take the body for the next response).
                         connectionNamed.append(option.map(lowered))
                     }
                 }
