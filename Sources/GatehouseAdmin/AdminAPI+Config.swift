@@ -7,14 +7,14 @@ import Hummingbird
 /// part carrying `?select_tags=`) in one version, or shows the change with `?dry_run=true`.
 extension AdminAPI {
     func addConfigRoutes(to router: Router<AdminContext>) {
-        router.get("/config") { request, _ in
+        router.get("/config") { request, context in
             let snapshot = store.current.snapshot
             if let match = request.headers[.ifNoneMatch], match == "\"\(snapshot.version)\"" {
                 var headers: HTTPFields = [.eTag: "\"\(snapshot.version)\""]
                 headers[.configVersion] = String(snapshot.version)
                 return Response(status: .notModified, headers: headers)
             }
-            return Self.document(snapshot)
+            return Self.document(snapshot, hidingCredentialHashes: context.caller.role < .editor)
         }
 
         router.put("/config") { request, context in

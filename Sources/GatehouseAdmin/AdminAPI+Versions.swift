@@ -34,10 +34,11 @@ extension AdminAPI {
         // Served from the stored canonical bytes, re-indented: no document is built, so an old
         // version of a large config answers about as fast as the current one.
         router.get("/versions/:n") { _, context in
+            let hides = context.caller.role < .editor
             let version = try versionNumber(context, "n")
             guard let document = try store.document(version: version) else { throw noVersion(version) }
             var response = Response(
-                status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try document.publicJSON())))
+                status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try document.publicJSON(hidingCredentialHashes: hides))))
             response.headers[.configVersion] = String(version)
             response.headers[.eTag] = "\"\(version)\""
             response.headers[.configHash] = document.hash
@@ -83,8 +84,10 @@ extension AdminAPI {
         ConfigError(code: .notFound, message: "no version \(version); the current version is \(store.current.snapshot.version)")
     }
 
-    static func document(_ snapshot: Snapshot) -> Response {
-        var response = AdminResponse.json(snapshot.document.publicJSON(), version: snapshot.version, etag: snapshot.version)
+    /// - Parameter hidingCredentialHashes: for a viewer, who may read the config but not write it.
+    static func document(_ snapshot: Snapshot, hidingCredentialHashes: Bool = false) -> Response {
+        var response = AdminResponse.json(
+            snapshot.document.publicJSON(hidingCredentialHashes: hidingCredentialHashes), version: snapshot.version, etag: snapshot.version)
         response.headers[.configHash] = snapshot.hash
         return response
     }

@@ -20,7 +20,7 @@ struct ControlPlaneOptions: ParsableArguments {
 
     @Option(
         help:
-            "Admin API authentication: auto (on when the admin API listens beyond loopback), on, or off; off beyond loopback is refused (GATEHOUSE_ADMIN_AUTH)."
+            "Admin API authentication: auto (on when the admin API listens beyond loopback or a bootstrap token is given), on, or off; off beyond loopback is refused (GATEHOUSE_ADMIN_AUTH)."
     )
     var adminAuth = EnvironmentDefault.value("GATEHOUSE_ADMIN_AUTH", AdminAuthMode.auto, expected: "auto, on or off") { AdminAuthMode(rawValue: $0) }
 
@@ -78,10 +78,13 @@ struct ControlPlaneOptions: ParsableArguments {
     /// Refuses an admin API beyond loopback without authentication, and a bootstrap token too
     /// short to be a secret.
     private func adminAuthSettings() throws(AdminAuthSetupError) -> AdminAuth.Settings {
+        let bootstrap = try bootstrapToken()
         let enabled: Bool
         switch adminAuth {
         case .on: enabled = true
-        case .auto: enabled = !adminListen.isLoopback
+        // A bootstrap token given says the operator wants tokens: on loopback too (else any local
+        // process could mint admin tokens that go on working once the API moves beyond it).
+        case .auto: enabled = !adminListen.isLoopback || bootstrap != nil
         case .off:
             guard adminListen.isLoopback else {
                 throw AdminAuthSetupError(
@@ -91,6 +94,11 @@ struct ControlPlaneOptions: ParsableArguments {
             }
             enabled = false
         }
+        return AdminAuth.Settings(enabled: enabled, bootstrap: bootstrap)
+    }
+
+    /// The bootstrap token from `--admin-token-file` or `GATEHOUSE_ADMIN_TOKEN`, if any.
+    private func bootstrapToken() throws(AdminAuthSetupError) -> String? {
         var bootstrap = ProcessInfo.processInfo.environment["GATEHOUSE_ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         if !adminTokenFile.isEmpty {
             guard let text = try? String(contentsOfFile: adminTokenFile, encoding: .utf8) else {
@@ -101,7 +109,7 @@ struct ControlPlaneOptions: ParsableArguments {
         if let bootstrap, bootstrap.utf8.count < 16 || bootstrap.contains(where: { $0.isWhitespace || $0.isNewline }) {
             throw AdminAuthSetupError(description: "the bootstrap admin token must be 16 characters or more, without spaces: use e.g. `openssl rand -hex 32`")
         }
-        return AdminAuth.Settings(enabled: enabled, bootstrap: bootstrap)
+        return bootstrap
     }
 
     /// Refuses to start an admin API that would refuse everyone: authentication on, and no

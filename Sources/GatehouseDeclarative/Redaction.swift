@@ -48,10 +48,32 @@ struct Redaction: Sendable {
     func apply(_ text: String) -> String {
         var text = text
         // Longest first, so a secret holding a shorter one is hidden whole.
-        for (secret, shown) in replacements.sorted(by: { $0.key.count > $1.key.count }) where text.contains(secret) {
-            text = text.replacingOccurrences(of: secret, with: shown)
+        for (secret, shown) in replacements.sorted(by: { $0.key.count > $1.key.count }) {
+            text = Self.hiding(secret, as: shown, in: text)
         }
         return Self.capQuoted(text)
+    }
+
+    /// `text` with `secret` shown as `shown`, and with its start too where only that is quoted (a
+    /// long value is cut short before a message gets here): any run of at least
+    /// `minimumVariableLength` of its first characters is hidden.
+    static func hiding(_ secret: String, as shown: String, in text: String) -> String {
+        guard secret.count >= minimumVariableLength else { return text.replacingOccurrences(of: secret, with: shown) }
+        let start = secret.prefix(minimumVariableLength)
+        var result = ""
+        var rest = text[...]
+        while let found = rest.range(of: start) {
+            result += rest[..<found.lowerBound]
+            var end = found.upperBound
+            var next = secret.index(secret.startIndex, offsetBy: minimumVariableLength)
+            while end < rest.endIndex, next < secret.endIndex, rest[end] == secret[next] {
+                end = rest.index(after: end)
+                next = secret.index(after: next)
+            }
+            result += shown
+            rest = rest[end...]
+        }
+        return result + rest
     }
 
     /// `value` as a message may quote it: at most `maxEcho` characters.

@@ -35,6 +35,8 @@ public struct ConfigDiff: Sendable, Equatable {
                 let fieldsA = Self.shown(a)
                 let fieldsB = Self.shown(b)
                 let changed = Set(fieldsA.keys).union(fieldsB.keys).filter { fieldsA[$0] != fieldsB[$0] }.sorted()
+                // A certificate whose key was sealed again (a new nonce) shows no change.
+                if changed.isEmpty { continue }
                 changes.append(Change(kind: T.kind, name: name, action: .update, fields: changed))
             default: break
             }

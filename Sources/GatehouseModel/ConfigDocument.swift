@@ -55,9 +55,19 @@ public struct ConfigDocument: Sendable, Hashable {
     }
 
     /// The form answers and dumps show: certificate keys only as references (`key_ref`).
-    public func publicJSON() -> JSONValue {
-        guard !certificates.isEmpty, case .object(var fields) = json() else { return json() }
-        fields["certificates"] = .array(certificates.map { $0.publicJSON() })
+    /// `hidingCredentialHashes`: credentials without their hashes either, for a caller who may
+    /// read the config but not change it (a hash of a short key can be searched offline).
+    public func publicJSON(hidingCredentialHashes: Bool = false) -> JSONValue {
+        guard case .object(var fields) = json() else { return json() }
+        if !certificates.isEmpty { fields["certificates"] = .array(certificates.map { $0.publicJSON() }) }
+        if hidingCredentialHashes {
+            fields["consumers"] = .array(
+                consumers.map { consumer in
+                    guard case .object(var fields) = consumer.json() else { return consumer.json() }
+                    fields["credentials"] = .array(consumer.credentials.map { $0.publicJSON() })
+                    return .object(fields)
+                })
+        }
         return .object(fields)
     }
 

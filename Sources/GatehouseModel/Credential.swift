@@ -139,11 +139,10 @@ public struct Credential: Sendable, Hashable {
         return .object(fields)
     }
 
-    /// The admin API form: no secret, not even its hash.
-    public func publicJSON(consumer: String) -> JSONValue {
-        var fields: [String: JSONValue] = [
-            "id": .string(id), "type": .string(type), "tags": .array(tags.map(JSONValue.string)), "consumer": .string(consumer),
-        ]
+    /// The admin API form: no secret, not even its hash; `consumer` named when given.
+    public func publicJSON(consumer: String? = nil) -> JSONValue {
+        var fields: [String: JSONValue] = ["id": .string(id), "type": .string(type), "tags": .array(tags.map(JSONValue.string))]
+        if let consumer { fields["consumer"] = .string(consumer) }
         if case .basicAuth(let username, _) = secret { fields["username"] = .string(username) }
         return .object(fields)
     }

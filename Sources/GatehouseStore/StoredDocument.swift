@@ -19,10 +19,14 @@ public struct StoredDocument: Sendable {
     }
 
     /// `prettyJSON` as answers may show it: a document holding certificate keys (sealed) is
-    /// rebuilt with the keys as references only.
-    public func publicJSON() throws -> [UInt8] {
-        guard canonicalJSON.contains(Array(#""key_sealed""#.utf8)) else { return prettyJSON }
-        return try snapshot().document.publicJSON().prettyBytes
+    /// rebuilt with the keys as references only, and, `hidingCredentialHashes`, one holding
+    /// credentials without their hashes.
+    public func publicJSON(hidingCredentialHashes: Bool = false) throws -> [UInt8] {
+        let rebuilt =
+            canonicalJSON.contains(Array(#""key_sealed""#.utf8))
+            || (hidingCredentialHashes && (canonicalJSON.contains(Array(#""key_hash""#.utf8)) || canonicalJSON.contains(Array(#""password_hash""#.utf8))))
+        guard rebuilt else { return prettyJSON }
+        return try snapshot().document.publicJSON(hidingCredentialHashes: hidingCredentialHashes).prettyBytes
     }
 
     /// The document as the admin API prints JSON: exactly the bytes `JSONValue.prettyBytes` gives

@@ -77,6 +77,34 @@ import Testing
         }
     }
 
+    @Test func aViewerReadsTheConfigWithoutCredentialHashes() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try await Self.withAPI(directory) { client async throws -> Void in
+            let viewer = try await Self.create(client, "ops-view", "viewer")
+            let editor = try await Self.create(client, "ci", "editor")
+            #expect(try await client.call(.post, "/consumers", ["name": "alice"], headers: Self.bearer(editor)).status == 201)
+            let key = try await client.call(
+                .post, "/consumers/alice/credentials", ["type": "key-auth", "key": "weakkey000000001"], headers: Self.bearer(editor))
+            #expect(key.status == 201)
+            let password = try await client.call(
+                .post, "/consumers/alice/credentials", ["type": "basic-auth", "username": "alice", "password": "a-password-1"], headers: Self.bearer(editor))
+            #expect(password.status == 201)
+            let keyHash = Credential.hashKey("weakkey000000001")
+            let etag = try #require(try await client.call(.get, "/config", headers: Self.bearer(editor)).headers[.eTag])
+            func text(_ reply: AdminHarness.Reply) -> String { String(decoding: reply.json.canonicalBytes, as: UTF8.self) }
+            for path in ["/config", "/versions/\(etag.filter(\.isNumber))"] {
+                let shown = text(try await client.call(.get, path, headers: Self.bearer(editor)))
+                #expect(shown.contains(keyHash) && shown.contains("password_hash"), "\(path) as an editor")
+                // A viewer may read the config, not search a short key's hash offline.
+                let hidden = try await client.call(.get, path, headers: Self.bearer(viewer))
+                #expect(hidden.status == 200)
+                #expect(!text(hidden).contains(keyHash) && !text(hidden).contains("key_hash") && !text(hidden).contains("password_hash"), "\(path) as a viewer")
+                #expect(text(hidden).contains("\"username\":\"alice\""), "\(text(hidden))")
+            }
+        }
+    }
+
     @Test func noTokenOrAWrongOneIs401AndRepeatedFailuresAreSlowedDown() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

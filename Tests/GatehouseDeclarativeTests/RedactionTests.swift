@@ -54,6 +54,15 @@ import Testing
         #expect(report == "gateway.yaml:4: route 'r': paths[0]: '${GATEHOUSE_PATH}' must start with / (or =/ for an exact path)")
     }
 
+    @Test func aLongValueFromTheEnvironmentShowsNoneOfItsStart() throws {
+        // Cut short before the redaction sees it, the value is not there whole to be replaced.
+        let secret = "sk_live_" + String(repeating: "614371ea", count: 20) + " x"
+        let text = "format_version: 1\nupstreams: [{ name: u, tags: [\"${GATEHOUSE_API_SECRET}\"] }]\n"
+        let report = try DeclarativeFile(text: text).report(environment: ["GATEHOUSE_API_SECRET": secret])
+        #expect(report.contains("${GATEHOUSE_API_SECRET}"), "\(report)")
+        #expect(!report.contains("sk_live_614371ea") && !report.contains("614371ea614371ea"), "\(report)")
+    }
+
     @Test func aLongValueIsCutShort() throws {
         let long = "relative-" + String(repeating: "x", count: 200)
         let text = "format_version: 1\nupstreams: [{ name: u }]\nroutes:\n  - { name: r, paths: [\"\(long)\"], upstream: u }\n"

@@ -188,10 +188,16 @@ extension ProxyHandler {
         guard !host.isEmpty else {
             return respondLocally(head, .badRequest, "https_required", "this route is served over https only; the request names no host to send it to")
         }
-        let authority = host.utf8.contains(UInt8(ascii: ":")) ? "[\(host)]" : host
-        let port = options.httpsPort().map { $0 == 443 ? "" : ":\($0)" } ?? ""
-        let location = "https://\(authority)\(port)\(path)\(query.map { "?\($0)" } ?? "")"
+        let location = Self.httpsLocation(host: host, port: options.httpsPort(), path: path, query: query)
         respondLocally(
             head, .permanentRedirect, "https_required", "this route is served over https only: \(location)", headers: [("location", location)])
+    }
+
+    /// The https URL of the same host, path and query: the port left out when it is 443, an IPv6
+    /// address in brackets (as the routing host already has it from `Host: [::1]:80`, or bare).
+    static func httpsLocation(host: String, port: Int?, path: String, query: Substring?) -> String {
+        let authority = host.utf8.first != UInt8(ascii: "[") && host.utf8.contains(UInt8(ascii: ":")) ? "[\(host)]" : host
+        let port = port.map { $0 == 443 ? "" : ":\($0)" } ?? ""
+        return "https://\(authority)\(port)\(path)\(query.map { "?\($0)" } ?? "")"
     }
 }
