@@ -54,7 +54,7 @@ struct ControlPlane: AsyncParsableCommand {
 
     func run() async throws {
         let logger = LogSetup.logger(level: logLevel)
-        let adminAuth = try controlPlane.adminAuthSettings(logger: logger)
+        var adminAuth = try controlPlane.adminAuthSettings(logger: logger)
         if cluster.clusterCert.isEmpty, !clusterListen.isLoopback, !cluster.insecure {
             logger.warning(
                 "the cluster endpoint serves plain HTTP beyond loopback: the cluster token and snapshots cross the network in clear. Serve TLS (--cluster-cert, --cluster-key), or pass --cluster-insecure to say this is intended",
@@ -71,7 +71,7 @@ struct ControlPlane: AsyncParsableCommand {
             logger.critical("cannot open the database", metadata: ["db": "\(controlPlane.db)", "error": "\(error)"])
             throw ExitCode(3)
         }
-        try controlPlane.checkAdminAuth(adminAuth, store: store, logger: logger)
+        adminAuth = try controlPlane.checkedAdminAuth(adminAuth, store: store, logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let registry = DataPlaneRegistry(purgeDelay: dataPlanePurgeDelay.duration, committedAt: { publisher.publishedAt(version: $0) })
         let endpoint = ClusterEndpoint(publisher: publisher, registry: registry, tokens: try cluster.tokens(logger: logger), logger: logger)

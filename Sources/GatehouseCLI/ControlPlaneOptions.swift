@@ -20,7 +20,7 @@ struct ControlPlaneOptions: ParsableArguments {
 
     @Option(
         help:
-            "Admin API authentication: auto (on when the admin API listens beyond loopback or a bootstrap token is given), on, or off; off beyond loopback is refused (GATEHOUSE_ADMIN_AUTH)."
+            "Admin API authentication: auto (on when the admin API listens beyond loopback, a bootstrap token is given or admin tokens are stored), on, or off; off beyond loopback is refused (GATEHOUSE_ADMIN_AUTH)."
     )
     var adminAuth = EnvironmentDefault.value("GATEHOUSE_ADMIN_AUTH", AdminAuthMode.auto, expected: "auto, on or off") { AdminAuthMode(rawValue: $0) }
 
@@ -112,15 +112,24 @@ struct ControlPlaneOptions: ParsableArguments {
         return bootstrap
     }
 
-    /// Refuses to start an admin API that would refuse everyone: authentication on, and no
-    /// bootstrap token nor stored one. Exits with code 2, saying how to fix it.
-    func checkAdminAuth(_ settings: AdminAuth.Settings, store: ConfigStore?, logger: Logger) throws {
-        guard settings.enabled, let store else { return }
+    /// The settings the admin API serves with, once the database is open: under `auto`, admin
+    /// tokens already stored turn authentication on too (they were made to be required; a local
+    /// process must not mint more beside them). Refuses to start an admin API that would refuse
+    /// everyone: authentication on, and no bootstrap token nor stored one. Exits with code 2,
+    /// saying how to fix it.
+    func checkedAdminAuth(_ settings: AdminAuth.Settings, store: ConfigStore?, logger: Logger) throws -> AdminAuth.Settings {
+        var settings = settings
+        guard let store else { return settings }
+        if adminAuth == .auto, !settings.enabled, try store.adminTokens().contains(where: { $0.revokedAt == nil }) {
+            settings.enabled = true
+        }
+        guard settings.enabled else { return settings }
         let auth = try AdminAuth(settings, store: store)
         guard auth.anyTokenAccepted else {
             logger.critical("\(AdminAuth.Unusable(bootstrapRevoked: auth.bootstrapIsRevoked))")
             throw ExitCode(2)
         }
+        return settings
     }
 
     /// `--history-keep` as the store takes it: nil keeps every version's document.

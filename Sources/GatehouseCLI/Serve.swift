@@ -30,7 +30,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let logger = LogSetup.logger(level: dataPlane.logLevel)
-        let adminAuth = try controlPlane.adminAuthSettings(logger: logger)
+        var adminAuth = try controlPlane.adminAuthSettings(logger: logger)
         let publisher = SnapshotPublisher()
         let lock: WriterLock
         do {
@@ -55,7 +55,7 @@ struct Serve: AsyncParsableCommand {
                 throw ExitCode(3)
             }
         }
-        try controlPlane.checkAdminAuth(adminAuth, store: store, logger: logger)
+        adminAuth = try controlPlane.checkedAdminAuth(adminAuth, store: store, logger: logger)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: dataPlane.workers)
         let outcome: Listener.DrainOutcome?

@@ -26,6 +26,22 @@ import Testing
         #expect(short.output.contains("16 characters or more"))
     }
 
+    @Test func storedTokensKeepAuthenticationOnWithoutTheBootstrap() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let first = try await GatehouseProcess.serve(db: directory.file("g.db"), environment: ["GATEHOUSE_ADMIN_TOKEN": Self.bootstrap])
+        let created = try await httpRequest(
+            port: first.ports.admin, .POST, "/admin-tokens", headers: [("Authorization", "Bearer \(Self.bootstrap)")],
+            json: ["name": "ops", "role": "admin"])
+        #expect(created.status == 201)
+        let token = try #require(created.json["token"]?.stringValue)
+        _ = await first.terminate()
+        // Started again on loopback with neither a bootstrap token nor --admin-auth: the stored token is still needed.
+        let second = try await GatehouseProcess.serve(db: directory.file("g.db"), environment: ["GATEHOUSE_ADMIN_TOKEN": ""])
+        #expect(try await httpRequest(port: second.ports.admin, .POST, "/admin-tokens", json: ["name": "minted", "role": "admin"]).status == 401)
+        #expect(try await httpRequest(port: second.ports.admin, .GET, "/routes", headers: [("Authorization", "Bearer \(token)")]).status == 200)
+    }
+
     @Test func logAndVersionsShowWhoChangedWhatFromWhereThroughTheAPIAndTheCLI() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
