@@ -1,6 +1,6 @@
 import NIOCore
 
-/// Time limits on a client connection, placed before the HTTP decoder so it sees raw bytes: a
+/// Time limits on a client connection, placed before the proxy handler (which parses): a
 /// connection idle for `idleTimeout` is closed; once a request's first bytes arrive, its head
 /// must be complete within `headerTimeout` (slow-header clients get 408); while its body comes,
 /// no more than `bodyTimeout` may pass between two reads (`BodyTimedOut` goes to the proxy

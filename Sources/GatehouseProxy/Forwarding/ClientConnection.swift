@@ -42,14 +42,6 @@ struct ClientConnection<Exchange: ClientExchange, Waiting: AnyObject> {
         return nil
     }
 
-    /// Whether a request is being handled: in flight, or waiting for its authentication.
-    var isBusy: Bool {
-        switch state {
-        case .exchanging, .authenticating: true
-        default: false
-        }
-    }
-
     // MARK: Bytes and parts
 
     enum BytesAction: Equatable {
