@@ -58,7 +58,9 @@ public struct RequestParseError: Error, Equatable, Sendable, CustomStringConvert
         case .bareLineBreak, .obsoleteLineFolding, .nonASCIITarget, .targetFragment, .targetForm, .unsupportedVersion,
             .transferEncodingInHTTP10, .emptyTransferCoding, .chunkExtension, .spaceInRequestLine, .connectMethod,
             .contentLengthTooLarge, .transferEncodingOnUpgrade, .framingFieldInTrailers, .chunkSizeTooLarge, .http2Preface, .rtspMethod,
-            .transferCodingAfterChunked, .emptyContentLength, .tabInFramingValue, .contentLengthWithTransferEncoding:
+            .transferCodingAfterChunked, .emptyContentLength, .tabInFramingValue,
+            // llhttp refuses these too, but only at the second field's value.
+            .contentLengthWithTransferEncoding, .duplicateContentLength:
             true
         default:
             false
