@@ -60,8 +60,8 @@ struct HeadScan {
         var index = offset
         defer { offset = index }
         let end = min(bytes.count, limits.maxHeadBytes + 1)
-        while index < end {
-            let byte = bytes[index]
+        bytesLoop: while index < end {
+            var byte = bytes[index]
             switch line {
             case .start:
                 if byte == CR {
@@ -125,6 +125,12 @@ struct HeadScan {
                     throw RequestParseError(.invalidFieldName, at: index)
                 }
             case .name:
+                // The run of name bytes in one go: most of a head is names and plain values.
+                while Bytes.isToken(byte) {
+                    index += 1
+                    guard index < end else { continue bytesLoop }
+                    byte = bytes[index]
+                }
                 if byte == COLON {
                     nameEnd = index
                     try named(UnsafeRawBufferPointer(rebasing: bytes[mark..<index]), at: mark)
@@ -150,6 +156,15 @@ struct HeadScan {
                     throw RequestParseError(.invalidFieldValue, at: index)
                 }
             case .value:
+                // A value no framing rule reads: only each byte's class counts, up to its CR.
+                if lengthDigits == nil, !inConnection, !inTransferEncoding {
+                    while Bytes.isFieldValue(byte) {
+                        if byte != SP && byte != HTAB { valueEnd = index + 1 }
+                        index += 1
+                        guard index < end else { continue bytesLoop }
+                        byte = bytes[index]
+                    }
+                }
                 if byte == CR {
                     try endValue(at: index)
                     line = .valueLF
