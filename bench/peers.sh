@@ -217,8 +217,8 @@ CADDY
 GOMAXPROCS=1 caddy run --config "$work/Caddyfile" --adapter caddyfile > "$work/caddy.log" 2>&1 &
 PID[caddy]=$!; pids+=("$!")
 
-# gatehouse NAME BINARY ADMIN_PORT STATUS_PORT: one worker, the same config for any build.
-gatehouse() {
+# start_gatehouse NAME BINARY ADMIN_PORT STATUS_PORT: one worker, the same config for any build.
+start_gatehouse() {
   local name=$1 binary=$2 admin=$3 status=$4
   "$binary" serve --db "$work/$name.db" --workers 1 --log-level warning --proxy-listen 127.0.0.1:${PORT[$name]} \
     --admin-listen 127.0.0.1:$admin --status-listen 127.0.0.1:$status &
@@ -238,8 +238,8 @@ cat > "$work/gatehouse.json" <<JSON
     { "name": "key", "type": "key-auth", "route": "gateway" },
     { "name": "limit", "type": "rate-limit", "route": "gateway", "config": { "limit": 2000000000, "window": "1h" } } ] }
 JSON
-gatehouse gatehouse .build/release/gatehouse $GATEHOUSE_ADMIN $GATEHOUSE_STATUS
-if [ -n "${BASELINE:-}" ]; then gatehouse baseline "$BASELINE" 18390 18391; fi
+start_gatehouse gatehouse .build/release/gatehouse $GATEHOUSE_ADMIN $GATEHOUSE_STATUS
+if [ -n "${BASELINE:-}" ]; then start_gatehouse baseline "$BASELINE" 18390 18391; fi
 
 gateway_port() { [ "$1" = envoy ] && echo "$ENVOY_GATEWAY" || echo "${PORT[$1]}"; }
 # Every proxy serves the body in both modes, and its gateway answers CORS and refuses a missing key where it checks one.

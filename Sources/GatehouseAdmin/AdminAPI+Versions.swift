@@ -32,7 +32,8 @@ extension AdminAPI {
         }
 
         // Served from the stored canonical bytes, re-indented: no document is built, so an old
-        // version of a large config answers about as fast as the current one.
+        // version of a large config answers about as fast as the current one (but for one with
+        // certificates, or with credentials asked for by a viewer: `StoredDocument.publicJSON`).
         router.get("/versions/:n") { _, context in
             let hides = context.caller.role < .editor
             let version = try versionNumber(context, "n")

@@ -63,7 +63,7 @@ public struct ConfigDocument: Sendable, Hashable {
         if hidingCredentialHashes {
             fields["consumers"] = .array(
                 consumers.map { consumer in
-                    guard case .object(var fields) = consumer.json() else { return consumer.json() }
+                    var fields = consumer.jsonWithoutCredentials().objectValue!
                     fields["credentials"] = .array(consumer.credentials.map { $0.publicJSON() })
                     return .object(fields)
                 })
